@@ -1,0 +1,50 @@
+"""Exception and warning types raised by bayesmm.
+
+Every error a user can trigger is one of these, so callers can catch our
+errors precisely while still catching the builtin they subclass.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BayesmmError",
+    "FormulaError",
+    "DataError",
+    "PriorError",
+    "FamilyError",
+    "BackendError",
+    "NotFittedError",
+    "BayesmmWarning",
+]
+
+
+class BayesmmError(Exception):
+    """Base class of every error raised by bayesmm."""
+
+
+class FormulaError(BayesmmError, ValueError):
+    """The formula cannot be parsed or does not fit the data."""
+
+
+class DataError(BayesmmError, ValueError):
+    """The data are of the wrong type, incomplete, or outside the family's support."""
+
+
+class PriorError(BayesmmError, ValueError):
+    """A prior is malformed or names something the model does not have."""
+
+
+class FamilyError(BayesmmError, ValueError):
+    """An unknown family or link, or a link the family does not allow."""
+
+
+class BackendError(BayesmmError, RuntimeError):
+    """The sampling backend is missing or failed."""
+
+
+class NotFittedError(BayesmmError, ValueError, AttributeError):
+    """An operation needs a fitted model."""
+
+
+class BayesmmWarning(UserWarning):
+    """Warnings issued by bayesmm."""

@@ -1,0 +1,126 @@
+"""Small public datasets bundled with bayesmm, loaded offline with :func:`load_data`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+from .._errors import DataError
+from .._validation import choice_message
+
+__all__ = ["load_data", "DatasetInfo", "DATASETS"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where a bundled dataset comes from and how its columns are typed."""
+
+    name: str
+    description: str
+    source: str
+    reference: str
+    categorical: tuple[str, ...] = ()
+    #: Level order of factors whose R order is not the sorted one (the first is the reference).
+    level_order: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in [
+        DatasetInfo(
+            "sleepstudy",
+            "Average reaction time (ms) per day for 18 subjects in a sleep-deprivation "
+            "study; Days 0-9. 180 rows.",
+            "R package lme4, data set `sleepstudy`.",
+            "Belenky et al. (2003), J. Sleep Research 12, 1-12.",
+            categorical=("Subject",),
+        ),
+        DatasetInfo(
+            "cbpp",
+            "Contagious bovine pleuropneumonia: new serological cases (`incidence`) out of "
+            "`size` zebu cattle per `herd` and `period`. 56 rows.",
+            "R package lme4, data set `cbpp`.",
+            "Lesnoff et al. (2004), Am. J. Vet. Research 65, 1377-1384.",
+            categorical=("herd", "period"),
+        ),
+        DatasetInfo(
+            "InstEval",
+            "University lecture evaluations at ETH Zurich: rating `y` (1-5) by student `s` of "
+            "lecturer `d`, with `service`, `dept`, `studage`, `lectage`. 73,421 rows.",
+            "R package lme4, data set `InstEval`.",
+            "Bates et al. (2015), J. Stat. Software 67(1) (lme4).",
+            categorical=("s", "d", "studage", "lectage", "service", "dept"),
+        ),
+        DatasetInfo(
+            "radon",
+            "Minnesota household radon: `log_radon`, measurement `floor` (0 = basement, "
+            "1 = first floor; `basement` = 1 - floor), county-level log `uranium`, `county` "
+            "index and `county_name`. 919 rows.",
+            "R package HLMdiag, data set `radon` (floor derived as 1 - basement).",
+            "Gelman & Hill (2007), Data Analysis Using Regression and Multilevel/Hierarchical "
+            "Models, ch. 12.",
+            categorical=("county", "county_name"),
+        ),
+        DatasetInfo(
+            "bacteria",
+            "Presence (`y` = 'y') or absence ('n') of H. influenzae in children with otitis "
+            "media, by `week`, treatment `trt` and child `ID`. 220 rows.",
+            "R package MASS, data set `bacteria`.",
+            "Menard et al. (1998); Venables & Ripley (2002), Modern Applied Statistics with S.",
+            categorical=("y", "ap", "hilo", "ID", "trt"),
+            level_order=(("trt", ("placebo", "drug", "drug+")),),
+        ),
+        DatasetInfo(
+            "epilepsy",
+            "Seizure counts `y` in four two-week `period`s for 59 epileptics by treatment `trt`, "
+            "baseline count `base`, `age`, log-scaled `lbase`, `lage`, and `subject`. 236 rows.",
+            "R package MASS, data set `epil`.",
+            "Thall & Vail (1990), Biometrics 46, 657-671.",
+            categorical=("trt", "subject"),
+        ),
+    ]
+}
+
+
+def load_data(name: str | None = None) -> pd.DataFrame:
+    """Load a bundled dataset, or list the available ones.
+
+    Parameters
+    ----------
+    name : str, optional
+        The dataset's name. Without it, a table of the bundled datasets is returned.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The data, with R factors as pandas categoricals; or, without ``name``, one row per
+        dataset with its description and source.
+
+    Raises
+    ------
+    DataError
+        If ``name`` is not a bundled dataset.
+
+    Examples
+    --------
+    >>> import bayesmm as bmm
+    >>> bmm.load_data("sleepstudy").shape
+    (180, 3)
+    """
+    if name is None:
+        return pd.DataFrame(
+            [(i.name, i.description, i.source, i.reference) for i in DATASETS.values()],
+            columns=["name", "description", "source", "reference"],
+        ).set_index("name")
+    if name not in DATASETS:
+        raise DataError(choice_message("name", name, DATASETS))
+    info = DATASETS[name]
+    path = resources.files(__name__).joinpath("data", f"{name}.csv.gz")
+    with resources.as_file(path) as file:
+        df = pd.read_csv(file, compression="gzip")
+    order = dict(info.level_order)
+    for column in info.categorical:
+        df[column] = pd.Categorical(df[column], categories=order.get(column))
+    return df

@@ -1,0 +1,358 @@
+"""The family registry: declarative records mapping GLM families to PyMC likelihoods.
+
+A :class:`Family` says which PyMC distribution the response follows, which of its parameters
+the linear predictor models (the *parent*), the links it allows, the default priors of its
+auxiliary parameters, and which responses are in its support. Family-specific branches live
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._errors import DataError, FamilyError
+from ._validation import choice_message, describe_values
+from .links import LINKS, Link, get_link
+from .priors import Prior, ResponseStats
+
+__all__ = [
+    "Likelihood",
+    "Family",
+    "ResponseStats",
+    "FAMILIES",
+    "get_family",
+    "register_family",
+]
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """The response distribution.
+
+    Parameters
+    ----------
+    name : str
+        The PyMC distribution, e.g. ``"Normal"``.
+    params : tuple of str
+        The family's parameters, parent first, e.g. ``("mu", "sigma")``.
+    parent : str
+        The parameter modelled by the linear predictor.
+    to_dist : callable, optional
+        Maps the family's parameters to the PyMC distribution's keyword arguments, using only
+        arithmetic so that it works on numpy arrays and pytensor tensors. Default: identity.
+    logit_kwarg : str, optional
+        The distribution's keyword that takes the parent on the logit scale (e.g. ``"logit_p"``);
+        used with the logit link, which is then never inverted, for numerical stability.
+    trials_kwarg : str, optional
+        The distribution's keyword for the number of trials (e.g. ``"n"``).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    parent: str
+    to_dist: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    logit_kwarg: str | None = None
+    trials_kwarg: str | None = None
+
+    def dist_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The PyMC distribution's keyword arguments for the family's parameter values."""
+        return self.to_dist(values) if self.to_dist is not None else dict(values)
+
+
+#: A check of the response: returns a description of what is wrong, or ``None``.
+SupportCheck = Callable[[np.ndarray, "np.ndarray | None"], "str | None"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A response family: likelihood, links and default auxiliary priors.
+
+    Parameters
+    ----------
+    name : str
+        The family's name, e.g. ``"gaussian"``.
+    likelihood : Likelihood
+        The response distribution.
+    link : str
+        The default link of the parent parameter.
+    links : tuple of str
+        The links the family allows.
+    aux_priors : mapping of str to callable
+        For each auxiliary parameter, a function of :class:`ResponseStats` returning its
+        default :class:`~bayesmm.Prior`.
+    support : callable
+        Checks the response (and trials); returns what is wrong, or ``None``.
+    support_text : str
+        The support in words, for error messages.
+    trials : bool
+        Whether the response is ``p(successes, trials)``.
+    binary : bool
+        Whether the response is an event indicator (bernoulli).
+    """
+
+    name: str
+    likelihood: Likelihood
+    link: str
+    links: tuple[str, ...]
+    aux_priors: Mapping[str, Callable[[ResponseStats], Prior]] = field(default_factory=dict)
+    support: SupportCheck = field(default=lambda y, trials: None)
+    support_text: str = "real numbers"
+    trials: bool = False
+    binary: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [ln for ln in (self.link, *self.links) if ln not in LINKS]
+        if unknown:
+            raise FamilyError(
+                f"Family {self.name!r} names unknown links {unknown}; "
+                f"valid links are {sorted(LINKS)}."
+            )
+        if self.link not in self.links:
+            raise FamilyError(
+                f"Family {self.name!r}: default link {self.link!r} must be among its links "
+                f"{list(self.links)}."
+            )
+        expected = set(self.likelihood.params) - {self.likelihood.parent}
+        if set(self.aux_priors) != expected:
+            raise FamilyError(
+                f"Family {self.name!r}: aux_priors must give a default prior for each "
+                f"auxiliary parameter {sorted(expected)}; got {sorted(self.aux_priors)}."
+            )
+
+    @property
+    def parent(self) -> str:
+        """The parameter modelled by the linear predictor."""
+        return self.likelihood.parent
+
+    @property
+    def aux_params(self) -> tuple[str, ...]:
+        """The auxiliary parameters, in the likelihood's order."""
+        return tuple(p for p in self.likelihood.params if p != self.likelihood.parent)
+
+    def resolve_link(self, link: str | None) -> Link:
+        """The link to use: ``link`` if given and allowed, else the default.
+
+        Raises
+        ------
+        FamilyError
+            If the link is unknown or the family does not allow it.
+        """
+        if link is None:
+            return get_link(self.link)
+        chosen = get_link(link)
+        if chosen.name not in self.links:
+            raise FamilyError(
+                f"link {chosen.name!r} is not allowed for family {self.name!r}; "
+                f"allowed links are {list(self.links)}."
+            )
+        return chosen
+
+    def check_response(self, y: np.ndarray, trials: np.ndarray | None, name: str) -> None:
+        """Raise :class:`DataError` if the response is outside the family's support."""
+        problem = self.support(y, trials)
+        if problem is not None:
+            raise DataError(
+                f"The response {name!r} must be {self.support_text} for family "
+                f"{self.name!r}; {problem}"
+            )
+
+
+# --- support checks ------------------------------------------------------------------------
+
+
+def _offending(y: np.ndarray, bad: np.ndarray) -> str:
+    rows = np.flatnonzero(bad)
+    return f"got {len(rows)} value(s) outside it, e.g. {describe_values(np.unique(y[bad]))} (rows {describe_values(rows)})."
+
+
+def _real(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    bad = ~np.isfinite(y)
+    return _offending(y, bad) if bad.any() else None
+
+
+def _positive(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    bad = ~(np.isfinite(y) & (y > 0))
+    return _offending(y, bad) if bad.any() else None
+
+
+def _unit_open(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    bad = ~((y > 0) & (y < 1))
+    return _offending(y, bad) if bad.any() else None
+
+
+def _counts(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    bad = ~(np.isfinite(y) & (y >= 0) & (np.mod(y, 1) == 0))
+    return _offending(y, bad) if bad.any() else None
+
+
+def _binary(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    bad = ~np.isin(y, (0, 1))
+    return _offending(y, bad) if bad.any() else None
+
+
+def _successes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    if trials is None:
+        return "got a single column; write the response as p(successes, trials)."
+    bad_trials = ~(np.isfinite(trials) & (trials > 0) & (np.mod(trials, 1) == 0))
+    if bad_trials.any():
+        return "trials must be positive integers; " + _offending(trials, bad_trials)
+    bad = ~(np.isfinite(y) & (y >= 0) & (y <= trials) & (np.mod(y, 1) == 0))
+    return _offending(y, bad) if bad.any() else None
+
+
+# --- default auxiliary priors --------------------------------------------------------------
+
+
+def _sigma_prior(stats: ResponseStats) -> Prior:
+    # Half-Student-t(4) on the response scale: weakly informative (Gelman 2006; rstanarm).
+    return Prior("HalfStudentT", nu=4, sigma=stats.sd)
+
+
+def _shape_prior(stats: ResponseStats) -> Prior:
+    # brms's default for shape and precision parameters.
+    return Prior("Gamma", alpha=0.01, beta=0.01)
+
+
+def _nu_prior(stats: ResponseStats) -> Prior:
+    # Juarez & Steel (2010), also brms's default for Student-t degrees of freedom.
+    return Prior("Gamma", alpha=2, beta=0.1)
+
+
+_BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family, *, overwrite: bool = False) -> Family:
+    """Add a family to the registry so that ``Model(..., family=name)`` finds it.
+
+    Raises
+    ------
+    FamilyError
+        If a family of that name exists and ``overwrite`` is false.
+    """
+    if not isinstance(family, Family):
+        raise FamilyError(f"family must be a bayesmm.Family; got {type(family).__name__}.")
+    if family.name in FAMILIES and not overwrite:
+        raise FamilyError(
+            f"A family named {family.name!r} is already registered; pass overwrite=True to "
+            "replace it."
+        )
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(family: str | Family) -> Family:
+    """Look up a family by name; a :class:`Family` is returned as is.
+
+    Raises
+    ------
+    FamilyError
+        If the name is not registered; the message lists the valid ones.
+    """
+    if isinstance(family, Family):
+        return family
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise FamilyError(choice_message("family", family, FAMILIES))
+    return FAMILIES[family]
+
+
+for _family in [
+    Family(
+        "gaussian",
+        Likelihood("Normal", ("mu", "sigma"), "mu"),
+        "identity",
+        ("identity", "log", "inverse"),
+        {"sigma": _sigma_prior},
+        _real,
+        "finite real numbers",
+    ),
+    Family(
+        "bernoulli",
+        Likelihood("Bernoulli", ("p",), "p", logit_kwarg="logit_p"),
+        "logit",
+        _BINARY_LINKS,
+        support=_binary,
+        support_text="binary (0/1, True/False, or a two-level category)",
+        binary=True,
+    ),
+    Family(
+        "binomial",
+        Likelihood("Binomial", ("p",), "p", logit_kwarg="logit_p", trials_kwarg="n"),
+        "logit",
+        _BINARY_LINKS,
+        support=_successes,
+        support_text="integer successes between 0 and the number of trials",
+        trials=True,
+    ),
+    Family(
+        "poisson",
+        Likelihood("Poisson", ("mu",), "mu"),
+        "log",
+        ("log", "identity"),
+        support=_counts,
+        support_text="non-negative integer counts",
+    ),
+    Family(
+        "negativebinomial",
+        Likelihood("NegativeBinomial", ("mu", "alpha"), "mu"),
+        "log",
+        ("log", "identity"),
+        {"alpha": _shape_prior},
+        _counts,
+        "non-negative integer counts",
+    ),
+    Family(
+        "gamma",
+        # Mean-shape parameterisation: mean mu, shape alpha, rate alpha / mu.
+        Likelihood(
+            "Gamma",
+            ("mu", "alpha"),
+            "mu",
+            lambda v: {"alpha": v["alpha"], "beta": v["alpha"] / v["mu"]},
+        ),
+        "inverse",
+        ("inverse", "log", "identity"),
+        {"alpha": _shape_prior},
+        _positive,
+        "positive numbers",
+    ),
+    Family(
+        "beta",
+        # Mean-precision parameterisation (Ferrari & Cribari-Neto 2004).
+        Likelihood(
+            "Beta",
+            ("mu", "kappa"),
+            "mu",
+            lambda v: {"alpha": v["mu"] * v["kappa"], "beta": (1 - v["mu"]) * v["kappa"]},
+        ),
+        "logit",
+        ("logit", "probit", "cloglog"),
+        {"kappa": _shape_prior},
+        _unit_open,
+        "strictly between 0 and 1",
+    ),
+    Family(
+        "t",
+        Likelihood("StudentT", ("mu", "sigma", "nu"), "mu"),
+        "identity",
+        ("identity", "log", "inverse"),
+        {"sigma": _sigma_prior, "nu": _nu_prior},
+        _real,
+        "finite real numbers",
+    ),
+    Family(
+        "wald",
+        Likelihood("Wald", ("mu", "lam"), "mu"),
+        "inverse_squared",
+        ("inverse_squared", "inverse", "log", "identity"),
+        {"lam": _shape_prior},
+        _positive,
+        "positive numbers",
+    ),
+]:
+    register_family(_family)

@@ -1,0 +1,113 @@
+"""Formulas: parsing lme4-style formulas with formulae, with errors that quote the formula."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import formulae as fm
+
+from ._errors import FormulaError
+
+__all__ = ["Formula", "parse_formula"]
+
+
+@dataclass(frozen=True, init=False)
+class Formula:
+    """A model formula, e.g. ``Formula("Reaction ~ Days + (Days | Subject)")``.
+
+    Parameters
+    ----------
+    main : str
+        The formula of the response, in lme4 syntax.
+
+    Examples
+    --------
+    >>> Formula("y ~ x + (1|g)")
+    Formula('y ~ x + (1|g)')
+    """
+
+    main: str
+
+    def __init__(self, main: str) -> None:
+        object.__setattr__(self, "main", _check_formula_string(main))
+
+    def __str__(self) -> str:
+        return self.main
+
+    def __repr__(self) -> str:
+        return f"Formula({self.main!r})"
+
+
+def _check_formula_string(formula: Any) -> str:
+    if isinstance(formula, Formula):
+        return formula.main
+    if not isinstance(formula, str):
+        raise FormulaError(
+            f"formula must be a string such as 'y ~ x + (1|g)'; got {type(formula).__name__}."
+        )
+    if not formula.strip():
+        raise FormulaError("formula must not be empty; got ''. Write it as 'y ~ x + (1|g)'.")
+    if "~" not in formula:
+        raise FormulaError(
+            f"formula {formula!r} has no '~'. Write the response on the left: 'y ~ x + (1|g)'."
+        )
+    lhs = formula.split("~", 1)[0]
+    if not lhs.strip():
+        raise FormulaError(
+            f"formula {formula!r} has no response before '~'. Write it as 'y ~ x + (1|g)'."
+        )
+    _check_bars(formula)
+    return formula
+
+
+def _check_bars(formula: str) -> None:
+    """Group-specific terms must be parenthesised; formulae silently drops a bare ``| g``."""
+    depth = 0
+    for position, char in enumerate(formula):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise FormulaError(_pointer(formula, position, "unmatched ')'"))
+        elif char == "|" and depth == 0:
+            raise FormulaError(
+                _pointer(
+                    formula,
+                    position,
+                    "'|' outside parentheses; write group-specific terms as '(x | g)'",
+                )
+            )
+    if depth > 0:
+        raise FormulaError(_pointer(formula, formula.rfind("("), "unmatched '('"))
+
+
+def _pointer(formula: str, position: int, what: str) -> str:
+    return f"Invalid formula: {what}.\n    {formula}\n    {' ' * position}^"
+
+
+def parse_formula(formula: str | Formula) -> Any:
+    """Parse a formula into formulae's model description.
+
+    Raises
+    ------
+    FormulaError
+        If the formula is empty, has no response, or cannot be parsed; the message quotes it.
+    """
+    text = _check_formula_string(formula)
+    try:
+        description = fm.model_description(text)
+    except Exception as err:  # formulae raises several parser and scanner types
+        message = str(err).strip()
+        match = re.search(r"parse '(.*)'", message)
+        where = f" near {match.group(1)!r}" if match and match.group(1) else ""
+        if match and not match.group(1):
+            where = " (it ends too early)"
+        raise FormulaError(f"Could not parse formula {text!r}{where}: {message}") from None
+    if description.response is None:
+        raise FormulaError(f"formula {text!r} has no response before '~'.")
+    if not description.common_terms and not description.group_terms:
+        raise FormulaError(f"formula {text!r} has no terms after '~'; use 'y ~ 1' for a mean.")
+    return description

@@ -1,0 +1,254 @@
+"""The ``Model`` facade: formula and data in, InferenceData out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ._errors import DataError
+from .design import Design, build_design
+from .families import Family, get_family
+from .formula import Formula
+from .links import Link
+from .priors import Prior, PriorSet, default_priors, merge_priors
+
+if TYPE_CHECKING:
+    import arviz as az
+
+    from .backend.pymc import BuiltModel
+
+__all__ = ["Model"]
+
+_log = logging.getLogger("bayesmm")
+
+#: The default sampler: see docs/fitting.md for the measurements behind the choice.
+DEFAULT_INFERENCE_METHOD = "pymc"
+
+
+class Model:
+    """A Bayesian (generalised) linear mixed model written as a formula.
+
+    Parameters
+    ----------
+    formula : str or Formula
+        An lme4-style formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``. Binomial
+        responses are written ``p(successes, trials)``; ``y['level']`` picks the event of a
+        bernoulli response.
+    data : pandas.DataFrame
+        The data, one row per observation (long format).
+    family : str or Family, default "gaussian"
+        The response family; see ``bayesmm.families.FAMILIES``.
+    priors : dict, optional
+        Priors replacing the defaults, keyed by term or parameter name, e.g.
+        ``{"Days": Prior("Normal", mu=0, sigma=10), "sigma": Prior("HalfNormal", sigma=50)}``.
+    link : str, optional
+        The link of the family's parent parameter; the family's default if omitted.
+    categorical : str or list of str, optional
+        Columns to treat as categorical whatever their dtype.
+    dropna : bool, default False
+        Drop rows with missing values in the columns the formula uses, with a warning.
+        If false, missing values are an error.
+    auto_scale : bool, default True
+        Scale the default priors from the data (see ``docs/priors.md``).
+    noncentered : bool, default True
+        Use the non-centred parameterisation of group-specific effects.
+    center_predictors : bool, default True
+        Centre common predictors internally when there is an intercept. The reported
+        ``Intercept`` is always on the original scale.
+
+    Examples
+    --------
+    >>> import bayesmm as bmm
+    >>> model = bmm.Model("Reaction ~ Days + (Days | Subject)", bmm.load_data("sleepstudy"))
+    >>> model.design.n_obs
+    180
+    """
+
+    def __init__(
+        self,
+        formula: str | Formula,
+        data: pd.DataFrame,
+        family: str | Family = "gaussian",
+        priors: Mapping[str, Prior | float] | None = None,
+        link: str | Link | None = None,
+        categorical: str | Sequence[str] | None = None,
+        dropna: bool = False,
+        auto_scale: bool = True,
+        noncentered: bool = True,
+        center_predictors: bool = True,
+    ) -> None:
+        self.formula = formula if isinstance(formula, Formula) else Formula(formula)
+        self.family = get_family(family)
+        self.link = self.family.resolve_link(link)
+        self.design: Design = build_design(
+            self.formula.main, data, self.family, categorical=categorical, dropna=dropna
+        )
+        self.auto_scale = auto_scale
+        self.noncentered = noncentered
+        self.center_predictors = center_predictors
+        self._default_priors = default_priors(self.design, self.family, self.link, auto_scale)
+        self.priors: PriorSet = merge_priors(self._default_priors, priors)
+        self._built: BuiltModel | None = None
+
+    def set_priors(
+        self,
+        priors: Mapping[str, Prior | float] | None = None,
+        common: Prior | None = None,
+        group_specific: Prior | None = None,
+    ) -> None:
+        """Replace priors after construction; the same keys as ``Model(priors=...)``.
+
+        ``common`` and ``group_specific`` set the prior of every term of that kind that
+        ``priors`` does not name.
+        """
+        merged: dict[str, Any] = {}
+        if common is not None:
+            merged["common"] = common
+        if group_specific is not None:
+            merged["group_specific"] = group_specific
+        merged.update(priors or {})
+        self.priors = merge_priors(self.priors, merged)
+        self._built = None
+
+    def build(self) -> None:
+        """Build the PyMC model without sampling; it is then at ``model.backend.model``."""
+        from .backend.pymc import build_model
+
+        self._built = build_model(
+            self.design,
+            self.family,
+            self.link,
+            self.priors,
+            noncentered=self.noncentered,
+            center_predictors=self.center_predictors,
+        )
+
+    @property
+    def backend(self) -> BuiltModel:
+        """The built PyMC model (built on first access)."""
+        if self._built is None:
+            self.build()
+        assert self._built is not None
+        return self._built
+
+    def fit(
+        self,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int | None = None,
+        inference_method: str = DEFAULT_INFERENCE_METHOD,
+        random_seed: int | None = None,
+        progressbar: bool = True,
+        log_likelihood: bool = True,
+        **kwargs: Any,
+    ) -> az.InferenceData:
+        """Sample the posterior with NUTS.
+
+        Parameters
+        ----------
+        draws : int, default 1000
+            Draws kept per chain.
+        tune : int, default 1000
+            Tuning (warm-up) draws per chain, discarded.
+        chains : int, optional
+            Number of chains; one per core, between 2 and 4, by default.
+        inference_method : {"pymc", "nutpie", "numpyro", "blackjax"}
+            The NUTS implementation.
+        random_seed : int, optional
+            Seed for reproducible draws.
+        progressbar : bool, default True
+            Show the sampler's progress bar.
+        log_likelihood : bool, default True
+            Store the pointwise log-likelihood so that ``az.loo(idata)`` works directly.
+        **kwargs
+            Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"``).
+
+        Returns
+        -------
+        arviz.InferenceData
+            With ``posterior``, ``sample_stats``, ``observed_data`` and ``log_likelihood``.
+
+        Raises
+        ------
+        BackendError
+            If the sampler is unknown or not installed.
+        """
+        from . import __version__
+        from .backend.pymc import sample
+
+        _check_count("draws", draws, minimum=1)
+        _check_count("tune", tune, minimum=0)
+        if chains is not None:
+            _check_count("chains", chains, minimum=1)
+        idata = sample(
+            self.backend,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            inference_method=inference_method,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            log_likelihood=log_likelihood,
+            **kwargs,
+        )
+        idata.attrs.update(
+            {
+                "bayesmm_version": __version__,
+                "formula": self.formula.main,
+                "family": self.family.name,
+                "link": self.link.name,
+                "inference_method": inference_method,
+            }
+        )
+        return idata
+
+    def __str__(self) -> str:
+        return _describe(self)
+
+    def __repr__(self) -> str:
+        return _describe(self)
+
+
+def _check_count(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+
+
+def _describe(model: Model) -> str:
+    design = model.design
+    family = model.family.name
+    if design.response.event is not None:
+        family += f" (modelling the probability that {design.response.event})"
+    observations = str(design.n_obs)
+    if design.n_dropped:
+        observations += f" ({design.n_dropped} incomplete rows removed)"
+    lines = [
+        f"       Formula: {model.formula.main}",
+        f"        Family: {family}",
+        f"          Link: {model.family.parent} = {model.link.name}",
+        f"  Observations: {observations}",
+        "        Priors:",
+        f"    target = {model.family.parent}",
+    ]
+    sections = [
+        ("Common-level effects", ("intercept", "common")),
+        ("Group-level effects", ("group",)),
+        ("Auxiliary parameters", ("auxiliary",)),
+    ]
+    for title, kinds in sections:
+        terms = model.priors.of_kind(*kinds)
+        if not terms:
+            continue
+        lines.append(f"        {title}")
+        lines.extend(f"            {t.name} ~ {_prior_text(t.prior)}" for t in terms)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _prior_text(prior: Prior | float) -> str:
+    if isinstance(prior, Prior):
+        return repr(prior)
+    return f"fixed at {prior!r}"

@@ -1,0 +1,322 @@
+"""Priors: the ``Prior`` record, default priors scaled from the data, and user overrides.
+
+Default rules (documented with their formulas in ``docs/priors.md``), in the spirit of
+rstanarm's autoscaling (Gabry & Goodrich, "Prior distributions for rstanarm models"):
+
+* ``S`` is the scale of the linear predictor: ``sd(y)`` for the identity link,
+  ``1`` for logit, probit, cloglog and log links, and ``|g'(mean(y))| * sd(y)`` (delta method)
+  for the inverse and inverse-squared links.
+* Intercept ``~ Normal(g(mean(y)), 2.5 * S)``, on centred predictors when they are centred.
+* Slope of column ``x`` ``~ Normal(0, 2.5 * S / sd(x))``.
+* Group effects of column ``x`` ``~ Normal(0, sigma)``, ``sigma ~ HalfNormal(2.5 * S / sd(x))``
+  (``sd(x) = 1`` for group intercepts).
+* Auxiliary parameters: the family's own defaults (see :mod:`bayesmm.families`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._errors import DataError, PriorError
+from ._validation import did_you_mean
+
+if TYPE_CHECKING:  # runtime imports would be circular: families and design use Prior
+    from .design import Design
+    from .families import Family
+    from .links import Link
+
+__all__ = ["Prior", "PriorSet", "TermPrior", "ResponseStats", "default_priors", "merge_priors", "format_value"]
+
+#: Multiplier of the data scale in the default priors: rstanarm's 2.5.
+DEFAULT_SCALE = 2.5
+
+
+def format_value(value: Any) -> str:
+    """Format a prior parameter for display, rounding numbers to 4 decimals."""
+    if isinstance(value, Prior):
+        return repr(value)
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return repr(round(float(value), 4))
+    arr = np.asarray(value)
+    if arr.dtype.kind in "fiu":
+        if arr.ndim == 0:
+            return format_value(arr.item())
+        return "[" + ", ".join(format_value(v) for v in arr.ravel().tolist()) + "]"
+    return repr(value)
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class Prior:
+    """A prior distribution: a PyMC distribution name and its parameters.
+
+    Parameters may be numbers, arrays, or other ``Prior`` objects (hyperpriors).
+
+    Parameters
+    ----------
+    name : str
+        A PyMC distribution name, e.g. ``"Normal"`` or ``"HalfStudentT"``.
+    **params
+        The distribution's parameters.
+
+    Examples
+    --------
+    >>> Prior("Normal", mu=0, sigma=Prior("HalfCauchy", beta=5))
+    Normal(mu: 0, sigma: HalfCauchy(beta: 5))
+    """
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, name: str, **params: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise PriorError(f"Prior name must be a non-empty string; got {name!r}.")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "params", dict(params))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}: {format_value(v)}" for k, v in self.params.items())
+        return f"{self.name}({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Prior):
+            return NotImplemented
+        if self.name != other.name or self.params.keys() != other.params.keys():
+            return False
+        for key, value in self.params.items():
+            theirs = other.params[key]
+            if isinstance(value, Prior) or isinstance(theirs, Prior):
+                if value != theirs:
+                    return False
+            elif not np.array_equal(np.asarray(value), np.asarray(theirs)):
+                return False
+        return True
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(self.params)))
+
+    @property
+    def has_hyperprior(self) -> bool:
+        """Whether any parameter is itself a ``Prior``."""
+        return any(isinstance(v, Prior) for v in self.params.values())
+
+
+@dataclass(frozen=True)
+class ResponseStats:
+    """Summaries of the response that default priors are scaled from.
+
+    For binomial responses these are of the proportion ``successes / trials``.
+    """
+
+    mean: float
+    sd: float
+
+
+@dataclass(frozen=True)
+class TermPrior:
+    """The prior of one model term, with the kind of term it belongs to."""
+
+    name: str
+    kind: str  # "intercept", "common", "group" or "auxiliary"
+    prior: Prior | float
+
+
+@dataclass(frozen=True)
+class PriorSet:
+    """All the priors of a model, in display order."""
+
+    terms: tuple[TermPrior, ...]
+
+    def __getitem__(self, name: str) -> Prior | float:
+        for term in self.terms:
+            if term.name == name:
+                return term.prior
+        raise KeyError(name)
+
+    def names(self) -> list[str]:
+        """The names of every term and auxiliary parameter that has a prior."""
+        return [t.name for t in self.terms]
+
+    def of_kind(self, *kinds: str) -> list[TermPrior]:
+        """The priors of the given kinds, in order."""
+        return [t for t in self.terms if t.kind in kinds]
+
+
+# --- defaults --------------------------------------------------------------------------------
+
+#: Links whose linear predictor is unit-free: default scale 1 (rstanarm's convention).
+_UNIT_SCALE_LINKS = frozenset({"logit", "probit", "cloglog", "log"})
+
+
+def _eta_scale(link: Link, stats: ResponseStats) -> float:
+    """The scale ``S`` of the linear predictor (see the module docstring)."""
+    if link.name == "identity":
+        return stats.sd
+    if link.name in _UNIT_SCALE_LINKS:
+        return 1.0
+    # Delta method: sd(g(y)) ~ |g'(mean y)| * sd(y).
+    return float(abs(link.derivative(np.asarray(stats.mean))) * stats.sd)
+
+
+def _eta_location(link: Link, stats: ResponseStats) -> float:
+    mean = stats.mean
+    if link.name in {"logit", "probit", "cloglog"}:
+        mean = float(np.clip(mean, 0.01, 0.99))
+    elif link.name in {"log", "inverse", "inverse_squared"}:
+        mean = max(mean, 1e-3)
+    return float(link.link(np.asarray(mean)))
+
+
+def default_priors(
+    design: Design, family: Family, link: Link, auto_scale: bool = True
+) -> PriorSet:
+    """The default priors of a model, scaled from the data.
+
+    Parameters
+    ----------
+    design : Design
+        The encoded data.
+    family : Family
+        The response family; gives the auxiliary parameters' defaults.
+    link : Link
+        The link of the parent parameter.
+    auto_scale : bool, default True
+        Scale the priors from the data. If false, unit-scale priors are used, as if the
+        response and predictors were standardised: ``S = 1``, ``sd(x) = 1`` and a zero
+        intercept location.
+
+    Returns
+    -------
+    PriorSet
+
+    Raises
+    ------
+    DataError
+        If the response is constant, so that no scale can be derived from it.
+    """
+    stats = design.response.stats()
+    if auto_scale:
+        scale = _eta_scale(link, stats)
+        if not np.isfinite(scale) or scale <= 0:
+            raise DataError(
+                f"The response {design.response.name!r} is constant (every value is "
+                f"{design.response.values[0]:g}); default priors cannot be scaled from it. "
+                "Check the data, or pass auto_scale=False."
+            )
+        location = _eta_location(link, stats)
+        column_sd = design.column_sd()
+    else:
+        stats = ResponseStats(mean=0.0, sd=1.0)
+        scale, location = 1.0, 0.0
+        column_sd = np.ones(design.common.shape[1])
+
+    terms: list[TermPrior] = []
+    for term in design.common_terms:
+        if term.is_intercept:
+            prior = Prior("Normal", mu=location, sigma=DEFAULT_SCALE * scale)
+            terms.append(TermPrior(term.name, "intercept", prior))
+            continue
+        sigma = DEFAULT_SCALE * scale / column_sd[term.start : term.stop]
+        value = float(sigma[0]) if sigma.size == 1 else sigma
+        terms.append(TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value)))
+
+    for group in design.group_terms:
+        if group.values is None or not auto_scale:
+            sd = np.ones(len(group.columns))
+        else:
+            sd = np.std(group.values, axis=0, ddof=1)
+            sd = np.where(sd > 0, sd, 1.0)
+        sigma = DEFAULT_SCALE * scale / sd
+        value = float(sigma[0]) if sigma.size == 1 else sigma
+        prior = Prior("Normal", mu=0.0, sigma=Prior("HalfNormal", sigma=value))
+        terms.append(TermPrior(group.name, "group", prior))
+
+    for name in family.aux_params:
+        terms.append(TermPrior(name, "auxiliary", family.aux_priors[name](stats)))
+    return PriorSet(tuple(terms))
+
+
+def merge_priors(defaults: PriorSet, priors: Mapping[str, Any] | None) -> PriorSet:
+    """Replace default priors with the user's.
+
+    Keys are term names (``"Days"``, ``"1|Subject"``), auxiliary parameter names
+    (``"sigma"``), tuples of names sharing one prior, or ``"common"`` / ``"group_specific"``
+    for every term of that kind. Named keys beat ``"common"`` / ``"group_specific"``. A number
+    for an auxiliary parameter fixes it to that value.
+
+    Raises
+    ------
+    PriorError
+        For a key that names nothing in the model (the message lists the valid keys), a
+        value that is not a Prior, a group-specific prior without a hyperprior on its scale,
+        or a hyperprior on a common term.
+    """
+    if priors is None:
+        return defaults
+    if not isinstance(priors, Mapping):
+        raise PriorError(
+            f"priors must be a dict mapping term names to Prior objects; got "
+            f"{type(priors).__name__}."
+        )
+    valid = defaults.names()
+    by_kind = {"common": ("intercept", "common"), "group_specific": ("group",)}
+    chosen: dict[str, Any] = {}
+    named: dict[str, Any] = {}
+    for key, value in priors.items():
+        names = list(key) if isinstance(key, tuple) else [key]
+        for name in names:
+            if name in by_kind:
+                for term in defaults.of_kind(*by_kind[name]):
+                    chosen.setdefault(term.name, value)
+            elif name in valid:
+                named[name] = value
+            else:
+                raise PriorError(
+                    f"priors has the key {name!r}, which is not a term or parameter of the "
+                    f"model. Valid keys are {valid + list(by_kind)}." + did_you_mean(name, valid)
+                )
+    chosen.update(named)
+
+    merged = []
+    for term in defaults.terms:
+        if term.name not in chosen:
+            merged.append(term)
+            continue
+        value = chosen[term.name]
+        _check_user_prior(term, value)
+        merged.append(TermPrior(term.name, term.kind, value))
+    return PriorSet(tuple(merged))
+
+
+def _check_user_prior(term: TermPrior, value: Any) -> None:
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        if term.kind != "auxiliary":
+            raise PriorError(
+                f"priors[{term.name!r}] is the number {value!r}; only auxiliary parameters "
+                "can be fixed to a number. Give a Prior, e.g. Prior('Normal', mu=0, sigma=1)."
+            )
+        return
+    if not isinstance(value, Prior):
+        raise PriorError(
+            f"priors[{term.name!r}] must be a bayesmm.Prior"
+            + (" or a number" if term.kind == "auxiliary" else "")
+            + f"; got {type(value).__name__}."
+        )
+    if term.kind == "group" and not value.has_hyperprior:
+        raise PriorError(
+            f"priors[{term.name!r}] = {value!r} has no hyperprior. Group-specific effects need a "
+            "prior on their scale, e.g. Prior('Normal', mu=0, sigma=Prior('HalfNormal', sigma=1))."
+        )
+    if term.kind in ("common", "intercept") and value.has_hyperprior:
+        raise PriorError(
+            f"priors[{term.name!r}] = {value!r} has a hyperprior, but {term.name!r} is a common "
+            "term: its effect is one number, so there is no population of effects to learn a "
+            "scale from. Use fixed parameters, e.g. Prior('Normal', mu=0, sigma=10)."
+        )
