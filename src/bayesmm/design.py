@@ -463,6 +463,14 @@ def build_design(
 
     try:
         response = _encode_response(description, data, env, family)
+    except (DataError, FormulaError):
+        raise
+    except Exception as err:  # formulae's own checks of the response, e.g. in p(s, n)
+        raise DataError(
+            f"The response {str(description.response.term.name)!r} of formula {formula!r} is "
+            f"invalid: {err}"
+        ) from None
+    try:
         common, common_terms, common_raw = _encode_common(description, data, env, len(data))
         group_terms, group_raw = _encode_group(description, data, env)
     except (DataError, FormulaError):

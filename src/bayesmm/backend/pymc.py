@@ -285,6 +285,47 @@ def default_chains() -> int:
     return max(2, min(4, os.cpu_count() or 1))
 
 
+def run_sampler(
+    model: pm.Model,
+    inference_method: str,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    **kwargs: Any,
+) -> az.InferenceData:
+    """Run one NUTS implementation on ``model``; the raw InferenceData it returns."""
+    if inference_method == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+        seed = None if random_seed is None else int(random_seed)
+        return nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress_bar=progressbar,
+            **{"save_warmup": False, **kwargs},
+        )
+    sampler = {} if inference_method == "pymc" else {"nuts_sampler": inference_method}
+    return pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        model=model,
+        cores=min(chains, os.cpu_count() or 1),
+        idata_kwargs={"log_likelihood": False},
+        **sampler,
+        **kwargs,
+    )
+
+
 def sample(
     built: BuiltModel,
     *,
@@ -305,34 +346,16 @@ def sample(
     _require(inference_method)
     chains = chains or default_chains()
     model = built.model
-    if inference_method == "nutpie":
-        import nutpie
-
-        compiled = nutpie.compile_pymc_model(model)
-        seed = None if random_seed is None else int(random_seed)
-        idata = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress_bar=progressbar,
-            **{"save_warmup": False, **kwargs},
-        )
-    else:
-        sampler = {} if inference_method == "pymc" else {"nuts_sampler": inference_method}
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            model=model,
-            cores=min(chains, os.cpu_count() or 1),
-            idata_kwargs={"log_likelihood": False},
-            **sampler,
-            **kwargs,
-        )
+    idata = run_sampler(
+        model,
+        inference_method,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        **kwargs,
+    )
     if "observed_data" not in idata.groups():
         observed = xr.Dataset(
             {built.response: ((OBS_DIM,), built.observed)},

@@ -1,0 +1,66 @@
+"""Shared fixtures: bundled data and a stub sampler for tests that do not test the posterior."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import arviz as az
+import pymc as pm
+import pytest
+import xarray as xr
+
+import bayesmm as bmm
+from bayesmm.backend import pymc as backend
+
+
+@pytest.fixture(scope="session")
+def sleepstudy():
+    return bmm.load_data("sleepstudy")
+
+
+@pytest.fixture(scope="session")
+def cbpp():
+    return bmm.load_data("cbpp")
+
+
+@pytest.fixture(scope="session")
+def bacteria():
+    return bmm.load_data("bacteria")
+
+
+@pytest.fixture(scope="session")
+def epilepsy():
+    return bmm.load_data("epilepsy")
+
+
+def _prior_draws(
+    model: pm.Model,
+    inference_method: str,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    **kwargs: Any,
+) -> az.InferenceData:
+    """Stand-in for NUTS: prior draws shaped like a posterior (one chain per `chains`)."""
+    prior = pm.sample_prior_predictive(
+        draws=draws * chains, model=model, random_seed=random_seed, var_names=None
+    ).prior
+    variables = {
+        name: (
+            ("chain", "draw", *var.dims[2:]),
+            var.values.reshape(chains, draws, *var.shape[2:]),
+        )
+        for name, var in prior.data_vars.items()
+    }
+    coords = {k: v for k, v in prior.coords.items() if k not in ("chain", "draw")}
+    return az.InferenceData(posterior=xr.Dataset(variables, coords=coords))
+
+
+@pytest.fixture
+def stub_sampler(monkeypatch):
+    """Replace NUTS with prior draws, for tests of everything around the sampler."""
+    monkeypatch.setattr(backend, "run_sampler", _prior_draws)
+    return _prior_draws

@@ -1,0 +1,56 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmm as bmm
+from bayesmm.datasets import DATASETS
+
+
+def test_load_data_without_name_lists_every_dataset_with_its_source():
+    table = bmm.load_data()
+    assert {"sleepstudy", "cbpp", "InstEval", "radon", "bacteria", "epilepsy"} <= set(table.index)
+    assert table["source"].str.len().min() > 10
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("sleepstudy", (180, 3)),
+        ("cbpp", (56, 4)),
+        ("InstEval", (73421, 7)),
+        ("radon", (919, 6)),
+        ("bacteria", (220, 6)),
+        ("epilepsy", (236, 9)),
+    ],
+)
+def test_load_data_returns_the_published_table(name, shape):
+    df = bmm.load_data(name)
+    assert df.shape == shape
+    assert not df.isna().any().any()
+    for column in DATASETS[name].categorical:
+        assert isinstance(df[column].dtype, pd.CategoricalDtype)
+
+
+def test_sleepstudy_matches_lme4_summaries():
+    df = bmm.load_data("sleepstudy")
+    # lme4: mean(sleepstudy$Reaction) = 298.5079; 18 subjects, days 0-9.
+    assert df["Reaction"].mean() == pytest.approx(298.5079, abs=1e-4)
+    assert df["Subject"].nunique() == 18
+    assert sorted(df["Days"].unique()) == list(range(10))
+
+
+def test_insteval_and_radon_have_the_published_group_counts():
+    inst = bmm.load_data("InstEval")
+    assert (inst["s"].nunique(), inst["d"].nunique(), inst["dept"].nunique()) == (2972, 1128, 14)
+    radon = bmm.load_data("radon")
+    assert radon["county"].nunique() == 85
+    np.testing.assert_array_equal(radon["floor"], 1 - radon["basement"])
+
+
+def test_bacteria_keeps_rs_level_order_with_placebo_as_reference():
+    assert list(bmm.load_data("bacteria")["trt"].cat.categories) == ["placebo", "drug", "drug+"]
+
+
+def test_unknown_dataset_name_lists_the_valid_ones():
+    with pytest.raises(bmm.DataError, match=r"name must be one of \[.*'sleepstudy'.*got 'sleepstudi'.*Did you mean 'sleepstudy'"):
+        bmm.load_data("sleepstudi")

@@ -1,0 +1,142 @@
+import importlib.util
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytest
+
+import bayesmm as bmm
+
+SLEEPSTUDY_PRINT = """\
+       Formula: Reaction ~ Days + (Days | Subject)
+        Family: gaussian
+          Link: mu = identity
+  Observations: 180
+        Priors:
+    target = mu
+        Common-level effects
+            Intercept ~ Normal(mu: 298.5079, sigma: 140.8219)
+            Days ~ Normal(mu: 0.0, sigma: 48.8915)
+
+        Group-level effects
+            1|Subject ~ Normal(mu: 0.0, sigma: HalfNormal(sigma: 140.8219))
+            Days|Subject ~ Normal(mu: 0.0, sigma: HalfNormal(sigma: 48.8915))
+
+        Auxiliary parameters
+            sigma ~ HalfStudentT(nu: 4, sigma: 56.3288)
+"""
+
+
+def test_print_sleepstudy_shows_the_documented_layout_with_real_numbers(sleepstudy):
+    assert str(bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)) == SLEEPSTUDY_PRINT
+
+
+def test_print_cbpp_binomial(cbpp):
+    text = str(bmm.Model("p(incidence, size) ~ period + (1|herd)", cbpp, family="binomial"))
+    assert text.splitlines()[:6] == [
+        "       Formula: p(incidence, size) ~ period + (1|herd)",
+        "        Family: binomial",
+        "          Link: p = logit",
+        "  Observations: 56",
+        "        Priors:",
+        "    target = p",
+    ]
+    assert "            Intercept ~ Normal(mu: -2.098, sigma: 2.5)" in text
+    assert "            period ~ Normal(mu: 0.0, sigma: [5.7217, 5.7217, 5.8683])" in text
+    assert "            1|herd ~ Normal(mu: 0.0, sigma: HalfNormal(sigma: 2.5))" in text
+    assert "Auxiliary parameters" not in text
+
+
+def test_print_bernoulli_names_the_modelled_event(bacteria):
+    text = str(bmm.Model("y ~ trt + I(week > 2) + (1|ID)", bacteria, family="bernoulli"))
+    assert "        Family: bernoulli (modelling the probability that y == 'y')" in text
+    assert "            Intercept ~ Normal(mu: 1.4149, sigma: 2.5)" in text
+    assert "            trt ~ Normal(mu: 0.0, sigma: [5.5443, 5.5443])" in text
+    assert "            I(week > 2) ~ Normal(mu: 0.0, sigma: 5.0422)" in text
+
+
+def test_print_negative_binomial_lists_its_auxiliary_prior(epilepsy):
+    text = str(bmm.Model("y ~ lbase * trt + lage + V4 + (1|subject)", epilepsy, family="negativebinomial"))
+    assert "          Link: mu = log" in text
+    assert "            lbase:trt ~ Normal(" in text
+    assert "        Auxiliary parameters\n            alpha ~ Gamma(alpha: 0.01, beta: 0.01)" in text
+
+
+def test_build_makes_a_pymc_model_without_sampling(sleepstudy):
+    model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
+    model.build()
+    pm_model = model.backend.model
+    assert isinstance(pm_model, pm.Model)
+    names = set(pm_model.named_vars)
+    assert {"Intercept", "Days", "1|Subject", "Days|Subject", "1|Subject_sigma", "sigma"} <= names
+    assert pm_model.coords["Subject__factor_dim"][:2] == ("308", "309")
+
+
+def test_model_logp_is_finite_at_the_initial_point(cbpp, bacteria, epilepsy):
+    models = [
+        bmm.Model("p(incidence, size) ~ period + (1|herd)", cbpp, family="binomial"),
+        bmm.Model("y ~ trt + I(week > 2) + (trt|ID)", bacteria, family="bernoulli"),
+        bmm.Model("y ~ lbase * trt + (1|subject)", epilepsy, family="negativebinomial"),
+        bmm.Model("y ~ lbase + (1|subject)", epilepsy, family="poisson", noncentered=False),
+    ]
+    for model in models:
+        pm_model = model.backend.model
+        assert np.isfinite(pm_model.compile_logp()(pm_model.initial_point()))
+
+
+def test_fit_returns_inference_data_with_user_facing_names(sleepstudy, stub_sampler):
+    model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
+    idata = model.fit(draws=20, chains=2, random_seed=3)
+    assert isinstance(idata, az.InferenceData)
+    assert set(idata.posterior.data_vars) == {
+        "Intercept", "Days", "1|Subject", "Days|Subject", "1|Subject_sigma", "Days|Subject_sigma", "sigma",
+    }
+    assert idata.posterior["1|Subject"].dims == ("chain", "draw", "Subject__factor_dim")
+    assert list(idata.posterior["Subject__factor_dim"].values[:2]) == ["308", "309"]
+    assert {"log_likelihood", "observed_data"} <= set(idata.groups())
+    assert idata.log_likelihood["Reaction"].shape == (2, 20, 180)
+    assert idata.attrs["formula"] == "Reaction ~ Days + (Days | Subject)"
+    assert idata.attrs["bayesmm_version"] == bmm.__version__
+
+
+def test_reported_intercept_is_on_the_original_scale(sleepstudy, stub_sampler):
+    # Intercept = Intercept_centered - mean(Days) * Days: check it on the model's own graph.
+    model = bmm.Model("Reaction ~ Days", sleepstudy)
+    pm_model = model.backend.model
+    point = {"Intercept_centered": 300.0, "Days": 10.0}
+    compute = pm_model.compile_fn(pm_model["Intercept"], inputs=[pm_model["Intercept_centered"], pm_model["Days"]])
+    assert compute(point) == pytest.approx(300.0 - sleepstudy["Days"].mean() * 10.0)
+
+
+def test_categorical_terms_get_level_coordinates(cbpp, stub_sampler):
+    model = bmm.Model("p(incidence, size) ~ period + (1|herd)", cbpp, family="binomial")
+    idata = model.fit(draws=10, chains=1)
+    assert list(idata.posterior["period_dim"].values) == ["2", "3", "4"]
+    assert idata.posterior["1|herd"].sizes["herd__factor_dim"] == 15
+
+
+def test_fit_rejects_bad_counts(sleepstudy):
+    model = bmm.Model("Reaction ~ Days", sleepstudy)
+    with pytest.raises(bmm.DataError, match=r"draws must be an integer >= 1; got 0"):
+        model.fit(draws=0)
+    with pytest.raises(bmm.DataError, match=r"chains must be an integer >= 1; got 1.5"):
+        model.fit(chains=1.5)
+
+
+def test_unknown_inference_method_lists_the_samplers(sleepstudy):
+    model = bmm.Model("Reaction ~ Days", sleepstudy)
+    with pytest.raises(bmm.BackendError, match=r"inference_method must be one of \['blackjax', 'numpyro', 'nutpie', 'pymc'\]; got 'nuts'"):
+        model.fit(inference_method="nuts")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpyro") is not None, reason="numpyro is installed")
+def test_missing_sampler_says_how_to_install_it(sleepstudy):
+    model = bmm.Model("Reaction ~ Days", sleepstudy)
+    with pytest.raises(bmm.BackendError, match=r"needs the package\(s\) .* pip install"):
+        model.fit(inference_method="numpyro")
+
+
+def test_unknown_prior_distribution_is_a_prior_error(sleepstudy):
+    model = bmm.Model("Reaction ~ Days", sleepstudy, priors={"Days": bmm.Prior("Normall", mu=0, sigma=1)})
+    with pytest.raises(bmm.PriorError, match=r"distribution 'Normall', which PyMC does not have. Did you mean one of 'Normal'"):
+        model.build()
