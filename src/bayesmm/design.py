@@ -22,7 +22,7 @@ from formulae.matrices import CommonEffectsMatrix, ResponseMatrix
 from formulae.terms import Intercept
 from formulae.terms import Model as FormulaeModel
 
-from ._errors import DataError, FormulaError
+from ._errors import BayesmmWarning, DataError, FormulaError
 from ._validation import describe_values, did_you_mean
 from .families import Family, ResponseStats
 from .formula import parse_formula
@@ -229,7 +229,7 @@ def _handle_missing(data: pd.DataFrame, dropna: bool) -> tuple[pd.DataFrame, int
     return data.loc[~incomplete], n_bad
 
 
-class DroppedRowsWarning(UserWarning):
+class DroppedRowsWarning(BayesmmWarning):
     """Rows with missing values were removed from the data (``dropna=True``)."""
 
 

@@ -142,7 +142,7 @@ class Model:
         inference_method: str = DEFAULT_INFERENCE_METHOD,
         random_seed: int | None = None,
         progressbar: bool = True,
-        log_likelihood: bool = True,
+        log_likelihood: bool | None = None,
         **kwargs: Any,
     ) -> az.InferenceData:
         """Sample the posterior with NUTS.
@@ -161,8 +161,10 @@ class Model:
             Seed for reproducible draws.
         progressbar : bool, default True
             Show the sampler's progress bar.
-        log_likelihood : bool, default True
-            Store the pointwise log-likelihood so that ``az.loo(idata)`` works directly.
+        log_likelihood : bool, optional
+            Store the pointwise log-likelihood so that ``az.loo(idata)`` works directly. By
+            default it is stored when it takes at most 25 million values (200 MB), which covers
+            every bundled dataset except the full InstEval.
         **kwargs
             Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"``).
 

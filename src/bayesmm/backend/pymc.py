@@ -7,6 +7,7 @@ It turns a :class:`~bayesmm.design.Design`, a family, a link and a
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -28,6 +29,11 @@ from ..priors import Prior, PriorSet, TermPrior
 __all__ = ["BuiltModel", "build_model", "sample", "SAMPLERS", "OBS_DIM"]
 
 OBS_DIM = "__obs__"
+
+#: Largest log-likelihood stored by default: 25 million float64 values, 200 MB.
+LOG_LIKELIHOOD_MAX_VALUES = 25_000_000
+
+_log = logging.getLogger("bayesmm")
 
 #: pytensor versions of the operations that inverse links use.
 PYTENSOR_OPS = SimpleNamespace(
@@ -261,6 +267,9 @@ def _auxiliary(terms: list[TermPrior]) -> dict[str, Any]:
 # --- sampling --------------------------------------------------------------------------------
 
 #: Each sampler and the packages it needs.
+#: The pip requirement that brings each sampler's packages.
+_INSTALL = {"nutpie": "nutpie", "numpyro": '"bayesmm[jax]"', "blackjax": '"bayesmm[jax]"'}
+
 SAMPLERS: dict[str, tuple[str, ...]] = {
     "pymc": (),
     "nutpie": ("nutpie",),
@@ -276,7 +285,7 @@ def _require(method: str) -> None:
     if missing:
         raise BackendError(
             f"inference_method={method!r} needs the package(s) {missing}, which are not "
-            f"installed. Install them with: pip install {' '.join(missing)}"
+            f"installed. Install them with: pip install {_INSTALL[method]}"
         )
 
 
@@ -311,7 +320,11 @@ def run_sampler(
             progress_bar=progressbar,
             **{"save_warmup": False, **kwargs},
         )
-    sampler = {} if inference_method == "pymc" else {"nuts_sampler": inference_method}
+    options: dict[str, Any] = {"cores": min(chains, os.cpu_count() or 1), **kwargs}
+    # The log-likelihood is computed afterwards, by `sample`, for every sampler alike.
+    options["idata_kwargs"] = {**kwargs.get("idata_kwargs", {}), "log_likelihood": False}
+    if inference_method != "pymc":
+        options["nuts_sampler"] = inference_method
     return pm.sample(
         draws=draws,
         tune=tune,
@@ -319,10 +332,7 @@ def run_sampler(
         random_seed=random_seed,
         progressbar=progressbar,
         model=model,
-        cores=min(chains, os.cpu_count() or 1),
-        idata_kwargs={"log_likelihood": False},
-        **sampler,
-        **kwargs,
+        **options,
     )
 
 
@@ -335,10 +345,13 @@ def sample(
     inference_method: str,
     random_seed: int | None,
     progressbar: bool,
-    log_likelihood: bool,
+    log_likelihood: bool | None,
     **kwargs: Any,
 ) -> az.InferenceData:
     """Run NUTS and return the tidied InferenceData.
+
+    ``log_likelihood=None`` stores the pointwise log-likelihood when it is cheap: at most
+    :data:`LOG_LIKELIHOOD_MAX_VALUES` numbers (observations x draws x chains).
 
     The posterior keeps the user-facing variables; the internal ones of
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
@@ -362,6 +375,14 @@ def sample(
             coords={OBS_DIM: np.arange(len(built.observed))},
         )
         idata.add_groups(observed_data=observed)
+    size = len(built.observed) * draws * chains
+    if log_likelihood is None:
+        log_likelihood = size <= LOG_LIKELIHOOD_MAX_VALUES
+        if not log_likelihood:
+            _log.info(
+                "Not storing the log-likelihood (%d values, %.1f GB); pass log_likelihood=True "
+                "to store it anyway.", size, size * 8 / 1e9,
+            )
     if log_likelihood:
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     # Keep the user-facing variables: no internal ones, no transformed values (`*_log__`).
