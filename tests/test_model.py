@@ -140,3 +140,13 @@ def test_unknown_prior_distribution_is_a_prior_error(sleepstudy):
     model = bmm.Model("Reaction ~ Days", sleepstudy, priors={"Days": bmm.Prior("Normall", mu=0, sigma=1)})
     with pytest.raises(bmm.PriorError, match=r"distribution 'Normall', which PyMC does not have. Did you mean one of 'Normal'"):
         model.build()
+
+
+def test_insteval_builds_from_index_vectors_without_dense_matrices():
+    data = bmm.load_data("InstEval")
+    model = bmm.Model("y ~ service + (1|s) + (1|d) + (1|dept)", data)
+    for term in model.design.group_terms:
+        assert term.values is None and term.index.shape == (73421,)
+    assert model.design.common.shape == (73421, 2)
+    coords = model.backend.model.coords
+    assert (len(coords["s__factor_dim"]), len(coords["d__factor_dim"]), len(coords["dept__factor_dim"])) == (2972, 1128, 14)
