@@ -11,9 +11,9 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-from _glmm_ml import fit_random_intercept_glmm
 
 import bayesmm as bmm
+from _glmm_ml import fit_random_intercept_glmm
 
 pytestmark = pytest.mark.slow
 

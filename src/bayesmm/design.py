@@ -156,7 +156,11 @@ class Design:
 
     def column_sd(self) -> np.ndarray:
         """Standard deviation of each common column (``ddof=1``)."""
-        return np.std(self.common, axis=0, ddof=1) if self.n_obs > 1 else np.zeros(self.common.shape[1])
+        return (
+            np.std(self.common, axis=0, ddof=1)
+            if self.n_obs > 1
+            else np.zeros(self.common.shape[1])
+        )
 
     def column_mean(self) -> np.ndarray:
         """Mean of each common column."""
@@ -364,9 +368,10 @@ def _encode_group(
                     "or an interaction of columns, e.g. '(1|g)' or '(1|g1:g2)'."
                 )
         index, levels = _group_index(data, factor_names)
-        if isinstance(term.expr, Intercept):
-            values, columns, expr = None, ("Intercept",), "1"
-        else:
+        values: np.ndarray | None = None
+        columns: tuple[str, ...] = ("Intercept",)
+        expr = "1"
+        if not isinstance(term.expr, Intercept):
             # Coded like common terms: reduced rank when the factor also has an intercept.
             term.expr.set_type(data, env)
             term.expr.set_data(term.factor.name not in has_intercept)
@@ -383,13 +388,13 @@ def _check_categorical_levels(formula: str, terms: Iterable[Any]) -> None:
     for term in terms:
         for component in getattr(term, "components", []):
             levels = getattr(component, "levels", None)
-            if getattr(component, "kind", None) == "categoric" and levels is not None:
-                if len(levels) < 2:
-                    raise DataError(
-                        f"The factor {component.name!r} in formula {formula!r} has a single "
-                        f"level {describe_values(levels)}; a factor needs at least two levels. "
-                        "Remove it from the formula or check the data."
-                    )
+            is_factor = getattr(component, "kind", None) == "categoric"
+            if is_factor and levels is not None and len(levels) < 2:
+                raise DataError(
+                    f"The factor {component.name!r} in formula {formula!r} has a single "
+                    f"level {describe_values(levels)}; a factor needs at least two levels. "
+                    "Remove it from the formula or check the data."
+                )
 
 
 def _check_constant_columns(design_common: np.ndarray, terms: Sequence[CommonTerm]) -> None:

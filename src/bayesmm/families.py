@@ -133,7 +133,7 @@ class Family:
         """The auxiliary parameters, in the likelihood's order."""
         return tuple(p for p in self.likelihood.params if p != self.likelihood.parent)
 
-    def resolve_link(self, link: str | None) -> Link:
+    def resolve_link(self, link: str | Link | None) -> Link:
         """The link to use: ``link`` if given and allowed, else the default.
 
         Raises
@@ -166,7 +166,8 @@ class Family:
 
 def _offending(y: np.ndarray, bad: np.ndarray) -> str:
     rows = np.flatnonzero(bad)
-    return f"got {len(rows)} value(s) outside it, e.g. {describe_values(np.unique(y[bad]))} (rows {describe_values(rows)})."
+    values = describe_values(np.unique(y[bad]))
+    return f"got {len(rows)} value(s) outside it, e.g. {values} (rows {describe_values(rows)})."
 
 
 def _real(y: np.ndarray, trials: np.ndarray | None) -> str | None:

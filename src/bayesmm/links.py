@@ -66,7 +66,9 @@ LINKS: dict[str, Link] = {
     for link in [
         Link("identity", lambda mu: mu, lambda eta, ops: eta, lambda mu: np.ones_like(mu)),
         Link("log", np.log, lambda eta, ops: ops.exp(eta), lambda mu: 1 / mu),
-        Link("logit", special.logit, lambda eta, ops: ops.expit(eta), lambda mu: 1 / (mu * (1 - mu))),
+        Link(
+            "logit", special.logit, lambda eta, ops: ops.expit(eta), lambda mu: 1 / (mu * (1 - mu))
+        ),
         Link(
             "probit",
             special.ndtri,

@@ -29,7 +29,15 @@ if TYPE_CHECKING:  # runtime imports would be circular: families and design use 
     from .families import Family
     from .links import Link
 
-__all__ = ["Prior", "PriorSet", "TermPrior", "ResponseStats", "default_priors", "merge_priors", "format_value"]
+__all__ = [
+    "Prior",
+    "PriorSet",
+    "TermPrior",
+    "ResponseStats",
+    "default_priors",
+    "merge_priors",
+    "format_value",
+]
 
 #: Multiplier of the data scale in the default priors: rstanarm's 2.5.
 DEFAULT_SCALE = 2.5
@@ -174,9 +182,7 @@ def _eta_location(link: Link, stats: ResponseStats) -> float:
     return float(link.link(np.asarray(mean)))
 
 
-def default_priors(
-    design: Design, family: Family, link: Link, auto_scale: bool = True
-) -> PriorSet:
+def default_priors(design: Design, family: Family, link: Link, auto_scale: bool = True) -> PriorSet:
     """The default priors of a model, scaled from the data.
 
     Parameters

@@ -85,8 +85,11 @@ def expr_dim(expr: str) -> str:
 def _distribution(prior: Prior, where: str) -> Any:
     dist = getattr(pm, prior.name, None)
     if not (isinstance(dist, type) and issubclass(dist, pm.Distribution)):
-        names = [n for n in dir(pm) if isinstance(getattr(pm, n), type)
-                 and issubclass(getattr(pm, n), pm.Distribution)]
+        names = [
+            n
+            for n in dir(pm)
+            if isinstance(getattr(pm, n), type) and issubclass(getattr(pm, n), pm.Distribution)
+        ]
         raise PriorError(
             f"The prior of {where!r} names the distribution {prior.name!r}, which PyMC does not "
             "have." + did_you_mean(prior.name, names)
@@ -151,9 +154,7 @@ def _coords(design: Design) -> dict[str, Any]:
     return coords
 
 
-def _common_predictor(
-    design: Design, priors: PriorSet, center: bool, internal: list[str]
-) -> Any:
+def _common_predictor(design: Design, priors: PriorSet, center: bool, internal: list[str]) -> Any:
     """The common part of the linear predictor; registers ``Intercept`` on the user's scale."""
     slopes = [t for t in design.common_terms if not t.is_intercept]
     eta: Any = 0.0
@@ -162,7 +163,7 @@ def _common_predictor(
         dims = (_common_dim(term.name),) if term.levels is not None else None
         beta = _random_variable(term.name, _as_prior(priors, term.name), dims)
         coefficients.append(pt.atleast_1d(beta))
-    columns = np.concatenate([np.arange(t.start, t.stop) for t in slopes]) if slopes else []
+    columns = [j for t in slopes for j in range(t.start, t.stop)]
     X = design.common[:, columns] if slopes else None
     means = X.mean(axis=0) if X is not None else None
     centred = center and design.has_intercept and X is not None
@@ -381,11 +382,16 @@ def sample(
         if not log_likelihood:
             _log.info(
                 "Not storing the log-likelihood (%d values, %.1f GB); pass log_likelihood=True "
-                "to store it anyway.", size, size * 8 / 1e9,
+                "to store it anyway.",
+                size,
+                size * 8 / 1e9,
             )
     if log_likelihood:
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     # Keep the user-facing variables: no internal ones, no transformed values (`*_log__`).
     keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
-    idata.posterior = idata.posterior.drop_vars([v for v in idata.posterior.data_vars if v not in keep])
+    posterior = idata["posterior"]
+    idata.posterior = posterior.drop_vars(  # type: ignore[attr-defined]
+        [v for v in posterior.data_vars if v not in keep]
+    )
     return idata
