@@ -88,9 +88,9 @@ def test_fit_returns_inference_data_with_user_facing_names(sleepstudy, stub_samp
     model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
     idata = model.fit(draws=20, chains=2, random_seed=3)
     assert isinstance(idata, az.InferenceData)
-    assert set(idata.posterior.data_vars) == {
-        "Intercept", "Days", "1|Subject", "Days|Subject", "1|Subject_sigma", "Days|Subject_sigma", "sigma",
-    }
+    assert list(idata.posterior.data_vars) == [
+        "Intercept", "Days", "1|Subject", "1|Subject_sigma", "Days|Subject", "Days|Subject_sigma", "sigma",
+    ]
     assert idata.posterior["1|Subject"].dims == ("chain", "draw", "Subject__factor_dim")
     assert list(idata.posterior["Subject__factor_dim"].values[:2]) == ["308", "309"]
     assert {"log_likelihood", "observed_data"} <= set(idata.groups())
@@ -150,3 +150,17 @@ def test_insteval_builds_from_index_vectors_without_dense_matrices():
     assert model.design.common.shape == (73421, 2)
     coords = model.backend.model.coords
     assert (len(coords["s__factor_dim"]), len(coords["d__factor_dim"]), len(coords["dept__factor_dim"])) == (2972, 1128, 14)
+
+
+def test_arviz_summary_and_trace_plot_work_on_the_result(sleepstudy, stub_sampler):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    idata = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).fit(draws=30, chains=2, random_seed=0)
+    summary = az.summary(idata)
+    assert "1|Subject[308]" in summary.index and "Days|Subject_sigma" in summary.index
+    axes = az.plot_trace(idata, var_names=["Intercept", "Days", "sigma"])
+    assert axes.shape == (3, 2)
+    plt.close("all")

@@ -66,6 +66,7 @@ class BuiltModel:
     response: str
     observed: np.ndarray
     internal: tuple[str, ...]
+    order: tuple[str, ...] = ()
 
 
 def _common_dim(name: str) -> str:
@@ -252,7 +253,16 @@ def build_model(
         response=design.response.name,
         observed=design.response.values,
         internal=tuple(internal),
+        order=_display_order(design, priors),
     )
+
+
+def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
+    """Posterior variables in reading order: intercept, slopes, group terms, auxiliaries."""
+    names = [t.name for t in design.common_terms]
+    for group in design.group_terms:
+        names += [group.name, f"{group.name}_mu", f"{group.name}_sigma"]
+    return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
 
 
 def _auxiliary(terms: list[TermPrior]) -> dict[str, Any]:
@@ -391,7 +401,7 @@ def sample(
     # Keep the user-facing variables: no internal ones, no transformed values (`*_log__`).
     keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
     posterior = idata["posterior"]
-    idata.posterior = posterior.drop_vars(  # type: ignore[attr-defined]
-        [v for v in posterior.data_vars if v not in keep]
-    )
+    ordered = [v for v in built.order if v in keep and v in posterior]
+    rest = [v for v in posterior.data_vars if v in keep and v not in ordered]
+    idata.posterior = posterior[ordered + rest]  # type: ignore[attr-defined]
     return idata
