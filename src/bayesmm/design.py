@@ -162,10 +162,6 @@ class Design:
             else np.zeros(self.common.shape[1])
         )
 
-    def column_mean(self) -> np.ndarray:
-        """Mean of each common column."""
-        return self.common.mean(axis=0)
-
 
 def _column_levels(term: str, columns: Sequence[str]) -> tuple[str, ...]:
     """Turn formulae's labels ``term[level]`` into the bare levels for coordinates."""
