@@ -139,6 +139,11 @@ def test_bernoulli_event_can_be_chosen_in_the_formula(bacteria):
     np.testing.assert_array_equal(d.response.values, (bacteria["y"] == "n").astype(float))
 
 
+def test_bernoulli_event_that_is_not_a_level_is_an_error(bacteria):
+    with pytest.raises(bmm.DataError, match=r"y\['yes'\] names a level that 'y' does not have; its levels are \['n', 'y'\]"):
+        _design("y['yes'] ~ trt", bacteria, "bernoulli")
+
+
 def test_bernoulli_numeric_and_boolean_responses(toy):
     assert _design("b ~ x", toy.assign(b=toy["x"] > 0), "bernoulli").response.event == "b == True"
     d = _design("b ~ x", toy.assign(b=(toy["x"] > 0).astype(int)), "bernoulli")

@@ -295,6 +295,12 @@ def _encode_response(
             values = matrix[:, 1].astype(float)
         else:
             event_level = component.reference
+            if event_level not in levels:
+                raise DataError(
+                    f"The response {name}[{event_level!r}] names a level that {name!r} does not "
+                    f"have; its levels are {levels}."
+                    + did_you_mean(str(event_level), [str(v) for v in levels])
+                )
             values = matrix.ravel().astype(float)
         event = f"{name} == {event_level!r}"
     else:
@@ -331,13 +337,8 @@ def _group_index(data: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, 
     codes = []
     labels = []
     for name in names:
-        column = data[name]
-        categorical = (
-            column.cat.remove_unused_categories()
-            if isinstance(column.dtype, pd.CategoricalDtype)
-            else pd.Categorical(column)
-        )
-        categorical = pd.Categorical(categorical)
+        # Categorical columns keep their (already tidied) categories; others are sorted.
+        categorical = pd.Categorical(data[name])
         codes.append(np.asarray(categorical.codes))
         labels.append([str(level) for level in categorical.categories])
     if len(codes) == 1:
