@@ -50,7 +50,40 @@ def test_importing_bayesmm_loads_no_sampler_and_no_side_effects():
 )
 def test_ruff_and_mypy_pass_on_the_source():
     root = Path(__file__).resolve().parent.parent
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests"], cwd=root, capture_output=True, text=True)
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "src", "tests"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert ruff.returncode == 0, ruff.stdout
-    mypy = subprocess.run([sys.executable, "-m", "mypy", "src/bayesmm"], cwd=root, capture_output=True, text=True)
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "src/bayesmm"], cwd=root, capture_output=True, text=True
+    )
     assert mypy.returncode == 0, mypy.stdout
+
+
+def test_prediction_needs_no_pymc():
+    """Predicting from draws is numpy: it neither imports pymc nor compiles a graph."""
+    code = """
+import sys
+import numpy as np, pandas as pd, arviz as az, xarray as xr
+import bayesmm as bmm
+data = bmm.load_data("sleepstudy")
+model = bmm.Model("Reaction ~ Days + (1|Subject)", data)
+rng = np.random.default_rng(0)
+levels = list(data["Subject"].cat.categories)
+posterior = xr.Dataset({
+    "Intercept": (("chain", "draw"), rng.normal(250, 5, (2, 50))),
+    "Days": (("chain", "draw"), rng.normal(10, 1, (2, 50))),
+    "1|Subject": (("chain", "draw", "Subject__factor_dim"), rng.normal(0, 30, (2, 50, 18))),
+    "1|Subject_sigma": (("chain", "draw"), rng.gamma(30, 1, (2, 50))),
+    "sigma": (("chain", "draw"), rng.gamma(25, 1, (2, 50))),
+}, coords={"Subject__factor_dim": levels})
+fitted = model.fitted(az.InferenceData(posterior=posterior))
+fitted.interval(pd.DataFrame({"Days": [3], "Subject": ["new"]}), sample_new_groups="gaussian")
+print(sorted(m for m in ("pymc", "pytensor") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -52,5 +52,8 @@ def test_bacteria_keeps_rs_level_order_with_placebo_as_reference():
 
 
 def test_unknown_dataset_name_lists_the_valid_ones():
-    with pytest.raises(bmm.DataError, match=r"name must be one of \[.*'sleepstudy'.*got 'sleepstudi'.*Did you mean 'sleepstudy'"):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"name must be one of \[.*'sleepstudy'.*got 'sleepstudi'.*Did you mean 'sleepstudy'",
+    ):
         bmm.load_data("sleepstudi")

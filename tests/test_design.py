@@ -100,7 +100,14 @@ def test_interaction_factor_uses_observed_combinations_only(toy):
     assert len(term.levels) == 12
     assert term.levels[:2] == ("g0:h1", "g0:h2")
     sub = toy.iloc[:5]
-    assert len(_design("y ~ 1 + (1|g:h)", sub.assign(g=["a", "a", "b", "b", "b"])).group_terms[0].levels) == 4
+    assert (
+        len(
+            _design("y ~ 1 + (1|g:h)", sub.assign(g=["a", "a", "b", "b", "b"]))
+            .group_terms[0]
+            .levels
+        )
+        == 4
+    )
 
 
 def test_nested_groups_expand_to_parent_and_interaction(toy):
@@ -123,7 +130,9 @@ def test_binomial_response_reads_successes_and_trials(cbpp):
 
 
 def test_binomial_without_trials_explains_the_p_syntax(cbpp):
-    with pytest.raises(bmm.DataError, match=r"needs the response written as p\(successes, trials\)"):
+    with pytest.raises(
+        bmm.DataError, match=r"needs the response written as p\(successes, trials\)"
+    ):
         _design("incidence ~ period", cbpp, "binomial")
 
 
@@ -140,7 +149,10 @@ def test_bernoulli_event_can_be_chosen_in_the_formula(bacteria):
 
 
 def test_bernoulli_event_that_is_not_a_level_is_an_error(bacteria):
-    with pytest.raises(bmm.DataError, match=r"y\['yes'\] names a level that 'y' does not have; its levels are \['n', 'y'\]"):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"y\['yes'\] names a level that 'y' does not have; its levels are \['n', 'y'\]",
+    ):
         _design("y['yes'] ~ trt", bacteria, "bernoulli")
 
 
@@ -159,7 +171,9 @@ def test_data_must_be_a_dataframe():
 
 
 def test_missing_column_lists_close_matches(sleepstudy):
-    with pytest.raises(bmm.FormulaError, match=r"uses 'Day', which is not a column of data. Did you mean 'Days'\?"):
+    with pytest.raises(
+        bmm.FormulaError, match=r"uses 'Day', which is not a column of data. Did you mean 'Days'\?"
+    ):
         bmm.Model("Reaction ~ Day + (1|Subject)", sleepstudy)
 
 
@@ -167,7 +181,10 @@ def test_missing_values_without_dropna_name_columns_and_row_counts(toy):
     toy = toy.copy()
     toy.loc[[1, 4, 7], "x"] = np.nan
     toy.loc[[4], "y"] = np.nan
-    with pytest.raises(bmm.DataError, match=r"missing values .* \{'y': 1, 'x': 3\} \(3 of 60 rows affected\). Pass dropna=True"):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"missing values .* \{'y': 1, 'x': 3\} \(3 of 60 rows affected\). Pass dropna=True",
+    ):
         bmm.Model("y ~ x", toy)
 
 
@@ -175,14 +192,18 @@ def test_dropna_removes_incomplete_rows_of_used_columns_and_says_so(toy):
     toy = toy.copy()
     toy.loc[[1, 4, 7], "x"] = np.nan
     toy.loc[[0], "count"] = np.nan  # not in the formula: must not cost a row
-    with pytest.warns(DroppedRowsWarning, match=r"Automatically removing 3/60 rows from the dataset."):
+    with pytest.warns(
+        DroppedRowsWarning, match=r"Automatically removing 3/60 rows from the dataset."
+    ):
         model = bmm.Model("y ~ x", toy, dropna=True)
     assert model.design.n_obs == 57
     assert "57 (3 incomplete rows removed)" in str(model)
 
 
 def test_constant_predictor_is_an_error(toy):
-    with pytest.raises(bmm.DataError, match=r"predictor 'k' \(term 'k'\) is constant \(every value is 2\)"):
+    with pytest.raises(
+        bmm.DataError, match=r"predictor 'k' \(term 'k'\) is constant \(every value is 2\)"
+    ):
         bmm.Model("y ~ x + k", toy.assign(k=2.0))
 
 
@@ -194,18 +215,36 @@ def test_single_level_factor_is_an_error(toy):
 
 
 def test_string_response_with_gaussian_is_an_error(bacteria):
-    with pytest.raises(bmm.DataError, match=r"response 'y' is categorical .* family 'gaussian' needs numbers"):
+    with pytest.raises(
+        bmm.DataError, match=r"response 'y' is categorical .* family 'gaussian' needs numbers"
+    ):
         bmm.Model("y ~ trt", bacteria)
 
 
 @pytest.mark.parametrize(
     ("family", "values", "message"),
     [
-        ("poisson", [-1, 2, 3, 4], r"non-negative integer counts for family 'poisson'; got 1 value\(s\) outside it, e.g. \[-1\.0\]"),
+        (
+            "poisson",
+            [-1, 2, 3, 4],
+            r"non-negative integer counts for family 'poisson'; got 1 value\(s\) outside it, e.g. \[-1\.0\]",
+        ),
         ("poisson", [1.5, 2, 3, 4], r"non-negative integer counts .* \[1\.5\]"),
-        ("negativebinomial", [0, 2, 3.2, 4], r"non-negative integer counts for family 'negativebinomial'"),
-        ("beta", [0.2, 0.5, 1.0, 0.3], r"strictly between 0 and 1 for family 'beta'.* \[1\.0\] \(rows \[2\]\)"),
-        ("bernoulli", [0, 1, 2, 1], r"binary .* for family 'bernoulli'; got 1 value\(s\) outside it, e.g. \[2\.0\]"),
+        (
+            "negativebinomial",
+            [0, 2, 3.2, 4],
+            r"non-negative integer counts for family 'negativebinomial'",
+        ),
+        (
+            "beta",
+            [0.2, 0.5, 1.0, 0.3],
+            r"strictly between 0 and 1 for family 'beta'.* \[1\.0\] \(rows \[2\]\)",
+        ),
+        (
+            "bernoulli",
+            [0, 1, 2, 1],
+            r"binary .* for family 'bernoulli'; got 1 value\(s\) outside it, e.g. \[2\.0\]",
+        ),
         ("gamma", [0.0, 1, 2, 3], r"positive numbers for family 'gamma'"),
         ("wald", [-1.0, 1, 2, 3], r"positive numbers for family 'wald'"),
     ],
@@ -218,7 +257,10 @@ def test_response_outside_the_family_support_is_an_error(family, values, message
 
 def test_binomial_successes_above_trials_is_an_error(cbpp):
     bad = cbpp.assign(incidence=cbpp["size"] + 1)
-    with pytest.raises(bmm.DataError, match=r"response 'p\(incidence, size\)' .* is invalid: 'successes' cannot be greater than 'trials'"):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"response 'p\(incidence, size\)' .* is invalid: 'successes' cannot be greater than 'trials'",
+    ):
         bmm.Model("p(incidence, size) ~ period", bad, family="binomial")
 
 

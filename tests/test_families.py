@@ -23,7 +23,15 @@ def test_registry_has_each_family_with_its_default_link():
 
 
 def test_links_table_is_complete():
-    assert set(LINKS) == {"identity", "log", "logit", "probit", "cloglog", "inverse", "inverse_squared"}
+    assert set(LINKS) == {
+        "identity",
+        "log",
+        "logit",
+        "probit",
+        "cloglog",
+        "inverse",
+        "inverse_squared",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(LINKS))
@@ -42,17 +50,26 @@ def test_link_derivative_matches_finite_differences(name):
 
 
 def test_unknown_family_lists_valid_names(sleepstudy):
-    with pytest.raises(bmm.FamilyError, match=r"family must be one of \['bernoulli', .*'gaussian'.*got 'gausian'. Did you mean 'gaussian'\?"):
+    with pytest.raises(
+        bmm.FamilyError,
+        match=r"family must be one of \['bernoulli', .*'gaussian'.*got 'gausian'. Did you mean 'gaussian'\?",
+    ):
         bmm.Model("Reaction ~ Days", sleepstudy, family="gausian")
 
 
 def test_unknown_link_lists_valid_names(sleepstudy):
-    with pytest.raises(bmm.FamilyError, match=r"link must be one of \['cloglog', .*got 'logg'. Did you mean one of 'log'"):
+    with pytest.raises(
+        bmm.FamilyError,
+        match=r"link must be one of \['cloglog', .*got 'logg'. Did you mean one of 'log'",
+    ):
         bmm.Model("Reaction ~ Days", sleepstudy, link="logg")
 
 
 def test_link_not_allowed_for_the_family_is_an_error(sleepstudy):
-    with pytest.raises(bmm.FamilyError, match=r"link 'logit' is not allowed for family 'poisson'; allowed links are \['log', 'identity'\]"):
+    with pytest.raises(
+        bmm.FamilyError,
+        match=r"link 'logit' is not allowed for family 'poisson'; allowed links are \['log', 'identity'\]",
+    ):
         bmm.Model("Days ~ Reaction", sleepstudy, family="poisson", link="logit")
 
 
@@ -79,7 +96,14 @@ def test_custom_family_can_be_registered_and_used(sleepstudy, monkeypatch):
 
 
 def test_family_record_is_checked_when_made():
-    with pytest.raises(bmm.FamilyError, match=r"default link 'log' must be among its links \['logit'\]"):
+    with pytest.raises(
+        bmm.FamilyError, match=r"default link 'log' must be among its links \['logit'\]"
+    ):
         bmm.Family("bad", bmm.Likelihood("Bernoulli", ("p",), "p"), "log", ("logit",))
-    with pytest.raises(bmm.FamilyError, match=r"aux_priors must give a default prior for each auxiliary parameter \['sigma'\]"):
-        bmm.Family("bad", bmm.Likelihood("Normal", ("mu", "sigma"), "mu"), "identity", ("identity",))
+    with pytest.raises(
+        bmm.FamilyError,
+        match=r"aux_priors must give a default prior for each auxiliary parameter \['sigma'\]",
+    ):
+        bmm.Family(
+            "bad", bmm.Likelihood("Normal", ("mu", "sigma"), "mu"), "identity", ("identity",)
+        )

@@ -29,11 +29,18 @@ def _assert_near(idata, names, reference, n_sd=2.0):
     for name, ref in zip(names, reference, strict=True):
         draws = idata.posterior[name]
         mean, sd = float(draws.mean()), float(draws.std())
-        assert abs(mean - ref) < n_sd * sd, f"{name}: posterior {mean:.3f} +/- {sd:.3f}, reference {ref:.3f}"
+        assert abs(mean - ref) < n_sd * sd, (
+            f"{name}: posterior {mean:.3f} +/- {sd:.3f}, reference {ref:.3f}"
+        )
 
 
 def _posterior_vector(idata, names):
-    parts = [idata.posterior[n].stack(sample=("chain", "draw")).values.reshape(-1, idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]) for n in names]
+    parts = [
+        idata.posterior[n]
+        .stack(sample=("chain", "draw"))
+        .values.reshape(-1, idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
+        for n in names
+    ]
     return np.vstack(parts)
 
 
@@ -55,7 +62,9 @@ def test_sleepstudy_matches_lme4(sleepstudy):
 
 def test_sleepstudy_with_nutpie_matches_lme4(sleepstudy):
     model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
-    idata = model.fit(draws=1000, chains=2, random_seed=2, inference_method="nutpie", progressbar=False)
+    idata = model.fit(
+        draws=1000, chains=2, random_seed=2, inference_method="nutpie", progressbar=False
+    )
     _assert_converged(idata, max_rhat=1.02)
     _assert_near(idata, ["Intercept", "Days"], [251.405, 10.467])
     assert "Intercept_centered" not in idata.posterior
@@ -77,7 +86,9 @@ def test_cbpp_binomial_matches_glmer(cbpp):
 def _ml_reference(family, data, formula_terms, response, group):
     X = pd.get_dummies(data[formula_terms], drop_first=True).astype(float)
     X.insert(0, "Intercept", 1.0)
-    beta, sd = fit_random_intercept_glmm(family, response, X.to_numpy(), data[group].cat.codes.to_numpy())
+    beta, sd = fit_random_intercept_glmm(
+        family, response, X.to_numpy(), data[group].cat.codes.to_numpy()
+    )
     return dict(zip(X.columns, beta, strict=True)), sd
 
 
@@ -86,7 +97,11 @@ def test_epilepsy_poisson_glmm_matches_an_independent_ml_fit(epilepsy):
     idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
     _assert_converged(idata)
     ml, ml_sd = _ml_reference(
-        "poisson", epilepsy, ["lbase", "trt", "lage", "V4"], epilepsy["y"].to_numpy(float), "subject"
+        "poisson",
+        epilepsy,
+        ["lbase", "trt", "lage", "V4"],
+        epilepsy["y"].to_numpy(float),
+        "subject",
     )
     _assert_near(
         idata,
@@ -103,7 +118,9 @@ def test_bacteria_bernoulli_glmm_matches_an_independent_ml_fit(bacteria):
     model = bmm.Model("y ~ trt + late + (1|ID)", data, family="bernoulli")
     idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
     _assert_converged(idata)
-    ml, _ = _ml_reference("binomial", data, ["trt", "late"], (data["y"] == "y").to_numpy(float), "ID")
+    ml, _ = _ml_reference(
+        "binomial", data, ["trt", "late"], (data["y"] == "y").to_numpy(float), "ID"
+    )
     _assert_near(idata, ["Intercept", "late"], [ml["Intercept"], ml["late"]])
     trt = idata.posterior["trt"]
     for level in ["drug", "drug+"]:

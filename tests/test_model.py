@@ -56,10 +56,14 @@ def test_print_bernoulli_names_the_modelled_event(bacteria):
 
 
 def test_print_negative_binomial_lists_its_auxiliary_prior(epilepsy):
-    text = str(bmm.Model("y ~ lbase * trt + lage + V4 + (1|subject)", epilepsy, family="negativebinomial"))
+    text = str(
+        bmm.Model("y ~ lbase * trt + lage + V4 + (1|subject)", epilepsy, family="negativebinomial")
+    )
     assert "          Link: mu = log" in text
     assert "            lbase:trt ~ Normal(" in text
-    assert "        Auxiliary parameters\n            alpha ~ Gamma(alpha: 0.01, beta: 0.01)" in text
+    assert (
+        "        Auxiliary parameters\n            alpha ~ Gamma(alpha: 0.01, beta: 0.01)" in text
+    )
 
 
 def test_build_makes_a_pymc_model_without_sampling(sleepstudy):
@@ -89,7 +93,13 @@ def test_fit_returns_inference_data_with_user_facing_names(sleepstudy, stub_samp
     idata = model.fit(draws=20, chains=2, random_seed=3)
     assert isinstance(idata, az.InferenceData)
     assert list(idata.posterior.data_vars) == [
-        "Intercept", "Days", "1|Subject", "1|Subject_sigma", "Days|Subject", "Days|Subject_sigma", "sigma",
+        "Intercept",
+        "Days",
+        "1|Subject",
+        "1|Subject_sigma",
+        "Days|Subject",
+        "Days|Subject_sigma",
+        "sigma",
     ]
     assert idata.posterior["1|Subject"].dims == ("chain", "draw", "Subject__factor_dim")
     assert list(idata.posterior["Subject__factor_dim"].values[:2]) == ["308", "309"]
@@ -104,7 +114,9 @@ def test_reported_intercept_is_on_the_original_scale(sleepstudy, stub_sampler):
     model = bmm.Model("Reaction ~ Days", sleepstudy)
     pm_model = model.backend.model
     point = {"Intercept_centered": 300.0, "Days": 10.0}
-    compute = pm_model.compile_fn(pm_model["Intercept"], inputs=[pm_model["Intercept_centered"], pm_model["Days"]])
+    compute = pm_model.compile_fn(
+        pm_model["Intercept"], inputs=[pm_model["Intercept_centered"], pm_model["Days"]]
+    )
     assert compute(point) == pytest.approx(300.0 - sleepstudy["Days"].mean() * 10.0)
 
 
@@ -125,7 +137,10 @@ def test_fit_rejects_bad_counts(sleepstudy):
 
 def test_unknown_inference_method_lists_the_samplers(sleepstudy):
     model = bmm.Model("Reaction ~ Days", sleepstudy)
-    with pytest.raises(bmm.BackendError, match=r"inference_method must be one of \['blackjax', 'numpyro', 'nutpie', 'pymc'\]; got 'nuts'"):
+    with pytest.raises(
+        bmm.BackendError,
+        match=r"inference_method must be one of \['blackjax', 'numpyro', 'nutpie', 'pymc'\]; got 'nuts'",
+    ):
         model.fit(inference_method="nuts")
 
 
@@ -137,8 +152,13 @@ def test_missing_sampler_says_how_to_install_it(sleepstudy):
 
 
 def test_unknown_prior_distribution_is_a_prior_error(sleepstudy):
-    model = bmm.Model("Reaction ~ Days", sleepstudy, priors={"Days": bmm.Prior("Normall", mu=0, sigma=1)})
-    with pytest.raises(bmm.PriorError, match=r"distribution 'Normall', which PyMC does not have. Did you mean one of 'Normal'"):
+    model = bmm.Model(
+        "Reaction ~ Days", sleepstudy, priors={"Days": bmm.Prior("Normall", mu=0, sigma=1)}
+    )
+    with pytest.raises(
+        bmm.PriorError,
+        match=r"distribution 'Normall', which PyMC does not have. Did you mean one of 'Normal'",
+    ):
         model.build()
 
 
@@ -149,7 +169,11 @@ def test_insteval_builds_from_index_vectors_without_dense_matrices():
         assert term.values is None and term.index.shape == (73421,)
     assert model.design.common.shape == (73421, 2)
     coords = model.backend.model.coords
-    assert (len(coords["s__factor_dim"]), len(coords["d__factor_dim"]), len(coords["dept__factor_dim"])) == (2972, 1128, 14)
+    assert (
+        len(coords["s__factor_dim"]),
+        len(coords["d__factor_dim"]),
+        len(coords["dept__factor_dim"]),
+    ) == (2972, 1128, 14)
 
 
 def test_arviz_summary_and_trace_plot_work_on_the_result(sleepstudy, stub_sampler):
@@ -158,7 +182,9 @@ def test_arviz_summary_and_trace_plot_work_on_the_result(sleepstudy, stub_sample
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    idata = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).fit(draws=30, chains=2, random_seed=0)
+    idata = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).fit(
+        draws=30, chains=2, random_seed=0
+    )
     summary = az.summary(idata)
     assert "1|Subject[308]" in summary.index and "Days|Subject_sigma" in summary.index
     axes = az.plot_trace(idata, var_names=["Intercept", "Days", "sigma"])

@@ -16,7 +16,9 @@ def test_prior_repr_nests_and_rounds_to_four_decimals():
 def test_prior_equality_compares_name_and_parameters():
     assert Prior("Normal", mu=0, sigma=1) == Prior("Normal", mu=0, sigma=1)
     assert Prior("Normal", mu=0, sigma=1) != Prior("Normal", mu=0, sigma=2)
-    assert Prior("Normal", mu=0, sigma=Prior("HalfNormal", sigma=1)) != Prior("Normal", mu=0, sigma=1)
+    assert Prior("Normal", mu=0, sigma=Prior("HalfNormal", sigma=1)) != Prior(
+        "Normal", mu=0, sigma=1
+    )
 
 
 def test_gaussian_defaults_follow_the_documented_formulas(sleepstudy):
@@ -50,7 +52,9 @@ def test_auto_scale_false_uses_unit_scale_priors(sleepstudy):
 
 
 def test_constant_response_cannot_scale_priors(sleepstudy):
-    with pytest.raises(bmm.DataError, match=r"response 'Reaction' is constant \(every value is 300\)"):
+    with pytest.raises(
+        bmm.DataError, match=r"response 'Reaction' is constant \(every value is 300\)"
+    ):
         bmm.Model("Reaction ~ Days", sleepstudy.assign(Reaction=300.0))
 
 
@@ -69,13 +73,24 @@ def test_user_priors_replace_defaults_and_named_keys_beat_common(sleepstudy):
 
 
 def test_unknown_prior_key_lists_the_valid_keys(sleepstudy):
-    with pytest.raises(bmm.PriorError, match=r"key 'Day', which is not a term .* Valid keys are \['Intercept', 'Days', '1\|Subject', 'sigma', 'common', 'group_specific'\]. Did you mean 'Days'\?"):
-        bmm.Model("Reaction ~ Days + (1|Subject)", sleepstudy, priors={"Day": Prior("Normal", mu=0, sigma=1)})
+    with pytest.raises(
+        bmm.PriorError,
+        match=r"key 'Day', which is not a term .* Valid keys are \['Intercept', 'Days', '1\|Subject', 'sigma', 'common', 'group_specific'\]. Did you mean 'Days'\?",
+    ):
+        bmm.Model(
+            "Reaction ~ Days + (1|Subject)",
+            sleepstudy,
+            priors={"Day": Prior("Normal", mu=0, sigma=1)},
+        )
 
 
 def test_group_prior_needs_a_hyperprior(sleepstudy):
     with pytest.raises(bmm.PriorError, match=r"priors\['1\|Subject'\] .* has no hyperprior"):
-        bmm.Model("Reaction ~ (1|Subject)", sleepstudy, priors={"1|Subject": Prior("Normal", mu=0, sigma=1)})
+        bmm.Model(
+            "Reaction ~ (1|Subject)",
+            sleepstudy,
+            priors={"1|Subject": Prior("Normal", mu=0, sigma=1)},
+        )
 
 
 def test_common_prior_with_hyperprior_is_an_error_that_says_why(sleepstudy):
@@ -85,7 +100,9 @@ def test_common_prior_with_hyperprior_is_an_error_that_says_why(sleepstudy):
 
 
 def test_number_for_a_term_is_an_error(sleepstudy):
-    with pytest.raises(bmm.PriorError, match=r"priors\['Days'\] is the number 1; only auxiliary parameters"):
+    with pytest.raises(
+        bmm.PriorError, match=r"priors\['Days'\] is the number 1; only auxiliary parameters"
+    ):
         bmm.Model("Reaction ~ Days", sleepstudy, priors={"Days": 1})
 
 

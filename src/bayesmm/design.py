@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,15 @@ from ._validation import describe_values, did_you_mean
 from .families import Family, ResponseStats
 from .formula import parse_formula
 
-__all__ = ["Design", "Response", "CommonTerm", "GroupTerm", "build_design"]
+__all__ = [
+    "Design",
+    "DesignState",
+    "NewDesign",
+    "Response",
+    "CommonTerm",
+    "GroupTerm",
+    "build_design",
+]
 
 _log = logging.getLogger("bayesmm")
 
@@ -137,6 +145,8 @@ class Design:
         The group-specific terms, in formula order.
     n_dropped : int
         Rows removed because of missing values.
+    state : DesignState or None
+        What is needed to encode new data the same way.
     """
 
     formula: str
@@ -145,6 +155,7 @@ class Design:
     common_terms: tuple[CommonTerm, ...]
     group_terms: tuple[GroupTerm, ...]
     n_dropped: int = 0
+    state: DesignState | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_obs(self) -> int:
@@ -153,6 +164,11 @@ class Design:
     @property
     def has_intercept(self) -> bool:
         return any(t.is_intercept for t in self.common_terms)
+
+    def rows(self) -> NewDesign:
+        """The training rows in the form :meth:`DesignState.encode` gives for new data."""
+        groups = tuple(NewGroup(t.index.astype(np.int64), t.values, ()) for t in self.group_terms)
+        return NewDesign(self.n_obs, self.common, groups, self.response.trials)
 
     def column_sd(self) -> np.ndarray:
         """Standard deviation of each common column (``ddof=1``)."""
@@ -195,7 +211,7 @@ def _check_columns(formula: str, needed: Iterable[str], data: pd.DataFrame) -> N
 def _as_categorical(data: pd.DataFrame, categorical: str | Sequence[str] | None) -> pd.DataFrame:
     if categorical is None:
         return data
-    names = [categorical] if isinstance(categorical, str) else list(categorical)
+    names = _names(categorical)
     for name in names:
         if name not in data.columns:
             raise DataError(
@@ -316,9 +332,9 @@ def _encode_response(
 
 def _encode_common(
     description: Any, data: pd.DataFrame, env: Environment, n: int
-) -> tuple[np.ndarray, tuple[CommonTerm, ...], list[Any]]:
+) -> tuple[np.ndarray, tuple[CommonTerm, ...], list[Any], Any]:
     if not description.common_terms:
-        return np.zeros((n, 0)), (), []
+        return np.zeros((n, 0)), (), [], None
     common_model = FormulaeModel(*description.common_terms)
     common_model.eval(data, env)
     matrix = CommonEffectsMatrix(common_model.common_terms)
@@ -329,33 +345,39 @@ def _encode_common(
         labels = tuple(str(label) for label in term.labels)
         levels = _column_levels(name, labels) if len(labels) > 1 else None
         terms.append(CommonTerm(str(name), labels, span.start, span.stop, levels))
-    return np.asarray(matrix.design_matrix, dtype=float), tuple(terms), list(matrix.terms.values())
+    values = np.asarray(matrix.design_matrix, dtype=float)
+    return values, tuple(terms), list(matrix.terms.values()), matrix
 
 
-def _group_index(data: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Level index per row of a (possibly interacted) factor, over the observed levels only."""
-    codes = []
-    labels = []
-    for name in names:
-        # Categorical columns keep their (already tidied) categories; others are sorted.
-        categorical = pd.Categorical(data[name])
-        codes.append(np.asarray(categorical.codes))
-        labels.append([str(level) for level in categorical.categories])
-    if len(codes) == 1:
-        return codes[0].astype(np.int32), tuple(labels[0])
-    # Observed combinations only, in lexicographic order of the component levels (as lme4).
-    stacked = np.column_stack(codes)
-    unique, index = np.unique(stacked, axis=0, return_inverse=True)
-    levels = tuple(":".join(labels[j][code] for j, code in enumerate(row)) for row in unique)
-    return index.ravel().astype(np.int32), levels
+def _group_index(
+    data: pd.DataFrame, names: Sequence[str]
+) -> tuple[np.ndarray, tuple[str, ...], _FactorEncoder]:
+    """Level index per row of a (possibly interacted) factor, over the observed levels only.
+
+    Categorical columns keep their (already tidied) categories; others are sorted. For an
+    interaction the levels are the observed combinations, in lexicographic order of the
+    component levels (as lme4).
+    """
+    encoder = _FactorEncoder.fit(data, names)
+    labels = [[str(level) for level in cats] for cats in encoder.categories]
+    if encoder.keys is None:
+        levels = tuple(labels[0])
+    else:
+        parts = np.unravel_index(encoder.keys, [len(c) for c in encoder.categories])
+        levels = tuple(
+            ":".join(labels[j][int(part[i])] for j, part in enumerate(parts))
+            for i in range(len(encoder.keys))
+        )
+    return encoder.codes(data).astype(np.int32), levels, encoder
 
 
 def _encode_group(
     description: Any, data: pd.DataFrame, env: Environment
-) -> tuple[tuple[GroupTerm, ...], list[Any]]:
+) -> tuple[tuple[GroupTerm, ...], list[Any], tuple[_GroupEncoder, ...]]:
     group_terms = list(description.group_terms)
     has_intercept = {t.factor.name for t in group_terms if isinstance(t.expr, Intercept)}
     terms = []
+    encoders = []
     for term in group_terms:
         factor_names = [component.name for component in term.factor.components]
         for component in term.factor.components:
@@ -364,7 +386,7 @@ def _encode_group(
                     f"Grouping factor {term.factor.name!r} in {term.name!r} must be a column "
                     "or an interaction of columns, e.g. '(1|g)' or '(1|g1:g2)'."
                 )
-        index, levels = _group_index(data, factor_names)
+        index, levels, factor_encoder = _group_index(data, factor_names)
         values: np.ndarray | None = None
         columns: tuple[str, ...] = ("Intercept",)
         expr = "1"
@@ -377,8 +399,11 @@ def _encode_group(
             columns = tuple(str(label) for label in term.expr.labels)
             expr = str(term.expr.name)
         name = f"{expr}|{term.factor.name}"
-        terms.append(GroupTerm(name, expr, str(term.factor.name), levels, index, values, columns))
-    return tuple(terms), [t.expr for t in group_terms]
+        factor = str(term.factor.name)
+        terms.append(GroupTerm(name, expr, factor, levels, index, values, columns))
+        raw_expr = None if values is None else term.expr
+        encoders.append(_GroupEncoder(name, factor, len(levels), factor_encoder, raw_expr))
+    return tuple(terms), [t.expr for t in group_terms], tuple(encoders)
 
 
 def _check_categorical_levels(formula: str, terms: Iterable[Any]) -> None:
@@ -417,6 +442,257 @@ def _check_group_levels(terms: Sequence[GroupTerm]) -> None:
                 f"The grouping factor {term.factor!r} in {term.name!r} has a single level "
                 f"{describe_values(term.levels)}; group-specific effects need at least two levels."
             )
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    """A group term evaluated on new rows.
+
+    ``index`` holds fitted level codes ``0..L-1``; a level unseen at fit time gets code
+    ``L + j``, where ``new_levels[j]`` is its label.
+    """
+
+    index: np.ndarray
+    values: np.ndarray | None
+    new_levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NewDesign:
+    """Rows encoded for prediction with the state learned at fit time."""
+
+    n_obs: int
+    common: np.ndarray
+    groups: tuple[NewGroup, ...]
+    trials: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class _FactorEncoder:
+    """Maps values of a (possibly interacted) grouping factor to fitted level codes."""
+
+    components: tuple[str, ...]
+    categories: tuple[pd.Index, ...]
+    # For interactions: the observed combinations as sorted flat codes, and their level code.
+    keys: np.ndarray | None
+    key_level: np.ndarray | None
+
+    @classmethod
+    def fit(cls, data: pd.DataFrame, components: Sequence[str]) -> _FactorEncoder:
+        categories = tuple(pd.Categorical(data[name]).categories for name in components)
+        if len(components) == 1:
+            return cls(tuple(components), categories, None, None)
+        codes = [
+            np.asarray(pd.Categorical(data[n], categories=c).codes)
+            for n, c in zip(components, categories, strict=True)
+        ]
+        flat = np.ravel_multi_index(codes, [len(c) for c in categories])
+        keys = np.unique(flat)  # sorted: the lexicographic order of _group_index
+        return cls(tuple(components), categories, keys, np.arange(len(keys)))
+
+    def codes(self, data: pd.DataFrame) -> np.ndarray:
+        """Fitted level code of each row; -1 where the level was not seen at fit time."""
+        codes = [
+            np.asarray(cats.get_indexer(np.asarray(data[name], dtype=object)), dtype=np.int64)
+            if len(data)
+            else np.zeros(0, dtype=np.int64)
+            for name, cats in zip(self.components, self.categories, strict=True)
+        ]
+        if self.keys is None or self.key_level is None:
+            return codes[0]
+        known = np.logical_and.reduce([c >= 0 for c in codes])
+        index = np.full(len(data), -1, dtype=np.int64)
+        flat = np.ravel_multi_index([c[known] for c in codes], [len(c) for c in self.categories])
+        position = np.clip(np.searchsorted(self.keys, flat), 0, len(self.keys) - 1)
+        found = self.keys[position] == flat
+        rows = np.flatnonzero(known)
+        index[rows[found]] = self.key_level[position[found]]
+        return index
+
+    def labels(self, data: pd.DataFrame, rows: np.ndarray) -> list[str]:
+        """Level labels of the given rows, as the fitted levels are written (``a:b``)."""
+        parts = [data[name].to_numpy()[rows] for name in self.components]
+        return [":".join(str(p[i]) for p in parts) for i in range(len(rows))]
+
+
+@dataclass(frozen=True, eq=False)
+class _GroupEncoder:
+    name: str
+    factor: str
+    n_levels: int
+    factor_encoder: _FactorEncoder
+    expr: Any  # formulae term of the varying expression; None for intercepts
+
+
+@dataclass(frozen=True, eq=False)
+class DesignState:
+    """What was learned from the training data, to encode new data the same way.
+
+    It keeps formulae's evaluated terms (category levels, reference levels, and the state of
+    transforms such as ``center(x)``), the fitted levels of every grouping factor, and the
+    training rows themselves (the columns the formula uses, after missing values were handled),
+    from which the state can be rebuilt.
+
+    Attributes
+    ----------
+    formula : str
+        The formula.
+    frame : pandas.DataFrame
+        The training rows, restricted to the columns the formula uses.
+    predictors : tuple of str
+        The columns prediction needs (the formula's columns except the response).
+    """
+
+    formula: str
+    frame: pd.DataFrame
+    predictors: tuple[str, ...]
+    categorical: tuple[str, ...]
+    common_matrix: Any
+    n_common: int
+    common_levels: dict[str, tuple[Any, ...]]
+    groups: tuple[_GroupEncoder, ...]
+    trials_call: Any
+
+    @property
+    def trials_column(self) -> str | None:
+        """The column holding the number of trials of a binomial response, if any."""
+        if self.trials_call is None:
+            return None
+        argument = self.trials_call.call.args[1]
+        return getattr(argument, "name", None)
+
+    def encode(self, data: pd.DataFrame) -> NewDesign:
+        """Encode new rows for prediction.
+
+        Raises
+        ------
+        DataError
+            If ``data`` lacks a column the formula uses, has missing values there, or has a
+            level of a categorical common predictor that was not seen at fit time. Unseen levels
+            of grouping factors are not an error here; they get new codes (see
+            :class:`NewGroup`).
+        """
+        data = _as_frame(data)
+        missing = [name for name in self.predictors if name not in data.columns]
+        if missing:
+            raise DataError(
+                f"data must have the column(s) {missing} that formula {self.formula!r} uses "
+                f"to predict; got columns {[str(c) for c in data.columns][:20]}."
+            )
+        frame = data[list(self.predictors)]
+        if self.categorical:
+            frame = _as_categorical(frame, [c for c in self.categorical if c in frame])
+        frame = self._align_levels(frame)
+        incomplete = frame.isna()
+        if incomplete.to_numpy().any():
+            counts = {str(c): int(n) for c, n in incomplete.sum().items() if n}
+            raise DataError(
+                f"data must have a value in every row of the columns the formula uses; got "
+                f"missing values in {counts}. Fill them in or drop those rows before predicting."
+            )
+        self._check_common_levels(frame)
+        n = len(frame)
+        if self.common_matrix is None:
+            common = np.zeros((n, 0))
+        else:
+            try:
+                common = self.common_matrix.evaluate_new_data(frame).design_matrix
+            except Exception as err:  # formulae's evaluation of calls on the new data
+                raise DataError(
+                    f"Could not evaluate formula {self.formula!r} on the new data: {err}"
+                ) from None
+            common = np.asarray(common, dtype=float).reshape(n, self.n_common)
+        groups = tuple(self._encode_group(g, frame) for g in self.groups)
+        trials = None
+        if self.trials_call is not None:
+            column = self.trials_column
+            if column is None or column in data.columns:
+                source = data if column is None else data[[column]]
+                trials = np.asarray(self.trials_call.eval_new_data_proportion(source), dtype=float)
+        return NewDesign(n, common, groups, trials)
+
+    def _align_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Match levels written differently from the training data, such as ``"2"`` for ``2``.
+
+        New data often arrive as strings (from JSON or CSV) where the training column held
+        numbers, or the other way round; a value is matched to the fitted level with the same
+        text when it matches no level as it is.
+        """
+        known: dict[str, pd.Index] = {
+            name: pd.Index(levels) for name, levels in self.common_levels.items()
+        }
+        for group in self.groups:
+            encoder = group.factor_encoder
+            known.update(zip(encoder.components, encoder.categories, strict=True))
+        aligned = {}
+        for name, levels in known.items():
+            values = frame[name].to_numpy()
+            if isinstance(frame[name].dtype, pd.CategoricalDtype):
+                values = np.asarray(frame[name].astype(object))
+            codes = levels.get_indexer(values) if levels.is_unique else None
+            if codes is None or (codes >= 0).all():
+                continue
+            missing = np.flatnonzero(codes < 0)
+            as_text = pd.Index([str(level) for level in levels])
+            if not as_text.is_unique:
+                continue
+            text_codes = as_text.get_indexer([str(v) for v in values[missing]])
+            if (text_codes < 0).all():
+                continue
+            fixed = values.astype(object)
+            hit = text_codes >= 0
+            fixed[missing[hit]] = np.asarray(levels, dtype=object)[text_codes[hit]]
+            aligned[name] = fixed
+        if not aligned:
+            return frame
+        frame = frame.copy()
+        for name, values in aligned.items():
+            frame[name] = values
+        return frame
+
+    def _check_common_levels(self, frame: pd.DataFrame) -> None:
+        for name, levels in self.common_levels.items():
+            seen = pd.unique(frame[name].to_numpy())
+            unseen = [v for v in seen if v not in set(levels)]
+            if unseen:
+                raise DataError(
+                    f"The categorical predictor {name!r} has level(s) "
+                    f"{describe_values(unseen)} in the new data that were not seen at fit time; "
+                    f"its levels are {describe_values(levels, limit=10)}. The model has no "
+                    "effect for an unseen level of a common predictor."
+                )
+
+    @staticmethod
+    def _encode_group(group: _GroupEncoder, frame: pd.DataFrame) -> NewGroup:
+        index = group.factor_encoder.codes(frame)
+        unseen = np.flatnonzero(index < 0)
+        new_levels: tuple[str, ...] = ()
+        if unseen.size:
+            labels = group.factor_encoder.labels(frame, unseen)
+            new_levels = tuple(dict.fromkeys(labels))
+            position = {label: j for j, label in enumerate(new_levels)}
+            index[unseen] = [group.n_levels + position[label] for label in labels]
+        values = None
+        if group.expr is not None:
+            try:
+                values = np.asarray(group.expr.eval_new_data(frame), dtype=float)
+            except Exception as err:
+                raise DataError(
+                    f"Could not evaluate {group.name!r} of formula on the new data: {err}"
+                ) from None
+            values = values.reshape(len(frame), -1)
+        return NewGroup(index.astype(np.int64), values, new_levels)
+
+
+def _common_levels(raw_terms: Iterable[Any]) -> dict[str, tuple[Any, ...]]:
+    """The fitted levels of each plain categorical column used by common terms."""
+    levels: dict[str, tuple[Any, ...]] = {}
+    for term in raw_terms:
+        for component in getattr(term, "components", []):
+            is_variable = type(component).__name__ == "Variable"
+            if is_variable and getattr(component, "kind", None) == "categoric":
+                levels[str(component.name)] = tuple(component.levels)
+    return levels
 
 
 def build_design(
@@ -473,8 +749,10 @@ def build_design(
             f"invalid: {err}"
         ) from None
     try:
-        common, common_terms, common_raw = _encode_common(description, data, env, len(data))
-        group_terms, group_raw = _encode_group(description, data, env)
+        common, common_terms, common_raw, common_matrix = _encode_common(
+            description, data, env, len(data)
+        )
+        group_terms, group_raw, group_encoders = _encode_group(description, data, env)
     except (DataError, FormulaError):
         raise
     except Exception as err:  # formulae evaluation errors: bad calls, unknown functions
@@ -483,6 +761,19 @@ def build_design(
     _check_categorical_levels(formula, [*common_raw, *group_raw])
     _check_constant_columns(common, common_terms)
     _check_group_levels(group_terms)
+    response_term = description.response.term
+    predictors = tuple(c for c in data.columns if c in _predictor_names(description))
+    state = DesignState(
+        formula=formula,
+        frame=data,
+        predictors=predictors,
+        categorical=_names(categorical),
+        common_matrix=common_matrix,
+        n_common=common.shape[1],
+        common_levels=_common_levels(common_raw),
+        groups=group_encoders,
+        trials_call=response_term.components[0] if response.trials is not None else None,
+    )
     return Design(
         formula=formula,
         response=response,
@@ -490,4 +781,21 @@ def build_design(
         common_terms=common_terms,
         group_terms=group_terms,
         n_dropped=n_dropped,
+        state=state,
     )
+
+
+def _names(columns: str | Sequence[str] | None) -> tuple[str, ...]:
+    if columns is None:
+        return ()
+    return (columns,) if isinstance(columns, str) else tuple(columns)
+
+
+def _predictor_names(description: Any) -> set[str]:
+    """The columns the right-hand side of the formula uses."""
+    names: set[str] = set()
+    for term in description.common_terms:
+        names |= set(term.var_names)
+    for term in description.group_terms:
+        names |= set(term.expr.var_names) | set(term.factor.var_names)
+    return names

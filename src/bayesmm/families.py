@@ -49,6 +49,11 @@ class Likelihood:
         used with the logit link, which is then never inverted, for numerical stability.
     trials_kwarg : str, optional
         The distribution's keyword for the number of trials (e.g. ``"n"``).
+    draw : callable, optional
+        ``draw(values, rng)`` draws responses with numpy, for posterior predictive draws
+        without PyMC. ``values`` maps each family parameter (and ``"trials"`` for binomial
+        families) to an array; the arrays broadcast together. Without it, a family can be
+        fitted and give ``kind="response_params"`` predictions, but not ``kind="response"``.
     """
 
     name: str
@@ -57,6 +62,7 @@ class Likelihood:
     to_dist: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     logit_kwarg: str | None = None
     trials_kwarg: str | None = None
+    draw: Callable[[dict[str, np.ndarray], np.random.Generator], np.ndarray] | None = None
 
     def dist_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
         """The PyMC distribution's keyword arguments for the family's parameter values."""
@@ -265,7 +271,9 @@ def get_family(family: str | Family) -> Family:
 for _family in [
     Family(
         "gaussian",
-        Likelihood("Normal", ("mu", "sigma"), "mu"),
+        Likelihood(
+            "Normal", ("mu", "sigma"), "mu", draw=lambda v, rng: rng.normal(v["mu"], v["sigma"])
+        ),
         "identity",
         ("identity", "log", "inverse"),
         {"sigma": _sigma_prior},
@@ -274,7 +282,13 @@ for _family in [
     ),
     Family(
         "bernoulli",
-        Likelihood("Bernoulli", ("p",), "p", logit_kwarg="logit_p"),
+        Likelihood(
+            "Bernoulli",
+            ("p",),
+            "p",
+            logit_kwarg="logit_p",
+            draw=lambda v, rng: rng.binomial(1, v["p"]),
+        ),
         "logit",
         _BINARY_LINKS,
         support=_binary,
@@ -283,7 +297,14 @@ for _family in [
     ),
     Family(
         "binomial",
-        Likelihood("Binomial", ("p",), "p", logit_kwarg="logit_p", trials_kwarg="n"),
+        Likelihood(
+            "Binomial",
+            ("p",),
+            "p",
+            logit_kwarg="logit_p",
+            trials_kwarg="n",
+            draw=lambda v, rng: rng.binomial(v["trials"].astype(np.int64), v["p"]),
+        ),
         "logit",
         _BINARY_LINKS,
         support=_successes,
@@ -292,7 +313,7 @@ for _family in [
     ),
     Family(
         "poisson",
-        Likelihood("Poisson", ("mu",), "mu"),
+        Likelihood("Poisson", ("mu",), "mu", draw=lambda v, rng: rng.poisson(v["mu"])),
         "log",
         ("log", "identity"),
         support=_counts,
@@ -300,7 +321,15 @@ for _family in [
     ),
     Family(
         "negativebinomial",
-        Likelihood("NegativeBinomial", ("mu", "alpha"), "mu"),
+        Likelihood(
+            "NegativeBinomial",
+            ("mu", "alpha"),
+            "mu",
+            # Variance mu + mu^2 / alpha: numpy's (n, p) form with n = alpha.
+            draw=lambda v, rng: rng.negative_binomial(
+                v["alpha"], v["alpha"] / (v["alpha"] + v["mu"])
+            ),
+        ),
         "log",
         ("log", "identity"),
         {"alpha": _shape_prior},
@@ -315,6 +344,7 @@ for _family in [
             ("mu", "alpha"),
             "mu",
             lambda v: {"alpha": v["alpha"], "beta": v["alpha"] / v["mu"]},
+            draw=lambda v, rng: rng.gamma(v["alpha"], v["mu"] / v["alpha"]),
         ),
         "inverse",
         ("inverse", "log", "identity"),
@@ -330,6 +360,7 @@ for _family in [
             ("mu", "kappa"),
             "mu",
             lambda v: {"alpha": v["mu"] * v["kappa"], "beta": (1 - v["mu"]) * v["kappa"]},
+            draw=lambda v, rng: rng.beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]),
         ),
         "logit",
         ("logit", "probit", "cloglog"),
@@ -339,7 +370,12 @@ for _family in [
     ),
     Family(
         "t",
-        Likelihood("StudentT", ("mu", "sigma", "nu"), "mu"),
+        Likelihood(
+            "StudentT",
+            ("mu", "sigma", "nu"),
+            "mu",
+            draw=lambda v, rng: v["mu"] + v["sigma"] * rng.standard_t(v["nu"], np.shape(v["mu"])),
+        ),
         "identity",
         ("identity", "log", "inverse"),
         {"sigma": _sigma_prior, "nu": _nu_prior},
@@ -348,7 +384,7 @@ for _family in [
     ),
     Family(
         "wald",
-        Likelihood("Wald", ("mu", "lam"), "mu"),
+        Likelihood("Wald", ("mu", "lam"), "mu", draw=lambda v, rng: rng.wald(v["mu"], v["lam"])),
         "inverse_squared",
         ("inverse_squared", "inverse", "log", "identity"),
         {"lam": _shape_prior},

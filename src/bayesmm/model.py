@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import arviz as az
 
     from .backend.pymc import BuiltModel
+    from .fitted import FittedModel
 
 __all__ = ["Model"]
 
@@ -206,6 +207,84 @@ class Model:
             }
         )
         return idata
+
+    def fitted(self, idata: az.InferenceData) -> FittedModel:
+        """Pair this model with the result of :meth:`fit`, for predictions and summaries.
+
+        The returned :class:`~bayesmm.fitted.FittedModel` stacks the posterior once and has
+        ``predict``, ``draws``, ``point``, ``interval``, ``quantiles``, ``density`` and ``r2``.
+        """
+        from .fitted import FittedModel
+
+        fixed = {
+            t.name: float(t.prior)
+            for t in self.priors.of_kind("auxiliary")
+            if not isinstance(t.prior, Prior)
+        }
+        normal = [
+            t.name
+            for t in self.priors.of_kind("group")
+            if isinstance(t.prior, Prior)
+            and t.prior.name == "Normal"
+            and isinstance(t.prior.params.get("sigma"), Prior)
+        ]
+        return FittedModel(
+            self.design, self.family, self.link, idata, fixed=fixed, normal_groups=normal
+        )
+
+    def predict(
+        self,
+        idata: az.InferenceData,
+        data: pd.DataFrame | None = None,
+        kind: str = "response_params",
+        include_group_specific: bool = True,
+        sample_new_groups: bool | str = False,
+        random_seed: int | None = None,
+    ) -> az.InferenceData:
+        """Predict for the training rows or new rows; returns a new InferenceData.
+
+        Parameters
+        ----------
+        idata : arviz.InferenceData
+            What :meth:`fit` returned. It is not modified.
+        data : pandas.DataFrame, optional
+            New rows. Without it, predicts for the training rows.
+        kind : {"response_params", "response"}
+            ``"response_params"``: the posterior of the family's mean parameter (``mu``,
+            ``p``). ``"response"``: posterior predictive draws of the response.
+        include_group_specific : bool, default True
+            Include the group-specific effects; ``False`` predicts from the common effects.
+        sample_new_groups : bool or str, default False
+            Policy for group levels not seen at fit time: ``False`` raises an error naming
+            them; ``True`` or ``"uncertainty"`` borrows a random fitted level per draw;
+            ``"gaussian"`` draws new effects from the fitted population distribution;
+            ``"old_levels"`` borrows one random fitted level for all draws;
+            ``"population"`` sets the new level's effects to zero.
+        random_seed : int, optional
+            Seed for the response draws and the new-group policies.
+
+        Returns
+        -------
+        arviz.InferenceData
+            For the training rows: ``posterior`` gains the parent parameter
+            (``kind="response_params"``) or ``posterior_predictive`` is added
+            (``kind="response"``). For new rows: a ``predictions`` group, and the rows'
+            predictors in ``predictions_constant_data``.
+
+        Raises
+        ------
+        DataError
+            If ``data`` lacks a column the formula uses, has missing values, a level of a
+            categorical predictor not seen at fit time, or (with ``sample_new_groups=False``)
+            a level of a grouping factor not seen at fit time.
+        """
+        return self.fitted(idata).predict(
+            data,
+            kind,
+            include_group_specific=include_group_specific,
+            sample_new_groups=sample_new_groups,
+            random_seed=random_seed,
+        )
 
     def __str__(self) -> str:
         return _describe(self)

@@ -1,0 +1,284 @@
+"""``FittedModel``: a design, a family and a posterior, predicting with numpy alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._errors import DataError, NotFittedError
+from .design import Design, NewDesign
+from .families import Family
+from .links import Link
+from .predict import (
+    PosteriorDraws,
+    check_kind,
+    density,
+    extract_draws,
+    interval,
+    linear_predictor,
+    point_estimate,
+    quantiles,
+    resolve_policy,
+    response_draws,
+    response_params,
+)
+
+__all__ = ["FittedModel"]
+
+OBS_DIM = "__obs__"
+
+
+class FittedModel:
+    """A fitted model that predicts for any rows from its posterior draws.
+
+    Every method takes ``data`` (a DataFrame of new rows, or ``None`` for the training rows)
+    and the same prediction options:
+
+    - ``kind``: ``"response_params"`` for the posterior of the family's mean parameter
+      (``mu``, ``p``), or ``"response"`` for posterior predictive draws of the response;
+    - ``include_group_specific``: ``False`` predicts with the common effects alone;
+    - ``sample_new_groups``: what to do with group levels not seen at fit time, one of
+      ``False`` (an error), ``True`` or ``"uncertainty"``, ``"gaussian"``, ``"old_levels"``,
+      ``"population"`` (see ``docs/prediction.md``);
+    - ``random_seed``: an int or ``numpy.random.Generator``, for the draws of responses and of
+      new groups.
+
+    Predictions are computed with numpy from the stacked draws; no graph is compiled.
+
+    Parameters
+    ----------
+    design : Design
+        The design the model was fitted on (its ``state`` encodes new data).
+    family : Family
+        The response family.
+    link : Link
+        The link of the family's parent parameter.
+    idata : arviz.InferenceData
+        What ``Model.fit`` returned.
+    fixed : mapping of str to float, optional
+        Auxiliary parameters fixed to a number instead of sampled.
+    normal_groups : sequence of str, optional
+        Group terms with a ``Normal(mu, sigma)`` prior, whose population distribution the
+        ``"gaussian"`` policy draws new levels from.
+
+    Examples
+    --------
+    >>> fitted = model.fitted(idata)  # doctest: +SKIP
+    >>> fitted.interval(pd.DataFrame({"Days": [3], "Subject": ["new"]}),
+    ...                 prob=0.9, sample_new_groups="gaussian")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        design: Design,
+        family: Family,
+        link: Link,
+        idata: az.InferenceData,
+        *,
+        fixed: Mapping[str, float] | None = None,
+        normal_groups: Sequence[str] = (),
+    ) -> None:
+        if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
+            raise NotFittedError(
+                "idata must be the arviz.InferenceData that Model.fit() returned, with a "
+                f"posterior group; got {type(idata).__name__}."
+            )
+        self.design = design
+        self.family = family
+        self.link = link
+        self.idata = idata
+        self.fixed = dict(fixed or {})
+        self.normal_groups = tuple(normal_groups)
+        self._draws: PosteriorDraws | None = None
+
+    @property
+    def posterior_draws(self) -> PosteriorDraws:
+        """The posterior stacked into arrays (computed once)."""
+        if self._draws is None:
+            self._draws = extract_draws(
+                self.idata["posterior"],
+                self.design,
+                self.family.aux_params,
+                self.fixed,
+                self.normal_groups,
+            )
+        return self._draws
+
+    def _rows(self, data: pd.DataFrame | None) -> NewDesign:
+        if data is None:
+            return self.design.rows()
+        if self.design.state is None:
+            raise DataError("This design has no state to encode new data with.")
+        return self.design.state.encode(data)
+
+    def draws(
+        self,
+        data: pd.DataFrame | None = None,
+        kind: str = "response_params",
+        *,
+        include_group_specific: bool = True,
+        sample_new_groups: bool | str = False,
+        random_seed: int | np.random.Generator | None = None,
+    ) -> np.ndarray:
+        """Posterior draws for each row, shape ``(draws, rows)``, chains stacked."""
+        check_kind(kind)
+        policy = resolve_policy(sample_new_groups)
+        rng = np.random.default_rng(random_seed)
+        rows = self._rows(data)
+        draws = self.posterior_draws
+        eta = linear_predictor(
+            draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
+        )
+        params = response_params(draws, eta, self.family, self.link)
+        if kind == "response_params":
+            return params[self.family.parent]
+        return response_draws(self.family, params, rows.trials, rng)
+
+    def predict(
+        self,
+        data: pd.DataFrame | None = None,
+        kind: str = "response_params",
+        *,
+        include_group_specific: bool = True,
+        sample_new_groups: bool | str = False,
+        random_seed: int | np.random.Generator | None = None,
+    ) -> az.InferenceData:
+        """Predictions as a new InferenceData; the fit's own InferenceData is not changed.
+
+        For the training rows (``data=None``), ``kind="response_params"`` adds the family's
+        parent parameter (e.g. ``mu``) to ``posterior``, and ``kind="response"`` adds
+        ``posterior_predictive``, so ``az.plot_ppc`` works. For new rows both go in
+        ``predictions``, with the rows' predictors in ``predictions_constant_data`` (ArviZ's
+        convention).
+        """
+        values = self.draws(
+            data,
+            kind,
+            include_group_specific=include_group_specific,
+            sample_new_groups=sample_new_groups,
+            random_seed=random_seed,
+        )
+        draws = self.posterior_draws
+        name = self.family.parent if kind == "response_params" else self.design.response.name
+        array = xr.DataArray(
+            values.reshape(draws.chains, draws.draws, -1),
+            dims=("chain", "draw", OBS_DIM),
+            coords={
+                "chain": self.idata["posterior"]["chain"].to_numpy(),
+                "draw": self.idata["posterior"]["draw"].to_numpy(),
+                OBS_DIM: np.arange(values.shape[1]),
+            },
+        )
+        groups = {g: self.idata[g] for g in self.idata.groups()}
+        if data is None and kind == "response_params":
+            groups["posterior"] = groups["posterior"].assign({name: array})
+        elif data is None:
+            groups["posterior_predictive"] = xr.Dataset({name: array})
+        else:
+            groups["predictions"] = xr.Dataset({name: array})
+            groups["predictions_constant_data"] = _constant_data(data, self.design)
+        result = az.InferenceData(**groups)  # type: ignore[arg-type]
+        result.attrs.update(getattr(self.idata, "attrs", {}) or {})
+        return result
+
+    def point(
+        self,
+        data: pd.DataFrame | None = None,
+        stat: str = "mean",
+        kind: str = "response_params",
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Posterior mean or median of each row, one column named by ``stat``."""
+        values = self.draws(data, kind, **options)
+        return pd.DataFrame({stat: point_estimate(values, stat)}, index=_index(data, values))
+
+    def interval(
+        self,
+        data: pd.DataFrame | None = None,
+        prob: float = 0.9,
+        method: str = "hdi",
+        kind: str = "response",
+        **options: Any,
+    ) -> pd.DataFrame:
+        """A ``prob`` interval of each row: columns ``lower`` and ``upper``.
+
+        ``method="hdi"`` gives the highest-density interval, ``"eti"`` the equal-tailed one.
+        The default ``kind="response"`` gives a predictive interval for new observations;
+        ``kind="response_params"`` gives a credible interval of the mean.
+        """
+        values = self.draws(data, kind, **options)
+        bounds = interval(values, prob, method)
+        return pd.DataFrame(
+            {"lower": bounds[:, 0], "upper": bounds[:, 1]}, index=_index(data, values)
+        )
+
+    def quantiles(
+        self,
+        data: pd.DataFrame | None = None,
+        probs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+        kind: str = "response",
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Quantiles of each row's predictive distribution: one column per probability."""
+        values = self.draws(data, kind, **options)
+        table = quantiles(values, probs)
+        columns = [f"q{p:g}" for p in np.atleast_1d(probs)]
+        return pd.DataFrame(table, columns=columns, index=_index(data, values))
+
+    def density(
+        self,
+        data: pd.DataFrame | None = None,
+        bins: int | Sequence[float] = 20,
+        kind: str = "response",
+        **options: Any,
+    ) -> pd.DataFrame:
+        """A histogram density of each row's predictive draws.
+
+        Columns ``edges`` (``bins + 1`` numbers) and ``density`` (``bins`` numbers), one array
+        each per row; ``sum(density * diff(edges))`` is 1.
+        """
+        values = self.draws(data, kind, **options)
+        edges, heights = density(values, bins)
+        return pd.DataFrame(
+            {"edges": list(edges), "density": list(heights)}, index=_index(data, values)
+        )
+
+    def r2(self) -> pd.Series:
+        """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019) on the training rows.
+
+        For each draw, the variance of the fitted means over the variance of the fitted means
+        plus the variance of the residuals, as computed by ``arviz.r2_score``; returns its
+        posterior mean (``r2``) and standard deviation (``r2_std``).
+        """
+        response = self.design.response
+        y = response.values if response.trials is None else response.values / response.trials
+        mu = self.draws(None, "response_params")
+        return az.r2_score(y, mu)
+
+    def __repr__(self) -> str:
+        draws = self.idata["posterior"].sizes
+        return (
+            f"FittedModel({self.design.formula!r}, family={self.family.name!r}, "
+            f"link={self.link.name!r}, chains={draws['chain']}, draws={draws['draw']})"
+        )
+
+
+def _index(data: pd.DataFrame | None, values: np.ndarray) -> pd.Index:
+    return data.index if data is not None else pd.RangeIndex(values.shape[1])
+
+
+def _constant_data(data: pd.DataFrame, design: Design) -> xr.Dataset:
+    columns = design.state.predictors if design.state is not None else ()
+    variables = {}
+    for name in columns:
+        column = data[name]
+        values = column.to_numpy()
+        if isinstance(column.dtype, pd.CategoricalDtype) or values.dtype == object:
+            values = column.astype(str).to_numpy()
+        variables[name] = ((OBS_DIM,), values)
+    return xr.Dataset(variables, coords={OBS_DIM: np.arange(len(data))})
