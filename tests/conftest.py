@@ -33,6 +33,14 @@ def epilepsy():
     return bmm.load_data("epilepsy")
 
 
+@pytest.fixture(scope="session")
+def sleepstudy_fit(sleepstudy):
+    """A real NUTS fit of lme4's sleepstudy model, shared by the slow tests."""
+    model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
+    idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
+    return model, idata
+
+
 def _prior_draws(
     model: pm.Model,
     inference_method: str,

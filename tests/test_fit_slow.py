@@ -44,9 +44,8 @@ def _posterior_vector(idata, names):
     return np.vstack(parts)
 
 
-def test_sleepstudy_matches_lme4(sleepstudy):
-    model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
-    idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
+def test_sleepstudy_matches_lme4(sleepstudy_fit):
+    _, idata = sleepstudy_fit
     _assert_converged(idata)
     # lme4: lmer(Reaction ~ Days + (Days | Subject), sleepstudy) fixed effects.
     _assert_near(idata, ["Intercept", "Days"], [251.405, 10.467])
@@ -81,6 +80,17 @@ def test_cbpp_binomial_matches_glmer(cbpp):
     for level, ref in zip(["2", "3", "4"], [-0.992, -1.128, -1.580], strict=True):
         draws = period.sel(period_dim=level)
         assert abs(float(draws.mean()) - ref) < 2 * float(draws.std())
+    _assert_loo_runs(idata, len(cbpp))
+
+
+def _assert_loo_runs(idata, n):
+    """az.loo works on fit() output directly: the log-likelihood is stored."""
+    with warnings.catch_warnings():
+        # Influential rows (Pareto k > 0.7) are a property of the data, reported as a warning.
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        loo = az.loo(idata)
+    assert np.isfinite(loo.elpd_loo)
+    assert loo.pareto_k.shape == (n,)
 
 
 def _ml_reference(family, data, formula_terms, response, group):
@@ -111,6 +121,7 @@ def test_epilepsy_poisson_glmm_matches_an_independent_ml_fit(epilepsy):
     trt = idata.posterior["trt"]
     assert abs(float(trt.mean()) - ml["trt_progabide"]) < 2 * float(trt.std())
     _assert_near(idata, ["1|subject_sigma"], [ml_sd])
+    _assert_loo_runs(idata, len(epilepsy))
 
 
 def test_bacteria_bernoulli_glmm_matches_an_independent_ml_fit(bacteria):

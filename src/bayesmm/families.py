@@ -229,6 +229,12 @@ def _nu_prior(stats: ResponseStats) -> Prior:
     return Prior("Gamma", alpha=2, beta=0.1)
 
 
+def _normal_draw(values: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    mu, sigma = values["mu"], values["sigma"]
+    shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma))
+    return mu + sigma * rng.standard_normal(shape)  # faster than rng.normal with broadcasting
+
+
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
 
 FAMILIES: dict[str, Family] = {}
@@ -271,9 +277,7 @@ def get_family(family: str | Family) -> Family:
 for _family in [
     Family(
         "gaussian",
-        Likelihood(
-            "Normal", ("mu", "sigma"), "mu", draw=lambda v, rng: rng.normal(v["mu"], v["sigma"])
-        ),
+        Likelihood("Normal", ("mu", "sigma"), "mu", draw=_normal_draw),
         "identity",
         ("identity", "log", "inverse"),
         {"sigma": _sigma_prior},

@@ -235,10 +235,15 @@ def linear_predictor(
                 )
             extra = _new_level_effects(group, len(rows.new_levels), policy, choices, rng)
             effects = np.concatenate([effects, extra], axis=1)
+        # In place, one (draws, rows) temporary per term: this is the hot loop of serving.
         if rows.values is None:
-            eta = eta + effects[:, rows.index, 0]
+            eta += np.take(effects[:, :, 0], rows.index, axis=1)
+        elif rows.values.shape[1] == 1:
+            contribution = np.take(effects[:, :, 0], rows.index, axis=1)
+            contribution *= rows.values[:, 0]
+            eta += contribution
         else:
-            eta = eta + np.einsum("snk,nk->sn", effects[:, rows.index, :], rows.values)
+            eta += np.einsum("snk,nk->sn", effects[:, rows.index, :], rows.values)
     return eta
 
 
