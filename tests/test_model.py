@@ -151,17 +151,6 @@ def test_missing_sampler_says_how_to_install_it(sleepstudy):
         model.fit(inference_method="numpyro")
 
 
-def test_unknown_prior_distribution_is_a_prior_error(sleepstudy):
-    model = bmm.Model(
-        "Reaction ~ Days", sleepstudy, priors={"Days": bmm.Prior("Normall", mu=0, sigma=1)}
-    )
-    with pytest.raises(
-        bmm.PriorError,
-        match=r"distribution 'Normall', which PyMC does not have. Did you mean one of 'Normal'",
-    ):
-        model.build()
-
-
 def test_insteval_builds_from_index_vectors_without_dense_matrices():
     data = bmm.load_data("InstEval")
     model = bmm.Model("y ~ service + (1|s) + (1|d) + (1|dept)", data)

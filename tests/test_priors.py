@@ -112,3 +112,43 @@ def test_set_priors_after_construction(sleepstudy):
     model.set_priors(group_specific=group, priors={"sigma": Prior("HalfNormal", sigma=30)})
     assert model.priors["1|Subject"] == group
     assert model.priors["sigma"] == Prior("HalfNormal", sigma=30)
+
+
+# --- Prior objects ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("Normall", {"mu": 0}, r"must be a PyMC distribution; got 'Normall'. Did you mean one of 'Normal'"),
+        ("Normal", {"sd": 1}, r"'Normal' has no parameter 'sd'; its parameters are \['mu', 'sigma', 'tau'\]"),
+        ("Normal", {"sigma": -1}, r"'Normal': sigma must be positive; got -1"),
+        ("HalfCauchy", {"beta": np.array([1.0, 0.0])}, r"beta must be positive"),
+        ("Beta", {"mu": 1.5}, r"mu must be between 0 and 1; got 1.5"),
+        ("Uniform", {"lower": 1, "upper": 0}, r"lower must be less than upper; got lower=1, upper=0"),
+        ("Normal", {"mu": "zero"}, r"mu must be a number, an array of numbers or a Prior; got 'zero'"),
+    ],
+)
+def test_prior_is_checked_when_made(name, params, message):
+    with pytest.raises(bmm.PriorError, match=message):
+        Prior(name, **params)
+
+
+def test_any_pymc_distribution_and_nested_hyperpriors_to_any_depth():
+    deep = Prior("Normal", mu=0, sigma=Prior("HalfStudentT", nu=3, sigma=Prior("HalfNormal", sigma=2)))
+    assert repr(deep) == "Normal(mu: 0, sigma: HalfStudentT(nu: 3, sigma: HalfNormal(sigma: 2)))"
+    assert repr(Prior("Laplace", mu=0, b=10)) == "Laplace(mu: 0, b: 10)"
+    assert deep == Prior("Normal", mu=0, sigma=Prior("HalfStudentT", nu=3, sigma=Prior("HalfNormal", sigma=2)))
+
+
+def test_the_distribution_table_matches_the_installed_pymc():
+    import inspect
+
+    import pymc as pm
+
+    from bayesmm.priors import DISTRIBUTIONS
+
+    for name, params in DISTRIBUTIONS.items():
+        dist = getattr(pm, name)
+        accepted = set(inspect.signature(dist.dist).parameters)
+        assert set(params) <= accepted, (name, set(params) - accepted)

@@ -104,7 +104,7 @@ def _random_variable(name: str, prior: Prior, dims: tuple[str, ...] | None) -> A
     Hyperparameters of a vector-valued term get the term's last dimension when their own
     default values are vectors, and are scalars otherwise.
     """
-    dist = _distribution(prior, name)
+    dist = prior.dist if prior.dist is not None else _distribution(prior, name)
     kwargs = {}
     for param, value in prior.params.items():
         if isinstance(value, Prior):
@@ -114,7 +114,7 @@ def _random_variable(name: str, prior: Prior, dims: tuple[str, ...] | None) -> A
             kwargs[param] = np.asarray(value, dtype=float) if not isinstance(value, str) else value
     try:
         return dist(name, dims=dims, **kwargs)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise PriorError(f"The prior {prior!r} of {name!r} is invalid: {err}") from None
 
 
