@@ -69,7 +69,7 @@ def test_user_priors_replace_defaults_and_named_keys_beat_common(sleepstudy):
     assert model.priors["Intercept"] == wide
     assert model.priors["Days"] == days
     assert model.priors["sigma"] == 25.0
-    assert "sigma ~ fixed at 25.0" in str(model)
+    assert "sigma ~ 25.0" in str(model)
 
 
 def test_unknown_prior_key_lists_the_valid_keys(sleepstudy):

@@ -9,12 +9,13 @@ here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ._errors import DataError, FamilyError
+from ._glm import GLM_VARIANCES
 from ._validation import choice_message, describe_values
 from .links import LINKS, Link, get_link
 from .priors import Prior, ResponseStats
@@ -98,6 +99,10 @@ class Family:
         Whether the response is ``p(successes, trials)``.
     binary : bool
         Whether the response is an event indicator (bernoulli).
+    glm_variance : str, optional
+        The exponential-family variance used to fit the maximum-likelihood GLM for
+        ``automatic_priors="mle"``: one of ``bayesmm._glm.GLM_VARIANCES``. Families without
+        one support only the default automatic priors.
     """
 
     name: str
@@ -109,6 +114,7 @@ class Family:
     support_text: str = "real numbers"
     trials: bool = False
     binary: bool = False
+    glm_variance: str | None = None
 
     def __post_init__(self) -> None:
         unknown = [ln for ln in (self.link, *self.links) if ln not in LINKS]
@@ -121,6 +127,12 @@ class Family:
             raise FamilyError(
                 f"Family {self.name!r}: default link {self.link!r} must be among its links "
                 f"{list(self.links)}."
+            )
+        if self.glm_variance is not None and self.glm_variance not in GLM_VARIANCES:
+            raise FamilyError(
+                choice_message(
+                    f"Family {self.name!r}: glm_variance", self.glm_variance, GLM_VARIANCES
+                )
             )
         expected = set(self.likelihood.params) - {self.likelihood.parent}
         if set(self.aux_priors) != expected:
@@ -274,6 +286,20 @@ def get_family(family: str | Family) -> Family:
     return FAMILIES[family]
 
 
+#: The ML GLM behind ``automatic_priors="mle"``: negative binomial and beta use the
+#: quasi-likelihoods of the same mean-variance family, t uses the Gaussian.
+_GLM_VARIANCE = {
+    "gaussian": "gaussian",
+    "bernoulli": "binomial",
+    "binomial": "binomial",
+    "poisson": "poisson",
+    "negativebinomial": "quasipoisson",
+    "gamma": "gamma",
+    "beta": "quasibinomial",
+    "t": "gaussian",
+    "wald": "inverse_gaussian",
+}
+
 for _family in [
     Family(
         "gaussian",
@@ -396,4 +422,4 @@ for _family in [
         "positive numbers",
     ),
 ]:
-    register_family(_family)
+    register_family(replace(_family, glm_variance=_GLM_VARIANCE[_family.name]))

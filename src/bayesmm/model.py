@@ -8,12 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ._errors import DataError
+from ._errors import DataError, PriorError
+from ._validation import choice_message, did_you_mean
 from .design import Design, build_design
 from .families import Family, get_family
 from .formula import Formula
 from .links import Link
-from .priors import Prior, PriorSet, default_priors, merge_priors
+from .priors import (
+    AUTOMATIC_PRIORS,
+    Prior,
+    PriorSet,
+    default_priors,
+    is_scale,
+    merge_priors,
+    mle_priors,
+    resolve_scale,
+)
 
 if TYPE_CHECKING:
     import arviz as az
@@ -45,6 +55,12 @@ class Model:
     priors : dict, optional
         Priors replacing the defaults, keyed by term or parameter name, e.g.
         ``{"Days": Prior("Normal", mu=0, sigma=10), "sigma": Prior("HalfNormal", sigma=50)}``.
+        Keys may also be tuples of names sharing one prior, or ``"common"`` /
+        ``"group_specific"`` for every term of that kind (named keys win). A number for an
+        auxiliary parameter fixes it. With ``automatic_priors="mle"``, a named scale
+        (``"narrow"``, ``"medium"``, ``"wide"``, ``"superwide"``) or a number in (0, 1] sets
+        a term's scale on the partial-correlation scale. User priors are used as given,
+        never rescaled: they are on the data's scale.
     link : str, optional
         The link of the family's parent parameter; the family's default if omitted.
     categorical : str or list of str, optional
@@ -53,7 +69,12 @@ class Model:
         Drop rows with missing values in the columns the formula uses, with a warning.
         If false, missing values are an error.
     auto_scale : bool, default True
-        Scale the default priors from the data (see ``docs/priors.md``).
+        Scale the default priors from the data (see ``docs/priors.md``). If false, the
+        defaults are proper unit-scale priors (``Normal(0, 2.5)`` and the like), not flat ones.
+    automatic_priors : {"default", "mle"}
+        How default priors are scaled: ``"default"`` follows rstanarm's rules; ``"mle"``
+        puts them on the partial-correlation scale from a maximum-likelihood GLM
+        (Westfall 2017; see ``docs/priors.md``).
     noncentered : bool, default True
         Use the non-centred parameterisation of group-specific effects.
     center_predictors : bool, default True
@@ -80,7 +101,10 @@ class Model:
         auto_scale: bool = True,
         noncentered: bool = True,
         center_predictors: bool = True,
+        automatic_priors: str = "default",
     ) -> None:
+        if automatic_priors not in AUTOMATIC_PRIORS:
+            raise PriorError(choice_message("automatic_priors", automatic_priors, AUTOMATIC_PRIORS))
         self.formula = formula if isinstance(formula, Formula) else Formula(formula)
         self.family = get_family(family)
         self.link = self.family.resolve_link(link)
@@ -90,28 +114,76 @@ class Model:
         self.auto_scale = auto_scale
         self.noncentered = noncentered
         self.center_predictors = center_predictors
-        self._default_priors = default_priors(self.design, self.family, self.link, auto_scale)
-        self.priors: PriorSet = merge_priors(self._default_priors, priors)
+        self.automatic_priors = automatic_priors
+        self._scales: dict[str, float] = {}
+        self._user_priors: dict[Any, Any] = {}
         self._built: BuiltModel | None = None
+        self.priors: PriorSet = self._resolve_priors(priors)
+
+    def _resolve_priors(self, priors: Mapping[Any, Any] | None) -> PriorSet:
+        """Defaults (with the scales given so far) merged with every user prior so far."""
+        if priors is not None and not isinstance(priors, Mapping):
+            return merge_priors(default_priors(self.design, self.family, self.link), priors)
+        aux = set(self.family.aux_params)
+        scales = dict(self._scales)
+        user = dict(self._user_priors)
+        for key, value in (priors or {}).items():
+            names = list(key) if isinstance(key, tuple) else [key]
+            fixes_aux = not isinstance(value, str) and all(name in aux for name in names)
+            if (
+                is_scale(value)
+                and not fixes_aux
+                and (isinstance(value, str) or self.automatic_priors == "mle")
+            ):
+                if self.automatic_priors != "mle":
+                    raise PriorError(
+                        f"priors[{key!r}] = {value!r} is a named scale, which needs "
+                        "automatic_priors='mle'; otherwise give a Prior."
+                    )
+                for name in names:
+                    self._check_scale_key(name)
+                    scales[name] = resolve_scale(name, value)
+            else:
+                user[key] = value
+        if self.automatic_priors == "mle":
+            defaults = mle_priors(self.design, self.family, self.link, scales)
+        else:
+            defaults = default_priors(self.design, self.family, self.link, self.auto_scale)
+        merged = merge_priors(defaults, user)
+        self._scales, self._user_priors = scales, user
+        return merged
+
+    def _check_scale_key(self, name: str) -> None:
+        valid = [
+            t.name
+            for t in default_priors(self.design, self.family, self.link).of_kind("common", "group")
+        ]
+        if name not in (*valid, "common", "group_specific"):
+            raise PriorError(
+                f"priors has the scale key {name!r}, which is not a common or group-specific "
+                f"term of the model. Valid keys for scales are "
+                f"{[*valid, 'common', 'group_specific']}." + did_you_mean(name, valid)
+            )
 
     def set_priors(
         self,
         priors: Mapping[str, Prior | float] | None = None,
-        common: Prior | None = None,
-        group_specific: Prior | None = None,
+        common: Prior | str | float | None = None,
+        group_specific: Prior | str | float | None = None,
     ) -> None:
         """Replace priors after construction; the same keys as ``Model(priors=...)``.
 
-        ``common`` and ``group_specific`` set the prior of every term of that kind that
-        ``priors`` does not name.
+        ``common`` and ``group_specific`` set the prior (or, with ``automatic_priors="mle"``,
+        the scale) of every term of that kind that ``priors`` does not name. Priors set
+        earlier stay unless replaced.
         """
-        merged: dict[str, Any] = {}
+        merged: dict[Any, Any] = {}
         if common is not None:
             merged["common"] = common
         if group_specific is not None:
             merged["group_specific"] = group_specific
         merged.update(priors or {})
-        self.priors = merge_priors(self.priors, merged)
+        self.priors = self._resolve_priors(merged)
         self._built = None
 
     def build(self) -> None:
@@ -330,6 +402,4 @@ def _describe(model: Model) -> str:
 
 
 def _prior_text(prior: Prior | float) -> str:
-    if isinstance(prior, Prior):
-        return repr(prior)
-    return f"fixed at {prior!r}"
+    return repr(prior) if isinstance(prior, Prior) else repr(float(prior))
