@@ -280,6 +280,84 @@ class Model:
         )
         return idata
 
+    def prior_predictive(
+        self, draws: int = 500, random_seed: int | None = None
+    ) -> az.InferenceData:
+        """Draw from the priors and the prior predictive distribution, before any fitting.
+
+        Returns
+        -------
+        arviz.InferenceData
+            ``prior`` holds the parameters (named as in the posterior); ``prior_predictive``
+            holds simulated responses with the observed response's shape.
+        """
+        from .backend.pymc import prior_predictive
+
+        _check_count("draws", draws, minimum=1)
+        return prior_predictive(self.backend, draws=draws, random_seed=random_seed)
+
+    def plot_priors(
+        self,
+        draws: int = 5000,
+        var_names: str | Sequence[str] | None = None,
+        random_seed: int | None = None,
+        hdi_prob: float | str = 0.94,
+        figsize: tuple[float, float] | None = None,
+        ax: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Plot the marginal prior of each parameter; works before :meth:`fit`.
+
+        Parameters
+        ----------
+        draws : int, default 5000
+            Draws from the prior.
+        var_names : str or list of str, optional
+            Parameters to plot. By default the common terms, the scales (``*_sigma``) of the
+            group-specific terms and the auxiliary parameters: the group effects themselves
+            share their prior and would add one panel per level.
+        random_seed : int, optional
+            Seed for the draws.
+        hdi_prob, figsize, ax, **kwargs
+            Passed to ``arviz.plot_posterior``.
+
+        Returns
+        -------
+        numpy.ndarray of matplotlib.axes.Axes
+            One panel per parameter (and per level of a multi-column term).
+        """
+        import arviz as az
+
+        from .backend.pymc import prior_predictive
+
+        _check_count("draws", draws, minimum=1)
+        built = self.backend
+        available = {v.name for v in (*built.model.free_RVs, *built.model.deterministics)}
+        if var_names is None:
+            names = [t.name for t in self.design.common_terms]
+            for group in self.design.group_terms:
+                names += [f"{group.name}_mu", f"{group.name}_sigma"]
+            names += [t.name for t in self.priors.of_kind("auxiliary")]
+            names = [n for n in names if n in available]
+        else:
+            names = [var_names] if isinstance(var_names, str) else list(var_names)
+            unknown = [n for n in names if n not in available]
+            if unknown:
+                raise PriorError(
+                    f"var_names has {unknown}, which the model does not have; its parameters "
+                    f"are {[n for n in built.order if n in available]}."
+                )
+        idata = prior_predictive(built, draws=draws, random_seed=random_seed, var_names=names)
+        return az.plot_posterior(
+            idata,
+            group="prior",
+            var_names=names,
+            hdi_prob=hdi_prob,
+            figsize=figsize,
+            ax=ax,
+            **kwargs,
+        )
+
     def fitted(self, idata: az.InferenceData) -> FittedModel:
         """Pair this model with the result of :meth:`fit`, for predictions and summaries.
 

@@ -26,7 +26,7 @@ from ..families import Family
 from ..links import Link
 from ..priors import Prior, PriorSet, TermPrior
 
-__all__ = ["BuiltModel", "build_model", "sample", "SAMPLERS", "OBS_DIM"]
+__all__ = ["BuiltModel", "build_model", "sample", "prior_predictive", "SAMPLERS", "OBS_DIM"]
 
 OBS_DIM = "__obs__"
 
@@ -398,10 +398,38 @@ def sample(
             )
     if log_likelihood:
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
-    # Keep the user-facing variables: no internal ones, no transformed values (`*_log__`).
+    idata.posterior = _user_facing(built, idata["posterior"])  # type: ignore[attr-defined]
+    return idata
+
+
+def _user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
+    """The user-facing variables in reading order: no internal ones, no ``*_log__`` values."""
+    model = built.model
     keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
-    posterior = idata["posterior"]
-    ordered = [v for v in built.order if v in keep and v in posterior]
-    rest = [v for v in posterior.data_vars if v in keep and v not in ordered]
-    idata.posterior = posterior[ordered + rest]  # type: ignore[attr-defined]
+    ordered = [v for v in built.order if v in keep and v in draws]
+    rest = [v for v in draws.data_vars if v in keep and v not in ordered]
+    return draws[ordered + rest]
+
+
+# --- prior draws -------------------------------------------------------------------------------
+
+
+def prior_predictive(
+    built: BuiltModel,
+    *,
+    draws: int,
+    random_seed: int | None,
+    var_names: list[str] | None = None,
+) -> az.InferenceData:
+    """Draws from the prior (and, without ``var_names``, the prior predictive).
+
+    The ``prior`` group keeps the user-facing variables, as the posterior of :func:`sample`
+    does. With ``var_names``, only those variables (and what they depend on) are drawn, and
+    the response is not.
+    """
+    model = built.model
+    idata = pm.sample_prior_predictive(
+        draws=draws, model=model, random_seed=random_seed, var_names=var_names
+    )
+    idata.prior = _user_facing(built, idata["prior"])
     return idata
