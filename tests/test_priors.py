@@ -439,3 +439,9 @@ def test_mle_priors_explain_separation(correlated):
         bmm.PriorError, match=r"the response is separated \(fitted probabilities of 0 or 1"
     ):
         bmm.Model("y ~ x1", data, family="bernoulli", automatic_priors="mle")
+
+
+def test_mle_priors_explain_collinear_predictors(correlated):
+    data = correlated.assign(x3=2 * correlated["x1"] - correlated["x2"])
+    with pytest.raises(bmm.PriorError, match=r"predictors are collinear"):
+        bmm.Model("y ~ x1 + x2 + x3", data, automatic_priors="mle")
