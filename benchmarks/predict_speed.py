@@ -51,6 +51,7 @@ def main() -> None:
     options = {"sample_new_groups": "gaussian", "random_seed": 1}
 
     rows = [
+        ("DesignState.encode (the row only)", 1, lambda: model.design.state.encode(one)),
         ("FittedModel.draws, mean", 1, lambda: fitted.draws(one)),
         ("FittedModel.point", 1, lambda: fitted.point(one)),
         ("FittedModel.interval (90% HDI)", 1, lambda: fitted.interval(one, random_seed=1)),

@@ -184,7 +184,7 @@ def test_new_interaction_level_of_nested_groups(stub_sampler):
     model = bmm.Model("p(incidence, size) ~ period + (1|herd/period)", data, family="binomial")
     idata = model.fit(draws=50, chains=2, random_seed=1)
     fitted = model.fitted(idata)
-    # Herd 1 was observed in period 1; herd 2 has no period-4... use a combination not observed.
+    # A herd and a period that were both fitted, in a combination that was not observed.
     observed = set(zip(data["herd"].astype(str), data["period"].astype(str), strict=True))
     herd, period = next(
         (h, p)
@@ -357,3 +357,22 @@ def test_numpy_draws_of_each_family_follow_pymc(name):
     )
     # Two-sample KS test; at this seed a false alarm has probability 0.001.
     assert stats.ks_2samp(ours, theirs).pvalue > 0.001
+
+
+def test_draws_are_writable_and_numpy_integers_are_bins(sleep_fit):
+    fitted = sleep_fit[0].fitted(sleep_fit[1])
+    draws = fitted.draws(NEW.iloc[2:], kind="response", random_seed=1)
+    draws[draws < 0] = 0.0  # users clip and edit draws in place
+    edges, _ = density(draws, np.int64(5))
+    assert edges.shape == (1, 6)
+
+
+def test_a_posterior_of_another_model_is_a_clear_error(sleep_fit, sleepstudy, stub_sampler):
+    fewer = sleepstudy[sleepstudy["Subject"].astype(str).isin(["308", "309", "310"])].copy()
+    fewer["Subject"] = fewer["Subject"].cat.remove_unused_categories()
+    small = bmm.Model("Reaction ~ Days + (Days | Subject)", fewer)
+    other = small.fit(draws=20, chains=2, random_seed=1)
+    with pytest.raises(
+        bmm.DataError, match=r"'1\|Subject' has 3 value\(s\) per draw, but this model has 18"
+    ):
+        sleep_fit[0].predict(other)

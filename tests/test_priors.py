@@ -445,3 +445,10 @@ def test_mle_priors_explain_collinear_predictors(correlated):
     data = correlated.assign(x3=2 * correlated["x1"] - correlated["x2"])
     with pytest.raises(bmm.PriorError, match=r"predictors are collinear"):
         bmm.Model("y ~ x1 + x2 + x3", data, automatic_priors="mle")
+
+
+def test_priors_must_be_a_dict(sleepstudy):
+    with pytest.raises(
+        bmm.PriorError, match=r"priors must be a dict mapping term names to Prior objects; got list"
+    ):
+        bmm.Model("Reaction ~ Days", sleepstudy, priors=[Prior("Normal", mu=0, sigma=1)])

@@ -467,6 +467,29 @@ class NewDesign:
     trials: np.ndarray | None
 
 
+def _level_codes(values: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, bool]:
+    """Code of each value among the fitted ``levels``, -1 where none matches.
+
+    New data often arrive as text (from JSON or CSV) where the training column held numbers,
+    or the other way round: a value that matches no level as it is matches the level with
+    the same text (``"2"`` for ``2``). Also returns whether any value was matched that way.
+    """
+    codes = np.asarray(levels.get_indexer(values), dtype=np.int64)
+    missing = np.flatnonzero(codes < 0)
+    if missing.size == 0:
+        return codes, False
+    as_text = pd.Index([str(level) for level in levels])
+    if not as_text.is_unique:
+        return codes, False
+    text_codes = as_text.get_indexer([str(v) for v in values[missing]])
+    codes[missing] = text_codes
+    return codes, bool((text_codes >= 0).any())
+
+
+def _column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return np.asarray(frame[name], dtype=object)
+
+
 @dataclass(frozen=True, eq=False)
 class _FactorEncoder:
     """Maps values of a (possibly interacted) grouping factor to fitted level codes."""
@@ -493,9 +516,7 @@ class _FactorEncoder:
     def codes(self, data: pd.DataFrame) -> np.ndarray:
         """Fitted level code of each row; -1 where the level was not seen at fit time."""
         codes = [
-            np.asarray(cats.get_indexer(np.asarray(data[name], dtype=object)), dtype=np.int64)
-            if len(data)
-            else np.zeros(0, dtype=np.int64)
+            _level_codes(_column_values(data, name), cats)[0]
             for name, cats in zip(self.components, self.categories, strict=True)
         ]
         if self.keys is None or self.key_level is None:
@@ -549,7 +570,7 @@ class DesignState:
     categorical: tuple[str, ...]
     common_matrix: Any
     n_common: int
-    common_levels: dict[str, tuple[Any, ...]]
+    common_levels: dict[str, pd.Index]
     groups: tuple[_GroupEncoder, ...]
     trials_call: Any
 
@@ -582,7 +603,6 @@ class DesignState:
         frame = data[list(self.predictors)]
         if self.categorical:
             frame = _as_categorical(frame, [c for c in self.categorical if c in frame])
-        frame = self._align_levels(frame)
         incomplete = frame.isna()
         if incomplete.to_numpy().any():
             counts = {str(c): int(n) for c, n in incomplete.sum().items() if n}
@@ -590,7 +610,7 @@ class DesignState:
                 f"data must have a value in every row of the columns the formula uses; got "
                 f"missing values in {counts}. Fill them in or drop those rows before predicting."
             )
-        self._check_common_levels(frame)
+        frame = self._align_common_levels(frame)
         n = len(frame)
         if self.common_matrix is None:
             common = np.zeros((n, 0))
@@ -602,96 +622,80 @@ class DesignState:
                     f"Could not evaluate formula {self.formula!r} on the new data: {err}"
                 ) from None
             common = np.asarray(common, dtype=float).reshape(n, self.n_common)
-        groups = tuple(self._encode_group(g, frame) for g in self.groups)
+        # Terms of one factor share its level codes: (1|g) and (x|g) encode g once.
+        factors: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+        for group in self.groups:
+            if group.factor not in factors:
+                factors[group.factor] = _factor_index(group, frame)
+        groups = []
+        for group in self.groups:
+            index, new_levels = factors[group.factor]
+            groups.append(NewGroup(index, _expr_values(group, frame), new_levels))
         trials = None
         if self.trials_call is not None:
             column = self.trials_column
             if column is None or column in data.columns:
                 source = data if column is None else data[[column]]
                 trials = np.asarray(self.trials_call.eval_new_data_proportion(source), dtype=float)
-        return NewDesign(n, common, groups, trials)
+        return NewDesign(n, common, tuple(groups), trials)
 
-    def _align_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Match levels written differently from the training data, such as ``"2"`` for ``2``.
+    def _align_common_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Check the levels of categorical common predictors, matching text to numbers.
 
-        New data often arrive as strings (from JSON or CSV) where the training column held
-        numbers, or the other way round; a value is matched to the fitted level with the same
-        text when it matches no level as it is.
+        Raises a DataError for a level not seen at fit time; returns the frame with values
+        matched by their text replaced by the fitted levels, which formulae then encodes.
         """
-        known: dict[str, pd.Index] = {
-            name: pd.Index(levels) for name, levels in self.common_levels.items()
-        }
-        for group in self.groups:
-            encoder = group.factor_encoder
-            known.update(zip(encoder.components, encoder.categories, strict=True))
         aligned = {}
-        for name, levels in known.items():
-            values = frame[name].to_numpy()
-            if isinstance(frame[name].dtype, pd.CategoricalDtype):
-                values = np.asarray(frame[name].astype(object))
-            codes = levels.get_indexer(values) if levels.is_unique else None
-            if codes is None or (codes >= 0).all():
-                continue
-            missing = np.flatnonzero(codes < 0)
-            as_text = pd.Index([str(level) for level in levels])
-            if not as_text.is_unique:
-                continue
-            text_codes = as_text.get_indexer([str(v) for v in values[missing]])
-            if (text_codes < 0).all():
-                continue
-            fixed = values.astype(object)
-            hit = text_codes >= 0
-            fixed[missing[hit]] = np.asarray(levels, dtype=object)[text_codes[hit]]
-            aligned[name] = fixed
-        if not aligned:
-            return frame
-        frame = frame.copy()
-        for name, values in aligned.items():
-            frame[name] = values
-        return frame
-
-    def _check_common_levels(self, frame: pd.DataFrame) -> None:
         for name, levels in self.common_levels.items():
-            seen = pd.unique(frame[name].to_numpy())
-            unseen = [v for v in seen if v not in set(levels)]
-            if unseen:
+            values = _column_values(frame, name)
+            codes, by_text = _level_codes(values, levels)
+            if (codes < 0).any():
                 raise DataError(
                     f"The categorical predictor {name!r} has level(s) "
-                    f"{describe_values(unseen)} in the new data that were not seen at fit time; "
-                    f"its levels are {describe_values(levels, limit=10)}. The model has no "
-                    "effect for an unseen level of a common predictor."
+                    f"{describe_values(pd.unique(values[codes < 0]))} in the new data that "
+                    f"were not seen at fit time; its levels are "
+                    f"{describe_values(levels, limit=10)}. The model has no effect for an "
+                    "unseen level of a common predictor."
                 )
-
-    @staticmethod
-    def _encode_group(group: _GroupEncoder, frame: pd.DataFrame) -> NewGroup:
-        index = group.factor_encoder.codes(frame)
-        unseen = np.flatnonzero(index < 0)
-        new_levels: tuple[str, ...] = ()
-        if unseen.size:
-            labels = group.factor_encoder.labels(frame, unseen)
-            new_levels = tuple(dict.fromkeys(labels))
-            position = {label: j for j, label in enumerate(new_levels)}
-            index[unseen] = [group.n_levels + position[label] for label in labels]
-        values = None
-        if group.expr is not None:
-            try:
-                values = np.asarray(group.expr.eval_new_data(frame), dtype=float)
-            except Exception as err:
-                raise DataError(
-                    f"Could not evaluate {group.name!r} of formula on the new data: {err}"
-                ) from None
-            values = values.reshape(len(frame), -1)
-        return NewGroup(index.astype(np.int64), values, new_levels)
+            if by_text:
+                aligned[name] = levels.to_numpy(dtype=object)[codes]
+        return frame.assign(**aligned) if aligned else frame
 
 
-def _common_levels(raw_terms: Iterable[Any]) -> dict[str, tuple[Any, ...]]:
+def _factor_index(group: _GroupEncoder, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Fitted level codes of a grouping factor; unseen level ``j`` gets ``n_levels + j``."""
+    index = group.factor_encoder.codes(frame)
+    unseen = np.flatnonzero(index < 0)
+    if not unseen.size:
+        return index, ()
+    labels = group.factor_encoder.labels(frame, unseen)
+    new_levels = tuple(dict.fromkeys(labels))
+    position = {label: j for j, label in enumerate(new_levels)}
+    index[unseen] = [group.n_levels + position[label] for label in labels]
+    return index, new_levels
+
+
+def _expr_values(group: _GroupEncoder, frame: pd.DataFrame) -> np.ndarray | None:
+    """The predictor columns of a group term on new rows; ``None`` for intercepts."""
+    if group.expr is None:
+        return None
+    try:
+        values = np.asarray(group.expr.eval_new_data(frame), dtype=float)
+    except Exception as err:
+        raise DataError(
+            f"Could not evaluate {group.name!r} of formula on the new data: {err}"
+        ) from None
+    return values.reshape(len(frame), -1)
+
+
+def _common_levels(raw_terms: Iterable[Any]) -> dict[str, pd.Index]:
     """The fitted levels of each plain categorical column used by common terms."""
-    levels: dict[str, tuple[Any, ...]] = {}
+    levels: dict[str, pd.Index] = {}
     for term in raw_terms:
         for component in getattr(term, "components", []):
             is_variable = type(component).__name__ == "Variable"
             if is_variable and getattr(component, "kind", None) == "categoric":
-                levels[str(component.name)] = tuple(component.levels)
+                levels[str(component.name)] = pd.Index(list(component.levels), dtype=object)
     return levels
 
 

@@ -123,7 +123,10 @@ class Model:
     def _resolve_priors(self, priors: Mapping[Any, Any] | None) -> PriorSet:
         """Defaults (with the scales given so far) merged with every user prior so far."""
         if priors is not None and not isinstance(priors, Mapping):
-            return merge_priors(default_priors(self.design, self.family, self.link), priors)
+            raise PriorError(
+                f"priors must be a dict mapping term names to Prior objects; got "
+                f"{type(priors).__name__}."
+            )
         aux = set(self.family.aux_params)
         scales = dict(self._scales)
         user = dict(self._user_priors)
@@ -154,10 +157,9 @@ class Model:
         return merged
 
     def _check_scale_key(self, name: str) -> None:
-        valid = [
-            t.name
-            for t in default_priors(self.design, self.family, self.link).of_kind("common", "group")
-        ]
+        design = self.design
+        valid = [t.name for t in design.common_terms if not t.is_intercept]
+        valid += [g.name for g in design.group_terms]
         if name not in (*valid, "common", "group_specific"):
             raise PriorError(
                 f"priors has the scale key {name!r}, which is not a common or group-specific "

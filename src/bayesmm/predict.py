@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -103,9 +104,15 @@ class PosteriorDraws:
         return self.chains * self.draws
 
 
-def _stacked(posterior: xr.Dataset, name: str, n: int) -> np.ndarray:
-    values = posterior[name].transpose("chain", "draw", ...).to_numpy()
-    return values.reshape(n, -1)
+def _stacked(posterior: xr.Dataset, name: str, n: int, size: int | None = None) -> np.ndarray:
+    """Draws of ``name`` as ``(n, size)``; a DataError if the variable has another size."""
+    values = posterior[name].transpose("chain", "draw", ...).to_numpy().reshape(n, -1)
+    if size is not None and values.shape[1] != size:
+        raise DataError(
+            f"The posterior's {name!r} has {values.shape[1]} value(s) per draw, but this model "
+            f"has {size}. Pass the InferenceData that this model's fit() returned."
+        )
+    return values
 
 
 def extract_draws(
@@ -145,13 +152,16 @@ def extract_draws(
             f"{list(posterior.data_vars)[:20]}. Pass the InferenceData that fit() returned."
         )
     if design.common_terms:
-        common = np.concatenate([_stacked(posterior, t.name, n) for t in design.common_terms], 1)
+        common = np.concatenate(
+            [_stacked(posterior, t.name, n, t.stop - t.start) for t in design.common_terms], 1
+        )
     else:
         common = np.zeros((n, 0))
     groups = []
     for term in design.group_terms:
         k = len(term.columns)
-        effects = _stacked(posterior, term.name, n).reshape(n, len(term.levels), k)
+        size = len(term.levels) * k
+        effects = _stacked(posterior, term.name, n, size).reshape(n, len(term.levels), k)
         mu = sigma = None
         if term.name in normal_groups:
             sigma = np.broadcast_to(_stacked(posterior, f"{term.name}_sigma", n), (n, k))
@@ -285,8 +295,10 @@ def response_draws(
             "parameters are outside the distribution's support, which a non-default link "
             "(e.g. identity for a positive parameter) allows."
         ) from None
+    out = np.asarray(out, dtype=float)
     shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
-    return np.broadcast_to(np.asarray(out, dtype=float), shape)
+    # A writable array: a broadcast view would be read-only in the user's hands.
+    return out if out.shape == shape else np.broadcast_to(out, shape).copy()
 
 
 # --- summaries of (draws, rows) arrays ------------------------------------------------------
@@ -350,7 +362,9 @@ def density(values: np.ndarray, bins: int | Sequence[float] = 20) -> tuple[np.nd
         all fall inside the edges.
     """
     n, rows = values.shape
-    if isinstance(bins, bool) or (np.ndim(bins) == 0 and (not isinstance(bins, int) or bins < 1)):
+    if isinstance(bins, bool) or (
+        np.ndim(bins) == 0 and (not isinstance(bins, Integral) or int(bins) < 1)
+    ):
         raise DataError(f"bins must be a positive integer or a sequence of edges; got {bins!r}.")
     if np.ndim(bins) == 0:
         # Equal-width bins spanning each row's draws, computed as numpy.histogram does.
