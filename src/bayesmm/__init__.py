@@ -23,6 +23,7 @@ from ._errors import (
 from .datasets import load_data
 from .families import FAMILIES, Family, Likelihood, get_family, register_family
 from .formula import Formula
+from .io import ModelFileError, load
 from .links import LINKS, Link
 from .model import Model
 from .priors import Prior
@@ -46,6 +47,7 @@ __all__ = [
     "get_family",
     "register_family",
     "load_data",
+    "load",
     "BayesmmError",
     "FormulaError",
     "DataError",
@@ -53,6 +55,7 @@ __all__ = [
     "FamilyError",
     "BackendError",
     "NotFittedError",
+    "ModelFileError",
     "BayesmmWarning",
     "__version__",
 ]

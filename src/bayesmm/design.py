@@ -23,6 +23,8 @@ from formulae.terms import Intercept
 from formulae.terms import Model as FormulaeModel
 
 from ._errors import BayesmmWarning, DataError, FormulaError
+from ._formulae_state import apply_state, dump_state
+from ._jsonvalues import decode_value, encode_value
 from ._validation import describe_values, did_you_mean
 from .families import Family, ResponseStats
 from .formula import parse_formula
@@ -35,6 +37,8 @@ __all__ = [
     "CommonTerm",
     "GroupTerm",
     "build_design",
+    "design_to_dict",
+    "design_from_dict",
 ]
 
 _log = logging.getLogger("bayesmm")
@@ -558,14 +562,18 @@ class DesignState:
     ----------
     formula : str
         The formula.
-    frame : pandas.DataFrame
-        The training rows, restricted to the columns the formula uses.
+    frame : pandas.DataFrame or None
+        The training rows, restricted to the columns the formula uses; ``None`` for a state
+        loaded from a file saved without them.
     predictors : tuple of str
         The columns prediction needs (the formula's columns except the response).
+    columns : dict
+        What each of the formula's columns was at fit time: ``{"kind": "numeric", "dtype",
+        "range": [min, max]}``, ``{"kind": "bool"}`` or ``{"kind": "categorical", "levels"}``.
     """
 
     formula: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None
     predictors: tuple[str, ...]
     categorical: tuple[str, ...]
     common_matrix: Any
@@ -573,6 +581,7 @@ class DesignState:
     common_levels: dict[str, pd.Index]
     groups: tuple[_GroupEncoder, ...]
     trials_call: Any
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def trials_column(self) -> str | None:
@@ -777,6 +786,7 @@ def build_design(
         common_levels=_common_levels(common_raw),
         groups=group_encoders,
         trials_call=response_term.components[0] if response.trials is not None else None,
+        columns=_describe_columns(data),
     )
     return Design(
         formula=formula,
@@ -803,3 +813,272 @@ def _predictor_names(description: Any) -> set[str]:
     for term in description.group_terms:
         names |= set(term.expr.var_names) | set(term.factor.var_names)
     return names
+
+
+# --- writing a design to JSON and reading it back ---------------------------------------------
+
+
+def _describe_columns(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """What each column was at fit time, enough to rebuild formulae's terms without the data.
+
+    Numeric columns keep their dtype and range (a stand-in frame takes its values from the
+    range, where every function the formula applies is defined); categorical columns keep
+    their levels in coding order.
+    """
+    columns: dict[str, dict[str, Any]] = {}
+    for name in frame.columns:
+        column = frame[name]
+        where = f"column {name!r}"
+        if pd.api.types.is_bool_dtype(column.dtype):
+            columns[str(name)] = {"kind": "bool"}
+        elif pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
+            column.dtype, pd.CategoricalDtype
+        ):
+            values = column.to_numpy()
+            columns[str(name)] = {
+                "kind": "numeric",
+                "dtype": values.dtype.str,
+                "range": [encode_value(values.min(), where), encode_value(values.max(), where)],
+            }
+        else:
+            levels = pd.Categorical(column).categories.tolist()
+            columns[str(name)] = {"kind": "categorical", "levels": encode_value(levels, where)}
+    return columns
+
+
+def _stand_in_frame(columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """A small frame of the same column kinds, on which formulae builds the same terms.
+
+    The terms' learned state is then overwritten with the stored one, so the values here only
+    need the right kinds and a valid domain: numeric columns run evenly from their minimum to
+    their maximum, categorical ones cycle through their levels.
+    """
+    levels = {
+        name: decode_value(c["levels"]) for name, c in columns.items() if c["kind"] == "categorical"
+    }
+    n = max([4, *(len(v) for v in levels.values())])
+    data: dict[str, Any] = {}
+    for name, column in columns.items():
+        if column["kind"] == "numeric":
+            low, high = (decode_value(v) for v in column["range"])
+            values = np.linspace(low, high, n)
+            dtype = np.dtype(column["dtype"])
+            data[name] = (np.round(values) if dtype.kind in "iu" else values).astype(dtype)
+        elif column["kind"] == "bool":
+            data[name] = np.arange(n) % 2 == 1
+        else:
+            values = levels[name]
+            data[name] = pd.Categorical(
+                [values[i % len(values)] for i in range(n)], categories=values, ordered=True
+            )
+    return pd.DataFrame(data)
+
+
+def _restore_dtypes(frame: pd.DataFrame, columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Give stored training rows their fit-time dtypes back (categories and their order)."""
+    frame = frame.copy()
+    for name, column in columns.items():
+        if column["kind"] == "categorical":
+            levels = decode_value(column["levels"])
+            restored = pd.Categorical(frame[name].to_numpy(), categories=levels, ordered=True)
+            if np.any(restored.codes < 0):
+                raise ValueError(f"column {name!r} has values outside its stored levels")
+            frame[name] = restored
+        elif column["kind"] == "bool":
+            frame[name] = frame[name].astype(bool)
+    return frame
+
+
+def _formulae_terms(common_matrix: Any, groups: Sequence[_GroupEncoder], trials_call: Any) -> list:
+    terms = list(common_matrix.terms.values()) if common_matrix is not None else []
+    terms += [g.expr for g in groups if g.expr is not None]
+    if trials_call is not None:
+        terms.append(trials_call)
+    return terms
+
+
+def design_to_dict(design: Design) -> dict[str, Any]:
+    """Everything needed to encode new data as ``design`` does, as JSON-ready values.
+
+    The training rows themselves are not included (see :func:`design_from_dict`).
+
+    Raises
+    ------
+    bayesmm._jsonvalues.UnsupportedValueError
+        If a level or a transform's state cannot be written as JSON.
+    """
+    state = design.state
+    if state is None:
+        raise ValueError("This design has no state to save.")
+    return {
+        "formula": design.formula,
+        "response": {
+            "name": design.response.name,
+            "event": design.response.event,
+            "trials": design.response.trials is not None,
+        },
+        "n_obs": design.n_obs,
+        "n_dropped": design.n_dropped,
+        "common_terms": [
+            {
+                "name": t.name,
+                "columns": list(t.columns),
+                "start": t.start,
+                "stop": t.stop,
+                "levels": None if t.levels is None else list(t.levels),
+            }
+            for t in design.common_terms
+        ],
+        "group_terms": [
+            {
+                "name": t.name,
+                "expr": t.expr,
+                "factor": t.factor,
+                "levels": list(t.levels),
+                "columns": list(t.columns),
+            }
+            for t in design.group_terms
+        ],
+        "predictors": list(state.predictors),
+        "categorical": list(state.categorical),
+        "n_common": state.n_common,
+        "columns": state.columns,
+        "factors": [
+            {
+                "components": list(g.factor_encoder.components),
+                "categories": [
+                    encode_value(list(c), f"levels of {g.factor!r}")
+                    for c in g.factor_encoder.categories
+                ],
+                "keys": encode_value(g.factor_encoder.keys),
+                "key_level": encode_value(g.factor_encoder.key_level),
+            }
+            for g in state.groups
+        ],
+        "formulae": dump_state(
+            _formulae_terms(state.common_matrix, state.groups, state.trials_call)
+        ),
+    }
+
+
+def design_from_dict(
+    spec: dict[str, Any], family: Family, frame: pd.DataFrame | None = None
+) -> Design:
+    """Rebuild a :class:`Design` from :func:`design_to_dict`'s output.
+
+    formulae builds the terms of the formula on a stand-in frame, and the stored state (levels,
+    contrasts, transform parameters, grouping-factor levels) replaces what it learned there.
+    With ``frame`` (the training rows), the design also holds the training rows, so predictions
+    without new data work; without it, it can only encode new rows.
+
+    Raises
+    ------
+    ValueError, KeyError
+        If the stored description is incomplete or does not fit the formula; the caller words
+        the error for its source.
+    """
+    formula = spec["formula"]
+    description = parse_formula(formula)
+    columns = spec["columns"]
+    stand_in = _stand_in_frame(columns)
+    env = Environment([{"np": np}])
+    trials_call = None
+    # What formulae learns from the stand-in is replaced below; its warnings (e.g. poly() on
+    # few distinct values) are not about the user's data.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        _, _, _, common_matrix = _encode_common(description, stand_in, env, len(stand_in))
+        _, _, built_groups = _encode_group(description, stand_in, env)
+        if spec["response"]["trials"]:
+            trials_call = description.response.term.components[0]
+            trials_call.set_type(stand_in, env)
+            trials_call.set_data()
+    apply_state(_formulae_terms(common_matrix, built_groups, trials_call), spec["formulae"])
+
+    groups = []
+    for built, term, factor in zip(built_groups, spec["group_terms"], spec["factors"], strict=True):
+        keys = decode_value(factor["keys"])
+        encoder = _FactorEncoder(
+            tuple(factor["components"]),
+            tuple(pd.Index(decode_value(c)) for c in factor["categories"]),
+            keys,
+            decode_value(factor["key_level"]),
+        )
+        groups.append(
+            _GroupEncoder(term["name"], term["factor"], len(term["levels"]), encoder, built.expr)
+        )
+    if frame is not None:
+        frame = _restore_dtypes(frame[list(columns)], columns)
+    state = DesignState(
+        formula=formula,
+        frame=frame,
+        predictors=tuple(spec["predictors"]),
+        categorical=tuple(spec["categorical"]),
+        common_matrix=common_matrix,
+        n_common=int(spec["n_common"]),
+        common_levels=_common_levels(common_matrix.terms.values() if common_matrix else []),
+        groups=tuple(groups),
+        trials_call=trials_call,
+        columns=columns,
+    )
+    common_terms = tuple(
+        CommonTerm(
+            t["name"],
+            tuple(t["columns"]),
+            int(t["start"]),
+            int(t["stop"]),
+            None if t["levels"] is None else tuple(t["levels"]),
+        )
+        for t in spec["common_terms"]
+    )
+    stored = spec["response"]
+    if frame is None:
+        n = 0
+        response = Response(
+            stored["name"], np.zeros(0), np.zeros(0) if stored["trials"] else None, stored["event"]
+        )
+        rows = NewDesign(
+            0,
+            np.zeros((0, state.n_common)),
+            tuple(
+                NewGroup(
+                    np.zeros(0, dtype=np.int64),
+                    None if t["expr"] == "1" else np.zeros((0, len(t["columns"]))),
+                    (),
+                )
+                for t in spec["group_terms"]
+            ),
+            None,
+        )
+    else:
+        n = len(frame)
+        response = _encode_response(description, frame, env, family)
+        if response.name != stored["name"] or response.event != stored["event"]:
+            raise ValueError(
+                f"the stored training rows give response {response.name!r} "
+                f"(event {response.event!r}), not {stored['name']!r} (event {stored['event']!r})"
+            )
+        rows = state.encode(frame)
+    group_terms = tuple(
+        GroupTerm(
+            t["name"],
+            t["expr"],
+            t["factor"],
+            tuple(t["levels"]),
+            rows.groups[i].index.astype(np.int32),
+            rows.groups[i].values,
+            tuple(t["columns"]),
+        )
+        for i, t in enumerate(spec["group_terms"])
+    )
+    if n and any(len(g.new_levels) for g in rows.groups):
+        raise ValueError("the stored training rows have grouping levels the model does not")
+    return Design(
+        formula=formula,
+        response=response,
+        common=rows.common,
+        common_terms=common_terms,
+        group_terms=group_terms,
+        n_dropped=int(spec["n_dropped"]),
+        state=state,
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -27,6 +29,10 @@ from .predict import (
     response_draws,
     response_params,
 )
+from .spec import ModelSpec, data_fingerprint, prior_from_json
+
+if TYPE_CHECKING:
+    from .model import Model
 
 __all__ = ["FittedModel"]
 
@@ -44,7 +50,8 @@ class FittedModel:
     - ``include_group_specific``: ``False`` predicts with the common effects alone;
     - ``sample_new_groups``: what to do with group levels not seen at fit time, one of
       ``False`` (an error), ``True`` or ``"uncertainty"``, ``"gaussian"``, ``"old_levels"``,
-      ``"population"`` (see ``docs/prediction.md``);
+      ``"population"`` (see ``docs/prediction.md``); ``None`` (the default) uses the
+      model's own default, given when it was saved;
     - ``random_seed``: an int or ``numpy.random.Generator``, for the draws of responses and of
       new groups.
 
@@ -65,6 +72,12 @@ class FittedModel:
     normal_groups : sequence of str, optional
         Group terms with a ``Normal(mu, sigma)`` prior, whose population distribution the
         ``"gaussian"`` policy draws new levels from.
+    spec : ModelSpec or callable returning one, optional
+        What the model is, for :meth:`save` and :meth:`to_model`.
+    sample_new_groups : bool or str, default False
+        The policy for unseen group levels when a method is not given one.
+    source : dict, optional
+        For a loaded model: the file's path, format version, library versions and save time.
 
     Examples
     --------
@@ -82,6 +95,9 @@ class FittedModel:
         *,
         fixed: Mapping[str, float] | None = None,
         normal_groups: Sequence[str] = (),
+        spec: ModelSpec | Callable[[], ModelSpec] | None = None,
+        sample_new_groups: bool | str = False,
+        source: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
             raise NotFittedError(
@@ -94,7 +110,24 @@ class FittedModel:
         self.idata = idata
         self.fixed = dict(fixed or {})
         self.normal_groups = tuple(normal_groups)
+        resolve_policy(sample_new_groups)
+        self.sample_new_groups = sample_new_groups
+        self.source = dict(source) if source is not None else None
+        self._spec = spec
         self._draws: PosteriorDraws | None = None
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The model spec (formula, family, priors as used, design state), if known."""
+        if callable(self._spec):
+            self._spec = self._spec()
+        return self._spec
+
+    @property
+    def data_sha256(self) -> str | None:
+        """SHA-256 fingerprint of the training rows (see ``bayesmm.spec.data_fingerprint``)."""
+        spec = self.spec
+        return spec.data_sha256 if spec is not None else None
 
     @property
     def posterior_draws(self) -> PosteriorDraws:
@@ -111,10 +144,18 @@ class FittedModel:
 
     def _rows(self, data: pd.DataFrame | None) -> NewDesign:
         if data is None:
+            self._require_training_rows()
             return self.design.rows()
         if self.design.state is None:
             raise DataError("This design has no state to encode new data with.")
         return self.design.state.encode(data)
+
+    def _require_training_rows(self) -> None:
+        if self.design.n_obs == 0:
+            raise DataError(
+                "This model was saved without its training rows (posterior_only=True), so it "
+                "cannot predict for them: pass data, the rows to predict for."
+            )
 
     def draws(
         self,
@@ -122,11 +163,13 @@ class FittedModel:
         kind: str = "response_params",
         *,
         include_group_specific: bool = True,
-        sample_new_groups: bool | str = False,
+        sample_new_groups: bool | str | None = None,
         random_seed: int | np.random.Generator | None = None,
     ) -> np.ndarray:
         """Posterior draws for each row, shape ``(draws, rows)``, chains stacked."""
         check_kind(kind)
+        if sample_new_groups is None:
+            sample_new_groups = self.sample_new_groups
         policy = resolve_policy(sample_new_groups)
         rng = np.random.default_rng(random_seed)
         rows = self._rows(data)
@@ -145,7 +188,7 @@ class FittedModel:
         kind: str = "response_params",
         *,
         include_group_specific: bool = True,
-        sample_new_groups: bool | str = False,
+        sample_new_groups: bool | str | None = None,
         random_seed: int | np.random.Generator | None = None,
     ) -> az.InferenceData:
         """Predictions as a new InferenceData; the fit's own InferenceData is not changed.
@@ -255,10 +298,82 @@ class FittedModel:
         plus the variance of the residuals, as computed by ``arviz.r2_score``; returns its
         posterior mean (``r2``) and standard deviation (``r2_std``).
         """
+        self._require_training_rows()
         response = self.design.response
         y = response.values if response.trials is None else response.values / response.trials
         mu = self.draws(None, "response_params")
         return az.r2_score(y, mu)
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        posterior_only: bool = False,
+        draws: int | None = None,
+        sample_new_groups: bool | str | None = None,
+    ) -> Path:
+        """Write this model to one netCDF file; see :meth:`bayesmm.Model.save`."""
+        from .io import save
+
+        return save(
+            self,
+            path,
+            posterior_only=posterior_only,
+            draws=draws,
+            sample_new_groups=sample_new_groups,
+        )
+
+    def to_model(
+        self,
+        data: pd.DataFrame,
+        priors: Mapping[str, Any] | None = None,
+        *,
+        require_same_data: bool = False,
+    ) -> Model:
+        """Rebuild the :class:`~bayesmm.Model` with the same spec, for a refit on ``data``.
+
+        The formula, family, link, options and the priors as used in the fit (the defaults
+        already scaled from the training data) are the same; ``priors`` overrides some of them.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            The data to fit: the training data again, or new data of the same form.
+        priors : dict, optional
+            Priors to use instead of the stored ones, keyed like ``Model(priors=...)``.
+        require_same_data : bool, default False
+            Raise a DataError unless ``data`` gives the same training rows as the fit (same
+            SHA-256 fingerprint of the formula's columns).
+        """
+        from .model import Model
+
+        spec = self.spec
+        if spec is None:
+            raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
+        given = dict(priors or {})
+        stored = {
+            p["name"]: prior_from_json(p["prior"], p["name"])
+            for p in spec.priors
+            if p["name"] not in given
+        }
+        model = Model(
+            spec.formula,
+            data,
+            family=self.family,
+            link=self.link,
+            priors={**stored, **given},
+            **spec.options,
+        )
+        if require_same_data:
+            state = model.design.state
+            found = data_fingerprint(state.frame) if state is not None else ""
+            if found != spec.data_sha256:
+                raise DataError(
+                    "data must give the same training rows as the fit (require_same_data=True); "
+                    f"got SHA-256 {found[:12]}..., but the fit's rows have "
+                    f"{spec.data_sha256[:12]}...."
+                )
+        return model
 
     def __repr__(self) -> str:
         draws = self.idata["posterior"].sizes

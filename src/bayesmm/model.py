@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._errors import DataError, PriorError
+from ._jsonvalues import UnsupportedValueError
 from ._validation import choice_message, did_you_mean
 from .design import Design, build_design
 from .families import Family, get_family
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
     from .backend.pymc import BuiltModel
     from .fitted import FittedModel
+    from .spec import ModelSpec
 
 __all__ = ["Model"]
 
@@ -111,6 +115,8 @@ class Model:
         self.design: Design = build_design(
             self.formula.main, data, self.family, categorical=categorical, dropna=dropna
         )
+        self.categorical = list(self.design.state.categorical) if self.design.state else []
+        self.dropna = dropna
         self.auto_scale = auto_scale
         self.noncentered = noncentered
         self.center_predictors = center_predictors
@@ -381,7 +387,89 @@ class Model:
             and isinstance(t.prior.params.get("sigma"), Prior)
         ]
         return FittedModel(
-            self.design, self.family, self.link, idata, fixed=fixed, normal_groups=normal
+            self.design,
+            self.family,
+            self.link,
+            idata,
+            fixed=fixed,
+            normal_groups=normal,
+            spec=lambda: self.spec(fixed, normal),
+        )
+
+    def spec(
+        self, fixed: Mapping[str, float] | None = None, normal_groups: Sequence[str] = ()
+    ) -> ModelSpec:
+        """Everything needed to rebuild this model, as JSON-ready values (see ``docs/io.md``)."""
+        from .design import design_to_dict
+        from .spec import ModelSpec, data_fingerprint, term_priors_to_json
+
+        state = self.design.state
+        assert state is not None and state.frame is not None
+        try:
+            design = design_to_dict(self.design)
+            priors = term_priors_to_json(list(self.priors.terms))
+        except UnsupportedValueError as err:
+            raise DataError(
+                f"This model cannot be saved: {err}, which a file cannot hold."
+            ) from None
+        return ModelSpec(
+            formula=self.formula.main,
+            family=self.family.name,
+            link=self.link.name,
+            options={
+                "categorical": self.categorical,
+                "dropna": self.dropna,
+                "auto_scale": self.auto_scale,
+                "noncentered": self.noncentered,
+                "center_predictors": self.center_predictors,
+                "automatic_priors": self.automatic_priors,
+            },
+            priors=priors,
+            fixed=dict(fixed or {}),
+            normal_groups=list(normal_groups),
+            sample_new_groups=False,
+            design=design,
+            data_sha256=data_fingerprint(state.frame),
+        )
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        idata: az.InferenceData,
+        *,
+        posterior_only: bool = False,
+        draws: int | None = None,
+        sample_new_groups: bool | str = False,
+    ) -> Path:
+        """Save the fitted model to one portable netCDF file; ``bayesmm.load`` reads it back.
+
+        The file holds the InferenceData, the model spec as JSON (formula, family, link, priors
+        as used, levels, transform parameters, new-group policy), the library versions, and a
+        SHA-256 fingerprint of the training rows. Loading it needs neither a refit, nor the
+        data, nor pymc. See ``docs/io.md``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (``.nc`` by convention); replaced if it exists.
+        idata : arviz.InferenceData
+            What :meth:`fit` returned.
+        posterior_only : bool, default False
+            Keep only the ``posterior`` group: drop the log-likelihood, sample stats, observed
+            data and training rows. The loaded model then predicts only for new data, and
+            ``az.loo`` needs a refit.
+        draws : int, optional
+            Thin to this many draws per chain, evenly spaced.
+        sample_new_groups : bool or str, default False
+            The loaded model's default policy for unseen group levels.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        return self.fitted(idata).save(
+            path, posterior_only=posterior_only, draws=draws, sample_new_groups=sample_new_groups
         )
 
     def predict(
