@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
+import uuid
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -153,12 +153,9 @@ def save(
     target = Path(path)
     if target.is_dir():
         raise DataError(f"path must be a file name; {str(target)!r} is a directory.")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
-    )
-    os.close(handle)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
     try:
-        out.to_netcdf(temporary, engine="h5netcdf")
+        out.to_netcdf(str(temporary), engine="h5netcdf")
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
