@@ -450,3 +450,18 @@ def test_the_golden_file_loads_and_reproduces_its_predictions(name):
         np.testing.assert_allclose(got, np.asarray(expected), rtol=1e-12, atol=0, err_msg=key)
     in_sample = loaded.draws(None, "response_params")
     np.testing.assert_allclose(in_sample.mean(0), stored["in_sample_mean"], rtol=1e-12)
+
+
+def test_loading_never_unpickles(saved, monkeypatch):
+    """Opening an untrusted file cannot run code: the pickle machinery is never used."""
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used while loading")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    monkeypatch.setattr(np, "load", refuse)
+    _, _, path = saved
+    loaded = bmm.load(path)
+    assert loaded.draws(pd.DataFrame({"Days": [1], "Subject": [308]})).shape == (40, 1)
