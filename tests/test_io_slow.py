@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,3 +44,13 @@ def test_sleepstudy_file_sizes_and_thinning(sleepstudy_fit, tmp_path):
         loaded.draws(new, "response", **options),
         model.fitted(idata).draws(new, "response", **options),
     )
+
+
+def test_the_save_and_load_example_runs(tmp_path):
+    example = Path(__file__).resolve().parent.parent / "examples" / "save_and_load.py"
+    out = subprocess.run(
+        [sys.executable, str(example), "100"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "pymc imported: False" in out.stdout
+    assert (tmp_path / "sleepstudy_model.nc").exists()
