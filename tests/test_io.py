@@ -465,3 +465,40 @@ def test_loading_never_unpickles(saved, monkeypatch):
     _, _, path = saved
     loaded = bmm.load(path)
     assert loaded.draws(pd.DataFrame({"Days": [1], "Subject": [308]})).shape == (40, 1)
+
+
+def test_numeric_categories_and_boolean_columns_round_trip(tmp_path, stub_sampler, sleepstudy):
+    data = sleepstudy.assign(late=sleepstudy["Days"] > 4, Subject=sleepstudy["Subject"].astype(int))
+    model = bmm.Model("Reaction ~ Days + late + (1|Subject)", data, categorical="Days")
+    idata = model.fit(draws=10, chains=1, random_seed=1)
+    loaded = bmm.load(model.save(tmp_path / "m.nc", idata))
+    new = pd.DataFrame(
+        {"Days": [0, "9", 3], "late": [False, True, False], "Subject": ["308", 309, 310]}
+    )
+    assert np.array_equal(loaded.draws(new), model.fitted(idata).draws(new))
+    assert np.array_equal(loaded.draws(), model.fitted(idata).draws())
+    assert loaded.to_model(data, require_same_data=True).priors == model.priors
+
+
+def test_the_spec_is_a_snapshot_taken_when_the_model_was_paired(tmp_path, stub_sampler, sleepstudy):
+    model = bmm.Model("Reaction ~ Days + (1|Subject)", sleepstudy)
+    idata = model.fit(draws=10, chains=1, random_seed=1)
+    fitted = model.fitted(idata)
+    before = model.priors["Days"]
+    model.set_priors({"Days": bmm.Prior("Normal", mu=0, sigma=1)})
+    loaded = bmm.load(fitted.save(tmp_path / "m.nc"))
+    assert loaded.to_model(sleepstudy).priors["Days"] == before
+
+
+def test_columns_a_file_cannot_hold_are_refused_when_saving(tmp_path, stub_sampler, sleepstudy):
+    data = sleepstudy.assign(
+        when=pd.Timestamp("2026-01-01") + pd.to_timedelta(sleepstudy["Days"], unit="D")
+    )
+    model = bmm.Model("Reaction ~ Days + (1|when)", data)
+    idata = model.fit(draws=10, chains=1, random_seed=1)
+    with pytest.raises(
+        bmm.DataError,
+        match=r"This model cannot be saved: column 'when' is a pandas.*Timestamp, which a file cannot hold",
+    ):
+        model.save(tmp_path / "m.nc", idata)
+    assert not list(tmp_path.iterdir())

@@ -568,8 +568,10 @@ class DesignState:
     predictors : tuple of str
         The columns prediction needs (the formula's columns except the response).
     columns : dict
-        What each of the formula's columns was at fit time: ``{"kind": "numeric", "dtype",
-        "range": [min, max]}``, ``{"kind": "bool"}`` or ``{"kind": "categorical", "levels"}``.
+        For a state loaded from a file: what each of the formula's columns was at fit time,
+        ``{"kind": "numeric", "dtype", "range": [min, max]}``, ``{"kind": "bool"}`` or
+        ``{"kind": "categorical", "levels"}``. Empty for a state built from data, where
+        ``frame`` has the columns themselves.
     """
 
     formula: str
@@ -786,7 +788,6 @@ def build_design(
         common_levels=_common_levels(common_raw),
         groups=group_encoders,
         trials_call=response_term.components[0] if response.trials is not None else None,
-        columns=_describe_columns(data),
     )
     return Design(
         formula=formula,
@@ -942,7 +943,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "predictors": list(state.predictors),
         "categorical": list(state.categorical),
         "n_common": state.n_common,
-        "columns": state.columns,
+        "columns": state.columns or _describe_columns(state.frame),
         "factors": [
             {
                 "components": list(g.factor_encoder.components),

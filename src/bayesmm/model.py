@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._errors import DataError, PriorError
-from ._jsonvalues import UnsupportedValueError
 from ._validation import choice_message, did_you_mean
 from .design import Design, build_design
 from .families import Family, get_family
@@ -373,7 +373,34 @@ class Model:
         ``predict``, ``draws``, ``point``, ``interval``, ``quantiles``, ``density`` and ``r2``.
         """
         from .fitted import FittedModel
+        from .spec import build_spec
 
+        fixed, normal = self._fixed_and_normal()
+        # The spec is built on first use, from this moment's design, priors and options; the
+        # FittedModel keeps no reference to this Model.
+        spec = partial(
+            build_spec,
+            self.formula.main,
+            self.family.name,
+            self.link.name,
+            self._options(),
+            self.priors,
+            self.design,
+            fixed,
+            normal,
+        )
+        return FittedModel(
+            self.design,
+            self.family,
+            self.link,
+            idata,
+            fixed=fixed,
+            normal_groups=normal,
+            spec=spec,
+        )
+
+    def _fixed_and_normal(self) -> tuple[dict[str, float], list[str]]:
+        """Auxiliary parameters fixed to numbers; group terms with a Normal(mu, sigma) prior."""
         fixed = {
             t.name: float(t.prior)
             for t in self.priors.of_kind("auxiliary")
@@ -386,50 +413,38 @@ class Model:
             and t.prior.name == "Normal"
             and isinstance(t.prior.params.get("sigma"), Prior)
         ]
-        return FittedModel(
+        return fixed, normal
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "categorical": list(self.categorical),
+            "dropna": self.dropna,
+            "auto_scale": self.auto_scale,
+            "noncentered": self.noncentered,
+            "center_predictors": self.center_predictors,
+            "automatic_priors": self.automatic_priors,
+        }
+
+    def spec(self) -> ModelSpec:
+        """Everything needed to rebuild this model, as JSON-ready values (see ``docs/io.md``).
+
+        Raises
+        ------
+        DataError
+            If a level or a transform's state cannot be written as JSON (e.g. dates).
+        """
+        from .spec import build_spec
+
+        fixed, normal = self._fixed_and_normal()
+        return build_spec(
+            self.formula.main,
+            self.family.name,
+            self.link.name,
+            self._options(),
+            self.priors,
             self.design,
-            self.family,
-            self.link,
-            idata,
-            fixed=fixed,
-            normal_groups=normal,
-            spec=lambda: self.spec(fixed, normal),
-        )
-
-    def spec(
-        self, fixed: Mapping[str, float] | None = None, normal_groups: Sequence[str] = ()
-    ) -> ModelSpec:
-        """Everything needed to rebuild this model, as JSON-ready values (see ``docs/io.md``)."""
-        from .design import design_to_dict
-        from .spec import ModelSpec, data_fingerprint, term_priors_to_json
-
-        state = self.design.state
-        assert state is not None and state.frame is not None
-        try:
-            design = design_to_dict(self.design)
-            priors = term_priors_to_json(list(self.priors.terms))
-        except UnsupportedValueError as err:
-            raise DataError(
-                f"This model cannot be saved: {err}, which a file cannot hold."
-            ) from None
-        return ModelSpec(
-            formula=self.formula.main,
-            family=self.family.name,
-            link=self.link.name,
-            options={
-                "categorical": self.categorical,
-                "dropna": self.dropna,
-                "auto_scale": self.auto_scale,
-                "noncentered": self.noncentered,
-                "center_predictors": self.center_predictors,
-                "automatic_priors": self.automatic_priors,
-            },
-            priors=priors,
-            fixed=dict(fixed or {}),
-            normal_groups=list(normal_groups),
-            sample_new_groups=False,
-            design=design,
-            data_sha256=data_fingerprint(state.frame),
+            fixed,
+            normal,
         )
 
     def save(

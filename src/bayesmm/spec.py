@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._errors import PriorError
-from ._jsonvalues import decode_value, encode_value
-from .priors import Prior, TermPrior
+from ._errors import DataError, PriorError
+from ._jsonvalues import UnsupportedValueError, decode_value, encode_value
+from .design import Design, design_to_dict
+from .priors import Prior, PriorSet, TermPrior
 
 __all__ = [
     "ModelSpec",
@@ -28,6 +29,7 @@ __all__ = [
     "prior_to_json",
     "prior_from_json",
     "term_priors_to_json",
+    "build_spec",
 ]
 
 #: The options of ``Model(...)`` a spec records, besides formula, family, link and priors.
@@ -158,3 +160,42 @@ def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
 
 #: The entries of every spec: what a file must hold to be loaded.
 SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec))
+
+
+def build_spec(
+    formula: str,
+    family: str,
+    link: str,
+    options: Mapping[str, Any],
+    priors: PriorSet,
+    design: Design,
+    fixed: Mapping[str, float],
+    normal_groups: list[str],
+) -> ModelSpec:
+    """The spec of a model from its parts (what ``Model.spec()`` and ``Model.fitted`` use).
+
+    Raises
+    ------
+    DataError
+        If a level or a transform's state cannot be written as JSON (e.g. dates).
+    """
+    state = design.state
+    if state is None or state.frame is None:
+        raise DataError("This design has no training rows to describe; build it from data.")
+    try:
+        described = design_to_dict(design)
+        used = term_priors_to_json(list(priors.terms))
+    except UnsupportedValueError as err:
+        raise DataError(f"This model cannot be saved: {err}, which a file cannot hold.") from None
+    return ModelSpec(
+        formula=formula,
+        family=family,
+        link=link,
+        options=dict(options),
+        priors=used,
+        fixed=dict(fixed),
+        normal_groups=list(normal_groups),
+        sample_new_groups=False,
+        design=described,
+        data_sha256=data_fingerprint(state.frame),
+    )
