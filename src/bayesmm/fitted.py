@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -32,6 +31,8 @@ from .predict import (
 from .spec import ModelSpec, data_fingerprint, prior_from_json
 
 if TYPE_CHECKING:
+    import arviz as az
+
     from .model import Model
 
 __all__ = ["FittedModel"]
@@ -65,8 +66,9 @@ class FittedModel:
         The response family.
     link : Link
         The link of the family's parent parameter.
-    idata : arviz.InferenceData
-        What ``Model.fit`` returned.
+    idata : arviz.InferenceData or mapping of str to xarray.Dataset
+        What ``Model.fit`` returned, or its groups (a loaded model makes the InferenceData
+        only when asked for it, so that predicting does not import ArviZ).
     fixed : mapping of str to float, optional
         Auxiliary parameters fixed to a number instead of sampled.
     normal_groups : sequence of str, optional
@@ -91,23 +93,34 @@ class FittedModel:
         design: Design,
         family: Family,
         link: Link,
-        idata: az.InferenceData,
+        idata: az.InferenceData | Mapping[str, xr.Dataset],
         *,
         fixed: Mapping[str, float] | None = None,
         normal_groups: Sequence[str] = (),
         spec: ModelSpec | Callable[[], ModelSpec] | None = None,
         sample_new_groups: bool | str = False,
         source: Mapping[str, Any] | None = None,
+        attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
+        # An InferenceData (itself a Mapping of groups), or the groups read from a file.
+        self._groups: dict[str, xr.Dataset] | None = None
+        self._idata: az.InferenceData | None = None
+        names: list[str] = []
+        if callable(getattr(idata, "groups", None)):
+            self._idata = idata  # type: ignore[assignment]
+            names = list(idata.groups())  # type: ignore[union-attr]
+        elif isinstance(idata, Mapping):
+            self._groups = dict(idata)
+            names = list(self._groups)
+        if "posterior" not in names:
             raise NotFittedError(
                 "idata must be the arviz.InferenceData that Model.fit() returned, with a "
                 f"posterior group; got {type(idata).__name__}."
             )
+        self._attrs = dict(attrs or {})
         self.design = design
         self.family = family
         self.link = link
-        self.idata = idata
         self.fixed = dict(fixed or {})
         self.normal_groups = tuple(normal_groups)
         resolve_policy(sample_new_groups)
@@ -115,6 +128,21 @@ class FittedModel:
         self.source = dict(source) if source is not None else None
         self._spec = spec
         self._draws: PosteriorDraws | None = None
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The InferenceData of the fit (for a loaded model, made on first use)."""
+        if self._idata is None:
+            import arviz as az
+
+            assert self._groups is not None
+            idata = az.InferenceData(**self._groups)  # type: ignore[arg-type]
+            idata.attrs = dict(self._attrs)
+            self._idata = idata
+        return self._idata
+
+    def _group(self, name: str) -> xr.Dataset:
+        return self._groups[name] if self._groups is not None else self.idata[name]
 
     @property
     def spec(self) -> ModelSpec | None:
@@ -134,7 +162,7 @@ class FittedModel:
         """The posterior stacked into arrays (computed once)."""
         if self._draws is None:
             self._draws = extract_draws(
-                self.idata["posterior"],
+                self._group("posterior"),
                 self.design,
                 self.family.aux_params,
                 self.fixed,
@@ -165,15 +193,21 @@ class FittedModel:
         include_group_specific: bool = True,
         sample_new_groups: bool | str | None = None,
         random_seed: int | np.random.Generator | None = None,
+        n_samples: int | None = None,
     ) -> np.ndarray:
-        """Posterior draws for each row, shape ``(draws, rows)``, chains stacked."""
+        """Posterior draws for each row, shape ``(draws, rows)``, chains stacked.
+
+        ``n_samples`` uses that many evenly spaced posterior draws instead of all of them.
+        """
         check_kind(kind)
         if sample_new_groups is None:
             sample_new_groups = self.sample_new_groups
         policy = resolve_policy(sample_new_groups)
         rng = np.random.default_rng(random_seed)
-        rows = self._rows(data)
         draws = self.posterior_draws
+        if n_samples is not None:
+            draws = draws.thinned(n_samples)
+        rows = self._rows(data)
         eta = linear_predictor(
             draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
         )
@@ -212,8 +246,8 @@ class FittedModel:
             values.reshape(draws.chains, draws.draws, -1),
             dims=("chain", "draw", OBS_DIM),
             coords={
-                "chain": self.idata["posterior"]["chain"].to_numpy(),
-                "draw": self.idata["posterior"]["draw"].to_numpy(),
+                "chain": self._group("posterior")["chain"].to_numpy(),
+                "draw": self._group("posterior")["draw"].to_numpy(),
                 OBS_DIM: np.arange(values.shape[1]),
             },
         )
@@ -225,6 +259,8 @@ class FittedModel:
         else:
             groups["predictions"] = xr.Dataset({name: array})
             groups["predictions_constant_data"] = _constant_data(data, self.design)
+        import arviz as az
+
         result = az.InferenceData(**groups)  # type: ignore[arg-type]
         result.attrs.update(getattr(self.idata, "attrs", {}) or {})
         return result
@@ -302,6 +338,8 @@ class FittedModel:
         response = self.design.response
         y = response.values if response.trials is None else response.values / response.trials
         mu = self.draws(None, "response_params")
+        import arviz as az
+
         return az.r2_score(y, mu)
 
     def save(
@@ -376,7 +414,7 @@ class FittedModel:
         return model
 
     def __repr__(self) -> str:
-        draws = self.idata["posterior"].sizes
+        draws = self._group("posterior").sizes
         return (
             f"FittedModel({self.design.formula!r}, family={self.family.name!r}, "
             f"link={self.link.name!r}, chains={draws['chain']}, draws={draws['draw']})"

@@ -25,7 +25,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -135,6 +134,8 @@ def save(
         if "constant_data" in groups:
             rows = groups["constant_data"].assign(rows.data_vars)
         groups["constant_data"] = rows
+
+    import arviz as az
 
     out = az.InferenceData(**groups)  # type: ignore[arg-type]
     attrs = {k: v for k, v in (getattr(idata, "attrs", None) or {}).items()}
@@ -345,14 +346,13 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
                 f"fingerprint ({found[:12]}... against {spec.data_sha256[:12]}...)."
             )
 
-    idata = az.InferenceData(**groups)  # type: ignore[arg-type]
-    attrs = dict(header["attrs"])
-    idata.attrs = {k: v for k, v in attrs.items() if not k.startswith("_NC")}
+    attrs = {k: v for k, v in header["attrs"].items() if not k.startswith("_NC")}
     return FittedModel(
         design,
         family,
         link,
-        idata,
+        groups,
+        attrs=attrs,
         fixed=spec.fixed,
         normal_groups=spec.normal_groups,
         spec=spec,

@@ -99,6 +99,29 @@ class PosteriorDraws:
     groups: tuple[GroupDraws, ...]
     aux: dict[str, np.ndarray]
 
+    def thinned(self, n_samples: int) -> PosteriorDraws:
+        """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
+        total = self.n_samples
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
+            raise DataError(f"n_samples must be an integer; got {n_samples!r}.")
+        if not 1 <= n_samples <= total:
+            raise DataError(
+                f"n_samples must be between 1 and the {total} posterior draws; got {n_samples}."
+            )
+        if n_samples == total:
+            return self
+        keep = np.round(np.linspace(0, total - 1, int(n_samples))).astype(np.int64)
+
+        def pick(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[keep]
+
+        groups = tuple(
+            GroupDraws(g.name, g.factor, g.effects[keep], pick(g.mu), pick(g.sigma))
+            for g in self.groups
+        )
+        aux = {name: values[keep] for name, values in self.aux.items()}
+        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux)
+
     @property
     def n_samples(self) -> int:
         return self.chains * self.draws
