@@ -1,0 +1,348 @@
+"""The HTTP app: point, interval and density predictions from a fitted model.
+
+``create_app`` loads the model once and builds request schemas from its inputs. Predictions
+are the ``FittedModel`` summaries (numpy on the posterior draws), run in FastAPI's thread pool;
+the model is only read after start-up, so concurrent requests are safe.
+"""
+
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .._errors import BayesmmError
+from ..fitted import FittedModel
+from ..io import _versions, load
+from ..predict import POLICIES, density, interval, point_estimate, quantiles
+from .schemas import (
+    ColumnInfo,
+    DensityResponse,
+    GroupInfo,
+    IntervalResponse,
+    ModelInfo,
+    PointResponse,
+    describe_inputs,
+    request_models,
+)
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("bayesmm.serve")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _Limits:
+    """ASGI middleware: a request id on every response, and a cap on the body size."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
+        request_id = given if given.isprintable() and given else uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await self._too_large(send_with_id, int(length))
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge(received)
+            return message
+
+        try:
+            await self.app(scope, counted, send_with_id)
+        except _BodyTooLarge as err:
+            await self._too_large(send_with_id, err.size)
+
+    async def _too_large(self, send: Send, size: int) -> None:
+        response = JSONResponse(
+            {
+                "detail": f"The request body must be at most {self.max_body_bytes} bytes; "
+                f"got {size}."
+            },
+            status_code=413,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def _unprocessable(message: str, loc: list[Any]) -> JSONResponse:
+    """A 422 in FastAPI's own validation-error shape."""
+    return JSONResponse(
+        {"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422
+    )
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite(values: np.ndarray, what: str, row_axis: int = 1) -> np.ndarray:
+    """``values`` if every number is finite; a 422 naming the rows otherwise (JSON has no inf)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = sorted({int(i) for i in np.argwhere(bad)[:, row_axis]})
+        raise _NotFinite(
+            f"The {what} is not a finite number for row(s) {rows[:10]}: the inputs are too "
+            "far outside the training data for the model to give a prediction."
+        )
+    return values
+
+
+def create_app(
+    model: FittedModel | str | os.PathLike[str],
+    *,
+    max_batch: int = 1000,
+    max_body_bytes: int = 1_000_000,
+    title: str | None = None,
+) -> FastAPI:
+    """A FastAPI app serving predictions of ``model``.
+
+    Parameters
+    ----------
+    model : FittedModel or path
+        A fitted model, or the path of a file written by ``Model.save`` (loaded now, once).
+    max_batch : int, default 1000
+        Most rows in one request.
+    max_body_bytes : int, default 1,000,000
+        Largest request body; larger ones get a 413.
+    title : str, optional
+        The title of the OpenAPI docs; by default the model's formula.
+
+    Raises
+    ------
+    bayesmm.ModelFileError
+        If the model file cannot be loaded.
+    """
+    fitted = model if isinstance(model, FittedModel) else load(model)
+    spec = fitted.spec
+    if spec is None:
+        raise ValueError("The model has no spec; serve a FittedModel from Model.fitted or load.")
+    draws = fitted.posterior_draws  # stacked once, before any request
+    n_draws = draws.n_samples
+    inputs = describe_inputs(fitted)
+    models = request_models(inputs, n_draws, max_batch)
+    names = [column.name for column in inputs]
+    example_row = {column.name: column.example for column in inputs}
+    versions = (fitted.source or {}).get("versions") or _versions()
+    info = ModelInfo(
+        formula=spec.formula,
+        family=spec.family,
+        link=spec.link,
+        response=fitted.design.response.name,
+        inputs=[
+            ColumnInfo(
+                name=c.name,
+                role=c.role,  # type: ignore[arg-type]
+                type=c.type,  # type: ignore[arg-type]
+                levels=list(c.levels) if c.levels is not None else None,
+            )
+            for c in inputs
+        ],
+        groups=[
+            GroupInfo(
+                factor=factor,
+                terms=[t.name for t in fitted.design.group_terms if t.factor == factor],
+                n_levels=len(
+                    next(t.levels for t in fitted.design.group_terms if t.factor == factor)
+                ),
+            )
+            for factor in dict.fromkeys(t.factor for t in fitted.design.group_terms)
+        ],
+        chains=draws.chains,
+        draws=n_draws,
+        sample_new_groups=fitted.sample_new_groups,
+        policies=[*POLICIES],
+        versions={str(k): str(v) for k, v in versions.items()},
+        data_sha256=fitted.data_sha256,
+    )
+
+    app = FastAPI(
+        title=title or f"bayesmm: {spec.formula}",
+        version="1",
+        description=(
+            f"Predictions with uncertainty from a Bayesian {spec.family} model, "
+            f"`{spec.formula}`, over {n_draws} posterior draws."
+        ),
+    )
+
+    def options(request: Any) -> dict[str, Any]:
+        return {
+            "kind": request.kind,
+            "sample_new_groups": request.sample_new_groups,
+            "include_group_specific": request.include_group_specific,
+            "random_seed": request.random_seed,
+            "n_samples": request.n_samples,
+        }
+
+    def predictive_draws(request: Any) -> np.ndarray:
+        """The (draws, rows) predictions; overflow on extreme inputs becomes a 422, not noise."""
+        with np.errstate(all="ignore"):
+            values = fitted.draws(frame(request), **options(request))
+        return _finite(values, "prediction")
+
+    def frame(request: Any) -> pd.DataFrame:
+        records = [row.model_dump(by_alias=True) for row in request.rows]
+        return pd.DataFrame.from_records(records, columns=names)
+
+    def examples(**extra: Any) -> dict[str, Any]:
+        return {
+            "one row": {"summary": "One input row", "value": {"rows": [example_row], **extra}},
+        }
+
+    errors: dict[int | str, dict[str, Any]] = {
+        413: {"description": "The request body is too large."},
+    }
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the model is loaded and the app answers."""
+        return {"status": "ok"}
+
+    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
+    def model_info() -> ModelInfo:
+        """The served model: formula, family, inputs with their types and levels, draws."""
+        return info
+
+    point_model = models["point"]
+    interval_model = models["interval"]
+    density_model = models["density"]
+
+    @app.post("/v1/predict/point", response_model=PointResponse, responses=errors, tags=["predict"])
+    def predict_point(
+        request: Annotated[point_model, Body(openapi_examples=examples(stat="mean"))],  # type: ignore[valid-type]
+    ) -> PointResponse:
+        """The posterior mean or median of each row."""
+        values = predictive_draws(request)
+        with np.errstate(all="ignore"):
+            estimates = _finite(point_estimate(values, request.stat), "estimate", 0)
+        return PointResponse(
+            kind=request.kind,
+            n_draws=values.shape[0],
+            stat=request.stat,
+            results=[{"value": float(v)} for v in estimates],  # type: ignore[misc]
+        )
+
+    @app.post(
+        "/v1/predict/interval", response_model=IntervalResponse, responses=errors, tags=["predict"]
+    )
+    def predict_interval(
+        request: Annotated[interval_model, Body(openapi_examples=examples(prob=0.9))],  # type: ignore[valid-type]
+    ) -> IntervalResponse:
+        """A ``prob`` interval of each row: highest-density (``hdi``) or equal-tailed."""
+        values = predictive_draws(request)
+        with np.errstate(all="ignore"):
+            bounds = _finite(interval(values, request.prob, request.method), "interval", 0)
+        return IntervalResponse(
+            kind=request.kind,
+            n_draws=values.shape[0],
+            prob=request.prob,
+            method=request.method,
+            results=[
+                {"lower": float(lo), "upper": float(hi)}  # type: ignore[misc]
+                for lo, hi in bounds
+            ],
+        )
+
+    @app.post(
+        "/v1/predict/density", response_model=DensityResponse, responses=errors, tags=["predict"]
+    )
+    def predict_density(
+        request: Annotated[density_model, Body(openapi_examples=examples(bins=20))],  # type: ignore[valid-type]
+    ) -> DensityResponse:
+        """A histogram density of each row's predictive draws, or its quantiles."""
+        values = predictive_draws(request)
+        results: list[dict[str, Any]] = []
+        if request.quantiles is not None:
+            with np.errstate(all="ignore"):
+                table = _finite(quantiles(values, request.quantiles), "quantile", 0)
+            for row in table:
+                results.append({"probs": list(request.quantiles), "quantiles": row.tolist()})
+        else:
+            with np.errstate(all="ignore"):
+                all_edges, all_heights = density(values, request.bins)
+            _finite(all_edges, "histogram", 0)
+            _finite(all_heights, "density", 0)
+            for edges, heights in zip(all_edges, all_heights, strict=True):
+                middle = (edges[:-1] + edges[1:]) / 2
+                results.append({"x": middle.tolist(), "density": heights.tolist()})
+        return DensityResponse(
+            kind=request.kind,
+            n_draws=values.shape[0],
+            results=results,  # type: ignore[arg-type]
+        )
+
+    @app.exception_handler(BayesmmError)
+    async def bayesmm_error(request: Request, err: BayesmmError) -> JSONResponse:
+        return _unprocessable(str(err), ["body", "rows"])
+
+    @app.exception_handler(_NotFinite)
+    async def not_finite(request: Request, err: _NotFinite) -> JSONResponse:
+        return _unprocessable(str(err), ["body", "rows"])
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in err.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, err: Exception) -> JSONResponse:
+        request_id = request.scope.get("state", {}).get("request_id", "-")
+        _log.exception("request %s failed: %s %s", request_id, request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "Internal server error.", "request_id": request_id},
+            status_code=500,
+            headers={"x-request-id": request_id},
+        )
+
+    app.add_middleware(_Limits, max_body_bytes=max_body_bytes)  # type: ignore[arg-type]
+    app.state.fitted = fitted
+    return app

@@ -1,0 +1,259 @@
+"""Request and response schemas, generated from the served model's inputs.
+
+Each input column becomes a field of ``Row``: numeric columns take finite numbers, categorical
+predictors one of their fitted levels, grouping factors any level (unseen ones follow the
+new-group policy), and a binomial model's trials column a whole number. Levels are written as
+text; numbers are accepted for them and matched by their text (``308`` for ``"308"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from .._jsonvalues import decode_value
+from ..fitted import FittedModel
+from ..predict import KINDS, POLICIES
+
+__all__ = ["InputColumn", "describe_inputs", "request_models"]
+
+Kind = Literal["response_params", "response"]
+Policy = Literal[False, True, "uncertainty", "gaussian", "old_levels", "population"]
+assert set(KINDS) == {"response_params", "response"}
+assert set(POLICIES) == {"uncertainty", "gaussian", "old_levels", "population"}
+
+
+def _as_text(value: Any) -> Any:
+    """Numbers sent for levels are matched by their text; booleans are not levels."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Level = Annotated[str, BeforeValidator(_as_text)]
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One column a request row must have."""
+
+    name: str
+    role: str  # "predictor", "group" or "trials"
+    type: str  # "number", "boolean" or "level"
+    levels: tuple[str, ...] | None  # the fitted levels of categorical columns and factors
+    example: Any
+
+
+def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
+    """The columns a request row needs, with their types, fitted levels and an example value."""
+    state = fitted.design.state
+    spec = fitted.spec
+    if state is None or spec is None:
+        raise ValueError("The model has no design state or spec to describe its inputs.")
+    columns = spec.design["columns"]
+    factors: dict[str, tuple[str, ...]] = {}
+    for group in state.groups:
+        encoder = group.factor_encoder
+        for name, levels in zip(encoder.components, encoder.categories, strict=True):
+            factors[name] = tuple(str(level) for level in levels)
+    names = list(state.predictors)
+    if state.trials_column is not None and state.trials_column not in names:
+        names.append(state.trials_column)
+    inputs = []
+    for name in names:
+        column = columns[name]
+        role = "trials" if name == state.trials_column else "predictor"
+        if column["kind"] == "numeric":
+            low, high = (float(decode_value(v)) for v in column["range"])
+            example: Any = high if role == "trials" else round((low + high) / 2, 6)
+            if column["dtype"][1] in "iu":
+                example = round(example)
+            inputs.append(InputColumn(name, role, "number", None, example))
+        elif column["kind"] == "bool":
+            inputs.append(InputColumn(name, role, "boolean", None, False))
+        else:
+            levels = tuple(str(v) for v in decode_value(column["levels"]))
+            if name in factors and name not in state.common_levels:
+                role, levels = "group", factors[name]
+            inputs.append(InputColumn(name, role, "level", levels, levels[0]))
+    return inputs
+
+
+def _row_field(column: InputColumn) -> tuple[Any, Any]:
+    description = {
+        "predictor": f"Predictor {column.name!r}.",
+        "group": f"Grouping factor {column.name!r}: a fitted level, or a new one (see "
+        "sample_new_groups).",
+        "trials": f"Number of trials {column.name!r} of the binomial response.",
+    }[column.role]
+    if column.type == "number":
+        if column.role == "trials":
+            return int, Field(alias=column.name, ge=0, description=description)
+        return float, Field(alias=column.name, allow_inf_nan=False, description=description)
+    if column.type == "boolean":
+        return bool, Field(alias=column.name, description=description)
+    if column.role == "group":
+        return Level, Field(alias=column.name, min_length=1, description=description)
+    assert column.levels is not None
+    return (
+        Annotated[Literal[column.levels], BeforeValidator(_as_text)],  # type: ignore[valid-type]
+        Field(alias=column.name, description=description),
+    )
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind = Field(
+        "response",
+        description="'response_params': the mean parameter (e.g. mu, p); 'response': a new "
+        "observation, with the family's noise.",
+    )
+    sample_new_groups: Policy | None = Field(
+        None,
+        description="Policy for group levels not seen at fit time; null uses the model's "
+        "default. false rejects them.",
+    )
+    include_group_specific: bool = Field(
+        True, description="false predicts from the common effects alone."
+    )
+    random_seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Seed for response draws and new-group draws."
+    )
+
+
+def request_models(
+    inputs: list[InputColumn], n_draws: int, max_batch: int
+) -> dict[str, type[BaseModel]]:
+    """The request models of the three prediction endpoints, for this model's inputs."""
+    fields = {f"c{i}": _row_field(column) for i, column in enumerate(inputs)}
+    row = create_model(  # type: ignore[call-overload]
+        "Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
+    )
+    common: dict[str, Any] = {
+        "rows": (
+            list[row],  # type: ignore[valid-type]
+            Field(
+                min_length=1,
+                max_length=max_batch,
+                description=f"One to {max_batch} input rows; one result per row, in order.",
+            ),
+        ),
+        "n_samples": (
+            int | None,
+            Field(
+                None,
+                ge=1,
+                le=n_draws,
+                description=f"Use this many evenly spaced posterior draws (at most {n_draws}); "
+                "null uses all.",
+            ),
+        ),
+    }
+    point = create_model(  # type: ignore[call-overload]
+        "PointRequest",
+        __base__=_Request,
+        kind=(
+            Kind,
+            Field(
+                "response_params",
+                description="'response_params' (the default here): the mean parameter; "
+                "'response': a new observation.",
+            ),
+        ),
+        stat=(Literal["mean", "median"], Field("mean", description="The point estimate.")),
+        **common,
+    )
+    interval = create_model(  # type: ignore[call-overload]
+        "IntervalRequest",
+        __base__=_Request,
+        prob=(float, Field(0.94, gt=0, lt=1, description="Probability mass of the interval.")),
+        method=(
+            Literal["hdi", "eti"],
+            Field("hdi", description="Highest-density or equal-tailed interval."),
+        ),
+        **common,
+    )
+    density = create_model(  # type: ignore[call-overload]
+        "DensityRequest",
+        __base__=_Request,
+        bins=(int, Field(20, ge=1, le=1000, description="Histogram bins (when no quantiles).")),
+        quantiles=(
+            list[Annotated[float, Field(gt=0, lt=1)]] | None,
+            Field(
+                None,
+                min_length=1,
+                max_length=99,
+                description="Probabilities in (0, 1); when given, quantiles are returned "
+                "instead of a histogram.",
+            ),
+        ),
+        **common,
+    )
+    return {"row": row, "point": point, "interval": interval, "density": density}
+
+
+class _Response(BaseModel):
+    kind: Kind
+    n_draws: int = Field(description="Posterior draws used.")
+
+
+class PointResult(BaseModel):
+    value: float
+
+
+class PointResponse(_Response):
+    stat: Literal["mean", "median"]
+    results: list[PointResult]
+
+
+class IntervalResult(BaseModel):
+    lower: float
+    upper: float
+
+
+class IntervalResponse(_Response):
+    prob: float
+    method: Literal["hdi", "eti"]
+    results: list[IntervalResult]
+
+
+class DensityResult(BaseModel):
+    x: list[float] | None = Field(None, description="Bin midpoints.")
+    density: list[float] | None = Field(None, description="Density at each midpoint.")
+    probs: list[float] | None = Field(None, description="The quantiles' probabilities.")
+    quantiles: list[float] | None = Field(None, description="The quantiles.")
+
+
+class DensityResponse(_Response):
+    results: list[DensityResult]
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    role: Literal["predictor", "group", "trials"]
+    type: Literal["number", "boolean", "level"]
+    levels: list[str] | None
+
+
+class GroupInfo(BaseModel):
+    factor: str
+    terms: list[str]
+    n_levels: int
+
+
+class ModelInfo(BaseModel):
+    formula: str
+    family: str
+    link: str
+    response: str
+    inputs: list[ColumnInfo]
+    groups: list[GroupInfo]
+    chains: int
+    draws: int
+    sample_new_groups: Policy
+    policies: list[str]
+    versions: dict[str, str]
+    data_sha256: str | None
