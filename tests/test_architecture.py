@@ -34,10 +34,20 @@ def test_only_the_backend_imports_pymc_and_pytensor():
     assert offenders == {}
 
 
+def test_only_serve_imports_the_web_stack():
+    web = {"fastapi", "uvicorn", "pydantic", "starlette"}
+    offenders = {
+        str(path.relative_to(SRC)): sorted(_imports(path) & web)
+        for path in SRC.rglob("*.py")
+        if path.parent.name != "serve" and _imports(path) & web
+    }
+    assert offenders == {}
+
+
 def test_importing_bayesmm_loads_no_sampler_and_no_side_effects():
     code = (
         "import sys, logging, bayesmm;"
-        "heavy = sorted(m for m in ('pymc', 'pytensor', 'nutpie') if m in sys.modules);"
+        "heavy = sorted(m for m in ('pymc', 'pytensor', 'nutpie', 'fastapi') if m in sys.modules);"
         "handlers = logging.getLogger('bayesmm').handlers;"
         "print(heavy, [type(h).__name__ for h in handlers])"
     )

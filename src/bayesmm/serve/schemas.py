@@ -98,7 +98,7 @@ def _row_field(column: InputColumn) -> tuple[Any, Any]:
         return Level, Field(alias=column.name, min_length=1, description=description)
     assert column.levels is not None
     return (
-        Annotated[Literal[column.levels], BeforeValidator(_as_text)],  # type: ignore[valid-type]
+        Annotated[Literal[column.levels], BeforeValidator(_as_text)],
         Field(alias=column.name, description=description),
     )
 
@@ -129,12 +129,12 @@ def request_models(
 ) -> dict[str, type[BaseModel]]:
     """The request models of the three prediction endpoints, for this model's inputs."""
     fields = {f"c{i}": _row_field(column) for i, column in enumerate(inputs)}
-    row = create_model(  # type: ignore[call-overload]
+    row = create_model(
         "Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
     )
     common: dict[str, Any] = {
         "rows": (
-            list[row],  # type: ignore[valid-type]
+            list[row],
             Field(
                 min_length=1,
                 max_length=max_batch,
@@ -152,7 +152,7 @@ def request_models(
             ),
         ),
     }
-    point = create_model(  # type: ignore[call-overload]
+    point = create_model(
         "PointRequest",
         __base__=_Request,
         kind=(
@@ -166,7 +166,7 @@ def request_models(
         stat=(Literal["mean", "median"], Field("mean", description="The point estimate.")),
         **common,
     )
-    interval = create_model(  # type: ignore[call-overload]
+    interval = create_model(
         "IntervalRequest",
         __base__=_Request,
         prob=(float, Field(0.94, gt=0, lt=1, description="Probability mass of the interval.")),
@@ -176,7 +176,7 @@ def request_models(
         ),
         **common,
     )
-    density = create_model(  # type: ignore[call-overload]
+    density = create_model(
         "DensityRequest",
         __base__=_Request,
         bins=(int, Field(20, ge=1, le=1000, description="Histogram bins (when no quantiles).")),
