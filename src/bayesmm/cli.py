@@ -55,9 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ._errors import BayesmmError
 
     try:
-        import uvicorn
-
-        from .serve import create_app
+        from .serve import create_app, run_server
         from .serve.demo import DEMO_FILE
     except ImportError as err:
         print(
@@ -74,7 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     what = "the demo model" if args.model_file is None else repr(str(path))
     print(f"bayesmm serve: {what} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    run_server(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
