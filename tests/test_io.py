@@ -502,3 +502,57 @@ def test_columns_a_file_cannot_hold_are_refused_when_saving(tmp_path, stub_sampl
     ):
         model.save(tmp_path / "m.nc", idata)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_formula_in_a_file_cannot_call_arbitrary_functions(saved, tmp_path):
+    """A file is data: its formula may call formulae's transforms and elementwise maths only."""
+    _, _, path = saved
+    marker = tmp_path / "ran"
+    spec = read_header(path)["spec"]
+    for evil in (
+        f"Reaction ~ np.testing._private.utils.os.system('touch {marker}') + (Days | Subject)",
+        f"Reaction ~ np.savetxt('{marker}', Days) + (Days | Subject)",
+    ):
+        spec["formula"] = spec["design"]["formula"] = evil
+        forged = _edit_attrs(path, tmp_path / "forged.nc", bayesmm_spec=json.dumps(spec))
+        with pytest.raises(
+            bmm.ModelFileError,
+            match=r"forged\.nc' has a design spec .*which a model file may not call; allowed are formulae's transforms and np\.\{abs",
+        ):
+            bmm.load(forged)
+        assert not marker.exists()
+    # The formula of the design must be the file's formula (the one error messages quote).
+    spec = read_header(path)["spec"]
+    spec["design"]["formula"] = "Reaction ~ 1 + (Days | Subject)"
+    mismatched = _edit_attrs(path, tmp_path / "mismatch.nc", bayesmm_spec=json.dumps(spec))
+    with pytest.raises(
+        bmm.ModelFileError, match="the formula of its design differs from its formula"
+    ):
+        bmm.load(mismatched)
+
+
+@pytest.mark.parametrize("posterior_only", [False, True])
+def test_awkward_column_types_round_trip(tmp_path, stub_sampler, cbpp, sleepstudy, posterior_only):
+    # Binomial counts in float columns (a missing value made them float).
+    data = cbpp.astype({"incidence": float, "size": float})
+    data.loc[0, "incidence"] = np.nan
+    with pytest.warns(bmm.BayesmmWarning, match="removing 1/56 rows"):
+        binomial = bmm.Model(
+            "p(incidence, size) ~ period + (1|herd)", data, family="binomial", dropna=True
+        )
+    # A grouping factor of Python ints in an object column, and a categorical made of booleans.
+    other = sleepstudy.assign(
+        Subject=sleepstudy["Subject"].astype(int).astype(object), late=sleepstudy["Days"] > 4
+    )
+    flagged = bmm.Model("Reaction ~ Days + late + (1|Subject)", other, categorical="late")
+    for model, new in (
+        (binomial, pd.DataFrame({"period": ["2"], "herd": ["3"], "size": [12.0]})),
+        (flagged, pd.DataFrame({"Days": [2], "late": [True], "Subject": [308]})),
+    ):
+        idata = model.fit(draws=10, chains=1, random_seed=1)
+        loaded = bmm.load(model.save(tmp_path / "m.nc", idata, posterior_only=posterior_only))
+        kind = "response"
+        assert np.array_equal(
+            loaded.draws(new, kind, random_seed=1),
+            model.fitted(idata).draws(new, kind, random_seed=1),
+        )

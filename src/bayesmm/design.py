@@ -13,6 +13,7 @@ import logging
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from formulae.terms import Intercept
 from formulae.terms import Model as FormulaeModel
 
 from ._errors import BayesmmWarning, DataError, FormulaError
-from ._formulae_state import apply_state, dump_state
+from ._formulae_state import _lazy_calls, apply_state, dump_state
 from ._jsonvalues import decode_value, encode_value
 from ._validation import describe_values, did_you_mean
 from .families import Family, ResponseStats
@@ -830,16 +831,19 @@ def _describe_columns(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     for name in frame.columns:
         column = frame[name]
         where = f"column {name!r}"
-        if pd.api.types.is_bool_dtype(column.dtype):
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            levels = column.cat.categories.tolist()
+            columns[str(name)] = {"kind": "categorical", "levels": encode_value(levels, where)}
+        elif pd.api.types.is_bool_dtype(column.dtype):
             columns[str(name)] = {"kind": "bool"}
-        elif pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
-            column.dtype, pd.CategoricalDtype
-        ):
-            values = column.to_numpy()
+        elif pd.api.types.is_numeric_dtype(column.dtype):
+            values = column.to_numpy(dtype=float)
             columns[str(name)] = {
                 "kind": "numeric",
-                "dtype": values.dtype.str,
+                "dtype": column.to_numpy().dtype.str,
                 "range": [encode_value(values.min(), where), encode_value(values.max(), where)],
+                # Whole numbers (counts, even in a float column): the stand-in keeps them whole.
+                "integral": bool(np.all(np.mod(values, 1) == 0)),
             }
         else:
             levels = pd.Categorical(column).categories.tolist()
@@ -864,7 +868,8 @@ def _stand_in_frame(columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
             low, high = (decode_value(v) for v in column["range"])
             values = np.linspace(low, high, n)
             dtype = np.dtype(column["dtype"])
-            data[name] = (np.round(values) if dtype.kind in "iu" else values).astype(dtype)
+            whole = dtype.kind in "iu" or column.get("integral", False)
+            data[name] = (np.round(values) if whole else values).astype(dtype)
         elif column["kind"] == "bool":
             data[name] = np.arange(n) % 2 == 1
         else:
@@ -881,13 +886,59 @@ def _restore_dtypes(frame: pd.DataFrame, columns: dict[str, dict[str, Any]]) -> 
     for name, column in columns.items():
         if column["kind"] == "categorical":
             levels = decode_value(column["levels"])
-            restored = pd.Categorical(frame[name].to_numpy(), categories=levels, ordered=True)
-            if np.any(restored.codes < 0):
+            # Matched by text: the file stores the values as text or numbers.
+            codes = pd.Index([str(v) for v in levels]).get_indexer(
+                [str(v) for v in frame[name].to_numpy(dtype=object)]
+            )
+            if np.any(codes < 0):
                 raise ValueError(f"column {name!r} has values outside its stored levels")
-            frame[name] = restored
+            frame[name] = pd.Categorical.from_codes(codes, categories=levels, ordered=True)
         elif column["kind"] == "bool":
             frame[name] = frame[name].astype(bool)
     return frame
+
+
+#: The numpy functions a formula read from a file may call (as ``np.<name>``): elementwise
+#: maths only. Everything else a formula can call is one of formulae's own transforms.
+SAFE_NUMPY = (
+    "abs", "absolute", "arccos", "arcsin", "arctan", "cbrt", "ceil", "clip", "cos", "cosh",
+    "exp", "exp2", "expm1", "floor", "log", "log10", "log1p", "log2", "maximum", "minimum",
+    "power", "reciprocal", "rint", "round", "sign", "sin", "sinh", "sqrt", "square", "tan",
+    "tanh", "trunc",
+)  # fmt: skip
+
+
+def _safe_environment() -> Environment:
+    """The namespace of formulas read from files: ``np`` with :data:`SAFE_NUMPY` alone."""
+    return Environment([{"np": SimpleNamespace(**{n: getattr(np, n) for n in SAFE_NUMPY})}])
+
+
+def check_formula_calls(description: Any, formula: str) -> None:
+    """Refuse a formula (from a file) that calls anything but safe maths and formulae's transforms.
+
+    formulae resolves dotted call names attribute by attribute, so an unchecked formula could
+    reach any function; a formula in a file is data and must not be able to run code.
+    """
+    from formulae.categorical import ENCODINGS
+    from formulae.transforms import TRANSFORMS
+
+    allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
+    terms = (
+        [*description.common_terms, description.response.term]
+        if description.response
+        else [*description.common_terms]
+    )
+    for term in description.group_terms:
+        terms += [term.expr, term.factor]
+    for term in terms:
+        for component in getattr(term, "components", []) or []:
+            for call in _lazy_calls(getattr(component, "call", None)):
+                if str(call.callee) not in allowed:
+                    safe = ", ".join(SAFE_NUMPY)
+                    raise ValueError(
+                        f"formula {formula!r} calls {call.callee}(), which a model file may not "
+                        f"call; allowed are formulae's transforms and np.{{{safe}}}"
+                    )
 
 
 def _formulae_terms(common_matrix: Any, groups: Sequence[_GroupEncoder], trials_call: Any) -> list:
@@ -980,9 +1031,10 @@ def design_from_dict(
     """
     formula = spec["formula"]
     description = parse_formula(formula)
+    check_formula_calls(description, formula)
     columns = spec["columns"]
     stand_in = _stand_in_frame(columns)
-    env = Environment([{"np": np}])
+    env = _safe_environment()
     trials_call = None
     # What formulae learns from the stand-in is replaced below; its warnings (e.g. poly() on
     # few distinct values) are not about the user's data.

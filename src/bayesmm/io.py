@@ -10,8 +10,10 @@ It holds:
   libraries that wrote it (``bayesmm_versions``) and the SHA-256 fingerprint of the training
   rows (``bayesmm_data_sha256``).
 
-Loading reads arrays and JSON only, never a pickle, so opening a file cannot run code; and it
-imports neither pymc nor pytensor.
+Loading reads arrays and JSON only, never a pickle. The formula in a file may call only
+formulae's transforms and elementwise numpy maths (``design.SAFE_NUMPY``), in a namespace that
+holds nothing else, so opening a file cannot run code. Loading imports neither pymc nor
+pytensor.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import pandas as pd
 import xarray as xr
 
 from ._errors import BayesmmError, DataError, NotFittedError
-from ._jsonvalues import UnsupportedValueError
 from .design import design_from_dict
 from .families import get_family
 from .fitted import OBS_DIM, FittedModel
@@ -71,8 +72,13 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _thin(dataset: xr.Dataset, keep: np.ndarray) -> xr.Dataset:
-    return dataset.isel(draw=keep) if "draw" in dataset.dims else dataset
+def _thin(dataset: xr.Dataset, draws: int) -> xr.Dataset:
+    """``draws`` evenly spaced draws of each chain (groups of any draw length, e.g. warm-up)."""
+    size = dataset.sizes.get("draw", 0)
+    if size <= draws:
+        return dataset
+    keep = np.unique(np.round(np.linspace(0, size - 1, draws)).astype(int))
+    return dataset.isel(draw=keep)
 
 
 def _training_rows(frame: pd.DataFrame) -> xr.Dataset:
@@ -126,8 +132,7 @@ def save(
                 f"draws must be at most the {n_draws} draws per chain of the posterior; "
                 f"got {draws}."
             )
-        keep = np.unique(np.round(np.linspace(0, n_draws - 1, int(draws))).astype(int))
-        groups = {name: _thin(group, keep) for name, group in groups.items()}
+        groups = {name: _thin(group, int(draws)) for name, group in groups.items()}
     frame = fitted.design.state.frame if fitted.design.state is not None else None
     if not posterior_only and frame is not None:
         rows = _training_rows(frame)
@@ -154,6 +159,10 @@ def save(
     target = Path(path)
     if target.is_dir():
         raise DataError(f"path must be a file name; {str(target)!r} is a directory.")
+    if not target.parent.is_dir():
+        raise DataError(
+            f"path must be in an existing directory; {str(target.parent)!r} does not exist."
+        )
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
     try:
         out.to_netcdf(str(temporary), engine="h5netcdf")
@@ -222,10 +231,9 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"'bayesmm_format' attribute (its groups are {groups}). Save models with "
             "model.save(path, idata)."
         )
-    try:
-        file_version = int(attrs.get("bayesmm_format_version", -1))
-    except (TypeError, ValueError):
-        file_version = -1
+    raw_version = attrs.get("bayesmm_format_version", -1)
+    is_whole = isinstance(raw_version, int | np.integer) and not isinstance(raw_version, bool)
+    file_version = int(raw_version) if is_whole else -1
     if file_version < 1:
         raise ModelFileError(
             f"{str(path)!r} has an invalid format version "
@@ -256,6 +264,17 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     if "posterior" not in groups:
         raise ModelFileError(f"{str(path)!r} has no 'posterior' group; its groups are {groups}.")
+    if str(attrs["bayesmm_data_sha256"]) != spec.get("data_sha256"):
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: its 'bayesmm_data_sha256' attribute differs from the "
+            "fingerprint in its spec."
+        )
+    design = spec.get("design")
+    if not isinstance(design, dict) or design.get("formula") != spec.get("formula"):
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: the formula of its design differs from its formula "
+            f"{spec.get('formula')!r}."
+        )
     return {
         "format_version": file_version,
         "versions": versions,
@@ -318,7 +337,7 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
     try:
         family = get_family(spec.family)
         link = family.resolve_link(spec.link)
-    except BayesmmError as err:
+    except (BayesmmError, TypeError) as err:
         raise ModelFileError(
             f"{str(path)!r} was fitted with family {spec.family!r} and link {spec.link!r}, "
             f"which this session cannot provide: {err} Register the family with "
@@ -329,11 +348,17 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
     frame = None
     rows = groups.get("constant_data")
     columns = spec.design.get("columns", {})
-    if rows is not None and all(name in rows for name in columns):
+    present = [name for name in columns if rows is not None and name in rows]
+    if present and len(present) < len(columns):
+        missing = [name for name in columns if name not in present]
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: its training rows lack the column(s) {missing}."
+        )
+    if present and rows is not None:
         frame = pd.DataFrame({name: rows[name].to_numpy() for name in columns})
     try:
         design = design_from_dict(spec.design, family, frame)
-    except (KeyError, ValueError, TypeError, UnsupportedValueError) as err:
+    except Exception as err:  # any malformed value in the spec: the file is at fault
         raise ModelFileError(
             f"{str(path)!r} has a design spec that does not fit its formula "
             f"{spec.formula!r}: {type(err).__name__}: {err}"
@@ -347,20 +372,25 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
             )
 
     attrs = {k: v for k, v in header["attrs"].items() if not k.startswith("_NC")}
-    return FittedModel(
-        design,
-        family,
-        link,
-        groups,
-        attrs=attrs,
-        fixed=spec.fixed,
-        normal_groups=spec.normal_groups,
-        spec=spec,
-        sample_new_groups=spec.sample_new_groups,
-        source={
-            "path": str(path),
-            "format_version": header["format_version"],
-            "versions": header["versions"],
-            "saved_at": header["saved_at"],
-        },
-    )
+    try:
+        fitted = FittedModel(
+            design,
+            family,
+            link,
+            groups,
+            attrs=attrs,
+            fixed=spec.fixed,
+            normal_groups=spec.normal_groups,
+            spec=spec,
+            sample_new_groups=spec.sample_new_groups,
+            source={
+                "path": str(path),
+                "format_version": header["format_version"],
+                "versions": header["versions"],
+                "saved_at": header["saved_at"],
+            },
+        )
+        fitted.posterior_draws  # noqa: B018 (checks the posterior against the model, once)
+    except BayesmmError as err:
+        raise ModelFileError(f"{str(path)!r} does not hold a usable posterior: {err}") from None
+    return fitted

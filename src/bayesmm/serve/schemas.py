@@ -2,8 +2,10 @@
 
 Each input column becomes a field of ``Row``: numeric columns take finite numbers, categorical
 predictors one of their fitted levels, grouping factors any level (unseen ones follow the
-new-group policy), and a binomial model's trials column a whole number. Levels are written as
-text; numbers are accepted for them and matched by their text (``308`` for ``"308"``).
+new-group policy), and a binomial model's trials column a whole number. Validation is strict:
+the OpenAPI schema says exactly what is accepted. Levels of categorical predictors are text
+(``"2"``, even when the training column held numbers); grouping-factor levels are text or
+whole numbers, matched by their text (``308`` for ``"308"``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model
 
 from .._jsonvalues import decode_value
 from ..fitted import FittedModel
@@ -20,19 +22,17 @@ from ..predict import KINDS, POLICIES
 __all__ = ["InputColumn", "describe_inputs", "request_models"]
 
 Kind = Literal["response_params", "response"]
-Policy = Literal[False, True, "uncertainty", "gaussian", "old_levels", "population"]
+# A strict bool first: Literal[False] alone would accept 0, which equals False in Python.
+Policy = Annotated[
+    StrictBool | Literal["uncertainty", "gaussian", "old_levels", "population"],
+    Field(union_mode="left_to_right"),
+]
 assert set(KINDS) == {"response_params", "response"}
 assert set(POLICIES) == {"uncertainty", "gaussian", "old_levels", "population"}
 
 
-def _as_text(value: Any) -> Any:
-    """Numbers sent for levels are matched by their text; booleans are not levels."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Level = Annotated[str, BeforeValidator(_as_text)]
+#: A grouping factor's level: text, or a whole number matched by its text (308 for "308").
+Level = Annotated[str, StringConstraints(min_length=1)] | int
 
 
 @dataclass(frozen=True)
@@ -95,16 +95,14 @@ def _row_field(column: InputColumn) -> tuple[Any, Any]:
     if column.type == "boolean":
         return bool, Field(alias=column.name, description=description)
     if column.role == "group":
-        return Level, Field(alias=column.name, min_length=1, description=description)
+        return Level, Field(alias=column.name, description=description)
     assert column.levels is not None
-    return (
-        Annotated[Literal[column.levels], BeforeValidator(_as_text)],
-        Field(alias=column.name, description=description),
-    )
+    return Literal[column.levels], Field(alias=column.name, description=description)
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: what the schema documents is exactly what is accepted ("3" is not a number).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Kind = Field(
         "response",
@@ -120,7 +118,7 @@ class _Request(BaseModel):
         True, description="false predicts from the common effects alone."
     )
     random_seed: int | None = Field(
-        None, ge=0, le=2**63 - 1, description="Seed for response draws and new-group draws."
+        None, ge=0, le=2**32 - 1, description="Seed for response draws and new-group draws."
     )
 
 
@@ -129,9 +127,7 @@ def request_models(
 ) -> dict[str, type[BaseModel]]:
     """The request models of the three prediction endpoints, for this model's inputs."""
     fields = {f"c{i}": _row_field(column) for i, column in enumerate(inputs)}
-    row = create_model(
-        "Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
-    )
+    row = create_model("Row", __config__=ConfigDict(extra="forbid", strict=True), **fields)
     common: dict[str, Any] = {
         "rows": (
             list[row],
