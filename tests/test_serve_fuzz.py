@@ -17,7 +17,7 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bayesmm.serve import create_app
 from bayesmm.serve.demo import DEMO_FILE

@@ -236,6 +236,7 @@ def create_app(
         }
 
     errors: dict[int | str, dict[str, Any]] = {
+        400: {"description": "The request body could not be read (e.g. not UTF-8)."},
         413: {"description": "The request body is too large."},
     }
 
