@@ -479,16 +479,35 @@ def _level_codes(values: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, bool
     or the other way round: a value that matches no level as it is matches the level with
     the same text (``"2"`` for ``2``). Also returns whether any value was matched that way.
     """
-    codes = np.asarray(levels.get_indexer(values), dtype=np.int64)
+    codes = _lookup(values, levels)
     missing = np.flatnonzero(codes < 0)
     if missing.size == 0:
         return codes, False
     as_text = pd.Index([str(level) for level in levels])
     if not as_text.is_unique:
         return codes, False
-    text_codes = as_text.get_indexer([str(v) for v in values[missing]])
+    text_codes = _lookup(np.asarray([str(v) for v in values[missing]], dtype=object), as_text)
     codes[missing] = text_codes
     return codes, bool((text_codes >= 0).any())
+
+
+def _lookup(values: np.ndarray, levels: pd.Index) -> np.ndarray:
+    """Position of each value in ``levels`` (-1 where absent).
+
+    A few values (a prediction request) are looked up one by one in the index's hash table,
+    which pandas builds once per index; many values go through ``get_indexer``.
+    """
+    if len(values) > 16:
+        return np.asarray(levels.get_indexer(values), dtype=np.int64)
+    codes = np.full(len(values), -1, dtype=np.int64)
+    for i, value in enumerate(values):
+        try:
+            position = levels.get_loc(value)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(position, int | np.integer):
+            codes[i] = position
+    return codes
 
 
 def _column_values(frame: pd.DataFrame, name: str) -> np.ndarray:

@@ -5,8 +5,10 @@ are the ``FittedModel`` summaries (numpy on the posterior draws), run in FastAPI
 the model is only read after start-up, so concurrent requests are safe.
 """
 
+import importlib
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
@@ -16,6 +18,7 @@ import pandas as pd
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from .._errors import BayesmmError
 from ..fitted import FittedModel
@@ -35,6 +38,9 @@ from .schemas import (
 __all__ = ["create_app"]
 
 _log = logging.getLogger("bayesmm.serve")
+
+#: Requests of at most this many rows are computed on the event loop.
+INLINE_ROWS = 32
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -220,10 +226,20 @@ def create_app(
             "n_samples": request.n_samples,
         }
 
-    def predictive_draws(request: Any) -> np.ndarray:
-        """The (draws, rows) predictions; overflow on extreme inputs becomes a 422, not noise."""
+    def compute_draws(request: Any) -> np.ndarray:
         with np.errstate(all="ignore"):
-            values = fitted.draws(frame(request), **options(request))
+            return fitted.draws(frame(request), **options(request))
+
+    async def predictive_draws(request: Any) -> np.ndarray:
+        """The (draws, rows) predictions; overflow on extreme inputs becomes a 422, not noise.
+
+        Small batches are computed on the event loop (about a millisecond, less than a hop to
+        a worker thread); larger ones in the thread pool, so they do not hold up the others.
+        """
+        if len(request.rows) <= INLINE_ROWS:
+            values = compute_draws(request)
+        else:
+            values = await run_in_threadpool(compute_draws, request)
         return _finite(values, "prediction")
 
     def frame(request: Any) -> pd.DataFrame:
@@ -256,11 +272,11 @@ def create_app(
     density_model: Any = models["density"]
 
     @app.post("/v1/predict/point", response_model=PointResponse, responses=errors, tags=["predict"])
-    def predict_point(
+    async def predict_point(
         request: Annotated[point_model, Body(openapi_examples=examples(stat="mean"))],
     ) -> PointResponse:
         """The posterior mean or median of each row."""
-        values = predictive_draws(request)
+        values = await predictive_draws(request)
         with np.errstate(all="ignore"):
             estimates = _finite(point_estimate(values, request.stat), "estimate", 0)
         return PointResponse(
@@ -273,11 +289,11 @@ def create_app(
     @app.post(
         "/v1/predict/interval", response_model=IntervalResponse, responses=errors, tags=["predict"]
     )
-    def predict_interval(
+    async def predict_interval(
         request: Annotated[interval_model, Body(openapi_examples=examples(prob=0.9))],
     ) -> IntervalResponse:
         """A ``prob`` interval of each row: highest-density (``hdi``) or equal-tailed."""
-        values = predictive_draws(request)
+        values = await predictive_draws(request)
         with np.errstate(all="ignore"):
             bounds = _finite(interval(values, request.prob, request.method), "interval", 0)
         return IntervalResponse(
@@ -291,11 +307,11 @@ def create_app(
     @app.post(
         "/v1/predict/density", response_model=DensityResponse, responses=errors, tags=["predict"]
     )
-    def predict_density(
+    async def predict_density(
         request: Annotated[density_model, Body(openapi_examples=examples(bins=20))],
     ) -> DensityResponse:
         """A histogram density of each row's predictive draws, or its quantiles."""
-        values = predictive_draws(request)
+        values = await predictive_draws(request)
         results: list[dict[str, Any]] = []
         if request.quantiles is not None:
             with np.errstate(all="ignore"):
@@ -342,6 +358,9 @@ def create_app(
             headers={"x-request-id": request_id},
         )
 
+    # ArviZ (for HDIs) takes about a second to import: load it now, off the main thread, so
+    # the first interval request does not wait for it and the app answers meanwhile.
+    threading.Thread(target=importlib.import_module, args=("arviz",), daemon=True).start()
     app.add_middleware(_Limits, max_body_bytes=max_body_bytes)
     app.state.fitted = fitted
     return app
