@@ -556,3 +556,16 @@ def test_awkward_column_types_round_trip(tmp_path, stub_sampler, cbpp, sleepstud
             loaded.draws(new, kind, random_seed=1),
             model.fitted(idata).draws(new, kind, random_seed=1),
         )
+
+
+def test_a_posterior_that_does_not_fit_the_model_is_named(saved, tmp_path):
+    _, _, path = saved
+    spec = read_header(path)["spec"]
+    spec["fixed"] = {}
+    spec["design"]["common_terms"][1]["name"] = "Hours"  # a term the posterior does not have
+    wrong = _edit_attrs(path, tmp_path / "wrong.nc", bayesmm_spec=json.dumps(spec))
+    with pytest.raises(
+        bmm.ModelFileError,
+        match=r"wrong\.nc' does not hold a usable posterior for its model: DataError: The posterior does not have the variable\(s\) \['Hours'\]",
+    ):
+        bmm.load(wrong)

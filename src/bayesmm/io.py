@@ -391,6 +391,9 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
             },
         )
         fitted.posterior_draws  # noqa: B018 (checks the posterior against the model, once)
-    except BayesmmError as err:
-        raise ModelFileError(f"{str(path)!r} does not hold a usable posterior: {err}") from None
+    except Exception as err:  # a malformed spec entry or a posterior that does not fit
+        raise ModelFileError(
+            f"{str(path)!r} does not hold a usable posterior for its model: "
+            f"{type(err).__name__}: {err}"
+        ) from None
     return fitted
