@@ -378,17 +378,7 @@ class Model:
         fixed, normal = self._fixed_and_normal()
         # The spec is built on first use, from this moment's design, priors and options; the
         # FittedModel keeps no reference to this Model.
-        spec = partial(
-            build_spec,
-            self.formula.main,
-            self.family.name,
-            self.link.name,
-            self._options(),
-            self.priors,
-            self.design,
-            fixed,
-            normal,
-        )
+        spec = partial(build_spec, *self._spec_parts())
         return FittedModel(
             self.design,
             self.family,
@@ -435,8 +425,12 @@ class Model:
         """
         from .spec import build_spec
 
+        return build_spec(*self._spec_parts())
+
+    def _spec_parts(self) -> tuple[Any, ...]:
+        """The arguments of ``spec.build_spec`` for this model, as it is now."""
         fixed, normal = self._fixed_and_normal()
-        return build_spec(
+        return (
             self.formula.main,
             self.family.name,
             self.link.name,
