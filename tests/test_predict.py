@@ -376,3 +376,12 @@ def test_a_posterior_of_another_model_is_a_clear_error(sleep_fit, sleepstudy, st
         bmm.DataError, match=r"'1\|Subject' has 3 value\(s\) per draw, but this model has 18"
     ):
         sleep_fit[0].predict(other)
+
+
+def test_density_of_equal_draws_far_from_zero_has_a_valid_range():
+    """Found by fuzzing the service: +-0.5 vanishes to rounding at 2.5e15."""
+    values = np.full((3, 2), [1.0, 2.5e15])
+    edges, heights = density(values, 4)
+    assert np.all(np.isfinite(edges)) and np.all(edges[:, 1:] > edges[:, :-1])
+    np.testing.assert_allclose((heights * np.diff(edges, axis=1)).sum(axis=1), 1.0)
+    np.testing.assert_array_equal(edges[0], np.histogram(values[:, 0], 4)[1])

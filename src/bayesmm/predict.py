@@ -393,8 +393,11 @@ def density(values: np.ndarray, bins: int | Sequence[float] = 20) -> tuple[np.nd
         # Equal-width bins spanning each row's draws, computed as numpy.histogram does.
         k = int(bins)  # type: ignore[arg-type]
         low, high = values.min(axis=0), values.max(axis=0)
-        flat = high <= low  # a row whose draws are all equal gets a unit-width range
-        low, high = np.where(flat, low - 0.5, low), np.where(flat, high + 0.5, high)
+        # A row whose draws are all equal gets a unit-width range, as numpy.histogram gives;
+        # wider for values so large that +-0.5 is lost to rounding.
+        flat = high <= low
+        half = np.where(flat, np.maximum(0.5, np.abs(low) * 1e-9), 0.0)
+        low, high = low - half, high + half
         edges = np.linspace(low, high, k + 1, axis=1)
         index = ((values - low) / (high - low) * k).astype(np.int64)
         index[index == k] = k - 1
