@@ -569,3 +569,18 @@ def test_a_posterior_that_does_not_fit_the_model_is_named(saved, tmp_path):
         match=r"wrong\.nc' does not hold a usable posterior for its model: DataError: The posterior does not have the variable\(s\) \['Hours'\]",
     ):
         bmm.load(wrong)
+
+
+def test_a_file_that_cannot_be_written_is_named(saved, tmp_path, monkeypatch):
+    model, idata, _ = saved
+
+    def disk_full(self, filename, **kwargs):
+        Path(filename).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(az.InferenceData, "to_netcdf", disk_full)
+    with pytest.raises(
+        bmm.ModelFileError, match=r"Could not write '.*full\.nc': OSError: No space left on device"
+    ):
+        model.save(tmp_path / "full.nc", idata)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.nc"]  # no partial file left

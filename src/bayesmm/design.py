@@ -942,11 +942,9 @@ def check_formula_calls(description: Any, formula: str) -> None:
     from formulae.transforms import TRANSFORMS
 
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
-    terms = (
-        [*description.common_terms, description.response.term]
-        if description.response
-        else [*description.common_terms]
-    )
+    terms = [*description.common_terms]
+    if description.response is not None:
+        terms.append(description.response.term)
     for term in description.group_terms:
         terms += [term.expr, term.factor]
     for term in terms:

@@ -28,7 +28,7 @@ from .predict import (
     response_draws,
     response_params,
 )
-from .spec import ModelSpec, data_fingerprint, prior_from_json
+from .spec import ModelSpec, data_fingerprint
 
 if TYPE_CHECKING:
     import arviz as az
@@ -389,11 +389,7 @@ class FittedModel:
         if spec is None:
             raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
         given = dict(priors or {})
-        stored = {
-            p["name"]: prior_from_json(p["prior"], p["name"])
-            for p in spec.priors
-            if p["name"] not in given
-        }
+        stored = spec.prior_dict(skip=given)
         model = Model(
             spec.formula,
             data,

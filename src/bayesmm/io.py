@@ -167,6 +167,10 @@ def save(
     try:
         out.to_netcdf(str(temporary), engine="h5netcdf")
         os.replace(temporary, target)
+    except OSError as err:  # no permission, disk full, ...
+        raise ModelFileError(
+            f"Could not write {str(target)!r}: {type(err).__name__}: {err.strerror or err}"
+        ) from None
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

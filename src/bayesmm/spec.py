@@ -10,7 +10,7 @@ encoded exactly as at fit time; with data, the model can be rebuilt for a refit.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -148,9 +148,17 @@ class ModelSpec:
         """Raises KeyError naming the first missing entry (see :data:`SPEC_ENTRIES`)."""
         return cls(**{name: values[name] for name in SPEC_ENTRIES})
 
-    def prior_dict(self) -> dict[str, Prior | float]:
-        """The priors as ``{term: Prior or number}``, ready for ``Model(priors=...)``."""
-        return {p["name"]: prior_from_json(p["prior"], p["name"]) for p in self.priors}
+    def prior_dict(self, skip: Collection[str] = ()) -> dict[str, Prior | float]:
+        """The priors as ``{term: Prior or number}``, ready for ``Model(priors=...)``.
+
+        Terms in ``skip`` are left out (and so never decoded: a custom ``dist`` is an error
+        only when it would be used).
+        """
+        return {
+            p["name"]: prior_from_json(p["prior"], p["name"])
+            for p in self.priors
+            if p["name"] not in skip
+        }
 
 
 def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
