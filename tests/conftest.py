@@ -53,9 +53,10 @@ def _prior_draws(
     **kwargs: Any,
 ) -> az.InferenceData:
     """Stand-in for NUTS: prior draws shaped like a posterior (one chain per `chains`)."""
-    prior = pm.sample_prior_predictive(
+    idata = pm.sample_prior_predictive(
         draws=draws * chains, model=model, random_seed=random_seed, var_names=None
-    ).prior
+    )
+    prior = idata.prior
     variables = {
         name: (
             ("chain", "draw", *var.dims[2:]),
@@ -64,7 +65,10 @@ def _prior_draws(
         for name, var in prior.data_vars.items()
     }
     coords = {k: v for k, v in prior.coords.items() if k not in ("chain", "draw")}
-    return az.InferenceData(posterior=xr.Dataset(variables, coords=coords))
+    # pm.sample's InferenceData also holds the data containers, as constant_data.
+    return az.InferenceData(
+        posterior=xr.Dataset(variables, coords=coords), constant_data=idata.constant_data
+    )
 
 
 @pytest.fixture

@@ -104,7 +104,10 @@ def _ml_reference(family, data, formula_terms, response, group):
 
 def test_epilepsy_poisson_glmm_matches_an_independent_ml_fit(epilepsy):
     model = bmm.Model("y ~ lbase + trt + lage + V4 + (1|subject)", epilepsy, family="poisson")
-    idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
+    # Four chains: R-hat < 1.01 over 64 quantities is the bar of Vehtari et al. (2021), who
+    # recommend it with at least four chains; with two, the largest of 64 R-hats passes 1.01
+    # by chance for some seeds.
+    idata = model.fit(draws=1000, chains=4, random_seed=1, progressbar=False)
     _assert_converged(idata)
     ml, ml_sd = _ml_reference(
         "poisson",

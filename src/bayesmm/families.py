@@ -55,6 +55,9 @@ class Likelihood:
         without PyMC. ``values`` maps each family parameter (and ``"trials"`` for binomial
         families) to an array; the arrays broadcast together. Without it, a family can be
         fitted and give ``kind="response_params"`` predictions, but not ``kind="response"``.
+    logpdf : callable, optional
+        ``logpdf(y, values)``: the log density (or mass) of responses ``y`` with numpy, for
+        the log predictive density of new data without PyMC. ``values`` is as for ``draw``.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Likelihood:
     logit_kwarg: str | None = None
     trials_kwarg: str | None = None
     draw: Callable[[dict[str, np.ndarray], np.random.Generator], np.ndarray] | None = None
+    logpdf: Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray] | None = None
 
     def dist_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
         """The PyMC distribution's keyword arguments for the family's parameter values."""
@@ -247,6 +251,35 @@ def _normal_draw(values: dict[str, np.ndarray], rng: np.random.Generator) -> np.
     return mu + sigma * rng.standard_normal(shape)  # faster than rng.normal with broadcasting
 
 
+def _stats() -> Any:
+    from scipy import stats  # imported on first use: it adds a third to `import bayesmm`
+
+    return stats
+
+
+def _bernoulli_logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+    from scipy.special import xlog1py, xlogy
+
+    return xlogy(y, v["p"]) + xlog1py(1 - y, -v["p"])
+
+
+# Each log density is written in the family's own parameters; tests/test_families.py checks
+# every one against PyMC's logp.
+_LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
+    "gaussian": lambda y, v: _stats().norm.logpdf(y, v["mu"], v["sigma"]),
+    "bernoulli": _bernoulli_logpdf,
+    "binomial": lambda y, v: _stats().binom.logpmf(y, v["trials"], v["p"]),
+    "poisson": lambda y, v: _stats().poisson.logpmf(y, v["mu"]),
+    "negativebinomial": lambda y, v: _stats().nbinom.logpmf(
+        y, v["alpha"], v["alpha"] / (v["alpha"] + v["mu"])
+    ),
+    "gamma": lambda y, v: _stats().gamma.logpdf(y, v["alpha"], scale=v["mu"] / v["alpha"]),
+    "beta": lambda y, v: _stats().beta.logpdf(y, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]),
+    "t": lambda y, v: _stats().t.logpdf(y, v["nu"], v["mu"], v["sigma"]),
+    # Wald(mu, lam) is scipy's invgauss(mu / lam, scale=lam).
+    "wald": lambda y, v: _stats().invgauss.logpdf(y, v["mu"] / v["lam"], scale=v["lam"]),
+}
+
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
 
 FAMILIES: dict[str, Family] = {}
@@ -422,4 +455,7 @@ for _family in [
         "positive numbers",
     ),
 ]:
-    register_family(replace(_family, glm_variance=_GLM_VARIANCE[_family.name]))
+    likelihood = replace(_family.likelihood, logpdf=_LOGPDF[_family.name])
+    register_family(
+        replace(_family, likelihood=likelihood, glm_variance=_GLM_VARIANCE[_family.name])
+    )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._errors import DataError, NotFittedError
+from ._errors import DataError, FamilyError, NotFittedError
 from .design import Design, NewDesign
 from .families import Family
 from .links import Link
@@ -215,6 +215,58 @@ class FittedModel:
         if kind == "response_params":
             return params[self.family.parent]
         return response_draws(self.family, params, rows.trials, rng)
+
+    def log_likelihood(
+        self,
+        data: pd.DataFrame,
+        y: Any,
+        *,
+        include_group_specific: bool = True,
+        sample_new_groups: bool | str | None = None,
+        random_seed: int | np.random.Generator | None = None,
+        n_samples: int | None = None,
+    ) -> np.ndarray:
+        """Pointwise log-likelihood of responses ``y`` of new rows, shape ``(draws, rows)``.
+
+        ``log(mean(exp(.), axis=0))`` of it is each row's log predictive density, the basis
+        of the ``log_predictive_density`` scorer of :mod:`bayesmm.sklearn`. ``y`` holds the
+        responses on the family's scale: 0/1 for bernoulli, successes for binomial (the
+        trials come from ``data``).
+
+        Raises
+        ------
+        DataError
+            If ``y`` is not one number per row of ``data``, or outside the family's support.
+        FamilyError
+            If the family has no numpy log density (``Likelihood(logpdf=...)``).
+        """
+        logpdf = self.family.likelihood.logpdf
+        if logpdf is None:
+            raise FamilyError(
+                f"Family {self.family.name!r} has no numpy log density (Likelihood(logpdf=...)), "
+                "so the log-likelihood of new data cannot be computed."
+            )
+        if sample_new_groups is None:
+            sample_new_groups = self.sample_new_groups
+        policy = resolve_policy(sample_new_groups)
+        rows = self._rows(data)
+        values = np.asarray(y, dtype=float).reshape(-1)
+        if values.shape[0] != rows.n_obs:
+            raise DataError(
+                f"y must have one value per row of data ({rows.n_obs}); got {values.shape[0]}."
+            )
+        self.family.check_response(values, rows.trials, "y")
+        draws = self.posterior_draws
+        if n_samples is not None:
+            draws = draws.thinned(n_samples)
+        rng = np.random.default_rng(random_seed)
+        eta = linear_predictor(
+            draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
+        )
+        params = response_params(draws, eta, self.family, self.link)
+        if rows.trials is not None:
+            params["trials"] = rows.trials[None, :]
+        return np.asarray(logpdf(values[None, :], params), dtype=float)
 
     def predict(
         self,

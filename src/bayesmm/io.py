@@ -135,10 +135,11 @@ def save(
         groups = {name: _thin(group, int(draws)) for name, group in groups.items()}
     frame = fitted.design.state.frame if fitted.design.state is not None else None
     if not posterior_only and frame is not None:
-        rows = _training_rows(frame)
-        if "constant_data" in groups:
-            rows = groups["constant_data"].assign(rows.data_vars)
-        groups["constant_data"] = rows
+        # The training rows replace the sampler's data containers, which are the same data
+        # encoded for PyMC and needed only by a PyMC model.
+        groups["constant_data"] = _training_rows(frame)
+    else:
+        groups.pop("constant_data", None)
 
     import arviz as az
 

@@ -31,6 +31,7 @@ from .priors import (
 if TYPE_CHECKING:
     import arviz as az
 
+    from .backend.compiled import CompiledCache
     from .backend.pymc import BuiltModel
     from .fitted import FittedModel
     from .spec import ModelSpec
@@ -224,6 +225,7 @@ class Model:
         random_seed: int | None = None,
         progressbar: bool = True,
         log_likelihood: bool | None = None,
+        cache: CompiledCache | None = None,
         **kwargs: Any,
     ) -> az.InferenceData:
         """Sample the posterior with NUTS.
@@ -246,6 +248,11 @@ class Model:
             Store the pointwise log-likelihood so that ``az.loo(idata)`` works directly. By
             default it is stored when it takes at most 25 million values (200 MB), which covers
             every bundled dataset except the full InstEval.
+        cache : bayesmm.backend.compiled.CompiledCache, optional
+            With ``inference_method="nutpie"``, reuse the compiled sampler of an earlier model
+            of the same structure (same formula, family, priors and shapes; other data), which
+            saves the compile time of each refit; the draws are the same as without it. See
+            ``docs/sklearn.md``.
         **kwargs
             Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"``).
 
@@ -275,6 +282,7 @@ class Model:
             random_seed=random_seed,
             progressbar=progressbar,
             log_likelihood=log_likelihood,
+            cache=cache,
             **kwargs,
         )
         idata.attrs.update(

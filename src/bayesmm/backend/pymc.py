@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -25,10 +26,14 @@ from ..design import Design, GroupTerm
 from ..families import Family
 from ..links import Link
 from ..priors import Prior, PriorSet, TermPrior
+from .compiled import CompiledCache
 
 __all__ = ["BuiltModel", "build_model", "sample", "prior_predictive", "SAMPLERS", "OBS_DIM"]
 
 OBS_DIM = "__obs__"
+
+#: The prefix of the names of the model's data containers.
+DATA_PREFIX = "@"
 
 #: Largest log-likelihood stored by default: 25 million float64 values, 200 MB.
 LOG_LIKELIHOOD_MAX_VALUES = 25_000_000
@@ -69,6 +74,68 @@ class BuiltModel:
     order: tuple[str, ...] = ()
 
 
+class _Containers:
+    """The data of a model, packed into two named containers.
+
+    The data, and every number scaled from them (prior parameters, column means), enter the
+    graph through containers rather than as constants, so that a compiled sampler can be
+    reused on other data of the same structure (see :mod:`bayesmm.backend.compiled`). There
+    are two, because nutpie's compile time grows by most of a second with each container:
+
+    - ``@params``: every number of the priors, and the column means, as one vector;
+    - ``@rows``: every per-row value, one column each: common predictors, group-term values,
+      group-level indexes, binomial trials and the response (whole numbers are exact in
+      float64 up to 2**53, and are cast back in the graph).
+
+    Both are made, empty, at their first use and filled by :meth:`fill` once the whole graph
+    is built. Their names start with :data:`DATA_PREFIX`, which keeps them apart from the
+    terms, whose names come from column names.
+    """
+
+    def __init__(self, n_obs: int) -> None:
+        self.n_obs = n_obs
+        self._parts: dict[str, list[np.ndarray]] = {}
+        self._sizes: dict[str, int] = {}
+        self._containers: dict[str, Any] = {}
+
+    def _add(self, name: str, part: np.ndarray, width: int) -> tuple[Any, int]:
+        if name not in self._containers:
+            empty, dims = np.zeros(0), None
+            if name == "rows":
+                empty, dims = np.zeros((self.n_obs, 0)), (OBS_DIM, f"{DATA_PREFIX}rows_column")
+            self._containers[name] = pm.Data(f"{DATA_PREFIX}{name}", empty, dims=dims)
+            self._parts[name], self._sizes[name] = [], 0
+        start = self._sizes[name]
+        self._parts[name].append(part)
+        self._sizes[name] += width
+        return self._containers[name], start
+
+    def param(self, value: Any) -> Any:
+        """A prior parameter (or any number or array not per row)."""
+        value = np.asarray(value, dtype=float)
+        vector, start = self._add("params", value.ravel(), value.size)
+        if value.ndim == 0:
+            return vector[start]
+        return vector[start : start + value.size].reshape(value.shape)
+
+    def rows(self, values: np.ndarray) -> Any:
+        """Per-row floats, shape ``(n_obs, k)``."""
+        values = np.asarray(values, dtype=float).reshape(self.n_obs, -1)
+        matrix, start = self._add("rows", values, values.shape[1])
+        return matrix[:, start : start + values.shape[1]]
+
+    def row_ints(self, values: np.ndarray) -> Any:
+        """A per-row column of whole numbers, shape ``(n_obs,)``, as int32."""
+        return pt.cast(self.rows(values)[:, 0], "int32")
+
+    def fill(self) -> None:
+        """Give each container its values, now that the graph is built."""
+        for name, container in self._containers.items():
+            container.set_value(
+                np.concatenate(self._parts[name], axis=0 if name == "params" else 1)
+            )
+
+
 def _common_dim(name: str) -> str:
     return f"{name}_dim"
 
@@ -98,7 +165,9 @@ def _distribution(prior: Prior, where: str) -> Any:
     return dist
 
 
-def _random_variable(name: str, prior: Prior, dims: tuple[str, ...] | None) -> Any:
+def _random_variable(
+    name: str, prior: Prior, dims: tuple[str, ...] | None, data: _Containers
+) -> Any:
     """Create ``name ~ prior``; parameters that are Priors become ``name_param`` variables.
 
     Hyperparameters of a vector-valued term get the term's last dimension when their own
@@ -109,9 +178,14 @@ def _random_variable(name: str, prior: Prior, dims: tuple[str, ...] | None) -> A
     for param, value in prior.params.items():
         if isinstance(value, Prior):
             sub_dims = _hyper_dims(value, dims)
-            kwargs[param] = _random_variable(f"{name}_{param}", value, sub_dims)
+            kwargs[param] = _random_variable(f"{name}_{param}", value, sub_dims, data)
+        elif isinstance(value, str):
+            kwargs[param] = value
+        elif prior.dist is not None:
+            # A user's own distribution function gets plain numbers, as documented.
+            kwargs[param] = np.asarray(value, dtype=float)
         else:
-            kwargs[param] = np.asarray(value, dtype=float) if not isinstance(value, str) else value
+            kwargs[param] = data.param(value)
     try:
         return dist(name, dims=dims, **kwargs)
     except (TypeError, ValueError) as err:
@@ -125,19 +199,23 @@ def _hyper_dims(prior: Prior, dims: tuple[str, ...] | None) -> tuple[str, ...] |
     return None
 
 
-def _group_effect(term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str]) -> Any:
+def _group_effect(
+    term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str], data: _Containers
+) -> Any:
     dims: tuple[str, ...] = (factor_dim(term.factor),)
     if len(term.columns) > 1:
         dims = (*dims, expr_dim(term.expr))
     is_normal = prior.name == "Normal" and isinstance(prior.params.get("sigma"), Prior)
     if not (noncentered and is_normal):
-        return _random_variable(term.name, prior, dims)
+        return _random_variable(term.name, prior, dims, data)
     # Non-centred: b = mu + sigma * z with z ~ Normal(0, 1) (Papaspiliopoulos et al. 2007).
     sigma_prior = prior.params["sigma"]
-    sigma = _random_variable(f"{term.name}_sigma", sigma_prior, _hyper_dims(sigma_prior, dims))
+    sigma = _random_variable(
+        f"{term.name}_sigma", sigma_prior, _hyper_dims(sigma_prior, dims), data
+    )
     mu = prior.params.get("mu", 0.0)
     if isinstance(mu, Prior):
-        mu = _random_variable(f"{term.name}_mu", mu, _hyper_dims(mu, dims))
+        mu = _random_variable(f"{term.name}_mu", mu, _hyper_dims(mu, dims), data)
     offset = pm.Normal(f"{term.name}_offset", mu=0.0, sigma=1.0, dims=dims)
     internal.append(f"{term.name}_offset")
     return pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
@@ -155,33 +233,35 @@ def _coords(design: Design) -> dict[str, Any]:
     return coords
 
 
-def _common_predictor(design: Design, priors: PriorSet, center: bool, internal: list[str]) -> Any:
+def _common_predictor(
+    design: Design, priors: PriorSet, center: bool, internal: list[str], data: _Containers
+) -> Any:
     """The common part of the linear predictor; registers ``Intercept`` on the user's scale."""
     slopes = [t for t in design.common_terms if not t.is_intercept]
     eta: Any = 0.0
     coefficients = []
     for term in slopes:
         dims = (_common_dim(term.name),) if term.levels is not None else None
-        beta = _random_variable(term.name, _as_prior(priors, term.name), dims)
+        beta = _random_variable(term.name, _as_prior(priors, term.name), dims, data)
         coefficients.append(pt.atleast_1d(beta))
     columns = [j for t in slopes for j in range(t.start, t.stop)]
     X = design.common[:, columns] if slopes else None
-    means = X.mean(axis=0) if X is not None else None
     centred = center and design.has_intercept and X is not None
     if X is not None:
         beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
-        eta = pt.dot(X - means if centred else X, beta_all)
+        means = X.mean(axis=0)
+        eta = pt.dot(data.rows(X - means if centred else X), beta_all)
     if design.has_intercept:
         intercept_prior = _as_prior(priors, "Intercept")
         if centred:
             # Sample the intercept of the centred predictors (less correlated with the slopes),
             # and report it on the user's scale: b0 = b0_c - mean(x) . beta.
-            inner = _random_variable("Intercept_centered", intercept_prior, None)
+            inner = _random_variable("Intercept_centered", intercept_prior, None, data)
             internal.append("Intercept_centered")
-            pm.Deterministic("Intercept", inner - pt.dot(means, beta_all))
+            pm.Deterministic("Intercept", inner - pt.dot(data.param(means), beta_all))
             eta = eta + inner
         else:
-            eta = eta + _random_variable("Intercept", intercept_prior, None)
+            eta = eta + _random_variable("Intercept", intercept_prior, None, data)
     return eta
 
 
@@ -224,19 +304,26 @@ def build_model(
     """
     internal: list[str] = []
     with pm.Model(coords=_coords(design)) as model:
-        eta = _common_predictor(design, priors, center_predictors, internal)
+        data = _Containers(design.n_obs)
+        eta = _common_predictor(design, priors, center_predictors, internal, data)
+        indexes: dict[str, Any] = {}
         for group in design.group_terms:
-            effect = _group_effect(group, _as_prior(priors, group.name), noncentered, internal)
-            index = group.index
+            prior = _as_prior(priors, group.name)
+            effect = _group_effect(group, prior, noncentered, internal, data)
+            if group.factor not in indexes:
+                indexes[group.factor] = data.row_ints(group.index)
+            index = indexes[group.factor]
             if group.values is None:
                 eta = eta + effect[index]
-            elif group.values.shape[1] == 1:
-                eta = eta + effect[index] * group.values[:, 0]
+                continue
+            values = data.rows(group.values)
+            if group.values.shape[1] == 1:
+                eta = eta + effect[index] * values[:, 0]
             else:
-                eta = eta + (effect[index] * group.values).sum(axis=1)
+                eta = eta + (effect[index] * values).sum(axis=1)
         eta = eta + pt.zeros(design.n_obs) if np.ndim(eta) == 0 else eta
 
-        values = _auxiliary(priors.of_kind("auxiliary"))
+        values = _auxiliary(priors.of_kind("auxiliary"), data)
         likelihood = family.likelihood
         if link.name == "logit" and likelihood.logit_kwarg is not None:
             kwargs = likelihood.dist_kwargs(values)
@@ -245,9 +332,14 @@ def build_model(
             values[likelihood.parent] = link.inverse(eta, PYTENSOR_OPS)
             kwargs = likelihood.dist_kwargs(values)
         if likelihood.trials_kwarg is not None:
-            kwargs[likelihood.trials_kwarg] = design.response.trials
+            trials = design.response.trials
+            # Whole numbers (checked by the family), perhaps stored as floats.
+            kwargs[likelihood.trials_kwarg] = data.row_ints(np.asarray(trials))
+        # A slice of the data (PyMC casts it to the response's type).
+        observed = data.rows(design.response.values)[:, 0]
         dist = getattr(pm, likelihood.name)
-        dist(design.response.name, observed=design.response.values, dims=OBS_DIM, **kwargs)
+        dist(design.response.name, observed=observed, dims=OBS_DIM, **kwargs)
+        data.fill()
     return BuiltModel(
         model=model,
         response=design.response.name,
@@ -265,11 +357,11 @@ def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
 
 
-def _auxiliary(terms: list[TermPrior]) -> dict[str, Any]:
+def _auxiliary(terms: list[TermPrior], data: _Containers) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for term in terms:
         if isinstance(term.prior, Prior):
-            values[term.name] = _random_variable(term.name, term.prior, None)
+            values[term.name] = _random_variable(term.name, term.prior, None, data)
         else:
             values[term.name] = float(term.prior)
     return values
@@ -314,23 +406,33 @@ def run_sampler(
     chains: int,
     random_seed: int | None,
     progressbar: bool,
+    cache: CompiledCache | None = None,
     **kwargs: Any,
 ) -> az.InferenceData:
-    """Run one NUTS implementation on ``model``; the raw InferenceData it returns."""
+    """Run one NUTS implementation on ``model``; the raw InferenceData it returns.
+
+    With a ``cache``, nutpie reuses the compiled sampler of an earlier model of the same
+    structure; the other samplers compile as usual.
+    """
     if inference_method == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model)
         seed = None if random_seed is None else int(random_seed)
-        return nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress_bar=progressbar,
-            **{"save_warmup": False, **kwargs},
-        )
+        with ExitStack() as stack:
+            if cache is not None:
+                compiled = stack.enter_context(cache.use(model))
+            else:
+                # Data and dimensions as constants: the fastest compile, for a single use.
+                compiled = nutpie.compile_pymc_model(model, freeze_model=True)
+            return nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=seed,
+                progress_bar=progressbar,
+                **{"save_warmup": False, **kwargs},
+            )
     options: dict[str, Any] = {"cores": min(chains, os.cpu_count() or 1), **kwargs}
     # The log-likelihood is computed afterwards, by `sample`, for every sampler alike.
     options["idata_kwargs"] = {**kwargs.get("idata_kwargs", {}), "log_likelihood": False}
@@ -357,6 +459,7 @@ def sample(
     random_seed: int | None,
     progressbar: bool,
     log_likelihood: bool | None,
+    cache: CompiledCache | None = None,
     **kwargs: Any,
 ) -> az.InferenceData:
     """Run NUTS and return the tidied InferenceData.
@@ -378,8 +481,10 @@ def sample(
         chains=chains,
         random_seed=random_seed,
         progressbar=progressbar,
+        **({"cache": cache} if cache is not None else {}),
         **kwargs,
     )
+    _set_constant_data(idata, model)
     if "observed_data" not in idata.groups():
         observed = xr.Dataset(
             {built.response: ((OBS_DIM,), built.observed)},
@@ -402,13 +507,41 @@ def sample(
     return idata
 
 
+def _set_constant_data(idata: az.InferenceData, model: pm.Model) -> None:
+    """Store the model's data containers as ``constant_data``, as ``pm.sample`` does.
+
+    Every sampler gets the same group, with this model's values (a reused compiled sampler
+    would otherwise report its first model's). ``pm.sample_posterior_predictive`` compares it
+    with the model's data to tell which variables it must not take from the trace.
+    """
+    from pymc.backends.arviz import find_constants
+
+    dims = model.named_vars_to_dims
+    variables = {}
+    for name, value in find_constants(model).items():
+        value = np.asarray(value)
+        names = dims.get(name) or tuple(f"{name}_dim_{i}" for i in range(value.ndim))
+        variables[name] = (tuple(names), value)
+    n_obs = int(model.dim_lengths[OBS_DIM].eval())
+    group = xr.Dataset(variables, coords={OBS_DIM: np.arange(n_obs)})
+    if "constant_data" in idata.groups():
+        del idata["constant_data"]
+    idata.add_groups(constant_data=group)
+
+
+def _relabel(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
+    """Level names from ``model``: a reused compiled sampler labels them as its first model."""
+    labels = {d: list(model.coords[d]) for d in posterior.dims if model.coords.get(d) is not None}
+    return posterior.assign_coords(labels)
+
+
 def _user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
     """The user-facing variables in reading order: no internal ones, no ``*_log__`` values."""
     model = built.model
     keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
     ordered = [v for v in built.order if v in keep and v in draws]
     rest = [v for v in draws.data_vars if v in keep and v not in ordered]
-    return draws[ordered + rest]
+    return _relabel(draws[ordered + rest], model)
 
 
 # --- prior draws -------------------------------------------------------------------------------
