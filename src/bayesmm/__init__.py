@@ -35,6 +35,16 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 logging.getLogger("bayesmm").addHandler(logging.NullHandler())
 
+
+def __getattr__(name: str) -> object:
+    # `bmm.sklearn` without importing scikit-learn (and pymc) on `import bayesmm`.
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
+    raise AttributeError(f"module 'bayesmm' has no attribute {name!r}")
+
+
 __all__ = [
     "Model",
     "Formula",

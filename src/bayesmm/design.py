@@ -772,7 +772,7 @@ def build_design(
     data, n_dropped = _handle_missing(data, dropna)
     data = _tidy_categories(data)
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
-    env = Environment([{"np": np}])
+    env = Environment([{"np": _Numpy()}])
 
     try:
         response = _encode_response(description, data, env, family)
@@ -925,6 +925,17 @@ SAFE_NUMPY = (
     "power", "reciprocal", "rint", "round", "sign", "sin", "sinh", "sqrt", "square", "tan",
     "tanh", "trunc",
 )  # fmt: skip
+
+
+class _Numpy:
+    """numpy as formulas see it (``np.log(x)``): a module cannot be pickled, this can, so
+    designs, models and scikit-learn estimators pickle."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Numpy, ())
 
 
 def _safe_environment() -> Environment:

@@ -9,7 +9,7 @@ here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,14 @@ class Family:
                 f"Family {self.name!r}: aux_priors must give a default prior for each "
                 f"auxiliary parameter {sorted(expected)}; got {sorted(self.aux_priors)}."
             )
+
+    def __reduce__(self) -> Any:
+        # A registered family pickles as its name (its functions are lambdas), so that
+        # fitted models and scikit-learn estimators pickle; another family pickles as its
+        # fields, which must then be picklable themselves.
+        if FAMILIES.get(self.name) is self:
+            return (get_family, (self.name,))
+        return (Family, tuple(getattr(self, f.name) for f in fields(self)))
 
     @property
     def parent(self) -> str:

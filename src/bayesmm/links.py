@@ -56,6 +56,13 @@ class Link:
         """The inverse link on numpy arrays."""
         return self.inverse(eta, NUMPY_OPS)
 
+    def __reduce__(self) -> Any:
+        # A registered link pickles as its name (its functions are lambdas); another link
+        # pickles as its fields, which must then be picklable themselves.
+        if LINKS.get(self.name) is self:
+            return (get_link, (self.name,))
+        return (Link, (self.name, self.link, self.inverse, self.derivative))
+
 
 def _cloglog_inverse(eta: Any, ops: Any) -> Any:
     return 1 - ops.exp(-ops.exp(eta))

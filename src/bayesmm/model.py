@@ -543,6 +543,11 @@ class Model:
             random_seed=random_seed,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The PyMC model is rebuilt on demand (`backend`); it is large and not always
+        # picklable.
+        return {**self.__dict__, "_built": None}
+
     def __str__(self) -> str:
         return _describe(self)
 

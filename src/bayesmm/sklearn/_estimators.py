@@ -1,0 +1,621 @@
+"""``BayesianRegressor`` and ``BayesianClassifier``: mixed models as scikit-learn estimators."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from .._errors import DataError, FamilyError, FormulaError, PriorError
+from .._validation import choice_message
+from ..families import get_family
+from ..model import Model
+from ..predict import INTERVAL_METHODS, POINT_STATS
+
+if TYPE_CHECKING:
+    from ..backend.compiled import CompiledCache
+    from ..fitted import FittedModel
+
+__all__ = ["BayesianRegressor", "BayesianClassifier", "compiled_cache", "clear_compiled_cache"]
+
+#: The response column's name when the formula does not give one.
+DEFAULT_RESPONSE = "y"
+
+_CACHE: CompiledCache | None = None
+
+
+def compiled_cache() -> CompiledCache:
+    """The compiled samplers the estimators share in this process (made on first use).
+
+    Cross-validation and grid search fit clones of an estimator, so the compiled samplers
+    live here, not on the estimators. ``compiled_cache().hits`` and ``.misses`` count the
+    fits that reused one and the fits that compiled one.
+    """
+    global _CACHE
+    if _CACHE is None:
+        from ..backend.compiled import CompiledCache
+
+        _CACHE = CompiledCache()
+    return _CACHE
+
+
+def clear_compiled_cache() -> None:
+    """Drop the compiled samplers that the estimators share (frees their memory)."""
+    if _CACHE is not None:
+        _CACHE.clear()
+
+
+class _BayesianMixedModel(BaseEstimator):
+    """What the regressor and the classifier share: data handling, fitting, sampling."""
+
+    # Set by the subclasses.
+    _binary = False
+
+    def _family(self) -> str:
+        raise NotImplementedError
+
+    # --- data ------------------------------------------------------------------------------
+
+    def _group_names(self, columns: Sequence[str], from_array: bool) -> list[str]:
+        groups = self.group_columns
+        if groups is None:
+            return []
+        groups = [groups] if isinstance(groups, str | int) else list(groups)
+        names = []
+        for group in groups:
+            if isinstance(group, int | np.integer) and not isinstance(group, bool):
+                if not 0 <= group < len(columns):
+                    raise DataError(
+                        f"group_columns has the position {group}, but X has {len(columns)} columns."
+                    )
+                names.append(columns[int(group)])
+            elif isinstance(group, str) and group in columns:
+                names.append(group)
+            else:
+                hint = " (X is an array: name its columns 'x0', 'x1', ... or give positions)"
+                raise DataError(
+                    f"group_columns names {group!r}, which is not a column of X; its columns "
+                    f"are {list(columns)}." + (hint if from_array else "")
+                )
+        return names
+
+    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        """X as a DataFrame whose columns the formula names (``x0``, ``x1``, ... for arrays)."""
+        # As scikit-learn: only a DataFrame whose column names are all strings has feature
+        # names; any other X is an array, with columns x0, x1, ...
+        named = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
+        if named and (reset or hasattr(self, "feature_names_in_")):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] == 0:
+                raise ValueError(
+                    "Found array with 0 sample(s) (shape=(0, "
+                    f"{X.shape[1]})) while a minimum of 1 is required."
+                )
+            return X.reset_index(drop=True)
+        has_groups = bool(self.group_columns is not None and self.group_columns != [])
+        array = validate_data(
+            self,
+            X,
+            reset=reset,
+            # Group columns may hold labels; the other columns are checked below.
+            dtype=None if has_groups else "numeric",
+            ensure_all_finite=not has_groups,
+        )
+        names = (
+            [str(c) for c in self.feature_names_in_]
+            if hasattr(self, "feature_names_in_")
+            else [f"x{j}" for j in range(array.shape[1])]
+        )
+        frame = pd.DataFrame(array, columns=names)
+        if has_groups:
+            groups = set(self._group_names(names, from_array=True))
+            for name in names:
+                if name not in groups:
+                    frame[name] = check_array(
+                        frame[[name]].to_numpy(), dtype="numeric", input_name=f"X column {name}"
+                    )[:, 0]
+                else:
+                    frame[name] = frame[name].astype(str)
+        return frame
+
+    def _response_name(self) -> str:
+        if self.formula is None:
+            return DEFAULT_RESPONSE
+        if not isinstance(self.formula, str):
+            raise FormulaError(
+                f"formula must be a string such as 'y ~ x + (1|g)' or '~ x + (1|g)'; got "
+                f"{type(self.formula).__name__}."
+            )
+        lhs = self.formula.split("~", 1)[0].strip() if "~" in self.formula else None
+        if lhs is None:
+            raise FormulaError(
+                f"formula {self.formula!r} has no '~'; write '~ x + (1|g)' (the response is "
+                "the y passed to fit) or 'y ~ x + (1|g)'."
+            )
+        if not lhs:
+            return DEFAULT_RESPONSE
+        name = lhs[1:-1] if lhs.startswith("`") and lhs.endswith("`") else lhs
+        if not re.fullmatch(r"[^\s~+*/:|()\[\]`]+|`[^`]+`", lhs):
+            raise FormulaError(
+                f"The left-hand side of formula {self.formula!r} must name the response (the "
+                f"y passed to fit), e.g. 'y'; got {lhs!r}. Transform y before fitting instead."
+            )
+        return name
+
+    def _formula(self, frame: pd.DataFrame, response: str, from_array: bool) -> str:
+        groups = self._group_names(list(frame.columns), from_array)
+        if self.formula is not None:
+            if groups:
+                raise FormulaError(
+                    "group_columns builds the default formula; with a formula, write the group "
+                    f"terms in it, e.g. '(1|{groups[0]})'; got formula={self.formula!r} and "
+                    f"group_columns={self.group_columns!r}."
+                )
+            rhs = self.formula.split("~", 1)[1]
+            return f"{_quote(response)} ~ {rhs.strip()}"
+        common = [_quote(c) for c in frame.columns if c not in groups and c != response]
+        terms = [*(common or ["1"]), *(f"(1|{_quote(g)})" for g in groups)]
+        return f"{_quote(response)} ~ " + " + ".join(terms)
+
+    # --- fitting ---------------------------------------------------------------------------
+
+    def _priors(self) -> dict[Any, Any] | None:
+        priors = dict(self.priors) if self.priors is not None else None
+        if self.priors is not None and not isinstance(self.priors, Mapping):
+            raise PriorError(
+                f"priors must be a dict mapping term names to Prior objects; got "
+                f"{type(self.priors).__name__}."
+            )
+        if self.prior_scale is None:
+            return priors
+        if self.automatic_priors != "mle":
+            raise PriorError(
+                f"prior_scale={self.prior_scale!r} sets the scale of the common terms on the "
+                "partial-correlation scale, which needs automatic_priors='mle'; got "
+                f"automatic_priors={self.automatic_priors!r}."
+            )
+        return {"common": self.prior_scale, **(priors or {})}
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        """Check y and encode it for the model; set by the subclasses."""
+        raise NotImplementedError
+
+    def _fit(self, X: Any, y: Any) -> None:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        frame = self._frame(X, reset=True)
+        from_array = not hasattr(self, "feature_names_in_")
+        y = self._target(column_or_1d(y, warn=True))
+        if frame.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples to fit; got "
+                f"n_samples = {frame.shape[0]} (1 sample)."
+            )
+        response = self._response_name()
+        if response in frame.columns:
+            raise DataError(
+                f"X has a column named {response!r}, the name of the response; rename the "
+                "column, or name the response otherwise on the formula's left-hand side."
+            )
+        check_consistent_length(frame, y)
+        frame[response] = y
+        self.model_ = Model(
+            self._formula(frame, response, from_array),
+            frame,
+            family=self._family(),
+            priors=self._priors(),
+            link=self.link,
+            categorical=self.categorical,
+            automatic_priors=self.automatic_priors,
+        )
+        cache = None
+        if self.reuse_compiled and self.inference_method == "nutpie":
+            cache = compiled_cache()
+        self.idata_ = self.model_.fit(
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            inference_method=self.inference_method,
+            random_seed=self.random_seed,
+            progressbar=self.progressbar,
+            log_likelihood=False,
+            cache=cache,
+        )
+        self.fitted_ = self.model_.fitted(self.idata_)
+        self.formula_ = self.model_.formula.main
+
+    # --- predicting ------------------------------------------------------------------------
+
+    def _options(self, random_state: int | None = None) -> dict[str, Any]:
+        return {
+            "sample_new_groups": self.sample_new_groups,
+            "random_seed": self.random_seed if random_state is None else random_state,
+        }
+
+    def _draws(self, X: Any, kind: str, random_state: int | None = None) -> np.ndarray:
+        """Posterior draws for the rows of X, shape ``(draws, rows)``."""
+        check_is_fitted(self)
+        frame = self._frame(X, reset=False)
+        fitted: FittedModel = self.fitted_
+        return fitted.draws(frame, kind, **self._options(random_state))
+
+    def predict_interval(self, X: Any, prob: float = 0.9, method: str = "eti") -> np.ndarray:
+        """A ``prob`` posterior predictive interval for each row of X.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The rows to predict for.
+        prob : float, default 0.9
+            The probability the interval holds; in (0, 1).
+        method : {"eti", "hdi"}, default "eti"
+            Equal-tailed (quantiles ``(1 - prob) / 2`` and ``(1 + prob) / 2``) or
+            highest-density intervals.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            The lower and upper bounds, on the response's scale (0/1 for the classifier).
+        """
+        from ..predict import interval
+
+        if method not in INTERVAL_METHODS:
+            raise DataError(choice_message("method", method, INTERVAL_METHODS))
+        return interval(self._draws(X, "response"), prob, method)
+
+    def sample_y(self, X: Any, n_samples: int = 1, random_state: int | None = None) -> np.ndarray:
+        """Draws from the posterior predictive distribution of each row of X.
+
+        Like ``GaussianProcessRegressor.sample_y``: one column per draw.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples_X, n_features)
+            The rows to draw for.
+        n_samples : int, default 1
+            Draws per row, from evenly spaced posterior draws; at most ``draws * chains``.
+        random_state : int, optional
+            Seed of the draws; the estimator's ``random_seed`` if omitted.
+
+        Returns
+        -------
+        ndarray of shape (n_samples_X, n_samples)
+        """
+        check_is_fitted(self)
+        total = self.fitted_.posterior_draws.n_samples
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
+            raise DataError(f"n_samples must be an integer; got {n_samples!r}.")
+        if not 1 <= n_samples <= total:
+            raise DataError(
+                f"n_samples must be between 1 and the {total} posterior draws; got {n_samples}."
+            )
+        frame = self._frame(X, reset=False)
+        options = self._options(random_state)
+        values = self.fitted_.draws(frame, "response", n_samples=int(n_samples), **options)
+        return self._labels(values.T)
+
+    def _labels(self, values: np.ndarray) -> np.ndarray:
+        return values
+
+    def log_likelihood(self, X: Any, y: Any) -> np.ndarray:
+        """Pointwise log-likelihood of the targets ``y`` of the rows of X, per posterior draw.
+
+        Returns
+        -------
+        ndarray of shape (draws, n_samples)
+            Its ``logsumexp`` over draws minus ``log(draws)`` is each row's log predictive
+            density (see :func:`bayesmm.sklearn.log_predictive_density`).
+        """
+        check_is_fitted(self)
+        frame = self._frame(X, reset=False)
+        return self.fitted_.log_likelihood(frame, self._encode_y(y), **self._options())
+
+    def _encode_y(self, y: Any) -> np.ndarray:
+        return np.asarray(column_or_1d(y), dtype=float)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        # Predictions use the seed given as random_seed; clones with the same seed agree.
+        tags.non_deterministic = False
+        return tags
+
+
+class BayesianRegressor(RegressorMixin, _BayesianMixedModel):
+    """A Bayesian (generalised) linear mixed model as a scikit-learn regressor.
+
+    ``fit(X, y)`` builds a :class:`bayesmm.Model` from the formula (or an additive model in
+    every column of X) and samples its posterior with NUTS; ``predict`` gives the posterior
+    mean of each row's expected response. On top of what a point-estimate regressor gives, it
+    has :meth:`predict_interval`, :meth:`sample_y` and :meth:`log_likelihood`, which the
+    scorers of :mod:`bayesmm.sklearn` use. See ``docs/sklearn.md``.
+
+    Parameters
+    ----------
+    formula : str, optional
+        An lme4-style formula in the columns of X: ``"~ Days + (Days | Subject)"``, or with
+        the response named, ``"Reaction ~ Days + (Days | Subject)"`` (y is then put in a
+        column of that name). For a numpy X the columns are ``x0``, ``x1``, .... By default,
+        an additive model in every column, with a ``(1|g)`` term for each of
+        ``group_columns``.
+    family : str, default "gaussian"
+        A family of :data:`bayesmm.FAMILIES` other than ``"bernoulli"`` (use
+        :class:`BayesianClassifier`) and ``"binomial"`` (whose response is a pair).
+    priors : dict, optional
+        Priors replacing the defaults, as in :class:`bayesmm.Model`.
+    prior_scale : str or float, optional
+        With ``automatic_priors="mle"``: the scale of every common term's prior on the
+        partial-correlation scale, ``"narrow"``, ``"medium"``, ``"wide"``, ``"superwide"`` or
+        a number in (0, 1]; the parameter to tune with ``GridSearchCV``.
+    automatic_priors : {"default", "mle"}, default "default"
+        How the default priors are scaled (see ``docs/priors.md``).
+    link : str, optional
+        The link of the family's mean; the family's default if omitted.
+    group_columns : str, int or list, optional
+        Columns of X (names, or positions) that are grouping factors: each becomes a
+        ``(1|g)`` term of the default formula and is not a common predictor.
+    categorical : str or list of str, optional
+        Columns to treat as categorical whatever their dtype.
+    draws, tune : int, default 1000
+        Posterior draws kept, and tuning draws discarded, per chain.
+    chains : int, default 4
+        Chains; nutpie runs them in parallel threads.
+    inference_method : {"nutpie", "pymc", "numpyro", "blackjax"}, default "nutpie"
+        The NUTS implementation. With nutpie, refits of the same structure (cross-validation
+        folds, grid-search candidates) reuse the compiled sampler.
+    random_seed : int, optional
+        Seed of the sampler and of the predictive draws; with it, fits and predictions are
+        reproducible.
+    sample_new_groups : bool or str, default "gaussian"
+        Group levels of X not seen in fit (common in cross-validation) get effects drawn from
+        the fitted population distribution; ``False`` raises an error instead. See
+        ``docs/prediction.md`` for the other policies.
+    predict_stat : {"mean", "median"}, default "mean"
+        ``predict`` gives the posterior mean of the expected response, or the median of the
+        posterior predictive distribution.
+    reuse_compiled : bool, default True
+        Reuse compiled samplers across fits of the same structure (nutpie only).
+    progressbar : bool, default False
+        Show the sampler's progress.
+
+    Attributes
+    ----------
+    model_ : bayesmm.Model
+        The model fitted.
+    idata_ : arviz.InferenceData
+        Its posterior.
+    fitted_ : bayesmm.fitted.FittedModel
+        Predictions and summaries from the posterior.
+    formula_ : str
+        The formula fitted.
+    n_features_in_ : int
+        Columns of X.
+    feature_names_in_ : ndarray of str
+        Column names of X, when X is a DataFrame with string column names.
+
+    Examples
+    --------
+    >>> from bayesmm.sklearn import BayesianRegressor
+    >>> data = bmm.load_data("sleepstudy")  # doctest: +SKIP
+    >>> reg = BayesianRegressor("~ Days + (Days | Subject)", random_seed=0)  # doctest: +SKIP
+    >>> reg.fit(data[["Days", "Subject"]], data["Reaction"])  # doctest: +SKIP
+    >>> reg.predict_interval(data[["Days", "Subject"]][:2], prob=0.9)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        formula: str | None = None,
+        family: str = "gaussian",
+        priors: Mapping[Any, Any] | None = None,
+        prior_scale: str | float | None = None,
+        automatic_priors: str = "default",
+        link: str | None = None,
+        group_columns: str | int | Sequence[str | int] | None = None,
+        categorical: str | Sequence[str] | None = None,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        inference_method: str = "nutpie",
+        random_seed: int | None = None,
+        sample_new_groups: bool | str = "gaussian",
+        predict_stat: str = "mean",
+        reuse_compiled: bool = True,
+        progressbar: bool = False,
+    ) -> None:
+        self.formula = formula
+        self.family = family
+        self.priors = priors
+        self.prior_scale = prior_scale
+        self.automatic_priors = automatic_priors
+        self.link = link
+        self.group_columns = group_columns
+        self.categorical = categorical
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.inference_method = inference_method
+        self.random_seed = random_seed
+        self.sample_new_groups = sample_new_groups
+        self.predict_stat = predict_stat
+        self.reuse_compiled = reuse_compiled
+        self.progressbar = progressbar
+
+    def _family(self) -> str:
+        family = get_family(self.family)
+        if family.binary or family.trials:
+            raise FamilyError(
+                f"BayesianRegressor takes a family with one number per response; got "
+                f"family={family.name!r}. Use BayesianClassifier for a binary response."
+            )
+        return family.name
+
+    def fit(self, X: Any, y: Any) -> BayesianRegressor:
+        """Sample the posterior of the model of y given X.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Numbers in the family's support.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y)
+        return self
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        return check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The posterior mean of each row's expected response (or the predictive median).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        if self.predict_stat not in POINT_STATS:
+            raise DataError(choice_message("predict_stat", self.predict_stat, POINT_STATS))
+        if self.predict_stat == "mean":
+            return self._draws(X, "response_params").mean(axis=0)
+        return np.median(self._draws(X, "response"), axis=0)
+
+
+class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
+    """A Bayesian logistic (or probit, cloglog) mixed model as a scikit-learn classifier.
+
+    Binary targets of any two labels; ``classes_[1]`` is the event modelled.
+    ``predict_proba`` gives the posterior mean of each row's probability of each class. See
+    :class:`BayesianRegressor` for the parameters, which are the same but for ``family``
+    (always bernoulli), ``link`` (``"logit"``, ``"probit"`` or ``"cloglog"``) and
+    ``predict_stat``; and ``docs/sklearn.md``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The labels, sorted; the model is of the probability of ``classes_[1]``.
+    """
+
+    def __init__(
+        self,
+        formula: str | None = None,
+        priors: Mapping[Any, Any] | None = None,
+        prior_scale: str | float | None = None,
+        automatic_priors: str = "default",
+        link: str | None = None,
+        group_columns: str | int | Sequence[str | int] | None = None,
+        categorical: str | Sequence[str] | None = None,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        inference_method: str = "nutpie",
+        random_seed: int | None = None,
+        sample_new_groups: bool | str = "gaussian",
+        reuse_compiled: bool = True,
+        progressbar: bool = False,
+    ) -> None:
+        self.formula = formula
+        self.priors = priors
+        self.prior_scale = prior_scale
+        self.automatic_priors = automatic_priors
+        self.link = link
+        self.group_columns = group_columns
+        self.categorical = categorical
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.inference_method = inference_method
+        self.random_seed = random_seed
+        self.sample_new_groups = sample_new_groups
+        self.reuse_compiled = reuse_compiled
+        self.progressbar = progressbar
+
+    def _family(self) -> str:
+        return "bernoulli"
+
+    def fit(self, X: Any, y: Any) -> BayesianClassifier:
+        """Sample the posterior of the probability of ``classes_[1]`` given X.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Two distinct labels.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y)
+        return self
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        check_classification_targets(y)
+        target = type_of_target(y, input_name="y")
+        if target not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {target!r}.")
+        classes = np.unique(y)
+        if len(classes) == 1:
+            raise ValueError(
+                f"BayesianClassifier needs samples of 2 classes; y has 1 class: {classes[0]!r}."
+            )
+        if len(classes) > 2:
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is "
+                f"multiclass: y has {len(classes)} classes; BayesianClassifier models two."
+            )
+        self.classes_ = classes
+        return (y == classes[1]).astype(np.int64)
+
+    def _encode_y(self, y: Any) -> np.ndarray:
+        y = column_or_1d(y)
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise DataError(
+                f"y has labels {sorted(set(np.asarray(y)[unknown].tolist()))[:5]} not among "
+                f"the classes seen in fit, {self.classes_.tolist()}."
+            )
+        return (y == self.classes_[1]).astype(float)
+
+    def _labels(self, values: np.ndarray) -> np.ndarray:
+        return self.classes_[values.astype(np.int64)]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior mean probability of each class for each row.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            Columns in the order of ``classes_``.
+        """
+        p = np.clip(self._draws(X, "response_params").mean(axis=0), 0.0, 1.0)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more probable class of each row (``classes_[0]`` on a tie)."""
+        check_is_fitted(self)
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(np.int64)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+def _quote(name: str) -> str:
+    """A column name as formulae reads it: backquoted unless it is an identifier."""
+    return name if name.isidentifier() else f"`{name}`"
