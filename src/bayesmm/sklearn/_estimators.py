@@ -564,6 +564,8 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
         return self
 
     def _target(self, y: np.ndarray) -> np.ndarray:
+        if y.dtype.kind in "fc":  # NaN and inf first: type_of_target would cast them to int
+            check_array(y, ensure_2d=False, input_name="y")
         check_classification_targets(y)
         target = type_of_target(y, input_name="y")
         if target not in ("binary", "multiclass"):

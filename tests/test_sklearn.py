@@ -1,0 +1,268 @@
+"""The scikit-learn estimators and scorers (bayesmm.sklearn).
+
+Tests of data handling, errors and scorer arithmetic use the stub sampler; scikit-learn's own
+estimator checks and the statistical checks (coverage, calibration) run NUTS and are slow.
+"""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import bayesmm as bmm
+from bayesmm.sklearn import (
+    SCORERS,
+    BayesianClassifier,
+    BayesianRegressor,
+    crps,
+    interval_coverage,
+    log_predictive_density,
+    make_coverage_scorer,
+    neg_crps,
+)
+
+FAST = dict(draws=100, tune=100, chains=2, random_seed=0)
+
+
+def _grouped(n=120, seed=0, n_groups=8):
+    """y = 1 + 2 x1 - x2 + b[g] + N(0, 1), b ~ N(0, 1.5): a DataFrame X and y."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "g": rng.choice([f"g{i}" for i in range(n_groups)], size=n),
+        }
+    )
+    effects = dict(zip(sorted(X["g"].unique()), rng.normal(0, 1.5, n_groups), strict=True))
+    y = 1 + 2 * X["x1"] - X["x2"] + X["g"].map(effects) + rng.normal(size=n)
+    return X, y.to_numpy()
+
+
+# --- scikit-learn's estimator checks ---------------------------------------------------------
+
+
+@pytest.mark.slow
+@parametrize_with_checks([BayesianRegressor(**FAST), BayesianClassifier(**FAST)])
+def test_sklearn_estimator_checks(estimator, check):
+    # check_array_api_input is skipped by scikit-learn itself unless SCIPY_ARRAY_API is set:
+    # the estimators take numpy and pandas input only.
+    check(estimator)
+
+
+# --- building the model from X and y ---------------------------------------------------------
+
+
+def test_default_formula_is_additive_with_group_intercepts(stub_sampler):
+    X, y = _grouped()
+    reg = BayesianRegressor(group_columns="g", **FAST).fit(X, y)
+    assert reg.formula_ == "y ~ x1 + x2 + (1|g)"
+    assert list(reg.feature_names_in_) == ["x1", "x2", "g"]
+    assert reg.n_features_in_ == 3
+    arrays = BayesianRegressor(group_columns=[2], **FAST).fit(X.to_numpy(), y)
+    assert arrays.formula_ == "y ~ x0 + x1 + (1|x2)"
+    assert not hasattr(arrays, "feature_names_in_")
+    assert BayesianRegressor(**FAST).fit(X[["x1"]].to_numpy(), y).formula_ == "y ~ x0"
+
+
+def test_formula_names_the_columns_and_may_name_the_response(stub_sampler):
+    X, y = _grouped()
+    reg = BayesianRegressor("~ x1 + (x1 | g)", **FAST).fit(X, y)
+    assert reg.formula_ == "y ~ x1 + (x1 | g)"
+    named = BayesianRegressor("score ~ x1 + x2 + (1|g)", **FAST).fit(X, y)
+    assert named.formula_ == "score ~ x1 + x2 + (1|g)"
+    assert named.model_.design.response.name == "score"
+    odd = X.rename(columns={"x1": "first x"})
+    assert BayesianRegressor(**FAST).fit(odd[["first x", "x2"]], y).formula_ == (
+        "y ~ `first x` + x2"
+    )
+
+
+def test_fitted_attributes_and_prediction_shapes(stub_sampler):
+    X, y = _grouped()
+    reg = BayesianRegressor("~ x1 + x2 + (1|g)", **FAST).fit(X, y)
+    assert reg.idata_.posterior.sizes == {"chain": 2, "draw": 100, "g__factor_dim": 8}
+    assert reg.predict(X).shape == (120,)
+    bounds = reg.predict_interval(X, prob=0.8)
+    assert bounds.shape == (120, 2) and np.all(bounds[:, 0] <= bounds[:, 1])
+    assert reg.sample_y(X[:5], n_samples=7).shape == (5, 7)
+    assert reg.log_likelihood(X[:5], y[:5]).shape == (200, 5)
+    # New groups get effects from the population distribution by default.
+    new = X[:3].assign(g="unseen")
+    assert np.all(np.isfinite(reg.predict(new)))
+    strict = clone(reg).set_params(sample_new_groups=False).fit(X, y)
+    with pytest.raises(bmm.DataError, match="unseen"):
+        strict.predict(new)
+
+
+def test_median_prediction_is_the_median_of_predictive_draws(stub_sampler):
+    X, y = _grouped()
+    reg = BayesianRegressor("~ x1", predict_stat="median", **FAST).fit(X, y)
+    draws = reg.fitted_.draws(X, "response", random_seed=0, sample_new_groups="gaussian")
+    np.testing.assert_array_equal(reg.predict(X), np.median(draws, axis=0))
+
+
+def test_classifier_models_the_second_label(stub_sampler):
+    X, y = _grouped()
+    labels = np.where(y > np.median(y), "high", "low")
+    clf = BayesianClassifier("~ x1 + x2 + (1|g)", **FAST).fit(X, labels)
+    assert list(clf.classes_) == ["high", "low"]
+    assert clf.model_.design.response.values.tolist() == (labels == "low").astype(int).tolist()
+    proba = clf.predict_proba(X)
+    assert proba.shape == (120, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X), np.where(proba[:, 1] > 0.5, "low", "high"))
+    assert set(np.unique(clf.sample_y(X[:4], n_samples=10))) <= {"high", "low"}
+    with pytest.raises(bmm.DataError, match=r"y has labels \['medium'\] not among the classes"):
+        clf.log_likelihood(X[:2], ["high", "medium"])
+
+
+def test_clone_get_and_set_params():
+    reg = BayesianRegressor("~ x1", prior_scale="wide", automatic_priors="mle", draws=50)
+    params = reg.get_params()
+    assert params["prior_scale"] == "wide" and params["draws"] == 50
+    copy = clone(reg).set_params(prior_scale=0.3)
+    assert copy.prior_scale == 0.3 and reg.prior_scale == "wide"
+    assert not hasattr(copy, "model_")
+
+
+def test_fitted_estimator_pickles_and_predicts_the_same(stub_sampler):
+    X, y = _grouped()
+    reg = BayesianRegressor("~ np.log1p(x1 ** 2) + x2 + (1|g)", **FAST).fit(X, y)
+    copy = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(copy.predict(X), reg.predict(X))
+    np.testing.assert_array_equal(copy.predict_interval(X), reg.predict_interval(X))
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def test_errors_name_the_argument_and_what_was_expected(stub_sampler):
+    X, y = _grouped()
+    with pytest.raises(bmm.FormulaError, match=r"left-hand side .* must name the response"):
+        BayesianRegressor("log(y) ~ x1", **FAST).fit(X, y)
+    with pytest.raises(bmm.FormulaError, match=r"group_columns builds the default formula"):
+        BayesianRegressor("~ x1", group_columns="g", **FAST).fit(X, y)
+    with pytest.raises(bmm.DataError, match=r"group_columns names 'h', which is not a column"):
+        BayesianRegressor(group_columns="h", **FAST).fit(X, y)
+    with pytest.raises(bmm.DataError, match=r"group_columns has the position 5, but X has 3"):
+        BayesianRegressor(group_columns=5, **FAST).fit(X.to_numpy(), y)
+    with pytest.raises(bmm.DataError, match=r"X has a column named 'x1', the name of the resp"):
+        BayesianRegressor("x1 ~ x2", **FAST).fit(X, y)
+    with pytest.raises(bmm.PriorError, match=r"prior_scale='wide' .* needs automatic_priors='mle'"):
+        BayesianRegressor(prior_scale="wide", **FAST).fit(X[["x1"]], y)
+    with pytest.raises(bmm.FamilyError, match=r"Use BayesianClassifier for a binary response"):
+        BayesianRegressor(family="bernoulli", **FAST).fit(X[["x1"]], y > 0)
+    with pytest.raises(bmm.FamilyError, match=r"family must be one of .* got 'gausian'"):
+        BayesianRegressor(family="gausian", **FAST).fit(X[["x1"]], y)
+    with pytest.raises(ValueError, match=r"Only binary classification is supported"):
+        BayesianClassifier(**FAST).fit(X[["x1"]], np.arange(120) % 3)
+    with pytest.raises(ValueError, match=r"Unknown label type"):
+        BayesianClassifier(**FAST).fit(X[["x1"]], y)
+    with pytest.raises(bmm.DataError, match=r"The response 'y' must be non-negative integer"):
+        BayesianRegressor(family="poisson", **FAST).fit(X[["x1"]], y)
+    with pytest.raises(NotFittedError):
+        BayesianRegressor().predict_interval(X)
+    reg = BayesianRegressor(**FAST).fit(X[["x1"]], y)
+    with pytest.raises(bmm.DataError, match=r"n_samples must be between 1 and the 200 posterior"):
+        reg.sample_y(X[["x1"]], n_samples=201)
+    with pytest.raises(bmm.DataError, match=r"method must be one of \['eti', 'hdi'\]"):
+        reg.predict_interval(X[["x1"]], method="quantile")
+
+
+def test_missing_values_are_named_unless_an_imputer_fills_them(stub_sampler):
+    X, y = _grouped()
+    holes = X[["x1", "x2"]].copy()
+    holes.iloc[[3, 7], 0] = np.nan
+    with pytest.raises(
+        bmm.DataError, match=r"missing values in the columns the formula uses: \{'x1': 2\}"
+    ):
+        BayesianRegressor(**FAST).fit(holes, y)
+    with pytest.raises(ValueError, match=r"Input X contains NaN"):
+        BayesianRegressor(**FAST).fit(holes.to_numpy(), y)
+    pipe = make_pipeline(SimpleImputer(), StandardScaler(), BayesianRegressor(**FAST))
+    assert pipe.fit(holes.to_numpy(), y).predict(holes.to_numpy()).shape == (120,)
+
+
+# --- scorers -------------------------------------------------------------------------------
+
+
+def test_crps_of_a_small_sample_by_hand():
+    # Draws {0, 1} and y = 0: E|X - y| = 1/2, E|X - X'| = 1/2, so CRPS = 1/2 - 1/4.
+    np.testing.assert_allclose(crps([0.0, 1.0], [[0.0, 1.0], [0.0, 1.0]]), [0.25, 0.25])
+    with pytest.raises(bmm.DataError, match=r"draws must have shape \(n_samples, n_draws\)"):
+        crps([0.0, 1.0], [[0.0, 1.0]])
+
+
+def test_crps_of_normal_draws_matches_the_closed_form():
+    # CRPS(N(0, 1), y) = y (2 Phi(y) - 1) + 2 phi(y) - 1 / sqrt(pi) (Gneiting & Raftery 2007).
+    y = np.array([-1.5, 0.0, 0.3, 2.0])
+    draws = np.random.default_rng(1).standard_normal((4, 100_000))
+    exact = y * (2 * stats.norm.cdf(y) - 1) + 2 * stats.norm.pdf(y) - 1 / np.sqrt(np.pi)
+    # Monte-Carlo sd of the estimate is below sd(|X - y|) / sqrt(n) < 2.5 / 316 = 0.008.
+    np.testing.assert_allclose(crps(y, draws), exact, atol=4 * 0.008)
+
+
+def test_scorers_agree_with_their_definitions(stub_sampler):
+    X, y = _grouped()
+    reg = BayesianRegressor("~ x1 + x2 + (1|g)", **FAST).fit(X, y)
+    loglik = reg.log_likelihood(X, y)
+    lpd = np.log(np.mean(np.exp(loglik), axis=0))
+    assert log_predictive_density(reg, X, y) == pytest.approx(lpd.mean(), rel=1e-12)
+    draws = reg.sample_y(X, n_samples=200)
+    assert neg_crps(reg, X, y) == pytest.approx(-crps(y, draws).mean(), rel=1e-12)
+    bounds = reg.predict_interval(X, prob=0.5)
+    inside = np.mean((bounds[:, 0] <= y) & (y <= bounds[:, 1]))
+    assert make_coverage_scorer(0.5)(reg, X, y) == inside
+    assert SCORERS["interval_coverage_90"] is interval_coverage
+    with pytest.raises(bmm.DataError, match=r"prob must be a probability strictly between"):
+        make_coverage_scorer(90)
+
+
+def test_scorers_reach_through_a_pipeline_and_refuse_other_estimators(stub_sampler):
+    X, y = _grouped()
+    numbers = X[["x1", "x2"]].to_numpy()
+    pipe = make_pipeline(StandardScaler(), BayesianRegressor(**FAST)).fit(numbers, y)
+    scaled = pipe[:-1].transform(numbers)
+    assert neg_crps(pipe, numbers, y) == neg_crps(pipe[-1], scaled, y)
+    with pytest.raises(TypeError, match=r"needs a bayesmm.sklearn estimator .* got LinearRegr"):
+        log_predictive_density(LinearRegression().fit(numbers, y), numbers, y)
+
+
+# --- scikit-learn workflows ----------------------------------------------------------------
+
+
+def test_pipeline_cross_validation_and_grid_search_give_finite_scores(stub_sampler):
+    X, y = _grouped()
+    numbers = X[["x1", "x2"]].to_numpy()
+    pipe = Pipeline(
+        [
+            ("impute", SimpleImputer()),
+            ("scale", StandardScaler()),
+            ("model", BayesianRegressor(**FAST)),
+        ]
+    )
+    scores = cross_val_score(pipe, numbers, y, cv=KFold(5, shuffle=True, random_state=0))
+    assert scores.shape == (5,) and np.all(np.isfinite(scores))
+    for scorer in SCORERS.values():
+        scores = cross_val_score(pipe, numbers, y, cv=KFold(3), scoring=scorer)
+        assert np.all(np.isfinite(scores))
+    search = GridSearchCV(
+        BayesianRegressor("~ x1 + x2 + (1|g)", automatic_priors="mle", **FAST),
+        {"prior_scale": ["narrow", "wide"]},
+        cv=KFold(3),
+        scoring=log_predictive_density,
+    )
+    search.fit(X, y)
+    assert search.best_params_["prior_scale"] in ("narrow", "wide")
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
