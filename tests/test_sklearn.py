@@ -266,3 +266,57 @@ def test_pipeline_cross_validation_and_grid_search_give_finite_scores(stub_sampl
     search.fit(X, y)
     assert search.best_params_["prior_scale"] in ("narrow", "wide")
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+# --- statistical checks --------------------------------------------------------------------
+
+
+def _binomial_band(prob, n, k=3.0):
+    """prob +- k binomial standard errors of a proportion of n."""
+    se = np.sqrt(prob * (1 - prob) / n)
+    return prob - k * se, prob + k * se
+
+
+@pytest.mark.slow
+def test_predictive_intervals_cover_held_out_targets_at_their_level():
+    X, y = _grouped(n=1300, seed=11, n_groups=12)
+    train, test = slice(0, 300), slice(300, None)
+    reg = BayesianRegressor("~ x1 + x2 + (1|g)", draws=500, tune=500, random_seed=2)
+    reg.fit(X[train], y[train])
+    bounds = reg.predict_interval(X[test], prob=0.9)
+    inside = (bounds[:, 0] <= y[test]) & (y[test] <= bounds[:, 1])
+    low, high = _binomial_band(0.9, len(inside))
+    assert low <= inside.mean() <= high, (inside.mean(), low, high)
+    # The scorer gives the same number.
+    assert interval_coverage(reg, X[test], y[test]) == inside.mean()
+
+
+@pytest.mark.slow
+def test_predicted_probabilities_are_calibrated():
+    # logit P(y = 1) = -0.5 + 1.5 x1 - x2 + b[g], b ~ N(0, 1); 1000 rows to fit, 5000 to check.
+    rng = np.random.default_rng(5)
+    n, n_train = 6000, 1000
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "g": rng.choice([f"g{i}" for i in range(10)], size=n),
+        }
+    )
+    effects = dict(zip(sorted(X["g"].unique()), rng.normal(0, 1, 10), strict=True))
+    eta = -0.5 + 1.5 * X["x1"] - X["x2"] + X["g"].map(effects)
+    y = rng.random(n) < 1 / (1 + np.exp(-eta.to_numpy()))
+    clf = BayesianClassifier("~ x1 + x2 + (1|g)", draws=500, tune=500, random_seed=3)
+    clf.fit(X[:n_train], y[:n_train])
+    p = clf.predict_proba(X[n_train:])[:, 1]
+    observed = y[n_train:]
+    # Reliability: in each decile of predicted probability, the share of events is within
+    # 3 binomial standard errors of the mean predicted probability.
+    edges = np.quantile(p, np.linspace(0, 1, 11))
+    bins = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, 9)
+    for b in range(10):
+        members = bins == b
+        expected = p[members].mean()
+        low, high = _binomial_band(expected, members.sum())
+        assert low <= observed[members].mean() <= high, (b, observed[members].mean(), expected)
+    assert clf.score(X[n_train:], observed) > 0.7
