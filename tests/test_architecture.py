@@ -44,10 +44,20 @@ def test_only_serve_imports_the_web_stack():
     assert offenders == {}
 
 
+def test_only_the_sklearn_package_imports_scikit_learn():
+    offenders = {
+        str(path.relative_to(SRC)): "sklearn"
+        for path in SRC.rglob("*.py")
+        if path.parent.name != "sklearn" and "sklearn" in _imports(path)
+    }
+    assert offenders == {}
+
+
 def test_importing_bayesmm_loads_no_sampler_and_no_side_effects():
     code = (
         "import sys, logging, bayesmm;"
-        "heavy = sorted(m for m in ('pymc', 'pytensor', 'nutpie', 'fastapi') if m in sys.modules);"
+        "heavy = sorted(m for m in ('pymc', 'pytensor', 'nutpie', 'fastapi', 'sklearn')"
+        " if m in sys.modules);"
         "handlers = logging.getLogger('bayesmm').handlers;"
         "print(heavy, [type(h).__name__ for h in handlers])"
     )

@@ -320,3 +320,32 @@ def test_predicted_probabilities_are_calibrated():
         low, high = _binomial_band(expected, members.sum())
         assert low <= observed[members].mean() <= high, (b, observed[members].mean(), expected)
     assert clf.score(X[n_train:], observed) > 0.7
+
+
+@pytest.mark.slow
+def test_the_workflow_example_runs(tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "sklearn_workflow.py"
+    out = subprocess.run(
+        [sys.executable, str(example), "--draws", "100"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    for line in [
+        "5-fold cross-validated R2",
+        "grid search over prior_scale",
+        "pipeline",
+        "ROC AUC",
+    ]:
+        assert line in text
+    r2 = [float(v) for v in re.findall(r"BayesianRegressor\s+(-?\d\.\d+) \+-", text)]
+    assert len(r2) == 1 and 0.5 < r2[0] < 1  # sleepstudy's random-row folds: about 0.7
+    auc = [float(v) for v in re.findall(r"ROC AUC (\d\.\d+)", text)]
+    assert len(auc) == 2 and all(0.5 < a <= 1 for a in auc)
