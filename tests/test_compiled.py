@@ -32,6 +32,8 @@ def test_structure_key_ignores_the_values_and_the_number_of_rows(sleepstudy):
     keys.add(_key(_without_subjects(sleepstudy, ["350", "372"])))
     assert len(keys) == 2  # all 18 subjects, or 16 of them
     assert _key(sleepstudy, priors={"Days": Prior("Normal", mu=0, sigma=3)}) == _key(sleepstudy)
+    # An intercept-only model too: its linear predictor has the rows' length, not a constant.
+    assert _key(fold, "Reaction ~ 1") == _key(other, "Reaction ~ 1")
 
 
 @pytest.mark.parametrize(

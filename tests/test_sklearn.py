@@ -127,6 +127,26 @@ def test_classifier_models_the_second_label(stub_sampler):
         clf.log_likelihood(X[:2], ["high", "medium"])
 
 
+def test_numeric_group_labels_match_whatever_their_dtype(stub_sampler):
+    X, y = _grouped()
+    codes = X["g"].str[1:].astype(int).to_numpy()
+    numbers = np.column_stack([X["x1"], codes])
+    reg = BayesianRegressor(group_columns=1, sample_new_groups=False, **FAST).fit(numbers, y)
+    # Fitted on ints, predicting with floats: the same groups, none of them new.
+    floats = numbers.astype(float)
+    np.testing.assert_array_equal(reg.predict(floats), reg.predict(numbers))
+
+
+def test_a_failed_refit_leaves_no_fitted_state(stub_sampler):
+    X, y = _grouped()
+    clf = BayesianClassifier("~ x1", **FAST).fit(X, y > 0)
+    with pytest.raises(ValueError, match="Only binary classification"):
+        clf.fit(X, np.arange(len(y)) % 3)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    assert not hasattr(clf, "classes_")
+
+
 def test_clone_get_and_set_params():
     reg = BayesianRegressor("~ x1", prior_scale="wide", automatic_priors="mle", draws=50)
     params = reg.get_params()
@@ -163,6 +183,14 @@ def test_errors_name_the_argument_and_what_was_expected(stub_sampler):
         BayesianRegressor(prior_scale="wide", **FAST).fit(X[["x1"]], y)
     with pytest.raises(bmm.FamilyError, match=r"Use BayesianClassifier for a binary response"):
         BayesianRegressor(family="bernoulli", **FAST).fit(X[["x1"]], y > 0)
+    with pytest.raises(bmm.FamilyError, match=r"whose response is a pair p\(successes, trials\)"):
+        BayesianRegressor(family="binomial", **FAST).fit(X[["x1"]], y)
+    with pytest.raises(
+        bmm.FamilyError, match=r"link must be one of \['cloglog', 'logit', 'probit'\]"
+    ):
+        BayesianClassifier(link="identity", **FAST).fit(X[["x1"]], y > 0)
+    with pytest.raises(bmm.PriorError, match=r"priors must be a dict .* got Prior"):
+        BayesianRegressor(priors=bmm.Prior("Normal", mu=0, sigma=1), **FAST).fit(X[["x1"]], y)
     with pytest.raises(bmm.FamilyError, match=r"family must be one of .* got 'gausian'"):
         BayesianRegressor(family="gausian", **FAST).fit(X[["x1"]], y)
     with pytest.raises(ValueError, match=r"Only binary classification is supported"):
@@ -184,12 +212,16 @@ def test_missing_values_are_named_unless_an_imputer_fills_them(stub_sampler):
     X, y = _grouped()
     holes = X[["x1", "x2"]].copy()
     holes.iloc[[3, 7], 0] = np.nan
-    with pytest.raises(
-        bmm.DataError, match=r"missing values in the columns the formula uses: \{'x1': 2\}"
-    ):
+    with pytest.raises(bmm.DataError, match=r"X has missing values: \{'x1': 2\} .*SimpleImputer"):
         BayesianRegressor(**FAST).fit(holes, y)
     with pytest.raises(ValueError, match=r"Input X contains NaN"):
         BayesianRegressor(**FAST).fit(holes.to_numpy(), y)
+    labels = X.to_numpy()
+    labels[5, 2] = None
+    with pytest.raises(
+        ValueError, match=r"Input X contains NaN in the group column 'x2' \(1 rows\)"
+    ):
+        BayesianRegressor(group_columns=2, **FAST).fit(labels, y)
     pipe = make_pipeline(SimpleImputer(), StandardScaler(), BayesianRegressor(**FAST))
     assert pipe.fit(holes.to_numpy(), y).predict(holes.to_numpy()).shape == (120,)
 
@@ -202,6 +234,8 @@ def test_crps_of_a_small_sample_by_hand():
     np.testing.assert_allclose(crps([0.0, 1.0], [[0.0, 1.0], [0.0, 1.0]]), [0.25, 0.25])
     with pytest.raises(bmm.DataError, match=r"draws must have shape \(n_samples, n_draws\)"):
         crps([0.0, 1.0], [[0.0, 1.0]])
+    with pytest.raises(bmm.DataError, match=r"draws must have shape .* got \(2,\)"):
+        crps([0.0, 1.0], [0.0, 1.0])
 
 
 def test_crps_of_normal_draws_matches_the_closed_form():
@@ -235,6 +269,11 @@ def test_scorers_reach_through_a_pipeline_and_refuse_other_estimators(stub_sampl
     pipe = make_pipeline(StandardScaler(), BayesianRegressor(**FAST)).fit(numbers, y)
     scaled = pipe[:-1].transform(numbers)
     assert neg_crps(pipe, numbers, y) == neg_crps(pipe[-1], scaled, y)
+    clf = BayesianClassifier(**FAST).fit(numbers, y > 0)
+    with pytest.raises(TypeError, match=r"interval_coverage needs a regressor"):
+        interval_coverage(clf, numbers, y > 0)
+    assert np.isfinite(neg_crps(clf, numbers, y > 0))
+    assert np.isfinite(log_predictive_density(clf, numbers, y > 0))
     with pytest.raises(TypeError, match=r"needs a bayesmm.sklearn estimator .* got LinearRegr"):
         log_predictive_density(LinearRegression().fit(numbers, y), numbers, y)
 

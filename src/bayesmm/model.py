@@ -251,7 +251,9 @@ class Model:
         cache : bayesmm.backend.compiled.CompiledCache, optional
             With ``inference_method="nutpie"``, reuse the compiled sampler of an earlier model
             of the same structure (same formula, family, priors and shapes; other data), which
-            saves the compile time of each refit; the draws are the same as without it. See
+            saves the compile time of each refit; a reused sampler draws what a fresh compile for
+            reuse would. (Without a cache, nutpie compiles with the data as constants, which
+            gives the same posterior but not the same draws.) See
             ``docs/sklearn.md``.
         **kwargs
             Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"``).

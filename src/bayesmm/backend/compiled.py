@@ -39,7 +39,7 @@ _ROWS = "__obs__"
 
 @dataclass
 class _Entry:
-    model: pm.Model
+    model: pm.Model | None
     compiled: Any
     lock: threading.Lock
 
@@ -89,39 +89,51 @@ class CompiledCache:
     def use(self, model: pm.Model) -> Iterator[Any]:
         """The compiled nutpie model for ``model``: reused when its structure was seen.
 
-        Held for the duration of the ``with`` block (sampling), so that two threads never
-        sample one compiled model with different data at once.
+        The entry is held for the duration of the ``with`` block (sampling): nutpie draws
+        the initial points from the entry's own PyMC model, which holds the data of the fit
+        in progress. Another thread with the same structure waits, also while the first
+        compiles.
         """
-        import nutpie
-
         key = structure_key(model)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-        if entry is None:
-            # Freeze every dimension but the rows: shapes the sampler can rely on compile
-            # faster (the key holds those lengths), and the rows are what changes.
-            frozen = freeze_dims_and_data(
-                model, dims=[d for d in model.coords if d != _ROWS], data=[]
-            )
-            entry = _Entry(frozen, nutpie.compile_pymc_model(frozen), threading.Lock())
-            with self._lock:
-                self.misses += 1
+            if entry is None:
+                entry = _Entry(None, None, threading.Lock())
                 self._entries[key] = entry
+                self.misses += 1
                 while len(self._entries) > self.max_size:
                     self._entries.popitem(last=False)
-            with entry.lock:
-                yield entry.compiled
-            return
-        values = shared_values(model)
+            else:
+                self._entries.move_to_end(key)
+                self.hits += 1
         with entry.lock:
-            # The initial points come from the compiled model's own PyMC model: give it the
-            # new values too, so that a reused sampler starts where a fresh one would.
+            if entry.compiled is None:  # new, or the thread that made it failed to compile
+                try:
+                    entry.model, entry.compiled = _compile(model)
+                except BaseException:
+                    with self._lock:
+                        if self._entries.get(key) is entry:
+                            del self._entries[key]
+                    raise
+                yield entry.compiled
+                return
+            assert entry.model is not None
+            values = shared_values(model)
+            # The initial points come from the entry's PyMC model: give it the new values
+            # too, so that a reused sampler starts where a fresh one would.
             _set_shared_values(entry.model, values)
             updates = {k: v for k, v in values.items() if k in entry.compiled.shared_data}
             yield entry.compiled.with_data(**updates)
+
+
+def _compile(model: pm.Model) -> tuple[pm.Model, Any]:
+    """nutpie's compiled model, with the data left in their containers."""
+    import nutpie
+
+    # Freeze the named dimensions but the rows (the key holds their lengths): a sampler that
+    # can rely on them compiles faster. The rows are what changes between fits.
+    frozen = freeze_dims_and_data(model, dims=[d for d in model.coords if d != _ROWS], data=[])
+    return frozen, nutpie.compile_pymc_model(frozen)
 
 
 def shared_values(model: pm.Model) -> dict[str, np.ndarray]:
@@ -142,13 +154,15 @@ def _set_shared_values(model: pm.Model, values: dict[str, np.ndarray]) -> None:
 
 
 def structure_key(model: pm.Model) -> str:
-    """A digest of everything in a model's graph but the values of its shared data.
+    """A digest of everything in a model but the values of its data.
 
     Two models with the same key compile to the same functions: the same operations on the
-    same inputs, constants of the same values, data of the same shapes except the number of
-    rows, and the same lengths of every dimension except the rows.
+    same inputs (random variables, deterministics and observed values), constants of the
+    same values, the same transforms and initial values, data of the same shapes except the
+    number of rows, and the same lengths of every dimension except the rows.
     """
-    outputs = [*model.free_RVs, *model.observed_RVs, *model.deterministics]
+    observed = [model.rvs_to_values[rv] for rv in model.observed_RVs]
+    outputs = [*model.free_RVs, *model.observed_RVs, *model.deterministics, *observed]
     refs: dict[Variable, int] = {}
     parts: list[Any] = []
 
@@ -171,6 +185,11 @@ def structure_key(model: pm.Model) -> str:
         for output in node.outputs:
             refs[output] = len(refs)
     parts.append(tuple((v.name, ref(v)) for v in outputs))
+    # What the graph does not show: how each variable is transformed, and where it starts.
+    for rv in model.free_RVs:
+        transform = model.rvs_to_transforms.get(rv)
+        start = model.rvs_to_initial_values.get(rv)
+        parts.append((rv.name, repr(transform), _initial(start)))
     dims = model.named_vars_to_dims
     for variable in model.data_vars:
         shape = np.shape(variable.get_value())
@@ -183,11 +202,26 @@ def structure_key(model: pm.Model) -> str:
             )
         )
     for name, length in model.dim_lengths.items():
-        if name != _ROWS:
-            parts.append(
-                (name, int(length.eval()) if isinstance(length, Variable) else int(length))
-            )
+        if name == _ROWS:
+            continue
+        if isinstance(length, SharedVariable):
+            parts.append((name, int(length.get_value())))
+        elif isinstance(length, Constant):
+            parts.append((name, int(length.data)))
+        else:  # read from a container's shape, which is in the key already
+            parts.append((name, "from data"))
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _initial(start: Any) -> Any:
+    """An initial value as part of a key; one given as a graph is never shared."""
+    if start is None or isinstance(start, str):
+        return start
+    if isinstance(start, Constant):
+        return ("value", repr(np.asarray(start.data).tolist()))
+    if isinstance(start, Variable):
+        return ("graph", id(start))
+    return ("value", repr(np.asarray(start).tolist()))
 
 
 def _leaf(variable: Variable) -> tuple[Any, ...]:

@@ -321,7 +321,8 @@ def build_model(
                 eta = eta + effect[index] * values[:, 0]
             else:
                 eta = eta + (effect[index] * values).sum(axis=1)
-        eta = eta + pt.zeros(design.n_obs) if np.ndim(eta) == 0 else eta
+        # The row count from the model's dimension, not a constant: see _Containers.
+        eta = eta + pt.zeros(model.dim_lengths[OBS_DIM]) if np.ndim(eta) == 0 else eta
 
         values = _auxiliary(priors.of_kind("auxiliary"), data)
         likelihood = family.likelihood

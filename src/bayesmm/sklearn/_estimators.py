@@ -33,6 +33,9 @@ __all__ = ["BayesianRegressor", "BayesianClassifier", "compiled_cache", "clear_c
 #: The response column's name when the formula does not give one.
 DEFAULT_RESPONSE = "y"
 
+#: The links of a binary response that keep the probability in [0, 1].
+CLASSIFIER_LINKS = ("logit", "probit", "cloglog")
+
 _CACHE: CompiledCache | None = None
 
 
@@ -103,6 +106,7 @@ class _BayesianMixedModel(BaseEstimator):
                     "Found array with 0 sample(s) (shape=(0, "
                     f"{X.shape[1]})) while a minimum of 1 is required."
                 )
+            _check_complete(X)
             return X.reset_index(drop=True)
         has_groups = bool(self.group_columns is not None and self.group_columns != [])
         array = validate_data(
@@ -127,7 +131,7 @@ class _BayesianMixedModel(BaseEstimator):
                         frame[[name]].to_numpy(), dtype="numeric", input_name=f"X column {name}"
                     )[:, 0]
                 else:
-                    frame[name] = frame[name].astype(str)
+                    frame[name] = _group_labels(frame[name], name)
         return frame
 
     def _response_name(self) -> str:
@@ -172,12 +176,12 @@ class _BayesianMixedModel(BaseEstimator):
     # --- fitting ---------------------------------------------------------------------------
 
     def _priors(self) -> dict[Any, Any] | None:
-        priors = dict(self.priors) if self.priors is not None else None
         if self.priors is not None and not isinstance(self.priors, Mapping):
             raise PriorError(
                 f"priors must be a dict mapping term names to Prior objects; got "
                 f"{type(self.priors).__name__}."
             )
+        priors = dict(self.priors) if self.priors is not None else None
         if self.prior_scale is None:
             return priors
         if self.automatic_priors != "mle":
@@ -192,7 +196,13 @@ class _BayesianMixedModel(BaseEstimator):
         """Check y and encode it for the model; set by the subclasses."""
         raise NotImplementedError
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "fitted_")
+
     def _fit(self, X: Any, y: Any) -> None:
+        # A failed refit must not leave the last fit's attributes next to this one's.
+        for name in ("model_", "idata_", "fitted_", "formula_", "classes_"):
+            self.__dict__.pop(name, None)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -329,8 +339,8 @@ class _BayesianMixedModel(BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        # Predictions use the seed given as random_seed; clones with the same seed agree.
-        tags.non_deterministic = False
+        # With a random_seed, fits and predictions are reproducible to the last bit.
+        tags.non_deterministic = self.random_seed is None
         return tags
 
 
@@ -455,10 +465,16 @@ class BayesianRegressor(RegressorMixin, _BayesianMixedModel):
 
     def _family(self) -> str:
         family = get_family(self.family)
-        if family.binary or family.trials:
+        if family.binary:
             raise FamilyError(
                 f"BayesianRegressor takes a family with one number per response; got "
                 f"family={family.name!r}. Use BayesianClassifier for a binary response."
+            )
+        if family.trials:
+            raise FamilyError(
+                f"BayesianRegressor takes a family with one number per response; got "
+                f"family={family.name!r}, whose response is a pair p(successes, trials). Use "
+                "bayesmm.Model for it, or BayesianClassifier on one row per trial."
             )
         return family.name
 
@@ -545,6 +561,8 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
         self.progressbar = progressbar
 
     def _family(self) -> str:
+        if self.link is not None and self.link not in CLASSIFIER_LINKS:
+            raise FamilyError(choice_message("link", self.link, CLASSIFIER_LINKS))
         return "bernoulli"
 
     def fit(self, X: Any, y: Any) -> BayesianClassifier:
@@ -561,6 +579,7 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
         self
         """
         self._fit(X, y)
+        self.classes_ = self.__dict__.pop("_classes")
         return self
 
     def _target(self, y: np.ndarray) -> np.ndarray:
@@ -580,7 +599,7 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
                 "Only binary classification is supported. The type of the target is "
                 f"multiclass: y has {len(classes)} classes; BayesianClassifier models two."
             )
-        self.classes_ = classes
+        self._classes = classes
         return (y == classes[1]).astype(np.int64)
 
     def _encode_y(self, y: Any) -> np.ndarray:
@@ -604,7 +623,7 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
         ndarray of shape (n_samples, 2)
             Columns in the order of ``classes_``.
         """
-        p = np.clip(self._draws(X, "response_params").mean(axis=0), 0.0, 1.0)
+        p = self._draws(X, "response_params").mean(axis=0)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
@@ -616,6 +635,35 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _check_complete(X: pd.DataFrame) -> None:
+    """Missing values, with what to do about them in scikit-learn."""
+    missing = X.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        counts = {str(k): int(v) for k, v in missing.items()}
+        raise DataError(
+            f"X has missing values: {counts} (column: rows). Put an imputer such as "
+            "sklearn.impute.SimpleImputer in front of the estimator in a Pipeline, or drop "
+            "the rows."
+        )
+
+
+def _group_labels(values: pd.Series, name: str) -> pd.Series:
+    """A grouping column of a numpy X as text labels; 3 and 3.0 are the same group."""
+    missing = pd.isna(values)
+    if missing.any():
+        raise ValueError(
+            f"Input X contains NaN in the group column {name!r} ({int(missing.sum())} rows)."
+        )
+
+    def label(value: Any) -> str:
+        if isinstance(value, float | np.floating) and float(value).is_integer():
+            return str(int(value))
+        return str(value)
+
+    return values.map(label)
 
 
 def _quote(name: str) -> str:

@@ -73,12 +73,13 @@ def crps(y_true: Any, draws: Any) -> np.ndarray:
     ndarray of shape (n_samples,)
     """
     y = np.asarray(column_or_1d(y_true), dtype=float)
-    samples = np.sort(np.asarray(draws, dtype=float), axis=1)
+    samples = np.asarray(draws, dtype=float)
     if samples.ndim != 2 or samples.shape[0] != y.shape[0]:
         raise DataError(
             f"draws must have shape (n_samples, n_draws) with n_samples = {y.shape[0]}; got "
             f"{samples.shape}."
         )
+    samples = np.sort(samples, axis=1)
     n = samples.shape[1]
     accuracy = np.abs(samples - y[:, None]).mean(axis=1)
     # E|Y - Y'| from the sorted draws: (2 / n^2) * sum_i (2i - n - 1) x_(i), i = 1..n.
@@ -102,14 +103,19 @@ def neg_crps(estimator: Any, X: Any, y: Any) -> float:
 def interval_coverage(estimator: Any, X: Any, y: Any, prob: float = 0.9) -> float:
     """The share of targets inside their ``prob`` predictive interval.
 
-    Not a score to maximise: a calibrated model covers about ``prob`` of new targets, and a
-    model with needlessly wide intervals covers more. Use it to check calibration, next to a
-    proper score (``log_predictive_density`` or ``neg_crps``) for choosing models.
+    For regressors. Not a score to maximise: a calibrated model covers about ``prob`` of new
+    targets, and a model with needlessly wide intervals covers more. Use it to check
+    calibration, next to a proper score (``log_predictive_density`` or ``neg_crps``) for
+    choosing models.
     """
     final, X = _final_step(estimator, X)
-    bounds = final.predict_interval(X, prob=prob)
     if hasattr(final, "classes_"):
-        y = (np.asarray(column_or_1d(y)) == final.classes_[1]).astype(float)
+        raise TypeError(
+            "interval_coverage needs a regressor: a 0/1 target's predictive interval is [0, 1] "
+            "unless its probability is near 0 or 1, so its coverage says nothing. Check a "
+            "classifier's calibration with predict_proba (see docs/sklearn.md)."
+        )
+    bounds = final.predict_interval(X, prob=prob)
     y = np.asarray(column_or_1d(y), dtype=float)
     return float(np.mean((bounds[:, 0] <= y) & (y <= bounds[:, 1])))
 
