@@ -200,21 +200,32 @@ class FittedModel:
         ``n_samples`` uses that many evenly spaced posterior draws instead of all of them.
         """
         check_kind(kind)
-        if sample_new_groups is None:
-            sample_new_groups = self.sample_new_groups
-        policy = resolve_policy(sample_new_groups)
         rng = np.random.default_rng(random_seed)
-        draws = self.posterior_draws
-        if n_samples is not None:
-            draws = draws.thinned(n_samples)
         rows = self._rows(data)
-        eta = linear_predictor(
-            draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
-        )
-        params = response_params(draws, eta, self.family, self.link)
+        params = self._params(rows, include_group_specific, sample_new_groups, rng, n_samples)
         if kind == "response_params":
             return params[self.family.parent]
         return response_draws(self.family, params, rows.trials, rng)
+
+    def _params(
+        self,
+        rows: NewDesign,
+        include_group_specific: bool,
+        sample_new_groups: bool | str | None,
+        rng: np.random.Generator,
+        n_samples: int | None,
+    ) -> dict[str, np.ndarray]:
+        """The family's parameters for each (posterior draw, row)."""
+        if sample_new_groups is None:
+            sample_new_groups = self.sample_new_groups
+        policy = resolve_policy(sample_new_groups)
+        draws = self.posterior_draws
+        if n_samples is not None:
+            draws = draws.thinned(n_samples)
+        eta = linear_predictor(
+            draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
+        )
+        return response_params(draws, eta, self.family, self.link)
 
     def log_likelihood(
         self,
@@ -246,9 +257,6 @@ class FittedModel:
                 f"Family {self.family.name!r} has no numpy log density (Likelihood(logpdf=...)), "
                 "so the log-likelihood of new data cannot be computed."
             )
-        if sample_new_groups is None:
-            sample_new_groups = self.sample_new_groups
-        policy = resolve_policy(sample_new_groups)
         rows = self._rows(data)
         values = np.asarray(y, dtype=float).reshape(-1)
         if values.shape[0] != rows.n_obs:
@@ -256,14 +264,8 @@ class FittedModel:
                 f"y must have one value per row of data ({rows.n_obs}); got {values.shape[0]}."
             )
         self.family.check_response(values, rows.trials, "y")
-        draws = self.posterior_draws
-        if n_samples is not None:
-            draws = draws.thinned(n_samples)
         rng = np.random.default_rng(random_seed)
-        eta = linear_predictor(
-            draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
-        )
-        params = response_params(draws, eta, self.family, self.link)
+        params = self._params(rows, include_group_specific, sample_new_groups, rng, n_samples)
         if rows.trials is not None:
             params["trials"] = rows.trials[None, :]
         return np.asarray(logpdf(values[None, :], params), dtype=float)
