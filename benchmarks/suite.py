@@ -83,6 +83,11 @@ def _median(runs: list[dict], key: str, inner: str | None = None) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _seconds(value: float) -> str:
+    """Seconds, or a dash where the engine does not separate the step (NumPyro)."""
+    return "–" if value != value else f"{value:.2f}"
+
+
 def _row(case: str, engine: str, state: str, runs: list[dict], reference: float) -> str:
     total = _median(runs, "total")
     ess = _median(runs, "min_ess")
@@ -90,9 +95,9 @@ def _row(case: str, engine: str, state: str, runs: list[dict], reference: float)
         case,
         engine,
         state,
-        f"{_median(runs, 'times', 'build'):.2f}",
-        f"{_median(runs, 'times', 'compile'):.2f}",
-        f"{_median(runs, 'times', 'sampling'):.2f}",
+        _seconds(_median(runs, "times", "build")),
+        _seconds(_median(runs, "times", "compile")),
+        _seconds(_median(runs, "times", "sampling")),
         f"{total:.2f}",
         f"{ess:.0f}",
         f"{ess / total:.0f}",
