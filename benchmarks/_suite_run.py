@@ -42,18 +42,12 @@ def _timed_nutpie_compile(times: dict[str, float]) -> None:
     nutpie.compile_pymc_model = timed
 
 
-def _bayesmm(case, engine, args, times):
-    import bayesmm as bmm
-
-    times["import"] = time.perf_counter() - STARTED
-    data = bmm.load_data(case.dataset)
+def _build_and_fit(model_class, case, data, args, times, **options):
+    """Build and fit a formula model (bayesmm's or Bambi's, which share the API), timed."""
     start = time.perf_counter()
-    model = bmm.Model(case.formula, data, family=case.family)
+    model = model_class(case.formula, data, family=case.family)
     model.build()
     times["build"] = time.perf_counter() - start
-    options = {} if engine == "bayesmm" else {"inference_method": engine.split("-")[1]}
-    if engine == "bayesmm-nutpie" or options.get("inference_method") == "nutpie":
-        _timed_nutpie_compile(times)
     start = time.perf_counter()
     idata = model.fit(
         draws=args.draws,
@@ -64,6 +58,18 @@ def _bayesmm(case, engine, args, times):
         **options,
     )
     times["fit"] = time.perf_counter() - start
+    return model, idata
+
+
+def _bayesmm(case, engine, args, times):
+    import bayesmm as bmm
+
+    times["import"] = time.perf_counter() - STARTED
+    data = bmm.load_data(case.dataset)
+    options = {} if engine == "bayesmm" else {"inference_method": engine.split("-")[1]}
+    if options.get("inference_method") == "nutpie":
+        _timed_nutpie_compile(times)
+    model, idata = _build_and_fit(bmm.Model, case, data, args, times, **options)
     # Common slopes in design order, flattened over levels, as the references' `beta`.
     slopes = [t.name for t in model.design.common_terms if not t.is_intercept]
     return idata, slopes
@@ -125,20 +131,7 @@ def _bambi(case, args, times, data):
     import bambi
 
     times["import"] = time.perf_counter() - STARTED
-    start = time.perf_counter()
-    model = bambi.Model(case.formula, data, family=case.family)
-    model.build()
-    times["build"] = time.perf_counter() - start
-    start = time.perf_counter()
-    idata = model.fit(
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        random_seed=args.seed,
-        progressbar=False,
-    )
-    times["fit"] = time.perf_counter() - start
-    return idata
+    return _build_and_fit(bambi.Model, case, data, args, times)[1]
 
 
 def _summaries(idata, slopes):

@@ -388,3 +388,14 @@ def test_the_workflow_example_runs(tmp_path):
     assert len(r2) == 1 and 0.5 < r2[0] < 1  # sleepstudy's random-row folds: about 0.7
     auc = [float(v) for v in re.findall(r"ROC AUC (\d\.\d+)", text)]
     assert len(auc) == 2 and all(0.5 < a <= 1 for a in auc)
+
+
+def test_missing_values_in_columns_the_formula_does_not_use_are_ignored(stub_sampler):
+    X, y = _grouped()
+    X = X.assign(notes=np.where(np.arange(len(X)) % 2, "ok", None))
+    reg = BayesianRegressor("~ x1 + (1|g)", **FAST).fit(X, y)
+    assert reg.predict(X).shape == (120,)
+    holes = X.copy()
+    holes.loc[4, "x1"] = np.nan
+    with pytest.raises(bmm.DataError, match=r"missing values in \{'x1': 1\}"):
+        reg.predict(holes)

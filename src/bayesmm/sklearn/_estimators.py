@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 from .._errors import DataError, FamilyError, FormulaError, PriorError
 from .._validation import choice_message
 from ..families import get_family
+from ..formula import parse_formula
 from ..model import Model
 from ..predict import INTERVAL_METHODS, POINT_STATS
 
@@ -106,7 +107,6 @@ class _BayesianMixedModel(BaseEstimator):
                     "Found array with 0 sample(s) (shape=(0, "
                     f"{X.shape[1]})) while a minimum of 1 is required."
                 )
-            _check_complete(X)
             return X.reset_index(drop=True)
         has_groups = bool(self.group_columns is not None and self.group_columns != [])
         array = validate_data(
@@ -222,9 +222,11 @@ class _BayesianMixedModel(BaseEstimator):
                 "column, or name the response otherwise on the formula's left-hand side."
             )
         check_consistent_length(frame, y)
+        formula = self._formula(frame, response, from_array)
+        _check_complete(frame, formula)
         frame[response] = y
         self.model_ = Model(
-            self._formula(frame, response, from_array),
+            formula,
             frame,
             family=self._family(),
             priors=self._priors(),
@@ -637,9 +639,12 @@ class BayesianClassifier(ClassifierMixin, _BayesianMixedModel):
         return tags
 
 
-def _check_complete(X: pd.DataFrame) -> None:
-    """Missing values, with what to do about them in scikit-learn."""
-    missing = X.isna().sum()
+def _check_complete(X: pd.DataFrame, formula: str) -> None:
+    """Missing values in the columns the formula uses, with what to do about them in
+    scikit-learn (the model's own message suggests ``dropna``, which the estimators lack;
+    new rows are checked by the design when predicting)."""
+    used = set(parse_formula(formula).var_names)
+    missing = X[[c for c in X.columns if c in used]].isna().sum()
     missing = missing[missing > 0]
     if len(missing):
         counts = {str(k): int(v) for k, v in missing.items()}

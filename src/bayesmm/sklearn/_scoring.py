@@ -129,7 +129,8 @@ def make_coverage_scorer(prob: float = 0.9) -> Any:
     return scorer
 
 
-#: The scorers by name, for ``cross_validate(..., scoring=SCORERS)``.
+#: The scorers by name, for ``cross_validate(..., scoring=SCORERS)`` with a regressor
+#: (``interval_coverage_90`` refuses a classifier).
 SCORERS = {
     "log_predictive_density": log_predictive_density,
     "neg_crps": neg_crps,
