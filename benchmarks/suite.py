@@ -45,6 +45,7 @@ def _run(case: str, engine: str, cache: Path, args: argparse.Namespace) -> dict:
     env["PYTENSOR_FLAGS"] = f"compiledir={cache / 'pytensor'}"
     env["NUMBA_CACHE_DIR"] = str(cache / "numba")
     env["BENCH_JAX_CACHE"] = str(cache / "jax")
+    env["BAYESMM_JAX_CACHE"] = str(cache / "jax-bayesmm")
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
     command = [
         sys.executable,

@@ -41,7 +41,7 @@ __all__ = ["Model"]
 _log = logging.getLogger("bayesmm")
 
 #: The default sampler: see docs/fitting.md for the measurements behind the choice.
-DEFAULT_INFERENCE_METHOD = "pymc"
+DEFAULT_INFERENCE_METHOD = "auto"
 
 
 class Model:
@@ -238,8 +238,12 @@ class Model:
             Tuning (warm-up) draws per chain, discarded.
         chains : int, optional
             Number of chains; one per core, between 2 and 4, by default.
-        inference_method : {"pymc", "nutpie", "numpyro", "blackjax"}
-            The NUTS implementation.
+        inference_method : {"auto", "numpyro", "nutpie", "pymc", "blackjax"}, default "auto"
+            The NUTS implementation. ``"auto"`` picks NumPyro when JAX is installed
+            (``pip install "bayesmm[jax]"``) and the data have at most 5,000 rows, nutpie
+            otherwise (and always with a ``cache``), and PyMC's sampler if neither is
+            installed; ``idata.attrs["inference_method"]`` records the choice. See
+            ``docs/fitting.md`` for the measurements behind it.
         random_seed : int, optional
             Seed for reproducible draws.
         progressbar : bool, default True
@@ -249,14 +253,15 @@ class Model:
             default it is stored when it takes at most 25 million values (200 MB), which covers
             every bundled dataset except the full InstEval.
         cache : bayesmm.backend.compiled.CompiledCache, optional
-            With ``inference_method="nutpie"``, reuse the compiled sampler of an earlier model
-            of the same structure (same formula, family, priors and shapes; other data), which
-            saves the compile time of each refit; a reused sampler draws what a fresh compile for
-            reuse would. (Without a cache, nutpie compiles with the data as constants, which
-            gives the same posterior but not the same draws.) See
-            ``docs/sklearn.md``.
+            With ``inference_method="nutpie"`` (or ``"auto"``, which then picks nutpie),
+            reuse the compiled sampler of an earlier model of the same structure (same
+            formula, family, priors and shapes; other data), which saves the compile time of
+            each refit; a reused sampler draws what a fresh compile for reuse would. (Without
+            a cache, nutpie compiles with the data as constants, which gives the same
+            posterior but not the same draws.) See ``docs/sklearn.md``.
         **kwargs
-            Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"``).
+            Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"`` and
+            ``"numpyro"``, ``max_tree_depth`` for ``"numpyro"``).
 
         Returns
         -------
@@ -293,7 +298,6 @@ class Model:
                 "formula": self.formula.main,
                 "family": self.family.name,
                 "link": self.link.name,
-                "inference_method": inference_method,
             }
         )
         return idata

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
+from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError, PriorError
 from .._validation import choice_message, did_you_mean
@@ -374,6 +376,13 @@ def _auxiliary(terms: list[TermPrior], data: _Containers) -> dict[str, Any]:
 #: The pip requirement that brings each sampler's packages.
 _INSTALL = {"nutpie": "nutpie", "numpyro": '"bayesmm[jax]"', "blackjax": '"bayesmm[jax]"'}
 
+#: The ``inference_method`` that picks a sampler from the model and what is installed.
+AUTO = "auto"
+
+#: ``"auto"`` uses NumPyro for models of at most this many rows, nutpie above (see
+#: :func:`choose_sampler`).
+AUTO_JAX_MAX_ROWS = 5_000
+
 SAMPLERS: dict[str, tuple[str, ...]] = {
     "pymc": (),
     "nutpie": ("nutpie",),
@@ -382,15 +391,40 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _installed(method: str) -> bool:
+    return all(importlib.util.find_spec(p) is not None for p in SAMPLERS[method])
+
+
 def _require(method: str) -> None:
-    if method not in SAMPLERS:
-        raise BackendError(choice_message("inference_method", method, SAMPLERS))
+    if method != AUTO and method not in SAMPLERS:
+        raise BackendError(choice_message("inference_method", method, (AUTO, *SAMPLERS)))
+    if method == AUTO:
+        return
     missing = [p for p in SAMPLERS[method] if importlib.util.find_spec(p) is None]
     if missing:
         raise BackendError(
             f"inference_method={method!r} needs the package(s) {missing}, which are not "
             f"installed. Install them with: pip install {_INSTALL[method]}"
         )
+
+
+def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
+    """The sampler ``inference_method="auto"`` picks, for a model of ``n_obs`` rows.
+
+    - NumPyro (JAX), when installed, for up to :data:`AUTO_JAX_MAX_ROWS` rows: its compiled
+      sampler is kept on disk, so a later process that fits a model of the same structure
+      starts sampling almost at once, and a refit in the same process compiles nothing.
+    - nutpie otherwise, and always with a ``cache`` (which holds nutpie samplers): its
+      gradient is the cheapest per row, and it compiles in about 5 seconds in every process.
+    - PyMC's own sampler when neither is installed.
+
+    ``benchmarks/suite.py`` measures the choice (``docs/performance.md``).
+    """
+    if cache is None and n_obs <= AUTO_JAX_MAX_ROWS and _installed("numpyro"):
+        return "numpyro"
+    if _installed("nutpie"):
+        return "nutpie"
+    return "pymc"
 
 
 def default_chains() -> int:
@@ -408,13 +442,28 @@ def run_sampler(
     random_seed: int | None,
     progressbar: bool,
     cache: CompiledCache | None = None,
+    log_likelihood: bool = False,
     **kwargs: Any,
 ) -> az.InferenceData:
     """Run one NUTS implementation on ``model``; the raw InferenceData it returns.
 
     With a ``cache``, nutpie reuses the compiled sampler of an earlier model of the same
-    structure; the other samplers compile as usual.
+    structure; the other samplers compile as usual. NumPyro computes the log-likelihood too
+    when asked (with the sampler's compiled functions); for the others :func:`sample` does.
     """
+    if inference_method == "numpyro":
+        from .jax import sample_numpyro
+
+        return sample_numpyro(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            log_likelihood=log_likelihood,
+            **kwargs,
+        )
     if inference_method == "nutpie":
         import nutpie
 
@@ -435,6 +484,9 @@ def run_sampler(
                 **{"save_warmup": False, **kwargs},
             )
     options: dict[str, Any] = {"cores": min(chains, os.cpu_count() or 1), **kwargs}
+    if inference_method == "pymc" and options["cores"] > 1 and "jax" in sys.modules:
+        # JAX runs threads of its own: forking this process after it started can deadlock.
+        options.setdefault("mp_ctx", "forkserver")
     # The log-likelihood is computed afterwards, by `sample`, for every sampler alike.
     options["idata_kwargs"] = {**kwargs.get("idata_kwargs", {}), "log_likelihood": False}
     if inference_method != "pymc":
@@ -472,26 +524,10 @@ def sample(
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
     """
     _require(inference_method)
+    if inference_method == AUTO:
+        inference_method = choose_sampler(len(built.observed), cache)
     chains = chains or default_chains()
     model = built.model
-    idata = run_sampler(
-        model,
-        inference_method,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        random_seed=random_seed,
-        progressbar=progressbar,
-        **({"cache": cache} if cache is not None else {}),
-        **kwargs,
-    )
-    _set_constant_data(idata, model)
-    if "observed_data" not in idata.groups():
-        observed = xr.Dataset(
-            {built.response: ((OBS_DIM,), built.observed)},
-            coords={OBS_DIM: np.arange(len(built.observed))},
-        )
-        idata.add_groups(observed_data=observed)
     size = len(built.observed) * draws * chains
     if log_likelihood is None:
         log_likelihood = size <= LOG_LIKELIHOOD_MAX_VALUES
@@ -502,8 +538,33 @@ def sample(
                 size,
                 size * 8 / 1e9,
             )
-    if log_likelihood:
+    if cache is not None and inference_method != "nutpie":
+        raise BackendError(
+            "cache= holds compiled nutpie samplers: use it with inference_method='nutpie' or "
+            f"'auto'; got {inference_method!r} (NumPyro reuses its compiled sampler by itself)."
+        )
+    idata = run_sampler(
+        model,
+        inference_method,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        log_likelihood=log_likelihood,
+        **({"cache": cache} if cache is not None else {}),
+        **kwargs,
+    )
+    if log_likelihood and "log_likelihood" not in idata.groups():
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
+    idata.attrs["inference_method"] = inference_method
+    _set_constant_data(idata, model)
+    if "observed_data" not in idata.groups():
+        observed = xr.Dataset(
+            {built.response: ((OBS_DIM,), built.observed)},
+            coords={OBS_DIM: np.arange(len(built.observed))},
+        )
+        idata.add_groups(observed_data=observed)
     idata.posterior = _user_facing(built, idata["posterior"])  # type: ignore[attr-defined]
     return idata
 
@@ -523,7 +584,10 @@ def _set_constant_data(idata: az.InferenceData, model: pm.Model) -> None:
         value = np.asarray(value)
         names = dims.get(name) or tuple(f"{name}_dim_{i}" for i in range(value.ndim))
         variables[name] = (tuple(names), value)
-    n_obs = int(model.dim_lengths[OBS_DIM].eval())
+    length = model.dim_lengths[OBS_DIM]
+    # The length is a shared value: read it, as compiling a function to evaluate it costs
+    # more than the rest of this step.
+    n_obs = int(length.get_value() if isinstance(length, SharedVariable) else length.eval())
     group = xr.Dataset(variables, coords={OBS_DIM: np.arange(n_obs)})
     if "constant_data" in idata.groups():
         del idata["constant_data"]

@@ -1,0 +1,344 @@
+"""NUTS with NumPyro on the model's log density compiled to JAX, with the data as arguments.
+
+PyMC's own JAX route (``pm.sample(nuts_sampler="numpyro")``) writes the data into the
+compiled program as constants, so every new process, and every new data set, compiles
+again. Here the data containers (``@params``, ``@rows``) are arguments of the compiled
+functions instead:
+
+- JAX's persistent compilation cache (:func:`cache_dir`) then serves every later process
+  that fits a model of the same structure and shapes, whatever its data;
+- a refit in the same process, on other data of the same shapes, reuses the traced sampler
+  (:class:`_Program`), so it neither traces nor compiles.
+
+The log density, the draws of the user-facing variables and the pointwise log-likelihood
+are PyMC's own graphs, translated by PyTensor's JAX backend: nothing here writes a density.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.fg import FunctionGraph
+from pytensor.graph.replace import clone_replace
+
+from .compiled import structure_key
+
+__all__ = ["CACHE_ENV", "cache_dir", "clear_programs", "sample_numpyro"]
+
+#: The environment variable that sets the persistent compilation cache's folder ("" turns
+#: it off).
+CACHE_ENV = "BAYESMM_JAX_CACHE"
+
+#: Compiled samplers kept in this process, one per structure, least recently used dropped.
+MAX_PROGRAMS = 8
+
+_lock = threading.Lock()
+_programs: OrderedDict[tuple[Any, ...], _Program] = OrderedDict()
+_configured = False
+
+
+def cache_dir() -> str | None:
+    """The folder of JAX's persistent compilation cache that bayesmm turns on.
+
+    ``$BAYESMM_JAX_CACHE`` when set (an empty value turns the cache off), else
+    ``$XDG_CACHE_HOME/bayesmm/jax`` (``~/.cache/bayesmm/jax``). A cache folder the user has
+    already given JAX (``jax_compilation_cache_dir``) is kept as it is.
+    """
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return value or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bayesmm", "jax")
+
+
+def _configure() -> Any:
+    """Import JAX, set up once: 64-bit floats, one CPU device per core, the disk cache."""
+    global _configured
+    if "jax" not in sys.modules:
+        # Parallel chains need one XLA device each; on CPU the count is fixed when JAX
+        # starts, so ask for one per core before it does.
+        flag = "--xla_force_host_platform_device_count"
+        flags = os.environ.get("XLA_FLAGS", "")
+        if flag not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} {flag}={os.cpu_count() or 1}".strip()
+    import jax
+
+    if _configured:
+        return jax
+    # PyMC's graphs are float64.
+    jax.config.update("jax_enable_x64", True)
+    folder = cache_dir()
+    if folder and not jax.config.values.get("jax_compilation_cache_dir"):
+        jax.config.update("jax_compilation_cache_dir", folder)
+        # By default JAX keeps only programs that took a second to compile; a fit compiles
+        # a few smaller ones too (the draws, the log-likelihood), and each is worth keeping.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    _configured = True
+    return jax
+
+
+def clear_programs() -> None:
+    """Forget the samplers compiled in this process (the disk cache is kept)."""
+    with _lock:
+        _programs.clear()
+
+
+def _data_arguments(model: pm.Model) -> tuple[list[Any], dict[Any, Any]]:
+    """Inputs standing for the model's data containers, and the replacements for its graphs.
+
+    Each container becomes an input of static shape (JAX needs static shapes, and the
+    structure key tells shapes apart); dimension lengths and any other shared value become
+    constants.
+    """
+    inputs = []
+    replace: dict[Any, Any] = {}
+    for variable in model.data_vars:
+        value = np.asarray(variable.get_value())
+        stand_in = pt.tensor(name=variable.name, dtype=value.dtype, shape=value.shape)
+        inputs.append(stand_in)
+        replace[variable] = stand_in
+    return inputs, replace
+
+
+def _jaxify(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> Callable[..., Any]:
+    """``outputs`` as a JAX function of ``inputs`` followed by the model's data containers."""
+    from pytensor.compile.mode import JAX
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    try:  # newer pytensor moved the graph walkers here (the old place warns)
+        from pytensor.graph.traversal import graph_inputs
+    except ImportError:  # pragma: no cover - older pytensor
+        from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
+
+    data, replace = _data_arguments(model)
+    for variable in graph_inputs(outputs):
+        if isinstance(variable, SharedVariable) and variable not in replace:
+            replace[variable] = pt.constant(variable.get_value(borrow=True))
+    graph = clone_replace(outputs, replace=replace)
+    fgraph = FunctionGraph(inputs=[*inputs, *data], outputs=graph, clone=True)
+    JAX.optimizer.rewrite(fgraph)
+    with warnings.catch_warnings():
+        # PyMC's parameter checks (e.g. sigma > 0) cannot run inside JAX; the transforms
+        # keep the sampled values valid, and the priors' numbers were checked when built.
+        warnings.filterwarnings("ignore", "Skipping .* as JAX tracing would remove it")
+        return jax_funcify(fgraph)
+
+
+@dataclass
+class _Program:
+    """Everything compiled for one structure: the sampler and the functions of its draws."""
+
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    outputs: list[str]
+    observed: list[str]
+    mcmc: Any
+    draws: Callable[..., Any]
+    draws_and_log_likelihood: Callable[..., Any]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _chain_method(jax: Any, chains: int) -> str:
+    if jax.default_backend() != "cpu":
+        return "vectorized"  # one accelerator runs the chains side by side
+    return "parallel" if jax.local_device_count() >= chains else "sequential"
+
+
+def _program(
+    model: pm.Model, *, draws: int, tune: int, chains: int, progressbar: bool, nuts: dict
+) -> tuple[_Program, bool]:
+    """The compiled program for ``model``'s structure, and whether it was reused."""
+    jax = _configure()
+    method = _chain_method(jax, chains)
+    key = (
+        structure_key(model),
+        tuple(np.shape(v.get_value()) for v in model.data_vars),
+        draws,
+        tune,
+        chains,
+        method,
+        progressbar,
+        repr(sorted(nuts.items())),
+    )
+    with _lock:
+        program = _programs.get(key)
+        if program is not None:
+            _programs.move_to_end(key)
+            return program, True
+    program = _compile(model, jax, draws, tune, chains, method, progressbar, nuts)
+    with _lock:
+        _programs[key] = program
+        while len(_programs) > MAX_PROGRAMS:
+            _programs.popitem(last=False)
+    return program, False
+
+
+def _compile(
+    model: pm.Model,
+    jax: Any,
+    draws: int,
+    tune: int,
+    chains: int,
+    method: str,
+    progressbar: bool,
+    nuts: dict,
+) -> _Program:
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS
+
+    values = list(model.value_vars)
+    names = [v.name for v in values]
+    point = model.initial_point()
+    shapes = [tuple(np.shape(point[n])) for n in names]
+    logp = _jaxify(model, values, [model.logp()])
+
+    def potential(*data: Any) -> None:
+        # Improper flat "priors" on the unconstrained values: the density is PyMC's.
+        xs = [
+            numpyro.sample(n, dist.ImproperUniform(dist.constraints.real, (), event_shape=s))
+            for n, s in zip(names, shapes, strict=True)
+        ]
+        numpyro.factor("logp", logp(*xs, *data)[0])
+
+    mcmc = MCMC(
+        NUTS(potential, **nuts),
+        num_warmup=tune,
+        num_samples=draws,
+        num_chains=chains,
+        chain_method=method,
+        progress_bar=progressbar,
+        jit_model_args=True,
+    )
+    # The user-facing variables (constrained, and the deterministics) and the pointwise
+    # log-likelihood, from the values: one graph, rewritten once.
+    outputs = [v for v in model.unobserved_value_vars if not v.name.endswith("__")]
+    observed = list(model.observed_RVs)
+    pointwise = model.logp(vars=observed, sum=False)
+    per_draw = _jaxify(model, values, [*outputs, *pointwise])
+    count = len(outputs)
+
+    def over_draws(with_log_likelihood: bool) -> Callable[..., Any]:
+        def run(samples: list[Any], data: list[Any]) -> Any:
+            def one(*xs: Any) -> Any:
+                out = per_draw(*xs, *data)
+                # Without the log-likelihood, XLA drops the work for it.
+                return out if with_log_likelihood else out[:count]
+
+            return jax.vmap(jax.vmap(one))(*samples)
+
+        return jax.jit(run)
+
+    return _Program(
+        names=names,
+        shapes=shapes,
+        outputs=[v.name for v in outputs],
+        observed=[rv.name for rv in observed],
+        mcmc=mcmc,
+        draws=over_draws(False),
+        draws_and_log_likelihood=over_draws(True),
+    )
+
+
+def _initial_points(
+    model: pm.Model, program: _Program, chains: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """PyMC's start ("jitter+adapt_diag"): the initial point plus Uniform(-1, 1) per chain."""
+    point = model.initial_point()
+    starts = {
+        n: np.asarray(point[n])[None] + rng.uniform(-1, 1, (chains, *s))
+        for n, s in zip(program.names, program.shapes, strict=True)
+    }
+    # NumPyro takes a single chain's start without the chain axis.
+    return {n: v[0] for n, v in starts.items()} if chains == 1 else starts
+
+
+def sample_numpyro(
+    model: pm.Model,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    log_likelihood: bool,
+    target_accept: float = 0.8,
+    **nuts: Any,
+) -> az.InferenceData:
+    """Sample ``model`` with NumPyro's NUTS; ``posterior``, ``sample_stats`` and, when asked,
+    ``log_likelihood``, with the model's dimensions and coordinates.
+
+    ``nuts`` goes to ``numpyro.infer.NUTS`` (e.g. ``max_tree_depth``, ``dense_mass``).
+    """
+    jax = _configure()
+    nuts = {"target_accept_prob": float(target_accept), **nuts}
+    program, _ = _program(
+        model, draws=draws, tune=tune, chains=chains, progressbar=progressbar, nuts=nuts
+    )
+    rng = np.random.default_rng(random_seed)
+    data = [np.asarray(v.get_value()) for v in model.data_vars]
+    start = time.perf_counter()
+    with program.lock:
+        program.mcmc.run(
+            jax.random.PRNGKey(int(rng.integers(2**31))),
+            *data,
+            init_params=_initial_points(model, program, chains, rng),
+            extra_fields=("diverging", "num_steps", "accept_prob", "energy", "potential_energy"),
+        )
+        samples = program.mcmc.get_samples(group_by_chain=True)
+        stats = program.mcmc.get_extra_fields(group_by_chain=True)
+        values = [samples[n] for n in program.names]
+        if log_likelihood:
+            both = program.draws_and_log_likelihood(values, data)
+            drawn, pointwise = both[: len(program.outputs)], both[len(program.outputs) :]
+        else:
+            drawn, pointwise = program.draws(values, data), None
+        jax.block_until_ready(drawn)
+    elapsed = time.perf_counter() - start
+    dims = {k: list(v) for k, v in model.named_vars_to_dims.items() if v}
+    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+    attrs = {"sampling_time": elapsed, "tuning_steps": tune}
+    num_steps = np.asarray(stats["num_steps"])
+    sample_stats = {
+        "diverging": np.asarray(stats["diverging"]),
+        "n_steps": num_steps,
+        "tree_depth": np.floor(np.log2(np.maximum(num_steps, 1))).astype(int) + 1,
+        "acceptance_rate": np.asarray(stats["accept_prob"]),
+        "energy": np.asarray(stats["energy"]),
+        "lp": -np.asarray(stats["potential_energy"]),
+    }
+    groups: dict[str, Any] = {
+        "posterior": {n: np.asarray(d) for n, d in zip(program.outputs, drawn, strict=True)},
+        "sample_stats": sample_stats,
+    }
+    if pointwise is not None:
+        groups["log_likelihood"] = {
+            n: np.asarray(d) for n, d in zip(program.observed, pointwise, strict=True)
+        }
+    import numpyro
+
+    idata = az.from_dict(
+        **groups,
+        coords=coords,
+        dims=dims,
+        attrs={
+            **attrs,
+            "inference_library": "numpyro",
+            "inference_library_version": numpyro.__version__,
+        },
+    )
+    idata.posterior.attrs.update(attrs)
+    return idata
