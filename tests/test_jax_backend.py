@@ -1,0 +1,171 @@
+"""The NumPyro backend (backend/jax.py) and the choice of sampler (inference_method="auto")."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytest
+
+import bayesmm as bmm
+from bayesmm.backend import pymc as backend
+from bayesmm.backend.compiled import CompiledCache
+
+FORMULA = "Reaction ~ Days + (Days | Subject)"
+needs_jax = pytest.mark.skipif(
+    importlib.util.find_spec("numpyro") is None, reason="needs bayesmm[jax]"
+)
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    """Pretend that exactly the given samplers' packages are installed."""
+
+    def pretend(*methods):
+        monkeypatch.setattr(backend, "_installed", lambda method: method in methods)
+
+    return pretend
+
+
+def test_auto_picks_numpyro_for_small_data_and_nutpie_otherwise(installed):
+    installed("numpyro", "nutpie")
+    assert backend.choose_sampler(180) == "numpyro"
+    assert backend.choose_sampler(backend.AUTO_JAX_MAX_ROWS) == "numpyro"
+    assert backend.choose_sampler(backend.AUTO_JAX_MAX_ROWS + 1) == "nutpie"
+    # A cache holds nutpie samplers.
+    assert backend.choose_sampler(180, CompiledCache()) == "nutpie"
+    installed("nutpie")
+    assert backend.choose_sampler(180) == "nutpie"
+    installed()
+    assert backend.choose_sampler(180) == "pymc"
+
+
+def test_the_choice_is_recorded(sleepstudy, stub_sampler, installed):
+    installed("nutpie")
+    idata = bmm.Model(FORMULA, sleepstudy).fit(draws=20, chains=2, random_seed=0)
+    assert idata.attrs["inference_method"] == "nutpie"
+    idata = bmm.Model(FORMULA, sleepstudy).fit(
+        draws=20, chains=2, random_seed=0, inference_method="pymc"
+    )
+    assert idata.attrs["inference_method"] == "pymc"
+
+
+@pytest.mark.parametrize("method", ["pymc", "numpyro"])
+def test_a_cache_is_for_nutpie(sleepstudy, method):
+    with pytest.raises(
+        bmm.BackendError, match=rf"cache= holds compiled nutpie samplers.*got '{method}'"
+    ):
+        bmm.Model(FORMULA, sleepstudy).fit(inference_method=method, cache=CompiledCache())
+
+
+def test_the_persistent_cache_folder(monkeypatch, tmp_path):
+    from bayesmm.backend.jax import CACHE_ENV, cache_dir
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    assert cache_dir() == str(tmp_path)
+    monkeypatch.setenv(CACHE_ENV, "")
+    assert cache_dir() is None
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == os.path.join(str(tmp_path), "bayesmm", "jax")
+
+
+def _fit(data, **options):
+    options = {
+        "draws": 200,
+        "tune": 200,
+        "chains": 2,
+        "random_seed": 3,
+        "progressbar": False,
+        "inference_method": "numpyro",
+        **options,
+    }
+    model = bmm.Model(FORMULA, data)
+    return model, model.fit(**options)
+
+
+def _resampled(data, seed):
+    """Rows resampled within each subject: the same shapes and levels, other values."""
+    return data.groupby("Subject", observed=True).sample(frac=1, replace=True, random_state=seed)
+
+
+@needs_jax
+@pytest.mark.slow
+def test_a_refit_reuses_the_compiled_sampler_and_follows_the_new_data(sleepstudy, monkeypatch):
+    from bayesmm.backend import jax as jax_backend
+
+    jax_backend.clear_programs()
+    compiles = []
+    original = jax_backend._compile
+    monkeypatch.setattr(
+        jax_backend, "_compile", lambda *a, **k: compiles.append(1) or original(*a, **k)
+    )
+    _fit(sleepstudy)
+    # Other data of the same shapes: shifted by 1000 ms, which only a sampler that takes
+    # the data as arguments (not as compiled-in constants) can see.
+    shifted = _resampled(sleepstudy, 1).assign(Reaction=lambda d: d["Reaction"] + 1000)
+    _, reused = _fit(shifted)
+    assert len(compiles) == 1
+    jax_backend.clear_programs()
+    _, fresh = _fit(shifted)
+    assert len(compiles) == 2
+    for name in fresh.posterior.data_vars:
+        np.testing.assert_array_equal(reused.posterior[name], fresh.posterior[name])
+    intercept = reused.posterior["Intercept"]
+    assert abs(float(intercept.mean()) - (251.4 + 1000)) < 4 * float(intercept.std())
+    np.testing.assert_array_equal(reused.observed_data["Reaction"], shifted["Reaction"])
+
+
+@needs_jax
+@pytest.mark.slow
+def test_numpyro_log_likelihood_equals_pymc(sleepstudy):
+    model, idata = _fit(sleepstudy, draws=50, tune=50)
+    assert set(idata.sample_stats) >= {"diverging", "energy", "lp", "n_steps", "tree_depth"}
+    with warnings.catch_warnings():  # 100 draws are too few for PSIS's diagnostics
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        assert np.isfinite(az.loo(idata).elpd_loo)
+    # PyMC's own computation from the same draws, which needs the internal variables that
+    # the tidied posterior drops: take the sampler's raw output.
+    raw = backend.run_sampler(
+        model.backend.model,
+        "numpyro",
+        draws=50,
+        tune=50,
+        chains=2,
+        random_seed=3,
+        progressbar=False,
+        log_likelihood=True,
+    )
+    ours = raw.log_likelihood["Reaction"].values
+    del raw.log_likelihood
+    pm.compute_log_likelihood(raw, model=model.backend.model, progressbar=False)
+    np.testing.assert_allclose(ours, raw.log_likelihood["Reaction"].values, rtol=1e-10)
+
+
+@needs_jax
+@pytest.mark.slow
+def test_one_chain_and_numpyro_options(sleepstudy):
+    _, idata = _fit(sleepstudy, chains=1, draws=30, tune=30, max_tree_depth=3)
+    assert idata.posterior.sizes["chain"] == 1
+    assert int(idata.sample_stats["tree_depth"].max()) <= 3
+
+
+@needs_jax
+@pytest.mark.slow
+def test_the_compiled_sampler_is_kept_on_disk(tmp_path):
+    script = (
+        "import bayesmm as bmm;"
+        "d = bmm.load_data('sleepstudy');"
+        f"bmm.Model({FORMULA!r}, d).fit(draws=20, tune=20, chains=2, progressbar=False,"
+        " inference_method='numpyro', random_seed=0)"
+    )
+    src = str(Path(bmm.__file__).resolve().parent.parent)
+    env = {**os.environ, "BAYESMM_JAX_CACHE": str(tmp_path), "PYTHONPATH": src}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+    entries = list(tmp_path.iterdir())
+    assert len(entries) >= 3  # the sampler, the draws and others
