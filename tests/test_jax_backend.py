@@ -169,3 +169,46 @@ def test_the_compiled_sampler_is_kept_on_disk(tmp_path):
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     entries = list(tmp_path.iterdir())
     assert len(entries) >= 3  # the sampler, the draws and others
+
+
+def test_the_structure_key_is_the_same_in_every_process(sleepstudy):
+    from bayesmm.backend.compiled import structure_key
+
+    script = (
+        "import bayesmm as bmm; from bayesmm.backend.compiled import structure_key;"
+        "d = bmm.load_data('sleepstudy');"
+        f"print(structure_key(bmm.Model({FORMULA!r}, d).backend.model))"
+    )
+    src = str(Path(bmm.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": src}
+    run = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert run.stdout.strip() == structure_key(bmm.Model(FORMULA, sleepstudy).backend.model)
+
+
+def test_rewritten_graphs_are_kept_on_disk_and_read_back(sleepstudy, monkeypatch, tmp_path):
+    from bayesmm.backend import jax as jax_backend
+
+    monkeypatch.setenv(jax_backend.CACHE_ENV, str(tmp_path))
+    built = []
+    original = jax_backend._build_graphs
+    monkeypatch.setattr(
+        jax_backend, "_build_graphs", lambda model: built.append(1) or original(model)
+    )
+    model = bmm.Model(FORMULA, sleepstudy).backend.model
+    first = jax_backend._graphs(model, "key")
+    again = jax_backend._graphs(model, "key")
+    assert len(built) == 1 and len(list((tmp_path / "graphs").iterdir())) == 1
+    assert again.outputs == first.outputs and again.observed == ["Reaction"]
+    assert [str(v.type) for v in again.logp.inputs] == [str(v.type) for v in first.logp.inputs]
+    # A damaged file is rewritten, not trusted.
+    for path in (tmp_path / "graphs").iterdir():
+        path.write_bytes(b"not a pickle")
+    jax_backend._graphs(model, "key")
+    assert len(built) == 2

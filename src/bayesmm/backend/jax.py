@@ -16,7 +16,10 @@ are PyMC's own graphs, translated by PyTensor's JAX backend: nothing here writes
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import pickle
 import sys
 import threading
 import time
@@ -24,6 +27,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import arviz as az
@@ -45,6 +49,7 @@ CACHE_ENV = "BAYESMM_JAX_CACHE"
 #: Compiled samplers kept in this process, one per structure, least recently used dropped.
 MAX_PROGRAMS = 8
 
+_log = logging.getLogger("bayesmm")
 _lock = threading.Lock()
 _programs: OrderedDict[tuple[Any, ...], _Program] = OrderedDict()
 _configured = False
@@ -113,10 +118,10 @@ def _data_arguments(model: pm.Model) -> tuple[list[Any], dict[Any, Any]]:
     return inputs, replace
 
 
-def _jaxify(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> Callable[..., Any]:
-    """``outputs`` as a JAX function of ``inputs`` followed by the model's data containers."""
+def _rewrite(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> FunctionGraph:
+    """``outputs`` as a graph of ``inputs`` and the model's data containers, rewritten for
+    JAX."""
     from pytensor.compile.mode import JAX
-    from pytensor.link.jax.dispatch import jax_funcify
 
     try:  # newer pytensor moved the graph walkers here (the old place warns)
         from pytensor.graph.traversal import graph_inputs
@@ -130,11 +135,82 @@ def _jaxify(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> Callable[
     graph = clone_replace(outputs, replace=replace)
     fgraph = FunctionGraph(inputs=[*inputs, *data], outputs=graph, clone=True)
     JAX.optimizer.rewrite(fgraph)
+    return fgraph
+
+
+def _funcify(fgraph: FunctionGraph) -> Callable[..., Any]:
+    from pytensor.link.jax.dispatch import jax_funcify
+
     with warnings.catch_warnings():
         # PyMC's parameter checks (e.g. sigma > 0) cannot run inside JAX; the transforms
         # keep the sampled values valid, and the priors' numbers were checked when built.
         warnings.filterwarnings("ignore", "Skipping .* as JAX tracing would remove it")
         return jax_funcify(fgraph)
+
+
+@dataclass
+class _Graphs:
+    """The rewritten graphs of one structure: the log density, and per draw the user-facing
+    variables followed by the pointwise log-likelihood of each observed variable."""
+
+    logp: FunctionGraph
+    per_draw: FunctionGraph
+    outputs: list[str]
+    observed: list[str]
+
+
+def _build_graphs(model: pm.Model) -> _Graphs:
+    values = list(model.value_vars)
+    # One logp graph for both: the total, and the observed variables' pointwise terms.
+    factors = model.logp(sum=False)
+    first = len(model.free_RVs)
+    pointwise = factors[first : first + len(model.observed_RVs)]
+    total = pt.add(*(pt.sum(f) for f in factors)) if len(factors) > 1 else pt.sum(factors[0])
+    outputs = [v for v in model.unobserved_value_vars if not v.name.endswith("__")]
+    return _Graphs(
+        logp=_rewrite(model, values, [total]),
+        per_draw=_rewrite(model, values, [*outputs, *pointwise]),
+        outputs=[v.name for v in outputs],
+        observed=[rv.name for rv in model.observed_RVs],
+    )
+
+
+def _graphs(model: pm.Model, key: str) -> _Graphs:
+    """The rewritten graphs, from the disk cache when an earlier process left them there.
+
+    Rewriting is most of a warm start's compile time. The file's name holds the structure
+    key (with the data's shapes) and the versions of pytensor, pymc and bayesmm; a file that
+    cannot be read is rewritten.
+    """
+    import pytensor
+
+    from .. import __version__
+
+    folder = cache_dir()
+    if not folder:
+        return _build_graphs(model)
+    tag = f"{key}-{pytensor.__version__}-{pm.__version__}-{__version__}"
+    digest = hashlib.sha256(tag.encode()).hexdigest()[:32]
+    path = Path(folder) / "graphs" / f"{digest}.pkl"
+    try:
+        with path.open("rb") as handle:
+            graphs = pickle.load(handle)
+        if isinstance(graphs, _Graphs):
+            return graphs
+    except FileNotFoundError:
+        pass
+    except Exception as error:  # a stale or damaged file: rewrite, and replace it
+        _log.debug("Could not read the cached graphs %s (%s); rewriting.", path, error)
+    graphs = _build_graphs(model)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as handle:
+            pickle.dump(graphs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, path)
+    except Exception as error:  # a read-only folder, an unpicklable op: not worth failing
+        _log.debug("Could not cache the graphs at %s (%s).", path, error)
+    return graphs
 
 
 @dataclass
@@ -158,14 +234,23 @@ def _chain_method(jax: Any, chains: int) -> str:
 
 
 def _program(
-    model: pm.Model, *, draws: int, tune: int, chains: int, progressbar: bool, nuts: dict
+    model: pm.Model,
+    point: dict[str, np.ndarray],
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    progressbar: bool,
+    nuts: dict,
 ) -> tuple[_Program, bool]:
     """The compiled program for ``model``'s structure, and whether it was reused."""
     jax = _configure()
     method = _chain_method(jax, chains)
+    structure = structure_key(model)
+    shapes = tuple(np.shape(v.get_value()) for v in model.data_vars)
     key = (
-        structure_key(model),
-        tuple(np.shape(v.get_value()) for v in model.data_vars),
+        structure,
+        shapes,
         draws,
         tune,
         chains,
@@ -178,7 +263,10 @@ def _program(
         if program is not None:
             _programs.move_to_end(key)
             return program, True
-    program = _compile(model, jax, draws, tune, chains, method, progressbar, nuts)
+    graphs_key = f"{structure}-{shapes}"
+    program = _compile(
+        model, graphs_key, point, jax, draws, tune, chains, method, progressbar, nuts
+    )
     with _lock:
         _programs[key] = program
         while len(_programs) > MAX_PROGRAMS:
@@ -188,6 +276,8 @@ def _program(
 
 def _compile(
     model: pm.Model,
+    key: str,
+    point: dict[str, np.ndarray],
     jax: Any,
     draws: int,
     tune: int,
@@ -200,11 +290,12 @@ def _compile(
     import numpyro.distributions as dist
     from numpyro.infer import MCMC, NUTS
 
-    values = list(model.value_vars)
-    names = [v.name for v in values]
-    point = model.initial_point()
+    names = [v.name for v in model.value_vars]
     shapes = [tuple(np.shape(point[n])) for n in names]
-    logp = _jaxify(model, values, [model.logp()])
+    graphs = _graphs(model, key)
+    logp = _funcify(graphs.logp)
+    per_draw = _funcify(graphs.per_draw)
+    count = len(graphs.outputs)
 
     def potential(*data: Any) -> None:
         # Improper flat "priors" on the unconstrained values: the density is PyMC's.
@@ -223,13 +314,6 @@ def _compile(
         progress_bar=progressbar,
         jit_model_args=True,
     )
-    # The user-facing variables (constrained, and the deterministics) and the pointwise
-    # log-likelihood, from the values: one graph, rewritten once.
-    outputs = [v for v in model.unobserved_value_vars if not v.name.endswith("__")]
-    observed = list(model.observed_RVs)
-    pointwise = model.logp(vars=observed, sum=False)
-    per_draw = _jaxify(model, values, [*outputs, *pointwise])
-    count = len(outputs)
 
     def over_draws(with_log_likelihood: bool) -> Callable[..., Any]:
         def run(samples: list[Any], data: list[Any]) -> Any:
@@ -245,8 +329,8 @@ def _compile(
     return _Program(
         names=names,
         shapes=shapes,
-        outputs=[v.name for v in outputs],
-        observed=[rv.name for rv in observed],
+        outputs=graphs.outputs,
+        observed=graphs.observed,
         mcmc=mcmc,
         draws=over_draws(False),
         draws_and_log_likelihood=over_draws(True),
@@ -254,10 +338,9 @@ def _compile(
 
 
 def _initial_points(
-    model: pm.Model, program: _Program, chains: int, rng: np.random.Generator
+    point: dict[str, np.ndarray], program: _Program, chains: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """PyMC's start ("jitter+adapt_diag"): the initial point plus Uniform(-1, 1) per chain."""
-    point = model.initial_point()
     starts = {
         n: np.asarray(point[n])[None] + rng.uniform(-1, 1, (chains, *s))
         for n, s in zip(program.names, program.shapes, strict=True)
@@ -285,8 +368,9 @@ def sample_numpyro(
     """
     jax = _configure()
     nuts = {"target_accept_prob": float(target_accept), **nuts}
+    point = model.initial_point()
     program, _ = _program(
-        model, draws=draws, tune=tune, chains=chains, progressbar=progressbar, nuts=nuts
+        model, point, draws=draws, tune=tune, chains=chains, progressbar=progressbar, nuts=nuts
     )
     rng = np.random.default_rng(random_seed)
     data = [np.asarray(v.get_value()) for v in model.data_vars]
@@ -295,7 +379,7 @@ def sample_numpyro(
         program.mcmc.run(
             jax.random.PRNGKey(int(rng.integers(2**31))),
             *data,
-            init_params=_initial_points(model, program, chains, rng),
+            init_params=_initial_points(point, program, chains, rng),
             extra_fields=("diverging", "num_steps", "accept_prob", "energy", "potential_energy"),
         )
         samples = program.mcmc.get_samples(group_by_chain=True)
