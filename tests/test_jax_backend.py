@@ -9,6 +9,7 @@ from pathlib import Path
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 
@@ -212,3 +213,25 @@ def test_rewritten_graphs_are_kept_on_disk_and_read_back(sleepstudy, monkeypatch
         path.write_bytes(b"not a pickle")
     jax_backend._graphs(model, "key")
     assert len(built) == 2
+
+
+def test_auto_turns_on_nutpie_low_rank_adaptation_for_large_data(monkeypatch, installed):
+    from conftest import _prior_draws
+
+    seen = {}
+
+    def capture(model, method, **kwargs):
+        seen.update(method=method, **kwargs)
+        return _prior_draws(model, method, **kwargs)
+
+    monkeypatch.setattr(backend, "run_sampler", capture)
+    installed("numpyro", "nutpie")
+    rng = np.random.default_rng(0)
+    n = backend.AUTO_JAX_MAX_ROWS + 1
+    data = pd.DataFrame({"y": rng.normal(size=n), "g": rng.integers(0, 30, n).astype(str)})
+    bmm.Model("y ~ 1 + (1|g)", data).fit(draws=10, chains=2, random_seed=0)
+    assert seen["method"] == "nutpie" and seen["low_rank_modified_mass_matrix"] is True
+    seen.clear()
+    small = data.iloc[:500]
+    bmm.Model("y ~ 1 + (1|g)", small).fit(draws=10, chains=2, random_seed=0)
+    assert seen["method"] == "numpyro" and "low_rank_modified_mass_matrix" not in seen

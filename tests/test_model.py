@@ -179,3 +179,25 @@ def test_arviz_summary_and_trace_plot_work_on_the_result(sleepstudy, stub_sample
     axes = az.plot_trace(idata, var_names=["Intercept", "Days", "sigma"])
     assert axes.shape == (3, 2)
     plt.close("all")
+
+
+def test_auto_parameterisation_centres_terms_with_many_rows_per_level(sleepstudy):
+    from bayesmm.backend.pymc import CENTRED_MIN_ROWS_PER_LEVEL
+
+    assert CENTRED_MIN_ROWS_PER_LEVEL == 20
+    # sleepstudy: 10 rows per subject, non-centred.
+    names = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).backend.model.named_vars
+    assert "1|Subject_offset" in names and "Days|Subject_offset" in names
+    # InstEval: 25 rows per student, 65 per lecturer, 5,244 per department: all centred.
+    data = bmm.load_data("InstEval")
+    names = bmm.Model("y ~ service + (1|s) + (1|d) + (1|dept)", data).backend.model.named_vars
+    assert not [n for n in names if n.endswith("_offset")]
+    names = bmm.Model(
+        "y ~ service + (1|s) + (1|d) + (1|dept)", data, noncentered=True
+    ).backend.model.named_vars
+    assert {"1|s_offset", "1|d_offset", "1|dept_offset"} <= set(names)
+
+
+def test_noncentered_must_be_a_bool_or_auto(sleepstudy):
+    with pytest.raises(ValueError, match=r"noncentered must be True, False or 'auto'; got 'yes'"):
+        bmm.Model("Reaction ~ Days + (1 | Subject)", sleepstudy, noncentered="yes")

@@ -80,8 +80,11 @@ class Model:
         How default priors are scaled: ``"default"`` follows rstanarm's rules; ``"mle"``
         puts them on the partial-correlation scale from a maximum-likelihood GLM
         (Westfall 2017; see ``docs/priors.md``).
-    noncentered : bool, default True
-        Use the non-centred parameterisation of group-specific effects.
+    noncentered : bool or "auto", default "auto"
+        Use the non-centred parameterisation of group-specific effects. ``"auto"`` uses it
+        for each group term whose levels have fewer than 20 rows on average, and the centred
+        one otherwise, which mixes better when each level has many rows (see
+        ``docs/fitting.md``).
     center_predictors : bool, default True
         Centre common predictors internally when there is an intercept. The reported
         ``Intercept`` is always on the original scale.
@@ -104,12 +107,14 @@ class Model:
         categorical: str | Sequence[str] | None = None,
         dropna: bool = False,
         auto_scale: bool = True,
-        noncentered: bool = True,
+        noncentered: bool | str = "auto",
         center_predictors: bool = True,
         automatic_priors: str = "default",
     ) -> None:
         if automatic_priors not in AUTOMATIC_PRIORS:
             raise PriorError(choice_message("automatic_priors", automatic_priors, AUTOMATIC_PRIORS))
+        if not isinstance(noncentered, bool) and noncentered != "auto":
+            raise ValueError(f"noncentered must be True, False or 'auto'; got {noncentered!r}.")
         self.formula = formula if isinstance(formula, Formula) else Formula(formula)
         self.family = get_family(family)
         self.link = self.family.resolve_link(link)

@@ -201,6 +201,26 @@ def _hyper_dims(prior: Prior, dims: tuple[str, ...] | None) -> tuple[str, ...] |
     return None
 
 
+#: ``noncentered="auto"`` centres a group term whose levels have at least this many rows on
+#: average (see :func:`use_noncentered`).
+CENTRED_MIN_ROWS_PER_LEVEL = 20
+
+
+def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> bool:
+    """Whether ``term`` gets the non-centred parameterisation.
+
+    ``"auto"``: non-centred unless its levels have :data:`CENTRED_MIN_ROWS_PER_LEVEL` rows or
+    more on average. With few rows per level the data say little about each effect, and the
+    non-centred form avoids the funnel between the effects and their sd; with many, the
+    likelihood pins each effect down and the centred form mixes better (Papaspiliopoulos,
+    Roberts and Skold 2007). On InstEval (25 to 5,000 rows per level) centring every term
+    raises the smallest ESS; see ``benchmarks/README.md``.
+    """
+    if isinstance(noncentered, bool):
+        return noncentered
+    return n_obs / max(len(term.levels), 1) < CENTRED_MIN_ROWS_PER_LEVEL
+
+
 def _group_effect(
     term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str], data: _Containers
 ) -> Any:
@@ -280,7 +300,7 @@ def build_model(
     link: Link,
     priors: PriorSet,
     *,
-    noncentered: bool = True,
+    noncentered: bool | str = "auto",
     center_predictors: bool = True,
 ) -> BuiltModel:
     """Build the PyMC model of a design.
@@ -295,8 +315,9 @@ def build_model(
         The link of the family's parent parameter.
     priors : PriorSet
         The priors of every term and auxiliary parameter.
-    noncentered : bool, default True
-        Use the non-centred parameterisation of group-specific effects.
+    noncentered : bool or "auto", default "auto"
+        Use the non-centred parameterisation of group-specific effects; ``"auto"`` decides
+        per term with :func:`use_noncentered`.
     center_predictors : bool, default True
         Centre the common predictors when the model has an intercept.
 
@@ -311,7 +332,9 @@ def build_model(
         indexes: dict[str, Any] = {}
         for group in design.group_terms:
             prior = _as_prior(priors, group.name)
-            effect = _group_effect(group, prior, noncentered, internal, data)
+            effect = _group_effect(
+                group, prior, use_noncentered(group, design.n_obs, noncentered), internal, data
+            )
             if group.factor not in indexes:
                 indexes[group.factor] = data.row_ints(group.index)
             index = indexes[group.factor]
@@ -416,6 +439,8 @@ def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
       starts sampling almost at once, and a refit in the same process compiles nothing.
     - nutpie otherwise, and always with a ``cache`` (which holds nutpie samplers): its
       gradient is the cheapest per row, and it compiles in about 5 seconds in every process.
+      Above :data:`AUTO_JAX_MAX_ROWS` rows :func:`sample` turns on its low-rank mass matrix
+      adaptation.
     - PyMC's own sampler when neither is installed.
 
     ``benchmarks/suite.py`` measures the choice (``docs/performance.md``).
@@ -526,6 +551,11 @@ def sample(
     _require(inference_method)
     if inference_method == AUTO:
         inference_method = choose_sampler(len(built.observed), cache)
+        if inference_method == "nutpie" and len(built.observed) > AUTO_JAX_MAX_ROWS:
+            # Large data: the intercept and the effects of a grouping factor with few levels
+            # are strongly correlated a posteriori; nutpie's low-rank mass matrix follows
+            # that and roughly triples the smallest ESS on InstEval (benchmarks/README.md).
+            kwargs.setdefault("low_rank_modified_mass_matrix", True)
     chains = chains or default_chains()
     model = built.model
     size = len(built.observed) * draws * chains
