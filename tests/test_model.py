@@ -144,10 +144,17 @@ def test_unknown_inference_method_lists_the_samplers(sleepstudy):
         model.fit(inference_method="nuts")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("numpyro") is not None, reason="numpyro is installed")
-def test_missing_sampler_says_how_to_install_it(sleepstudy):
+def test_missing_sampler_says_how_to_install_it(sleepstudy, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "numpyro" else find_spec(name)
+    )
     model = bmm.Model("Reaction ~ Days", sleepstudy)
-    with pytest.raises(bmm.BackendError, match=r"needs the package\(s\) .* pip install"):
+    with pytest.raises(
+        bmm.BackendError,
+        match=r"inference_method='numpyro' needs the package\(s\) \['numpyro'\], which are not "
+        r'installed. Install them with: pip install "bayesmm\[jax\]"',
+    ):
         model.fit(inference_method="numpyro")
 
 
