@@ -15,6 +15,10 @@ ISSUE_TABLE = {
     "beta": "logit",
     "t": "identity",
     "wald": "inverse_squared",
+    "lognormal": "identity",
+    "exponential": "log",
+    "weibull": "log",
+    "laplace": "identity",
 }
 
 
@@ -121,6 +125,10 @@ _LOGPDF_CASES = {
     "beta": ({"mu": [0.3, 0.8], "kappa": [5.0, 40.0]}, [0.1, 0.85]),
     "t": ({"mu": [0.5, -2.0], "sigma": [1.5, 0.3], "nu": [3.0, 30.0]}, [4.0, -1.9]),
     "wald": ({"mu": [0.7, 3.0], "lam": [2.0, 9.0]}, [0.4, 5.0]),
+    "lognormal": ({"mu": [0.5, -2.0], "sigma": [1.5, 0.3]}, [0.1, 0.2]),
+    "exponential": ({"mu": [0.7, 12.0]}, [0.3, 20.0]),
+    "weibull": ({"mu": [0.7, 12.0], "alpha": [2.0, 0.5]}, [0.3, 20.0]),
+    "laplace": ({"mu": [0.5, -2.0], "b": [1.5, 0.3]}, [0.1, -1.0]),
 }
 
 
@@ -139,3 +147,14 @@ def test_numpy_log_density_equals_pymc_logp(name):
     dist = getattr(pm, family.likelihood.name).dist(**kwargs)
     theirs = pm.logp(dist, y).eval()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_the_family_table_in_the_docs_is_the_registry():
+    from pathlib import Path
+
+    from bayesmm.families import family_table
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "families.md").read_text()
+    table = page.split("<!-- family-table:start -->\n", 1)[1].split("<!-- family-table:end -->")[0]
+    assert table == family_table(), "run: python docs/family_table.py"
+    assert all(f"| `{name}` |" in table for name in FAMILIES)

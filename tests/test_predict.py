@@ -340,6 +340,7 @@ def test_numpy_draws_of_each_family_follow_pymc(name):
         "kappa": np.array(8.0),
         "nu": np.array(5.0),
         "lam": np.array(4.0),
+        "b": np.array(1.2),
     }
     if name == "beta":
         values["mu"] = np.array(0.3)

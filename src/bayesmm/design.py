@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -66,9 +66,12 @@ class Response:
     trials: np.ndarray | None = None
     event: str | None = None
 
-    def stats(self) -> ResponseStats:
-        """Mean and standard deviation (of the proportion, for binomial responses)."""
+    def stats(self, scale: Callable[[np.ndarray], np.ndarray] | None = None) -> ResponseStats:
+        """Mean and standard deviation (of the proportion, for binomial responses), of
+        ``scale(y)`` when given (a family's ``prior_scale``)."""
         y = self.values / self.trials if self.trials is not None else self.values
+        if scale is not None:
+            y = scale(y)
         sd = float(np.std(y, ddof=1)) if y.size > 1 else 0.0
         return ResponseStats(mean=float(np.mean(y)), sd=sd)
 

@@ -8,6 +8,7 @@ here and nowhere else.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -107,6 +108,10 @@ class Family:
         The exponential-family variance used to fit the maximum-likelihood GLM for
         ``automatic_priors="mle"``: one of ``bayesmm._glm.GLM_VARIANCES``. Families without
         one support only the default automatic priors.
+    prior_scale : callable, optional
+        Maps the response to the scale its parent parameter lives on before the default
+        priors are scaled from its mean and sd; e.g. ``np.log`` for lognormal, whose ``mu``
+        is the mean of ``log(y)``. Default: the response itself.
     """
 
     name: str
@@ -119,6 +124,7 @@ class Family:
     trials: bool = False
     binary: bool = False
     glm_variance: str | None = None
+    prior_scale: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         unknown = [ln for ln in (self.link, *self.links) if ln not in LINKS]
@@ -259,6 +265,22 @@ def _normal_draw(values: dict[str, np.ndarray], rng: np.random.Generator) -> np.
     return mu + sigma * rng.standard_normal(shape)  # faster than rng.normal with broadcasting
 
 
+def _special_gamma(x: Any) -> Any:
+    """The gamma function of numpy values or of pytensor tensors (for ``to_dist``)."""
+    if isinstance(x, np.ndarray | float | int | np.floating):
+        from scipy.special import gamma
+
+        return gamma(x)
+    # A tensor: the backend is building a PyMC model, so pytensor is loaded; this module
+    # never imports it itself (docs/architecture.md).
+    return sys.modules["pytensor.tensor"].gamma(x)
+
+
+def _weibull_scale(v: dict[str, Any]) -> Any:
+    # Mean parameterisation, as brms: mean mu, shape alpha, scale mu / Gamma(1 + 1 / alpha).
+    return v["mu"] / _special_gamma(1 + 1 / v["alpha"])
+
+
 def _stats() -> Any:
     from scipy import stats  # imported on first use: it adds a third to `import bayesmm`
 
@@ -286,6 +308,10 @@ _LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = 
     "t": lambda y, v: _stats().t.logpdf(y, v["nu"], v["mu"], v["sigma"]),
     # Wald(mu, lam) is scipy's invgauss(mu / lam, scale=lam).
     "wald": lambda y, v: _stats().invgauss.logpdf(y, v["mu"] / v["lam"], scale=v["lam"]),
+    "lognormal": lambda y, v: _stats().lognorm.logpdf(y, v["sigma"], scale=np.exp(v["mu"])),
+    "exponential": lambda y, v: _stats().expon.logpdf(y, scale=v["mu"]),
+    "weibull": lambda y, v: _stats().weibull_min.logpdf(y, v["alpha"], scale=_weibull_scale(v)),
+    "laplace": lambda y, v: _stats().laplace.logpdf(y, v["mu"], v["b"]),
 }
 
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
@@ -329,7 +355,7 @@ def get_family(family: str | Family) -> Family:
 
 #: The ML GLM behind ``automatic_priors="mle"``: negative binomial and beta use the
 #: quasi-likelihoods of the same mean-variance family, t uses the Gaussian.
-_GLM_VARIANCE = {
+_GLM_VARIANCE: dict[str, str | None] = {
     "gaussian": "gaussian",
     "bernoulli": "binomial",
     "binomial": "binomial",
@@ -339,6 +365,12 @@ _GLM_VARIANCE = {
     "beta": "quasibinomial",
     "t": "gaussian",
     "wald": "inverse_gaussian",
+    # lognormal: a Gaussian GLM of log(y) would be the one; not wired in, so "default" only.
+    "lognormal": None,
+    # The mean model of exponential and Weibull responses: the gamma GLM's (quasi-likelihood).
+    "exponential": "gamma",
+    "weibull": "gamma",
+    "laplace": "gaussian",
 }
 
 for _family in [
@@ -462,8 +494,106 @@ for _family in [
         _positive,
         "positive numbers",
     ),
+    Family(
+        "lognormal",
+        # mu and sigma are the mean and sd of log(y), as in brms and lme4-style software.
+        Likelihood(
+            "LogNormal",
+            ("mu", "sigma"),
+            "mu",
+            draw=lambda v, rng: np.exp(_normal_draw(v, rng)),
+        ),
+        "identity",
+        ("identity",),
+        {"sigma": _sigma_prior},
+        _positive,
+        "positive numbers",
+        prior_scale=np.log,
+    ),
+    Family(
+        "exponential",
+        # Mean parameterisation: mean mu, rate 1 / mu.
+        Likelihood(
+            "Exponential",
+            ("mu",),
+            "mu",
+            lambda v: {"scale": v["mu"]},
+            draw=lambda v, rng: rng.exponential(v["mu"]),
+        ),
+        "log",
+        ("log", "identity", "inverse"),
+        support=_positive,
+        support_text="positive numbers",
+    ),
+    Family(
+        "weibull",
+        Likelihood(
+            "Weibull",
+            ("mu", "alpha"),
+            "mu",
+            lambda v: {"alpha": v["alpha"], "beta": _weibull_scale(v)},
+            draw=lambda v, rng: _weibull_scale(v) * rng.weibull(v["alpha"]),
+        ),
+        "log",
+        ("log", "identity", "inverse"),
+        {"alpha": _shape_prior},
+        _positive,
+        "positive numbers",
+    ),
+    Family(
+        "laplace",
+        # Location mu (the median) and scale b; the sd is b * sqrt(2).
+        Likelihood(
+            "Laplace",
+            ("mu", "b"),
+            "mu",
+            draw=lambda v, rng: rng.laplace(v["mu"], v["b"]),
+        ),
+        "identity",
+        ("identity", "log", "inverse"),
+        {"b": _sigma_prior},
+        _real,
+        "finite real numbers",
+    ),
 ]:
     likelihood = replace(_family.likelihood, logpdf=_LOGPDF[_family.name])
     register_family(
         replace(_family, likelihood=likelihood, glm_variance=_GLM_VARIANCE[_family.name])
     )
+
+
+# --- the family table of docs/families.md ---------------------------------------------------
+
+#: How each default auxiliary prior reads in the docs ("S" is the response's sd).
+_PRIOR_TEXT: dict[Callable[[ResponseStats], Prior], str] = {
+    _sigma_prior: "HalfStudentT(4, {sd})",
+    _shape_prior: "Gamma(0.01, 0.01)",
+    _nu_prior: "Gamma(2, 0.1)",
+}
+
+
+def family_table(families: Mapping[str, Family] | None = None) -> str:
+    """The markdown table of the registered families, as ``docs/families.md`` shows it.
+
+    Generated from the registry (``tests/test_docs.py`` checks that the page holds exactly
+    this), so that the page cannot go stale; ``python docs/family_table.py`` rewrites it.
+    """
+    rows = [
+        "| Family | PyMC likelihood | Parameters (parent first) | Default link | Allowed links "
+        "| Auxiliary parameters (default prior) | Response |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for family in (families or FAMILIES).values():
+        sd = "sd(log y)" if family.prior_scale is np.log else "sd(y)"
+        aux = []
+        for name in family.aux_params:
+            function = family.aux_priors[name]
+            text = _PRIOR_TEXT.get(function)
+            prior = text.format(sd=sd) if text else str(function(ResponseStats(0.0, 1.0)))
+            aux.append(f"`{name} ~ {prior}`")
+        params = ", ".join(f"`{p}`" for p in family.likelihood.params)
+        rows.append(
+            f"| `{family.name}` | `{family.likelihood.name}` | {params} | `{family.link}` | "
+            f"{', '.join(family.links)} | {', '.join(aux) or 'none'} | {family.support_text} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -326,7 +326,7 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
     DataError
         If the response is constant, so that no scale can be derived from it.
     """
-    stats = design.response.stats()
+    stats = design.response.stats(family.prior_scale)
     if auto_scale:
         scale = _eta_scale(link, stats)
         if not np.isfinite(scale) or scale <= 0:
@@ -519,7 +519,7 @@ def _group_factors(
     """Scale basis of a group term's columns: their common slope's factor; for intercepts,
     the scale of the linear predictor (sd(y) for the identity link)."""
     if group.values is None:
-        return np.array([_eta_scale(link, design.response.stats())])
+        return np.array([_eta_scale(link, design.response.stats(family.prior_scale))])
     out = []
     for c in range(group.values.shape[1]):
         column = group.values[:, c]
