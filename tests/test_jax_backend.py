@@ -235,3 +235,13 @@ def test_auto_turns_on_nutpie_low_rank_adaptation_for_large_data(monkeypatch, in
     small = data.iloc[:500]
     bmm.Model("y ~ 1 + (1|g)", small).fit(draws=10, chains=2, random_seed=0)
     assert seen["method"] == "numpyro" and "low_rank_modified_mass_matrix" not in seen
+
+
+@needs_jax
+def test_unknown_numpyro_options_are_named(sleepstudy):
+    with pytest.raises(
+        bmm.BackendError,
+        match=r"inference_method='numpyro' got options it does not take: \['max_treedepth'\]\. "
+        r"It passes target_accept and these to numpyro.infer.NUTS: \[.*'max_tree_depth'",
+    ):
+        bmm.Model(FORMULA, sleepstudy).fit(inference_method="numpyro", max_treedepth=8)

@@ -584,7 +584,8 @@ def family_table(families: Mapping[str, Family] | None = None) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for family in (families or FAMILIES).values():
-        sd = "sd(log y)" if family.prior_scale is np.log else "sd(y)"
+        scale = family.prior_scale
+        sd = "sd(y)" if scale is None else f"sd({getattr(scale, '__name__', 'f')}(y))"
         aux = []
         for name in family.aux_params:
             function = family.aux_priors[name]

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import BuiltinFunctionType, FunctionType, MethodType
 from typing import Any
 
 import numpy as np
@@ -189,7 +190,7 @@ def structure_key(model: pm.Model) -> str:
     for rv in model.free_RVs:
         transform = model.rvs_to_transforms.get(rv)
         start = model.rvs_to_initial_values.get(rv)
-        parts.append((rv.name, _transform(transform), _initial(start)))
+        parts.append((rv.name, _plain(transform), _initial(start)))
     dims = model.named_vars_to_dims
     for variable in model.data_vars:
         shape = np.shape(variable.get_value())
@@ -213,33 +214,25 @@ def structure_key(model: pm.Model) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _transform(transform: Any) -> Any:
-    """A transform as part of a key: its class and settings, stable across processes (its
-    ``repr`` holds a memory address)."""
-    if transform is None:
-        return None
-    state = sorted(getattr(transform, "__dict__", {}).items())
-    return (
-        type(transform).__module__,
-        type(transform).__qualname__,
-        tuple((name, _plain(value)) for name, value in state),
-    )
-
-
 def _plain(value: Any) -> Any:
+    """A value as part of a key, the same in every process: no memory addresses (a
+    transform's ``repr`` holds one), objects as their class and attributes."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return repr(value)
     if isinstance(value, Constant):
         return repr(np.asarray(value.data).tolist())
     if isinstance(value, np.ndarray):
         return repr(value.tolist())
-    if value is None or isinstance(value, bool | int | float | str):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return tuple(_plain(v) for v in value)
     if isinstance(value, Variable):  # a graph: never shared, as for initial values
         return ("graph", id(value))
-    if callable(value):
-        return getattr(value, "__module__", ""), getattr(value, "__qualname__", repr(type(value)))
-    return (type(value).__qualname__, _plain(getattr(value, "__dict__", None) or repr(value)))
+    if isinstance(value, list | tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _plain(v)) for k, v in sorted(value.items()))
+    kind = (type(value).__module__, type(value).__qualname__)
+    if isinstance(value, FunctionType | BuiltinFunctionType | MethodType):
+        return (*kind, getattr(value, "__module__", ""), getattr(value, "__qualname__", ""))
+    return (*kind, _plain(getattr(value, "__dict__", {})))
 
 
 def _initial(start: Any) -> Any:

@@ -38,6 +38,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.replace import clone_replace
 
+from .._errors import BackendError
 from .compiled import structure_key
 
 __all__ = ["CACHE_ENV", "cache_dir", "clear_programs", "sample_numpyro"]
@@ -105,8 +106,7 @@ def _data_arguments(model: pm.Model) -> tuple[list[Any], dict[Any, Any]]:
     """Inputs standing for the model's data containers, and the replacements for its graphs.
 
     Each container becomes an input of static shape (JAX needs static shapes, and the
-    structure key tells shapes apart); dimension lengths and any other shared value become
-    constants.
+    structure key tells shapes apart).
     """
     inputs = []
     replace: dict[Any, Any] = {}
@@ -129,6 +129,7 @@ def _rewrite(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> Function
         from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
 
     data, replace = _data_arguments(model)
+    # Dimension lengths (and any other shared value) become constants.
     for variable in graph_inputs(outputs):
         if isinstance(variable, SharedVariable) and variable not in replace:
             replace[variable] = pt.constant(variable.get_value(borrow=True))
@@ -236,15 +237,15 @@ def _chain_method(jax: Any, chains: int) -> str:
 def _program(
     model: pm.Model,
     point: dict[str, np.ndarray],
+    jax: Any,
     *,
     draws: int,
     tune: int,
     chains: int,
     progressbar: bool,
     nuts: dict,
-) -> tuple[_Program, bool]:
-    """The compiled program for ``model``'s structure, and whether it was reused."""
-    jax = _configure()
+) -> _Program:
+    """The compiled program for ``model``'s structure: this process's, or a new one."""
     method = _chain_method(jax, chains)
     structure = structure_key(model)
     shapes = tuple(np.shape(v.get_value()) for v in model.data_vars)
@@ -262,7 +263,7 @@ def _program(
         program = _programs.get(key)
         if program is not None:
             _programs.move_to_end(key)
-            return program, True
+            return program
     graphs_key = f"{structure}-{shapes}"
     program = _compile(
         model, graphs_key, point, jax, draws, tune, chains, method, progressbar, nuts
@@ -271,7 +272,7 @@ def _program(
         _programs[key] = program
         while len(_programs) > MAX_PROGRAMS:
             _programs.popitem(last=False)
-    return program, False
+    return program
 
 
 def _compile(
@@ -337,6 +338,21 @@ def _compile(
     )
 
 
+def _check_nuts_options(nuts: dict[str, Any]) -> None:
+    """Refuse options that ``numpyro.infer.NUTS`` does not take, naming those it does."""
+    import inspect
+
+    from numpyro.infer import NUTS
+
+    taken = set(inspect.signature(NUTS).parameters) - {"model", "potential_fn"}
+    unknown = sorted(set(nuts) - taken)
+    if unknown:
+        raise BackendError(
+            f"inference_method='numpyro' got options it does not take: {unknown}. It passes "
+            f"target_accept and these to numpyro.infer.NUTS: {sorted(taken)}."
+        )
+
+
 def _initial_points(
     point: dict[str, np.ndarray], program: _Program, chains: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
@@ -368,9 +384,17 @@ def sample_numpyro(
     """
     jax = _configure()
     nuts = {"target_accept_prob": float(target_accept), **nuts}
+    _check_nuts_options(nuts)
     point = model.initial_point()
-    program, _ = _program(
-        model, point, draws=draws, tune=tune, chains=chains, progressbar=progressbar, nuts=nuts
+    program = _program(
+        model,
+        point,
+        jax,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        progressbar=progressbar,
+        nuts=nuts,
     )
     rng = np.random.default_rng(random_seed)
     data = [np.asarray(v.get_value()) for v in model.data_vars]

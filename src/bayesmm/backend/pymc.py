@@ -419,10 +419,10 @@ def _installed(method: str) -> bool:
 
 
 def _require(method: str) -> None:
-    if method != AUTO and method not in SAMPLERS:
-        raise BackendError(choice_message("inference_method", method, (AUTO, *SAMPLERS)))
     if method == AUTO:
         return
+    if method not in SAMPLERS:
+        raise BackendError(choice_message("inference_method", method, (AUTO, *SAMPLERS)))
     missing = [p for p in SAMPLERS[method] if importlib.util.find_spec(p) is None]
     if missing:
         raise BackendError(
@@ -438,7 +438,7 @@ def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
       sampler is kept on disk, so a later process that fits a model of the same structure
       starts sampling almost at once, and a refit in the same process compiles nothing.
     - nutpie otherwise, and always with a ``cache`` (which holds nutpie samplers): its
-      gradient is the cheapest per row, and it compiles in about 5 seconds in every process.
+      compile (about 5 seconds in every process) matters little once sampling dominates.
       Above :data:`AUTO_JAX_MAX_ROWS` rows :func:`sample` turns on its low-rank mass matrix
       adaptation.
     - PyMC's own sampler when neither is installed.
@@ -556,6 +556,11 @@ def sample(
             # are strongly correlated a posteriori; nutpie's low-rank mass matrix follows
             # that and roughly triples the smallest ESS on InstEval (benchmarks/README.md).
             kwargs.setdefault("low_rank_modified_mass_matrix", True)
+    if cache is not None and inference_method != "nutpie":
+        raise BackendError(
+            "cache= holds compiled nutpie samplers: use it with inference_method='nutpie' or "
+            f"'auto'; got {inference_method!r} (NumPyro reuses its compiled sampler by itself)."
+        )
     chains = chains or default_chains()
     model = built.model
     size = len(built.observed) * draws * chains
@@ -568,11 +573,6 @@ def sample(
                 size,
                 size * 8 / 1e9,
             )
-    if cache is not None and inference_method != "nutpie":
-        raise BackendError(
-            "cache= holds compiled nutpie samplers: use it with inference_method='nutpie' or "
-            f"'auto'; got {inference_method!r} (NumPyro reuses its compiled sampler by itself)."
-        )
     idata = run_sampler(
         model,
         inference_method,
