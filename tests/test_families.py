@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayesmm as bmm
@@ -19,6 +20,16 @@ ISSUE_TABLE = {
     "exponential": "log",
     "weibull": "log",
     "laplace": "identity",
+    "zero_inflated_poisson": "log",
+    "zero_inflated_negativebinomial": "log",
+    "zero_inflated_binomial": "logit",
+    "hurdle_poisson": "log",
+    "hurdle_negativebinomial": "log",
+    "hurdle_gamma": "log",
+    "hurdle_lognormal": "identity",
+    "asym_laplace": "identity",
+    "vonmises": "tan_half",
+    "beta_binomial": "logit",
 }
 
 
@@ -35,6 +46,7 @@ def test_links_table_is_complete():
         "cloglog",
         "inverse",
         "inverse_squared",
+        "tan_half",
     }
 
 
@@ -56,7 +68,7 @@ def test_link_derivative_matches_finite_differences(name):
 def test_unknown_family_lists_valid_names(sleepstudy):
     with pytest.raises(
         bmm.FamilyError,
-        match=r"family must be one of \['bernoulli', .*'gaussian'.*got 'gausian'. Did you mean 'gaussian'\?",
+        match=r"family must be one of \['asym_laplace', 'bernoulli', .*'gaussian'.*got 'gausian'. Did you mean 'gaussian'\?",
     ):
         bmm.Model("Reaction ~ Days", sleepstudy, family="gausian")
 
@@ -129,6 +141,39 @@ _LOGPDF_CASES = {
     "exponential": ({"mu": [0.7, 12.0]}, [0.3, 20.0]),
     "weibull": ({"mu": [0.7, 12.0], "alpha": [2.0, 0.5]}, [0.3, 20.0]),
     "laplace": ({"mu": [0.5, -2.0], "b": [1.5, 0.3]}, [0.1, -1.0]),
+    # Zeros and non-zeros of each family with zeros of its own.
+    "zero_inflated_poisson": ({"mu": [0.7, 12.0, 3.0], "zi": [0.3, 0.1, 0.5]}, [0, 15, 2]),
+    "zero_inflated_negativebinomial": (
+        {"mu": [0.7, 12.0, 3.0], "alpha": [2.0, 0.5, 1.0], "zi": [0.3, 0.1, 0.5]},
+        [0, 30, 1],
+    ),
+    "zero_inflated_binomial": (
+        {"p": [0.2, 0.9, 0.5], "zi": [0.3, 0.1, 0.5], "trials": [10, 3, 4]},
+        [0, 3, 2],
+    ),
+    "hurdle_poisson": ({"mu": [0.7, 12.0, 3.0], "hu": [0.3, 0.1, 0.5]}, [0, 15, 1]),
+    "hurdle_negativebinomial": (
+        {"mu": [0.7, 12.0, 3.0], "alpha": [2.0, 0.5, 1.0], "hu": [0.3, 0.1, 0.5]},
+        [0, 30, 1],
+    ),
+    "hurdle_gamma": (
+        {"mu": [0.7, 12.0, 3.0], "alpha": [2.0, 0.5, 1.0], "hu": [0.3, 0.1, 0.5]},
+        [0.0, 20.0, 0.3],
+    ),
+    "hurdle_lognormal": (
+        {"mu": [0.5, -2.0, 1.0], "sigma": [1.5, 0.3, 1.0], "hu": [0.3, 0.1, 0.5]},
+        [0.0, 0.2, 3.0],
+    ),
+    # Both sides of mu, at the median and at quantiles on either side of it.
+    "asym_laplace": (
+        {"mu": [0.5, -2.0, 1.0], "b": [1.5, 0.3, 1.0], "q": [0.5, 0.9, 0.2]},
+        [0.1, -1.0, 3.0],
+    ),
+    "vonmises": ({"mu": [0.5, -2.0, 3.0], "kappa": [1.5, 30.0, 0.2]}, [0.1, -1.0, -3.0]),
+    "beta_binomial": (
+        {"mu": [0.2, 0.9, 0.5], "kappa": [5.0, 40.0, 1.0], "trials": [10, 3, 4]},
+        [4, 3, 0],
+    ),
 }
 
 
@@ -158,3 +203,143 @@ def test_the_family_table_in_the_docs_is_the_registry():
     table = page.split("<!-- family-table:start -->\n", 1)[1].split("<!-- family-table:end -->")[0]
     assert table == family_table(), "run: python docs/family_table.py"
     assert all(f"| `{name}` |" in table for name in FAMILIES)
+
+
+# A response outside each new family's support, and the support text the error must name.
+_BAD_RESPONSES = {
+    "zero_inflated_poisson": ([0, 1, 2.5, 3], "non-negative integer counts"),
+    "zero_inflated_negativebinomial": ([0, 2, -1, 3], "non-negative integer counts"),
+    "hurdle_poisson": ([0, 1, -3, 2], "non-negative integer counts"),
+    "hurdle_negativebinomial": ([0, 1, 0.5, 3], "non-negative integer counts"),
+    "hurdle_gamma": ([0, 1.5, -2.0, 3], r"non-negative numbers \(zeros and positive values\)"),
+    "hurdle_lognormal": ([0, 1.5, -2.0, 3], r"non-negative numbers \(zeros and positive values\)"),
+    "asym_laplace": ([0, 1.5, np.inf, 3], "finite real numbers"),
+    "vonmises": ([0, 1.5, 4.0, -3], r"angles in radians between -pi and pi"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BAD_RESPONSES))
+def test_a_response_outside_a_new_familys_support_is_a_data_error(name):
+    values, support = _BAD_RESPONSES[name]
+    data = pd.DataFrame({"y": values, "x": [0.1, 0.4, 0.2, 0.9]})
+    with pytest.raises(
+        bmm.DataError,
+        match=rf"The response 'y' must be {support} for family '{name}'; got 1 value\(s\) "
+        r"outside it, .*\(rows \[?2",
+    ):
+        bmm.Model("y ~ x", data, family=name)
+
+
+@pytest.mark.parametrize("name", ["beta_binomial", "zero_inflated_binomial"])
+def test_trials_families_check_successes_and_need_trials(name):
+    # formulae refuses most bad proportions itself; the family's check backs it up (and runs
+    # on the new rows of FittedModel.log_likelihood).
+    with pytest.raises(
+        bmm.DataError,
+        match=rf"The response 'p\(s, n\)' must be integer successes between 0 and the number "
+        rf"of trials for family '{name}'; got 1 value\(s\) outside it, e.g. \[?5",
+    ):
+        get_family(name).check_response(np.array([0.0, 5.0]), np.array([4.0, 4.0]), "p(s, n)")
+    data = pd.DataFrame({"s": [0, 3, 2, 1], "n": [4, 4, 4, 4], "x": [0.1, 0.4, 0.2, 0.9]})
+    with pytest.raises(
+        bmm.DataError, match=rf"Family '{name}' needs the response written as p\(successes"
+    ):
+        bmm.Model("s ~ x", data, family=name)
+
+
+def test_a_trials_response_with_another_family_names_the_families_with_trials():
+    data = pd.DataFrame({"s": [0, 3, 2, 1], "n": [4, 4, 4, 4], "x": [0.1, 0.4, 0.2, 0.9]})
+    with pytest.raises(
+        bmm.DataError,
+        match=r"needs a family with trials, one of \['beta_binomial', 'binomial', "
+        r"'zero_inflated_binomial'\]; got family 'poisson'",
+    ):
+        bmm.Model("p(s, n) ~ x", data, family="poisson")
+
+
+def test_zero_and_hurdle_probabilities_are_brms_zi_and_hu():
+    """zi and hu are the probabilities of a zero; PyMC's psi is the other outcome's."""
+    for name, aux in [("zero_inflated_poisson", "zi"), ("hurdle_poisson", "hu")]:
+        family = get_family(name)
+        kwargs = family.likelihood.dist_kwargs({"mu": np.array(2.0), aux: np.array(0.3)})
+        assert kwargs["psi"] == pytest.approx(0.7)
+        assert family.aux_priors[aux](None) == bmm.Prior("Beta", alpha=1, beta=1)
+        # All-zero draws with probability one: zi = hu = 1 - tiny.
+        values = {"mu": np.full(200, 5.0), aux: np.full(200, 1 - 1e-12)}
+        assert not family.likelihood.draw(values, np.random.default_rng(0)).any()
+
+
+def test_hurdle_counts_are_never_zero_in_their_count_part():
+    values = {"mu": np.full(5000, 0.05), "alpha": np.full(5000, 1.0), "hu": np.zeros(5000)}
+    rng = np.random.default_rng(1)
+    for name in ("hurdle_poisson", "hurdle_negativebinomial"):
+        draws = get_family(name).likelihood.draw(values, rng)
+        assert draws.min() >= 1 and np.issubdtype(draws.dtype, np.integer)
+
+
+@pytest.fixture
+def skewed():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=60)
+    return pd.DataFrame({"x": x, "y": 1 + x + rng.gumbel(size=60)})
+
+
+def test_asym_laplace_fixes_the_quantile_at_the_median_by_default(skewed):
+    model = bmm.Model("y ~ x", skewed, family="asym_laplace")
+    assert model.priors["q"] == 0.5
+    assert "q ~ 0.5" in str(model)
+    model = bmm.Model("y ~ x", skewed, family="asym_laplace", priors={"q": 0.9})
+    assert model.priors["q"] == 0.9
+
+
+@pytest.mark.parametrize("q", [0, 1, 1.5, -0.2])
+def test_a_quantile_outside_zero_and_one_names_priors_q(skewed, q):
+    with pytest.raises(
+        bmm.PriorError,
+        match=rf"priors\['q'\] fixes the parameter 'q' of family 'asym_laplace', which must be "
+        rf"a number in \(0, 1\); got {q}",
+    ):
+        bmm.Model("y ~ x", skewed, family="asym_laplace", priors={"q": q})
+
+
+def test_a_fixed_scale_must_be_positive(skewed):
+    with pytest.raises(bmm.PriorError, match=r"priors\['sigma'\] .* must be a number above 0"):
+        bmm.Model("y ~ x", skewed, priors={"sigma": -1.0})
+
+
+def test_a_fixed_quantile_is_used_in_predictions_and_survives_a_file(
+    skewed, stub_sampler, tmp_path
+):
+    model = bmm.Model("y ~ x", skewed, family="asym_laplace", priors={"q": 0.9})
+    idata = model.fit(draws=50, chains=2, random_seed=1)
+    assert "q" not in idata.posterior and "b" in idata.posterior
+    fitted = model.fitted(idata)
+    draws = fitted.draws(skewed.iloc[:3], kind="response", random_seed=2)
+    assert draws.shape == (100, 3) and np.isfinite(draws).all()
+    loaded = bmm.load(fitted.save(tmp_path / "quantile.nc"))
+    assert loaded.fixed == {"q": 0.9}
+    np.testing.assert_array_equal(
+        loaded.draws(skewed.iloc[:3], kind="response", random_seed=2), draws
+    )
+
+
+def test_aux_bounds_may_only_name_auxiliary_parameters():
+    with pytest.raises(
+        bmm.FamilyError, match=r"aux_bounds may only name auxiliary parameters \['sigma'\]"
+    ):
+        bmm.Family(
+            "bad",
+            bmm.Likelihood("Normal", ("mu", "sigma"), "mu"),
+            "identity",
+            ("identity",),
+            {"sigma": lambda stats: 1.0},
+            aux_bounds={"mu": (0, 1)},
+        )
+
+
+def test_tan_half_maps_the_real_line_onto_angles():
+    link = get_link("tan_half")
+    eta = np.array([-1e6, -1.0, 0.0, 2.0, 1e6])
+    mu = link.linkinv(eta)
+    assert np.all(np.abs(mu) < np.pi) and mu[2] == 0
+    np.testing.assert_allclose(link.link(mu[1:4]), eta[1:4])

@@ -341,8 +341,11 @@ def test_numpy_draws_of_each_family_follow_pymc(name):
         "nu": np.array(5.0),
         "lam": np.array(4.0),
         "b": np.array(1.2),
+        "zi": np.array(0.3),
+        "hu": np.array(0.4),
+        "q": np.array(0.8),  # an asymmetric case; 0.5 is the laplace family
     }
-    if name == "beta":
+    if name in ("beta", "beta_binomial"):
         values["mu"] = np.array(0.3)
     params = {k: values[k] for k in family.likelihood.params}
     dist_kwargs = family.likelihood.dist_kwargs(dict(params))

@@ -27,7 +27,7 @@ from ._errors import BayesmmWarning, DataError, FormulaError
 from ._formulae_state import _lazy_calls, apply_state, dump_state
 from ._jsonvalues import decode_value, encode_value
 from ._validation import describe_values, did_you_mean
-from .families import Family, ResponseStats
+from .families import FAMILIES, Family, ResponseStats
 from .formula import parse_formula
 
 __all__ = [
@@ -286,16 +286,17 @@ def _encode_response(
     if kind == "proportion":
         values, trials = matrix[:, 0].astype(float), matrix[:, 1].astype(float)
         if not family.trials:
+            with_trials = sorted(n for n, f in FAMILIES.items() if f.trials)
             raise DataError(
                 f"The response {name!r} is a p(successes, trials) proportion, which needs "
-                f"family 'binomial'; got family {family.name!r}."
+                f"a family with trials, one of {with_trials}; got family {family.name!r}."
             )
         family.check_response(values, trials, name)
         return Response(name, values, trials)
 
     if family.trials:
         raise DataError(
-            f"Family 'binomial' needs the response written as p(successes, trials), e.g. "
+            f"Family {family.name!r} needs the response written as p(successes, trials), e.g. "
             f"'p(incidence, size) ~ period'; got {name!r}."
         )
 

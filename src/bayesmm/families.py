@@ -8,18 +8,17 @@ here and nowhere else.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from ._errors import DataError, FamilyError
+from ._errors import DataError, FamilyError, PriorError
 from ._glm import GLM_VARIANCES
-from ._validation import choice_message, describe_values
+from ._validation import choice_message
 from .links import LINKS, Link, get_link
-from .priors import Prior, ResponseStats
+from .priors import Prior, PriorSet, ResponseStats, format_value
 
 __all__ = [
     "Likelihood",
@@ -95,7 +94,8 @@ class Family:
         The links the family allows.
     aux_priors : mapping of str to callable
         For each auxiliary parameter, a function of :class:`ResponseStats` returning its
-        default :class:`~bayesmm.Prior`.
+        default :class:`~bayesmm.Prior`, or a number to fix the parameter at by default (as
+        the quantile ``q`` of ``asym_laplace``).
     support : callable
         Checks the response (and trials); returns what is wrong, or ``None``.
     support_text : str
@@ -112,19 +112,24 @@ class Family:
         Maps the response to the scale its parent parameter lives on before the default
         priors are scaled from its mean and sd; e.g. ``np.log`` for lognormal, whose ``mu``
         is the mean of ``log(y)``. Default: the response itself.
+    aux_bounds : mapping of str to (float, float), optional
+        For auxiliary parameters that may be fixed to a number, the open interval the number
+        must lie in, e.g. ``{"q": (0, 1)}``; see :meth:`check_fixed`. Parameters not named
+        are not checked.
     """
 
     name: str
     likelihood: Likelihood
     link: str
     links: tuple[str, ...]
-    aux_priors: Mapping[str, Callable[[ResponseStats], Prior]] = field(default_factory=dict)
+    aux_priors: Mapping[str, Callable[[ResponseStats], Prior | float]] = field(default_factory=dict)
     support: SupportCheck = field(default=lambda y, trials: None)
     support_text: str = "real numbers"
     trials: bool = False
     binary: bool = False
     glm_variance: str | None = None
     prior_scale: Callable[[np.ndarray], np.ndarray] | None = None
+    aux_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [ln for ln in (self.link, *self.links) if ln not in LINKS]
@@ -149,6 +154,11 @@ class Family:
             raise FamilyError(
                 f"Family {self.name!r}: aux_priors must give a default prior for each "
                 f"auxiliary parameter {sorted(expected)}; got {sorted(self.aux_priors)}."
+            )
+        if not set(self.aux_bounds) <= expected:
+            raise FamilyError(
+                f"Family {self.name!r}: aux_bounds may only name auxiliary parameters "
+                f"{sorted(expected)}; got {sorted(self.aux_bounds)}."
             )
 
     def __reduce__(self) -> Any:
@@ -187,6 +197,30 @@ class Family:
             )
         return chosen
 
+    def check_fixed(self, priors: PriorSet) -> None:
+        """Raise :class:`PriorError` if an auxiliary parameter is fixed outside its bounds.
+
+        Raises
+        ------
+        PriorError
+            If ``priors`` fixes an auxiliary parameter named in ``aux_bounds`` to a number
+            outside its open interval (e.g. the quantile ``q`` of ``asym_laplace`` to 1.5).
+        """
+        for term in priors.of_kind("auxiliary"):
+            if isinstance(term.prior, Prior) or term.name not in self.aux_bounds:
+                continue
+            low, high = self.aux_bounds[term.name]
+            if not low < float(term.prior) < high:
+                wanted = (
+                    f"a number above {low:g}"
+                    if np.isinf(high)
+                    else f"a number in ({low:g}, {high:g})"
+                )
+                raise PriorError(
+                    f"priors[{term.name!r}] fixes the parameter {term.name!r} of family "
+                    f"{self.name!r}, which must be {wanted}; got {format_value(term.prior)}."
+                )
+
     def check_response(self, y: np.ndarray, trials: np.ndarray | None, name: str) -> None:
         """Raise :class:`DataError` if the response is outside the family's support."""
         problem = self.support(y, trials)
@@ -196,125 +230,6 @@ class Family:
                 f"{self.name!r}; {problem}"
             )
 
-
-# --- support checks ------------------------------------------------------------------------
-
-
-def _offending(y: np.ndarray, bad: np.ndarray) -> str:
-    rows = np.flatnonzero(bad)
-    values = describe_values(np.unique(y[bad]))
-    return f"got {len(rows)} value(s) outside it, e.g. {values} (rows {describe_values(rows)})."
-
-
-def _real(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~np.isfinite(y)
-    return _offending(y, bad) if bad.any() else None
-
-
-def _positive(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~(np.isfinite(y) & (y > 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _unit_open(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~((y > 0) & (y < 1))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _counts(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~(np.isfinite(y) & (y >= 0) & (np.mod(y, 1) == 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _binary(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~np.isin(y, (0, 1))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _successes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    if trials is None:
-        return "got a single column; write the response as p(successes, trials)."
-    bad_trials = ~(np.isfinite(trials) & (trials > 0) & (np.mod(trials, 1) == 0))
-    if bad_trials.any():
-        return "trials must be positive integers; " + _offending(trials, bad_trials)
-    bad = ~(np.isfinite(y) & (y >= 0) & (y <= trials) & (np.mod(y, 1) == 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-# --- default auxiliary priors --------------------------------------------------------------
-
-
-def _sigma_prior(stats: ResponseStats) -> Prior:
-    # Half-Student-t(4) on the response scale: weakly informative (Gelman 2006; rstanarm).
-    return Prior("HalfStudentT", nu=4, sigma=stats.sd)
-
-
-def _shape_prior(stats: ResponseStats) -> Prior:
-    # brms's default for shape and precision parameters.
-    return Prior("Gamma", alpha=0.01, beta=0.01)
-
-
-def _nu_prior(stats: ResponseStats) -> Prior:
-    # Juarez & Steel (2010), also brms's default for Student-t degrees of freedom.
-    return Prior("Gamma", alpha=2, beta=0.1)
-
-
-def _normal_draw(values: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    mu, sigma = values["mu"], values["sigma"]
-    shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma))
-    return mu + sigma * rng.standard_normal(shape)  # faster than rng.normal with broadcasting
-
-
-def _special_gamma(x: Any) -> Any:
-    """The gamma function of numpy values or of pytensor tensors (for ``to_dist``)."""
-    if isinstance(x, np.ndarray | float | int | np.floating):
-        from scipy.special import gamma
-
-        return gamma(x)
-    # A tensor: the backend is building a PyMC model, so pytensor is loaded; this module
-    # never imports it itself (docs/architecture.md).
-    return sys.modules["pytensor.tensor"].gamma(x)
-
-
-def _weibull_scale(v: dict[str, Any]) -> Any:
-    # Mean parameterisation, as brms: mean mu, shape alpha, scale mu / Gamma(1 + 1 / alpha).
-    return v["mu"] / _special_gamma(1 + 1 / v["alpha"])
-
-
-def _stats() -> Any:
-    from scipy import stats  # imported on first use: it adds a third to `import bayesmm`
-
-    return stats
-
-
-def _bernoulli_logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
-    from scipy.special import xlog1py, xlogy
-
-    return xlogy(y, v["p"]) + xlog1py(1 - y, -v["p"])
-
-
-# Each log density is written in the family's own parameters; tests/test_families.py checks
-# every one against PyMC's logp.
-_LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
-    "gaussian": lambda y, v: _stats().norm.logpdf(y, v["mu"], v["sigma"]),
-    "bernoulli": _bernoulli_logpdf,
-    "binomial": lambda y, v: _stats().binom.logpmf(y, v["trials"], v["p"]),
-    "poisson": lambda y, v: _stats().poisson.logpmf(y, v["mu"]),
-    "negativebinomial": lambda y, v: _stats().nbinom.logpmf(
-        y, v["alpha"], v["alpha"] / (v["alpha"] + v["mu"])
-    ),
-    "gamma": lambda y, v: _stats().gamma.logpdf(y, v["alpha"], scale=v["mu"] / v["alpha"]),
-    "beta": lambda y, v: _stats().beta.logpdf(y, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]),
-    "t": lambda y, v: _stats().t.logpdf(y, v["nu"], v["mu"], v["sigma"]),
-    # Wald(mu, lam) is scipy's invgauss(mu / lam, scale=lam).
-    "wald": lambda y, v: _stats().invgauss.logpdf(y, v["mu"] / v["lam"], scale=v["lam"]),
-    "lognormal": lambda y, v: _stats().lognorm.logpdf(y, v["sigma"], scale=np.exp(v["mu"])),
-    "exponential": lambda y, v: _stats().expon.logpdf(y, scale=v["mu"]),
-    "weibull": lambda y, v: _stats().weibull_min.logpdf(y, v["alpha"], scale=_weibull_scale(v)),
-    "laplace": lambda y, v: _stats().laplace.logpdf(y, v["mu"], v["b"]),
-}
-
-_BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
 
 FAMILIES: dict[str, Family] = {}
 
@@ -353,223 +268,15 @@ def get_family(family: str | Family) -> Family:
     return FAMILIES[family]
 
 
-#: The ML GLM behind ``automatic_priors="mle"``: negative binomial and beta use the
-#: quasi-likelihoods of the same mean-variance family, t uses the Gaussian.
-_GLM_VARIANCE: dict[str, str | None] = {
-    "gaussian": "gaussian",
-    "bernoulli": "binomial",
-    "binomial": "binomial",
-    "poisson": "poisson",
-    "negativebinomial": "quasipoisson",
-    "gamma": "gamma",
-    "beta": "quasibinomial",
-    "t": "gaussian",
-    "wald": "inverse_gaussian",
-    # lognormal: a Gaussian GLM of log(y) would be the one; not wired in, so "default" only.
-    "lognormal": None,
-    # The mean model of exponential and Weibull responses: the gamma GLM's (quasi-likelihood).
-    "exponential": "gamma",
-    "weibull": "gamma",
-    "laplace": "gaussian",
-}
+# The records of the built-in families live in their own module, which imports Likelihood
+# and Family from this one; importing it here, once both exist, registers them.
+from ._family_records import BUILTIN_FAMILIES, PRIOR_TEXT, SCALE_TEXT  # noqa: E402
 
-for _family in [
-    Family(
-        "gaussian",
-        Likelihood("Normal", ("mu", "sigma"), "mu", draw=_normal_draw),
-        "identity",
-        ("identity", "log", "inverse"),
-        {"sigma": _sigma_prior},
-        _real,
-        "finite real numbers",
-    ),
-    Family(
-        "bernoulli",
-        Likelihood(
-            "Bernoulli",
-            ("p",),
-            "p",
-            logit_kwarg="logit_p",
-            draw=lambda v, rng: rng.binomial(1, v["p"]),
-        ),
-        "logit",
-        _BINARY_LINKS,
-        support=_binary,
-        support_text="binary (0/1, True/False, or a two-level category)",
-        binary=True,
-    ),
-    Family(
-        "binomial",
-        Likelihood(
-            "Binomial",
-            ("p",),
-            "p",
-            logit_kwarg="logit_p",
-            trials_kwarg="n",
-            draw=lambda v, rng: rng.binomial(v["trials"].astype(np.int64), v["p"]),
-        ),
-        "logit",
-        _BINARY_LINKS,
-        support=_successes,
-        support_text="integer successes between 0 and the number of trials",
-        trials=True,
-    ),
-    Family(
-        "poisson",
-        Likelihood("Poisson", ("mu",), "mu", draw=lambda v, rng: rng.poisson(v["mu"])),
-        "log",
-        ("log", "identity"),
-        support=_counts,
-        support_text="non-negative integer counts",
-    ),
-    Family(
-        "negativebinomial",
-        Likelihood(
-            "NegativeBinomial",
-            ("mu", "alpha"),
-            "mu",
-            # Variance mu + mu^2 / alpha: numpy's (n, p) form with n = alpha.
-            draw=lambda v, rng: rng.negative_binomial(
-                v["alpha"], v["alpha"] / (v["alpha"] + v["mu"])
-            ),
-        ),
-        "log",
-        ("log", "identity"),
-        {"alpha": _shape_prior},
-        _counts,
-        "non-negative integer counts",
-    ),
-    Family(
-        "gamma",
-        # Mean-shape parameterisation: mean mu, shape alpha, rate alpha / mu.
-        Likelihood(
-            "Gamma",
-            ("mu", "alpha"),
-            "mu",
-            lambda v: {"alpha": v["alpha"], "beta": v["alpha"] / v["mu"]},
-            draw=lambda v, rng: rng.gamma(v["alpha"], v["mu"] / v["alpha"]),
-        ),
-        "inverse",
-        ("inverse", "log", "identity"),
-        {"alpha": _shape_prior},
-        _positive,
-        "positive numbers",
-    ),
-    Family(
-        "beta",
-        # Mean-precision parameterisation (Ferrari & Cribari-Neto 2004).
-        Likelihood(
-            "Beta",
-            ("mu", "kappa"),
-            "mu",
-            lambda v: {"alpha": v["mu"] * v["kappa"], "beta": (1 - v["mu"]) * v["kappa"]},
-            draw=lambda v, rng: rng.beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]),
-        ),
-        "logit",
-        ("logit", "probit", "cloglog"),
-        {"kappa": _shape_prior},
-        _unit_open,
-        "strictly between 0 and 1",
-    ),
-    Family(
-        "t",
-        Likelihood(
-            "StudentT",
-            ("mu", "sigma", "nu"),
-            "mu",
-            draw=lambda v, rng: v["mu"] + v["sigma"] * rng.standard_t(v["nu"], np.shape(v["mu"])),
-        ),
-        "identity",
-        ("identity", "log", "inverse"),
-        {"sigma": _sigma_prior, "nu": _nu_prior},
-        _real,
-        "finite real numbers",
-    ),
-    Family(
-        "wald",
-        Likelihood("Wald", ("mu", "lam"), "mu", draw=lambda v, rng: rng.wald(v["mu"], v["lam"])),
-        "inverse_squared",
-        ("inverse_squared", "inverse", "log", "identity"),
-        {"lam": _shape_prior},
-        _positive,
-        "positive numbers",
-    ),
-    Family(
-        "lognormal",
-        # mu and sigma are the mean and sd of log(y), as in brms and lme4-style software.
-        Likelihood(
-            "LogNormal",
-            ("mu", "sigma"),
-            "mu",
-            draw=lambda v, rng: np.exp(_normal_draw(v, rng)),
-        ),
-        "identity",
-        ("identity",),
-        {"sigma": _sigma_prior},
-        _positive,
-        "positive numbers",
-        prior_scale=np.log,
-    ),
-    Family(
-        "exponential",
-        # Mean parameterisation: mean mu, rate 1 / mu.
-        Likelihood(
-            "Exponential",
-            ("mu",),
-            "mu",
-            lambda v: {"scale": v["mu"]},
-            draw=lambda v, rng: rng.exponential(v["mu"]),
-        ),
-        "log",
-        ("log", "identity", "inverse"),
-        support=_positive,
-        support_text="positive numbers",
-    ),
-    Family(
-        "weibull",
-        Likelihood(
-            "Weibull",
-            ("mu", "alpha"),
-            "mu",
-            lambda v: {"alpha": v["alpha"], "beta": _weibull_scale(v)},
-            draw=lambda v, rng: _weibull_scale(v) * rng.weibull(v["alpha"]),
-        ),
-        "log",
-        ("log", "identity", "inverse"),
-        {"alpha": _shape_prior},
-        _positive,
-        "positive numbers",
-    ),
-    Family(
-        "laplace",
-        # Location mu (the median) and scale b; the sd is b * sqrt(2).
-        Likelihood(
-            "Laplace",
-            ("mu", "b"),
-            "mu",
-            draw=lambda v, rng: rng.laplace(v["mu"], v["b"]),
-        ),
-        "identity",
-        ("identity", "log", "inverse"),
-        {"b": _sigma_prior},
-        _real,
-        "finite real numbers",
-    ),
-]:
-    likelihood = replace(_family.likelihood, logpdf=_LOGPDF[_family.name])
-    register_family(
-        replace(_family, likelihood=likelihood, glm_variance=_GLM_VARIANCE[_family.name])
-    )
+for _family in BUILTIN_FAMILIES:
+    register_family(_family)
 
 
 # --- the family table of docs/families.md ---------------------------------------------------
-
-#: How each default auxiliary prior reads in the docs ("S" is the response's sd).
-_PRIOR_TEXT: dict[Callable[[ResponseStats], Prior], str] = {
-    _sigma_prior: "HalfStudentT(4, {sd})",
-    _shape_prior: "Gamma(0.01, 0.01)",
-    _nu_prior: "Gamma(2, 0.1)",
-}
 
 
 def family_table(families: Mapping[str, Family] | None = None) -> str:
@@ -585,13 +292,19 @@ def family_table(families: Mapping[str, Family] | None = None) -> str:
     ]
     for family in (families or FAMILIES).values():
         scale = family.prior_scale
-        sd = "sd(y)" if scale is None else f"sd({getattr(scale, '__name__', 'f')}(y))"
+        if scale is None:
+            sd = "sd(y)"
+        else:
+            sd = f"sd({SCALE_TEXT.get(scale) or getattr(scale, '__name__', 'f') + '(y)'})"
         aux = []
         for name in family.aux_params:
             function = family.aux_priors[name]
-            text = _PRIOR_TEXT.get(function)
-            prior = text.format(sd=sd) if text else str(function(ResponseStats(0.0, 1.0)))
-            aux.append(f"`{name} ~ {prior}`")
+            text = PRIOR_TEXT.get(function)
+            default = function(ResponseStats(0.0, 1.0))
+            if not isinstance(default, Prior):
+                aux.append(f"`{name} = {format_value(default)}` (fixed)")
+                continue
+            aux.append(f"`{name} ~ {text.format(sd=sd) if text else default}`")
         params = ", ".join(f"`{p}`" for p in family.likelihood.params)
         rows.append(
             f"| `{family.name}` | `{family.likelihood.name}` | {params} | `{family.link}` | "

@@ -27,6 +27,7 @@ NUMPY_OPS = SimpleNamespace(
     sqrt=np.sqrt,
     expit=special.expit,
     normal_cdf=special.ndtr,
+    arctan=np.arctan,
 )
 
 
@@ -94,6 +95,13 @@ LINKS: dict[str, Link] = {
             lambda mu: 1 / mu**2,
             lambda eta, ops: 1 / ops.sqrt(eta),
             lambda mu: -2 / mu**3,
+        ),
+        # For angles (the von Mises family): maps the real line onto (-pi, pi), as brms does.
+        Link(
+            "tan_half",
+            lambda mu: np.tan(mu / 2),
+            lambda eta, ops: 2 * ops.arctan(eta),
+            lambda mu: 0.5 / np.cos(mu / 2) ** 2,
         ),
     ]
 }

@@ -165,6 +165,7 @@ class Model:
         else:
             defaults = default_priors(self.design, self.family, self.link, self.auto_scale)
         merged = merge_priors(defaults, user)
+        self.family.check_fixed(merged)
         self._scales, self._user_priors = scales, user
         return merged
 

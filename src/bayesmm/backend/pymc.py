@@ -49,6 +49,7 @@ PYTENSOR_OPS = SimpleNamespace(
     sqrt=pt.sqrt,
     expit=pt.sigmoid,
     normal_cdf=lambda x: 0.5 * (1 + pt.erf(x / np.sqrt(2.0))),
+    arctan=pt.arctan,
 )
 
 
