@@ -8,7 +8,15 @@ from bayesmm.datasets import DATASETS
 
 def test_load_data_without_name_lists_every_dataset_with_its_source():
     table = bmm.load_data()
-    assert {"sleepstudy", "cbpp", "InstEval", "radon", "bacteria", "epilepsy"} <= set(table.index)
+    assert {
+        "sleepstudy",
+        "cbpp",
+        "InstEval",
+        "radon",
+        "bacteria",
+        "epilepsy",
+        "salamanders",
+    } <= set(table.index)
     assert table["source"].str.len().min() > 10
 
 
@@ -21,6 +29,7 @@ def test_load_data_without_name_lists_every_dataset_with_its_source():
         ("radon", (919, 6)),
         ("bacteria", (220, 6)),
         ("epilepsy", (236, 9)),
+        ("salamanders", (644, 9)),
     ],
 )
 def test_load_data_returns_the_published_table(name, shape):
@@ -57,3 +66,15 @@ def test_unknown_dataset_name_lists_the_valid_ones():
         match=r"name must be one of \[.*'sleepstudy'.*got 'sleepstudi'.*Did you mean 'sleepstudy'",
     ):
         bmm.load_data("sleepstudi")
+
+
+def test_salamanders_matches_glmmtmbs_table():
+    df = bmm.load_data("salamanders")
+    # glmmTMB's Salamanders: 23 sites sampled 4 times, 7 species; 60.1% zero counts.
+    assert (df["site"].nunique(), df["sample"].nunique(), df["spp"].nunique()) == (23, 4, 7)
+    assert (df["count"] == 0).mean() == pytest.approx(0.601, abs=5e-4)
+    assert df["count"].sum() == 852
+    assert list(df["mined"].cat.categories) == ["yes", "no"]
+    assert df["spp"].cat.categories[0] == "GP"
+    # Mined sites are the valley-fill ('VF-') streams.
+    assert (df["mined"] == "yes").eq(df["site"].str.startswith("VF")).all()

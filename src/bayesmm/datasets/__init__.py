@@ -80,6 +80,23 @@ DATASETS: dict[str, DatasetInfo] = {
             "Thall & Vail (1990), Biometrics 46, 657-671.",
             categorical=("trt", "subject"),
         ),
+        DatasetInfo(
+            "salamanders",
+            "Counts of seven salamander species or life stages (`spp`) in repeated samples "
+            "(`sample` 1-4) of 23 Appalachian streams (`site`), some affected by mountaintop "
+            "removal coal mining (`mined`), with standardised `cover` (objects in the stream), "
+            "`DOP` (days since precipitation), `Wtemp` (water temperature) and `DOY` (day of "
+            "year). 60% of the counts are zero. 644 rows.",
+            "R package glmmTMB, data set `Salamanders`, from the Dryad data package of Price "
+            "et al. (2015), doi:10.5061/dryad.5m8f6 (CC0).",
+            "Price et al. (2016), J. Applied Ecology 53, 459-468; Brooks et al. (2017), "
+            "The R Journal 9(2), 378-400 (glmmTMB).",
+            categorical=("site", "mined", "spp"),
+            level_order=(
+                ("mined", ("yes", "no")),
+                ("spp", ("GP", "PR", "DM", "EC-A", "EC-L", "DES-L", "DF")),
+            ),
+        ),
     ]
 }
 
