@@ -33,10 +33,9 @@ import xarray as xr
 
 from ._errors import BayesmmError, DataError, NotFittedError
 from .design import design_from_dict
-from .families import get_family
 from .fitted import OBS_DIM, FittedModel
 from .predict import resolve_policy
-from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint
+from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_entries, family_from_spec
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "read_header", "save"]
 
@@ -114,9 +113,14 @@ def save(
         raise NotFittedError(
             "This FittedModel has no model spec to save; save it with model.save(path, idata)."
         )
+    # A family (or link) the registry does not hold is written out in full, or refused with
+    # a FamilyError naming the function that cannot be saved, before anything is written.
+    changes: dict[str, Any] = family_entries(fitted.family, fitted.link)
     if sample_new_groups is not None:
         resolve_policy(sample_new_groups)
-        spec = ModelSpec.from_dict({**spec.to_dict(), "sample_new_groups": sample_new_groups})
+        changes["sample_new_groups"] = sample_new_groups
+    if changes:
+        spec = ModelSpec.from_dict({**spec.to_dict(), **changes})
     if not isinstance(posterior_only, bool):
         raise DataError(f"posterior_only must be True or False; got {posterior_only!r}.")
 
@@ -340,9 +344,14 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
     except (KeyError, TypeError) as err:
         raise ModelFileError(f"{str(path)!r} has an incomplete model spec ({err}).") from None
     try:
-        family = get_family(spec.family)
-        link = family.resolve_link(spec.link)
-    except (BayesmmError, TypeError) as err:
+        family, link = family_from_spec(spec)
+    except LookupError as err:
+        raise ModelFileError(
+            f"{str(path)!r} was fitted with the custom family {spec.family!r} and link "
+            f"{spec.link!r}, which this session cannot rebuild: {err}. Make that module "
+            "importable (install it, or add its folder to sys.path) before loading."
+        ) from None
+    except (BayesmmError, TypeError, KeyError) as err:
         raise ModelFileError(
             f"{str(path)!r} was fitted with family {spec.family!r} and link {spec.link!r}, "
             f"which this session cannot provide: {err} Register the family with "

@@ -1,14 +1,16 @@
 """The link functions: one table, usable with numpy and with pytensor.
 
-Each inverse link is written against a small namespace of array operations (``ops``), so the
-same definition serves the PyMC backend (pytensor ops) and prediction (numpy ops) without
-this module importing either backend.
+A link has an inverse for numpy arrays (``linkinv``, used to predict) and one for the
+backend's tensors (``linkinv_backend``, used to fit). The registered links write their inverse
+once, against a small namespace of array operations (``ops``): ``NUMPY_OPS`` here, and the
+backend's pytensor versions there, so numpy and pytensor share one definition without this
+module importing either backend. A user's link gives the two inverses as plain functions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,39 +32,165 @@ NUMPY_OPS = SimpleNamespace(
     arctan=np.arctan,
 )
 
+#: Relative step of the central difference: cube root of the float64 epsilon balances
+#: truncation and rounding error (Nocedal and Wright 2006, section 8.1).
+_STEP = float(np.finfo(float).eps) ** (1 / 3)
+
 
 @dataclass(frozen=True)
+class _NumpyOpsInverse:
+    """``inverse(eta, NUMPY_OPS)``: the numpy inverse of a link written against ``ops``."""
+
+    inverse: Callable[[Any, Any], Any]
+
+    def __call__(self, eta: np.ndarray) -> np.ndarray:
+        return np.asarray(self.inverse(eta, NUMPY_OPS))
+
+
+@dataclass(frozen=True)
+class _CentralDifference:
+    """``g'(mu)`` by a central difference of ``g``, for links given without a derivative."""
+
+    link: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=float)
+        # The step shrinks with mu near 0, so that links on (0, 1) or (0, inf) stay in range.
+        h = _STEP * np.maximum(np.abs(mu), 1e-2)
+        return (np.asarray(self.link(mu + h)) - np.asarray(self.link(mu - h))) / (2 * h)
+
+
+def _check_callable(link: str, arg: str, value: Any, what: str, required: bool = True) -> None:
+    if value is None and not required:
+        return
+    if not callable(value):
+        raise FamilyError(f"Link {link!r}: {arg} must be {what}; got {value!r}.")
+
+
+@dataclass(frozen=True, init=False)
 class Link:
-    """A link function ``eta = g(mu)`` and its inverse.
+    """A link function ``eta = g(mu)`` with its inverse for numpy and for the backend.
 
     Parameters
     ----------
     name : str
-        The link's name, e.g. ``"logit"``.
+        The link's name, e.g. ``"logit"``; a family allows links by name.
     link : callable
         ``g(mu)`` on numpy arrays; used to centre default priors.
-    inverse : callable
-        ``g^-1(eta, ops)``, written with the operations in ``ops`` so it works with numpy and
-        pytensor alike.
-    derivative : callable
-        ``g'(mu)`` on numpy arrays; used to scale default priors by the delta method.
+    linkinv : callable, optional
+        ``g^-1(eta)`` on numpy arrays; used to predict. Required unless ``inverse`` is given.
+    linkinv_backend : callable, optional
+        ``g^-1(eta)`` on pytensor tensors (e.g. with ``pytensor.tensor.sigmoid``); used to
+        fit. Required unless ``inverse`` is given.
+    derivative : callable, optional
+        ``g'(mu)`` on numpy arrays; used to scale default priors by the delta method. If
+        omitted, computed by a central difference of ``link``.
+    inverse : callable, optional, keyword only
+        ``g^-1(eta, ops)``, written with the operations in ``ops`` (``ops.exp``,
+        ``ops.expit``, ...) so that one definition serves numpy and pytensor; this is how
+        the registered links are written. Fills in whichever of ``linkinv`` and
+        ``linkinv_backend`` is missing.
+
+    Raises
+    ------
+    FamilyError
+        If the name is not a non-empty string, or a function is missing or not callable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import special
+    >>> from pytensor.tensor import sigmoid  # doctest: +SKIP
+    >>> link = Link("my_logit", link=special.logit, linkinv=special.expit,
+    ...             linkinv_backend=sigmoid)  # doctest: +SKIP
+    >>> float(LINKS["logit"].linkinv(np.array(0.0)))
+    0.5
     """
 
     name: str
     link: Callable[[np.ndarray], np.ndarray]
-    inverse: Callable[[Any, Any], Any]
+    linkinv: Callable[[np.ndarray], np.ndarray]
+    linkinv_backend: Callable[[Any], Any] | None
     derivative: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[Any, Any], Any] | None
 
-    def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        """The inverse link on numpy arrays."""
-        return self.inverse(eta, NUMPY_OPS)
+    def __init__(
+        self,
+        name: str,
+        link: Callable[[np.ndarray], np.ndarray] | None = None,
+        linkinv: Callable[[np.ndarray], np.ndarray] | None = None,
+        linkinv_backend: Callable[[Any], Any] | None = None,
+        derivative: Callable[[np.ndarray], np.ndarray] | None = None,
+        *,
+        inverse: Callable[[Any, Any], Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise FamilyError(f"Link name must be a non-empty string; got {name!r}.")
+        _check_callable(name, "link", link, "a callable g(mu) on numpy arrays")
+        _check_callable(
+            name, "inverse", inverse, "a callable inverse(eta, ops) or None", required=False
+        )
+        # With an ops-written inverse, either plain inverse may be left out.
+        required = inverse is None
+        _check_callable(
+            name,
+            "linkinv",
+            linkinv,
+            "a callable g^-1(eta) on numpy arrays (the inverse link, used to predict)",
+            required,
+        )
+        _check_callable(
+            name,
+            "linkinv_backend",
+            linkinv_backend,
+            "a callable g^-1(eta) on pytensor tensors (the inverse link, used to fit), e.g. "
+            "with pytensor.tensor.sigmoid",
+            required,
+        )
+        _check_callable(
+            name, "derivative", derivative, "a callable g'(mu) on numpy arrays or None", False
+        )
+        assert link is not None  # checked above; for the type checker
+        if linkinv is None:
+            assert inverse is not None
+            linkinv = _NumpyOpsInverse(inverse)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "link", link)
+        object.__setattr__(self, "linkinv", linkinv)
+        object.__setattr__(self, "linkinv_backend", linkinv_backend)
+        object.__setattr__(
+            self, "derivative", derivative if derivative is not None else _CentralDifference(link)
+        )
+        object.__setattr__(self, "inverse", inverse)
+
+    def backend_inverse(self, eta: Any, ops: Any) -> Any:
+        """The inverse link on the backend's tensors; ``ops`` are the backend's operations."""
+        if self.linkinv_backend is not None:
+            return self.linkinv_backend(eta)
+        assert self.inverse is not None  # the constructor requires one of the two
+        return self.inverse(eta, ops)
+
+    @property
+    def is_registered(self) -> bool:
+        """Whether this is the link of its name in :data:`LINKS`."""
+        return LINKS.get(self.name) == self
 
     def __reduce__(self) -> Any:
         # A registered link pickles as its name (its functions are lambdas); another link
         # pickles as its fields, which must then be picklable themselves.
         if LINKS.get(self.name) is self:
             return (get_link, (self.name,))
-        return (Link, (self.name, self.link, self.inverse, self.derivative))
+        return (_link_from_fields, ({f.name: getattr(self, f.name) for f in fields(self)},))
+
+
+def _link_from_fields(values: dict[str, Any]) -> Link:
+    """Rebuild a pickled link; a derivative computed numerically is computed again."""
+    values = dict(values)
+    if isinstance(values.get("linkinv"), _NumpyOpsInverse):
+        values["linkinv"] = None
+    if isinstance(values.get("derivative"), _CentralDifference):
+        values["derivative"] = None
+    return Link(**values)
 
 
 def _cloglog_inverse(eta: Any, ops: Any) -> Any:
@@ -72,36 +200,49 @@ def _cloglog_inverse(eta: Any, ops: Any) -> Any:
 LINKS: dict[str, Link] = {
     link.name: link
     for link in [
-        Link("identity", lambda mu: mu, lambda eta, ops: eta, lambda mu: np.ones_like(mu)),
-        Link("log", np.log, lambda eta, ops: ops.exp(eta), lambda mu: 1 / mu),
         Link(
-            "logit", special.logit, lambda eta, ops: ops.expit(eta), lambda mu: 1 / (mu * (1 - mu))
+            "identity",
+            lambda mu: mu,
+            inverse=lambda eta, ops: eta,
+            derivative=lambda mu: np.ones_like(mu),
+        ),
+        Link("log", np.log, inverse=lambda eta, ops: ops.exp(eta), derivative=lambda mu: 1 / mu),
+        Link(
+            "logit",
+            special.logit,
+            inverse=lambda eta, ops: ops.expit(eta),
+            derivative=lambda mu: 1 / (mu * (1 - mu)),
         ),
         Link(
             "probit",
             special.ndtri,
-            lambda eta, ops: ops.normal_cdf(eta),
-            lambda mu: 1 / np.exp(-0.5 * special.ndtri(mu) ** 2) * np.sqrt(2 * np.pi),
+            inverse=lambda eta, ops: ops.normal_cdf(eta),
+            derivative=lambda mu: 1 / np.exp(-0.5 * special.ndtri(mu) ** 2) * np.sqrt(2 * np.pi),
         ),
         Link(
             "cloglog",
             lambda mu: np.log(-np.log1p(-mu)),
-            _cloglog_inverse,
-            lambda mu: -1 / ((1 - mu) * np.log1p(-mu)),
+            inverse=_cloglog_inverse,
+            derivative=lambda mu: -1 / ((1 - mu) * np.log1p(-mu)),
         ),
-        Link("inverse", lambda mu: 1 / mu, lambda eta, ops: 1 / eta, lambda mu: -1 / mu**2),
+        Link(
+            "inverse",
+            lambda mu: 1 / mu,
+            inverse=lambda eta, ops: 1 / eta,
+            derivative=lambda mu: -1 / mu**2,
+        ),
         Link(
             "inverse_squared",
             lambda mu: 1 / mu**2,
-            lambda eta, ops: 1 / ops.sqrt(eta),
-            lambda mu: -2 / mu**3,
+            inverse=lambda eta, ops: 1 / ops.sqrt(eta),
+            derivative=lambda mu: -2 / mu**3,
         ),
         # For angles (the von Mises family): maps the real line onto (-pi, pi), as brms does.
         Link(
             "tan_half",
             lambda mu: np.tan(mu / 2),
-            lambda eta, ops: 2 * ops.arctan(eta),
-            lambda mu: 0.5 / np.cos(mu / 2) ** 2,
+            inverse=lambda eta, ops: 2 * ops.arctan(eta),
+            derivative=lambda mu: 0.5 / np.cos(mu / 2) ** 2,
         ),
     ]
 }

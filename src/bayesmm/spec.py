@@ -17,9 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._errors import DataError, PriorError
+from ._errors import DataError, FamilyError, PriorError
+from ._importpath import UnsavableError, callable_path, resolve_path
 from ._jsonvalues import UnsupportedValueError, decode_value, encode_value
+from ._pymc_likelihoods import KNOWN_LIKELIHOODS, finite_numbers
 from .design import Design, design_to_dict
+from .families import Family, Likelihood, _FixedPrior
+from .links import Link, _CentralDifference, _NumpyOpsInverse
 from .priors import Prior, PriorSet, TermPrior
 
 __all__ = [
@@ -30,6 +34,8 @@ __all__ = [
     "prior_from_json",
     "term_priors_to_json",
     "build_spec",
+    "family_entries",
+    "family_from_spec",
 ]
 
 #: The options of ``Model(...)`` a spec records, besides formula, family, link and priors.
@@ -127,6 +133,10 @@ class ModelSpec:
         The design's learned state (see ``design.design_to_dict``).
     data_sha256 : str
         :func:`data_fingerprint` of the training rows.
+    family_record, link_record : dict, optional
+        A family (or link) that is not in the registry, as :func:`family_to_json` (or
+        :func:`link_to_json`) writes it; ``None`` when the name is enough. Files without them
+        (all files before custom families could be saved) name registered ones.
     """
 
     formula: str
@@ -139,14 +149,24 @@ class ModelSpec:
     sample_new_groups: bool | str
     design: dict[str, Any]
     data_sha256: str
+    family_record: dict[str, Any] | None = None
+    link_record: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in SPEC_ENTRIES}
+        values = {name: getattr(self, name) for name in SPEC_ENTRIES}
+        # Optional entries are written only when used, so specs of registered families are
+        # as before and older bayesmm versions read them.
+        values.update(
+            {name: getattr(self, name) for name in OPTIONAL_ENTRIES if getattr(self, name)}
+        )
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ModelSpec:
         """Raises KeyError naming the first missing entry (see :data:`SPEC_ENTRIES`)."""
-        return cls(**{name: values[name] for name in SPEC_ENTRIES})
+        entries: dict[str, Any] = {name: values[name] for name in SPEC_ENTRIES}
+        entries.update({name: values.get(name) for name in OPTIONAL_ENTRIES})
+        return cls(**entries)
 
     def prior_dict(self, skip: Collection[str] = ()) -> dict[str, Prior | float]:
         """The priors as ``{term: Prior or number}``, ready for ``Model(priors=...)``.
@@ -166,8 +186,10 @@ def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
     return [{"name": t.name, "kind": t.kind, "prior": prior_to_json(t.prior)} for t in terms]
 
 
+#: The entries a spec may leave out.
+OPTIONAL_ENTRIES = ("family_record", "link_record")
 #: The entries of every spec: what a file must hold to be loaded.
-SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec))
+SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec) if f.name not in OPTIONAL_ENTRIES)
 
 
 def build_spec(
@@ -207,3 +229,239 @@ def build_spec(
         design=described,
         data_sha256=data_fingerprint(state.frame),
     )
+
+
+# --- custom families ---------------------------------------------------------------------------
+
+#: Written for a function a known PyMC distribution supplies (see ``_pymc_likelihoods``),
+#: which loading takes from the table again.
+_KNOWN = "known"
+
+_UNSAVABLE_HINT = (
+    "A model file names each function of a custom family by its import path. Define it as a "
+    "function at module level in an importable module (not in a script run as __main__), or "
+    "register the family with bmm.register_family before saving and again before loading "
+    "(a registered family is saved by name)."
+)
+
+
+def _path(function: Any, family: str, where: str) -> str:
+    try:
+        return callable_path(function)
+    except UnsavableError as err:
+        raise FamilyError(
+            f"Family {family!r} cannot be saved: {where} = {function!r} {err}. {_UNSAVABLE_HINT}"
+        ) from None
+
+
+def _optional_path(function: Any, family: str, where: str) -> str | None:
+    return None if function is None else _path(function, family, where)
+
+
+def link_to_json(link: Link, family: str) -> dict[str, Any]:
+    """A link as JSON-ready values: its name if registered, else its functions' import paths.
+
+    Raises
+    ------
+    FamilyError
+        If a function cannot be named by an import path; the message names ``family``.
+    """
+    if link.is_registered:
+        return {"registered": link.name}
+    where = f"its link {link.name!r} has"
+    linkinv = None if isinstance(link.linkinv, _NumpyOpsInverse) else link.linkinv
+    derivative = None if isinstance(link.derivative, _CentralDifference) else link.derivative
+    return {
+        "name": link.name,
+        "link": _path(link.link, family, f"{where} link"),
+        "linkinv": _optional_path(linkinv, family, f"{where} linkinv"),
+        "linkinv_backend": _optional_path(link.linkinv_backend, family, f"{where} linkinv_backend"),
+        "derivative": _optional_path(derivative, family, f"{where} derivative"),
+        "inverse": _optional_path(link.inverse, family, f"{where} inverse"),
+    }
+
+
+def link_from_json(record: Mapping[str, Any]) -> Link:
+    """The inverse of :func:`link_to_json`.
+
+    Raises
+    ------
+    LookupError
+        If a function's module cannot be imported or does not hold it.
+    FamilyError
+        If the link is not registered in this session, or its functions do not make a link.
+    """
+    if "registered" in record:
+        from .links import get_link
+
+        return get_link(record["registered"])
+    functions = {
+        key: resolve_path(record[key]) if record.get(key) else None
+        for key in ("link", "linkinv", "linkinv_backend", "derivative", "inverse")
+    }
+    return Link(record["name"], **functions)
+
+
+def family_to_json(family: Family) -> dict[str, Any]:
+    """A family that is not registered as JSON-ready values; functions by import path.
+
+    Raises
+    ------
+    FamilyError
+        If one of its functions cannot be named by an import path (a lambda, a closure, a
+        function of ``__main__``); the message names the family and the function.
+    """
+    name = family.name
+    likelihood = family.likelihood
+    known = KNOWN_LIKELIHOODS.get(likelihood.name)
+
+    def function(value: Any, where: str, default: Any = None) -> str | None:
+        if value is None:
+            return None
+        if default is not None and value is default:
+            return _KNOWN
+        return _path(value, name, where)
+
+    aux: dict[str, Any] = {}
+    for param, prior in family.aux_priors.items():
+        if isinstance(prior, _FixedPrior):
+            aux[param] = {"prior": prior_to_json(prior.prior)}
+        else:
+            aux[param] = {"function": _path(prior, name, f"its aux_priors[{param!r}]")}
+    inferred_support = known.support if known is not None else finite_numbers
+    return {
+        "name": name,
+        "likelihood": {
+            "name": likelihood.name,
+            "params": list(likelihood.params),
+            "parent": likelihood.parent,
+            "to_dist": function(likelihood.to_dist, "its likelihood's to_dist"),
+            "logit_kwarg": likelihood.logit_kwarg,
+            "trials_kwarg": likelihood.trials_kwarg,
+            "draw": function(likelihood.draw, "its likelihood's draw", known and known.draw),
+            "logpdf": function(
+                likelihood.logpdf, "its likelihood's logpdf", known and known.logpdf
+            ),
+        },
+        "link": family.link,
+        "links": list(family.links),
+        "custom_links": [link_to_json(link, name) for link in family.custom_links],
+        "aux_priors": aux,
+        "support": function(family.support, "its support", inferred_support),
+        "support_text": family.support_text,
+        "trials": family.trials,
+        "binary": family.binary,
+        "glm_variance": family.glm_variance,
+        "prior_scale": function(family.prior_scale, "its prior_scale"),
+        "aux_bounds": {
+            param: [encode_value(float(low)), encode_value(float(high))]
+            for param, (low, high) in family.aux_bounds.items()
+        },
+    }
+
+
+def family_from_json(record: Mapping[str, Any]) -> Family:
+    """The inverse of :func:`family_to_json`.
+
+    Raises
+    ------
+    LookupError
+        If a function's module cannot be imported or does not hold it.
+    FamilyError
+        If the record does not make a family.
+    """
+    raw = record["likelihood"]
+    known = KNOWN_LIKELIHOODS.get(raw["name"])
+
+    def function(value: str | None, default: Any = None) -> Any:
+        if value is None:
+            return None
+        if value == _KNOWN:
+            if default is None:
+                raise LookupError(f"no function of PyMC's {raw['name']} is known")
+            return default
+        return resolve_path(value)
+
+    likelihood = Likelihood(
+        raw["name"],
+        tuple(raw["params"]),
+        raw["parent"],
+        to_dist=function(raw["to_dist"]),
+        logit_kwarg=raw["logit_kwarg"],
+        trials_kwarg=raw["trials_kwarg"],
+        draw=function(raw["draw"], known and known.draw),
+        logpdf=function(raw["logpdf"], known and known.logpdf),
+    )
+    aux: dict[str, Any] = {
+        param: (
+            prior_from_json(value["prior"], param)
+            if "prior" in value
+            else resolve_path(value["function"])
+        )
+        for param, value in record["aux_priors"].items()
+    }
+    support = record["support"]
+    return Family(
+        record["name"],
+        likelihood,
+        record["link"],
+        tuple(record["links"]),
+        aux,
+        support=(known.support if known is not None else finite_numbers)
+        if support == _KNOWN
+        else function(support),
+        support_text=record["support_text"],
+        trials=record["trials"],
+        binary=record["binary"],
+        glm_variance=record["glm_variance"],
+        prior_scale=function(record["prior_scale"]),
+        aux_bounds={
+            param: (float(decode_value(low)), float(decode_value(high)))
+            for param, (low, high) in record["aux_bounds"].items()
+        },
+        custom_links=tuple(link_from_json(link) for link in record["custom_links"]),
+    )
+
+
+def family_entries(family: Family, link: Link) -> dict[str, Any]:
+    """The spec entries that rebuild a family (and link) the registry does not hold.
+
+    Empty for a registered family with one of its links; otherwise ``family_record`` and,
+    for a link the family does not know by its name, ``link_record``.
+
+    Raises
+    ------
+    FamilyError
+        If a function of the family or link cannot be named by an import path.
+    """
+    entries: dict[str, Any] = {}
+    if not family.is_registered:
+        entries["family_record"] = family_to_json(family)
+    try:
+        known = family.resolve_link(link.name) == link
+    except FamilyError:
+        known = False
+    if not known:
+        entries["link_record"] = link_to_json(link, family.name)
+    return entries
+
+
+def family_from_spec(spec: ModelSpec) -> tuple[Family, Link]:
+    """The family and link of a spec: rebuilt from its records, or looked up by name.
+
+    Raises
+    ------
+    LookupError
+        If a custom family's function cannot be imported.
+    FamilyError
+        If the family is not registered, or the link is not allowed for it.
+    """
+    from .families import get_family
+
+    if spec.family_record is not None:
+        family = family_from_json(spec.family_record)
+    else:
+        family = get_family(spec.family)
+    if spec.link_record is not None:
+        return family, family.resolve_link(link_from_json(spec.link_record))
+    return family, family.resolve_link(spec.link)

@@ -352,11 +352,11 @@ def build_model(
 
         values = _auxiliary(priors.of_kind("auxiliary"), data)
         likelihood = family.likelihood
-        if link.name == "logit" and likelihood.logit_kwarg is not None:
+        if link.name == "logit" and link.is_registered and likelihood.logit_kwarg is not None:
             kwargs = likelihood.dist_kwargs(values)
             kwargs[likelihood.logit_kwarg] = eta
         else:
-            values[likelihood.parent] = link.inverse(eta, PYTENSOR_OPS)
+            values[likelihood.parent] = link.backend_inverse(eta, PYTENSOR_OPS)
             kwargs = likelihood.dist_kwargs(values)
         if likelihood.trials_kwarg is not None:
             trials = design.response.trials
