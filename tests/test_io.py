@@ -256,7 +256,7 @@ def test_an_incomplete_file_says_exactly_what_is_missing(saved, tmp_path):
     no_spec = _edit_attrs(path, tmp_path / "nospec.nc", bayesmm_spec=None)
     with pytest.raises(
         bmm.ModelFileError,
-        match=r"nospec\.nc' \(format version 1\) lacks the attribute\(s\) \['bayesmm_spec'\]",
+        match=rf"nospec\.nc' \(format version {FORMAT_VERSION}\) lacks the attribute\(s\) \['bayesmm_spec'\]",
     ):
         bmm.load(no_spec)
     spec = read_header(path)["spec"]
@@ -264,7 +264,7 @@ def test_an_incomplete_file_says_exactly_what_is_missing(saved, tmp_path):
     partial = _edit_attrs(path, tmp_path / "partial.nc", bayesmm_spec=json.dumps(spec))
     with pytest.raises(
         bmm.ModelFileError,
-        match=r"partial\.nc' \(format version 1\) has a model spec without the entries \['priors', 'sample_new_groups'\]",
+        match=rf"partial\.nc' \(format version {FORMAT_VERSION}\) has a model spec without the entries \['priors', 'sample_new_groups'\]",
     ):
         bmm.load(partial)
     garbled = _edit_attrs(path, tmp_path / "garbled.nc", bayesmm_spec="{not json")
@@ -435,11 +435,12 @@ def test_custom_prior_functions_are_recorded_but_must_be_given_again(
 GOLDEN = Path(__file__).parent / "data" / "golden"
 
 
-@pytest.mark.parametrize("name", ["sleepstudy_v1", "cbpp_v1"])
+@pytest.mark.parametrize("name", sorted(path.stem for path in GOLDEN.glob("*.nc")))
 def test_the_golden_file_loads_and_reproduces_its_predictions(name):
-    """Files written by bayesmm 0.1 (format 1) must load in every later version.
+    """Files of every format version must load in every later bayesmm.
 
-    ``tests/data/golden/make_golden.py`` wrote them, with the predictions they must give.
+    ``tests/data/golden/make_golden.py`` wrote them, with the predictions they must give:
+    format 1 (bayesmm 0.1, independent group effects) and format 2 (correlated effects).
     """
     loaded = bmm.load(GOLDEN / f"{name}.nc")
     stored = json.loads((GOLDEN / f"{name}.json").read_text())

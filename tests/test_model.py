@@ -22,6 +22,9 @@ SLEEPSTUDY_PRINT = """\
             1|Subject ~ Normal(mu: 0.0, sigma: HalfNormal(sigma: 140.8219))
             Days|Subject ~ Normal(mu: 0.0, sigma: HalfNormal(sigma: 48.8915))
 
+        Correlations of group-level effects
+            Subject_corr ~ LKJCorr(eta: 1.0)
+
         Auxiliary parameters
             sigma ~ HalfStudentT(nu: 4, sigma: 56.3288)
 """
@@ -99,6 +102,7 @@ def test_fit_returns_inference_data_with_user_facing_names(sleepstudy, stub_samp
         "1|Subject_sigma",
         "Days|Subject",
         "Days|Subject_sigma",
+        "1|Subject:Days|Subject_corr",
         "sigma",
     ]
     assert idata.posterior["1|Subject"].dims == ("chain", "draw", "Subject__factor_dim")
@@ -193,8 +197,14 @@ def test_auto_parameterisation_centres_terms_with_many_rows_per_level(sleepstudy
 
     assert CENTRED_MIN_ROWS_PER_LEVEL == 20
     # sleepstudy: 10 rows per subject, non-centred.
-    names = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).backend.model.named_vars
+    names = bmm.Model("Reaction ~ Days + (Days || Subject)", sleepstudy).backend.model.named_vars
     assert "1|Subject_offset" in names and "Days|Subject_offset" in names
+    names = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).backend.model.named_vars
+    assert "Subject_corr_offset" in names
+    names = bmm.Model(
+        "Reaction ~ Days + (Days | Subject)", sleepstudy, noncentered=False
+    ).backend.model.named_vars
+    assert "Subject_corr_effects" in names and "Subject_corr_offset" not in names
     # InstEval: 25 rows per student, 65 per lecturer, 5,244 per department: all centred.
     data = bmm.load_data("InstEval")
     names = bmm.Model("y ~ service + (1|s) + (1|d) + (1|dept)", data).backend.model.named_vars

@@ -28,7 +28,7 @@ from ._formulae_state import _lazy_calls, apply_state, dump_state
 from ._jsonvalues import decode_value, encode_value
 from ._validation import describe_values, did_you_mean
 from .families import FAMILIES, Family, ResponseStats
-from .formula import parse_formula
+from .formula import bar_blocks, parse_formula
 
 __all__ = [
     "Design",
@@ -37,6 +37,7 @@ __all__ = [
     "Response",
     "CommonTerm",
     "GroupTerm",
+    "GroupBlock",
     "build_design",
     "design_to_dict",
     "design_from_dict",
@@ -136,6 +137,23 @@ class GroupTerm:
 
 
 @dataclass(frozen=True)
+class GroupBlock:
+    """Group terms of one factor whose effects are correlated, e.g. ``(1 + Days | Subject)``.
+
+    Their effects on each level follow one multivariate normal distribution, with a
+    correlation matrix over all their columns (an LKJ prior, named :attr:`prior_name`).
+    """
+
+    factor: str
+    terms: tuple[str, ...]
+
+    @property
+    def prior_name(self) -> str:
+        """The key of the correlation matrix's prior, e.g. ``"Subject_corr"``."""
+        return f"{self.factor}_corr"
+
+
+@dataclass(frozen=True)
 class Design:
     """Everything the model is built from, derived from the formula and the data.
 
@@ -151,6 +169,8 @@ class Design:
         The common terms, in formula order.
     group_terms : tuple of GroupTerm
         The group-specific terms, in formula order.
+    blocks : tuple of GroupBlock
+        The group terms with correlated effects (``(1 + x | g)``); the others are independent.
     n_dropped : int
         Rows removed because of missing values.
     state : DesignState or None
@@ -164,6 +184,7 @@ class Design:
     group_terms: tuple[GroupTerm, ...]
     n_dropped: int = 0
     state: DesignState | None = field(default=None, repr=False, compare=False)
+    blocks: tuple[GroupBlock, ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -177,6 +198,36 @@ class Design:
         """The training rows in the form :meth:`DesignState.encode` gives for new data."""
         groups = tuple(NewGroup(t.index.astype(np.int64), t.values, ()) for t in self.group_terms)
         return NewDesign(self.n_obs, self.common, groups, self.response.trials)
+
+    def block_columns(self, block: GroupBlock) -> tuple[str, ...]:
+        """A label for each column of a correlated block, e.g. ``("1|Subject", "Days|Subject")``.
+
+        A term with several columns labels each as ``expr[level]|factor``.
+        """
+        labels = []
+        for name in block.terms:
+            term = next(t for t in self.group_terms if t.name == name)
+            if term.expr_levels is None:
+                labels.append(term.name)
+            else:
+                labels += [f"{term.expr}[{level}]|{term.factor}" for level in term.expr_levels]
+        return tuple(labels)
+
+    def correlation_names(self, block: GroupBlock) -> tuple[tuple[int, int, str], ...]:
+        """``(i, j, name)`` of each correlation of a block, ``i < j``, in reading order.
+
+        The name joins the two columns' labels: ``"1|Subject:Days|Subject_corr"``.
+        """
+        labels = self.block_columns(block)
+        return tuple(
+            (i, j, f"{labels[i]}:{labels[j]}_corr")
+            for i in range(len(labels))
+            for j in range(i + 1, len(labels))
+        )
+
+    def block_of(self, term: str) -> GroupBlock | None:
+        """The correlated block that holds ``term``, if any."""
+        return next((b for b in self.blocks if term in b.terms), None)
 
     def column_sd(self) -> np.ndarray:
         """Standard deviation of each common column (``ddof=1``)."""
@@ -407,12 +458,60 @@ def _encode_group(
             values = values[:, None] if values.ndim == 1 else values
             columns = tuple(str(label) for label in term.expr.labels)
             expr = str(term.expr.name)
-        name = f"{expr}|{term.factor.name}"
+        name = _group_term_name(term)
         factor = str(term.factor.name)
         terms.append(GroupTerm(name, expr, factor, levels, index, values, columns))
         raw_expr = None if values is None else term.expr
         encoders.append(_GroupEncoder(name, factor, len(levels), factor_encoder, raw_expr))
     return tuple(terms), [t.expr for t in group_terms], tuple(encoders)
+
+
+def _group_term_name(term: Any) -> str:
+    """The name of a formulae group-specific term, e.g. ``"Days|Subject"``."""
+    expr = "1" if isinstance(term.expr, Intercept) else str(term.expr.name)
+    return f"{expr}|{term.factor.name}"
+
+
+def _correlated_blocks(formula: str, terms: Sequence[GroupTerm]) -> tuple[GroupBlock, ...]:
+    """The blocks of ``formula`` whose effects are correlated: ``|`` blocks of two or more
+    columns (lme4's semantics; ``||`` blocks and single columns are independent).
+
+    Raises
+    ------
+    FormulaError
+        If a term is written in two blocks, or one factor has two correlated blocks.
+    """
+    columns = {t.name: len(t.columns) for t in terms}
+    owner: dict[str, str] = {}
+    blocks: list[GroupBlock] = []
+    for bar in bar_blocks(formula):
+        text = f"({bar.expr} {'|' if bar.correlated else '||'} {bar.factor})"
+        names = [
+            _group_term_name(t) for t in parse_formula(f"bmmresponse ~ 0 + {text}").group_terms
+        ]
+        for name in names:
+            if name in owner:
+                raise FormulaError(
+                    f"formula {formula!r} has the group-specific term {name!r} in two blocks, "
+                    f"{owner[name]} and {text}; write each term once."
+                )
+            owner[name] = text
+        if not bar.correlated:
+            continue
+        # One block per factor: '(x | g1/g2)' is '(x | g1) + (x | g1:g2)'.
+        factors = {t.name: t.factor for t in terms if t.name in names}
+        for factor in dict.fromkeys(factors.values()):
+            members = tuple(n for n in names if factors.get(n) == factor)
+            if sum(columns[n] for n in members) < 2:
+                continue
+            if any(b.factor == factor for b in blocks):
+                raise FormulaError(
+                    f"formula {formula!r} has two blocks of correlated effects for the factor "
+                    f"{factor!r}; join them into one, e.g. '(1 + x + z | {factor})', or make "
+                    f"one independent with '||'."
+                )
+            blocks.append(GroupBlock(factor, members))
+    return tuple(blocks)
 
 
 def _check_categorical_levels(formula: str, terms: Iterable[Any]) -> None:
@@ -800,6 +899,7 @@ def build_design(
     _check_categorical_levels(formula, [*common_raw, *group_raw])
     _check_constant_columns(common, common_terms)
     _check_group_levels(group_terms)
+    blocks = _correlated_blocks(formula, group_terms)
     response_term = description.response.term
     predictors = tuple(c for c in data.columns if c in _predictor_names(description))
     state = DesignState(
@@ -821,6 +921,7 @@ def build_design(
         group_terms=group_terms,
         n_dropped=n_dropped,
         state=state,
+        blocks=blocks,
     )
 
 
@@ -1023,6 +1124,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             }
             for t in design.group_terms
         ],
+        "blocks": [{"factor": b.factor, "terms": list(b.terms)} for b in design.blocks],
         "predictors": list(state.predictors),
         "categorical": list(state.categorical),
         "n_common": state.n_common,
@@ -1166,4 +1268,6 @@ def design_from_dict(
         group_terms=group_terms,
         n_dropped=int(spec["n_dropped"]),
         state=state,
+        # Files of format 1 predate correlated effects: their group effects are independent.
+        blocks=tuple(GroupBlock(b["factor"], tuple(b["terms"])) for b in spec.get("blocks", [])),
     )

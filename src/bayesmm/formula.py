@@ -10,7 +10,7 @@ import formulae as fm
 
 from ._errors import FormulaError
 
-__all__ = ["Formula", "parse_formula"]
+__all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks"]
 
 
 @dataclass(frozen=True, init=False)
@@ -84,6 +84,52 @@ def _check_bars(formula: str) -> None:
         raise FormulaError(_pointer(formula, formula.rfind("("), "unmatched '('"))
 
 
+@dataclass(frozen=True)
+class BarBlock:
+    """One parenthesised group-specific block of a formula, e.g. ``(1 + Days | Subject)``.
+
+    ``correlated`` is false for ``||`` blocks, whose effects are independent (as in lme4).
+    """
+
+    expr: str
+    factor: str
+    correlated: bool
+
+
+def bar_blocks(formula: str) -> tuple[BarBlock, ...]:
+    """The group-specific blocks of ``formula``, in order.
+
+    formulae splits ``(1 + x | g)`` into the terms ``1|g`` and ``x|g`` and forgets that they
+    were written together; lme4's semantics need the blocks, so they are read here.
+    """
+    blocks = []
+    opened: list[int] = []
+    bars: dict[int, int] = {}  # the position of a block's '(' -> the position of its bar
+    position = 0
+    while position < len(formula):
+        char = formula[position]
+        if char == "(":
+            opened.append(position)
+        elif char == ")" and opened:
+            start = opened.pop()
+            if start in bars:
+                bar = bars[start]
+                double = formula.startswith("||", bar)
+                blocks.append(
+                    BarBlock(
+                        formula[start + 1 : bar].strip(),
+                        formula[bar + (2 if double else 1) : position].strip(),
+                        not double,
+                    )
+                )
+        elif char == "|" and opened and opened[-1] not in bars:
+            bars[opened[-1]] = position
+            if formula.startswith("||", position):
+                position += 1
+        position += 1
+    return tuple(blocks)
+
+
 def _pointer(formula: str, position: int, what: str) -> str:
     return f"Invalid formula: {what}.\n    {formula}\n    {' ' * position}^"
 
@@ -98,7 +144,9 @@ def parse_formula(formula: str | Formula) -> Any:
     """
     text = _check_formula_string(formula)
     try:
-        description = fm.model_description(text)
+        # `(x || g)` is lme4's block of independent effects: the same terms as `(x | g)`,
+        # which is all formulae needs to know (bar_blocks records the difference).
+        description = fm.model_description(text.replace("||", "|"))
     except Exception as err:  # formulae raises several parser and scanner types
         message = str(err).strip()
         match = re.search(r"parse '(.*)'", message)

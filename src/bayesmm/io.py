@@ -42,7 +42,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "read_head
 #: The value of the ``bayesmm_format`` attribute that marks our files.
 FORMAT_NAME = "bayesmm.fitted-model"
 #: The version of the file layout this bayesmm writes; it reads every version up to this one.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ATTRS = ("bayesmm_spec", "bayesmm_versions", "bayesmm_data_sha256")

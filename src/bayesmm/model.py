@@ -591,6 +591,7 @@ def _describe(model: Model) -> str:
     sections = [
         ("Common-level effects", ("intercept", "common")),
         ("Group-level effects", ("group",)),
+        ("Correlations of group-level effects", ("correlation",)),
         ("Auxiliary parameters", ("auxiliary",)),
     ]
     for title, kinds in sections:

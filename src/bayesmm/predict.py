@@ -10,7 +10,7 @@ through the link's inverse. Posterior predictive draws come from the family's nu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 from typing import Any
 
@@ -19,7 +19,7 @@ import xarray as xr
 
 from ._errors import DataError, FamilyError
 from ._validation import choice_message, describe_values
-from .design import Design, NewDesign
+from .design import Design, GroupBlock, NewDesign
 from .families import Family
 from .links import Link
 
@@ -76,6 +76,10 @@ class GroupDraws:
     mu, sigma : numpy.ndarray or None
         Shape ``(S, columns)``: the mean and sd of the population distribution of the effects,
         when their prior is ``Normal(mu, sigma)`` with a hyperprior on ``sigma``.
+    block : str or None
+        The correlated block the term belongs to (its key in ``PosteriorDraws.blocks``).
+    start : int
+        The position of the term's first column among the block's columns.
     """
 
     name: str
@@ -83,6 +87,8 @@ class GroupDraws:
     effects: np.ndarray
     mu: np.ndarray | None
     sigma: np.ndarray | None
+    block: str | None = None
+    start: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,8 @@ class PosteriorDraws:
     """Posterior draws stacked over chains, as plain arrays.
 
     ``common`` has shape ``(S, p)`` in the columns' order of the common matrix; ``aux`` maps
-    each auxiliary parameter to shape ``(S, 1)``.
+    each auxiliary parameter to shape ``(S, 1)``; ``blocks`` maps each block of correlated
+    group terms to the Cholesky factors of its correlation matrix, shape ``(S, k, k)``.
     """
 
     chains: int
@@ -98,6 +105,7 @@ class PosteriorDraws:
     common: np.ndarray
     groups: tuple[GroupDraws, ...]
     aux: dict[str, np.ndarray]
+    blocks: dict[str, np.ndarray] = field(default_factory=dict)
 
     def thinned(self, n_samples: int) -> PosteriorDraws:
         """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
@@ -116,11 +124,12 @@ class PosteriorDraws:
             return None if values is None else values[keep]
 
         groups = tuple(
-            GroupDraws(g.name, g.factor, g.effects[keep], pick(g.mu), pick(g.sigma))
+            replace(g, effects=g.effects[keep], mu=pick(g.mu), sigma=pick(g.sigma))
             for g in self.groups
         )
         aux = {name: values[keep] for name, values in self.aux.items()}
-        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux)
+        blocks = {name: chol[keep] for name, chol in self.blocks.items()}
+        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux, blocks)
 
     @property
     def n_samples(self) -> int:
@@ -194,14 +203,37 @@ def extract_draws(
                 if mu_name in posterior
                 else np.zeros((n, k))
             )
-        groups.append(GroupDraws(term.name, term.factor, effects, mu, sigma))
+        block = design.block_of(term.name)
+        start = 0
+        if block is not None:
+            before = block.terms[: block.terms.index(term.name)]
+            start = sum(len(t.columns) for t in design.group_terms if t.name in before)
+        label = None if block is None else block.prior_name
+        groups.append(GroupDraws(term.name, term.factor, effects, mu, sigma, label, start))
+    blocks = {b.prior_name: _correlation_cholesky(posterior, design, b, n) for b in design.blocks}
     values = {
         name: (
             np.full((n, 1), float(fixed[name])) if name in fixed else _stacked(posterior, name, n)
         )
         for name in aux
     }
-    return PosteriorDraws(chains, draws, common, tuple(groups), values)
+    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks)
+
+
+def _correlation_cholesky(
+    posterior: xr.Dataset, design: Design, block: GroupBlock, n: int
+) -> np.ndarray:
+    """The Cholesky factor of a block's correlation matrix for each draw, ``(n, k, k)``."""
+    k = len(design.block_columns(block))
+    corr = np.broadcast_to(np.eye(k), (n, k, k)).copy()
+    for i, j, name in design.correlation_names(block):
+        if name not in posterior:
+            raise DataError(
+                f"The posterior does not have the correlation {name!r} of this model. Pass "
+                "the InferenceData that fit() returned."
+            )
+        corr[:, i, j] = corr[:, j, i] = _stacked(posterior, name, n, 1)[:, 0]
+    return np.linalg.cholesky(corr)
 
 
 def _new_level_effects(
@@ -210,8 +242,12 @@ def _new_level_effects(
     policy: str,
     choices: dict[str, np.ndarray],
     rng: np.random.Generator,
+    blocks: Mapping[str, np.ndarray],
 ) -> np.ndarray:
-    """Effects of unseen levels, shape ``(S, n_new, columns)``, under ``policy``."""
+    """Effects of unseen levels, shape ``(S, n_new, columns)``, under ``policy``.
+
+    ``choices`` carries what the terms of one factor (or block) share between calls.
+    """
     n, n_levels, k = group.effects.shape
     if policy == "population":
         return np.zeros((n, n_new, k))
@@ -222,7 +258,18 @@ def _new_level_effects(
                 "population distribution, which needs a Normal prior with a hyperprior on "
                 "sigma; this term has another prior. Use 'uncertainty' or 'old_levels'."
             )
-        z = rng.standard_normal((n, n_new, k))
+        if group.block is None:
+            z = rng.standard_normal((n, n_new, k))
+        else:
+            # One draw per new level for the whole block, correlated through its Cholesky
+            # factor; each of its terms takes its own columns.
+            key = f"{group.block}/gaussian"
+            if key not in choices:
+                chol = blocks[group.block]
+                choices[key] = np.einsum(
+                    "sij,snj->sni", chol, rng.standard_normal((n, n_new, chol.shape[1]))
+                )
+            z = choices[key][:, :, group.start : group.start + k]
         return group.mu[:, None, :] + group.sigma[:, None, :] * z
     # Borrowed levels are shared by every term of the factor, so a new subject's intercept
     # and slope come from the same fitted subject.
@@ -266,7 +313,9 @@ def linear_predictor(
                     f"sample_new_groups= one of {list(POLICIES)} (True means 'uncertainty') to "
                     "predict them; see docs/prediction.md."
                 )
-            extra = _new_level_effects(group, len(rows.new_levels), policy, choices, rng)
+            extra = _new_level_effects(
+                group, len(rows.new_levels), policy, choices, rng, draws.blocks
+            )
             effects = np.concatenate([effects, extra], axis=1)
         # In place, one (draws, rows) temporary per term: this is the hot loop of serving.
         if rows.values is None:

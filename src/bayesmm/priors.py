@@ -78,6 +78,8 @@ DISTRIBUTIONS: dict[str, dict[str, str]] = {
     "InverseGamma": {"alpha": _POS, "beta": _POS, "mu": _POS, "sigma": _POS},
     "Kumaraswamy": {"a": _POS, "b": _POS},
     "Laplace": {"mu": _REAL, "b": _POS},
+    # Only for the correlations of group effects (the matrix's size comes from the formula).
+    "LKJCorr": {"eta": _POS},
     "LogNormal": {"mu": _REAL, "sigma": _POS, "tau": _POS},
     "Logistic": {"mu": _REAL, "s": _POS},
     "Moyal": {"mu": _REAL, "sigma": _POS},
@@ -235,6 +237,11 @@ class Prior:
         return any(isinstance(v, Prior) for v in self.params.values())
 
 
+#: The correlations of group effects: LKJ with eta = 1, uniform over correlation matrices
+#: (Lewandowski, Kurowicka and Joe 2009; brms's default).
+DEFAULT_CORRELATION_PRIOR = Prior("LKJCorr", eta=1.0)
+
+
 @dataclass(frozen=True)
 class ResponseStats:
     """Summaries of the response that default priors are scaled from.
@@ -251,7 +258,7 @@ class TermPrior:
     """The prior of one model term, with the kind of term it belongs to."""
 
     name: str
-    kind: str  # "intercept", "common", "group" or "auxiliary"
+    kind: str  # "intercept", "common", "group", "correlation" or "auxiliary"
     prior: Prior | float
 
 
@@ -362,6 +369,8 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
         value = float(sigma[0]) if sigma.size == 1 else sigma
         prior = Prior("Normal", mu=0.0, sigma=Prior("HalfNormal", sigma=value))
         terms.append(TermPrior(group.name, "group", prior))
+    for block in design.blocks:
+        terms.append(TermPrior(block.prior_name, "correlation", DEFAULT_CORRELATION_PRIOR))
 
     for name in family.aux_params:
         terms.append(TermPrior(name, "auxiliary", family.aux_priors[name](stats)))
@@ -607,6 +616,9 @@ def _check_user_prior(term: TermPrior, value: Any) -> None:
             + (" or a number" if term.kind == "auxiliary" else "")
             + f"; got {type(value).__name__}."
         )
+    if term.kind == "correlation":
+        _check_correlation_prior(term.name, value)
+        return
     if term.kind == "group" and not value.has_hyperprior:
         raise PriorError(
             f"priors[{term.name!r}] = {value!r} has no hyperprior. Group-specific effects need a "
@@ -617,4 +629,18 @@ def _check_user_prior(term: TermPrior, value: Any) -> None:
             f"priors[{term.name!r}] = {value!r} has a hyperprior, but {term.name!r} is a common "
             "term: its effect is one number, so there is no population of effects to learn a "
             "scale from. Use fixed parameters, e.g. Prior('Normal', mu=0, sigma=10)."
+        )
+
+
+def _check_correlation_prior(name: str, prior: Prior) -> None:
+    eta: Any = prior.params.get("eta")
+    if prior.name != "LKJCorr" or set(prior.params) != {"eta"} or prior.dist is not None:
+        raise PriorError(
+            f"priors[{name!r}] must be an LKJ prior on the correlation matrix, "
+            f"Prior('LKJCorr', eta=...) with eta > 0; got {prior!r}."
+        )
+    if isinstance(eta, Prior | str) or not np.ndim(eta) == 0 or not float(eta) > 0:
+        raise PriorError(
+            f"priors[{name!r}]: eta must be a positive number (1 is uniform over correlation "
+            f"matrices, larger values favour weaker correlations); got {eta!r}."
         )

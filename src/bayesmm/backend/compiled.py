@@ -25,6 +25,7 @@ import pymc as pm
 from pymc.model.transform.optimization import freeze_dims_and_data
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
+from pytensor.printing import debugprint
 from pytensor.tensor.random.type import RandomType
 
 try:  # newer pytensor moved the graph walkers here (the old place warns)
@@ -223,7 +224,11 @@ def _plain(value: Any) -> Any:
         return repr(np.asarray(value.data).tolist())
     if isinstance(value, np.ndarray):
         return repr(value.tolist())
-    if isinstance(value, Variable):  # a graph: never shared, as for initial values
+    if isinstance(value, Variable):
+        # A graph of constants only (e.g. the indexes a transform keeps) is its printout;
+        # any other graph is never shared, as for initial values.
+        if all(isinstance(v, Constant) for v in _graph.graph_inputs([value])):
+            return ("graph", debugprint(value, file="str", print_type=True))
         return ("graph", id(value))
     if isinstance(value, list | tuple):
         return tuple(_plain(v) for v in value)

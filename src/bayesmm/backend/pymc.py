@@ -24,7 +24,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError, PriorError
 from .._validation import choice_message, did_you_mean
-from ..design import Design, GroupTerm
+from ..design import Design, GroupBlock, GroupTerm
 from ..families import Family
 from ..links import Link
 from ..priors import Prior, PriorSet, TermPrior
@@ -225,9 +225,7 @@ def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> boo
 def _group_effect(
     term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str], data: _Containers
 ) -> Any:
-    dims: tuple[str, ...] = (factor_dim(term.factor),)
-    if len(term.columns) > 1:
-        dims = (*dims, expr_dim(term.expr))
+    dims = _term_dims(term)
     is_normal = prior.name == "Normal" and isinstance(prior.params.get("sigma"), Prior)
     if not (noncentered and is_normal):
         return _random_variable(term.name, prior, dims, data)
@@ -242,6 +240,119 @@ def _group_effect(
     offset = pm.Normal(f"{term.name}_offset", mu=0.0, sigma=1.0, dims=dims)
     internal.append(f"{term.name}_offset")
     return pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
+
+
+def _block_sd_dist(
+    block: GroupBlock, terms: list[GroupTerm], priors: PriorSet, data: _Containers
+) -> Any:
+    """One distribution of the block's sds, from each term's prior on its sigma.
+
+    PyMC's LKJ Cholesky covariance takes the sds' prior as one vector-valued distribution, so
+    the terms' sigma priors must be one distribution, with numbers for parameters.
+    """
+    sigma_priors = []
+    for term in terms:
+        prior = _as_prior(priors, term.name)
+        sigma = prior.params.get("sigma")
+        if prior.name != "Normal" or not isinstance(sigma, Prior):
+            others = [t for t in block.terms if t != term.name]
+            raise PriorError(
+                f"priors[{term.name!r}] = {prior!r}, but the effects of {term.name!r} are "
+                f"correlated with those of {others}, which needs a Normal prior with a "
+                "hyperprior on sigma, e.g. Prior('Normal', mu=0, sigma=Prior('HalfNormal', "
+                f"sigma=1)). Write '||' instead of '|' in the formula for independent effects."
+            )
+        sigma_priors.append(sigma)
+    first = sigma_priors[0]
+    for term, sigma in zip(terms, sigma_priors, strict=True):
+        if (
+            sigma.name != first.name
+            or set(sigma.params) != set(first.params)
+            or sigma.has_hyperprior
+            or sigma.dist is not None
+        ):
+            raise PriorError(
+                f"The sigma priors of the correlated terms {list(block.terms)} must be one "
+                f"distribution with numbers for parameters; priors[{term.name!r}] has sigma "
+                f"{sigma!r} and priors[{terms[0].name!r}] has {first!r}."
+            )
+    params = {
+        key: np.concatenate(
+            [
+                np.broadcast_to(np.asarray(sigma.params[key], dtype=float), (len(term.columns),))
+                for term, sigma in zip(terms, sigma_priors, strict=True)
+            ]
+        )
+        for key in first.params
+    }
+    dist = _distribution(first, f"{block.factor} sds")
+    kwargs = {key: data.param(value) for key, value in params.items()}
+    return dist.dist(**kwargs, shape=sum(len(t.columns) for t in terms))
+
+
+def _block_effects(
+    design: Design,
+    block: GroupBlock,
+    priors: PriorSet,
+    noncentered: bool,
+    internal: list[str],
+    data: _Containers,
+) -> dict[str, Any]:
+    """The effects of a block of correlated terms, by term name.
+
+    Each level's effects are multivariate normal, ``b = mu + L z`` with ``L`` the Cholesky
+    factor of their covariance, ``diag(sd) @ chol(corr)``; ``corr`` has an LKJ prior
+    (Lewandowski, Kurowicka and Joe 2009). Non-centred, ``z`` is sampled; centred, ``b``.
+    Reported: each term's effects and sds under the names of independent terms, and each
+    correlation as ``"<column>:<column>_corr"``.
+    """
+    terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
+    n_levels, width = len(terms[0].levels), sum(len(t.columns) for t in terms)
+    sd_dist = _block_sd_dist(block, terms, priors, data)
+    eta = _as_prior(priors, block.prior_name).params["eta"]
+    name = f"{block.prior_name}_chol"
+    chol, corr, sds = pm.LKJCholeskyCov(
+        name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
+    )
+    internal.append(name)
+    means = []
+    for term in terms:
+        mu = _as_prior(priors, term.name).params.get("mu", 0.0)
+        if isinstance(mu, Prior):
+            mu = _random_variable(f"{term.name}_mu", mu, _hyper_dims(mu, _term_dims(term)), data)
+        means.append(pt.broadcast_to(pt.as_tensor(mu, dtype="float64"), (len(term.columns),)))
+    mean = pt.concatenate(means)
+    if noncentered:
+        offset = pm.Normal(f"{block.prior_name}_offset", 0.0, 1.0, shape=(n_levels, width))
+        internal.append(f"{block.prior_name}_offset")
+        effects = mean + pt.dot(offset, chol.T)
+    else:
+        effects = pm.MvNormal(
+            f"{block.prior_name}_effects", mu=mean, chol=chol, shape=(n_levels, width)
+        )
+        internal.append(f"{block.prior_name}_effects")
+    out = {}
+    start = 0
+    for term in terms:
+        stop = start + len(term.columns)
+        dims = _term_dims(term)
+        if len(term.columns) == 1:
+            out[term.name] = pm.Deterministic(term.name, effects[:, start], dims=dims)
+            pm.Deterministic(f"{term.name}_sigma", sds[start])
+        else:
+            out[term.name] = pm.Deterministic(term.name, effects[:, start:stop], dims=dims)
+            pm.Deterministic(f"{term.name}_sigma", sds[start:stop], dims=dims[1:])
+        start = stop
+    for i, j, label in design.correlation_names(block):
+        pm.Deterministic(label, corr[i, j])
+    return out
+
+
+def _term_dims(term: GroupTerm) -> tuple[str, ...]:
+    dims: tuple[str, ...] = (factor_dim(term.factor),)
+    if len(term.columns) > 1:
+        dims = (*dims, expr_dim(term.expr))
+    return dims
 
 
 def _coords(design: Design) -> dict[str, Any]:
@@ -331,11 +442,18 @@ def build_model(
         data = _Containers(design.n_obs)
         eta = _common_predictor(design, priors, center_predictors, internal, data)
         indexes: dict[str, Any] = {}
+        correlated: dict[str, Any] = {}
+        for block in design.blocks:
+            first = next(t for t in design.group_terms if t.name == block.terms[0])
+            centring = use_noncentered(first, design.n_obs, noncentered)
+            correlated.update(_block_effects(design, block, priors, centring, internal, data))
         for group in design.group_terms:
-            prior = _as_prior(priors, group.name)
-            effect = _group_effect(
-                group, prior, use_noncentered(group, design.n_obs, noncentered), internal, data
-            )
+            if group.name in correlated:
+                effect = correlated[group.name]
+            else:
+                prior = _as_prior(priors, group.name)
+                centring = use_noncentered(group, design.n_obs, noncentered)
+                effect = _group_effect(group, prior, centring, internal, data)
             if group.factor not in indexes:
                 indexes[group.factor] = data.row_ints(group.index)
             index = indexes[group.factor]
@@ -381,6 +499,8 @@ def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     names = [t.name for t in design.common_terms]
     for group in design.group_terms:
         names += [group.name, f"{group.name}_mu", f"{group.name}_sigma"]
+    for block in design.blocks:
+        names += [label for _, _, label in design.correlation_names(block)]
     return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
 
 
