@@ -26,6 +26,8 @@ from formulae.terms import Model as FormulaeModel
 from ._errors import BayesmmWarning, DataError, FormulaError
 from ._formulae_state import _lazy_calls, apply_state, dump_state
 from ._jsonvalues import decode_value, encode_value
+from ._offsets import Offset, encode_offset, is_offset, new_offset, offset_terms
+from ._splines import check_spline_bounds, file_linspace
 from ._validation import describe_values, did_you_mean
 from .families import FAMILIES, Family, ResponseStats
 from .formula import bar_blocks, parse_formula
@@ -185,6 +187,7 @@ class Design:
     n_dropped: int = 0
     state: DesignState | None = field(default=None, repr=False, compare=False)
     blocks: tuple[GroupBlock, ...] = ()
+    offset: Offset | None = None
 
     @property
     def n_obs(self) -> int:
@@ -197,7 +200,8 @@ class Design:
     def rows(self) -> NewDesign:
         """The training rows in the form :meth:`DesignState.encode` gives for new data."""
         groups = tuple(NewGroup(t.index.astype(np.int64), t.values, ()) for t in self.group_terms)
-        return NewDesign(self.n_obs, self.common, groups, self.response.trials)
+        offset = None if self.offset is None else self.offset.values
+        return NewDesign(self.n_obs, self.common, groups, self.response.trials, offset=offset)
 
     def block_columns(self, block: GroupBlock) -> tuple[str, ...]:
         """A label for each column of a correlated block, e.g. ``("1|Subject", "Days|Subject")``.
@@ -391,11 +395,13 @@ def _encode_response(
 
 
 def _encode_common(
-    description: Any, data: pd.DataFrame, env: Environment, n: int
+    description: Any, data: pd.DataFrame, env: Environment, n: int, offsets: bool = True
 ) -> tuple[np.ndarray, tuple[CommonTerm, ...], list[Any], Any]:
-    if not description.common_terms:
+    # Offsets are no columns (see _offsets); files before offsets kept them as columns.
+    common_terms = [t for t in description.common_terms if not (offsets and is_offset(t))]
+    if not common_terms:
         return np.zeros((n, 0)), (), [], None
-    common_model = FormulaeModel(*description.common_terms)
+    common_model = FormulaeModel(*common_terms)
     common_model.eval(data, env)
     matrix = CommonEffectsMatrix(common_model.common_terms)
     matrix.evaluate(data, env)
@@ -573,6 +579,8 @@ class NewDesign:
     common: np.ndarray
     groups: tuple[NewGroup, ...]
     trials: np.ndarray | None
+    #: The sum of the offset terms of each row; ``None`` without offsets.
+    offset: np.ndarray | None = None
 
 
 def _level_codes(values: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, bool]:
@@ -707,6 +715,8 @@ class DesignState:
     groups: tuple[_GroupEncoder, ...]
     trials_call: Any
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: formulae's offset terms (see ``_offsets``), evaluated again on new rows.
+    offsets: tuple[Any, ...] = ()
 
     @property
     def trials_column(self) -> str | None:
@@ -745,6 +755,8 @@ class DesignState:
                 f"missing values in {counts}. Fill them in or drop those rows before predicting."
             )
         frame = self._align_common_levels(frame)
+        splines = _formulae_terms(self.common_matrix, self.groups, None)
+        check_spline_bounds(splines, frame, self.formula)
         n = len(frame)
         if self.common_matrix is None:
             common = np.zeros((n, 0))
@@ -771,7 +783,8 @@ class DesignState:
             if column is None or column in data.columns:
                 source = data if column is None else data[[column]]
                 trials = np.asarray(self.trials_call.eval_new_data_proportion(source), dtype=float)
-        return NewDesign(n, common, tuple(groups), trials)
+        offset = new_offset(self.offsets, frame, self.formula)
+        return NewDesign(n, common, tuple(groups), trials, offset=offset)
 
     def _align_common_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Check the levels of categorical common predictors, matching text to numbers.
@@ -891,6 +904,8 @@ def build_design(
             description, data, env, len(data)
         )
         group_terms, group_raw, group_encoders = _encode_group(description, data, env)
+        offsets = offset_terms(description, formula)
+        offset = encode_offset(offsets, data, env, formula)
     except (DataError, FormulaError):
         raise
     except Exception as err:  # formulae evaluation errors: bad calls, unknown functions
@@ -912,6 +927,7 @@ def build_design(
         common_levels=_common_levels(common_raw),
         groups=group_encoders,
         trials_call=response_term.components[0] if response.trials is not None else None,
+        offsets=tuple(offsets),
     )
     return Design(
         formula=formula,
@@ -922,6 +938,7 @@ def build_design(
         n_dropped=n_dropped,
         state=state,
         blocks=blocks,
+        offset=offset,
     )
 
 
@@ -1045,7 +1062,9 @@ class _Numpy:
 
 def _safe_environment() -> Environment:
     """The namespace of formulas read from files: ``np`` with :data:`SAFE_NUMPY` alone."""
-    return Environment([{"np": SimpleNamespace(**{n: getattr(np, n) for n in SAFE_NUMPY})}])
+    safe = {n: getattr(np, n) for n in SAFE_NUMPY}
+    # Spline knots, e.g. bs(x, knots=np.linspace(2, 8, 4)), with a bounded number of points.
+    return Environment([{"np": SimpleNamespace(**safe, linspace=file_linspace)}])
 
 
 def check_formula_calls(description: Any, formula: str) -> None:
@@ -1058,6 +1077,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     from formulae.transforms import TRANSFORMS
 
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
+    allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     terms = [*description.common_terms]
     if description.response is not None:
         terms.append(description.response.term)
@@ -1125,6 +1145,8 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             for t in design.group_terms
         ],
         "blocks": [{"factor": b.factor, "terms": list(b.terms)} for b in design.blocks],
+        # Only with offsets: a file without the entry keeps offset() as a column (format 1).
+        **({"offsets": list(design.offset.terms)} if design.offset is not None else {}),
         "predictors": list(state.predictors),
         "categorical": list(state.categorical),
         "n_common": state.n_common,
@@ -1142,7 +1164,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             for g in state.groups
         ],
         "formulae": dump_state(
-            _formulae_terms(state.common_matrix, state.groups, state.trials_call)
+            [*_formulae_terms(state.common_matrix, state.groups, state.trials_call), *state.offsets]
         ),
     }
 
@@ -1174,13 +1196,20 @@ def design_from_dict(
     # few distinct values) are not about the user's data.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        _, _, _, common_matrix = _encode_common(description, stand_in, env, len(stand_in))
+        with_offsets = "offsets" in spec
+        _, _, _, common_matrix = _encode_common(
+            description, stand_in, env, len(stand_in), offsets=with_offsets
+        )
         _, _, built_groups = _encode_group(description, stand_in, env)
+        offsets = offset_terms(description, formula) if with_offsets else []
+        encode_offset(offsets, stand_in, env, formula)
         if spec["response"]["trials"]:
             trials_call = description.response.term.components[0]
             trials_call.set_type(stand_in, env)
             trials_call.set_data()
-    apply_state(_formulae_terms(common_matrix, built_groups, trials_call), spec["formulae"])
+    apply_state(
+        [*_formulae_terms(common_matrix, built_groups, trials_call), *offsets], spec["formulae"]
+    )
 
     groups = []
     for built, term, factor in zip(built_groups, spec["group_terms"], spec["factors"], strict=True):
@@ -1207,6 +1236,7 @@ def design_from_dict(
         groups=tuple(groups),
         trials_call=trials_call,
         columns=columns,
+        offsets=tuple(offsets),
     )
     common_terms = tuple(
         CommonTerm(
@@ -1270,4 +1300,12 @@ def design_from_dict(
         state=state,
         # Files of format 1 predate correlated effects: their group effects are independent.
         blocks=tuple(GroupBlock(b["factor"], tuple(b["terms"])) for b in spec.get("blocks", [])),
+        offset=_stored_offset(offsets, rows.offset, n),
     )
+
+
+def _stored_offset(terms: Sequence[Any], values: np.ndarray | None, n: int) -> Offset | None:
+    """The offset of a design read from a file: of its training rows, or of none."""
+    if not terms:
+        return None
+    return Offset(tuple(str(t.name) for t in terms), values if values is not None else np.zeros(n))

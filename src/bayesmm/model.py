@@ -572,6 +572,14 @@ def _check_count(name: str, value: Any, minimum: int) -> None:
         raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")
 
 
+def _data_terms(design: Design) -> list[str]:
+    """Lines of the summary for what enters the likelihood as data: offsets, weights."""
+    lines = []
+    if design.offset is not None:
+        lines.append(f"        Offset: {' + '.join(design.offset.terms)} (coefficient 1)")
+    return lines
+
+
 def _describe(model: Model) -> str:
     design = model.design
     family = model.family.name
@@ -585,6 +593,7 @@ def _describe(model: Model) -> str:
         f"        Family: {family}",
         f"          Link: {model.family.parent} = {model.link.name}",
         f"  Observations: {observations}",
+        *_data_terms(design),
         "        Priors:",
         f"    target = {model.family.parent}",
     ]

@@ -300,6 +300,8 @@ def linear_predictor(
     """
     rng = rng if rng is not None else np.random.default_rng()
     eta = draws.common @ new.common.T  # (S, 0) @ (0, rows) is zeros when p = 0
+    if new.offset is not None:  # coefficient 1, with or without the group effects
+        eta += new.offset
     if not include_group_specific:
         return eta
     choices: dict[str, np.ndarray] = {}

@@ -343,6 +343,8 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
                 "Check the data, or pass auto_scale=False."
             )
         location = _eta_location(link, stats)
+        if design.offset is not None:  # eta = intercept + offset: centre the rest
+            location -= float(np.mean(design.offset.values))
         column_sd = design.column_sd()
     else:
         stats = ResponseStats(mean=0.0, sd=1.0)
@@ -424,6 +426,7 @@ def partial_correlation_factors(
     variance: str,
     weights: np.ndarray | None = None,
     columns: Any = None,
+    offset: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each column ``j``, the slope per unit of partial correlation, ``k_j``.
 
@@ -440,17 +443,18 @@ def partial_correlation_factors(
 
     n = y.shape[0]
     columns = range(X.shape[1]) if columns is None else columns
-    full = fit_glm(X, y, link, variance, weights)
+    full = fit_glm(X, y, link, variance, weights, offset)
     factors = []
     for j in columns:
-        reduced = fit_glm(np.delete(X, j, axis=1), y, link, variance, weights)
+        reduced = fit_glm(np.delete(X, j, axis=1), y, link, variance, weights, offset)
         lr = lr_statistic(full, reduced, n, variance)
         r = np.sqrt(-np.expm1(-lr / n))
         if r < 1e-6:
             # beta_j is (almost) exactly zero: use k = delta / r(delta), with beta_j held at a
             # small delta (by an offset), which tends to the same limit.
             delta = 1e-3 / max(float(np.std(X[:, j])), 1e-12)
-            held = fit_glm(np.delete(X, j, axis=1), y, link, variance, weights, X[:, j] * delta)
+            held_offset = X[:, j] * delta + (0.0 if offset is None else offset)
+            held = fit_glm(np.delete(X, j, axis=1), y, link, variance, weights, held_offset)
             lr = lr_statistic(full, held, n, variance)
             r = np.sqrt(-np.expm1(-lr / n))
             factors.append(float(delta / r) if r > 0 else np.inf)
@@ -486,11 +490,12 @@ def mle_priors(
     response = design.response
     y = response.values if response.trials is None else response.values / response.trials
     X = design.common
+    offset = None if design.offset is None else design.offset.values
     factors = np.full(X.shape[1], np.nan)
     slopes = [j for t in design.common_terms if not t.is_intercept for j in range(t.start, t.stop)]
     if slopes:
         factors[slopes] = partial_correlation_factors(
-            X, y, link, family.glm_variance, response.trials, columns=slopes
+            X, y, link, family.glm_variance, response.trials, columns=slopes, offset=offset
         )
     wide = NAMED_SCALES["wide"]
 
@@ -544,7 +549,13 @@ def _group_factors(
         assert family.glm_variance is not None
         out.append(
             partial_correlation_factors(
-                X, y, link, family.glm_variance, trials, columns=[X.shape[1] - 1]
+                X,
+                y,
+                link,
+                family.glm_variance,
+                trials,
+                columns=[X.shape[1] - 1],
+                offset=None if design.offset is None else design.offset.values,
             )[0]
         )
     return np.asarray(out)

@@ -396,6 +396,9 @@ def _common_predictor(
             eta = eta + inner
         else:
             eta = eta + _random_variable("Intercept", intercept_prior, None, data)
+    if design.offset is not None:
+        # Coefficient 1: the offset is data, with no prior and no posterior variable.
+        eta = eta + data.rows(design.offset.values)[:, 0]
     return eta
 
 
