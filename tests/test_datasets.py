@@ -16,6 +16,7 @@ def test_load_data_without_name_lists_every_dataset_with_its_source():
         "bacteria",
         "epilepsy",
         "salamanders",
+        "wine",
     } <= set(table.index)
     assert table["source"].str.len().min() > 10
 
@@ -30,6 +31,7 @@ def test_load_data_without_name_lists_every_dataset_with_its_source():
         ("bacteria", (220, 6)),
         ("epilepsy", (236, 9)),
         ("salamanders", (644, 9)),
+        ("wine", (72, 6)),
     ],
 )
 def test_load_data_returns_the_published_table(name, shape):
@@ -78,3 +80,14 @@ def test_salamanders_matches_glmmtmbs_table():
     assert df["spp"].cat.categories[0] == "GP"
     # Mined sites are the valley-fill ('VF-') streams.
     assert (df["mined"] == "yes").eq(df["site"].str.startswith("VF")).all()
+
+
+def test_wine_matches_the_ordinal_packages_table():
+    df = bmm.load_data("wine")
+    # ordinal's wine: table(wine$rating) is 5 22 26 12 7; 9 judges x 8 bottles; sum of the
+    # 0-100 scores 3400.
+    assert df["rating"].value_counts().sort_index().tolist() == [5, 22, 26, 12, 7]
+    assert list(df["rating"].cat.categories) == [1, 2, 3, 4, 5]
+    assert (df["judge"].nunique(), df["bottle"].nunique()) == (9, 8)
+    assert df["response"].sum() == 3400
+    assert pd.crosstab(df["temp"], df["contact"]).to_numpy().tolist() == [[18, 18], [18, 18]]

@@ -131,6 +131,15 @@ def beta_binomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np
     return rng.binomial(v["trials"].astype(np.int64), p)
 
 
+def category_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Category codes ``0 .. K - 1`` drawn from the probabilities ``p`` of shape ``(..., K)``,
+    by inverting the cumulative probabilities at one uniform number per row."""
+    p = v["p"]
+    u = rng.random((*p.shape[:-1], 1))
+    codes = (np.cumsum(p, axis=-1) < u).sum(axis=-1)
+    return np.minimum(codes, p.shape[-1] - 1)  # rounding can leave the total just below 1
+
+
 # --- numpy log densities -------------------------------------------------------------------
 
 
@@ -191,6 +200,14 @@ def _lognormal_logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
     return scipy_stats().lognorm.logpdf(y, v["sigma"], scale=np.exp(v["mu"]))
 
 
+def _category_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+    """``log p[y]`` for category codes ``y`` and probabilities ``p`` of shape ``(..., K)``."""
+    p = v["p"]
+    codes = np.broadcast_to(np.asarray(y, dtype=np.int64), p.shape[:-1])
+    with np.errstate(divide="ignore"):
+        return np.log(np.take_along_axis(p, codes[..., None], axis=-1)[..., 0])
+
+
 # Each log density is written in the family's own parameters; tests/test_families.py checks
 # every one against PyMC's logp.
 LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
@@ -226,6 +243,8 @@ LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
         y, _quantile_kappa(v["q"]), v["mu"], v["b"]
     ),
     "vonmises": lambda y, v: scipy_stats().vonmises.logpdf(y, v["kappa"], loc=v["mu"]),
+    "cumulative": _category_logpmf,
+    "sratio": _category_logpmf,
     "beta_binomial": lambda y, v: scipy_stats().betabinom.logpmf(
         y, v["trials"], v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
     ),

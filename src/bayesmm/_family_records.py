@@ -18,6 +18,7 @@ from ._family_densities import (
     asym_laplace_draw,
     beta_binomial_draw,
     binomial_draw,
+    category_draw,
     gamma_draw,
     lognormal_draw,
     negbinomial_draw,
@@ -31,7 +32,7 @@ from ._family_densities import (
     with_zero_inflation,
 )
 from ._validation import describe_values
-from .families import Family, Likelihood
+from .families import Categories, Family, Likelihood
 from .priors import Prior, ResponseStats
 
 # --- support checks ------------------------------------------------------------------------
@@ -90,6 +91,15 @@ def _successes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
     return _offending(y, bad) if bad.any() else None
 
 
+def _category_codes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    # The response is encoded as category codes; design.py checks the number of categories
+    # (at least Categories.min_levels) with their labels, where it knows them.
+    bad = ~(np.isfinite(y) & (y >= 0) & (np.mod(y, 1) == 0))
+    return _offending(y, bad) if bad.any() else None
+
+
+_ORDINAL_TEXT = "ordered categories, at least 3 (an ordered factor, text or integers)"
+_NOMINAL_TEXT = "categories, at least 3 (a factor, text or integers)"
 _COUNTS_TEXT = "non-negative integer counts"
 _SUCCESSES_TEXT = "integer successes between 0 and the number of trials"
 _NONNEGATIVE_TEXT = "non-negative numbers (zeros and positive values)"
@@ -145,6 +155,12 @@ def _kappa_vonmises_prior(stats: ResponseStats) -> Prior:
     return Prior("Gamma", alpha=2, beta=0.01)
 
 
+def _threshold_prior(stats: ResponseStats) -> Prior:
+    # Student-t(3, 0, 2.5) on the link scale for each threshold, brms's default for ordinal
+    # intercepts: weakly informative, logits of +-5 cover probabilities 0.007 to 0.993.
+    return Prior("StudentT", nu=3, mu=0, sigma=2.5)
+
+
 def _median_quantile(stats: ResponseStats) -> float:
     # Quantile regression fixes the quantile; the median unless priors={"q": ...} says not.
     return 0.5
@@ -157,6 +173,7 @@ PRIOR_TEXT: dict[Callable[[ResponseStats], Prior | float], str] = {
     _nu_prior: "Gamma(2, 0.1)",
     _zero_prior: "Beta(1, 1)",
     _kappa_vonmises_prior: "Gamma(2, 0.01)",
+    _threshold_prior: "StudentT(3, 0, 2.5)",
 }
 
 _POSITIVE = (0.0, np.inf)
@@ -194,6 +211,9 @@ GLM_VARIANCE: dict[str, str | None] = {
     "vonmises": None,
     # Overdispersed binomial: the quasi-binomial GLM of the proportions.
     "beta_binomial": "quasibinomial",
+    # Models of categories have no GLM of this kind: only the default automatic priors.
+    "cumulative": None,
+    "sratio": None,
 }
 
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
@@ -245,6 +265,20 @@ def _hurdle_family(name: str, base: Family, pymc_name: str, positive_draw: Calla
         ),
         aux_priors={**base.aux_priors, "hu": _zero_prior},
         aux_bounds={**base.aux_bounds, "hu": _OPEN_UNIT},
+    )
+
+
+def _ordinal_family(name: str, categories: Categories) -> Family:
+    """An ordinal family: PyMC's Categorical with probabilities from K - 1 thresholds."""
+    return Family(
+        name,
+        Likelihood("Categorical", ("p", "threshold"), "p", draw=category_draw),
+        "logit",
+        ("logit", "probit", "cloglog"),
+        {"threshold": _threshold_prior},
+        _category_codes,
+        _ORDINAL_TEXT,
+        categories=categories,
     )
 
 
@@ -521,6 +555,10 @@ def _records() -> list[Family]:
             trials=True,
             aux_bounds={"kappa": _POSITIVE},
         ),
+        _ordinal_family("cumulative", Categories("cumulative", ordered=True)),
+        # A stopping-ratio threshold is a property of its own step (a conditional
+        # probability), so no order among them is implied: they are sampled unordered.
+        _ordinal_family("sratio", Categories("sratio", ordered=False)),
     ]
 
 

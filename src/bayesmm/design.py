@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -62,12 +63,16 @@ class Response:
         Numbers of trials of a binomial response.
     event : str or None
         For binary responses, the event whose probability is modelled, e.g. ``"y == 'y'"``.
+    levels : tuple or None
+        For families of categories (``cumulative``, ``sratio``, ``categorical``): the
+        categories in order; ``values`` then holds their codes ``0 .. K - 1``.
     """
 
     name: str
     values: np.ndarray
     trials: np.ndarray | None = None
     event: str | None = None
+    levels: tuple[Any, ...] | None = None
 
     def stats(self, scale: Callable[[np.ndarray], np.ndarray] | None = None) -> ResponseStats:
         """Mean and standard deviation (of the proportion, for binomial responses), of
@@ -326,9 +331,89 @@ def _tidy_categories(data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
+def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> Response:
+    """The response of a family of categories, as codes ``0 .. K - 1`` of its categories.
+
+    The categories of a pandas categorical keep their order (an ordered factor's order, or
+    the order of its categories); other columns, integers or text, are sorted.
+    """
+    assert family.categories is not None
+    term = description.response.term
+    name = str(term.name)
+    components = list(getattr(term, "components", []) or [])
+    column = getattr(components[0], "name", None) if len(components) == 1 else None
+    if column not in data.columns or type(components[0]).__name__ != "Variable":
+        raise DataError(
+            f"Family {family.name!r} needs the response to be a column of data holding the "
+            f"categories, e.g. 'rating ~ temp'; got {name!r}."
+        )
+    values = data[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        levels = list(values.cat.categories)  # unused categories were dropped
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+    else:
+        try:
+            levels = sorted(pd.unique(values.to_numpy()))
+        except TypeError:
+            raise DataError(
+                f"The response {name!r} mixes numbers and text, which have no order; make it "
+                "a pandas Categorical whose categories give the order."
+            ) from None
+        codes = np.asarray(pd.Index(levels).get_indexer(values.to_numpy()), dtype=np.int64)
+        _log.info("The categories of %s in order: %s", name, describe_values(levels, limit=10))
+    levels = [v.item() if isinstance(v, np.generic) else v for v in levels]
+    needed = family.categories.min_levels
+    if len(levels) < needed:
+        raise DataError(
+            f"The response {name!r} must have at least {needed} categories for family "
+            f"{family.name!r}; got {len(levels)}: {describe_values(levels)}. For two "
+            "categories use family='bernoulli'."
+        )
+    family.check_response(codes.astype(float), None, name)
+    return Response(name, codes.astype(float), None, None, tuple(levels))
+
+
+def threshold_labels(levels: Sequence[Any]) -> tuple[str, ...]:
+    """The labels of the thresholds between consecutive categories: ``("1|2", "2|3", ...)``."""
+    return tuple(f"{a}|{b}" for a, b in pairwise(levels))
+
+
+def _replace_intercept(formula: str, design: Design, family: Family) -> Design:
+    """An ordinal family's design: the intercept column dropped, the thresholds take its place.
+
+    The other columns keep the coding formulae gave them with the intercept present, so a
+    factor stays coded against its reference level.
+    """
+    if family.categories is None or not family.categories.ordinal or design.state is None:
+        return design
+    intercept = next((t for t in design.common_terms if t.is_intercept), None)
+    if intercept is None:
+        raise FormulaError(
+            f"formula {formula!r} has no intercept, but family {family.name!r} needs one: its "
+            "thresholds take the intercept's place (and a factor without it would be coded "
+            "with all its levels, which the thresholds make unidentifiable). Remove '0 +' or "
+            "'- 1' from the formula."
+        )
+    width = intercept.stop - intercept.start
+    terms = tuple(
+        t if t.stop <= intercept.start else replace(t, start=t.start - width, stop=t.stop - width)
+        for t in design.common_terms
+        if t is not intercept
+    )
+    dropped = tuple(range(intercept.start, intercept.stop))
+    return replace(
+        design,
+        common=np.delete(design.common, dropped, axis=1),
+        common_terms=terms,
+        state=replace(design.state, dropped_columns=dropped),
+    )
+
+
 def _encode_response(
     description: Any, data: pd.DataFrame, env: Environment, family: Family
 ) -> Response:
+    if family.categories is not None:
+        return _encode_categories(description, data, family)
     response = ResponseMatrix(description.response)
     description.response.set_type(data, env)
     description.response.set_data()
@@ -715,6 +800,9 @@ class DesignState:
     groups: tuple[_GroupEncoder, ...]
     trials_call: Any
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Columns of formulae's common matrix left out of the design: the intercept of an
+    #: ordinal family, whose thresholds take its place.
+    dropped_columns: tuple[int, ...] = ()
     #: formulae's offset terms (see ``_offsets``), evaluated again on new rows.
     offsets: tuple[Any, ...] = ()
 
@@ -768,6 +856,8 @@ class DesignState:
                     f"Could not evaluate formula {self.formula!r} on the new data: {err}"
                 ) from None
             common = np.asarray(common, dtype=float).reshape(n, self.n_common)
+            if self.dropped_columns:
+                common = np.delete(common, self.dropped_columns, axis=1)
         # Terms of one factor share its level codes: (1|g) and (x|g) encode g once.
         factors: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
         for group in self.groups:
@@ -929,7 +1019,7 @@ def build_design(
         trials_call=response_term.components[0] if response.trials is not None else None,
         offsets=tuple(offsets),
     )
-    return Design(
+    design = Design(
         formula=formula,
         response=response,
         common=common,
@@ -940,6 +1030,7 @@ def build_design(
         blocks=blocks,
         offset=offset,
     )
+    return _replace_intercept(formula, design, family)
 
 
 def _names(columns: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -1121,6 +1212,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             "name": design.response.name,
             "event": design.response.event,
             "trials": design.response.trials is not None,
+            **_categories_to_dict(design),
         },
         "n_obs": design.n_obs,
         "n_dropped": design.n_dropped,
@@ -1167,6 +1259,34 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             [*_formulae_terms(state.common_matrix, state.groups, state.trials_call), *state.offsets]
         ),
     }
+
+
+def _categories_to_dict(design: Design) -> dict[str, Any]:
+    """The categories of the response and the dropped intercept column, for families of
+    categories; nothing for the others, so that their files are as before."""
+    response, state = design.response, design.state
+    if response.levels is None:
+        return {}
+    where = f"the categories of the response {response.name!r}"
+    return {
+        "levels": encode_value(list(response.levels), where),
+        "dropped_columns": list(state.dropped_columns) if state is not None else [],
+    }
+
+
+def _stored_levels(response: Response, stored: dict[str, Any]) -> Response:
+    """The response with the stored categories (checked against the training rows' own)."""
+    if "levels" not in stored:
+        return response
+    levels = tuple(decode_value(stored["levels"]))
+    if response.levels is not None and [str(v) for v in response.levels] != [
+        str(v) for v in levels
+    ]:
+        raise ValueError(
+            f"the stored training rows give the categories {list(response.levels)} of the "
+            f"response, not the stored {list(levels)}"
+        )
+    return replace(response, levels=levels)
 
 
 def design_from_dict(
@@ -1249,6 +1369,7 @@ def design_from_dict(
         for t in spec["common_terms"]
     )
     stored = spec["response"]
+    state = replace(state, dropped_columns=tuple(stored.get("dropped_columns", ())))
     if frame is None:
         n = 0
         response = Response(
@@ -1256,7 +1377,7 @@ def design_from_dict(
         )
         rows = NewDesign(
             0,
-            np.zeros((0, state.n_common)),
+            np.zeros((0, state.n_common - len(state.dropped_columns))),
             tuple(
                 NewGroup(
                     np.zeros(0, dtype=np.int64),
@@ -1276,6 +1397,7 @@ def design_from_dict(
                 f"(event {response.event!r}), not {stored['name']!r} (event {stored['event']!r})"
             )
         rows = state.encode(frame)
+    response = _stored_levels(response, stored)
     group_terms = tuple(
         GroupTerm(
             t["name"],

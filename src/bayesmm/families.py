@@ -24,6 +24,7 @@ from .priors import Prior, PriorSet, ResponseStats, format_value
 __all__ = [
     "Likelihood",
     "Family",
+    "Categories",
     "ResponseStats",
     "FAMILIES",
     "get_family",
@@ -183,6 +184,70 @@ class _FixedPrior:
 
 _LinkArg = str | Link | Mapping[str, str | Link]
 
+#: The models of a response with ordered categories that :class:`Categories` knows.
+CATEGORY_MODELS = ("cumulative", "sratio")
+
+
+@dataclass(frozen=True)
+class Categories:
+    """How a family for a response with ``K`` categories turns its linear predictor into the
+    probability of each category.
+
+    Parameters
+    ----------
+    model : {"cumulative", "sratio"}
+        ``"cumulative"``: ``P(y <= k) = F(threshold_k - eta)``; ``"sratio"`` (stopping
+        ratio): ``P(y = k | y >= k) = F(threshold_k - eta)``, for ``k = 1 .. K - 1``, with
+        ``F`` the inverse link.
+    ordered : bool, default True
+        Whether the ``K - 1`` thresholds are sampled in increasing order (ordinal models).
+    min_levels : int, default 3
+        The fewest categories the response may have (two categories are a bernoulli model).
+
+    Examples
+    --------
+    >>> Categories("cumulative").ordinal
+    True
+    """
+
+    model: str
+    ordered: bool = True
+    min_levels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.model not in CATEGORY_MODELS:
+            raise FamilyError(choice_message("Categories model", self.model, CATEGORY_MODELS))
+
+    @property
+    def ordinal(self) -> bool:
+        """Whether the categories are ordered, with thresholds in place of the intercept
+        (true of both models so far; a multinomial logit would not be)."""
+        return self.model in ("cumulative", "sratio")
+
+    @property
+    def threshold(self) -> str:
+        """The name of the auxiliary parameter holding the ``K - 1`` thresholds."""
+        return "threshold"
+
+    def probabilities(self, z: Any, cdf: Callable[[Any], Any], xp: Any) -> Any:
+        """The probability of each category, shape ``(..., K)``, from ``z = threshold - eta``
+        of shape ``(..., K - 1)``.
+
+        ``cdf`` is the link's inverse and ``xp`` the array module (numpy, or pytensor's
+        tensor module when the backend builds the model): the formulas are written once.
+        """
+        if self.model == "cumulative":
+            below = cdf(z)  # P(y <= k), k = 1 .. K - 1
+            return xp.concatenate(
+                [below[..., :1], below[..., 1:] - below[..., :-1], 1 - below[..., -1:]], axis=-1
+            )
+        stop = cdf(z)  # sratio: P(y = k | y >= k)
+        # P(y > k) = prod_{j <= k} (1 - stop_j), summed on the log scale.
+        beyond = xp.exp(xp.cumsum(xp.log1p(-stop), axis=-1))
+        return xp.concatenate(
+            [stop[..., :1], stop[..., 1:] * beyond[..., :-1], beyond[..., -1:]], axis=-1
+        )
+
 
 @dataclass(frozen=True, init=False)
 class Family:
@@ -219,6 +284,9 @@ class Family:
         The exponential-family variance used to fit the maximum-likelihood GLM for
         ``automatic_priors="mle"``: one of ``bayesmm._glm.GLM_VARIANCES``. Families without
         one support only the default automatic priors.
+    categories : Categories, optional
+        For a response with categories (ordinal or nominal): how the linear predictor gives
+        each category's probability. The parent is then the vector of probabilities ``p``.
     prior_scale : callable, optional
         Maps the response to the scale its parent parameter lives on before the default
         priors are scaled from its mean and sd; e.g. ``np.log`` for lognormal, whose ``mu``
@@ -257,6 +325,7 @@ class Family:
     prior_scale: Callable[[np.ndarray], np.ndarray] | None
     aux_bounds: Mapping[str, tuple[float, float]]
     custom_links: tuple[Link, ...]
+    categories: Categories | None
 
     def __init__(
         self,
@@ -275,6 +344,7 @@ class Family:
         custom_links: Sequence[Link] = (),
         *,
         priors: Mapping[str, Callable[[ResponseStats], Prior | float] | Prior] | None = None,
+        categories: Categories | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise FamilyError(f"Family name must be a non-empty string; got {name!r}.")
@@ -339,6 +409,7 @@ class Family:
             "prior_scale": prior_scale,
             "aux_bounds": bounds,
             "custom_links": tuple(customs[n] for n in allowed if n in customs),
+            "categories": _check_categories(name, categories, likelihood),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -423,6 +494,26 @@ class Family:
                 f"The response {name!r} must be {self.support_text} for family "
                 f"{self.name!r}; {problem}"
             )
+
+
+def _check_categories(
+    name: str, categories: Categories | None, likelihood: Likelihood
+) -> Categories | None:
+    if categories is None:
+        return None
+    if not isinstance(categories, Categories):
+        raise FamilyError(
+            f"Family {name!r}: categories must be a bayesmm.families.Categories or None; got "
+            f"{categories!r}."
+        )
+    aux = [p for p in likelihood.params if p != likelihood.parent]
+    expected = [categories.threshold] if categories.ordinal else []
+    if aux != expected:
+        raise FamilyError(
+            f"Family {name!r}: a {categories.model} model has the auxiliary parameters "
+            f"{expected}; its likelihood has {aux}."
+        )
+    return categories
 
 
 def _family_from_fields(values: dict[str, Any]) -> Family:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["FittedModel"]
 
 OBS_DIM = "__obs__"
+#: The dimension of the category probabilities of a family of categories.
+CATEGORY_DIM = "__category__"
 
 
 class FittedModel:
@@ -258,7 +260,7 @@ class FittedModel:
                 "so the log-likelihood of new data cannot be computed."
             )
         rows = self._rows(data)
-        values = np.asarray(y, dtype=float).reshape(-1)
+        values = np.asarray(_category_codes(y, self.design, self.family), dtype=float).reshape(-1)
         if values.shape[0] != rows.n_obs:
             raise DataError(
                 f"y must have one value per row of data ({rows.n_obs}); got {values.shape[0]}."
@@ -296,13 +298,18 @@ class FittedModel:
         )
         draws = self.posterior_draws
         name = self.family.parent if kind == "response_params" else self.design.response.name
+        # Category probabilities have a last axis, labelled by the categories.
+        extra = values.shape[2:]
+        levels = self.design.response.levels
+        category = {CATEGORY_DIM: [str(v) for v in levels]} if extra and levels else {}
         array = xr.DataArray(
-            values.reshape(draws.chains, draws.draws, -1),
-            dims=("chain", "draw", OBS_DIM),
+            values.reshape(draws.chains, draws.draws, values.shape[1], *extra),
+            dims=("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else [])),
             coords={
                 "chain": self._group("posterior")["chain"].to_numpy(),
                 "draw": self._group("posterior")["draw"].to_numpy(),
                 OBS_DIM: np.arange(values.shape[1]),
+                **category,
             },
         )
         groups = {g: self.idata[g] for g in self.idata.groups()}
@@ -328,6 +335,9 @@ class FittedModel:
     ) -> pd.DataFrame:
         """Posterior mean or median of each row, one column named by ``stat``."""
         values = self.draws(data, kind, **options)
+        if values.ndim == 3:
+            table = _per_category(values, lambda v: point_estimate(v, stat)[:, None], [stat])
+            return self._category_frame(table, data, values)
         return pd.DataFrame({stat: point_estimate(values, stat)}, index=_index(data, values))
 
     def interval(
@@ -345,6 +355,9 @@ class FittedModel:
         ``kind="response_params"`` gives a credible interval of the mean.
         """
         values = self.draws(data, kind, **options)
+        if values.ndim == 3:
+            table = _per_category(values, lambda v: interval(v, prob, method), ["lower", "upper"])
+            return self._category_frame(table, data, values)
         bounds = interval(values, prob, method)
         return pd.DataFrame(
             {"lower": bounds[:, 0], "upper": bounds[:, 1]}, index=_index(data, values)
@@ -359,8 +372,11 @@ class FittedModel:
     ) -> pd.DataFrame:
         """Quantiles of each row's predictive distribution: one column per probability."""
         values = self.draws(data, kind, **options)
-        table = quantiles(values, probs)
         columns = [f"q{p:g}" for p in np.atleast_1d(probs)]
+        if values.ndim == 3:
+            per_category = _per_category(values, lambda v: quantiles(v, probs), columns)
+            return self._category_frame(per_category, data, values)
+        table = quantiles(values, probs)
         return pd.DataFrame(table, columns=columns, index=_index(data, values))
 
     def density(
@@ -376,6 +392,13 @@ class FittedModel:
         each per row; ``sum(density * diff(edges))`` is 1.
         """
         values = self.draws(data, kind, **options)
+        if values.ndim == 3:
+            raise DataError(
+                f"density(kind={kind!r}) is a histogram of each row's draws of one number; "
+                f"family {self.family.name!r} predicts a probability for each category. Use "
+                "kind='response' for the predictive distribution of the categories, or "
+                "point() and interval() for the probabilities."
+            )
         edges, heights = density(values, bins)
         return pd.DataFrame(
             {"edges": list(edges), "density": list(heights)}, index=_index(data, values)
@@ -389,6 +412,12 @@ class FittedModel:
         posterior mean (``r2``) and standard deviation (``r2_std``).
         """
         self._require_training_rows()
+        if self.family.categories is not None:
+            raise FamilyError(
+                f"r2() compares fitted means with the response; family {self.family.name!r} "
+                "predicts category probabilities, which have no such R². Compare models with "
+                "az.loo(idata) instead."
+            )
         response = self.design.response
         y = response.values if response.trials is None else response.values / response.trials
         mu = self.draws(None, "response_params")
@@ -463,12 +492,60 @@ class FittedModel:
                 )
         return model
 
+    def _category_frame(
+        self, table: tuple[np.ndarray, list[str]], data: pd.DataFrame | None, values: np.ndarray
+    ) -> pd.DataFrame:
+        """A table of per-category summaries, its columns named ``"<summary>[<category>]"``."""
+        array, names = table
+        levels = self.design.response.levels or tuple(range(values.shape[2]))
+        columns = [f"{name}[{level}]" for level in levels for name in names]
+        return pd.DataFrame(array, columns=columns, index=_index(data, values))
+
     def __repr__(self) -> str:
         draws = self._group("posterior").sizes
         return (
             f"FittedModel({self.design.formula!r}, family={self.family.name!r}, "
             f"link={self.link.name!r}, chains={draws['chain']}, draws={draws['draw']})"
         )
+
+
+def _per_category(
+    values: np.ndarray, summary: Callable[[np.ndarray], np.ndarray], names: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """``summary`` of each category's ``(draws, rows)`` slice of ``values`` (draws, rows, K),
+    side by side: shape ``(rows, K * len(names))``, category by category."""
+    parts = [np.asarray(summary(values[:, :, k])) for k in range(values.shape[2])]
+    return np.concatenate(parts, axis=1), names
+
+
+def _category_codes(y: Any, design: Design, family: Family) -> Any:
+    """Responses of a family of categories as their codes; other responses as they are.
+
+    Categories are matched as they are, else by their text (``"2"`` for ``2``), as the
+    levels of predictors are.
+
+    Raises
+    ------
+    DataError
+        If a value is not one of the response's categories.
+    """
+    levels = design.response.levels
+    if family.categories is None or levels is None:
+        return y
+    values = np.asarray(y, dtype=object).reshape(-1)
+    known = pd.Index(list(levels), dtype=object)
+    codes = known.get_indexer(values)
+    missing = codes < 0
+    if missing.any():
+        as_text = pd.Index([str(v) for v in levels])
+        codes[missing] = as_text.get_indexer([str(v) for v in values[missing]])
+    if (codes < 0).any():
+        bad = pd.unique(values[codes < 0])[:5].tolist()
+        raise DataError(
+            f"y must hold categories of the response {design.response.name!r}, one of "
+            f"{list(levels)}; got {bad} ({int((codes < 0).sum())} value(s))."
+        )
+    return codes
 
 
 def _index(data: pd.DataFrame | None, values: np.ndarray) -> pd.Index:

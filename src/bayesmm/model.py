@@ -13,7 +13,7 @@ import pandas as pd
 
 from ._errors import DataError, PriorError
 from ._validation import choice_message, did_you_mean
-from .design import Design, build_design
+from .design import Design, build_design, threshold_labels
 from .families import Family, get_family
 from .formula import Formula
 from .links import Link
@@ -567,6 +567,17 @@ class Model:
         return _describe(self)
 
 
+def _categories_text(levels: tuple[Any, ...] | None, family: Family) -> str:
+    """For a family of categories: its categories and, for an ordinal one, its thresholds."""
+    if levels is None or family.categories is None:
+        return ""
+    return (
+        f"\n    Categories: {' < '.join(map(str, levels))} (codes 0-{len(levels) - 1})"
+        f"\n    Thresholds: {', '.join(threshold_labels(levels))}, in place of the "
+        "intercept; factors keep their coding against a reference level"
+    )
+
+
 def _check_count(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")
@@ -585,6 +596,7 @@ def _describe(model: Model) -> str:
     family = model.family.name
     if design.response.event is not None:
         family += f" (modelling the probability that {design.response.event})"
+    family += _categories_text(design.response.levels, model.family)
     observations = str(design.n_obs)
     if design.n_dropped:
         observations += f" ({design.n_dropped} incomplete rows removed)"

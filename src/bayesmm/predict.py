@@ -334,9 +334,27 @@ def linear_predictor(
 def response_params(
     draws: PosteriorDraws, eta: np.ndarray, family: Family, link: Link
 ) -> dict[str, np.ndarray]:
-    """The family's parameters: the parent ``(S, rows)`` and auxiliaries ``(S, 1)``."""
+    """The family's parameters: the parent ``(S, rows)`` and auxiliaries ``(S, 1)``.
+
+    A family of categories has the probability of each category as parent, ``(S, rows, K)``,
+    and its thresholds ``(S, K - 1)``.
+    """
+    if family.categories is not None:
+        return _category_params(draws, eta, family, link)
     values = {family.parent: link.linkinv(eta)}
     values.update(draws.aux)
+    return values
+
+
+def _category_params(
+    draws: PosteriorDraws, eta: np.ndarray, family: Family, link: Link
+) -> dict[str, np.ndarray]:
+    """The category probabilities of an ordinal family, from its thresholds and ``eta``."""
+    categories = family.categories
+    assert categories is not None
+    values = dict(draws.aux)
+    z = values[categories.threshold][:, None, :] - eta[:, :, None]
+    values[family.parent] = categories.probabilities(z, link.linkinv, np)
     return values
 
 
@@ -370,6 +388,8 @@ def response_draws(
             "(e.g. identity for a positive parameter) allows."
         ) from None
     out = np.asarray(out, dtype=float)
+    if family.categories is not None:
+        return out  # category codes, one per (draw, row)
     shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
     # A writable array: a broadcast view would be read-only in the user's hands.
     return out if out.shape == shape else np.broadcast_to(out, shape).copy()

@@ -24,7 +24,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError, PriorError
 from .._validation import choice_message, did_you_mean
-from ..design import Design, GroupBlock, GroupTerm
+from ..design import Design, GroupBlock, GroupTerm, threshold_labels
 from ..families import Family
 from ..links import Link
 from ..priors import Prior, PriorSet, TermPrior
@@ -471,6 +471,16 @@ def build_model(
         # The row count from the model's dimension, not a constant: see _Containers.
         eta = eta + pt.zeros(model.dim_lengths[OBS_DIM]) if np.ndim(eta) == 0 else eta
 
+        if family.categories is not None:
+            _category_response(design, family, link, priors, eta, internal, data)
+            data.fill()
+            return BuiltModel(
+                model,
+                design.response.name,
+                design.response.values,
+                tuple(internal),
+                _display_order(design, priors),
+            )
         values = _auxiliary(priors.of_kind("auxiliary"), data)
         likelihood = family.likelihood
         if link.name == "logit" and link.is_registered and likelihood.logit_kwarg is not None:
@@ -495,6 +505,94 @@ def build_model(
         internal=tuple(internal),
         order=_display_order(design, priors),
     )
+
+
+#: The dimension of the thresholds of an ordinal family, labelled "1|2", "2|3", ...
+THRESHOLD_DIM = "threshold__dim"
+
+
+def _ordered_variable(
+    name: str, prior: Prior, dims: tuple[str, ...], data: _Containers, start: np.ndarray
+) -> Any:
+    """``name ~ prior`` for each element, constrained to increase (PyMC's ordered transform).
+
+    Its density is the prior's on the increasing vectors; prior draws are sorted draws of
+    the prior, which is that distribution. ``start``, increasing, is the initial point, which
+    an ordered vector needs (the prior's own, all equal, is outside the constraint); it is
+    the support point of the distribution rather than an ``initval``, which PyMC's model
+    transformations (log-likelihood, frozen data) do not accept.
+    """
+    dist = _distribution(prior, name)
+    keys, params = [], []
+    for key, value in prior.params.items():
+        if isinstance(value, str):
+            raise PriorError(
+                f"The prior of {name!r} has the text parameter {key}={value!r}; an ordered "
+                "vector takes numbers or Priors as parameters."
+            )
+        sub = _hyper_dims(value, dims) if isinstance(value, Prior) else None
+        keys.append(key)
+        params.append(
+            _random_variable(f"{name}_{key}", value, sub, data)
+            if isinstance(value, Prior)
+            else data.param(value)
+        )
+
+    def element(values: Any, size: Any = None) -> Any:
+        return dist.dist(**dict(zip(keys, values, strict=True)), size=size)
+
+    def sorted_draws(*args: Any) -> Any:  # the parameters, then the size
+        return pt.sort(element(args[:-1], args[-1]))
+
+    return pm.CustomDist(
+        name,
+        *params,
+        logp=lambda value, *values: pm.logp(element(values), value),
+        dist=sorted_draws,
+        support_point=lambda rv, size, *values: pt.as_tensor(start),
+        transform=pm.distributions.transforms.ordered,
+        dims=dims,
+    )
+
+
+def _category_response(
+    design: Design,
+    family: Family,
+    link: Link,
+    priors: PriorSet,
+    eta: Any,
+    internal: list[str],
+    data: _Containers,
+) -> None:
+    """The response of a family of categories: PyMC's Categorical, with the probability of
+    each category from the thresholds and the linear predictor (``family.categories``).
+
+    The thresholds of a cumulative model are ordered (see :func:`_ordered_variable`).
+    """
+    categories = family.categories
+    levels = design.response.levels
+    assert categories is not None and levels is not None
+    name = categories.threshold
+    prior = priors[name]
+    if not isinstance(prior, Prior):
+        raise PriorError(
+            f"priors[{name!r}] must be a Prior for each of the {len(levels) - 1} thresholds of "
+            f"family {family.name!r}, e.g. Prior('Normal', mu=0, sigma=2.5); got the number "
+            f"{prior!r}. Thresholds are estimated, not fixed."
+        )
+    model = pm.modelcontext(None)
+    model.add_coord(THRESHOLD_DIM, list(threshold_labels(levels)))
+    dims = (THRESHOLD_DIM,)
+    # Evenly spaced on the link scale, increasing as the ordered transform needs.
+    start = np.linspace(-1.0, 1.0, len(levels) - 1) * (len(levels) - 2) / 2
+    if categories.ordered:
+        thresholds = _ordered_variable(name, prior, dims, data, start)
+    else:
+        thresholds = _random_variable(name, prior, dims, data)
+    z = thresholds[None, :] - eta[:, None]
+    p = categories.probabilities(z, lambda x: link.backend_inverse(x, PYTENSOR_OPS), pt)
+    observed = data.rows(design.response.values)[:, 0]
+    pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
 
 
 def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:

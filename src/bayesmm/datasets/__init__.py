@@ -97,6 +97,19 @@ DATASETS: dict[str, DatasetInfo] = {
                 ("spp", ("GP", "PR", "DM", "EC-A", "EC-L", "DES-L", "DF")),
             ),
         ),
+        DatasetInfo(
+            "wine",
+            "Bitterness of wine: `rating` on an ordered scale 1 (least bitter) to 5 (most "
+            "bitter), and the underlying score `response` (0-100), for two `bottle`s of each "
+            "of four treatments (`temp` cold/warm, skin `contact` no/yes) tasted by nine "
+            "`judge`s. 72 rows.",
+            "R package ordinal, data set `wine`, as distributed in the Rdatasets collection "
+            "(csv/ordinal/wine.csv).",
+            "Randall (1989), The analysis of sensory data by generalised linear model, "
+            "Biometrical Journal 31, 781-793; Christensen (2019), ordinal: regression models "
+            "for ordinal data (R package).",
+            categorical=("rating", "temp", "contact", "bottle", "judge"),
+        ),
     ]
 }
 
