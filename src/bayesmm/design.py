@@ -64,8 +64,8 @@ class Response:
     event : str or None
         For binary responses, the event whose probability is modelled, e.g. ``"y == 'y'"``.
     levels : tuple or None
-        For families of categories (``cumulative``, ``sratio``, ``categorical``): the
-        categories in order; ``values`` then holds their codes ``0 .. K - 1``.
+        For the ordinal families (``cumulative``, ``sratio``): the categories in order;
+        ``values`` then holds their codes ``0 .. K - 1``.
     """
 
     name: str

@@ -285,8 +285,8 @@ class Family:
         ``automatic_priors="mle"``: one of ``bayesmm._glm.GLM_VARIANCES``. Families without
         one support only the default automatic priors.
     categories : Categories, optional
-        For a response with categories (ordinal or nominal): how the linear predictor gives
-        each category's probability. The parent is then the vector of probabilities ``p``.
+        For an ordinal response: how the thresholds and the linear predictor give each
+        category's probability. The parent is then the vector of probabilities ``p``.
     prior_scale : callable, optional
         Maps the response to the scale its parent parameter lives on before the default
         priors are scaled from its mean and sd; e.g. ``np.log`` for lognormal, whose ``mu``
