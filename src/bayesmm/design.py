@@ -24,12 +24,14 @@ from formulae.matrices import CommonEffectsMatrix, ResponseMatrix
 from formulae.terms import Intercept
 from formulae.terms import Model as FormulaeModel
 
+from ._censoring import Censoring, censored_call, encode_censored, fill_unused_upper
 from ._errors import BayesmmWarning, DataError, FormulaError
 from ._formulae_state import _lazy_calls, apply_state, dump_state
 from ._jsonvalues import decode_value, encode_value
 from ._offsets import Offset, encode_offset, is_offset, new_offset, offset_terms
 from ._splines import check_spline_bounds, file_linspace
 from ._validation import describe_values, did_you_mean
+from ._weights import add_weights, weight_values
 from .families import FAMILIES, Family, ResponseStats
 from .formula import bar_blocks, parse_formula
 
@@ -63,6 +65,8 @@ class Response:
         Numbers of trials of a binomial response.
     event : str or None
         For binary responses, the event whose probability is modelled, e.g. ``"y == 'y'"``.
+    censoring : Censoring or None
+        For ``censored(...)`` responses, each row's status and upper bound (``_censoring``).
     levels : tuple or None
         For the ordinal families (``cumulative``, ``sratio``): the categories in order;
         ``values`` then holds their codes ``0 .. K - 1``.
@@ -73,6 +77,7 @@ class Response:
     trials: np.ndarray | None = None
     event: str | None = None
     levels: tuple[Any, ...] | None = None
+    censoring: Censoring | None = None
 
     def stats(self, scale: Callable[[np.ndarray], np.ndarray] | None = None) -> ResponseStats:
         """Mean and standard deviation (of the proportion, for binomial responses), of
@@ -193,6 +198,8 @@ class Design:
     state: DesignState | None = field(default=None, repr=False, compare=False)
     blocks: tuple[GroupBlock, ...] = ()
     offset: Offset | None = None
+    weights: np.ndarray | None = None
+    weights_column: str | None = None
 
     @property
     def n_obs(self) -> int:
@@ -412,6 +419,10 @@ def _replace_intercept(formula: str, design: Design, family: Family) -> Design:
 def _encode_response(
     description: Any, data: pd.DataFrame, env: Environment, family: Family
 ) -> Response:
+    censored = censored_call(description.response.term)
+    if censored is not None:
+        name, values, censoring = encode_censored(censored, data, family)
+        return Response(name, values, censoring=censoring)
     if family.categories is not None:
         return _encode_categories(description, data, family)
     response = ResponseMatrix(description.response)
@@ -942,6 +953,7 @@ def build_design(
     family: Family,
     categorical: str | Sequence[str] | None = None,
     dropna: bool = False,
+    weights: Any = None,
 ) -> Design:
     """Encode ``data`` as described by ``formula`` for ``family``.
 
@@ -958,6 +970,9 @@ def build_design(
     dropna : bool, default False
         Drop rows with missing values in the columns the formula uses (with a warning).
         If false, such rows are an error.
+    weights : str or array-like, optional
+        A column of observation weights, or one weight per row of ``data``: each row's
+        log-likelihood is multiplied by its weight (see ``_weights``).
 
     Returns
     -------
@@ -973,8 +988,11 @@ def build_design(
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
     _check_columns(formula, needed, data)
+    data, weights_column = add_weights(weights, data, family)
+    needed |= {weights_column} if weights_column is not None else set()
     data = _as_categorical(data, categorical)
     data = data[[c for c in data.columns if c in needed]]
+    data = fill_unused_upper(description, data)
     data, n_dropped = _handle_missing(data, dropna)
     data = _tidy_categories(data)
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
@@ -1019,6 +1037,9 @@ def build_design(
         trials_call=response_term.components[0] if response.trials is not None else None,
         offsets=tuple(offsets),
     )
+    weight_array = None
+    if weights_column is not None:
+        weight_array = weight_values(data[weights_column], weights_column)
     design = Design(
         formula=formula,
         response=response,
@@ -1029,6 +1050,8 @@ def build_design(
         state=state,
         blocks=blocks,
         offset=offset,
+        weights=weight_array,
+        weights_column=weights_column,
     )
     return _replace_intercept(formula, design, family)
 
@@ -1169,6 +1192,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
 
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
+    allowed.add("censored")  # read by bayesmm itself (_censoring), never called
     terms = [*description.common_terms]
     if description.response is not None:
         terms.append(description.response.term)
@@ -1237,6 +1261,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             for t in design.group_terms
         ],
         "blocks": [{"factor": b.factor, "terms": list(b.terms)} for b in design.blocks],
+        **({"weights": design.weights_column} if design.weights_column is not None else {}),
         # Only with offsets: a file without the entry keeps offset() as a column (format 1).
         **({"offsets": list(design.offset.terms)} if design.offset is not None else {}),
         "predictors": list(state.predictors),
@@ -1423,6 +1448,8 @@ def design_from_dict(
         # Files of format 1 predate correlated effects: their group effects are independent.
         blocks=tuple(GroupBlock(b["factor"], tuple(b["terms"])) for b in spec.get("blocks", [])),
         offset=_stored_offset(offsets, rows.offset, n),
+        weights=_stored_weights(spec, frame),
+        weights_column=spec.get("weights"),
     )
 
 
@@ -1431,3 +1458,9 @@ def _stored_offset(terms: Sequence[Any], values: np.ndarray | None, n: int) -> O
     if not terms:
         return None
     return Offset(tuple(str(t.name) for t in terms), values if values is not None else np.zeros(n))
+
+
+def _stored_weights(spec: dict[str, Any], frame: pd.DataFrame | None) -> np.ndarray | None:
+    """The weights of a design read from a file, from its training rows (if it has them)."""
+    column = spec.get("weights")
+    return None if column is None or frame is None else weight_values(frame[column], column)

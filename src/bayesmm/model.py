@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ._errors import DataError, PriorError
@@ -88,6 +89,10 @@ class Model:
     center_predictors : bool, default True
         Centre common predictors internally when there is an intercept. The reported
         ``Intercept`` is always on the original scale.
+    weights : str or array-like, optional
+        Observation weights: a column of ``data``, or one number >= 0 per row. Each row's
+        log-likelihood is multiplied by its weight, so an integer weight counts the row that
+        many times (frequency weights, as brms's ``weights()``). See ``docs/fitting.md``.
 
     Examples
     --------
@@ -110,6 +115,7 @@ class Model:
         noncentered: bool | str = "auto",
         center_predictors: bool = True,
         automatic_priors: str = "default",
+        weights: str | Sequence[float] | np.ndarray | None = None,
     ) -> None:
         if automatic_priors not in AUTOMATIC_PRIORS:
             raise PriorError(choice_message("automatic_priors", automatic_priors, AUTOMATIC_PRIORS))
@@ -119,7 +125,12 @@ class Model:
         self.family = get_family(family)
         self.link = self.family.resolve_link(link)
         self.design: Design = build_design(
-            self.formula.main, data, self.family, categorical=categorical, dropna=dropna
+            self.formula.main,
+            data,
+            self.family,
+            categorical=categorical,
+            dropna=dropna,
+            weights=weights,
         )
         self.categorical = list(self.design.state.categorical) if self.design.state else []
         self.dropna = dropna
@@ -127,6 +138,7 @@ class Model:
         self.noncentered = noncentered
         self.center_predictors = center_predictors
         self.automatic_priors = automatic_priors
+        self.weights = self.design.weights_column
         self._scales: dict[str, float] = {}
         self._user_priors: dict[Any, Any] = {}
         self._built: BuiltModel | None = None
@@ -433,6 +445,8 @@ class Model:
             "noncentered": self.noncentered,
             "center_predictors": self.center_predictors,
             "automatic_priors": self.automatic_priors,
+            # Only when given, so that specs of unweighted models are as before.
+            **({"weights": self.weights} if self.weights is not None else {}),
         }
 
     def spec(self) -> ModelSpec:
@@ -584,10 +598,17 @@ def _check_count(name: str, value: Any, minimum: int) -> None:
 
 
 def _data_terms(design: Design) -> list[str]:
-    """Lines of the summary for what enters the likelihood as data: offsets, weights."""
+    """Lines of the summary for what enters the likelihood as data: offsets, weights and
+    censoring."""
     lines = []
     if design.offset is not None:
         lines.append(f"        Offset: {' + '.join(design.offset.terms)} (coefficient 1)")
+    if design.weights_column is not None:
+        lines.append(f"       Weights: {design.weights_column}")
+    censoring = design.response.censoring
+    if censoring is not None:
+        counts = ", ".join(f"{n} {word}" for word, n in censoring.counts().items())
+        lines.append(f"     Censoring: {counts}")
     return lines
 
 

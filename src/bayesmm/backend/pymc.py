@@ -22,7 +22,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .._errors import BackendError, PriorError
+from .._errors import BackendError, FamilyError, PriorError
 from .._validation import choice_message, did_you_mean
 from ..design import Design, GroupBlock, GroupTerm, threshold_labels
 from ..families import Family
@@ -496,7 +496,10 @@ def build_model(
         # A slice of the data (PyMC casts it to the response's type).
         observed = data.rows(design.response.values)[:, 0]
         dist = getattr(pm, likelihood.name)
-        dist(design.response.name, observed=observed, dims=OBS_DIM, **kwargs)
+        if design.response.censoring is not None or design.weights is not None:
+            _row_likelihood(design, family, dist, kwargs, observed, data)
+        else:
+            dist(design.response.name, observed=observed, dims=OBS_DIM, **kwargs)
         data.fill()
     return BuiltModel(
         model=model,
@@ -603,6 +606,80 @@ def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     for block in design.blocks:
         names += [label for _, _, label in design.correlation_names(block)]
     return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
+
+
+def _row_likelihood(
+    design: Design,
+    family: Family,
+    dist: Any,
+    kwargs: dict[str, Any],
+    observed: Any,
+    data: _Containers,
+) -> None:
+    """The observed response with censoring and/or weights, as one ``pm.CustomDist``.
+
+    Each row's log-likelihood is its log density (observed), log CDF (left censored), log
+    survival function (right censored) or log probability of its interval, times its weight.
+    Draws from it (prior predictive) are the uncensored responses. Censored terms are
+    computed on every row and picked per row; the branches a row does not take get safe
+    inputs, so that their gradients cannot turn the sum into NaN.
+    """
+    censoring = design.response.censoring
+    names = list(kwargs)
+    extra: list[Any] = []
+    if censoring is not None:
+        try:
+            pm.logcdf(dist.dist(**kwargs), observed)
+        except (NotImplementedError, ValueError, TypeError):  # PyMC's ways to say it has none
+            raise FamilyError(
+                f"The response {design.response.name!r} is censored, which needs the CDF of "
+                f"family {family.name!r} (PyMC's {dist.__name__}), and PyMC has none. Families "
+                "with one include gaussian, lognormal, weibull, exponential and gamma."
+            ) from None
+        extra += [data.row_ints(censoring.status), data.rows(censoring.upper)[:, 0]]
+    if design.weights is not None:
+        extra.append(data.rows(design.weights)[:, 0])
+    k = len(names)
+
+    def base(params: tuple[Any, ...], size: Any = None) -> Any:
+        return dist.dist(**dict(zip(names, params[:k], strict=True)), size=size)
+
+    def random(*params: Any) -> Any:
+        *values, size = params
+        return base(tuple(values), size)
+
+    def logp(value: Any, *params: Any) -> Any:
+        distribution = base(params)
+        out = pm.logp(distribution, value)
+        rest = list(params[k:])
+        if censoring is not None:
+            status, upper = rest[0], rest[1]
+            rest = rest[2:]
+            left, right, interval = pt.eq(status, -1), pt.eq(status, 1), pt.eq(status, 2)
+            low = pm.logcdf(distribution, value)
+            high = pm.logcdf(distribution, pt.switch(interval, upper, value))
+            survival = pt.log1mexp(pt.switch(right, low, -1.0))
+            between = pm.math.logdiffexp(
+                pt.switch(interval, high, 0.0), pt.switch(interval, low, -1.0)
+            )
+            out = pt.switch(
+                left, low, pt.switch(right, survival, pt.switch(interval, between, out))
+            )
+        if rest:
+            weights = rest[0]
+            # A zero weight drops the row, even where its log density is -inf.
+            out = pt.switch(pt.gt(weights, 0), weights * out, 0.0)
+        return out
+
+    pm.CustomDist(
+        design.response.name,
+        *[kwargs[name] for name in names],
+        *extra,
+        dist=random,
+        logp=logp,
+        observed=observed,
+        dims=OBS_DIM,
+    )
 
 
 def _auxiliary(terms: list[TermPrior], data: _Containers) -> dict[str, Any]:

@@ -1,0 +1,200 @@
+"""Censored responses: ``censored(y, status)`` and ``censored(y, y_upper, status)``.
+
+The status of each row says what is known of its response:
+
+========== ===== ==============================================================
+status     code  the response is
+========== ===== ==============================================================
+"none"     0     ``y`` (observed)
+"left"     -1    at most ``y``
+"right"    1     at least ``y``
+"interval" 2     between ``y`` and ``y_upper`` (needs the three-argument form)
+========== ===== ==============================================================
+
+Statuses are given as these words or as the codes (brms's ``cens()`` codes). The backend
+turns each row into its log density, log CDF, log survival function or log probability of
+the interval (``backend.pymc``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._errors import DataError, FormulaError
+from ._validation import describe_values
+
+__all__ = [
+    "CENSORING_CODES",
+    "Censoring",
+    "censored_call",
+    "censoring_columns",
+    "encode_censored",
+    "fill_unused_upper",
+]
+
+#: Status words and their codes (brms's: -1 left, 0 none, 1 right, 2 interval).
+CENSORING_CODES: Mapping[str, int] = {"none": 0, "left": -1, "right": 1, "interval": 2}
+
+_USAGE = (
+    "write 'censored(y, status) ~ ...' (left and right censoring) or "
+    "'censored(y, y_upper, status) ~ ...' (also interval censoring), with column names"
+)
+
+
+@dataclass(frozen=True)
+class Censoring:
+    """The censoring of each row of a response.
+
+    Attributes
+    ----------
+    status : numpy.ndarray
+        One code per row (``int8``): 0 observed, -1 left, 1 right, 2 interval censored.
+    upper : numpy.ndarray
+        The upper bound of interval-censored rows; the response itself in the other rows.
+    """
+
+    status: np.ndarray
+    upper: np.ndarray
+
+    def counts(self) -> dict[str, int]:
+        """Rows of each status, by word, those with none left out."""
+        found = {word: int(np.sum(self.status == code)) for word, code in CENSORING_CODES.items()}
+        return {word: n for word, n in found.items() if n}
+
+
+def censored_call(term: Any) -> Any | None:
+    """The ``censored(...)`` call of a response term, or ``None``."""
+    components = getattr(term, "components", None) or []
+    if len(components) != 1:
+        return None
+    call = getattr(components[0], "call", None)
+    return call if str(getattr(call, "callee", "")) == "censored" else None
+
+
+def censoring_columns(call: Any) -> tuple[str, str | None, str]:
+    """``(y, y_upper or None, status)``: the columns a ``censored()`` call names.
+
+    Raises
+    ------
+    FormulaError
+        If the call does not have two or three column names as arguments.
+    """
+    args = list(getattr(call, "args", []) or [])
+    names = [getattr(arg, "name", None) for arg in args]
+    if len(args) not in (2, 3) or getattr(call, "kwargs", None) or None in names:
+        raise FormulaError(
+            f"The response {str(call)!r} is not a valid censored response; {_USAGE}, e.g. "
+            "'censored(time, status) ~ age'."
+        )
+    if len(names) == 2:
+        return str(names[0]), None, str(names[1])
+    return str(names[0]), str(names[1]), str(names[2])
+
+
+def _status_codes(column: pd.Series, name: str) -> np.ndarray:
+    """Map a status column (words or codes) to codes; a DataError names the bad values."""
+    values = column.to_numpy(dtype=object)
+    codes = np.zeros(len(values), dtype=np.int8)
+    bad = np.zeros(len(values), dtype=bool)
+    numbers = set(CENSORING_CODES.values())
+    for i, value in enumerate(values):
+        if isinstance(value, str) and value.strip().lower() in CENSORING_CODES:
+            codes[i] = CENSORING_CODES[value.strip().lower()]
+        elif (
+            isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool)
+            and float(value) in numbers
+        ):
+            codes[i] = int(value)
+        else:
+            bad[i] = True
+    if bad.any():
+        raise DataError(
+            f"The censoring status column {name!r} must hold one of "
+            f"{list(CENSORING_CODES)} or the codes {sorted(numbers)} (-1 left, 0 none, "
+            f"1 right, 2 interval) in every row; got {describe_values(pd.unique(values[bad]))} "
+            f"in {int(bad.sum())} row(s) (index {describe_values(column.index[bad])})."
+        )
+    return codes
+
+
+def fill_unused_upper(description: Any, data: pd.DataFrame) -> pd.DataFrame:
+    """Fill the upper bound of rows that are not interval censored with their response.
+
+    Only interval-censored rows need ``y_upper``; elsewhere it is often missing, which must
+    not count as a missing value. Rows whose status is not valid are left as they are (they
+    are reported later, with the others).
+    """
+    call = censored_call(getattr(description.response, "term", None))
+    if call is None:
+        return data
+    response, upper, status = censoring_columns(call)
+    if upper is None or upper not in data or status not in data or response not in data:
+        return data
+    words = data[status].astype(object).map(lambda v: str(v).strip().lower())
+    interval = words.isin(["interval", "2", "2.0"])
+    fill = data[upper].isna() & ~interval
+    if not fill.any():
+        return data
+    data = data.copy()
+    data[upper] = data[upper].where(~fill, data[response])
+    return data
+
+
+def encode_censored(
+    call: Any, data: pd.DataFrame, family: Any
+) -> tuple[str, np.ndarray, Censoring]:
+    """The name, values (lower bounds where censored) and censoring of a censored response.
+
+    Raises
+    ------
+    FormulaError
+        If the call is malformed.
+    DataError
+        For a family that is binary or has trials, an invalid status, interval-censored rows
+        without the upper-bound column, or upper bounds that are not above the lower ones.
+    """
+    name = str(call)
+    response, upper_name, status_name = censoring_columns(call)
+    if family.binary or family.trials or getattr(family, "categories", None) is not None:
+        raise DataError(
+            f"The response {name!r} is censored, which needs a family with a continuous or "
+            f"count response (e.g. 'gaussian', 'lognormal', 'weibull', 'exponential', "
+            f"'gamma'); got family {family.name!r}."
+        )
+    for column in (response, upper_name, status_name):
+        numeric = column is None or pd.api.types.is_numeric_dtype(data[column].dtype)
+        if not numeric and column != status_name:
+            raise DataError(
+                f"The column {column!r} of the censored response {name!r} must hold "
+                f"numbers; got dtype {data[column].dtype}."
+            )
+    values = data[response].to_numpy(dtype=float)
+    status = _status_codes(data[status_name], status_name)
+    interval = status == CENSORING_CODES["interval"]
+    if upper_name is None:
+        if interval.any():
+            raise DataError(
+                f"The censoring status column {status_name!r} marks {int(interval.sum())} "
+                f"row(s) as interval censored (index {describe_values(data.index[interval])}), "
+                f"which needs an upper bound: write 'censored({response}, <upper column>, "
+                f"{status_name}) ~ ...'."
+            )
+        upper = values.copy()
+    else:
+        upper = np.where(interval, data[upper_name].to_numpy(dtype=float), values)
+        bad = interval & ~(upper > values)
+        if bad.any():
+            raise DataError(
+                f"Interval-censored rows need {upper_name!r} above {response!r}; got "
+                f"{upper_name!r} <= {response!r} (or missing) in {int(bad.sum())} row(s) "
+                f"(index {describe_values(data.index[bad])})."
+            )
+        family.check_response(upper[interval], None, upper_name)
+    family.check_response(values, None, name)
+    return name, values, Censoring(status, upper)
