@@ -66,9 +66,9 @@ def test_new_families_recover_simulated_coefficients():
 
 #: family: (intercept, slope, {auxiliary parameter: value}, options). The zero-inflated and
 #: hurdle families have many zeros; asym_laplace fits the 0.8-quantile; vonmises' angles come
-#: through the tan_half link. hurdle_negativebinomial is left out: its likelihood needs the
-#: gradient of the incomplete beta function in the shape, which JAX (the NumPyro route) does
-#: not have and which makes nutpie's compile take most of a minute.
+#: through the tan_half link. hurdle_negativebinomial has a test of its own: its likelihood
+#: needs the gradient of the incomplete beta function in the shape, which JAX (the NumPyro
+#: route) does not have, so it samples with nutpie, whose compile takes most of a minute.
 ZERO_TRUTH: dict[str, tuple[float, float, dict[str, float], dict]] = {
     "zero_inflated_poisson": (1.0, 0.5, {"zi": 0.3}, {}),
     "zero_inflated_negativebinomial": (1.0, 0.5, {"alpha": 4.0, "zi": 0.3}, {}),
@@ -162,3 +162,34 @@ def test_zero_inflated_poisson_on_the_salamanders_agrees_with_maximum_likelihood
     idata = mixed.fit(draws=1000, chains=2, random_seed=7, progressbar=False)
     assert int(idata.sample_stats["diverging"].sum()) == 0
     assert float(idata.posterior["mined"].mean()) > 1  # more salamanders in unmined streams
+
+
+@pytest.mark.slow
+def test_hurdle_negativebinomial_recovers_the_truth_through_the_automatic_fallback():
+    """inference_method="auto" would pick NumPyro, which cannot differentiate this family's
+    likelihood, so it samples with nutpie. Its 4 checks: every 99% interval covers, and at
+    most one 90% interval misses (a correct implementation misses 2 or more with
+    probability 5.2%; the seed is fixed)."""
+    truth = {"Intercept": 1.0, "x": 0.5, "alpha": 4.0, "hu": 0.3}
+    family = bmm.get_family("hurdle_negativebinomial")
+    rng = np.random.default_rng([12, 99])
+    x = rng.normal(size=N_ZERO)
+    values = {
+        "mu": np.exp(truth["Intercept"] + truth["x"] * x),
+        "alpha": np.full(N_ZERO, truth["alpha"]),
+        "hu": np.full(N_ZERO, truth["hu"]),
+    }
+    data = pd.DataFrame({"x": x, "y": family.likelihood.draw(values, rng)})
+    model = bmm.Model("y ~ x", data, family="hurdle_negativebinomial")
+    idata = model.fit(draws=500, tune=500, chains=2, random_seed=5, progressbar=False)
+    assert idata.attrs["inference_method"] == "nutpie"
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    misses = []
+    for variable, value in truth.items():
+        draws = idata.posterior[variable].values
+        low, high = np.quantile(draws, [0.005, 0.995])
+        assert low < value < high, (variable, value, low, high)
+        low, high = np.quantile(draws, [0.05, 0.95])
+        if not low < value < high:
+            misses.append(variable)
+    assert len(misses) <= 1, misses

@@ -237,6 +237,44 @@ def test_auto_turns_on_nutpie_low_rank_adaptation_for_large_data(monkeypatch, in
     assert seen["method"] == "numpyro" and "low_rank_modified_mass_matrix" not in seen
 
 
+def _without_jax_gradients(monkeypatch):
+    """run_sampler as if JAX could not differentiate the model, as for hurdle_negativebinomial."""
+    from conftest import _prior_draws
+
+    methods = []
+
+    def run(model, method, **kwargs):
+        methods.append(method)
+        if method == "numpyro":
+            raise ValueError("Betainc gradient with respect to a and b not supported.")
+        return _prior_draws(model, method, **kwargs)
+
+    monkeypatch.setattr(backend, "run_sampler", run)
+    return methods
+
+
+def test_auto_falls_back_to_nutpie_when_jax_cannot_differentiate(
+    monkeypatch, installed, sleepstudy
+):
+    methods = _without_jax_gradients(monkeypatch)
+    installed("numpyro", "nutpie")
+    idata = bmm.Model(FORMULA, sleepstudy).fit(draws=10, chains=2, random_seed=0)
+    assert methods == ["numpyro", "nutpie"]
+    assert idata.attrs["inference_method"] == "nutpie"
+
+
+def test_explicit_numpyro_that_jax_cannot_differentiate_is_a_backend_error(
+    monkeypatch, installed, sleepstudy
+):
+    _without_jax_gradients(monkeypatch)
+    installed("numpyro", "nutpie")
+    with pytest.raises(
+        bmm.BackendError,
+        match=r"NumPyro cannot sample this model: .*Betainc gradient.*'nutpie' or 'pymc'",
+    ):
+        bmm.Model(FORMULA, sleepstudy).fit(inference_method="numpyro", draws=10, chains=2)
+
+
 @needs_jax
 def test_unknown_numpyro_options_are_named(sleepstudy):
     with pytest.raises(

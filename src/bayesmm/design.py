@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from types import SimpleNamespace
@@ -105,7 +105,8 @@ class CommonTerm:
 
     @property
     def is_intercept(self) -> bool:
-        return self.name == "Intercept"
+        # By its column: a distributional formula's intercept is named "sigma_Intercept".
+        return self.columns == ("Intercept",)
 
 
 @dataclass(frozen=True)
@@ -158,11 +159,32 @@ class GroupBlock:
 
     factor: str
     terms: tuple[str, ...]
+    prefix: str = ""  # the distributional parameter's, e.g. "sigma_" (see Distributional)
 
     @property
     def prior_name(self) -> str:
         """The key of the correlation matrix's prior, e.g. ``"Subject_corr"``."""
-        return f"{self.factor}_corr"
+        return f"{self.prefix}{self.factor}_corr"
+
+
+@dataclass(frozen=True)
+class Distributional:
+    """An auxiliary parameter modelled by a formula of its own, e.g. ``sigma ~ x``.
+
+    ``design`` encodes the formula's right-hand side on the same rows as the main design;
+    its terms are named with the parameter as prefix (``sigma_Intercept``, ``sigma_x``,
+    ``sigma_1|g``), so that they never clash with the main formula's. ``link`` names the link
+    between the parameter and its linear predictor.
+    """
+
+    param: str
+    formula: str
+    link: str
+    design: Design
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.param}_"
 
 
 @dataclass(frozen=True)
@@ -197,7 +219,9 @@ class Design:
     n_dropped: int = 0
     state: DesignState | None = field(default=None, repr=False, compare=False)
     blocks: tuple[GroupBlock, ...] = ()
+    distributional: tuple[Distributional, ...] = ()
     offset: Offset | None = None
+    #: Observation weights (see ``_weights``) and the column of the training rows that has them.
     weights: np.ndarray | None = None
     weights_column: str | None = None
 
@@ -212,8 +236,14 @@ class Design:
     def rows(self) -> NewDesign:
         """The training rows in the form :meth:`DesignState.encode` gives for new data."""
         groups = tuple(NewGroup(t.index.astype(np.int64), t.values, ()) for t in self.group_terms)
-        offset = None if self.offset is None else self.offset.values
-        return NewDesign(self.n_obs, self.common, groups, self.response.trials, offset=offset)
+        return NewDesign(
+            self.n_obs,
+            self.common,
+            groups,
+            self.response.trials,
+            tuple(d.design.rows() for d in self.distributional),
+            offset=None if self.offset is None else self.offset.values,
+        )
 
     def block_columns(self, block: GroupBlock) -> tuple[str, ...]:
         """A label for each column of a correlated block, e.g. ``("1|Subject", "Days|Subject")``.
@@ -226,7 +256,8 @@ class Design:
             if term.expr_levels is None:
                 labels.append(term.name)
             else:
-                labels += [f"{term.expr}[{level}]|{term.factor}" for level in term.expr_levels]
+                expr = term.name[: -len(term.factor) - 1]  # with a distributional prefix
+                labels += [f"{expr}[{level}]|{term.factor}" for level in term.expr_levels]
         return tuple(labels)
 
     def correlation_names(self, block: GroupBlock) -> tuple[tuple[int, int, str], ...]:
@@ -675,6 +706,8 @@ class NewDesign:
     common: np.ndarray
     groups: tuple[NewGroup, ...]
     trials: np.ndarray | None
+    #: The rows of each distributional formula, in the design's order.
+    distributional: tuple[NewDesign, ...] = ()
     #: The sum of the offset terms of each row; ``None`` without offsets.
     offset: np.ndarray | None = None
 
@@ -814,6 +847,8 @@ class DesignState:
     #: Columns of formulae's common matrix left out of the design: the intercept of an
     #: ordinal family, whose thresholds take its place.
     dropped_columns: tuple[int, ...] = ()
+    #: The states of the distributional formulas, in the design's order.
+    distributional: tuple[DesignState, ...] = ()
     #: formulae's offset terms (see ``_offsets``), evaluated again on new rows.
     offsets: tuple[Any, ...] = ()
 
@@ -884,8 +919,9 @@ class DesignState:
             if column is None or column in data.columns:
                 source = data if column is None else data[[column]]
                 trials = np.asarray(self.trials_call.eval_new_data_proportion(source), dtype=float)
+        subs = tuple(state.encode(data) for state in self.distributional)
         offset = new_offset(self.offsets, frame, self.formula)
-        return NewDesign(n, common, tuple(groups), trials, offset=offset)
+        return NewDesign(n, common, tuple(groups), trials, subs, offset=offset)
 
     def _align_common_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Check the levels of categorical common predictors, matching text to numbers.
@@ -953,6 +989,7 @@ def build_design(
     family: Family,
     categorical: str | Sequence[str] | None = None,
     dropna: bool = False,
+    distributional: Mapping[str, tuple[str, str]] | None = None,
     weights: Any = None,
 ) -> Design:
     """Encode ``data`` as described by ``formula`` for ``family``.
@@ -973,6 +1010,10 @@ def build_design(
     weights : str or array-like, optional
         A column of observation weights, or one weight per row of ``data``: each row's
         log-likelihood is multiplied by its weight (see ``_weights``).
+    distributional : mapping, optional
+        ``{param: (terms, link)}``: auxiliary parameters modelled by formulas of their own,
+        e.g. ``{"sigma": ("x + (1|g)", "log")}`` (see :class:`Distributional`). Their
+        columns count as the formula's for missing values.
 
     Returns
     -------
@@ -988,6 +1029,15 @@ def build_design(
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
     _check_columns(formula, needed, data)
+    lhs = formula.split("~", 1)[0].strip()
+    subs = {
+        param: (f"{lhs} ~ {terms}", link) for param, (terms, link) in (distributional or {}).items()
+    }
+    sub_descriptions = {param: parse_formula(text) for param, (text, _) in subs.items()}
+    for param, sub in sub_descriptions.items():
+        sub_needed = {name for name in sub.var_names if name}
+        _check_columns(f"{param} ~ {distributional[param][0]}", sub_needed, data)  # type: ignore[index]
+        needed |= sub_needed
     data, weights_column = add_weights(weights, data, family)
     needed |= {weights_column} if weights_column is not None else set()
     data = _as_categorical(data, categorical)
@@ -995,6 +1045,51 @@ def build_design(
     data = fill_unused_upper(description, data)
     data, n_dropped = _handle_missing(data, dropna)
     data = _tidy_categories(data)
+    design = _encode_formula(formula, description, data, family, categorical, n_dropped)
+    if weights_column is not None:
+        values = weight_values(data[weights_column], weights_column)
+        design = replace(design, weights=values, weights_column=weights_column)
+    design = _replace_intercept(formula, design, family)
+    if not subs:
+        return design
+    parts = tuple(
+        Distributional(
+            param,
+            f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
+            link,
+            _prefixed(
+                _encode_formula(text, sub_descriptions[param], data, family, categorical, 0),
+                f"{param}_",
+            ),
+        )
+        for param, (text, link) in subs.items()
+    )
+    assert design.state is not None
+    state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
+    return replace(design, state=state, distributional=parts)
+
+
+def _prefixed(design: Design, prefix: str) -> Design:
+    """``design`` with every term (and block) named with ``prefix``."""
+    return replace(
+        design,
+        common_terms=tuple(replace(t, name=prefix + t.name) for t in design.common_terms),
+        group_terms=tuple(replace(t, name=prefix + t.name) for t in design.group_terms),
+        blocks=tuple(
+            GroupBlock(b.factor, tuple(prefix + t for t in b.terms), prefix) for b in design.blocks
+        ),
+    )
+
+
+def _encode_formula(
+    formula: str,
+    description: Any,
+    data: pd.DataFrame,
+    family: Family,
+    categorical: str | Sequence[str] | None,
+    n_dropped: int,
+) -> Design:
+    """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
     env = Environment([{"np": _Numpy()}])
 
@@ -1037,10 +1132,7 @@ def build_design(
         trials_call=response_term.components[0] if response.trials is not None else None,
         offsets=tuple(offsets),
     )
-    weight_array = None
-    if weights_column is not None:
-        weight_array = weight_values(data[weights_column], weights_column)
-    design = Design(
+    return Design(
         formula=formula,
         response=response,
         common=common,
@@ -1050,10 +1142,7 @@ def build_design(
         state=state,
         blocks=blocks,
         offset=offset,
-        weights=weight_array,
-        weights_column=weights_column,
     )
-    return _replace_intercept(formula, design, family)
 
 
 def _names(columns: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -1260,7 +1349,18 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             }
             for t in design.group_terms
         ],
-        "blocks": [{"factor": b.factor, "terms": list(b.terms)} for b in design.blocks],
+        "blocks": [
+            {"factor": b.factor, "terms": list(b.terms), "prefix": b.prefix} for b in design.blocks
+        ],
+        "distributional": [
+            {
+                "param": d.param,
+                "formula": d.formula,
+                "link": d.link,
+                "design": design_to_dict(d.design),
+            }
+            for d in design.distributional
+        ],
         **({"weights": design.weights_column} if design.weights_column is not None else {}),
         # Only with offsets: a file without the entry keeps offset() as a column (format 1).
         **({"offsets": list(design.offset.terms)} if design.offset is not None else {}),
@@ -1370,6 +1470,13 @@ def design_from_dict(
         )
     if frame is not None:
         frame = _restore_dtypes(frame[list(columns)], columns)
+    # Files before distributional formulas have none.
+    subs = tuple(
+        Distributional(
+            d["param"], d["formula"], d["link"], design_from_dict(d["design"], family, frame)
+        )
+        for d in spec.get("distributional", [])
+    )
     state = DesignState(
         formula=formula,
         frame=frame,
@@ -1382,6 +1489,7 @@ def design_from_dict(
         trials_call=trials_call,
         columns=columns,
         offsets=tuple(offsets),
+        distributional=tuple(d.design.state for d in subs),  # type: ignore[misc]
     )
     common_terms = tuple(
         CommonTerm(
@@ -1446,7 +1554,11 @@ def design_from_dict(
         n_dropped=int(spec["n_dropped"]),
         state=state,
         # Files of format 1 predate correlated effects: their group effects are independent.
-        blocks=tuple(GroupBlock(b["factor"], tuple(b["terms"])) for b in spec.get("blocks", [])),
+        blocks=tuple(
+            GroupBlock(b["factor"], tuple(b["terms"]), b.get("prefix", ""))
+            for b in spec.get("blocks", [])
+        ),
+        distributional=subs,
         offset=_stored_offset(offsets, rows.offset, n),
         weights=_stored_weights(spec, frame),
         weights_column=spec.get("weights"),

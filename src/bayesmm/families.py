@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import DataError, FamilyError, PriorError
+from ._errors import DataError, FamilyError, FormulaError, PriorError
 from ._glm import GLM_VARIANCES
 from ._pymc_likelihoods import FINITE_TEXT, KNOWN_LIKELIHOODS, finite_numbers
 from ._validation import choice_message, did_you_mean
@@ -461,6 +461,43 @@ class Family:
                 f"allowed links are {list(self.links)}."
             )
         return chosen
+
+    def aux_link(self, param: str, link: str | Link | None = None) -> str:
+        """The link of an auxiliary parameter modelled by a formula of its own.
+
+        The default follows the parameter's bounds: log for positive parameters, logit for
+        probabilities, identity otherwise. Any registered link may be chosen instead.
+
+        Raises
+        ------
+        FormulaError
+            If ``param`` is not one of the family's auxiliary parameters.
+        FamilyError
+            If ``link`` is not a registered link.
+        """
+        if param not in self.aux_params:
+            what = (
+                "the parameter the main formula models"
+                if param == self.parent
+                else f"not a parameter of family {self.name!r}"
+            )
+            raise FormulaError(
+                f"A distributional formula models {param!r}, which is {what}; the family's "
+                f"auxiliary parameters are {list(self.aux_params)}."
+                + did_you_mean(param, self.aux_params)
+            )
+        if link is not None:
+            chosen = get_link(link)
+            if LINKS.get(chosen.name) is not chosen:
+                raise FamilyError(
+                    f"link[{param!r}] must be a registered link (a file names it); got the "
+                    f"unregistered link {chosen.name!r}. Registered links: {sorted(LINKS)}."
+                )
+            return chosen.name
+        low, high = self.aux_bounds.get(param, (-np.inf, np.inf))
+        if (low, high) == (0, 1):
+            return "logit"
+        return "log" if low == 0 and high == np.inf else "identity"
 
     def check_fixed(self, priors: PriorSet) -> None:
         """Raise :class:`PriorError` if an auxiliary parameter is fixed outside its bounds.

@@ -14,19 +14,19 @@ import xarray as xr
 from ._errors import DataError, FamilyError, NotFittedError
 from .design import Design, NewDesign
 from .families import Family
+from .formula import Formula
 from .links import Link
 from .predict import (
     PosteriorDraws,
     check_kind,
     density,
     extract_draws,
+    family_params,
     interval,
-    linear_predictor,
     point_estimate,
     quantiles,
     resolve_policy,
     response_draws,
-    response_params,
 )
 from .spec import ModelSpec, data_fingerprint
 
@@ -224,10 +224,16 @@ class FittedModel:
         draws = self.posterior_draws
         if n_samples is not None:
             draws = draws.thinned(n_samples)
-        eta = linear_predictor(
-            draws, rows, policy=policy, include_group_specific=include_group_specific, rng=rng
+        return family_params(
+            draws,
+            rows,
+            self.design,
+            self.family,
+            self.link,
+            policy=policy,
+            include_group_specific=include_group_specific,
+            rng=rng,
         )
-        return response_params(draws, eta, self.family, self.link)
 
     def log_likelihood(
         self,
@@ -473,11 +479,12 @@ class FittedModel:
             raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
         given = dict(priors or {})
         stored = spec.prior_dict(skip=given)
+        parts = self.design.distributional
         model = Model(
-            spec.formula,
+            Formula(spec.formula, *(part.formula for part in parts)),
             data,
             family=self.family,
-            link=self.link,
+            link={self.family.parent: self.link, **{part.param: part.link for part in parts}},
             priors={**stored, **given},
             **spec.options,
         )

@@ -15,29 +15,71 @@ __all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks"]
 
 @dataclass(frozen=True, init=False)
 class Formula:
-    """A model formula, e.g. ``Formula("Reaction ~ Days + (Days | Subject)")``.
+    """A model formula, with optional formulas for the family's auxiliary parameters.
 
     Parameters
     ----------
     main : str
         The formula of the response, in lme4 syntax.
+    *additional : str
+        Distributional formulas, one per auxiliary parameter, e.g. ``"sigma ~ x"``: the
+        parameter varies with the terms on the right, through its own link (see
+        ``docs/formulas.md``).
 
     Examples
     --------
     >>> Formula("y ~ x + (1|g)")
     Formula('y ~ x + (1|g)')
+    >>> Formula("y ~ x", "sigma ~ x").additional
+    ('sigma ~ x',)
     """
 
     main: str
+    additional: tuple[str, ...]
 
-    def __init__(self, main: str) -> None:
+    def __init__(self, main: str, *additional: str) -> None:
         object.__setattr__(self, "main", _check_formula_string(main))
+        object.__setattr__(self, "additional", tuple(_check_additional(f) for f in additional))
+        params = [self.param_of(f) for f in self.additional]
+        repeated = sorted({p for p in params if params.count(p) > 1})
+        if repeated:
+            raise FormulaError(
+                f"Each auxiliary parameter takes one formula; got several for {repeated}."
+            )
+
+    @staticmethod
+    def param_of(formula: str) -> str:
+        """The parameter a distributional formula models, e.g. ``"sigma"``."""
+        return formula.split("~", 1)[0].strip()
+
+    @staticmethod
+    def terms_of(formula: str) -> str:
+        """The right-hand side of a formula."""
+        return formula.split("~", 1)[1].strip()
+
+    @property
+    def distributional(self) -> dict[str, str]:
+        """Each modelled auxiliary parameter and the right-hand side of its formula."""
+        return {self.param_of(f): self.terms_of(f) for f in self.additional}
 
     def __str__(self) -> str:
-        return self.main
+        return ", ".join((self.main, *self.additional))
 
     def __repr__(self) -> str:
-        return f"Formula({self.main!r})"
+        return f"Formula({', '.join(repr(f) for f in (self.main, *self.additional))})"
+
+
+def _check_additional(formula: Any) -> str:
+    text = _check_formula_string(formula)
+    param = Formula.param_of(text)
+    if not param.isidentifier():
+        raise FormulaError(
+            f"A distributional formula must name an auxiliary parameter before '~', e.g. "
+            f"'sigma ~ x'; got {text!r}."
+        )
+    if not Formula.terms_of(text):
+        raise FormulaError(f"formula {text!r} has no terms after '~'; use '{param} ~ 1'.")
+    return text
 
 
 def _check_formula_string(formula: Any) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._errors import DataError, PriorError
+from ._errors import DataError, FamilyError, PriorError
 from ._validation import choice_message, did_you_mean
 from .design import Design, build_design, threshold_labels
 from .families import Family, get_family
@@ -53,7 +53,8 @@ class Model:
     formula : str or Formula
         An lme4-style formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``. Binomial
         responses are written ``p(successes, trials)``; ``y['level']`` picks the event of a
-        bernoulli response.
+        bernoulli response. ``Formula("y ~ x", "sigma ~ z")`` also models auxiliary
+        parameters (distributional regression; see ``docs/formulas.md``).
     data : pandas.DataFrame
         The data, one row per observation (long format).
     family : str or Family, default "gaussian"
@@ -67,8 +68,11 @@ class Model:
         (``"narrow"``, ``"medium"``, ``"wide"``, ``"superwide"``) or a number in (0, 1] sets
         a term's scale on the partial-correlation scale. User priors are used as given,
         never rescaled: they are on the data's scale.
-    link : str, optional
-        The link of the family's parent parameter; the family's default if omitted.
+    link : str, Link or dict, optional
+        The link of the family's parent parameter; the family's default if omitted. A dict
+        sets links by parameter, e.g. ``{"mu": "identity", "sigma": "log"}``, including
+        those of parameters with distributional formulas (default: log for positive
+        parameters, logit for probabilities).
     categorical : str or list of str, optional
         Columns to treat as categorical whatever their dtype.
     dropna : bool, default False
@@ -108,7 +112,7 @@ class Model:
         data: pd.DataFrame,
         family: str | Family = "gaussian",
         priors: Mapping[str, Prior | float] | None = None,
-        link: str | Link | None = None,
+        link: str | Link | Mapping[str, str | Link] | None = None,
         categorical: str | Sequence[str] | None = None,
         dropna: bool = False,
         auto_scale: bool = True,
@@ -123,13 +127,25 @@ class Model:
             raise ValueError(f"noncentered must be True, False or 'auto'; got {noncentered!r}.")
         self.formula = formula if isinstance(formula, Formula) else Formula(formula)
         self.family = get_family(family)
-        self.link = self.family.resolve_link(link)
+        links = _links_by_parameter(link, self.family)
+        self.link = self.family.resolve_link(links.pop(self.family.parent, None))
+        distributional = {
+            param: (terms, self.family.aux_link(param, links.pop(param, None)))
+            for param, terms in self.formula.distributional.items()
+        }
+        if links:
+            raise FamilyError(
+                f"link names the parameter(s) {sorted(links)}, which have no formula; give "
+                f"links for {self.family.parent!r} and the parameters of distributional "
+                f"formulas {sorted(distributional)}."
+            )
         self.design: Design = build_design(
             self.formula.main,
             data,
             self.family,
             categorical=categorical,
             dropna=dropna,
+            distributional=distributional,
             weights=weights,
         )
         self.categorical = list(self.design.state.categorical) if self.design.state else []
@@ -581,6 +597,15 @@ class Model:
         return _describe(self)
 
 
+def _links_by_parameter(link: Any, family: Family) -> dict[str, Any]:
+    """``Model(link=...)`` as a dict keyed by parameter."""
+    if link is None:
+        return {}
+    if isinstance(link, Mapping):
+        return dict(link)
+    return {family.parent: link}
+
+
 def _categories_text(levels: tuple[Any, ...] | None, family: Family) -> str:
     """For a family of categories: its categories and, for an ordinal one, its thresholds."""
     if levels is None or family.categories is None:
@@ -621,29 +646,42 @@ def _describe(model: Model) -> str:
     observations = str(design.n_obs)
     if design.n_dropped:
         observations += f" ({design.n_dropped} incomplete rows removed)"
+    links = [f"{model.family.parent} = {model.link.name}"]
+    links += [f"{d.param} = {d.link}" for d in design.distributional]
     lines = [
         f"       Formula: {model.formula.main}",
+        *(f"                {d.formula}" for d in design.distributional),
         f"        Family: {family}",
-        f"          Link: {model.family.parent} = {model.link.name}",
+        f"          Link: {', '.join(links)}",
         f"  Observations: {observations}",
         *_data_terms(design),
         "        Priors:",
         f"    target = {model.family.parent}",
     ]
+    lines += _prior_sections(model.priors, None)
+    for part in design.distributional:
+        lines.append(f"    target = {part.param}")
+        lines += _prior_sections(model.priors, part.param)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _prior_sections(priors: PriorSet, param: str | None) -> list[str]:
+    """The priors of the main formula (``param=None``) or of one distributional formula."""
     sections = [
         ("Common-level effects", ("intercept", "common")),
         ("Group-level effects", ("group",)),
         ("Correlations of group-level effects", ("correlation",)),
         ("Auxiliary parameters", ("auxiliary",)),
     ]
+    lines = []
     for title, kinds in sections:
-        terms = model.priors.of_kind(*kinds)
+        terms = [t for t in priors.of_kind(*kinds) if t.param == param]
         if not terms:
             continue
         lines.append(f"        {title}")
         lines.extend(f"            {t.name} ~ {_prior_text(t.prior)}" for t in terms)
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def _prior_text(prior: Prior | float) -> str:

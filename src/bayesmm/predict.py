@@ -21,7 +21,7 @@ from ._errors import DataError, FamilyError
 from ._validation import choice_message, describe_values
 from .design import Design, GroupBlock, NewDesign
 from .families import Family
-from .links import Link
+from .links import Link, get_link
 
 __all__ = [
     "KINDS",
@@ -32,6 +32,7 @@ __all__ = [
     "extract_draws",
     "linear_predictor",
     "response_params",
+    "family_params",
     "response_draws",
     "point_estimate",
     "interval",
@@ -106,6 +107,8 @@ class PosteriorDraws:
     groups: tuple[GroupDraws, ...]
     aux: dict[str, np.ndarray]
     blocks: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The draws of each distributional formula's terms, in the design's order.
+    distributional: tuple[PosteriorDraws, ...] = ()
 
     def thinned(self, n_samples: int) -> PosteriorDraws:
         """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
@@ -129,7 +132,8 @@ class PosteriorDraws:
         )
         aux = {name: values[keep] for name, values in self.aux.items()}
         blocks = {name: chol[keep] for name, chol in self.blocks.items()}
-        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux, blocks)
+        parts = tuple(part.thinned(n_samples) for part in self.distributional)
+        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux, blocks, parts)
 
     @property
     def n_samples(self) -> int:
@@ -171,6 +175,8 @@ def extract_draws(
     """
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     n = chains * draws
+    modelled = {part.param for part in design.distributional}
+    aux = [a for a in aux if a not in modelled]
     missing = [
         name
         for name in [t.name for t in design.common_terms]
@@ -217,7 +223,11 @@ def extract_draws(
         )
         for name in aux
     }
-    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks)
+    parts = tuple(
+        extract_draws(posterior, part.design, (), {}, normal_groups)
+        for part in design.distributional
+    )
+    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks, parts)
 
 
 def _correlation_cholesky(
@@ -290,8 +300,13 @@ def linear_predictor(
     policy: str | None,
     include_group_specific: bool = True,
     rng: np.random.Generator | None = None,
+    choices: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The linear predictor of the rows of ``new`` for every draw, shape ``(S, rows)``.
+
+    ``choices`` carries the fitted levels borrowed for unseen ones (and the draws of
+    correlated blocks) between calls, so that every formula of a model sees a new group
+    as the same one.
 
     Raises
     ------
@@ -304,7 +319,7 @@ def linear_predictor(
         eta += new.offset
     if not include_group_specific:
         return eta
-    choices: dict[str, np.ndarray] = {}
+    choices = choices if choices is not None else {}
     for group, rows in zip(draws.groups, new.groups, strict=True):
         effects = group.effects
         if rows.new_levels:
@@ -343,6 +358,40 @@ def response_params(
         return _category_params(draws, eta, family, link)
     values = {family.parent: link.linkinv(eta)}
     values.update(draws.aux)
+    return values
+
+
+def family_params(
+    draws: PosteriorDraws,
+    new: NewDesign,
+    design: Design,
+    family: Family,
+    link: Link,
+    *,
+    policy: str | None,
+    include_group_specific: bool = True,
+    rng: np.random.Generator | None = None,
+) -> dict[str, np.ndarray]:
+    """Every parameter of the family for the rows of ``new``: the parent and the parameters
+    with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``."""
+    rng = rng if rng is not None else np.random.default_rng()
+    choices: dict[str, np.ndarray] = {}
+
+    def eta(part_draws: PosteriorDraws, rows: NewDesign) -> np.ndarray:
+        return linear_predictor(
+            part_draws,
+            rows,
+            policy=policy,
+            include_group_specific=include_group_specific,
+            rng=rng,
+            choices=choices,
+        )
+
+    values = response_params(draws, eta(draws, new), family, link)
+    for part, part_draws, rows in zip(
+        design.distributional, draws.distributional, new.distributional, strict=True
+    ):
+        values[part.param] = get_link(part.link).linkinv(eta(part_draws, rows))
     return values
 
 

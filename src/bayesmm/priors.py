@@ -260,6 +260,8 @@ class TermPrior:
     name: str
     kind: str  # "intercept", "common", "group", "correlation" or "auxiliary"
     prior: Prior | float
+    #: The auxiliary parameter whose distributional formula has the term; None for the main.
+    param: str | None = None
 
 
 @dataclass(frozen=True)
@@ -345,21 +347,37 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
         location = _eta_location(link, stats)
         if design.offset is not None:  # eta = intercept + offset: centre the rest
             location -= float(np.mean(design.offset.values))
-        column_sd = design.column_sd()
     else:
         stats = ResponseStats(mean=0.0, sd=1.0)
         scale, location = 1.0, 0.0
-        column_sd = np.ones(design.common.shape[1])
 
+    terms = _formula_priors(design, scale, location, auto_scale, None)
+    modelled = {d.param for d in design.distributional}
+    for name in family.aux_params:
+        if name not in modelled:
+            terms.append(TermPrior(name, "auxiliary", family.aux_priors[name](stats)))
+    from .links import get_link  # links does not import priors; kept local like the rest
+
+    for part in design.distributional:
+        scale, location = _distributional_scale(family, part.param, get_link(part.link), stats)
+        terms += _formula_priors(part.design, scale, location, auto_scale, part.param)
+    return PriorSet(tuple(terms))
+
+
+def _formula_priors(
+    design: Design, scale: float, location: float, auto_scale: bool, param: str | None
+) -> list[TermPrior]:
+    """The default priors of one formula's terms, for a linear predictor of scale ``scale``."""
+    column_sd = design.column_sd() if auto_scale else np.ones(design.common.shape[1])
     terms: list[TermPrior] = []
     for term in design.common_terms:
         if term.is_intercept:
             prior = Prior("Normal", mu=location, sigma=DEFAULT_SCALE * scale)
-            terms.append(TermPrior(term.name, "intercept", prior))
+            terms.append(TermPrior(term.name, "intercept", prior, param))
             continue
         sigma = DEFAULT_SCALE * scale / column_sd[term.start : term.stop]
         value = float(sigma[0]) if sigma.size == 1 else sigma
-        terms.append(TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value)))
+        terms.append(TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value), param))
 
     for group in design.group_terms:
         if group.values is None or not auto_scale:
@@ -370,13 +388,33 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
         sigma = DEFAULT_SCALE * scale / sd
         value = float(sigma[0]) if sigma.size == 1 else sigma
         prior = Prior("Normal", mu=0.0, sigma=Prior("HalfNormal", sigma=value))
-        terms.append(TermPrior(group.name, "group", prior))
+        terms.append(TermPrior(group.name, "group", prior, param))
     for block in design.blocks:
-        terms.append(TermPrior(block.prior_name, "correlation", DEFAULT_CORRELATION_PRIOR))
+        terms.append(TermPrior(block.prior_name, "correlation", DEFAULT_CORRELATION_PRIOR, param))
+    return terms
 
-    for name in family.aux_params:
-        terms.append(TermPrior(name, "auxiliary", family.aux_priors[name](stats)))
-    return PriorSet(tuple(terms))
+
+def _distributional_scale(
+    family: Family, param: str, link: Link, stats: ResponseStats
+) -> tuple[float, float]:
+    """Scale and location of the linear predictor of a distributional formula.
+
+    A parameter on the response's scale (its default prior grows with the response's sd, as
+    sigma's does) is centred at ``link(sd(y))``; any other at the link's neutral point (0 on
+    the log and logit scales). The scale is 1 on unit-free links, as for the main formula.
+    """
+    default = family.aux_priors[param]
+    on_response_scale = default(ResponseStats(stats.mean, 1.0)) != default(
+        ResponseStats(stats.mean, 2.0)
+    )
+    unit_free = link.name in _UNIT_SCALE_LINKS
+    location = 0.0
+    if on_response_scale and stats.sd > 0:
+        location = float(link.link(np.asarray(stats.sd)))
+    elif link.name == "identity":
+        location = 1.0 if on_response_scale else 0.0
+    scale = 1.0 if unit_free or not on_response_scale else stats.sd
+    return scale, location
 
 
 # --- automatic_priors="mle": priors on the partial-correlation scale -------------------------
@@ -504,7 +542,9 @@ def mle_priors(
 
     terms = []
     for term in base.terms:
-        if term.kind == "common":
+        if term.param is not None:  # a distributional formula's: the default rules
+            terms.append(term)
+        elif term.kind == "common":
             common = next(t for t in design.common_terms if t.name == term.name)
             sigma = scale_of(term.name, "common") * factors[common.start : common.stop]
             value = float(sigma[0]) if sigma.size == 1 else sigma
@@ -609,7 +649,7 @@ def merge_priors(defaults: PriorSet, priors: Mapping[str, Any] | None) -> PriorS
             continue
         value = chosen[term.name]
         _check_user_prior(term, value)
-        merged.append(TermPrior(term.name, term.kind, value))
+        merged.append(TermPrior(term.name, term.kind, value, term.param))
     return PriorSet(tuple(merged))
 
 

@@ -26,7 +26,7 @@ from .._errors import BackendError, FamilyError, PriorError
 from .._validation import choice_message, did_you_mean
 from ..design import Design, GroupBlock, GroupTerm, threshold_labels
 from ..families import Family
-from ..links import Link
+from ..links import Link, get_link
 from ..priors import Prior, PriorSet, TermPrior
 from .compiled import CompiledCache
 
@@ -357,6 +357,8 @@ def _term_dims(term: GroupTerm) -> tuple[str, ...]:
 
 def _coords(design: Design) -> dict[str, Any]:
     coords: dict[str, Any] = {OBS_DIM: np.arange(design.n_obs)}
+    for part in design.distributional:  # the same rows; factors share their levels
+        coords.update(_coords(part.design))
     for term in design.common_terms:
         if term.levels is not None:
             coords[_common_dim(term.name)] = list(term.levels)
@@ -386,16 +388,17 @@ def _common_predictor(
         means = X.mean(axis=0)
         eta = pt.dot(data.rows(X - means if centred else X), beta_all)
     if design.has_intercept:
-        intercept_prior = _as_prior(priors, "Intercept")
+        name = next(t.name for t in design.common_terms if t.is_intercept)
+        intercept_prior = _as_prior(priors, name)
         if centred:
             # Sample the intercept of the centred predictors (less correlated with the slopes),
             # and report it on the user's scale: b0 = b0_c - mean(x) . beta.
-            inner = _random_variable("Intercept_centered", intercept_prior, None, data)
-            internal.append("Intercept_centered")
-            pm.Deterministic("Intercept", inner - pt.dot(data.param(means), beta_all))
+            inner = _random_variable(f"{name}_centered", intercept_prior, None, data)
+            internal.append(f"{name}_centered")
+            pm.Deterministic(name, inner - pt.dot(data.param(means), beta_all))
             eta = eta + inner
         else:
-            eta = eta + _random_variable("Intercept", intercept_prior, None, data)
+            eta = eta + _random_variable(name, intercept_prior, None, data)
     if design.offset is not None:
         # Coefficient 1: the offset is data, with no prior and no posterior variable.
         eta = eta + data.rows(design.offset.values)[:, 0]
@@ -443,34 +446,10 @@ def build_model(
     internal: list[str] = []
     with pm.Model(coords=_coords(design)) as model:
         data = _Containers(design.n_obs)
-        eta = _common_predictor(design, priors, center_predictors, internal, data)
         indexes: dict[str, Any] = {}
-        correlated: dict[str, Any] = {}
-        for block in design.blocks:
-            first = next(t for t in design.group_terms if t.name == block.terms[0])
-            centring = use_noncentered(first, design.n_obs, noncentered)
-            correlated.update(_block_effects(design, block, priors, centring, internal, data))
-        for group in design.group_terms:
-            if group.name in correlated:
-                effect = correlated[group.name]
-            else:
-                prior = _as_prior(priors, group.name)
-                centring = use_noncentered(group, design.n_obs, noncentered)
-                effect = _group_effect(group, prior, centring, internal, data)
-            if group.factor not in indexes:
-                indexes[group.factor] = data.row_ints(group.index)
-            index = indexes[group.factor]
-            if group.values is None:
-                eta = eta + effect[index]
-                continue
-            values = data.rows(group.values)
-            if group.values.shape[1] == 1:
-                eta = eta + effect[index] * values[:, 0]
-            else:
-                eta = eta + (effect[index] * values).sum(axis=1)
-        # The row count from the model's dimension, not a constant: see _Containers.
-        eta = eta + pt.zeros(model.dim_lengths[OBS_DIM]) if np.ndim(eta) == 0 else eta
-
+        eta = _linear_predictor(
+            design, priors, center_predictors, noncentered, internal, data, indexes
+        )
         if family.categories is not None:
             _category_response(design, family, link, priors, eta, internal, data)
             data.fill()
@@ -482,6 +461,12 @@ def build_model(
                 _display_order(design, priors),
             )
         values = _auxiliary(priors.of_kind("auxiliary"), data)
+        for part in design.distributional:
+            # Each modelled auxiliary parameter through its own link (docs/formulas.md).
+            part_eta = _linear_predictor(
+                part.design, priors, center_predictors, noncentered, internal, data, indexes
+            )
+            values[part.param] = get_link(part.link).backend_inverse(part_eta, PYTENSOR_OPS)
         likelihood = family.likelihood
         if link.name == "logit" and link.is_registered and likelihood.logit_kwarg is not None:
             kwargs = likelihood.dist_kwargs(values)
@@ -508,6 +493,50 @@ def build_model(
         internal=tuple(internal),
         order=_display_order(design, priors),
     )
+
+
+def _linear_predictor(
+    design: Design,
+    priors: PriorSet,
+    center: bool,
+    noncentered: bool | str,
+    internal: list[str],
+    data: _Containers,
+    indexes: dict[str, Any],
+) -> Any:
+    """The linear predictor of one formula, one value per row.
+
+    ``indexes`` holds each grouping factor's level index, shared by every term (and every
+    formula) of that factor.
+    """
+    eta = _common_predictor(design, priors, center, internal, data)
+    correlated: dict[str, Any] = {}
+    for block in design.blocks:
+        first = next(t for t in design.group_terms if t.name == block.terms[0])
+        centring = use_noncentered(first, design.n_obs, noncentered)
+        correlated.update(_block_effects(design, block, priors, centring, internal, data))
+    for group in design.group_terms:
+        if group.name in correlated:
+            effect = correlated[group.name]
+        else:
+            prior = _as_prior(priors, group.name)
+            centring = use_noncentered(group, design.n_obs, noncentered)
+            effect = _group_effect(group, prior, centring, internal, data)
+        if group.factor not in indexes:
+            indexes[group.factor] = data.row_ints(group.index)
+        index = indexes[group.factor]
+        if group.values is None:
+            eta = eta + effect[index]
+            continue
+        values = data.rows(group.values)
+        if group.values.shape[1] == 1:
+            eta = eta + effect[index] * values[:, 0]
+        else:
+            eta = eta + (effect[index] * values).sum(axis=1)
+    # The row count from the model's dimension, not a constant: see _Containers.
+    if np.ndim(eta) == 0:
+        eta = eta + pt.zeros(pm.modelcontext(None).dim_lengths[OBS_DIM])
+    return eta
 
 
 #: The dimension of the thresholds of an ordinal family, labelled "1|2", "2|3", ...
@@ -600,11 +629,13 @@ def _category_response(
 
 def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     """Posterior variables in reading order: intercept, slopes, group terms, auxiliaries."""
-    names = [t.name for t in design.common_terms]
-    for group in design.group_terms:
-        names += [group.name, f"{group.name}_mu", f"{group.name}_sigma"]
-    for block in design.blocks:
-        names += [label for _, _, label in design.correlation_names(block)]
+    names = []
+    for part in (design, *(d.design for d in design.distributional)):
+        names += [t.name for t in part.common_terms]
+        for group in part.group_terms:
+            names += [group.name, f"{group.name}_mu", f"{group.name}_sigma"]
+        for block in part.blocks:
+            names += [label for _, _, label in part.correlation_names(block)]
     return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
 
 
@@ -751,6 +782,12 @@ def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
     return "pymc"
 
 
+def _jax_cannot_translate(err: Exception) -> bool:
+    """Whether ``err`` says JAX lacks an operation or a gradient of the model's graph."""
+    text = str(err).lower()
+    return isinstance(err, NotImplementedError) or "gradient" in text or "jax" in text
+
+
 def default_chains() -> int:
     """As PyMC: one chain per core, at least 2 and at most 4."""
     return max(2, min(4, os.cpu_count() or 1))
@@ -848,7 +885,8 @@ def sample(
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
     """
     _require(inference_method)
-    if inference_method == AUTO:
+    automatic = inference_method == AUTO
+    if automatic:
         inference_method = choose_sampler(len(built.observed), cache)
         if inference_method == "nutpie" and len(built.observed) > AUTO_JAX_MAX_ROWS:
             # Large data: the intercept and the effects of a grouping factor with few levels
@@ -872,18 +910,34 @@ def sample(
                 size,
                 size * 8 / 1e9,
             )
-    idata = run_sampler(
-        model,
-        inference_method,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        random_seed=random_seed,
-        progressbar=progressbar,
-        log_likelihood=log_likelihood,
+    options = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "random_seed": random_seed,
+        "progressbar": progressbar,
+        "log_likelihood": log_likelihood,
         **({"cache": cache} if cache is not None else {}),
         **kwargs,
-    )
+    }
+    try:
+        idata = run_sampler(model, inference_method, **options)
+    except (ValueError, NotImplementedError) as err:
+        if inference_method != "numpyro" or not _jax_cannot_translate(err):
+            raise
+        if not automatic:
+            raise BackendError(
+                f"NumPyro cannot sample this model: JAX cannot compute its log density or "
+                f"gradient ({type(err).__name__}: {err}). Use inference_method='nutpie' or "
+                "'pymc'."
+            ) from None
+        # e.g. the gradient of the incomplete beta function in its shape parameters, which
+        # the truncated negative binomial of hurdle_negativebinomial needs.
+        inference_method = "nutpie" if _installed("nutpie") else "pymc"
+        _log.info(
+            "JAX cannot differentiate this model (%s); sampling with %s.", err, inference_method
+        )
+        idata = run_sampler(model, inference_method, **options)
     if log_likelihood and "log_likelihood" not in idata.groups():
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs["inference_method"] = inference_method
