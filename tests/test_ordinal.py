@@ -13,6 +13,7 @@ import bayesmm as bmm
 from bayesmm.families import get_family
 
 ORDINAL = ("cumulative", "sratio")
+CATEGORY_FAMILIES = (*ORDINAL, "categorical")
 LINKS = ("logit", "probit", "cloglog")
 
 
@@ -177,7 +178,7 @@ def test_sratio_is_the_stopping_ratio():
     np.testing.assert_allclose(p[:3] / at_least[:3], cdf(tau - eta))
 
 
-@pytest.mark.parametrize("name", ORDINAL)
+@pytest.mark.parametrize("name", CATEGORY_FAMILIES)
 def test_numpy_log_density_equals_pymc_logp(name):
     family = get_family(name)
     p = np.array([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.4, 0.1], [0.7, 0.1, 0.1, 0.1]])
@@ -187,7 +188,7 @@ def test_numpy_log_density_equals_pymc_logp(name):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ORDINAL)
+@pytest.mark.parametrize("name", CATEGORY_FAMILIES)
 def test_numpy_draws_follow_pymc(name):
     """Chi-square test of numpy's draws against PyMC's Categorical, at level 0.001."""
     family = get_family(name)

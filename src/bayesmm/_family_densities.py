@@ -245,6 +245,7 @@ LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
     "vonmises": lambda y, v: scipy_stats().vonmises.logpdf(y, v["kappa"], loc=v["mu"]),
     "cumulative": _category_logpmf,
     "sratio": _category_logpmf,
+    "categorical": _category_logpmf,
     "beta_binomial": lambda y, v: scipy_stats().betabinom.logpmf(
         y, v["trials"], v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
     ),

@@ -98,8 +98,10 @@ def _category_codes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
     return _offending(y, bad) if bad.any() else None
 
 
+_CATEGORICAL_TEXT = (
+    "categories, at least 3 (a factor, text or integers; the first is the reference)"
+)
 _ORDINAL_TEXT = "ordered categories, at least 3 (an ordered factor, text or integers)"
-_NOMINAL_TEXT = "categories, at least 3 (a factor, text or integers)"
 _COUNTS_TEXT = "non-negative integer counts"
 _SUCCESSES_TEXT = "integer successes between 0 and the number of trials"
 _NONNEGATIVE_TEXT = "non-negative numbers (zeros and positive values)"
@@ -214,6 +216,7 @@ GLM_VARIANCE: dict[str, str | None] = {
     # Models of categories have no GLM of this kind: only the default automatic priors.
     "cumulative": None,
     "sratio": None,
+    "categorical": None,
 }
 
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
@@ -559,6 +562,17 @@ def _records() -> list[Family]:
         # A stopping-ratio threshold is a property of its own step (a conditional
         # probability), so no order among them is implied: they are sampled unordered.
         _ordinal_family("sratio", Categories("sratio", ordered=False)),
+        Family(
+            "categorical",
+            # One linear predictor per category but the reference, through the softmax (which
+            # is named by the logit link it generalises).
+            Likelihood("Categorical", ("p",), "p", draw=category_draw),
+            "logit",
+            ("logit",),
+            support=_category_codes,
+            support_text=_CATEGORICAL_TEXT,
+            categories=Categories("categorical", ordered=False),
+        ),
     ]
 
 

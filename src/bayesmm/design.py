@@ -447,6 +447,27 @@ def _replace_intercept(formula: str, design: Design, family: Family) -> Design:
     )
 
 
+def _split_categories(formula: str, design: Design, family: Family) -> Design:
+    """A multinomial logit's design: the formula once per category but the reference.
+
+    Each copy is named with its linear predictor's prefix (``mub_Intercept``, ``mub_x``,
+    ``muc_Intercept``, ...): the first is the design itself, the others its distributional
+    parts, so that every part of the pipeline that handles distributional formulas
+    (priors, backend, prediction, files) handles them.
+    """
+    if family.categories is None or design.state is None or design.response.levels is None:
+        return design
+    names = family.categories.predictor_names(design.response.levels)
+    if not names:
+        return design
+    parts = tuple(
+        Distributional(name, formula, "identity", _prefixed(design, f"{name}_"))
+        for name in names[1:]
+    )
+    state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
+    return replace(_prefixed(design, f"{names[0]}_"), state=state, distributional=parts)
+
+
 def _encode_response(
     description: Any, data: pd.DataFrame, env: Environment, family: Family
 ) -> Response:
@@ -1050,6 +1071,7 @@ def build_design(
         values = weight_values(data[weights_column], weights_column)
         design = replace(design, weights=values, weights_column=weights_column)
     design = _replace_intercept(formula, design, family)
+    design = _split_categories(formula, design, family)
     if not subs:
         return design
     parts = tuple(

@@ -184,8 +184,8 @@ class _FixedPrior:
 
 _LinkArg = str | Link | Mapping[str, str | Link]
 
-#: The models of a response with ordered categories that :class:`Categories` knows.
-CATEGORY_MODELS = ("cumulative", "sratio")
+#: The models of a response with categories that :class:`Categories` knows.
+CATEGORY_MODELS = ("cumulative", "sratio", "categorical")
 
 
 @dataclass(frozen=True)
@@ -195,10 +195,12 @@ class Categories:
 
     Parameters
     ----------
-    model : {"cumulative", "sratio"}
+    model : {"cumulative", "sratio", "categorical"}
         ``"cumulative"``: ``P(y <= k) = F(threshold_k - eta)``; ``"sratio"`` (stopping
         ratio): ``P(y = k | y >= k) = F(threshold_k - eta)``, for ``k = 1 .. K - 1``, with
-        ``F`` the inverse link.
+        ``F`` the inverse link. ``"categorical"`` (multinomial logit): each category but the
+        first (the reference) has a linear predictor ``eta_k`` of its own, and
+        ``P(y = k)`` is proportional to ``exp(eta_k)``, with ``eta_1 = 0``.
     ordered : bool, default True
         Whether the ``K - 1`` thresholds are sampled in increasing order (ordinal models).
     min_levels : int, default 3
@@ -221,8 +223,16 @@ class Categories:
     @property
     def ordinal(self) -> bool:
         """Whether the categories are ordered, with thresholds in place of the intercept
-        (true of both models so far; a multinomial logit would not be)."""
+        (``"cumulative"`` and ``"sratio"``; not the multinomial logit)."""
         return self.model in ("cumulative", "sratio")
+
+    def predictor_names(self, levels: Sequence[Any]) -> tuple[str, ...]:
+        """The name of each linear predictor: one for an ordinal model (the family's parent's);
+        for the multinomial logit, ``mu<level>`` for each category but the reference (as
+        brms), e.g. ``("mub", "muc")``. Each names the prefix of its terms' names."""
+        if self.ordinal:
+            return ()
+        return tuple(f"mu{level}" for level in levels[1:])
 
     @property
     def threshold(self) -> str:
@@ -236,6 +246,11 @@ class Categories:
         ``cdf`` is the link's inverse and ``xp`` the array module (numpy, or pytensor's
         tensor module when the backend builds the model): the formulas are written once.
         """
+        if self.model == "categorical":
+            # z holds eta_2 .. eta_K; the reference category's is 0. Softmax, stabilised.
+            full = xp.concatenate([xp.zeros_like(z[..., :1]), z], axis=-1)
+            e = xp.exp(full - full.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
         if self.model == "cumulative":
             below = cdf(z)  # P(y <= k), k = 1 .. K - 1
             return xp.concatenate(

@@ -479,7 +479,9 @@ class FittedModel:
             raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
         given = dict(priors or {})
         stored = spec.prior_dict(skip=given)
-        parts = self.design.distributional
+        # The distributional formulas (a multinomial logit's per-category copies of the
+        # formula are not: the family makes them).
+        parts = [p for p in self.design.distributional if p.param in self.family.aux_params]
         model = Model(
             Formula(spec.formula, *(part.formula for part in parts)),
             data,

@@ -610,6 +610,11 @@ def _categories_text(levels: tuple[Any, ...] | None, family: Family) -> str:
     """For a family of categories: its categories and, for an ordinal one, its thresholds."""
     if levels is None or family.categories is None:
         return ""
+    if not family.categories.ordinal:
+        return (
+            f"\n    Categories: {', '.join(map(str, levels))} (codes 0-{len(levels) - 1}); "
+            f"{levels[0]} is the reference, each other category has its linear predictor"
+        )
     return (
         f"\n    Categories: {' < '.join(map(str, levels))} (codes 0-{len(levels) - 1})"
         f"\n    Thresholds: {', '.join(threshold_labels(levels))}, in place of the "
@@ -646,17 +651,26 @@ def _describe(model: Model) -> str:
     observations = str(design.n_obs)
     if design.n_dropped:
         observations += f" ({design.n_dropped} incomplete rows removed)"
+    # A multinomial logit's copies of the formula (one per category) are not formulas of
+    # auxiliary parameters: they show as targets only.
+    aux = [d for d in design.distributional if d.param in model.family.aux_params]
     links = [f"{model.family.parent} = {model.link.name}"]
-    links += [f"{d.param} = {d.link}" for d in design.distributional]
+    links += [f"{d.param} = {d.link}" for d in aux]
+    categories = model.family.categories
+    predictors = (
+        categories.predictor_names(design.response.levels)
+        if categories is not None and design.response.levels is not None
+        else ()
+    )
     lines = [
         f"       Formula: {model.formula.main}",
-        *(f"                {d.formula}" for d in design.distributional),
+        *(f"                {d.formula}" for d in aux),
         f"        Family: {family}",
         f"          Link: {', '.join(links)}",
         f"  Observations: {observations}",
         *_data_terms(design),
         "        Priors:",
-        f"    target = {model.family.parent}",
+        f"    target = {predictors[0] if predictors else model.family.parent}",
     ]
     lines += _prior_sections(model.priors, None)
     for part in design.distributional:

@@ -387,11 +387,20 @@ def family_params(
             choices=choices,
         )
 
-    values = response_params(draws, eta(draws, new), family, link)
-    for part, part_draws, rows in zip(
-        design.distributional, draws.distributional, new.distributional, strict=True
-    ):
-        values[part.param] = get_link(part.link).linkinv(eta(part_draws, rows))
+    main = eta(draws, new)
+    parts = {
+        part.param: get_link(part.link).linkinv(eta(part_draws, rows))
+        for part, part_draws, rows in zip(
+            design.distributional, draws.distributional, new.distributional, strict=True
+        )
+    }
+    categories = family.categories
+    if categories is not None and not categories.ordinal:
+        # The multinomial logit: the parts are the other categories' linear predictors.
+        z = np.stack([main, *parts.values()], axis=-1)
+        return {family.parent: categories.probabilities(z, lambda x: x, np)}
+    values = response_params(draws, main, family, link)
+    values.update(parts)
     return values
 
 

@@ -345,6 +345,8 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
                 "Check the data, or pass auto_scale=False."
             )
         location = _eta_location(link, stats)
+        if family.categories is not None:
+            location = 0.0  # a multinomial logit's log odds against its reference category
         if design.offset is not None:  # eta = intercept + offset: centre the rest
             location -= float(np.mean(design.offset.values))
     else:
@@ -403,6 +405,8 @@ def _distributional_scale(
     sigma's does) is centred at ``link(sd(y))``; any other at the link's neutral point (0 on
     the log and logit scales). The scale is 1 on unit-free links, as for the main formula.
     """
+    if param not in family.aux_priors:  # a category's linear predictor (multinomial logit)
+        return 1.0, 0.0
     default = family.aux_priors[param]
     on_response_scale = default(ResponseStats(stats.mean, 1.0)) != default(
         ResponseStats(stats.mean, 2.0)

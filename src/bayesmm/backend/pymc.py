@@ -451,7 +451,14 @@ def build_model(
             design, priors, center_predictors, noncentered, internal, data, indexes
         )
         if family.categories is not None:
-            _category_response(design, family, link, priors, eta, internal, data)
+            # A multinomial logit has one linear predictor per category but the reference.
+            etas = [eta] + [
+                _linear_predictor(
+                    part.design, priors, center_predictors, noncentered, internal, data, indexes
+                )
+                for part in design.distributional
+            ]
+            _category_response(design, family, link, priors, etas, internal, data)
             data.fill()
             return BuiltModel(
                 model,
@@ -592,18 +599,25 @@ def _category_response(
     family: Family,
     link: Link,
     priors: PriorSet,
-    eta: Any,
+    etas: list[Any],
     internal: list[str],
     data: _Containers,
 ) -> None:
     """The response of a family of categories: PyMC's Categorical, with the probability of
-    each category from the thresholds and the linear predictor (``family.categories``).
+    each category from the thresholds and the linear predictor (``family.categories``), or,
+    for the multinomial logit, from the linear predictors of all categories but the first.
 
     The thresholds of a cumulative model are ordered (see :func:`_ordered_variable`).
     """
     categories = family.categories
     levels = design.response.levels
     assert categories is not None and levels is not None
+    observed = data.rows(design.response.values)[:, 0]
+    if not categories.ordinal:
+        p = categories.probabilities(pt.stack(etas, axis=1), lambda x: x, pt)
+        pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
+        return
+    eta = etas[0]
     name = categories.threshold
     prior = priors[name]
     if not isinstance(prior, Prior):
@@ -623,7 +637,6 @@ def _category_response(
         thresholds = _random_variable(name, prior, dims, data)
     z = thresholds[None, :] - eta[:, None]
     p = categories.probabilities(z, lambda x: link.backend_inverse(x, PYTENSOR_OPS), pt)
-    observed = data.rows(design.response.values)[:, 0]
     pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
 
 
