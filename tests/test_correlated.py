@@ -191,3 +191,8 @@ def test_a_correlated_model_saves_and_loads_with_the_same_predictions(sleep_stub
         expected = model.fitted(idata).draws(new, sample_new_groups=policy, random_seed=1)
         got = loaded.draws(new, sample_new_groups=policy, random_seed=1)
         np.testing.assert_array_equal(got, expected)
+
+
+def test_an_lkj_prior_on_another_term_is_a_prior_error_naming_the_right_key(sleepstudy):
+    with pytest.raises(bmm.PriorError, match=r"priors\['Intercept'\].*key '<factor>_corr'"):
+        bmm.Model(SLEEP, sleepstudy, priors={"Intercept": Prior("LKJCorr", eta=1)})

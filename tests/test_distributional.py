@@ -163,3 +163,45 @@ def test_a_distributional_model_saves_loads_and_rebuilds(hetero_stub_fit, sleeps
     assert rebuilt.formula == model.formula
     assert rebuilt.priors == model.priors
     assert str(rebuilt) == str(model)
+
+
+@pytest.mark.parametrize(
+    ("family", "link", "match"),
+    [
+        (
+            "gaussian",
+            "logit",
+            r"link\['sigma'\] must be one of \['log', 'identity'\] .*got 'logit'",
+        ),
+        ("gaussian", "probit", r"positive parameter 'sigma' of family 'gaussian'"),
+    ],
+)
+def test_a_link_outside_the_parameters_range_is_a_family_error(sleepstudy, family, link, match):
+    with pytest.raises(bmm.FamilyError, match=match):
+        bmm.Model(HETERO, sleepstudy, family=family, link={"sigma": link})
+
+
+def test_thresholds_take_no_formula():
+    wine = bmm.load_data("wine")
+    with pytest.raises(bmm.FormulaError, match=r"'threshold', which is the thresholds of family"):
+        bmm.Model(Formula("rating ~ temp", "threshold ~ temp"), wine, family="cumulative")
+
+
+def test_errors_quote_the_distributional_formula_as_written(sleepstudy):
+    with pytest.raises(bmm.FormulaError, match=r"Could not evaluate formula 'sigma ~ foo\(Days\)'"):
+        bmm.Model(Formula("Reaction ~ Days", "sigma ~ foo(Days)"), sleepstudy)
+
+
+def test_a_formula_made_from_a_formula_keeps_its_distributional_formulas():
+    assert Formula(Formula("y ~ x", "sigma ~ z"), "nu ~ w").additional == ("sigma ~ z", "nu ~ w")
+
+
+def test_an_intercept_is_centred_at_the_mean_of_the_parameters_default_prior(sleepstudy):
+    """t's nu has the default prior Gamma(2, 0.1), of mean 20: its formula's intercept is
+    centred at log(20) on the log link, and at 20 (with scale 20 * 2.5) on the identity."""
+    model = bmm.Model(Formula("Reaction ~ Days", "nu ~ Days"), sleepstudy, family="t")
+    assert model.priors["nu_Intercept"] == Prior("Normal", mu=float(np.log(20)), sigma=2.5)
+    model = bmm.Model(
+        Formula("Reaction ~ Days", "nu ~ Days"), sleepstudy, family="t", link={"nu": "identity"}
+    )
+    assert model.priors["nu_Intercept"] == Prior("Normal", mu=20.0, sigma=50.0)

@@ -343,3 +343,13 @@ def test_tan_half_maps_the_real_line_onto_angles():
     mu = link.linkinv(eta)
     assert np.all(np.abs(mu) < np.pi) and mu[2] == 0
     np.testing.assert_allclose(link.link(mu[1:4]), eta[1:4])
+
+
+def test_prior_draws_a_hurdle_count_family_cannot_make_are_a_backend_error():
+    """Default priors put the intercept's mass so low that PyMC's rejection sampler of the
+    positive counts gives up; the error says so instead of pytensor's traceback."""
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"y": rng.poisson(1, 200), "x": rng.normal(size=200)})
+    model = bmm.Model("y ~ x", data, family="hurdle_poisson")
+    with pytest.raises(bmm.BackendError, match=r"could not draw the response from the prior"):
+        model.prior_predictive(draws=500, random_seed=1)

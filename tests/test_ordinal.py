@@ -289,3 +289,9 @@ def test_save_and_load_keep_the_order_of_text_categories(stub_sampler, tmp_path)
     loaded = bmm.load(model.fitted(idata).save(tmp_path / "m.nc"))
     assert loaded.design.response.levels == ("low", "mid", "high")
     assert loaded.link.name == "probit"
+
+
+def test_a_continuous_response_is_not_categories():
+    data = pd.DataFrame({"y": [0.5, 1.25, 2.0, 3.0, 1.0, 2.0], "x": [1.0, 2, 3, 4, 5, 6]})
+    with pytest.raises(bmm.DataError, match=r"must be categories .* got numbers with fractions"):
+        bmm.Model("y ~ x", data, family="cumulative")

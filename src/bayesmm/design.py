@@ -390,6 +390,15 @@ def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> 
         levels = list(values.cat.categories)  # unused categories were dropped
         codes = np.asarray(values.cat.codes, dtype=np.int64)
     else:
+        numbers = pd.to_numeric(values, errors="coerce")
+        fractional = numbers.notna() & (numbers % 1 != 0)
+        if fractional.any():
+            raise DataError(
+                f"The response {name!r} of family {family.name!r} must be categories (text, "
+                "integers or a pandas Categorical); got numbers with fractions, e.g. "
+                f"{describe_values(values[fractional].unique())} (rows "
+                f"{describe_values(np.flatnonzero(fractional.to_numpy()))})."
+            )
         try:
             levels = sorted(pd.unique(values.to_numpy()))
         except TypeError:
@@ -1054,7 +1063,10 @@ def build_design(
     subs = {
         param: (f"{lhs} ~ {terms}", link) for param, (terms, link) in (distributional or {}).items()
     }
-    sub_descriptions = {param: parse_formula(text) for param, (text, _) in subs.items()}
+    sub_descriptions = {
+        param: _as_written(text, f"{param} ~ {distributional[param][0]}", parse_formula, text)  # type: ignore[index]
+        for param, (text, _) in subs.items()
+    }
     for param, sub in sub_descriptions.items():
         sub_needed = {name for name in sub.var_names if name}
         _check_columns(f"{param} ~ {distributional[param][0]}", sub_needed, data)  # type: ignore[index]
@@ -1080,7 +1092,17 @@ def build_design(
             f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
             link,
             _prefixed(
-                _encode_formula(text, sub_descriptions[param], data, family, categorical, 0),
+                _as_written(
+                    text,
+                    f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
+                    _encode_formula,
+                    text,
+                    sub_descriptions[param],
+                    data,
+                    family,
+                    categorical,
+                    0,
+                ),
                 f"{param}_",
             ),
         )
@@ -1089,6 +1111,15 @@ def build_design(
     assert design.state is not None
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
     return replace(design, state=state, distributional=parts)
+
+
+def _as_written(text: str, written: str, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, with errors quoting the distributional formula as the user wrote it
+    (``sigma ~ z``), not as it is encoded (``y ~ z``, with the main formula's response)."""
+    try:
+        return function(*args)
+    except (FormulaError, DataError) as err:
+        raise type(err)(str(err).replace(repr(text), repr(written))) from None
 
 
 def _prefixed(design: Design, prefix: str) -> Design:

@@ -184,6 +184,34 @@ class _FixedPrior:
 
 _LinkArg = str | Link | Mapping[str, str | Link]
 
+#: The links of an auxiliary parameter with a formula, by its range; the first is the default.
+#: The identity on a positive parameter is the user's choice to keep its predictor positive.
+_AUX_LINKS: dict[str, tuple[str, ...]] = {
+    "positive": ("log", "identity"),
+    "unit": ("logit", "probit", "cloglog"),
+    "real": ("identity",),
+}
+
+#: The support of default priors, for auxiliary parameters without ``aux_bounds``.
+_PRIOR_SUPPORT: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(
+        (
+            "HalfNormal",
+            "HalfStudentT",
+            "HalfCauchy",
+            "Gamma",
+            "Exponential",
+            "LogNormal",
+            "InverseGamma",
+            "Weibull",
+            "Wald",
+            "HalfFlat",
+        ),
+        (0.0, np.inf),
+    ),
+    **dict.fromkeys(("Beta", "Kumaraswamy"), (0.0, 1.0)),
+}
+
 #: The models of a response with categories that :class:`Categories` knows.
 CATEGORY_MODELS = ("cumulative", "sratio", "categorical")
 
@@ -480,39 +508,54 @@ class Family:
     def aux_link(self, param: str, link: str | Link | None = None) -> str:
         """The link of an auxiliary parameter modelled by a formula of its own.
 
-        The default follows the parameter's bounds: log for positive parameters, logit for
-        probabilities, identity otherwise. Any registered link may be chosen instead.
+        The parameter's range (its ``aux_bounds``, or else the support of its default prior)
+        decides the links it allows: log (the default) or identity for positive parameters;
+        logit (the default), probit or cloglog for probabilities; identity for real ones.
 
         Raises
         ------
         FormulaError
-            If ``param`` is not one of the family's auxiliary parameters.
+            If ``param`` is not an auxiliary parameter that a formula can model.
         FamilyError
-            If ``link`` is not a registered link.
+            If ``link`` is not a registered link the parameter's range allows.
         """
-        if param not in self.aux_params:
-            what = (
-                "the parameter the main formula models"
-                if param == self.parent
-                else f"not a parameter of family {self.name!r}"
-            )
+        if param not in self.aux_params or (
+            self.categories is not None and param == self.categories.threshold
+        ):
+            if param == self.parent:
+                what = "the parameter the main formula models"
+            elif param in self.aux_params:
+                what = f"the thresholds of family {self.name!r}, which take no formula"
+            else:
+                what = f"not a parameter of family {self.name!r}"
+            names = [p for p in self.aux_params if p != getattr(self.categories, "threshold", "")]
             raise FormulaError(
-                f"A distributional formula models {param!r}, which is {what}; the family's "
-                f"auxiliary parameters are {list(self.aux_params)}."
-                + did_you_mean(param, self.aux_params)
+                f"A distributional formula models {param!r}, which is {what}; the parameters "
+                f"a formula can model are {names}." + did_you_mean(param, names)
             )
-        if link is not None:
-            chosen = get_link(link)
-            if LINKS.get(chosen.name) is not chosen:
-                raise FamilyError(
-                    f"link[{param!r}] must be a registered link (a file names it); got the "
-                    f"unregistered link {chosen.name!r}. Registered links: {sorted(LINKS)}."
-                )
-            return chosen.name
-        low, high = self.aux_bounds.get(param, (-np.inf, np.inf))
-        if (low, high) == (0, 1):
-            return "logit"
-        return "log" if low == 0 and high == np.inf else "identity"
+        allowed = _AUX_LINKS[self.aux_range(param)]
+        if link is None:
+            return allowed[0]
+        chosen = get_link(link)
+        if LINKS.get(chosen.name) is not chosen or chosen.name not in allowed:
+            raise FamilyError(
+                f"link[{param!r}] must be one of {list(allowed)} for the {self.aux_range(param)} "
+                f"parameter {param!r} of family {self.name!r}; got {chosen.name!r}."
+            )
+        return chosen.name
+
+    def aux_range(self, param: str) -> str:
+        """The range of an auxiliary parameter, ``"positive"``, ``"unit"`` or ``"real"``: from
+        its bounds, else from the support of its default prior."""
+        if param in self.aux_bounds:
+            low, high = self.aux_bounds[param]
+        else:
+            default = self.aux_priors[param](ResponseStats(0.0, 1.0))
+            name = default.name if isinstance(default, Prior) else ""
+            low, high = _PRIOR_SUPPORT.get(name, (-np.inf, np.inf))
+        if low >= 0 and high <= 1:
+            return "unit"
+        return "positive" if low >= 0 else "real"
 
     def check_fixed(self, priors: PriorSet) -> None:
         """Raise :class:`PriorError` if an auxiliary parameter is fixed outside its bounds.

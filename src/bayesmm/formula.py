@@ -37,7 +37,9 @@ class Formula:
     main: str
     additional: tuple[str, ...]
 
-    def __init__(self, main: str, *additional: str) -> None:
+    def __init__(self, main: str | Formula, *additional: str) -> None:
+        if isinstance(main, Formula):  # Formula(Formula("y ~ x", "sigma ~ z")) keeps both
+            additional = (*main.additional, *additional)
         object.__setattr__(self, "main", _check_formula_string(main))
         object.__setattr__(self, "additional", tuple(_check_additional(f) for f in additional))
         params = [self.param_of(f) for f in self.additional]

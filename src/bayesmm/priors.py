@@ -401,9 +401,11 @@ def _distributional_scale(
 ) -> tuple[float, float]:
     """Scale and location of the linear predictor of a distributional formula.
 
-    A parameter on the response's scale (its default prior grows with the response's sd, as
-    sigma's does) is centred at ``link(sd(y))``; any other at the link's neutral point (0 on
-    the log and logit scales). The scale is 1 on unit-free links, as for the main formula.
+    The intercept is centred at ``link(v)`` for a typical value ``v`` of the parameter: the
+    response's sd for a parameter on the response's scale (its default prior grows with
+    it, as sigma's does), else the mean of its default prior (20 for the t family's
+    ``Gamma(2, 0.1)`` on ``nu``), else the middle of its range. The scale is 1 on unit-free
+    links, as for the main formula.
     """
     if param not in family.aux_priors:  # a category's linear predictor (multinomial logit)
         return 1.0, 0.0
@@ -411,14 +413,43 @@ def _distributional_scale(
     on_response_scale = default(ResponseStats(stats.mean, 1.0)) != default(
         ResponseStats(stats.mean, 2.0)
     )
-    unit_free = link.name in _UNIT_SCALE_LINKS
-    location = 0.0
     if on_response_scale and stats.sd > 0:
-        location = float(link.link(np.asarray(stats.sd)))
-    elif link.name == "identity":
-        location = 1.0 if on_response_scale else 0.0
-    scale = 1.0 if unit_free or not on_response_scale else stats.sd
-    return scale, location
+        typical = stats.sd
+    else:
+        prior = default(stats)
+        mean = _prior_mean(prior) if isinstance(prior, Prior) else None
+        typical = (
+            mean
+            if mean is not None
+            else {"positive": 1.0, "unit": 0.5, "real": 0.0}[family.aux_range(param)]
+        )
+    location = float(link.link(np.asarray(typical)))
+    if not np.isfinite(location):
+        location = 0.0
+    if link.name in _UNIT_SCALE_LINKS:
+        return 1.0, location
+    return (stats.sd if on_response_scale else max(abs(typical), 1.0)), location
+
+
+def _prior_mean(prior: Prior) -> float | None:
+    """The mean of a prior with numbers for parameters, for the distributions whose mean has a
+    closed form here; ``None`` otherwise."""
+    p = {k: v for k, v in prior.params.items() if not isinstance(v, Prior | str)}
+    if len(p) != len(prior.params) or any(np.ndim(v) for v in p.values()):
+        return None
+    means: dict[str, Callable[[], float]] = {
+        "Gamma": lambda: p["mu"] if "mu" in p else p["alpha"] / p["beta"],
+        "Beta": lambda: p["mu"] if "mu" in p else p["alpha"] / (p["alpha"] + p["beta"]),
+        "Exponential": lambda: p["scale"] if "scale" in p else 1 / p["lam"],
+        "HalfNormal": lambda: p["sigma"] * np.sqrt(2 / np.pi),
+        "LogNormal": lambda: np.exp(p["mu"] + p["sigma"] ** 2 / 2),
+        "InverseGamma": lambda: p["beta"] / (p["alpha"] - 1) if p["alpha"] > 1 else np.inf,
+    }
+    try:
+        mean = float(means[prior.name]())
+    except (KeyError, ZeroDivisionError):
+        return None
+    return mean if np.isfinite(mean) else None
 
 
 # --- automatic_priors="mle": priors on the partial-correlation scale -------------------------
@@ -674,6 +705,12 @@ def _check_user_prior(term: TermPrior, value: Any) -> None:
     if term.kind == "correlation":
         _check_correlation_prior(term.name, value)
         return
+    if value.name == "LKJCorr":
+        raise PriorError(
+            f"priors[{term.name!r}] = {value!r}, but an LKJ prior is a prior of the correlations "
+            "of group effects: give it with the key '<factor>_corr' of a block such as "
+            "'(1 + x | g)', e.g. priors={'g_corr': Prior('LKJCorr', eta=2)}."
+        )
     if term.kind == "group" and not value.has_hyperprior:
         raise PriorError(
             f"priors[{term.name!r}] = {value!r} has no hyperprior. Group-specific effects need a "

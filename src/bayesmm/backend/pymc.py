@@ -20,6 +20,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
+from pymc.exceptions import TruncationError
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError, FamilyError, PriorError
@@ -1022,8 +1023,18 @@ def prior_predictive(
     the response is not.
     """
     model = built.model
-    idata = pm.sample_prior_predictive(
-        draws=draws, model=model, random_seed=random_seed, var_names=var_names
-    )
+    try:
+        idata = pm.sample_prior_predictive(
+            draws=draws, model=model, random_seed=random_seed, var_names=var_names
+        )
+    except TruncationError as err:
+        # The hurdle count families draw positive counts by rejection; a prior that puts the
+        # mean near 0 makes positive draws too rare for it.
+        raise BackendError(
+            f"PyMC could not draw the response from the prior ({str(err).splitlines()[0]}). "
+            "The prior puts the "
+            "mean of the counts so close to 0 that positive counts are too rare to draw; give "
+            "the intercept a narrower prior, or pass var_names= to draw the parameters only."
+        ) from None
     idata.prior = _user_facing(built, idata["prior"])
     return idata
