@@ -74,6 +74,39 @@ def test_right_censored_weibull_logp_uses_the_survival_function():
     assert logp == pytest.approx(expected, rel=1e-10)
 
 
+def test_censored_counts_include_their_lower_bound():
+    # "At least y" for a count is P(Y >= y) = sf(y - 1); an interval is P(y <= Y <= upper).
+    frame = pd.DataFrame(
+        {
+            "y": [3, 0, 4, 0, 2, 5],
+            "upper": [np.nan, np.nan, 7, 2, np.nan, np.nan],
+            "status": ["right", "right", "interval", "interval", "left", "none"],
+        }
+    )
+    model = bmm.Model("censored(y, upper, status) ~ 1", frame, family="poisson")
+    logp = _logp_at(model, {"Intercept": np.log(3.2)})
+    dist = stats.poisson(3.2)
+    expected = [
+        dist.logsf(2),  # P(Y >= 3)
+        0.0,  # P(Y >= 0) = 1
+        np.log(dist.cdf(7) - dist.cdf(3)),  # P(4 <= Y <= 7)
+        dist.logcdf(2),  # P(0 <= Y <= 2)
+        dist.logcdf(2),  # left: P(Y <= 2)
+        dist.logpmf(5),
+    ]
+    assert logp == pytest.approx(np.sum(expected), rel=1e-10)
+
+
+def test_censored_counts_at_zero_have_finite_gradients():
+    frame = pd.DataFrame(
+        {"y": [0, 0, 1, 3], "upper": [np.nan, 2, np.nan, np.nan], "status": [1, 2, 0, 1]}
+    )
+    model = bmm.Model("censored(y, upper, status) ~ 1", frame, family="negativebinomial")
+    pymc_model = model.backend.model
+    gradient = pymc_model.compile_dlogp()(pymc_model.initial_point())
+    assert np.all(np.isfinite(gradient))
+
+
 def test_summary_counts_the_statuses(data):
     text = str(bmm.Model("censored(y, upper, status) ~ x", data))
     assert "Censoring: 10 none, 10 left, 10 right, 10 interval" in text
@@ -85,6 +118,15 @@ def test_invalid_status_values_name_the_column_and_rows(data):
         bmm.Model("censored(y, upper, status) ~ x", bad)
     with pytest.raises(bmm.DataError, match=r"'status'.*\[3\]"):
         bmm.Model("censored(y, status) ~ x", data.assign(status=3))
+
+
+@pytest.mark.parametrize("dropna", [False, True])
+def test_text_status_code_is_refused_even_where_the_upper_bound_is_missing(data, dropna):
+    # The text "2" is not a status: it must be reported as such, not read as "interval"
+    # for the upper bound (a missing value, or a row dropped) and refused afterwards.
+    status = data["status"].astype(object).where(data.index != 1, "2")
+    with pytest.raises(bmm.DataError, match=r"'status'.*'2'.*index \[1\]"):
+        bmm.Model("censored(y, upper, status) ~ x", data.assign(status=status), dropna=dropna)
 
 
 def test_upper_bound_not_above_the_lower_is_an_error(data):

@@ -56,6 +56,33 @@ def test_unit_weights_leave_the_likelihood_unchanged(data):
     assert _observed_logp(weighted, point) == pytest.approx(_observed_logp(plain, point))
 
 
+def test_series_weights_are_matched_by_index(data):
+    reversed_weights = data["w"].iloc[::-1]  # same labels, other order
+    model = bmm.Model("y ~ x", data, family="poisson", weights=reversed_weights)
+    np.testing.assert_array_equal(model.design.weights, data["w"].to_numpy())
+    # Labels beyond data's rows are not needed.
+    longer = pd.concat([data["w"], pd.Series([5.0], index=[100])])
+    model = bmm.Model("y ~ x", data, family="poisson", weights=longer)
+    np.testing.assert_array_equal(model.design.weights, data["w"].to_numpy())
+
+
+def test_array_and_list_weights_are_taken_in_row_order(data):
+    shuffled = data.iloc[::-1]  # data's own index reversed: arrays follow the row order
+    values = shuffled["w"].to_numpy()
+    for weights in (values, list(values)):
+        model = bmm.Model("y ~ x", shuffled, family="poisson", weights=weights)
+        np.testing.assert_array_equal(model.design.weights, values)
+
+
+def test_series_weights_missing_labels_of_data_are_an_error(data):
+    short = data["w"].drop(index=[3, 4]).reset_index(drop=True)
+    with pytest.raises(bmm.DataError, match=r"weights is a pandas Series.*lacks 2.*\[28, 29\]"):
+        bmm.Model("y ~ x", data, family="poisson", weights=short)
+    repeated = pd.Series(1.0, index=[0, 0, *range(1, 30)])
+    with pytest.raises(bmm.DataError, match=r"each label once; got the labels \[0\]"):
+        bmm.Model("y ~ x", data, family="poisson", weights=repeated)
+
+
 def test_weights_and_rows_dropped_for_missing_values_stay_aligned(data):
     frame = data.assign(x=data["x"].where(data.index != 2))
     with pytest.warns(bmm.BayesmmWarning):
@@ -152,6 +179,68 @@ def test_integer_weights_give_the_posterior_of_duplicated_rows():
         error = np.hypot(a.std(), b.std()) / np.sqrt(1000)
         assert abs(a.mean() - b.mean()) < 4 * error, (name, a.mean(), b.mean(), error)
         assert a.std() == pytest.approx(b.std(), rel=0.1)
+
+
+def _numbers(prior):
+    """The numbers of a prior and its hyperpriors, in order."""
+    out = []
+    for value in prior.params.values():
+        out += _numbers(value) if isinstance(value, bmm.Prior) else [float(value)]
+    return out
+
+
+def _default_priors(model):
+    return {t.name: _numbers(t.prior) for t in model.priors.terms if isinstance(t.prior, bmm.Prior)}
+
+
+@pytest.fixture
+def gaussian_data():
+    rng = np.random.default_rng(11)
+    n = 40
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "z": rng.normal(size=n), "g": rng.choice(list("abcd"), n)}
+    )
+    frame["y"] = 2.0 + frame["x"] + rng.normal(size=n)
+    frame["w"] = np.where(np.arange(n) % 4 == 0, 0.0, 1.0)
+    # Rows of weight 0 with extreme values: they must not scale the default priors.
+    frame.loc[frame["w"] == 0, ["y", "x", "z"]] = [500.0, 80.0, -60.0]
+    return frame
+
+
+def test_rows_of_weight_zero_do_not_set_the_default_priors(gaussian_data):
+    formula = bmm.Formula("y ~ x + (z|g)", "sigma ~ x")
+    weighted = bmm.Model(formula, gaussian_data, weights="w")
+    kept = gaussian_data[gaussian_data["w"] > 0]
+    unweighted = bmm.Model(formula, kept)
+    expected = _default_priors(unweighted)
+    assert set(_default_priors(weighted)) == set(expected)
+    for name, numbers in _default_priors(weighted).items():
+        np.testing.assert_allclose(numbers, expected[name], rtol=1e-10, err_msg=name)
+
+
+def test_default_priors_use_the_weighted_mean_and_sd_of_the_response(gaussian_data):
+    frame = gaussian_data.assign(
+        w=np.where(gaussian_data["w"] > 0, 1.0 + (gaussian_data["x"] > 0), 0)
+    )
+    model = bmm.Model("y ~ x", frame, weights="w")
+    y, w = frame["y"].to_numpy(), frame["w"].to_numpy()
+    mean = np.average(y, weights=w)
+    n_eff = w.sum() ** 2 / np.sum(w**2)  # Kish's effective sample size
+    sd = np.sqrt(np.average((y - mean) ** 2, weights=w) * n_eff / (n_eff - 1))
+    intercept = model.priors["Intercept"]
+    assert intercept.params["mu"] == pytest.approx(mean, rel=1e-12)
+    assert intercept.params["sigma"] == pytest.approx(2.5 * sd, rel=1e-12)
+    # Equal weights give the unweighted priors.
+    equal = bmm.Model("y ~ x", frame.assign(w=3.0), weights="w")
+    plain = bmm.Model("y ~ x", frame)
+    for name, numbers in _default_priors(equal).items():
+        np.testing.assert_allclose(numbers, _default_priors(plain)[name], rtol=1e-10)
+
+
+def test_response_constant_where_weighted_is_an_error(gaussian_data):
+    frame = gaussian_data.assign(y=np.where(gaussian_data["w"] > 0, 3.0, gaussian_data["y"]))
+    with pytest.raises(bmm.DataError, match="every value of the rows with weight > 0 is 3"):
+        bmm.Model("y ~ x", frame, weights="w")
 
 
 def test_families_of_categories_refuse_weights():

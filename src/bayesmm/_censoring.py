@@ -13,7 +13,9 @@ status     code  the response is
 
 Statuses are given as these words or as the codes (brms's ``cens()`` codes). The backend
 turns each row into its log density, log CDF, log survival function or log probability of
-the interval (``backend.pymc``).
+the interval (``backend.pymc``). Bounds are included, which matters for counts: right
+censored is ``P(Y >= y) = 1 - CDF(y - 1)`` and interval ``CDF(y_upper) - CDF(y - 1)``
+(brms's Stan code uses ``Y > y`` and ``y < Y <= y_upper`` instead).
 """
 
 from __future__ import annotations
@@ -96,23 +98,27 @@ def censoring_columns(call: Any) -> tuple[str, str | None, str]:
     return str(names[0]), str(names[1]), str(names[2])
 
 
+def _status_code(value: Any) -> int | None:
+    """The code of one status: a word (any case, spaces around) or a number that is a code;
+    ``None`` for anything else (text such as ``"2"`` included, booleans too)."""
+    if isinstance(value, str):
+        return CENSORING_CODES.get(value.strip().lower())
+    if (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        and float(value) in CENSORING_CODES.values()
+    ):
+        return int(value)
+    return None
+
+
 def _status_codes(column: pd.Series, name: str) -> np.ndarray:
     """Map a status column (words or codes) to codes; a DataError names the bad values."""
     values = column.to_numpy(dtype=object)
-    codes = np.zeros(len(values), dtype=np.int8)
-    bad = np.zeros(len(values), dtype=bool)
+    parsed = [_status_code(value) for value in values]
+    bad = np.array([code is None for code in parsed], dtype=bool)
+    codes = np.array([0 if code is None else code for code in parsed], dtype=np.int8)
     numbers = set(CENSORING_CODES.values())
-    for i, value in enumerate(values):
-        if isinstance(value, str) and value.strip().lower() in CENSORING_CODES:
-            codes[i] = CENSORING_CODES[value.strip().lower()]
-        elif (
-            isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool)
-            and float(value) in numbers
-        ):
-            codes[i] = int(value)
-        else:
-            bad[i] = True
     if bad.any():
         raise DataError(
             f"The censoring status column {name!r} must hold one of "
@@ -127,8 +133,9 @@ def fill_unused_upper(description: Any, data: pd.DataFrame) -> pd.DataFrame:
     """Fill the upper bound of rows that are not interval censored with their response.
 
     Only interval-censored rows need ``y_upper``; elsewhere it is often missing, which must
-    not count as a missing value. Rows whose status is not valid are left as they are (they
-    are reported later, with the others).
+    not count as a missing value. Statuses are read as :func:`encode_censored` reads them; a
+    row whose status is not valid is filled too, so that the status, not the bound, is
+    reported (later, with the others).
     """
     call = censored_call(getattr(description.response, "term", None))
     if call is None:
@@ -136,8 +143,8 @@ def fill_unused_upper(description: Any, data: pd.DataFrame) -> pd.DataFrame:
     response, upper, status = censoring_columns(call)
     if upper is None or upper not in data or status not in data or response not in data:
         return data
-    words = data[status].astype(object).map(lambda v: str(v).strip().lower())
-    interval = words.isin(["interval", "2", "2.0"])
+    codes = data[status].astype(object).map(_status_code)
+    interval = codes == CENSORING_CODES["interval"]
     fill = data[upper].isna() & ~interval
     if not fill.any():
         return data

@@ -2,7 +2,8 @@
 
 ``Model(..., weights="w")`` names a column; an array of one weight per row of ``data`` is kept
 as a column of its own, :data:`WEIGHTS_COLUMN`, so that the training rows (and a saved file)
-hold the weights either way.
+hold the weights either way. A ``pandas.Series`` is matched to ``data`` by index. The default
+priors are scaled from the weighted means and sds of :func:`mean_sd`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from ._errors import DataError
 from ._validation import describe_values, did_you_mean
 
-__all__ = ["WEIGHTS_COLUMN", "add_weights", "weight_values"]
+__all__ = ["WEIGHTS_COLUMN", "add_weights", "mean_sd", "weight_values"]
 
 #: The column that holds weights given as an array; no formula can name it.
 WEIGHTS_COLUMN = "(weights)"
@@ -30,7 +31,9 @@ def add_weights(
     ------
     DataError
         If ``weights`` names no column of ``data``, or is not one number per row, or the
-        family's likelihood does not take weights (families of categories, for now).
+        family's likelihood does not take weights (families of categories, for now). A
+        ``pandas.Series`` is matched to ``data`` by index, and must have each row's label
+        once; arrays and lists are taken in the order of ``data``'s rows.
     """
     if weights is None:
         return data, None
@@ -50,6 +53,23 @@ def add_weights(
                 )
             raise DataError(f"weights names {weights!r}, which is not a column of data.{hint}")
         return data, weights
+    if isinstance(weights, pd.Series):
+        # By label, as pandas aligns columns: a reordered Series must not shift the weights.
+        aligned = "weights is a pandas Series, so it is matched to the rows of data by index"
+        missing = data.index.difference(weights.index, sort=False)
+        if len(missing):
+            raise DataError(
+                f"{aligned}; its index lacks {len(missing)} of data's labels "
+                f"({describe_values(missing)}). Pass a Series indexed like data, or an array "
+                "in the order of data's rows."
+            )
+        repeated = weights.index[weights.index.duplicated()].unique()
+        if len(repeated):
+            raise DataError(
+                f"{aligned}, which needs each label once; got the labels "
+                f"{describe_values(repeated)} more than once."
+            )
+        weights = weights.reindex(data.index)
     values = np.asarray(weights)
     if values.ndim != 1 or values.shape[0] != len(data):
         raise DataError(
@@ -80,3 +100,27 @@ def weight_values(column: pd.Series, name: str) -> np.ndarray:
     if not values.any():
         raise DataError(f"{where} must not all be zero: every row would be ignored.")
     return values
+
+
+def mean_sd(values: np.ndarray, weights: np.ndarray | None) -> tuple[Any, Any]:
+    """Mean and standard deviation (``ddof=1``) along the rows of ``values``.
+
+    With observation weights, the weighted mean and sd, with Kish's effective sample size
+    ``sum(w)**2 / sum(w**2)`` in place of ``n`` in the ``n / (n - 1)`` correction: rows of
+    weight 0 do not count, and equal weights give the unweighted values. The sd is 0 when
+    fewer than two rows count.
+    """
+    if weights is None:
+        n = values.shape[0]
+        mean = np.mean(values, axis=0)
+        return mean, np.std(values, axis=0, ddof=1) if n > 1 else np.zeros_like(mean)
+    share = np.asarray(weights, dtype=float) / np.sum(weights)
+    # Deviations from a counted row: a constant column then has an sd of exactly 0.
+    reference = values[np.argmax(share > 0)]
+    shift = np.tensordot(share, values - reference, axes=1)
+    mean = reference + shift
+    n_eff = 1.0 / np.sum(share**2)
+    if n_eff < 1.0 + 1e-9:
+        return mean, np.zeros_like(mean)
+    spread = np.tensordot(share, (values - reference - shift) ** 2, axes=1)
+    return mean, np.sqrt(spread * n_eff / (n_eff - 1.0))

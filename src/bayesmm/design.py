@@ -31,7 +31,7 @@ from ._jsonvalues import decode_value, encode_value
 from ._offsets import Offset, encode_offset, is_offset, new_offset, offset_terms
 from ._splines import check_spline_bounds, file_linspace
 from ._validation import describe_values, did_you_mean
-from ._weights import add_weights, weight_values
+from ._weights import add_weights, mean_sd, weight_values
 from .families import FAMILIES, Family, ResponseStats
 from .formula import bar_blocks, parse_formula
 
@@ -79,14 +79,19 @@ class Response:
     levels: tuple[Any, ...] | None = None
     censoring: Censoring | None = None
 
-    def stats(self, scale: Callable[[np.ndarray], np.ndarray] | None = None) -> ResponseStats:
+    def stats(
+        self,
+        scale: Callable[[np.ndarray], np.ndarray] | None = None,
+        weights: np.ndarray | None = None,
+    ) -> ResponseStats:
         """Mean and standard deviation (of the proportion, for binomial responses), of
-        ``scale(y)`` when given (a family's ``prior_scale``)."""
+        ``scale(y)`` when given (a family's ``prior_scale``); weighted by the observation
+        ``weights`` when given (see ``_weights.mean_sd``)."""
         y = self.values / self.trials if self.trials is not None else self.values
         if scale is not None:
             y = scale(y)
-        sd = float(np.std(y, ddof=1)) if y.size > 1 else 0.0
-        return ResponseStats(mean=float(np.mean(y)), sd=sd)
+        mean, sd = mean_sd(np.asarray(y, dtype=float), weights)
+        return ResponseStats(mean=float(mean), sd=float(sd))
 
 
 @dataclass(frozen=True)
@@ -276,13 +281,10 @@ class Design:
         """The correlated block that holds ``term``, if any."""
         return next((b for b in self.blocks if term in b.terms), None)
 
-    def column_sd(self) -> np.ndarray:
-        """Standard deviation of each common column (``ddof=1``)."""
-        return (
-            np.std(self.common, axis=0, ddof=1)
-            if self.n_obs > 1
-            else np.zeros(self.common.shape[1])
-        )
+    def column_sd(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Standard deviation of each common column (``ddof=1``), weighted by the
+        observation ``weights`` when given (see ``_weights.mean_sd``)."""
+        return np.asarray(mean_sd(self.common, weights)[1], dtype=float)
 
 
 def _column_levels(term: str, columns: Sequence[str]) -> tuple[str, ...]:

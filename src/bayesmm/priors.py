@@ -23,6 +23,7 @@ import numpy as np
 
 from ._errors import DataError, PriorError
 from ._validation import did_you_mean
+from ._weights import mean_sd
 
 if TYPE_CHECKING:  # runtime imports would be circular: families and design use Prior
     from .design import Design
@@ -335,25 +336,30 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
     DataError
         If the response is constant, so that no scale can be derived from it.
     """
-    stats = design.response.stats(family.prior_scale)
+    # Weighted by the observation weights: rows of weight 0 do not set the scales.
+    weights = design.weights
+    stats = design.response.stats(family.prior_scale, weights)
     if auto_scale:
         scale = _eta_scale(link, stats)
         if not np.isfinite(scale) or scale <= 0:
+            values = design.response.values
+            counted = values if weights is None else values[weights > 0]
+            rows = "" if weights is None else " of the rows with weight > 0"
             raise DataError(
-                f"The response {design.response.name!r} is constant (every value is "
-                f"{design.response.values[0]:g}); default priors cannot be scaled from it. "
-                "Check the data, or pass auto_scale=False."
+                f"The response {design.response.name!r} is constant (every value{rows} is "
+                f"{counted[0]:g}); default priors cannot be scaled from it. Check the data, "
+                "or pass auto_scale=False."
             )
         location = _eta_location(link, stats)
         if family.categories is not None:
             location = 0.0  # a multinomial logit's log odds against its reference category
         if design.offset is not None:  # eta = intercept + offset: centre the rest
-            location -= float(np.mean(design.offset.values))
+            location -= float(np.average(design.offset.values, weights=weights))
     else:
         stats = ResponseStats(mean=0.0, sd=1.0)
         scale, location = 1.0, 0.0
 
-    terms = _formula_priors(design, scale, location, auto_scale, None)
+    terms = _formula_priors(design, scale, location, auto_scale, None, weights)
     modelled = {d.param for d in design.distributional}
     for name in family.aux_params:
         if name not in modelled:
@@ -362,15 +368,21 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
 
     for part in design.distributional:
         scale, location = _distributional_scale(family, part.param, get_link(part.link), stats)
-        terms += _formula_priors(part.design, scale, location, auto_scale, part.param)
+        terms += _formula_priors(part.design, scale, location, auto_scale, part.param, weights)
     return PriorSet(tuple(terms))
 
 
 def _formula_priors(
-    design: Design, scale: float, location: float, auto_scale: bool, param: str | None
+    design: Design,
+    scale: float,
+    location: float,
+    auto_scale: bool,
+    param: str | None,
+    weights: np.ndarray | None = None,
 ) -> list[TermPrior]:
-    """The default priors of one formula's terms, for a linear predictor of scale ``scale``."""
-    column_sd = design.column_sd() if auto_scale else np.ones(design.common.shape[1])
+    """The default priors of one formula's terms, for a linear predictor of scale ``scale``;
+    predictors' sds weighted by the observation ``weights``."""
+    column_sd = design.column_sd(weights) if auto_scale else np.ones(design.common.shape[1])
     terms: list[TermPrior] = []
     for term in design.common_terms:
         if term.is_intercept:
@@ -385,7 +397,7 @@ def _formula_priors(
         if group.values is None or not auto_scale:
             sd = np.ones(len(group.columns))
         else:
-            sd = np.std(group.values, axis=0, ddof=1)
+            sd = mean_sd(group.values, weights)[1]
             sd = np.where(sd > 0, sd, 1.0)
         sigma = DEFAULT_SCALE * scale / sd
         value = float(sigma[0]) if sigma.size == 1 else sigma

@@ -665,6 +665,8 @@ def _row_likelihood(
 
     Each row's log-likelihood is its log density (observed), log CDF (left censored), log
     survival function (right censored) or log probability of its interval, times its weight.
+    For discrete families the lower bound is included: a right-censored row is
+    ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``_censoring``).
     Draws from it (prior predictive) are the uncensored responses. Censored terms are
     computed on every row and picked per row; the branches a row does not take get safe
     inputs, so that their gradients cannot turn the sum into NaN.
@@ -672,8 +674,10 @@ def _row_likelihood(
     censoring = design.response.censoring
     names = list(kwargs)
     extra: list[Any] = []
+    discrete = False
     if censoring is not None:
         try:
+            discrete = "int" in str(dist.dist(**kwargs).dtype)
             pm.logcdf(dist.dist(**kwargs), observed)
         except (NotImplementedError, ValueError, TypeError):  # PyMC's ways to say it has none
             raise FamilyError(
@@ -703,9 +707,12 @@ def _row_likelihood(
             left, right, interval = pt.eq(status, -1), pt.eq(status, 1), pt.eq(status, 2)
             low = pm.logcdf(distribution, value)
             high = pm.logcdf(distribution, pt.switch(interval, upper, value))
-            survival = pt.log1mexp(pt.switch(right, low, -1.0))
+            # A count's lower bound is included ("at least y"): P(Y >= y) = 1 - CDF(y - 1),
+            # as PyMC's own censoring of discrete variables; CDF(-1) = 0 gives log1mexp(-inf).
+            below = pm.logcdf(distribution, value - 1) if discrete else low
+            survival = pt.log1mexp(pt.switch(right, below, -1.0))
             between = pm.math.logdiffexp(
-                pt.switch(interval, high, 0.0), pt.switch(interval, low, -1.0)
+                pt.switch(interval, high, 0.0), pt.switch(interval, below, -1.0)
             )
             out = pt.switch(
                 left, low, pt.switch(right, survival, pt.switch(interval, between, out))
