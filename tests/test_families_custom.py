@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import shutil
@@ -341,6 +342,39 @@ def test_save_and_load_a_custom_family_by_import_path(models, stub_sampler, tmp_
     np.testing.assert_array_equal(loaded.draws(new), custom.fitted(idata).draws(new))
     # The loaded model refits: its family builds a model again.
     assert loaded.to_model(bmm.load_data("bacteria")).link.name == "my_logit"
+
+
+def test_save_and_load_keep_the_categories_of_a_custom_ordinal_family(stub_sampler, tmp_path):
+    family = dataclasses.replace(bmm.families.get_family("cumulative"), name="my_cumulative")
+    model = bmm.Model("rating ~ temp + contact", bmm.load_data("wine"), family=family)
+    idata = model.fit(draws=20, chains=2, random_seed=4, progressbar=False)
+    path = model.save(tmp_path / "ordinal.nc", idata)
+    record = bmm.io.read_header(path)["spec"]["family_record"]
+    assert record["categories"]["model"] == "cumulative" and record["categories"]["ordered"]
+    loaded = bmm.load(path)
+    assert loaded.family.categories == model.family.categories
+    assert loaded.family == model.family
+    expected = model.fitted(idata).point()
+    assert list(expected.columns) == list(loaded.point().columns)
+    assert len(expected.columns) == 5
+    pd.testing.assert_frame_equal(loaded.point(), expected)
+
+
+def test_a_custom_family_saved_without_categories_loads_without_them(
+    models, stub_sampler, tmp_path
+):
+    # Files written before the family record held its categories have no such entry.
+    _, custom = models
+    idata = custom.fit(draws=10, chains=1, random_seed=4, progressbar=False)
+    path = custom.save(tmp_path / "custom.nc", idata)
+    spec = bmm.io.read_header(path)["spec"]
+    assert spec["family_record"].pop("categories") is None
+    older = tmp_path / "older.nc"
+    shutil.copy(path, older)
+    with h5py.File(older, "r+") as handle:
+        handle.attrs["bayesmm_spec"] = json.dumps(spec)
+    loaded = bmm.load(older)
+    assert loaded.family.categories is None and loaded.family == custom.family
 
 
 def test_save_and_load_a_custom_link_of_a_registered_family(bacteria, stub_sampler, tmp_path):

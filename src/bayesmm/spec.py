@@ -22,7 +22,7 @@ from ._importpath import UnsavableError, callable_path, resolve_path
 from ._jsonvalues import UnsupportedValueError, decode_value, encode_value
 from ._pymc_likelihoods import KNOWN_LIKELIHOODS, finite_numbers
 from .design import Design, design_to_dict
-from .families import Family, Likelihood, _FixedPrior
+from .families import Categories, Family, Likelihood, _FixedPrior
 from .links import Link, _CentralDifference, _NumpyOpsInverse
 from .priors import Prior, PriorSet, TermPrior
 
@@ -357,7 +357,23 @@ def family_to_json(family: Family) -> dict[str, Any]:
             param: [encode_value(float(low)), encode_value(float(high))]
             for param, (low, high) in family.aux_bounds.items()
         },
+        "categories": _categories_to_json(family.categories),
     }
+
+
+def _categories_to_json(categories: Categories | None) -> dict[str, Any] | None:
+    """Every field of ``categories`` (text, booleans and whole numbers), or ``None``."""
+    if categories is None:
+        return None
+    return {f.name: getattr(categories, f.name) for f in fields(categories)}
+
+
+def _categories_from_json(record: Mapping[str, Any] | None) -> Categories | None:
+    # A record written before the family's categories were kept has none; fields added to
+    # Categories since a file was written take their defaults.
+    if record is None:
+        return None
+    return Categories(**record)
 
 
 def family_from_json(record: Mapping[str, Any]) -> Family:
@@ -420,6 +436,7 @@ def family_from_json(record: Mapping[str, Any]) -> Family:
             for param, (low, high) in record["aux_bounds"].items()
         },
         custom_links=tuple(link_from_json(link) for link in record["custom_links"]),
+        categories=_categories_from_json(record.get("categories")),
     )
 
 
