@@ -245,6 +245,23 @@ def test_summaries_have_a_column_per_category(wine_fit, wine):
         fitted.r2()
 
 
+def test_point_of_predictive_draws_gives_each_category_share_not_a_mean_of_codes(wine_fit, wine):
+    fitted = wine_fit[0].fitted(wine_fit[1])
+    rows = wine.head(3)
+    point = fitted.point(rows, kind="response", random_seed=2)
+    assert list(point.columns) == [f"mean[{k}]" for k in range(1, 6)]
+    codes = fitted.draws(rows, kind="response", random_seed=2)
+    shares = np.stack([(codes == k).mean(axis=0) for k in range(5)], axis=1)
+    np.testing.assert_array_equal(point.to_numpy(), shares)
+    np.testing.assert_allclose(point.sum(axis=1), 1.0)
+    with pytest.raises(
+        bmm.DataError,
+        match=r"stat must be 'mean' for kind='response' with family 'cumulative': .*got "
+        r"'median'\. Use kind='response_params'",
+    ):
+        fitted.point(rows, stat="median", kind="response")
+
+
 def test_predict_adds_a_category_dimension(wine_fit, wine):
     model, idata = wine_fit
     predictions = model.predict(idata, wine.head(3)).predictions["p"]

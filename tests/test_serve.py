@@ -165,6 +165,127 @@ def test_the_openapi_examples_work_as_given(served, name):
             assert response.status_code == 200, (path, response.text)
 
 
+# --- families of categories ----------------------------------------------------------------------
+
+WINE_ROWS = [
+    {"temp": "warm", "contact": "yes", "judge": "1"},
+    {"temp": "cold", "contact": "no", "judge": "new"},
+]
+WINE_OPTIONS = {"sample_new_groups": "gaussian", "random_seed": 5}
+
+
+@pytest.fixture(scope="module")
+def served_cumulative(tmp_path_factory):
+    """A cumulative model of ratings 1-5, fitted with prior draws, saved, served from its file."""
+    from bayesmm.backend import pymc as backend
+    from conftest import _prior_draws
+
+    original = backend.run_sampler
+    backend.run_sampler = _prior_draws
+    try:
+        wine = bmm.load_data("wine")
+        model = bmm.Model("rating ~ temp + contact + (1|judge)", wine, family="cumulative")
+        idata = model.fit(draws=50, chains=2, random_seed=3)
+        path = model.save(tmp_path_factory.mktemp("cumulative") / "m.nc", idata)
+        return bmm.load(path), TestClient(create_app(path))
+    finally:
+        backend.run_sampler = original
+
+
+def _by_category(table, name):
+    """A per-category summary frame as one {label: value} dict per row."""
+    levels = [column[len(name) + 1 : -1] for column in table.columns if column.startswith(name)]
+    return [{level: row[f"{name}[{level}]"] for level in levels} for _, row in table.iterrows()]
+
+
+def test_point_gives_each_category_of_a_cumulative_model(served_cumulative):
+    fitted, client = served_cumulative
+    labels = ["1", "2", "3", "4", "5"]
+    for kind, stat in [
+        ("response_params", "mean"),
+        ("response_params", "median"),
+        ("response", "mean"),
+    ]:
+        body = {"rows": WINE_ROWS, "kind": kind, "stat": stat, **WINE_OPTIONS}
+        got = client.post("/v1/predict/point", json=body)
+        assert got.status_code == 200, got.text
+        expected = fitted.point(_frame(WINE_ROWS), stat=stat, kind=kind, **WINE_OPTIONS)
+        results = [r["categories"] for r in got.json()["results"]]
+        assert results == _by_category(expected, stat)
+        assert all(list(r) == labels for r in results)
+        assert got.json()["n_draws"] == 100
+    # The predictive draws give each category's share of the draws, which sum to one: not a
+    # mean of category codes.
+    shares = client.post(
+        "/v1/predict/point", json={"rows": WINE_ROWS, "kind": "response", **WINE_OPTIONS}
+    ).json()["results"]
+    assert [sum(r["categories"].values()) for r in shares] == pytest.approx([1.0, 1.0])
+    assert all(
+        v * 100 == pytest.approx(round(v * 100)) for r in shares for v in r["categories"].values()
+    )
+
+
+def test_point_median_of_predicted_categories_of_a_cumulative_model_is_a_422(served_cumulative):
+    _, client = served_cumulative
+    body = {"rows": WINE_ROWS, "kind": "response", "stat": "median", **WINE_OPTIONS}
+    detail = _detail(client.post("/v1/predict/point", json=body))
+    assert detail[0]["loc"] == ["body", "stat"]
+    assert detail[0]["msg"].startswith(
+        "stat must be 'mean' for kind='response' with family 'cumulative'"
+    )
+    assert "got 'median'" in detail[0]["msg"] and "kind='response_params'" in detail[0]["msg"]
+
+
+def test_interval_gives_each_category_of_a_cumulative_model(served_cumulative):
+    fitted, client = served_cumulative
+    for method in ("hdi", "eti"):
+        body = {"rows": WINE_ROWS, "kind": "response_params", "prob": 0.8, "method": method}
+        got = client.post("/v1/predict/interval", json={**body, **WINE_OPTIONS})
+        assert got.status_code == 200, got.text
+        expected = fitted.interval(
+            _frame(WINE_ROWS), prob=0.8, method=method, kind="response_params", **WINE_OPTIONS
+        )
+        lower, upper = _by_category(expected, "lower"), _by_category(expected, "upper")
+        for result, low, high in zip(got.json()["results"], lower, upper, strict=True):
+            assert result["categories"] == {
+                level: {"lower": low[level], "upper": high[level]} for level in low
+            }
+    # Predictive draws are categories, which have no interval.
+    detail = _detail(client.post("/v1/predict/interval", json={"rows": WINE_ROWS}))
+    assert detail[0]["loc"] == ["body", "kind"]
+    assert detail[0]["msg"].startswith("kind='response' has no interval for family 'cumulative'")
+    assert "Use kind='response_params'" in detail[0]["msg"]
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"kind": "response_params"}, {"quantiles": [0.1, 0.9]}], ids=str
+)
+def test_density_of_a_cumulative_model_is_a_422_saying_what_works(served_cumulative, extra):
+    _, client = served_cumulative
+    detail = _detail(client.post("/v1/predict/density", json={"rows": WINE_ROWS, **extra}))
+    assert detail[0]["loc"] == ["body"]
+    message = detail[0]["msg"]
+    assert "family 'cumulative' predicts a probability for each category" in message
+    assert "/v1/predict/point" in message and "/v1/predict/interval" in message
+
+
+def test_the_openapi_schema_of_a_cumulative_model_documents_its_categories(served_cumulative):
+    _, client = served_cumulative
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    point = components["CategoryPointResult"]["properties"]["categories"]
+    assert point["additionalProperties"] == {"type": "number"}
+    interval = components["CategoryIntervalResult"]["properties"]["categories"]
+    assert interval["additionalProperties"] == {"$ref": "#/components/schemas/IntervalResult"}
+    for path in ("/v1/predict/point", "/v1/predict/interval"):
+        operation = schema["paths"][path]["post"]
+        examples = operation["requestBody"]["content"]["application/json"]["examples"]
+        for example in examples.values():
+            response = client.post(path, json=example["value"])
+            assert response.status_code == 200, (path, response.text)
+            assert set(response.json()["results"][0]["categories"]) == {"1", "2", "3", "4", "5"}
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 

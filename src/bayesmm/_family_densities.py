@@ -140,6 +140,24 @@ def category_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndar
     return np.minimum(codes, p.shape[-1] - 1)  # rounding can leave the total just below 1
 
 
+def multinomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Counts of each category, shape ``(..., K)``, for ``trials`` draws with probabilities
+    ``p`` of shape ``(..., K)``."""
+    p = v["p"]
+    trials = np.broadcast_to(v["trials"], p.shape[:-1]).astype(np.int64)
+    # numpy checks that the probabilities sum to at most 1; rounding may exceed it.
+    return rng.multinomial(trials, p / p.sum(axis=-1, keepdims=True))
+
+
+def _multinomial_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+    """The log probability of counts ``y`` of shape ``(..., K)``."""
+    from scipy.special import gammaln, xlogy
+
+    y = np.asarray(y, dtype=float)
+    trials = y.sum(axis=-1)
+    return gammaln(trials + 1) - gammaln(y + 1).sum(axis=-1) + xlogy(y, v["p"]).sum(axis=-1)
+
+
 # --- numpy log densities -------------------------------------------------------------------
 
 
@@ -246,6 +264,7 @@ LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
     "cumulative": _category_logpmf,
     "sratio": _category_logpmf,
     "categorical": _category_logpmf,
+    "multinomial": _multinomial_logpmf,
     "beta_binomial": lambda y, v: scipy_stats().betabinom.logpmf(
         y, v["trials"], v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
     ),

@@ -21,6 +21,7 @@ from ._family_densities import (
     category_draw,
     gamma_draw,
     lognormal_draw,
+    multinomial_draw,
     negbinomial_draw,
     normal_draw,
     poisson_draw,
@@ -100,6 +101,10 @@ def _category_codes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
 
 _CATEGORICAL_TEXT = (
     "categories, at least 3 (a factor, text or integers; the first is the reference)"
+)
+_MULTINOMIAL_TEXT = (
+    "non-negative integer counts of at least 3 categories, one column each: c(a, b, c) ~ x "
+    "(the first is the reference)"
 )
 _ORDINAL_TEXT = "ordered categories, at least 3 (an ordered factor, text or integers)"
 _COUNTS_TEXT = "non-negative integer counts"
@@ -217,6 +222,7 @@ GLM_VARIANCE: dict[str, str | None] = {
     "cumulative": None,
     "sratio": None,
     "categorical": None,
+    "multinomial": None,
 }
 
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
@@ -572,6 +578,18 @@ def _records() -> list[Family]:
             support=_category_codes,
             support_text=_CATEGORICAL_TEXT,
             categories=Categories("categorical", ordered=False),
+        ),
+        Family(
+            "multinomial",
+            # The multinomial logit of counts: as categorical, with each row's number of
+            # trials the sum of its counts.
+            Likelihood("Multinomial", ("p",), "p", draw=multinomial_draw),
+            "logit",
+            ("logit",),
+            support=_counts,
+            support_text=_MULTINOMIAL_TEXT,
+            trials=True,
+            categories=Categories("categorical", ordered=False, counts=True),
         ),
     ]
 

@@ -87,7 +87,11 @@ class Response:
         """Mean and standard deviation (of the proportion, for binomial responses), of
         ``scale(y)`` when given (a family's ``prior_scale``); weighted by the observation
         ``weights`` when given (see ``_weights.mean_sd``)."""
-        y = self.values / self.trials if self.trials is not None else self.values
+        y = self.values
+        if y.ndim == 2:  # a multinomial's counts: the reference category's share
+            y = y[:, 0]
+        if self.trials is not None:
+            y = np.divide(y, self.trials, out=np.zeros(len(y)), where=self.trials > 0)
         if scale is not None:
             y = scale(y)
         mean, sd = mean_sd(np.asarray(y, dtype=float), weights)
@@ -378,6 +382,8 @@ def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> 
     the order of its categories); other columns, integers or text, are sorted.
     """
     assert family.categories is not None
+    if family.categories.counts:
+        return _encode_counts(description, data, family)
     term = description.response.term
     name = str(term.name)
     components = list(getattr(term, "components", []) or [])
@@ -420,6 +426,36 @@ def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> 
         )
     family.check_response(codes.astype(float), None, name)
     return Response(name, codes.astype(float), None, None, tuple(levels))
+
+
+def _encode_counts(description: Any, data: pd.DataFrame, family: Family) -> Response:
+    """The response of a multinomial family: ``c(a, b, c)``, a count of each category (column)
+    per row. Its values are the counts, shape ``(n, K)``, its trials their row sums, and its
+    levels the columns' names (the first is the reference)."""
+    assert family.categories is not None
+    term = description.response.term
+    name = str(term.name)
+    components = list(getattr(term, "components", []) or [])
+    call = getattr(components[0], "call", None) if len(components) == 1 else None
+    columns = []
+    if call is not None and str(call.callee) == "c":
+        columns = [getattr(arg, "name", None) for arg in call.args]
+    if not columns or any(c not in data.columns for c in columns):
+        raise DataError(
+            f"Family {family.name!r} needs the response as the columns of counts of each "
+            f"category, e.g. 'c(a, b, c) ~ x'; got {name!r}."
+        )
+    needed = family.categories.min_levels
+    if len(columns) < needed:
+        raise DataError(
+            f"The response {name!r} must have at least {needed} columns of counts for family "
+            f"{family.name!r}; got {len(columns)}: {columns}. For two, use family='binomial' "
+            f"with p({columns[0]}, {columns[0]} + {columns[-1]})."
+        )
+    values = np.column_stack([np.asarray(data[c], dtype=float) for c in columns])
+    for j, column in enumerate(columns):
+        family.check_response(values[:, j], None, f"{name}: {column}")
+    return Response(name, values, values.sum(axis=1), None, tuple(columns))
 
 
 def threshold_labels(levels: Sequence[Any]) -> tuple[str, ...]:
@@ -500,7 +536,7 @@ def _encode_response(
     if kind == "proportion":
         values, trials = matrix[:, 0].astype(float), matrix[:, 1].astype(float)
         if not family.trials:
-            with_trials = sorted(n for n, f in FAMILIES.items() if f.trials)
+            with_trials = sorted(n for n, f in FAMILIES.items() if f.trials and not _counts(f))
             raise DataError(
                 f"The response {name!r} is a p(successes, trials) proportion, which needs "
                 f"a family with trials, one of {with_trials}; got family {family.name!r}."
@@ -883,6 +919,8 @@ class DesignState:
     distributional: tuple[DesignState, ...] = ()
     #: formulae's offset terms (see ``_offsets``), evaluated again on new rows.
     offsets: tuple[Any, ...] = ()
+    #: A multinomial response's columns of counts, whose sum is a new row's number of trials.
+    count_columns: tuple[str, ...] = ()
 
     @property
     def trials_column(self) -> str | None:
@@ -951,6 +989,9 @@ class DesignState:
             if column is None or column in data.columns:
                 source = data if column is None else data[[column]]
                 trials = np.asarray(self.trials_call.eval_new_data_proportion(source), dtype=float)
+        if self.count_columns and all(c in data.columns for c in self.count_columns):
+            # A multinomial row's number of trials: the sum of its counts.
+            trials = np.asarray(data[list(self.count_columns)], dtype=float).sum(axis=1)
         subs = tuple(state.encode(data) for state in self.distributional)
         offset = new_offset(self.offsets, frame, self.formula)
         return NewDesign(n, common, tuple(groups), trials, subs, offset=offset)
@@ -1184,7 +1225,12 @@ def _encode_formula(
         n_common=common.shape[1],
         common_levels=_common_levels(common_raw),
         groups=group_encoders,
-        trials_call=response_term.components[0] if response.trials is not None else None,
+        trials_call=(
+            response_term.components[0]
+            if response.trials is not None and not _counts(family)
+            else None
+        ),
+        count_columns=tuple(response.levels or ()) if _counts(family) else (),
         offsets=tuple(offsets),
     )
     return Design(
@@ -1337,6 +1383,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     allowed.add("censored")  # read by bayesmm itself (_censoring), never called
+    allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:
         terms.append(description.response.term)
@@ -1441,6 +1488,11 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     }
 
 
+def _counts(family: Family) -> bool:
+    """Whether the family's response is a count of each category (multinomial)."""
+    return family.categories is not None and family.categories.counts
+
+
 def _categories_to_dict(design: Design) -> dict[str, Any]:
     """The categories of the response and the dropped intercept column, for families of
     categories; nothing for the others, so that their files are as before."""
@@ -1503,7 +1555,7 @@ def design_from_dict(
         _, _, built_groups = _encode_group(description, stand_in, env)
         offsets = offset_terms(description, formula) if with_offsets else []
         encode_offset(offsets, stand_in, env, formula)
-        if spec["response"]["trials"]:
+        if spec["response"]["trials"] and not _counts(family):
             trials_call = description.response.term.components[0]
             trials_call.set_type(stand_in, env)
             trials_call.set_data()
@@ -1542,6 +1594,7 @@ def design_from_dict(
         common_levels=_common_levels(common_matrix.terms.values() if common_matrix else []),
         groups=tuple(groups),
         trials_call=trials_call,
+        count_columns=tuple(spec["response"].get("levels", ())) if _counts(family) else (),
         columns=columns,
         offsets=tuple(offsets),
         distributional=tuple(d.design.state for d in subs),  # type: ignore[misc]

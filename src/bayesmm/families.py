@@ -233,6 +233,9 @@ class Categories:
         Whether the ``K - 1`` thresholds are sampled in increasing order (ordinal models).
     min_levels : int, default 3
         The fewest categories the response may have (two categories are a bernoulli model).
+    counts : bool, default False
+        Whether each row holds a count of every category (``c(a, b, c) ~ x``, multinomial)
+        rather than one category.
 
     Examples
     --------
@@ -243,6 +246,7 @@ class Categories:
     model: str
     ordered: bool = True
     min_levels: int = 3
+    counts: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in CATEGORY_MODELS:

@@ -266,6 +266,11 @@ class FittedModel:
                 "so the log-likelihood of new data cannot be computed."
             )
         rows = self._rows(data)
+        categories = self.family.categories
+        if categories is not None and categories.counts:
+            return self._counts_log_likelihood(
+                rows, y, logpdf, include_group_specific, sample_new_groups, random_seed, n_samples
+            )
         values = np.asarray(_category_codes(y, self.design, self.family), dtype=float).reshape(-1)
         if values.shape[0] != rows.n_obs:
             raise DataError(
@@ -277,6 +282,32 @@ class FittedModel:
         if rows.trials is not None:
             params["trials"] = rows.trials[None, :]
         return np.asarray(logpdf(values[None, :], params), dtype=float)
+
+    def _counts_log_likelihood(
+        self,
+        rows: NewDesign,
+        y: Any,
+        logpdf: Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray],
+        include_group_specific: bool,
+        sample_new_groups: bool | str | None,
+        random_seed: int | np.random.Generator | None,
+        n_samples: int | None,
+    ) -> np.ndarray:
+        """:meth:`log_likelihood` of a multinomial family: ``y`` holds a count of each
+        category per row, shape ``(rows, K)``."""
+        levels = self.design.response.levels or ()
+        values = np.asarray(y, dtype=float)
+        if values.shape != (rows.n_obs, len(levels)):
+            raise DataError(
+                f"y must hold a count of each of the {len(levels)} categories {list(levels)} "
+                f"per row of data, shape ({rows.n_obs}, {len(levels)}); got shape "
+                f"{values.shape}."
+            )
+        for j, level in enumerate(levels):
+            self.family.check_response(values[:, j], None, f"y[:, {j}] ({level})")
+        rng = np.random.default_rng(random_seed)
+        params = self._params(rows, include_group_specific, sample_new_groups, rng, n_samples)
+        return np.asarray(logpdf(values[None, :, :], params), dtype=float)
 
     def predict(
         self,
@@ -339,8 +370,20 @@ class FittedModel:
         kind: str = "response_params",
         **options: Any,
     ) -> pd.DataFrame:
-        """Posterior mean or median of each row, one column named by ``stat``."""
+        """Posterior mean or median of each row, one column named by ``stat``.
+
+        For a family of categories, one column per category (``"mean[1]"``, ...):
+        ``kind="response_params"`` gives the ``stat`` of each category's probability;
+        ``kind="response"`` gives the share of each category among the predictive draws,
+        which estimates the predictive probability of each category (only ``stat="mean"``).
+
+        Raises
+        ------
+        DataError
+            If ``stat="median"`` with ``kind="response"`` for a family of categories.
+        """
         values = self.draws(data, kind, **options)
+        values = category_point_draws(values, self.family, self.design, kind, stat)
         if values.ndim == 3:
             table = _per_category(values, lambda v: point_estimate(v, stat)[:, None], [stat])
             return self._category_frame(table, data, values)
@@ -525,6 +568,35 @@ def _per_category(
     side by side: shape ``(rows, K * len(names))``, category by category."""
     parts = [np.asarray(summary(values[:, :, k])) for k in range(values.shape[2])]
     return np.concatenate(parts, axis=1), names
+
+
+def category_point_draws(
+    values: np.ndarray, family: Family, design: Design, kind: str, stat: str
+) -> np.ndarray:
+    """The draws whose ``stat`` per category is the point estimate of each category.
+
+    ``values`` as they are, except for the predictive draws (``kind="response"``) of a family
+    of one category per row: their category codes ``(draws, rows)`` become indicators
+    ``(draws, rows, K)``, whose mean is each category's share of the draws. A mean of the
+    codes themselves would depend on how the categories are numbered (brms's ``predict``
+    gives these shares too).
+
+    Raises
+    ------
+    DataError
+        If ``stat`` is not ``"mean"`` for the predictive draws of a family of categories.
+    """
+    levels = design.response.levels
+    if family.categories is None or kind != "response" or levels is None or values.ndim != 2:
+        return values
+    if stat != "mean":
+        raise DataError(
+            f"stat must be 'mean' for kind='response' with family {family.name!r}: the "
+            "estimate is the share of each category among the predictive draws (a median of "
+            f"the draws of one category is 0 or 1); got {stat!r}. Use "
+            "kind='response_params' for the median of each category's probability."
+        )
+    return (values[..., None] == np.arange(len(levels))).astype(float)
 
 
 def _category_codes(y: Any, design: Design, family: Family) -> Any:

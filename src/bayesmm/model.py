@@ -610,6 +610,11 @@ def _categories_text(levels: tuple[Any, ...] | None, family: Family) -> str:
     """For a family of categories: its categories and, for an ordinal one, its thresholds."""
     if levels is None or family.categories is None:
         return ""
+    if family.categories.counts:
+        return (
+            f"\n    Categories: {', '.join(map(str, levels))} (a column of counts each); "
+            f"{levels[0]} is the reference, each other category has its linear predictor"
+        )
     if not family.categories.ordinal:
         return (
             f"\n    Categories: {', '.join(map(str, levels))} (codes 0-{len(levels) - 1}); "

@@ -35,6 +35,9 @@ __all__ = ["BuiltModel", "build_model", "sample", "prior_predictive", "SAMPLERS"
 
 OBS_DIM = "__obs__"
 
+#: The dimension of a multinomial response's categories (as prediction's, see ``fitted``).
+CATEGORY_DIM = "__category__"
+
 #: The prefix of the names of the model's data containers.
 DATA_PREFIX = "@"
 
@@ -613,11 +616,20 @@ def _category_response(
     categories = family.categories
     levels = design.response.levels
     assert categories is not None and levels is not None
-    observed = data.rows(design.response.values)[:, 0]
     if not categories.ordinal:
         p = categories.probabilities(pt.stack(etas, axis=1), lambda x: x, pt)
+        if categories.counts:  # multinomial: a count of each category, its sum the trials
+            pm.modelcontext(None).add_coord(CATEGORY_DIM, [str(v) for v in levels])
+            trials = data.row_ints(np.asarray(design.response.trials))
+            counts = data.rows(design.response.values)
+            pm.Multinomial(
+                design.response.name, n=trials, p=p, observed=counts, dims=(OBS_DIM, CATEGORY_DIM)
+            )
+            return
+        observed = data.rows(design.response.values)[:, 0]
         pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
         return
+    observed = data.rows(design.response.values)[:, 0]
     eta = etas[0]
     name = categories.threshold
     prior = priors[name]
@@ -964,9 +976,11 @@ def sample(
     idata.attrs["inference_method"] = inference_method
     _set_constant_data(idata, model)
     if "observed_data" not in idata.groups():
+        dims = (OBS_DIM, CATEGORY_DIM)[: np.ndim(built.observed)]  # a multinomial's counts
+        coords = {d: list(model.coords[d]) for d in dims[1:]}
         observed = xr.Dataset(
-            {built.response: ((OBS_DIM,), built.observed)},
-            coords={OBS_DIM: np.arange(len(built.observed))},
+            {built.response: (dims, built.observed)},
+            coords={OBS_DIM: np.arange(len(built.observed)), **coords},
         )
         idata.add_groups(observed_data=observed)
     idata.posterior = _user_facing(built, idata["posterior"])  # type: ignore[attr-defined]

@@ -20,11 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from .._errors import BayesmmError
-from ..fitted import FittedModel
+from .._errors import BayesmmError, DataError
+from ..fitted import FittedModel, _per_category, category_point_draws
 from ..io import _versions, load
 from ..predict import POLICIES, density, interval, point_estimate, quantiles
 from .schemas import (
+    CategoryIntervalResponse,
+    CategoryPointResponse,
     ColumnInfo,
     DensityResponse,
     GroupInfo,
@@ -128,6 +130,14 @@ class _NotFinite(ValueError):
     pass
 
 
+class _Refused(ValueError):
+    """A request this model cannot answer, whatever its rows: a 422 at ``loc``."""
+
+    def __init__(self, message: str, loc: list[Any]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 def _finite(values: np.ndarray, what: str, row_axis: int = 1) -> np.ndarray:
     """``values`` if every number is finite; a 422 naming the rows otherwise (JSON has no inf)."""
     bad = ~np.isfinite(values)
@@ -176,6 +186,18 @@ def create_app(
     names = [column.name for column in inputs]
     example_row = {column.name: column.example for column in inputs}
     versions = (fitted.source or {}).get("versions") or _versions()
+    family = fitted.family
+    design = fitted.design
+    # A family of categories predicts a probability per category: (draws, rows, K) arrays,
+    # whose summaries are keyed by the categories' labels.
+    levels = design.response.levels if family.categories is not None else None
+    counts = bool(getattr(family.categories, "counts", False))
+    labels = [str(level) for level in levels] if levels is not None else None
+    point_response: Any = PointResponse if labels is None else CategoryPointResponse
+    interval_response: Any = IntervalResponse if labels is None else CategoryIntervalResponse
+    # Its predictive draws are categories, which have no interval: the example asks for one
+    # of the probabilities.
+    interval_kind = {} if labels is None or counts else {"kind": "response_params"}
     info = ModelInfo(
         formula=spec.formula,
         family=spec.family,
@@ -271,12 +293,33 @@ def create_app(
     interval_model: Any = models["interval"]
     density_model: Any = models["density"]
 
-    @app.post("/v1/predict/point", response_model=PointResponse, responses=errors, tags=["predict"])
+    @app.post(
+        "/v1/predict/point", response_model=point_response, responses=errors, tags=["predict"]
+    )
     async def predict_point(
         request: Annotated[point_model, Body(openapi_examples=examples(stat="mean"))],
-    ) -> PointResponse:
-        """The posterior mean or median of each row."""
+    ) -> PointResponse | CategoryPointResponse:
+        """The posterior mean or median of each row (of each category's probability, for a
+        family of categories)."""
         values = await predictive_draws(request)
+        if labels is not None:
+            try:
+                values = category_point_draws(values, family, design, request.kind, request.stat)
+            except DataError as err:
+                raise _Refused(str(err), ["body", "stat"]) from None
+            with np.errstate(all="ignore"):
+                table, _ = _per_category(
+                    values, lambda v: point_estimate(v, request.stat)[:, None], [request.stat]
+                )
+            _finite(table, "estimate", 0)
+            return CategoryPointResponse(
+                kind=request.kind,
+                n_draws=values.shape[0],
+                stat=request.stat,
+                results=[
+                    {"categories": dict(zip(labels, row.tolist(), strict=True))} for row in table
+                ],
+            )
         with np.errstate(all="ignore"):
             estimates = _finite(point_estimate(values, request.stat), "estimate", 0)
         return PointResponse(
@@ -287,13 +330,54 @@ def create_app(
         )
 
     @app.post(
-        "/v1/predict/interval", response_model=IntervalResponse, responses=errors, tags=["predict"]
+        "/v1/predict/interval",
+        response_model=interval_response,
+        responses=errors,
+        tags=["predict"],
     )
     async def predict_interval(
-        request: Annotated[interval_model, Body(openapi_examples=examples(prob=0.9))],
-    ) -> IntervalResponse:
-        """A ``prob`` interval of each row: highest-density (``hdi``) or equal-tailed."""
+        request: Annotated[
+            interval_model,
+            Body(openapi_examples=examples(prob=0.9, **interval_kind)),
+        ],
+    ) -> IntervalResponse | CategoryIntervalResponse:
+        """A ``prob`` interval of each row: highest-density (``hdi``) or equal-tailed (of each
+        category's probability, for a family of categories)."""
+        # The predictive draws of one category per row are category codes.
+        if labels is not None and request.kind == "response" and not counts:
+            raise _Refused(
+                f"kind='response' has no interval for family {family.name!r}: its predictive "
+                "draws are categories, not numbers. Use kind='response_params' for an interval "
+                "of each category's probability, or /v1/predict/point with kind='response' for "
+                "each category's share of the predictive draws.",
+                ["body", "kind"],
+            )
         values = await predictive_draws(request)
+        if labels is not None:
+            with np.errstate(all="ignore"):
+                table, _ = _per_category(
+                    values,
+                    lambda v: interval(v, request.prob, request.method),
+                    ["lower", "upper"],
+                )
+            _finite(table, "interval", 0)
+            return CategoryIntervalResponse(
+                kind=request.kind,
+                n_draws=values.shape[0],
+                prob=request.prob,
+                method=request.method,
+                results=[
+                    {
+                        "categories": {
+                            label: {"lower": lower, "upper": upper}
+                            for label, (lower, upper) in zip(
+                                labels, row.reshape(-1, 2).tolist(), strict=True
+                            )
+                        }
+                    }
+                    for row in table
+                ],
+            )
         with np.errstate(all="ignore"):
             bounds = _finite(interval(values, request.prob, request.method), "interval", 0)
         return IntervalResponse(
@@ -311,6 +395,16 @@ def create_app(
         request: Annotated[density_model, Body(openapi_examples=examples(bins=20))],
     ) -> DensityResponse:
         """A histogram density of each row's predictive draws, or its quantiles."""
+        if labels is not None:
+            raise _Refused(
+                "/v1/predict/density gives a histogram or quantiles of one number per row; "
+                f"family {family.name!r} predicts a probability for each category. Use "
+                "/v1/predict/point for each category's probability (kind='response_params') "
+                "or its share of the predictive draws (kind='response'), and "
+                "/v1/predict/interval with kind='response_params' for intervals of the "
+                "probabilities.",
+                ["body"],
+            )
         values = await predictive_draws(request)
         results: list[dict[str, Any]] = []
         if request.quantiles is not None:
@@ -339,6 +433,10 @@ def create_app(
     @app.exception_handler(_NotFinite)
     async def not_finite(request: Request, err: _NotFinite) -> JSONResponse:
         return _unprocessable(str(err), ["body", "rows"])
+
+    @app.exception_handler(_Refused)
+    async def refused(request: Request, err: _Refused) -> JSONResponse:
+        return _unprocessable(str(err), err.loc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -216,6 +216,34 @@ class IntervalResponse(_Response):
     results: list[IntervalResult]
 
 
+class CategoryPointResult(BaseModel):
+    categories: dict[str, float] = Field(
+        description="For each category, by its label: its point estimate (of its "
+        "probability, or of its share of the predictive draws)."
+    )
+
+
+class CategoryPointResponse(_Response):
+    """A family of categories: one estimate per category and row."""
+
+    stat: Literal["mean", "median"]
+    results: list[CategoryPointResult]
+
+
+class CategoryIntervalResult(BaseModel):
+    categories: dict[str, IntervalResult] = Field(
+        description="For each category, by its label: an interval (of its probability)."
+    )
+
+
+class CategoryIntervalResponse(_Response):
+    """A family of categories: one interval per category and row."""
+
+    prob: float
+    method: Literal["hdi", "eti"]
+    results: list[CategoryIntervalResult]
+
+
 class DensityResult(BaseModel):
     x: list[float] | None = Field(None, description="Bin midpoints.")
     density: list[float] | None = Field(None, description="Density at each midpoint.")
