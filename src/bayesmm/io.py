@@ -11,7 +11,7 @@ It holds:
   rows (``bayesmm_data_sha256``).
 
 Loading reads arrays and JSON only, never a pickle. The formula in a file may call only
-formulae's transforms and elementwise numpy maths (``design.SAFE_NUMPY``), in a namespace that
+formulae's transforms and elementwise numpy maths (``_design_file.SAFE_NUMPY``), in a namespace that
 holds nothing else, so opening a file cannot run code. Loading imports neither pymc nor
 pytensor.
 """
