@@ -1,7 +1,10 @@
-"""The PyMC backend: the only module that imports pymc and pytensor.
+"""The PyMC backend: with the other modules of ``backend``, the only code that imports pymc
+and pytensor.
 
 It turns a :class:`~bayesmm.design.Design`, a family, a link and a
-:class:`~bayesmm.priors.PriorSet` into a ``pm.Model``, and runs a NUTS sampler on it.
+:class:`~bayesmm.priors.PriorSet` into a ``pm.Model``, and runs a NUTS sampler on it. The
+linear predictors are built in ``_effects``, the responses that need more than one PyMC
+distribution in ``_likelihoods``, both from the pieces of ``_variables``.
 """
 
 from __future__ import annotations
@@ -12,49 +15,50 @@ import os
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import arviz as az
 import numpy as np
 import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 from pymc.exceptions import TruncationError
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .._errors import BackendError, FamilyError, PriorError
-from .._validation import choice_message, did_you_mean
-from ..design import Design, GroupBlock, GroupTerm, threshold_labels
+from .._errors import BackendError
+from .._validation import choice_message
+from ..design import Design
 from ..families import Family
 from ..links import Link, get_link
-from ..priors import Prior, PriorSet, TermPrior
+from ..priors import PriorSet
+from ._effects import CENTRED_MIN_ROWS_PER_LEVEL, _linear_predictor, use_noncentered
+from ._likelihoods import _auxiliary, _category_response, _row_likelihood
+from ._variables import (
+    CATEGORY_DIM,
+    OBS_DIM,
+    PYTENSOR_OPS,
+    _common_dim,
+    _Containers,
+    expr_dim,
+    factor_dim,
+)
 from .compiled import CompiledCache
 
-__all__ = ["BuiltModel", "build_model", "sample", "prior_predictive", "SAMPLERS", "OBS_DIM"]
+__all__ = [
+    "BuiltModel",
+    "build_model",
+    "sample",
+    "prior_predictive",
+    "SAMPLERS",
+    "OBS_DIM",
+    "CENTRED_MIN_ROWS_PER_LEVEL",
+    "use_noncentered",
+]
 
-OBS_DIM = "__obs__"
-
-#: The dimension of a multinomial response's categories (as prediction's, see ``fitted``).
-CATEGORY_DIM = "__category__"
-
-#: The prefix of the names of the model's data containers.
-DATA_PREFIX = "@"
 
 #: Largest log-likelihood stored by default: 25 million float64 values, 200 MB.
 LOG_LIKELIHOOD_MAX_VALUES = 25_000_000
 
 _log = logging.getLogger("bayesmm")
-
-#: pytensor versions of the operations that inverse links use.
-PYTENSOR_OPS = SimpleNamespace(
-    exp=pt.exp,
-    log=pt.log,
-    sqrt=pt.sqrt,
-    expit=pt.sigmoid,
-    normal_cdf=lambda x: 0.5 * (1 + pt.erf(x / np.sqrt(2.0))),
-    arctan=pt.arctan,
-)
 
 
 @dataclass(frozen=True)
@@ -81,284 +85,6 @@ class BuiltModel:
     order: tuple[str, ...] = ()
 
 
-class _Containers:
-    """The data of a model, packed into two named containers.
-
-    The data, and every number scaled from them (prior parameters, column means), enter the
-    graph through containers rather than as constants, so that a compiled sampler can be
-    reused on other data of the same structure (see :mod:`bayesmm.backend.compiled`). There
-    are two, because nutpie's compile time grows by most of a second with each container:
-
-    - ``@params``: every number of the priors, and the column means, as one vector;
-    - ``@rows``: every per-row value, one column each: common predictors, group-term values,
-      group-level indexes, binomial trials and the response (whole numbers are exact in
-      float64 up to 2**53, and are cast back in the graph).
-
-    Both are made, empty, at their first use and filled by :meth:`fill` once the whole graph
-    is built. Their names start with :data:`DATA_PREFIX`, which keeps them apart from the
-    terms, whose names come from column names.
-    """
-
-    def __init__(self, n_obs: int) -> None:
-        self.n_obs = n_obs
-        self._parts: dict[str, list[np.ndarray]] = {}
-        self._sizes: dict[str, int] = {}
-        self._containers: dict[str, Any] = {}
-
-    def _add(self, name: str, part: np.ndarray, width: int) -> tuple[Any, int]:
-        if name not in self._containers:
-            empty, dims = np.zeros(0), None
-            if name == "rows":
-                empty, dims = np.zeros((self.n_obs, 0)), (OBS_DIM, f"{DATA_PREFIX}rows_column")
-            self._containers[name] = pm.Data(f"{DATA_PREFIX}{name}", empty, dims=dims)
-            self._parts[name], self._sizes[name] = [], 0
-        start = self._sizes[name]
-        self._parts[name].append(part)
-        self._sizes[name] += width
-        return self._containers[name], start
-
-    def param(self, value: Any) -> Any:
-        """A prior parameter (or any number or array not per row)."""
-        value = np.asarray(value, dtype=float)
-        vector, start = self._add("params", value.ravel(), value.size)
-        if value.ndim == 0:
-            return vector[start]
-        return vector[start : start + value.size].reshape(value.shape)
-
-    def rows(self, values: np.ndarray) -> Any:
-        """Per-row floats, shape ``(n_obs, k)``."""
-        values = np.asarray(values, dtype=float).reshape(self.n_obs, -1)
-        matrix, start = self._add("rows", values, values.shape[1])
-        return matrix[:, start : start + values.shape[1]]
-
-    def row_ints(self, values: np.ndarray) -> Any:
-        """A per-row column of whole numbers, shape ``(n_obs,)``, as int32."""
-        return pt.cast(self.rows(values)[:, 0], "int32")
-
-    def fill(self) -> None:
-        """Give each container its values, now that the graph is built."""
-        for name, container in self._containers.items():
-            container.set_value(
-                np.concatenate(self._parts[name], axis=0 if name == "params" else 1)
-            )
-
-
-def _common_dim(name: str) -> str:
-    return f"{name}_dim"
-
-
-def factor_dim(factor: str) -> str:
-    """The dimension name of a grouping factor's levels."""
-    return f"{factor}__factor_dim"
-
-
-def expr_dim(expr: str) -> str:
-    """The dimension name of the columns of a group term's expression."""
-    return f"{expr}__expr_dim"
-
-
-def _distribution(prior: Prior, where: str) -> Any:
-    dist = getattr(pm, prior.name, None)
-    if not (isinstance(dist, type) and issubclass(dist, pm.Distribution)):
-        names = [
-            n
-            for n in dir(pm)
-            if isinstance(getattr(pm, n), type) and issubclass(getattr(pm, n), pm.Distribution)
-        ]
-        raise PriorError(
-            f"The prior of {where!r} names the distribution {prior.name!r}, which PyMC does not "
-            "have." + did_you_mean(prior.name, names)
-        )
-    return dist
-
-
-def _random_variable(
-    name: str, prior: Prior, dims: tuple[str, ...] | None, data: _Containers
-) -> Any:
-    """Create ``name ~ prior``; parameters that are Priors become ``name_param`` variables.
-
-    Hyperparameters of a vector-valued term get the term's last dimension when their own
-    default values are vectors, and are scalars otherwise.
-    """
-    dist = prior.dist if prior.dist is not None else _distribution(prior, name)
-    kwargs = {}
-    for param, value in prior.params.items():
-        if isinstance(value, Prior):
-            sub_dims = _hyper_dims(value, dims)
-            kwargs[param] = _random_variable(f"{name}_{param}", value, sub_dims, data)
-        elif isinstance(value, str):
-            kwargs[param] = value
-        elif prior.dist is not None:
-            # A user's own distribution function gets plain numbers, as documented.
-            kwargs[param] = np.asarray(value, dtype=float)
-        else:
-            kwargs[param] = data.param(value)
-    try:
-        return dist(name, dims=dims, **kwargs)
-    except (TypeError, ValueError) as err:
-        raise PriorError(f"The prior {prior!r} of {name!r} is invalid: {err}") from None
-
-
-def _hyper_dims(prior: Prior, dims: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    vector = any(np.ndim(v) > 0 for v in prior.params.values() if not isinstance(v, Prior))
-    if vector and dims:
-        return (dims[-1],)
-    return None
-
-
-#: ``noncentered="auto"`` centres a group term whose levels have at least this many rows on
-#: average (see :func:`use_noncentered`).
-CENTRED_MIN_ROWS_PER_LEVEL = 20
-
-
-def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> bool:
-    """Whether ``term`` gets the non-centred parameterisation.
-
-    ``"auto"``: non-centred unless its levels have :data:`CENTRED_MIN_ROWS_PER_LEVEL` rows or
-    more on average. With few rows per level the data say little about each effect, and the
-    non-centred form avoids the funnel between the effects and their sd; with many, the
-    likelihood pins each effect down and the centred form mixes better (Papaspiliopoulos,
-    Roberts and Skold 2007). On InstEval (25 to 5,000 rows per level) centring every term
-    raises the smallest ESS; see ``benchmarks/README.md``.
-    """
-    if isinstance(noncentered, bool):
-        return noncentered
-    return n_obs / max(len(term.levels), 1) < CENTRED_MIN_ROWS_PER_LEVEL
-
-
-def _group_effect(
-    term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str], data: _Containers
-) -> Any:
-    dims = _term_dims(term)
-    is_normal = prior.name == "Normal" and isinstance(prior.params.get("sigma"), Prior)
-    if not (noncentered and is_normal):
-        return _random_variable(term.name, prior, dims, data)
-    # Non-centred: b = mu + sigma * z with z ~ Normal(0, 1) (Papaspiliopoulos et al. 2007).
-    sigma_prior = prior.params["sigma"]
-    sigma = _random_variable(
-        f"{term.name}_sigma", sigma_prior, _hyper_dims(sigma_prior, dims), data
-    )
-    mu = prior.params.get("mu", 0.0)
-    if isinstance(mu, Prior):
-        mu = _random_variable(f"{term.name}_mu", mu, _hyper_dims(mu, dims), data)
-    offset = pm.Normal(f"{term.name}_offset", mu=0.0, sigma=1.0, dims=dims)
-    internal.append(f"{term.name}_offset")
-    return pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
-
-
-def _block_sd_dist(
-    block: GroupBlock, terms: list[GroupTerm], priors: PriorSet, data: _Containers
-) -> Any:
-    """One distribution of the block's sds, from each term's prior on its sigma.
-
-    PyMC's LKJ Cholesky covariance takes the sds' prior as one vector-valued distribution, so
-    the terms' sigma priors must be one distribution, with numbers for parameters.
-    """
-    sigma_priors = []
-    for term in terms:
-        prior = _as_prior(priors, term.name)
-        sigma = prior.params.get("sigma")
-        if prior.name != "Normal" or not isinstance(sigma, Prior):
-            others = [t for t in block.terms if t != term.name]
-            raise PriorError(
-                f"priors[{term.name!r}] = {prior!r}, but the effects of {term.name!r} are "
-                f"correlated with those of {others}, which needs a Normal prior with a "
-                "hyperprior on sigma, e.g. Prior('Normal', mu=0, sigma=Prior('HalfNormal', "
-                f"sigma=1)). Write '||' instead of '|' in the formula for independent effects."
-            )
-        sigma_priors.append(sigma)
-    first = sigma_priors[0]
-    for term, sigma in zip(terms, sigma_priors, strict=True):
-        if (
-            sigma.name != first.name
-            or set(sigma.params) != set(first.params)
-            or sigma.has_hyperprior
-            or sigma.dist is not None
-        ):
-            raise PriorError(
-                f"The sigma priors of the correlated terms {list(block.terms)} must be one "
-                f"distribution with numbers for parameters; priors[{term.name!r}] has sigma "
-                f"{sigma!r} and priors[{terms[0].name!r}] has {first!r}."
-            )
-    params = {
-        key: np.concatenate(
-            [
-                np.broadcast_to(np.asarray(sigma.params[key], dtype=float), (len(term.columns),))
-                for term, sigma in zip(terms, sigma_priors, strict=True)
-            ]
-        )
-        for key in first.params
-    }
-    dist = _distribution(first, f"{block.factor} sds")
-    kwargs = {key: data.param(value) for key, value in params.items()}
-    return dist.dist(**kwargs, shape=sum(len(t.columns) for t in terms))
-
-
-def _block_effects(
-    design: Design,
-    block: GroupBlock,
-    priors: PriorSet,
-    noncentered: bool,
-    internal: list[str],
-    data: _Containers,
-) -> dict[str, Any]:
-    """The effects of a block of correlated terms, by term name.
-
-    Each level's effects are multivariate normal, ``b = mu + L z`` with ``L`` the Cholesky
-    factor of their covariance, ``diag(sd) @ chol(corr)``; ``corr`` has an LKJ prior
-    (Lewandowski, Kurowicka and Joe 2009). Non-centred, ``z`` is sampled; centred, ``b``.
-    Reported: each term's effects and sds under the names of independent terms, and each
-    correlation as ``"<column>:<column>_corr"``.
-    """
-    terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
-    n_levels, width = len(terms[0].levels), sum(len(t.columns) for t in terms)
-    sd_dist = _block_sd_dist(block, terms, priors, data)
-    eta = _as_prior(priors, block.prior_name).params["eta"]
-    name = f"{block.prior_name}_chol"
-    chol, corr, sds = pm.LKJCholeskyCov(
-        name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
-    )
-    internal.append(name)
-    means = []
-    for term in terms:
-        mu = _as_prior(priors, term.name).params.get("mu", 0.0)
-        if isinstance(mu, Prior):
-            mu = _random_variable(f"{term.name}_mu", mu, _hyper_dims(mu, _term_dims(term)), data)
-        means.append(pt.broadcast_to(pt.as_tensor(mu, dtype="float64"), (len(term.columns),)))
-    mean = pt.concatenate(means)
-    if noncentered:
-        offset = pm.Normal(f"{block.prior_name}_offset", 0.0, 1.0, shape=(n_levels, width))
-        internal.append(f"{block.prior_name}_offset")
-        effects = mean + pt.dot(offset, chol.T)
-    else:
-        effects = pm.MvNormal(
-            f"{block.prior_name}_effects", mu=mean, chol=chol, shape=(n_levels, width)
-        )
-        internal.append(f"{block.prior_name}_effects")
-    out = {}
-    start = 0
-    for term in terms:
-        stop = start + len(term.columns)
-        dims = _term_dims(term)
-        if len(term.columns) == 1:
-            out[term.name] = pm.Deterministic(term.name, effects[:, start], dims=dims)
-            pm.Deterministic(f"{term.name}_sigma", sds[start])
-        else:
-            out[term.name] = pm.Deterministic(term.name, effects[:, start:stop], dims=dims)
-            pm.Deterministic(f"{term.name}_sigma", sds[start:stop], dims=dims[1:])
-        start = stop
-    for i, j, label in design.correlation_names(block):
-        pm.Deterministic(label, corr[i, j])
-    return out
-
-
-def _term_dims(term: GroupTerm) -> tuple[str, ...]:
-    dims: tuple[str, ...] = (factor_dim(term.factor),)
-    if len(term.columns) > 1:
-        dims = (*dims, expr_dim(term.expr))
-    return dims
-
-
 def _coords(design: Design) -> dict[str, Any]:
     coords: dict[str, Any] = {OBS_DIM: np.arange(design.n_obs)}
     for part in design.distributional:  # the same rows; factors share their levels
@@ -371,49 +97,6 @@ def _coords(design: Design) -> dict[str, Any]:
         if group.expr_levels is not None:
             coords[expr_dim(group.expr)] = list(group.expr_levels)
     return coords
-
-
-def _common_predictor(
-    design: Design, priors: PriorSet, center: bool, internal: list[str], data: _Containers
-) -> Any:
-    """The common part of the linear predictor; registers ``Intercept`` on the user's scale."""
-    slopes = [t for t in design.common_terms if not t.is_intercept]
-    eta: Any = 0.0
-    coefficients = []
-    for term in slopes:
-        dims = (_common_dim(term.name),) if term.levels is not None else None
-        beta = _random_variable(term.name, _as_prior(priors, term.name), dims, data)
-        coefficients.append(pt.atleast_1d(beta))
-    columns = [j for t in slopes for j in range(t.start, t.stop)]
-    X = design.common[:, columns] if slopes else None
-    centred = center and design.has_intercept and X is not None
-    if X is not None:
-        beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
-        means = X.mean(axis=0)
-        eta = pt.dot(data.rows(X - means if centred else X), beta_all)
-    if design.has_intercept:
-        name = next(t.name for t in design.common_terms if t.is_intercept)
-        intercept_prior = _as_prior(priors, name)
-        if centred:
-            # Sample the intercept of the centred predictors (less correlated with the slopes),
-            # and report it on the user's scale: b0 = b0_c - mean(x) . beta.
-            inner = _random_variable(f"{name}_centered", intercept_prior, None, data)
-            internal.append(f"{name}_centered")
-            pm.Deterministic(name, inner - pt.dot(data.param(means), beta_all))
-            eta = eta + inner
-        else:
-            eta = eta + _random_variable(name, intercept_prior, None, data)
-    if design.offset is not None:
-        # Coefficient 1: the offset is data, with no prior and no posterior variable.
-        eta = eta + data.rows(design.offset.values)[:, 0]
-    return eta
-
-
-def _as_prior(priors: PriorSet, name: str) -> Prior:
-    prior = priors[name]
-    if not isinstance(prior, Prior):
-        raise PriorError(f"The prior of {name!r} must be a Prior; got {prior!r}.")
-    return prior
 
 
 def build_model(
@@ -506,153 +189,6 @@ def build_model(
     )
 
 
-def _linear_predictor(
-    design: Design,
-    priors: PriorSet,
-    center: bool,
-    noncentered: bool | str,
-    internal: list[str],
-    data: _Containers,
-    indexes: dict[str, Any],
-) -> Any:
-    """The linear predictor of one formula, one value per row.
-
-    ``indexes`` holds each grouping factor's level index, shared by every term (and every
-    formula) of that factor.
-    """
-    eta = _common_predictor(design, priors, center, internal, data)
-    correlated: dict[str, Any] = {}
-    for block in design.blocks:
-        first = next(t for t in design.group_terms if t.name == block.terms[0])
-        centring = use_noncentered(first, design.n_obs, noncentered)
-        correlated.update(_block_effects(design, block, priors, centring, internal, data))
-    for group in design.group_terms:
-        if group.name in correlated:
-            effect = correlated[group.name]
-        else:
-            prior = _as_prior(priors, group.name)
-            centring = use_noncentered(group, design.n_obs, noncentered)
-            effect = _group_effect(group, prior, centring, internal, data)
-        if group.factor not in indexes:
-            indexes[group.factor] = data.row_ints(group.index)
-        index = indexes[group.factor]
-        if group.values is None:
-            eta = eta + effect[index]
-            continue
-        values = data.rows(group.values)
-        if group.values.shape[1] == 1:
-            eta = eta + effect[index] * values[:, 0]
-        else:
-            eta = eta + (effect[index] * values).sum(axis=1)
-    # The row count from the model's dimension, not a constant: see _Containers.
-    if np.ndim(eta) == 0:
-        eta = eta + pt.zeros(pm.modelcontext(None).dim_lengths[OBS_DIM])
-    return eta
-
-
-#: The dimension of the thresholds of an ordinal family, labelled "1|2", "2|3", ...
-THRESHOLD_DIM = "threshold__dim"
-
-
-def _ordered_variable(
-    name: str, prior: Prior, dims: tuple[str, ...], data: _Containers, start: np.ndarray
-) -> Any:
-    """``name ~ prior`` for each element, constrained to increase (PyMC's ordered transform).
-
-    Its density is the prior's on the increasing vectors; prior draws are sorted draws of
-    the prior, which is that distribution. ``start``, increasing, is the initial point, which
-    an ordered vector needs (the prior's own, all equal, is outside the constraint); it is
-    the support point of the distribution rather than an ``initval``, which PyMC's model
-    transformations (log-likelihood, frozen data) do not accept.
-    """
-    dist = _distribution(prior, name)
-    keys, params = [], []
-    for key, value in prior.params.items():
-        if isinstance(value, str):
-            raise PriorError(
-                f"The prior of {name!r} has the text parameter {key}={value!r}; an ordered "
-                "vector takes numbers or Priors as parameters."
-            )
-        sub = _hyper_dims(value, dims) if isinstance(value, Prior) else None
-        keys.append(key)
-        params.append(
-            _random_variable(f"{name}_{key}", value, sub, data)
-            if isinstance(value, Prior)
-            else data.param(value)
-        )
-
-    def element(values: Any, size: Any = None) -> Any:
-        return dist.dist(**dict(zip(keys, values, strict=True)), size=size)
-
-    def sorted_draws(*args: Any) -> Any:  # the parameters, then the size
-        return pt.sort(element(args[:-1], args[-1]))
-
-    return pm.CustomDist(
-        name,
-        *params,
-        logp=lambda value, *values: pm.logp(element(values), value),
-        dist=sorted_draws,
-        support_point=lambda rv, size, *values: pt.as_tensor(start),
-        transform=pm.distributions.transforms.ordered,
-        dims=dims,
-    )
-
-
-def _category_response(
-    design: Design,
-    family: Family,
-    link: Link,
-    priors: PriorSet,
-    etas: list[Any],
-    internal: list[str],
-    data: _Containers,
-) -> None:
-    """The response of a family of categories: PyMC's Categorical, with the probability of
-    each category from the thresholds and the linear predictor (``family.categories``), or,
-    for the multinomial logit, from the linear predictors of all categories but the first.
-
-    The thresholds of a cumulative model are ordered (see :func:`_ordered_variable`).
-    """
-    categories = family.categories
-    levels = design.response.levels
-    assert categories is not None and levels is not None
-    if not categories.ordinal:
-        p = categories.probabilities(pt.stack(etas, axis=1), lambda x: x, pt)
-        if categories.counts:  # multinomial: a count of each category, its sum the trials
-            pm.modelcontext(None).add_coord(CATEGORY_DIM, [str(v) for v in levels])
-            trials = data.row_ints(np.asarray(design.response.trials))
-            counts = data.rows(design.response.values)
-            pm.Multinomial(
-                design.response.name, n=trials, p=p, observed=counts, dims=(OBS_DIM, CATEGORY_DIM)
-            )
-            return
-        observed = data.rows(design.response.values)[:, 0]
-        pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
-        return
-    observed = data.rows(design.response.values)[:, 0]
-    eta = etas[0]
-    name = categories.threshold
-    prior = priors[name]
-    if not isinstance(prior, Prior):
-        raise PriorError(
-            f"priors[{name!r}] must be a Prior for each of the {len(levels) - 1} thresholds of "
-            f"family {family.name!r}, e.g. Prior('Normal', mu=0, sigma=2.5); got the number "
-            f"{prior!r}. Thresholds are estimated, not fixed."
-        )
-    model = pm.modelcontext(None)
-    model.add_coord(THRESHOLD_DIM, list(threshold_labels(levels)))
-    dims = (THRESHOLD_DIM,)
-    # Evenly spaced on the link scale, increasing as the ordered transform needs.
-    start = np.linspace(-1.0, 1.0, len(levels) - 1) * (len(levels) - 2) / 2
-    if categories.ordered:
-        thresholds = _ordered_variable(name, prior, dims, data, start)
-    else:
-        thresholds = _random_variable(name, prior, dims, data)
-    z = thresholds[None, :] - eta[:, None]
-    p = categories.probabilities(z, lambda x: link.backend_inverse(x, PYTENSOR_OPS), pt)
-    pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
-
-
 def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     """Posterior variables in reading order: intercept, slopes, group terms, auxiliaries."""
     names = []
@@ -663,97 +199,6 @@ def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
         for block in part.blocks:
             names += [label for _, _, label in part.correlation_names(block)]
     return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
-
-
-def _row_likelihood(
-    design: Design,
-    family: Family,
-    dist: Any,
-    kwargs: dict[str, Any],
-    observed: Any,
-    data: _Containers,
-) -> None:
-    """The observed response with censoring and/or weights, as one ``pm.CustomDist``.
-
-    Each row's log-likelihood is its log density (observed), log CDF (left censored), log
-    survival function (right censored) or log probability of its interval, times its weight.
-    For discrete families the lower bound is included: a right-censored row is
-    ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``_censoring``).
-    Draws from it (prior predictive) are the uncensored responses. Censored terms are
-    computed on every row and picked per row; the branches a row does not take get safe
-    inputs, so that their gradients cannot turn the sum into NaN.
-    """
-    censoring = design.response.censoring
-    names = list(kwargs)
-    extra: list[Any] = []
-    discrete = False
-    if censoring is not None:
-        try:
-            discrete = "int" in str(dist.dist(**kwargs).dtype)
-            pm.logcdf(dist.dist(**kwargs), observed)
-        except (NotImplementedError, ValueError, TypeError):  # PyMC's ways to say it has none
-            raise FamilyError(
-                f"The response {design.response.name!r} is censored, which needs the CDF of "
-                f"family {family.name!r} (PyMC's {dist.__name__}), and PyMC has none. Families "
-                "with one include gaussian, lognormal, weibull, exponential and gamma."
-            ) from None
-        extra += [data.row_ints(censoring.status), data.rows(censoring.upper)[:, 0]]
-    if design.weights is not None:
-        extra.append(data.rows(design.weights)[:, 0])
-    k = len(names)
-
-    def base(params: tuple[Any, ...], size: Any = None) -> Any:
-        return dist.dist(**dict(zip(names, params[:k], strict=True)), size=size)
-
-    def random(*params: Any) -> Any:
-        *values, size = params
-        return base(tuple(values), size)
-
-    def logp(value: Any, *params: Any) -> Any:
-        distribution = base(params)
-        out = pm.logp(distribution, value)
-        rest = list(params[k:])
-        if censoring is not None:
-            status, upper = rest[0], rest[1]
-            rest = rest[2:]
-            left, right, interval = pt.eq(status, -1), pt.eq(status, 1), pt.eq(status, 2)
-            low = pm.logcdf(distribution, value)
-            high = pm.logcdf(distribution, pt.switch(interval, upper, value))
-            # A count's lower bound is included ("at least y"): P(Y >= y) = 1 - CDF(y - 1),
-            # as PyMC's own censoring of discrete variables; CDF(-1) = 0 gives log1mexp(-inf).
-            below = pm.logcdf(distribution, value - 1) if discrete else low
-            survival = pt.log1mexp(pt.switch(right, below, -1.0))
-            between = pm.math.logdiffexp(
-                pt.switch(interval, high, 0.0), pt.switch(interval, below, -1.0)
-            )
-            out = pt.switch(
-                left, low, pt.switch(right, survival, pt.switch(interval, between, out))
-            )
-        if rest:
-            weights = rest[0]
-            # A zero weight drops the row, even where its log density is -inf.
-            out = pt.switch(pt.gt(weights, 0), weights * out, 0.0)
-        return out
-
-    pm.CustomDist(
-        design.response.name,
-        *[kwargs[name] for name in names],
-        *extra,
-        dist=random,
-        logp=logp,
-        observed=observed,
-        dims=OBS_DIM,
-    )
-
-
-def _auxiliary(terms: list[TermPrior], data: _Containers) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for term in terms:
-        if isinstance(term.prior, Prior):
-            values[term.name] = _random_variable(term.name, term.prior, None, data)
-        else:
-            values[term.name] = float(term.prior)
-    return values
 
 
 # --- sampling --------------------------------------------------------------------------------
