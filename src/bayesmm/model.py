@@ -18,16 +18,8 @@ from .design import Design, build_design, threshold_labels
 from .families import Family, get_family
 from .formula import Formula
 from .links import Link
-from .priors import (
-    AUTOMATIC_PRIORS,
-    Prior,
-    PriorSet,
-    default_priors,
-    is_scale,
-    merge_priors,
-    mle_priors,
-    resolve_scale,
-)
+from ._mle_priors import AUTOMATIC_PRIORS, is_scale, mle_priors, resolve_scale
+from .priors import Prior, PriorSet, default_priors, merge_priors
 
 if TYPE_CHECKING:
     import arviz as az
