@@ -1,5 +1,6 @@
 """numpy samplers and log densities of the built-in families, in each family's own
-parameters.
+parameters; where those are PyMC's own, ``_pymc_likelihoods`` lists the same functions for
+the distribution of that name.
 
 Each sampler is ``draw(values, rng)`` and each log density ``logpdf(y, values)``, where
 ``values`` maps the family's parameters (and ``"trials"``) to arrays that broadcast together;
@@ -9,39 +10,17 @@ against PyMC. scipy is imported on first use.
 
 from __future__ import annotations
 
-import sys
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-# --- samplers ----------------------------------------------------------------------------
+Values = dict[str, np.ndarray]
 
 
-def _shape(values: dict[str, np.ndarray]) -> tuple[int, ...]:
+def _shape(values: Values) -> tuple[int, ...]:
     return np.broadcast_shapes(*(np.shape(v) for v in values.values()))
-
-
-def normal_draw(values: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    mu, sigma = values["mu"], values["sigma"]
-    shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma))
-    return mu + sigma * rng.standard_normal(shape)  # faster than rng.normal with broadcasting
-
-
-def _special_gamma(x: Any) -> Any:
-    """The gamma function of numpy values or of pytensor tensors (for ``to_dist``)."""
-    if isinstance(x, np.ndarray | float | int | np.floating):
-        from scipy.special import gamma
-
-        return gamma(x)
-    # A tensor: the backend is building a PyMC model, so pytensor is loaded; this module
-    # never imports it itself (docs/architecture.md).
-    return sys.modules["pytensor.tensor"].gamma(x)
-
-
-def weibull_scale(v: dict[str, Any]) -> Any:
-    # Mean parameterisation, as brms: mean mu, shape alpha, scale mu / Gamma(1 + 1 / alpha).
-    return v["mu"] / _special_gamma(1 + 1 / v["alpha"])
 
 
 def scipy_stats() -> Any:
@@ -50,62 +29,138 @@ def scipy_stats() -> Any:
     return stats
 
 
-def scipy_nbinom(v: dict[str, np.ndarray]) -> Any:
+def _special_gamma(x: Any) -> Any:
+    """The gamma function of pytensor tensors (for ``to_dist``), else of numpy values."""
+    if type(x).__module__.startswith("pytensor"):
+        # x is pytensor's own, so pytensor is loaded (the backend is building a PyMC model);
+        # this module never imports it otherwise (docs/architecture.md).
+        return importlib.import_module("pytensor.tensor").gamma(x)
+    from scipy.special import gamma
+
+    return gamma(x)
+
+
+def weibull_scale(v: dict[str, Any]) -> Any:
+    # Mean parameterisation, as brms: mean mu, shape alpha, scale mu / Gamma(1 + 1 / alpha).
+    return v["mu"] / _special_gamma(1 + 1 / v["alpha"])
+
+
+def scipy_nbinom(v: Values) -> Any:
     """scipy's negative binomial of mean mu and variance mu + mu^2 / alpha."""
     return scipy_stats().nbinom(v["alpha"], v["alpha"] / (v["alpha"] + v["mu"]))
 
 
-def scipy_poisson(v: dict[str, np.ndarray]) -> Any:
+def scipy_poisson(v: Values) -> Any:
     """scipy's Poisson of mean mu."""
     return scipy_stats().poisson(v["mu"])
 
 
-def poisson_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+# --- in PyMC's parameters: shared with the distributions of ``_pymc_likelihoods`` -----------
+
+
+def normal_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    mu, sigma = v["mu"], v["sigma"]
+    shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma))
+    return mu + sigma * rng.standard_normal(shape)  # faster than rng.normal with broadcasting
+
+
+def normal_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().norm.logpdf(y, v["mu"], v["sigma"])
+
+
+def studentt_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    shape = np.broadcast_shapes(*(np.shape(v[k]) for k in ("mu", "sigma", "nu")))
+    return v["mu"] + v["sigma"] * rng.standard_t(v["nu"], shape)
+
+
+def studentt_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().t.logpdf(y, v["nu"], v["mu"], v["sigma"])
+
+
+def laplace_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    return rng.laplace(v["mu"], v["b"])
+
+
+def laplace_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().laplace.logpdf(y, v["mu"], v["b"])
+
+
+def wald_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    return rng.wald(v["mu"], v["lam"])
+
+
+def wald_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    # Wald(mu, lam) is scipy's invgauss(mu / lam, scale=lam).
+    return scipy_stats().invgauss.logpdf(y, v["mu"] / v["lam"], scale=v["lam"])
+
+
+def bernoulli_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    return rng.binomial(1, v["p"])
+
+
+def bernoulli_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    from scipy.special import xlog1py, xlogy
+
+    return xlogy(y, v["p"]) + xlog1py(1 - y, -v["p"])
+
+
+def binomial_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    return rng.binomial(np.asarray(v["trials"]).astype(np.int64), v["p"])
+
+
+def binomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().binom.logpmf(y, v["trials"], v["p"])
+
+
+def poisson_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     return rng.poisson(v["mu"])
 
 
-def negbinomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    # Variance mu + mu^2 / alpha: numpy's (n, p) form with n = alpha.
+def poisson_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().poisson.logpmf(y, v["mu"])
+
+
+def negbinomial_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    # Variance mu + mu^2 / alpha (PyMC's (mu, alpha)): numpy's (n, p) form with n = alpha.
     return rng.negative_binomial(v["alpha"], v["alpha"] / (v["alpha"] + v["mu"]))
 
 
-def binomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    return rng.binomial(v["trials"].astype(np.int64), v["p"])
+def negbinomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_nbinom(v).logpmf(y)
 
 
-def gamma_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    return rng.gamma(v["alpha"], v["mu"] / v["alpha"])
-
-
-def lognormal_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def lognormal_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    # mu and sigma are the mean and sd of log(y).
     return np.exp(normal_draw(v, rng))
 
 
-def with_zero_inflation(draw: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    """A sampler that gives a structural zero with probability ``zi``, else ``draw``."""
-
-    def zero_inflated_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-        counts = np.broadcast_to(draw(v, rng), _shape(v))
-        return np.where(rng.random(_shape(v)) < v["zi"], 0, counts)
-
-    return zero_inflated_draw
+def lognormal_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().lognorm.logpdf(y, v["sigma"], scale=np.exp(v["mu"]))
 
 
-def with_hurdle(draw: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    """A sampler that gives a zero with probability ``hu``, else ``draw`` (never zero)."""
-
-    def hurdle_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-        positive = np.broadcast_to(draw(v, rng), _shape(v))
-        return np.where(rng.random(_shape(v)) < v["hu"], 0, positive)
-
-    return hurdle_draw
+# --- samplers in the families' own parameters ----------------------------------------------
 
 
-def positive_count_draw(distribution: Callable[[dict[str, np.ndarray]], Any]) -> Callable:
+def gamma_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    return rng.gamma(v["alpha"], v["mu"] / v["alpha"])
+
+
+def with_zeros(draw: Callable[..., np.ndarray], zero: str) -> Callable[..., np.ndarray]:
+    """A sampler that gives a zero with probability ``values[zero]``, else ``draw``: a
+    structural zero (``zi``) or the hurdle (``hu``, with ``draw`` never zero)."""
+
+    def zeros_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+        drawn = np.broadcast_to(draw(v, rng), _shape(v))
+        return np.where(rng.random(_shape(v)) < v[zero], 0, drawn)
+
+    return zeros_draw
+
+
+def positive_count_draw(distribution: Callable[[Values], Any]) -> Callable:
     """Draws of a count distribution truncated to 1, 2, ... by inverting its survival
     function: for ``u`` uniform on (0, 1], ``isf(u * sf(0))`` is at least 1."""
 
-    def draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    def draw(v: Values, rng: np.random.Generator) -> np.ndarray:
         frozen = distribution(v)
         u = 1 - rng.random(_shape(v))  # (0, 1]: u = 0 would give isf(0) = inf
         return np.maximum(frozen.isf(u * frozen.sf(0)), 1).astype(np.int64)
@@ -118,7 +173,7 @@ def _quantile_kappa(q: Any) -> Any:
     return (q / (1 - q)) ** 0.5
 
 
-def asym_laplace_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def asym_laplace_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     # The difference of two exponentials (rates kappa / b and 1 / (kappa b)).
     kappa, shape = _quantile_kappa(v["q"]), _shape(v)
     return v["mu"] + v["b"] * (
@@ -126,12 +181,12 @@ def asym_laplace_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.
     )
 
 
-def beta_binomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def beta_binomial_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     p = rng.beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"], _shape(v))
     return rng.binomial(v["trials"].astype(np.int64), p)
 
 
-def category_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def category_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     """Category codes ``0 .. K - 1`` drawn from the probabilities ``p`` of shape ``(..., K)``,
     by inverting the cumulative probabilities at one uniform number per row."""
     p = v["p"]
@@ -140,7 +195,7 @@ def category_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndar
     return np.minimum(codes, p.shape[-1] - 1)  # rounding can leave the total just below 1
 
 
-def multinomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def multinomial_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     """Counts of each category, shape ``(..., K)``, for ``trials`` draws with probabilities
     ``p`` of shape ``(..., K)``."""
     p = v["p"]
@@ -149,7 +204,7 @@ def multinomial_draw(v: dict[str, np.ndarray], rng: np.random.Generator) -> np.n
     return rng.multinomial(trials, p / p.sum(axis=-1, keepdims=True))
 
 
-def _multinomial_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+def _multinomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
     """The log probability of counts ``y`` of shape ``(..., K)``."""
     from scipy.special import gammaln, xlogy
 
@@ -161,16 +216,10 @@ def _multinomial_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
 # --- numpy log densities -------------------------------------------------------------------
 
 
-def _bernoulli_logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
-    from scipy.special import xlog1py, xlogy
-
-    return xlogy(y, v["p"]) + xlog1py(1 - y, -v["p"])
-
-
 def _zero_inflated_logpdf(logpmf: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """``zi + (1 - zi) f(0)`` at zero, ``(1 - zi) f(y)`` elsewhere, on the log scale."""
 
-    def logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+    def logpdf(y: np.ndarray, v: Values) -> np.ndarray:
         with np.errstate(divide="ignore"):  # zi = 0 or 1 give log(0) = -inf, as they should
             log_zi, log_not_zi = np.log(v["zi"]), np.log1p(-v["zi"])
         counts = log_not_zi + logpmf(y, v)
@@ -181,12 +230,12 @@ def _zero_inflated_logpdf(logpmf: Callable[..., np.ndarray]) -> Callable[..., np
 
 def _hurdle_logpdf(
     logpdf_positive: Callable[..., np.ndarray],
-    log_prob_positive: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    log_prob_positive: Callable[[Values], np.ndarray] | None = None,
 ) -> Callable[..., np.ndarray]:
     """``hu`` at zero, ``(1 - hu) f(y) / P(Y > 0)`` elsewhere, on the log scale. A count
     distribution gives ``log P(Y > 0)``; a continuous one has no mass at zero."""
 
-    def logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+    def logpdf(y: np.ndarray, v: Values) -> np.ndarray:
         safe = np.where(y == 0, 1, y)  # f is only needed away from zero
         positive = logpdf_positive(safe, v)
         if log_prob_positive is not None:
@@ -198,27 +247,11 @@ def _hurdle_logpdf(
     return logpdf
 
 
-def _poisson_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
-    return scipy_stats().poisson.logpmf(y, v["mu"])
-
-
-def _negbinomial_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
-    return scipy_nbinom(v).logpmf(y)
-
-
-def _binomial_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
-    return scipy_stats().binom.logpmf(y, v["trials"], v["p"])
-
-
-def _gamma_logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+def _gamma_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
     return scipy_stats().gamma.logpdf(y, v["alpha"], scale=v["mu"] / v["alpha"])
 
 
-def _lognormal_logpdf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
-    return scipy_stats().lognorm.logpdf(y, v["sigma"], scale=np.exp(v["mu"]))
-
-
-def _category_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
+def _category_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
     """``log p[y]`` for category codes ``y`` and probabilities ``p`` of shape ``(..., K)``."""
     p = v["p"]
     codes = np.broadcast_to(np.asarray(y, dtype=np.int64), p.shape[:-1])
@@ -228,34 +261,33 @@ def _category_logpmf(y: np.ndarray, v: dict[str, np.ndarray]) -> np.ndarray:
 
 # Each log density is written in the family's own parameters; tests/test_families.py checks
 # every one against PyMC's logp.
-LOGPDF: dict[str, Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]] = {
-    "gaussian": lambda y, v: scipy_stats().norm.logpdf(y, v["mu"], v["sigma"]),
-    "bernoulli": _bernoulli_logpdf,
-    "binomial": _binomial_logpmf,
-    "poisson": _poisson_logpmf,
-    "negativebinomial": _negbinomial_logpmf,
+LOGPDF: dict[str, Callable[[np.ndarray, Values], np.ndarray]] = {
+    "gaussian": normal_logpdf,
+    "bernoulli": bernoulli_logpdf,
+    "binomial": binomial_logpmf,
+    "poisson": poisson_logpmf,
+    "negativebinomial": negbinomial_logpmf,
     "gamma": _gamma_logpdf,
     "beta": lambda y, v: scipy_stats().beta.logpdf(
         y, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
     ),
-    "t": lambda y, v: scipy_stats().t.logpdf(y, v["nu"], v["mu"], v["sigma"]),
-    # Wald(mu, lam) is scipy's invgauss(mu / lam, scale=lam).
-    "wald": lambda y, v: scipy_stats().invgauss.logpdf(y, v["mu"] / v["lam"], scale=v["lam"]),
-    "lognormal": _lognormal_logpdf,
+    "t": studentt_logpdf,
+    "wald": wald_logpdf,
+    "lognormal": lognormal_logpdf,
     "exponential": lambda y, v: scipy_stats().expon.logpdf(y, scale=v["mu"]),
     "weibull": lambda y, v: scipy_stats().weibull_min.logpdf(y, v["alpha"], scale=weibull_scale(v)),
-    "laplace": lambda y, v: scipy_stats().laplace.logpdf(y, v["mu"], v["b"]),
-    "zero_inflated_poisson": _zero_inflated_logpdf(_poisson_logpmf),
-    "zero_inflated_negativebinomial": _zero_inflated_logpdf(_negbinomial_logpmf),
-    "zero_inflated_binomial": _zero_inflated_logpdf(_binomial_logpmf),
+    "laplace": laplace_logpdf,
+    "zero_inflated_poisson": _zero_inflated_logpdf(poisson_logpmf),
+    "zero_inflated_negativebinomial": _zero_inflated_logpdf(negbinomial_logpmf),
+    "zero_inflated_binomial": _zero_inflated_logpdf(binomial_logpmf),
     "hurdle_poisson": _hurdle_logpdf(
-        _poisson_logpmf, lambda v: scipy_stats().poisson.logsf(0, v["mu"])
+        poisson_logpmf, lambda v: scipy_stats().poisson.logsf(0, v["mu"])
     ),
     "hurdle_negativebinomial": _hurdle_logpdf(
-        _negbinomial_logpmf, lambda v: scipy_nbinom(v).logsf(0)
+        negbinomial_logpmf, lambda v: scipy_nbinom(v).logsf(0)
     ),
     "hurdle_gamma": _hurdle_logpdf(_gamma_logpdf),
-    "hurdle_lognormal": _hurdle_logpdf(_lognormal_logpdf),
+    "hurdle_lognormal": _hurdle_logpdf(lognormal_logpdf),
     # scipy's laplace_asymmetric(kappa, loc, scale) is PyMC's AsymmetricLaplace(b=1 / scale).
     "asym_laplace": lambda y, v: scipy_stats().laplace_asymmetric.logpdf(
         y, _quantile_kappa(v["q"]), v["mu"], v["b"]

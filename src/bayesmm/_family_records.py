@@ -1,6 +1,6 @@
-"""The built-in families: their support checks, default auxiliary priors, maximum-likelihood
-GLMs and the records themselves (their numpy samplers and log densities are in
-:mod:`bayesmm._family_densities`).
+"""The built-in families: their default auxiliary priors, maximum-likelihood GLMs and the
+records themselves (their support checks are in :mod:`bayesmm._support`, their numpy
+samplers and log densities in :mod:`bayesmm._family_densities`).
 
 :mod:`bayesmm.families` defines :class:`~bayesmm.families.Family` and registers the records
 listed here in ``BUILTIN_FAMILIES``; this module only describes them.
@@ -16,10 +16,12 @@ import numpy as np
 from ._family_densities import (
     LOGPDF,
     asym_laplace_draw,
+    bernoulli_draw,
     beta_binomial_draw,
     binomial_draw,
     category_draw,
     gamma_draw,
+    laplace_draw,
     lognormal_draw,
     multinomial_draw,
     negbinomial_draw,
@@ -28,76 +30,33 @@ from ._family_densities import (
     positive_count_draw,
     scipy_nbinom,
     scipy_poisson,
+    studentt_draw,
+    wald_draw,
     weibull_scale,
-    with_hurdle,
-    with_zero_inflation,
+    with_zeros,
 )
-from ._validation import describe_values
+from ._support import (
+    ANGLES_TEXT,
+    BINARY_TEXT,
+    COUNTS_TEXT,
+    NONNEGATIVE_TEXT,
+    POSITIVE_TEXT,
+    REAL_TEXT,
+    SUCCESSES_TEXT,
+    UNIT_OPEN_TEXT,
+    angles,
+    binary,
+    counts,
+    finite_numbers,
+    nonnegative,
+    positive,
+    successes,
+    unit_open,
+)
 from .families import Categories, Family, Likelihood
 from .priors import Prior, ResponseStats
 
-# --- support checks ------------------------------------------------------------------------
-
-
-def _offending(y: np.ndarray, bad: np.ndarray) -> str:
-    rows = np.flatnonzero(bad)
-    values = describe_values(np.unique(y[bad]))
-    return f"got {len(rows)} value(s) outside it, e.g. {values} (rows {describe_values(rows)})."
-
-
-def _real(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~np.isfinite(y)
-    return _offending(y, bad) if bad.any() else None
-
-
-def _positive(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~(np.isfinite(y) & (y > 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _nonnegative(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~(np.isfinite(y) & (y >= 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _unit_open(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~((y > 0) & (y < 1))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _angles(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~((y >= -np.pi) & (y <= np.pi))
-    if not bad.any():
-        return None
-    return _offending(y, bad) + " Wrap angles into [-pi, pi], e.g. np.angle(np.exp(1j * y))."
-
-
-def _counts(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~(np.isfinite(y) & (y >= 0) & (np.mod(y, 1) == 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _binary(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    bad = ~np.isin(y, (0, 1))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _successes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    if trials is None:
-        return "got a single column; write the response as p(successes, trials)."
-    bad_trials = ~(np.isfinite(trials) & (trials > 0) & (np.mod(trials, 1) == 0))
-    if bad_trials.any():
-        return "trials must be positive integers; " + _offending(trials, bad_trials)
-    bad = ~(np.isfinite(y) & (y >= 0) & (y <= trials) & (np.mod(y, 1) == 0))
-    return _offending(y, bad) if bad.any() else None
-
-
-def _category_codes(y: np.ndarray, trials: np.ndarray | None) -> str | None:
-    # The response is encoded as category codes; design.py checks the number of categories
-    # (at least Categories.min_levels) with their labels, where it knows them.
-    bad = ~(np.isfinite(y) & (y >= 0) & (np.mod(y, 1) == 0))
-    return _offending(y, bad) if bad.any() else None
-
+# --- what the responses of families of categories must be --------------------------------
 
 _CATEGORICAL_TEXT = (
     "categories, at least 3 (a factor, text or integers; the first is the reference)"
@@ -107,23 +66,23 @@ _MULTINOMIAL_TEXT = (
     "(the first is the reference)"
 )
 _ORDINAL_TEXT = "ordered categories, at least 3 (an ordered factor, text or integers)"
-_COUNTS_TEXT = "non-negative integer counts"
-_SUCCESSES_TEXT = "integer successes between 0 and the number of trials"
-_NONNEGATIVE_TEXT = "non-negative numbers (zeros and positive values)"
+# A response with categories is encoded as category codes 0, 1, ..., which ``counts`` checks;
+# design.py checks the number of categories (at least Categories.min_levels) with their
+# labels, where it knows them.
 
 # --- the scale default priors are taken from (Family.prior_scale) ----------------------------
 
 
 def _nonzero(y: np.ndarray) -> np.ndarray:
     """The positive responses: what a hurdle family's parent describes."""
-    positive = y[y > 0]
-    return positive if positive.size > 1 else y
+    above = y[y > 0]
+    return above if above.size > 1 else y
 
 
 def _log_nonzero(y: np.ndarray) -> np.ndarray:
     """``log`` of the positive responses (hurdle lognormal: ``mu`` is their log-scale mean)."""
-    positive = y[y > 0]
-    return np.log(positive) if positive.size > 1 else np.zeros(2)
+    above = y[y > 0]
+    return np.log(above) if above.size > 1 else np.zeros(2)
 
 
 #: How each prior scale reads in the family table of the docs.
@@ -228,9 +187,13 @@ GLM_VARIANCE: dict[str, str | None] = {
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
 
 
-def _zero_inflated_family(name: str, base: Family, pymc_name: str) -> Family:
-    """A family with structural zeros: ``base`` with an auxiliary ``zi`` (brms's convention),
-    which PyMC takes as ``psi = 1 - zi``, the probability of the ``base`` process."""
+def _with_zeros(
+    name: str, base: Family, pymc_name: str, zero: str, draw: Callable | None = None
+) -> Family:
+    """``base`` with an auxiliary probability of a zero, named as brms does: ``zi``, a
+    structural zero beside the zeros of ``base`` (zero-inflated), or ``hu``, a zero whose
+    non-zero responses are draws of ``base`` restricted to positive values, ``draw`` (hurdle).
+    PyMC takes ``psi = 1 - zero``, the probability of the ``base`` process."""
     likelihood = base.likelihood
     to_base = likelihood.dist_kwargs
     return replace(
@@ -239,41 +202,17 @@ def _zero_inflated_family(name: str, base: Family, pymc_name: str) -> Family:
         likelihood=replace(
             likelihood,
             name=pymc_name,
-            params=(*likelihood.params, "zi"),
+            params=(*likelihood.params, zero),
             to_dist=lambda v: {
-                "psi": 1 - v["zi"],
-                **to_base({k: x for k, x in v.items() if k != "zi"}),
+                "psi": 1 - v[zero],
+                **to_base({k: x for k, x in v.items() if k != zero}),
             },
             # PyMC's zero-inflated binomial takes p only.
             logit_kwarg=None,
-            draw=with_zero_inflation(likelihood.draw),  # type: ignore[arg-type]
+            draw=with_zeros(draw or likelihood.draw, zero),  # type: ignore[arg-type]
         ),
-        aux_priors={**base.aux_priors, "zi": _zero_prior},
-        aux_bounds={**base.aux_bounds, "zi": _OPEN_UNIT},
-    )
-
-
-def _hurdle_family(name: str, base: Family, pymc_name: str, positive_draw: Callable) -> Family:
-    """A family whose zeros come from their own process: a zero with probability ``hu``
-    (brms's convention), else a draw of ``base`` restricted to positive values; PyMC takes
-    ``psi = 1 - hu``, the probability of a non-zero response."""
-    likelihood = base.likelihood
-    to_base = likelihood.dist_kwargs
-    return replace(
-        base,
-        name=name,
-        likelihood=replace(
-            likelihood,
-            name=pymc_name,
-            params=(*likelihood.params, "hu"),
-            to_dist=lambda v: {
-                "psi": 1 - v["hu"],
-                **to_base({k: x for k, x in v.items() if k != "hu"}),
-            },
-            draw=with_hurdle(positive_draw),
-        ),
-        aux_priors={**base.aux_priors, "hu": _zero_prior},
-        aux_bounds={**base.aux_bounds, "hu": _OPEN_UNIT},
+        aux_priors={**base.aux_priors, zero: _zero_prior},
+        aux_bounds={**base.aux_bounds, zero: _OPEN_UNIT},
     )
 
 
@@ -285,7 +224,7 @@ def _ordinal_family(name: str, categories: Categories) -> Family:
         "logit",
         ("logit", "probit", "cloglog"),
         {"threshold": _threshold_prior},
-        _category_codes,
+        counts,
         _ORDINAL_TEXT,
         categories=categories,
     )
@@ -298,8 +237,8 @@ def _records() -> list[Family]:
         "identity",
         ("identity", "log", "inverse"),
         {"sigma": _sigma_prior},
-        _real,
-        "finite real numbers",
+        finite_numbers,
+        REAL_TEXT,
         aux_bounds={"sigma": _POSITIVE},
     )
     binomial = Family(
@@ -309,8 +248,8 @@ def _records() -> list[Family]:
         ),
         "logit",
         _BINARY_LINKS,
-        support=_successes,
-        support_text=_SUCCESSES_TEXT,
+        support=successes,
+        support_text=SUCCESSES_TEXT,
         trials=True,
     )
     poisson = Family(
@@ -318,8 +257,8 @@ def _records() -> list[Family]:
         Likelihood("Poisson", ("mu",), "mu", draw=poisson_draw),
         "log",
         ("log", "identity"),
-        support=_counts,
-        support_text=_COUNTS_TEXT,
+        support=counts,
+        support_text=COUNTS_TEXT,
     )
     negativebinomial = Family(
         "negativebinomial",
@@ -327,8 +266,8 @@ def _records() -> list[Family]:
         "log",
         ("log", "identity"),
         {"alpha": _shape_prior},
-        _counts,
-        _COUNTS_TEXT,
+        counts,
+        COUNTS_TEXT,
         aux_bounds={"alpha": _POSITIVE},
     )
     gamma = Family(
@@ -344,8 +283,8 @@ def _records() -> list[Family]:
         "inverse",
         ("inverse", "log", "identity"),
         {"alpha": _shape_prior},
-        _positive,
-        "positive numbers",
+        positive,
+        POSITIVE_TEXT,
         aux_bounds={"alpha": _POSITIVE},
     )
     lognormal = Family(
@@ -355,8 +294,8 @@ def _records() -> list[Family]:
         "identity",
         ("identity",),
         {"sigma": _sigma_prior},
-        _positive,
-        "positive numbers",
+        positive,
+        POSITIVE_TEXT,
         prior_scale=np.log,
         aux_bounds={"sigma": _POSITIVE},
     )
@@ -364,17 +303,11 @@ def _records() -> list[Family]:
         gaussian,
         Family(
             "bernoulli",
-            Likelihood(
-                "Bernoulli",
-                ("p",),
-                "p",
-                logit_kwarg="logit_p",
-                draw=lambda v, rng: rng.binomial(1, v["p"]),
-            ),
+            Likelihood("Bernoulli", ("p",), "p", logit_kwarg="logit_p", draw=bernoulli_draw),
             "logit",
             _BINARY_LINKS,
-            support=_binary,
-            support_text="binary (0/1, True/False, or a two-level category)",
+            support=binary,
+            support_text=BINARY_TEXT,
             binary=True,
         ),
         binomial,
@@ -394,37 +327,28 @@ def _records() -> list[Family]:
             "logit",
             ("logit", "probit", "cloglog"),
             {"kappa": _shape_prior},
-            _unit_open,
-            "strictly between 0 and 1",
+            unit_open,
+            UNIT_OPEN_TEXT,
             aux_bounds={"kappa": _POSITIVE},
         ),
         Family(
             "t",
-            Likelihood(
-                "StudentT",
-                ("mu", "sigma", "nu"),
-                "mu",
-                draw=lambda v, rng: (
-                    v["mu"] + v["sigma"] * rng.standard_t(v["nu"], np.shape(v["mu"]))
-                ),
-            ),
+            Likelihood("StudentT", ("mu", "sigma", "nu"), "mu", draw=studentt_draw),
             "identity",
             ("identity", "log", "inverse"),
             {"sigma": _sigma_prior, "nu": _nu_prior},
-            _real,
-            "finite real numbers",
+            finite_numbers,
+            REAL_TEXT,
             aux_bounds={"sigma": _POSITIVE, "nu": _POSITIVE},
         ),
         Family(
             "wald",
-            Likelihood(
-                "Wald", ("mu", "lam"), "mu", draw=lambda v, rng: rng.wald(v["mu"], v["lam"])
-            ),
+            Likelihood("Wald", ("mu", "lam"), "mu", draw=wald_draw),
             "inverse_squared",
             ("inverse_squared", "inverse", "log", "identity"),
             {"lam": _shape_prior},
-            _positive,
-            "positive numbers",
+            positive,
+            POSITIVE_TEXT,
             aux_bounds={"lam": _POSITIVE},
         ),
         lognormal,
@@ -440,8 +364,8 @@ def _records() -> list[Family]:
             ),
             "log",
             ("log", "identity", "inverse"),
-            support=_positive,
-            support_text="positive numbers",
+            support=positive,
+            support_text=POSITIVE_TEXT,
         ),
         Family(
             "weibull",
@@ -455,62 +379,58 @@ def _records() -> list[Family]:
             "log",
             ("log", "identity", "inverse"),
             {"alpha": _shape_prior},
-            _positive,
-            "positive numbers",
+            positive,
+            POSITIVE_TEXT,
             aux_bounds={"alpha": _POSITIVE},
         ),
         Family(
             "laplace",
             # Location mu (the median) and scale b; the sd is b * sqrt(2).
-            Likelihood(
-                "Laplace", ("mu", "b"), "mu", draw=lambda v, rng: rng.laplace(v["mu"], v["b"])
-            ),
+            Likelihood("Laplace", ("mu", "b"), "mu", draw=laplace_draw),
             "identity",
             ("identity", "log", "inverse"),
             {"b": _sigma_prior},
-            _real,
-            "finite real numbers",
+            finite_numbers,
+            REAL_TEXT,
             aux_bounds={"b": _POSITIVE},
         ),
-        _zero_inflated_family("zero_inflated_poisson", poisson, "ZeroInflatedPoisson"),
-        _zero_inflated_family(
-            "zero_inflated_negativebinomial", negativebinomial, "ZeroInflatedNegativeBinomial"
+        _with_zeros("zero_inflated_poisson", poisson, "ZeroInflatedPoisson", "zi"),
+        _with_zeros(
+            "zero_inflated_negativebinomial", negativebinomial, "ZeroInflatedNegativeBinomial", "zi"
         ),
-        _zero_inflated_family("zero_inflated_binomial", binomial, "ZeroInflatedBinomial"),
+        _with_zeros("zero_inflated_binomial", binomial, "ZeroInflatedBinomial", "zi"),
         # mu of a hurdle count family is the mean of the count distribution before it is
         # restricted to positive values, as in brms.
         replace(
-            _hurdle_family(
-                "hurdle_poisson",
-                poisson,
-                "HurdlePoisson",
-                positive_count_draw(scipy_poisson),
+            _with_zeros(
+                "hurdle_poisson", poisson, "HurdlePoisson", "hu", positive_count_draw(scipy_poisson)
             ),
             prior_scale=_nonzero,
         ),
         replace(
-            _hurdle_family(
+            _with_zeros(
                 "hurdle_negativebinomial",
                 negativebinomial,
                 "HurdleNegativeBinomial",
+                "hu",
                 positive_count_draw(scipy_nbinom),
             ),
             prior_scale=_nonzero,
         ),
         # The log link by default (brms's): the inverse link of gamma is a GLM convention.
         replace(
-            _hurdle_family("hurdle_gamma", gamma, "HurdleGamma", gamma_draw),
+            _with_zeros("hurdle_gamma", gamma, "HurdleGamma", "hu", gamma_draw),
             link="log",
             links=("log", "inverse", "identity"),
             prior_scale=_nonzero,
-            support=_nonnegative,
-            support_text=_NONNEGATIVE_TEXT,
+            support=nonnegative,
+            support_text=NONNEGATIVE_TEXT,
         ),
         replace(
-            _hurdle_family("hurdle_lognormal", lognormal, "HurdleLogNormal", lognormal_draw),
+            _with_zeros("hurdle_lognormal", lognormal, "HurdleLogNormal", "hu", lognormal_draw),
             prior_scale=_log_nonzero,
-            support=_nonnegative,
-            support_text=_NONNEGATIVE_TEXT,
+            support=nonnegative,
+            support_text=NONNEGATIVE_TEXT,
         ),
         Family(
             "asym_laplace",
@@ -526,8 +446,8 @@ def _records() -> list[Family]:
             "identity",
             ("identity", "log", "inverse"),
             {"b": _sigma_prior, "q": _median_quantile},
-            _real,
-            "finite real numbers",
+            finite_numbers,
+            REAL_TEXT,
             aux_bounds={"b": _POSITIVE, "q": _OPEN_UNIT},
         ),
         Family(
@@ -541,8 +461,8 @@ def _records() -> list[Family]:
             "tan_half",
             ("tan_half", "identity"),
             {"kappa": _kappa_vonmises_prior},
-            _angles,
-            "angles in radians between -pi and pi",
+            angles,
+            ANGLES_TEXT,
             aux_bounds={"kappa": _POSITIVE},
         ),
         Family(
@@ -559,8 +479,8 @@ def _records() -> list[Family]:
             "logit",
             ("logit", "probit", "cloglog"),
             {"kappa": _shape_prior},
-            _successes,
-            _SUCCESSES_TEXT,
+            successes,
+            SUCCESSES_TEXT,
             trials=True,
             aux_bounds={"kappa": _POSITIVE},
         ),
@@ -575,7 +495,7 @@ def _records() -> list[Family]:
             Likelihood("Categorical", ("p",), "p", draw=category_draw),
             "logit",
             ("logit",),
-            support=_category_codes,
+            support=counts,
             support_text=_CATEGORICAL_TEXT,
             categories=Categories("categorical", ordered=False),
         ),
@@ -586,7 +506,7 @@ def _records() -> list[Family]:
             Likelihood("Multinomial", ("p",), "p", draw=multinomial_draw),
             "logit",
             ("logit",),
-            support=_counts,
+            support=counts,
             support_text=_MULTINOMIAL_TEXT,
             trials=True,
             categories=Categories("categorical", ordered=False, counts=True),

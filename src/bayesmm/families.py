@@ -16,7 +16,8 @@ import numpy as np
 
 from ._errors import DataError, FamilyError, FormulaError, PriorError
 from ._glm import GLM_VARIANCES
-from ._pymc_likelihoods import FINITE_TEXT, KNOWN_LIKELIHOODS, finite_numbers
+from ._pymc_likelihoods import KNOWN_LIKELIHOODS, default_support
+from ._support import SupportCheck
 from ._validation import choice_message, did_you_mean
 from .links import LINKS, Link, get_link
 from .priors import Prior, PriorSet, ResponseStats, format_value
@@ -166,10 +167,6 @@ class Likelihood:
     def dist_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
         """The PyMC distribution's keyword arguments for the family's parameter values."""
         return self.to_dist(values) if self.to_dist is not None else dict(values)
-
-
-#: A check of the response: returns a description of what is wrong, or ``None``.
-SupportCheck = Callable[[np.ndarray, "np.ndarray | None"], "str | None"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -434,9 +431,9 @@ class Family:
             )
         known = KNOWN_LIKELIHOODS.get(likelihood.name)
         if support is None:
-            support = known.support if known is not None else finite_numbers
+            support, inferred_text = default_support(likelihood.name)
             if support_text is None:
-                support_text = known.support_text if known is not None else FINITE_TEXT
+                support_text = inferred_text
         elif not callable(support):
             raise FamilyError(
                 f"Family {name!r}: support must be a callable support(y, trials) returning "

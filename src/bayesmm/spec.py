@@ -20,7 +20,7 @@ import pandas as pd
 from ._errors import DataError, FamilyError, PriorError
 from ._importpath import UnsavableError, callable_path, resolve_path
 from ._jsonvalues import UnsupportedValueError, decode_value, encode_value
-from ._pymc_likelihoods import KNOWN_LIKELIHOODS, finite_numbers
+from ._pymc_likelihoods import KNOWN_LIKELIHOODS, default_support
 from .design import Design, design_to_dict
 from .families import Categories, Family, Likelihood, _FixedPrior
 from .links import Link, _CentralDifference, _NumpyOpsInverse
@@ -328,7 +328,6 @@ def family_to_json(family: Family) -> dict[str, Any]:
             aux[param] = {"prior": prior_to_json(prior.prior)}
         else:
             aux[param] = {"function": _path(prior, name, f"its aux_priors[{param!r}]")}
-    inferred_support = known.support if known is not None else finite_numbers
     return {
         "name": name,
         "likelihood": {
@@ -347,7 +346,7 @@ def family_to_json(family: Family) -> dict[str, Any]:
         "links": list(family.links),
         "custom_links": [link_to_json(link, name) for link in family.custom_links],
         "aux_priors": aux,
-        "support": function(family.support, "its support", inferred_support),
+        "support": function(family.support, "its support", default_support(likelihood.name)[0]),
         "support_text": family.support_text,
         "trials": family.trials,
         "binary": family.binary,
@@ -416,16 +415,13 @@ def family_from_json(record: Mapping[str, Any]) -> Family:
         )
         for param, value in record["aux_priors"].items()
     }
-    support = record["support"]
     return Family(
         record["name"],
         likelihood,
         record["link"],
         tuple(record["links"]),
         aux,
-        support=(known.support if known is not None else finite_numbers)
-        if support == _KNOWN
-        else function(support),
+        support=function(record["support"], default_support(raw["name"])[0]),
         support_text=record["support_text"],
         trials=record["trials"],
         binary=record["binary"],
