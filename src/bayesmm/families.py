@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._categories import Categories
 from ._errors import DataError, FamilyError, FormulaError, PriorError
 from ._glm import GLM_VARIANCES
 from ._pymc_likelihoods import KNOWN_LIKELIHOODS, default_support
@@ -30,6 +31,7 @@ __all__ = [
     "FAMILIES",
     "get_family",
     "register_family",
+    "family_table",
 ]
 
 
@@ -208,89 +210,6 @@ _PRIOR_SUPPORT: dict[str, tuple[float, float]] = {
     ),
     **dict.fromkeys(("Beta", "Kumaraswamy"), (0.0, 1.0)),
 }
-
-#: The models of a response with categories that :class:`Categories` knows.
-CATEGORY_MODELS = ("cumulative", "sratio", "categorical")
-
-
-@dataclass(frozen=True)
-class Categories:
-    """How a family for a response with ``K`` categories turns its linear predictor into the
-    probability of each category.
-
-    Parameters
-    ----------
-    model : {"cumulative", "sratio", "categorical"}
-        ``"cumulative"``: ``P(y <= k) = F(threshold_k - eta)``; ``"sratio"`` (stopping
-        ratio): ``P(y = k | y >= k) = F(threshold_k - eta)``, for ``k = 1 .. K - 1``, with
-        ``F`` the inverse link. ``"categorical"`` (multinomial logit): each category but the
-        first (the reference) has a linear predictor ``eta_k`` of its own, and
-        ``P(y = k)`` is proportional to ``exp(eta_k)``, with ``eta_1 = 0``.
-    ordered : bool, default True
-        Whether the ``K - 1`` thresholds are sampled in increasing order (ordinal models).
-    min_levels : int, default 3
-        The fewest categories the response may have (two categories are a bernoulli model).
-    counts : bool, default False
-        Whether each row holds a count of every category (``c(a, b, c) ~ x``, multinomial)
-        rather than one category.
-
-    Examples
-    --------
-    >>> Categories("cumulative").ordinal
-    True
-    """
-
-    model: str
-    ordered: bool = True
-    min_levels: int = 3
-    counts: bool = False
-
-    def __post_init__(self) -> None:
-        if self.model not in CATEGORY_MODELS:
-            raise FamilyError(choice_message("Categories model", self.model, CATEGORY_MODELS))
-
-    @property
-    def ordinal(self) -> bool:
-        """Whether the categories are ordered, with thresholds in place of the intercept
-        (``"cumulative"`` and ``"sratio"``; not the multinomial logit)."""
-        return self.model in ("cumulative", "sratio")
-
-    def predictor_names(self, levels: Sequence[Any]) -> tuple[str, ...]:
-        """The name of each linear predictor: one for an ordinal model (the family's parent's);
-        for the multinomial logit, ``mu<level>`` for each category but the reference (as
-        brms), e.g. ``("mub", "muc")``. Each names the prefix of its terms' names."""
-        if self.ordinal:
-            return ()
-        return tuple(f"mu{level}" for level in levels[1:])
-
-    @property
-    def threshold(self) -> str:
-        """The name of the auxiliary parameter holding the ``K - 1`` thresholds."""
-        return "threshold"
-
-    def probabilities(self, z: Any, cdf: Callable[[Any], Any], xp: Any) -> Any:
-        """The probability of each category, shape ``(..., K)``, from ``z = threshold - eta``
-        of shape ``(..., K - 1)``.
-
-        ``cdf`` is the link's inverse and ``xp`` the array module (numpy, or pytensor's
-        tensor module when the backend builds the model): the formulas are written once.
-        """
-        if self.model == "categorical":
-            # z holds eta_2 .. eta_K; the reference category's is 0. Softmax, stabilised.
-            full = xp.concatenate([xp.zeros_like(z[..., :1]), z], axis=-1)
-            e = xp.exp(full - full.max(axis=-1, keepdims=True))
-            return e / e.sum(axis=-1, keepdims=True)
-        if self.model == "cumulative":
-            below = cdf(z)  # P(y <= k), k = 1 .. K - 1
-            return xp.concatenate(
-                [below[..., :1], below[..., 1:] - below[..., :-1], 1 - below[..., -1:]], axis=-1
-            )
-        stop = cdf(z)  # sratio: P(y = k | y >= k)
-        # P(y > k) = prod_{j <= k} (1 - stop_j), summed on the log scale.
-        beyond = xp.exp(xp.cumsum(xp.log1p(-stop), axis=-1))
-        return xp.concatenate(
-            [stop[..., :1], stop[..., 1:] * beyond[..., :-1], beyond[..., -1:]], axis=-1
-        )
 
 
 @dataclass(frozen=True, init=False)
@@ -746,45 +665,9 @@ def get_family(family: str | Family) -> Family:
 
 
 # The records of the built-in families live in their own module, which imports Likelihood
-# and Family from this one; importing it here, once both exist, registers them.
-from ._family_records import BUILTIN_FAMILIES, PRIOR_TEXT, SCALE_TEXT  # noqa: E402
+# and Family from this one; importing it here, once both exist, registers them. The table of
+# docs/families.md is generated there, from the records, and re-exported here.
+from ._family_records import BUILTIN_FAMILIES, family_table  # noqa: E402
 
 for _family in BUILTIN_FAMILIES:
     register_family(_family)
-
-
-# --- the family table of docs/families.md ---------------------------------------------------
-
-
-def family_table(families: Mapping[str, Family] | None = None) -> str:
-    """The markdown table of the registered families, as ``docs/families.md`` shows it.
-
-    Generated from the registry (``tests/test_docs.py`` checks that the page holds exactly
-    this), so that the page cannot go stale; ``python docs/family_table.py`` rewrites it.
-    """
-    rows = [
-        "| Family | PyMC likelihood | Parameters (parent first) | Default link | Allowed links "
-        "| Auxiliary parameters (default prior) | Response |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for family in (families or FAMILIES).values():
-        scale = family.prior_scale
-        if scale is None:
-            sd = "sd(y)"
-        else:
-            sd = f"sd({SCALE_TEXT.get(scale) or getattr(scale, '__name__', 'f') + '(y)'})"
-        aux = []
-        for name in family.aux_params:
-            function = family.aux_priors[name]
-            text = PRIOR_TEXT.get(function)
-            default = function(ResponseStats(0.0, 1.0))
-            if not isinstance(default, Prior):
-                aux.append(f"`{name} = {format_value(default)}` (fixed)")
-                continue
-            aux.append(f"`{name} ~ {text.format(sd=sd) if text else default}`")
-        params = ", ".join(f"`{p}`" for p in family.likelihood.params)
-        rows.append(
-            f"| `{family.name}` | `{family.likelihood.name}` | {params} | `{family.link}` | "
-            f"{', '.join(family.links)} | {', '.join(aux) or 'none'} | {family.support_text} |"
-        )
-    return "\n".join(rows) + "\n"
