@@ -178,7 +178,10 @@ def _block_effects(
     if noncentered:
         offset = pm.Normal(f"{block.prior_name}_offset", 0.0, 1.0, shape=(n_levels, width))
         internal.append(f"{block.prior_name}_offset")
-        effects = mean + pt.dot(offset, chol.T)
+        # b[l, i] = sum_j L[i, j] z[l, j], written elementwise: the blocks are small, and
+        # a dot with a transposed factor is a non-contiguous product that nutpie's numba
+        # backend warns about.
+        effects = mean + (offset[:, None, :] * chol[None, :, :]).sum(axis=-1)
     else:
         effects = pm.MvNormal(
             f"{block.prior_name}_effects", mu=mean, chol=chol, shape=(n_levels, width)
