@@ -5,6 +5,7 @@ import pytest
 
 import bayesmm as bmm
 from _categories import simulate, simulate_counts
+from _recovery import interval_misses
 
 TRUTH = {"mub_Intercept": 0.5, "mub_x": 1.0, "muc_Intercept": -0.5, "muc_x": -0.8}
 
@@ -18,14 +19,7 @@ def test_categorical_recovers_the_log_odds_of_each_category():
     model = bmm.Model("y ~ x + (1|g)", data, family="categorical")
     idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
     assert int(idata.sample_stats["diverging"].sum()) == 0
-    misses = []
-    for name, value in TRUTH.items():
-        draws = idata.posterior[name].to_numpy().ravel()
-        low, high = np.quantile(draws, [0.005, 0.995])
-        assert low < value < high, (name, low, high)
-        low, high = np.quantile(draws, [0.05, 0.95])
-        if not low < value < high:
-            misses.append(name)
+    misses = interval_misses(idata.posterior, TRUTH)
     assert len(misses) <= 1, misses
 
 
@@ -38,12 +32,5 @@ def test_multinomial_recovers_the_log_odds_of_each_category():
     model = bmm.Model("c(a, b, c) ~ x + (1|g)", data, family="multinomial")
     idata = model.fit(draws=1000, chains=2, random_seed=1, progressbar=False)
     assert int(idata.sample_stats["diverging"].sum()) == 0
-    misses = []
-    for name, value in TRUTH.items():
-        draws = idata.posterior[name].to_numpy().ravel()
-        low, high = np.quantile(draws, [0.005, 0.995])
-        assert low < value < high, (name, low, high)
-        low, high = np.quantile(draws, [0.05, 0.95])
-        if not low < value < high:
-            misses.append(name)
+    misses = interval_misses(idata.posterior, TRUTH)
     assert len(misses) <= 1, misses

@@ -6,6 +6,7 @@ import pytest
 from scipy.special import gamma
 
 import bayesmm as bmm
+from _recovery import interval_misses
 
 N = 500
 TRUTH = {  # family: (intercept, slope, auxiliary parameter and its value)
@@ -54,13 +55,7 @@ def test_new_families_recover_simulated_coefficients():
         checks = {"Intercept": intercept, "x": slope}
         if aux is not None:
             checks[aux[0]] = aux[1]
-        for variable, truth in checks.items():
-            draws = idata.posterior[variable].values
-            low, high = np.quantile(draws, [0.005, 0.995])
-            assert low < truth < high, (name, variable, truth, low, high)
-            low, high = np.quantile(draws, [0.05, 0.95])
-            if not low < truth < high:
-                misses.append((name, variable))
+        misses += interval_misses(idata.posterior, checks, name)
     assert len(misses) <= 3, misses
 
 
@@ -120,14 +115,9 @@ def test_zero_inflated_hurdle_quantile_circular_and_beta_binomial_families_recov
         model = bmm.Model(formula, data, family=name, **options)
         idata = model.fit(draws=500, tune=500, chains=2, random_seed=5, progressbar=False)
         assert int(idata.sample_stats["diverging"].sum()) == 0, name
-        for variable, truth in {"Intercept": intercept, "x": slope, **aux}.items():
-            checks_done += 1
-            draws = idata.posterior[variable].values
-            low, high = np.quantile(draws, [0.005, 0.995])
-            assert low < truth < high, (name, variable, truth, low, high)
-            low, high = np.quantile(draws, [0.05, 0.95])
-            if not low < truth < high:
-                misses.append((name, variable))
+        checks = {"Intercept": intercept, "x": slope, **aux}
+        checks_done += len(checks)
+        misses += interval_misses(idata.posterior, checks, name)
     assert checks_done == 30
     assert len(misses) <= 7, misses
 
@@ -184,12 +174,5 @@ def test_hurdle_negativebinomial_recovers_the_truth_through_the_automatic_fallba
     idata = model.fit(draws=500, tune=500, chains=2, random_seed=5, progressbar=False)
     assert idata.attrs["inference_method"] == "nutpie"
     assert int(idata.sample_stats["diverging"].sum()) == 0
-    misses = []
-    for variable, value in truth.items():
-        draws = idata.posterior[variable].values
-        low, high = np.quantile(draws, [0.005, 0.995])
-        assert low < value < high, (variable, value, low, high)
-        low, high = np.quantile(draws, [0.05, 0.95])
-        if not low < value < high:
-            misses.append(variable)
+    misses = interval_misses(idata.posterior, truth)
     assert len(misses) <= 1, misses
