@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._describe import _describe_fitted_html
 from ._errors import DataError, FamilyError, NotFittedError
 from .design import Design, NewDesign
 from .families import Family
@@ -558,6 +559,40 @@ class FittedModel:
         return (
             f"FittedModel({self.design.formula!r}, family={self.family.name!r}, "
             f"link={self.link.name!r}, chains={draws['chain']}, draws={draws['draw']})"
+        )
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter's rich display: the model, the sampler and a table of the posterior of
+        the common terms and auxiliary parameters. Shows what there is: a model saved with
+        ``posterior_only=True`` has no sample stats."""
+        try:
+            return self._html()
+        except Exception:
+            # A display hook must not raise; None makes Jupyter show the text repr instead.
+            return None
+
+    def _html(self) -> str:
+        design = self.design
+        aux = [p for p in design.distributional if p.param in self.family.aux_params]
+        modelled = {part.param for part in design.distributional}
+        names = [t.name for t in design.common_terms]
+        for part in design.distributional:
+            names += [t.name for t in part.design.common_terms]
+        names += [a for a in self.family.aux_params if a not in modelled]
+        links = [f"{self.family.parent} = {self.link.name}"]
+        links += [f"{part.param} = {part.link}" for part in aux]
+        attrs = dict(getattr(self._idata, "attrs", None) or self._attrs)
+        fields = [("Family", self.family.name), ("Link", ", ".join(links))]
+        if attrs.get("inference_method"):
+            fields.append(("Sampler", str(attrs["inference_method"])))
+        groups = list(self._groups) if self._groups is not None else list(self.idata.groups())
+        return _describe_fitted_html(
+            [str(design.formula), *(str(part.formula) for part in aux)],
+            fields,
+            self._group("posterior"),
+            names,
+            self.fixed,
+            self._group("sample_stats") if "sample_stats" in groups else None,
         )
 
 

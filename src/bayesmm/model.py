@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._describe import _describe
+from ._describe import _describe, _describe_html
 from ._errors import DataError, FamilyError, PriorError
 from ._mle_priors import AUTOMATIC_PRIORS, is_scale, mle_priors, resolve_scale
 from ._validation import choice_message, did_you_mean
@@ -588,6 +588,10 @@ class Model:
 
     def __repr__(self) -> str:
         return _describe(self)
+
+    def _repr_html_(self) -> str:
+        # Jupyter's rich display: the same summary as ``print(model)``, as tables.
+        return _describe_html(self)
 
 
 def _links_by_parameter(link: Any, family: Family) -> dict[str, Any]:
