@@ -3,7 +3,8 @@
 Each page is a tutorial, so its blocks run in order in one namespace (later blocks use
 earlier names), one test per page, in a temporary working directory (files the examples
 write land there). NUTS is replaced by the stub sampler (``stub_sampler`` in conftest.py:
-prior draws shaped like a posterior), so the whole file runs in seconds. This checks that
+prior draws shaped like a posterior, at most 100 a chain), so the whole file runs in
+seconds. This checks that
 the code runs and that the APIs it calls exist; the posterior numbers the docs show are
 checked by the slow tests named next to them.
 
@@ -42,7 +43,8 @@ import matplotlib.pyplot as plt
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 
-FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)\s*$")
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*).*$")
+STUB_DRAWS = 100
 MARKER = re.compile(r"^\s*<!--\s*(?P<kind>[\w-]+)(?::\s*(?P<arg>.*?))?\s*-->\s*$")
 
 
@@ -67,15 +69,17 @@ def python_blocks(path: Path) -> list[Block]:
     i = 0
     while i < len(lines):
         match = FENCE.match(lines[i])
-        if not match or not match["lang"]:
+        if not match:
             i += 1
             continue
         start, indent, lang = i, match["indent"], match["lang"]
         i += 1
         body = []
-        while not re.match(rf"^{indent}```\s*$", lines[i]):
+        while i < len(lines) and not re.match(rf"^{indent}```\s*$", lines[i]):
             body.append(lines[i])
             i += 1
+        if i == len(lines):
+            raise ValueError(f"{path.name}:{start + 1}: a code fence that is never closed")
         i += 1
         if lang != "python":
             continue
@@ -122,10 +126,12 @@ def run_block(block: Block, namespace: dict) -> None:
 
 
 def _stub_with_stats(stub):
-    """The stub sampler, with the ``sample_stats`` the docs read (no divergences)."""
+    """The stub sampler, with at most ``STUB_DRAWS`` draws a chain and the ``sample_stats``
+    the docs read (no divergences)."""
 
-    def draws(model, inference_method, **kwargs):
-        idata = stub(model, inference_method, **kwargs)
+    def draws(model, inference_method, *, draws, **kwargs):
+        # The code is checked, not the numbers: 100 draws a chain keep the pages fast.
+        idata = stub(model, inference_method, draws=min(draws, STUB_DRAWS), **kwargs)
         posterior = idata.posterior
         shape = (posterior.sizes["chain"], posterior.sizes["draw"])
         stats = xr.Dataset(
