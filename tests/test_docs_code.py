@@ -4,9 +4,8 @@ Each page is a tutorial, so its blocks run in order in one namespace (later bloc
 earlier names), one test per page, in a temporary working directory (files the examples
 write land there). NUTS is replaced by the stub sampler (``stub_sampler`` in conftest.py:
 prior draws shaped like a posterior, at most 100 a chain), so the whole file runs in
-seconds. This checks that
-the code runs and that the APIs it calls exist; the posterior numbers the docs show are
-checked by the slow tests named next to them.
+seconds. This checks that the code runs and that the APIs it calls exist; the posterior
+numbers the docs show are checked by the slow tests named next to them.
 
 Markers, HTML comments the reader does not see, on the lines right before a fence:
 
