@@ -32,9 +32,8 @@ posterior = idata.posterior
 for day in (0, 9):
     sigma = np.exp(posterior["sigma_Intercept"] + posterior["sigma_Days"] * day)
     low, high = np.quantile(sigma, [0.05, 0.95])
-    print(
-        f"residual sd on day {day}: {float(sigma.mean()):.1f} (90% interval {low:.1f} to {high:.1f})"
-    )
+    mean = float(sigma.mean())
+    print(f"residual sd on day {day}: {mean:.1f} (90% interval {low:.1f} to {high:.1f})")
 new = pd.DataFrame({"Days": [0, 9], "Subject": ["new", "new"]})
 spread = hetero.fitted(idata).draws(new, "response", sample_new_groups="gaussian", random_seed=2)
 print("predictive sd of a new subject on days 0 and 9:", spread.std(axis=0).round(1))
