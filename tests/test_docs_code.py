@@ -126,7 +126,7 @@ def run_block(block: Block, namespace: dict) -> None:
 
 def _stub_with_stats(stub):
     """The stub sampler, with at most ``STUB_DRAWS`` draws a chain and the ``sample_stats``
-    the docs read (no divergences)."""
+    the docs read (no divergences, and an energy)."""
 
     def draws(model, inference_method, *, draws, **kwargs):
         # The code is checked, not the numbers: 100 draws a chain keep the pages fast.
@@ -134,7 +134,11 @@ def _stub_with_stats(stub):
         posterior = idata.posterior
         shape = (posterior.sizes["chain"], posterior.sizes["draw"])
         stats = xr.Dataset(
-            {"diverging": (("chain", "draw"), np.zeros(shape, dtype=bool))},
+            {
+                "diverging": (("chain", "draw"), np.zeros(shape, dtype=bool)),
+                # Noise, so that az.bfmi has an energy to read.
+                "energy": (("chain", "draw"), np.random.default_rng(0).normal(size=shape)),
+            },
             coords={"chain": posterior["chain"], "draw": posterior["draw"]},
         )
         idata.add_groups(sample_stats=stats)
