@@ -106,7 +106,7 @@ def test_the_sds_of_a_block_keep_each_terms_prior(sleepstudy):
     [
         (Prior("Normal", mu=0, sigma=1), r"priors\['Subject_corr'\] must be an LKJ prior"),
         (Prior("LKJCorr", eta=Prior("Gamma", alpha=2, beta=1)), r"eta must be a positive number"),
-        (2.0, r"priors\['Subject_corr'\] is the number 2.0"),
+        (2.0, r"priors\['Subject_corr'\] is the number 2.0; .*Prior\('LKJCorr', eta=2\)"),
     ],
 )
 def test_a_bad_correlation_prior_is_a_prior_error(sleepstudy, prior, match):

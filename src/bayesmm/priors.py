@@ -521,7 +521,12 @@ def _check_user_prior(term: TermPrior, value: Any) -> None:
         if term.kind != "auxiliary":
             raise PriorError(
                 f"priors[{term.name!r}] is the number {value!r}; only auxiliary parameters "
-                "can be fixed to a number. Give a Prior, e.g. Prior('Normal', mu=0, sigma=1)."
+                "can be fixed to a number. Give a Prior, e.g. "
+                + (
+                    "Prior('LKJCorr', eta=2)."
+                    if term.kind == "correlation"
+                    else "Prior('Normal', mu=0, sigma=1)."
+                )
             )
         return
     if not isinstance(value, Prior):

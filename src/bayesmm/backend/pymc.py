@@ -261,9 +261,9 @@ def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
 
 
 def _jax_cannot_translate(err: Exception) -> bool:
-    """Whether ``err`` says JAX lacks an operation or a gradient of the model's graph."""
-    text = str(err).lower()
-    return isinstance(err, NotImplementedError) or "gradient" in text or "jax" in text
+    """Whether ``err`` says JAX lacks an operation (pytensor's NotImplementedError) or a
+    gradient (JAX's ValueError) of the model's graph; any other error is the model's own."""
+    return isinstance(err, NotImplementedError) or "gradient" in str(err).lower()
 
 
 def default_chains() -> int:
