@@ -8,30 +8,27 @@
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 
 from ._errors import (
     BackendError,
+    BayesmmDeprecationWarning,
     BayesmmError,
     BayesmmWarning,
     DataError,
     FamilyError,
     FormulaError,
+    ModelFileError,
     NotFittedError,
     PriorError,
 )
+from ._version import __version__
 from .datasets import load_data
 from .families import FAMILIES, Family, Likelihood, get_family, register_family
 from .formula import Formula
-from .io import ModelFileError, load
+from .io import load
 from .links import LINKS, Link
 from .model import Model
 from .priors import Prior
-
-try:
-    __version__ = version("bayesmm")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
 
 logging.getLogger("bayesmm").addHandler(logging.NullHandler())
 
@@ -67,5 +64,6 @@ __all__ = [
     "NotFittedError",
     "ModelFileError",
     "BayesmmWarning",
+    "BayesmmDeprecationWarning",
     "__version__",
 ]

@@ -14,7 +14,10 @@ __all__ = [
     "FamilyError",
     "BackendError",
     "NotFittedError",
+    "ModelFileError",
+    "ModelFileNotFoundError",
     "BayesmmWarning",
+    "BayesmmDeprecationWarning",
 ]
 
 
@@ -46,5 +49,21 @@ class NotFittedError(BayesmmError, ValueError, AttributeError):
     """An operation needs a fitted model."""
 
 
+class ModelFileError(BayesmmError, ValueError):
+    """A model file is missing, unreadable, not ours, or from a newer bayesmm."""
+
+
+class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
+    """There is no model file at the path given."""
+
+
 class BayesmmWarning(UserWarning):
     """Warnings issued by bayesmm."""
+
+
+class BayesmmDeprecationWarning(BayesmmWarning, FutureWarning):
+    """A use of bayesmm that still works but will not in a later version.
+
+    A ``FutureWarning``, so that users see it by default (Python hides ``DeprecationWarning``
+    outside ``__main__``).
+    """

@@ -11,36 +11,35 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._describe import _describe_fitted_html
 from ._errors import DataError, FamilyError, NotFittedError
+from ._names import CATEGORY_DIM, OBS_DIM
 from .design import Design, NewDesign
+from .display import fitted_html
 from .families import Family
-from .formula import Formula
 from .links import Link
+from .persist import netcdf
 from .predict import (
     PosteriorDraws,
+    PredictOptions,
     check_kind,
     density,
     extract_draws,
     family_params,
     interval,
+    per_category,
     point_estimate,
     quantiles,
     resolve_policy,
     response_draws,
 )
-from .spec import ModelSpec, data_fingerprint
+from .spec import ModelSpec, family_entries
 
 if TYPE_CHECKING:
     import arviz as az
 
     from .model import Model
 
-__all__ = ["FittedModel"]
-
-OBS_DIM = "__obs__"
-#: The dimension of the category probabilities of a family of categories.
-CATEGORY_DIM = "__category__"
+__all__ = ["FittedModel", "OBS_DIM", "CATEGORY_DIM"]
 
 
 class FittedModel:
@@ -189,69 +188,40 @@ class FittedModel:
             )
 
     def draws(
-        self,
-        data: pd.DataFrame | None = None,
-        kind: str = "response_params",
-        *,
-        include_group_specific: bool = True,
-        sample_new_groups: bool | str | None = None,
-        random_seed: int | np.random.Generator | None = None,
-        n_samples: int | None = None,
+        self, data: pd.DataFrame | None = None, kind: str = "response_params", **options: Any
     ) -> np.ndarray:
         """Posterior draws for each row, shape ``(draws, rows)``, chains stacked.
 
+        ``options`` are the prediction options of :class:`~bayesmm.predict.PredictOptions`
+        (``include_group_specific``, ``sample_new_groups``, ``random_seed``, ``n_samples``);
         ``n_samples`` uses that many evenly spaced posterior draws instead of all of them.
         """
         check_kind(kind)
-        rng = np.random.default_rng(random_seed)
+        chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = self._rows(data)
-        params = self._params(rows, include_group_specific, sample_new_groups, rng, n_samples)
+        params = self._params(rows, chosen)
         if kind == "response_params":
             return params[self.family.parent]
-        return response_draws(self.family, params, rows.trials, rng)
+        return response_draws(self.family, params, rows.trials, chosen.rng())
 
-    def _params(
-        self,
-        rows: NewDesign,
-        include_group_specific: bool,
-        sample_new_groups: bool | str | None,
-        rng: np.random.Generator,
-        n_samples: int | None,
-    ) -> dict[str, np.ndarray]:
+    def _params(self, rows: NewDesign, options: PredictOptions) -> dict[str, np.ndarray]:
         """The family's parameters for each (posterior draw, row)."""
-        if sample_new_groups is None:
-            sample_new_groups = self.sample_new_groups
-        policy = resolve_policy(sample_new_groups)
+        policy = options.policy(self.sample_new_groups)
         draws = self.posterior_draws
-        if n_samples is not None:
-            draws = draws.thinned(n_samples)
+        if options.n_samples is not None:
+            draws = draws.thinned(options.n_samples)
         return family_params(
-            draws,
-            rows,
-            self.design,
-            self.family,
-            self.link,
-            policy=policy,
-            include_group_specific=include_group_specific,
-            rng=rng,
+            draws, rows, self.design, self.family, self.link, options, policy=policy
         )
 
-    def log_likelihood(
-        self,
-        data: pd.DataFrame,
-        y: Any,
-        *,
-        include_group_specific: bool = True,
-        sample_new_groups: bool | str | None = None,
-        random_seed: int | np.random.Generator | None = None,
-        n_samples: int | None = None,
-    ) -> np.ndarray:
+    def log_likelihood(self, data: pd.DataFrame, y: Any, **options: Any) -> np.ndarray:
         """Pointwise log-likelihood of responses ``y`` of new rows, shape ``(draws, rows)``.
 
         ``log(mean(exp(.), axis=0))`` of it is each row's log predictive density, the basis
         of the ``log_predictive_density`` scorer of :mod:`bayesmm.sklearn`. ``y`` holds the
         responses on the family's scale: 0/1 for bernoulli, successes for binomial (the
-        trials come from ``data``).
+        trials come from ``data``), a count of each category per row for multinomial.
+        ``options`` are the prediction options (see :meth:`draws`).
 
         Raises
         ------
@@ -266,58 +236,40 @@ class FittedModel:
                 f"Family {self.family.name!r} has no numpy log density (Likelihood(logpdf=...)), "
                 "so the log-likelihood of new data cannot be computed."
             )
+        chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = self._rows(data)
-        categories = self.family.categories
-        if categories is not None and categories.counts:
-            return self._counts_log_likelihood(
-                rows, y, logpdf, include_group_specific, sample_new_groups, random_seed, n_samples
-            )
-        values = np.asarray(_category_codes(y, self.design, self.family), dtype=float).reshape(-1)
-        if values.shape[0] != rows.n_obs:
-            raise DataError(
-                f"y must have one value per row of data ({rows.n_obs}); got {values.shape[0]}."
-            )
-        self.family.check_response(values, rows.trials, "y")
-        rng = np.random.default_rng(random_seed)
-        params = self._params(rows, include_group_specific, sample_new_groups, rng, n_samples)
-        if rows.trials is not None:
+        if self.family.counts_categories:
+            values = self._category_counts(y, rows.n_obs)[None, :, :]
+        else:
+            response = self.design.response
+            codes = self.family.observed_codes(y, response.levels, response.name)
+            flat = np.asarray(codes, dtype=float).reshape(-1)
+            if flat.shape[0] != rows.n_obs:
+                raise DataError(
+                    f"y must have one value per row of data ({rows.n_obs}); got {flat.shape[0]}."
+                )
+            self.family.check_response(flat, rows.trials, "y")
+            values = flat[None, :]
+        params = self._params(rows, chosen)
+        if rows.trials is not None and not self.family.counts_categories:
             params["trials"] = rows.trials[None, :]
-        return np.asarray(logpdf(values[None, :], params), dtype=float)
+        return np.asarray(logpdf(values, params), dtype=float)
 
-    def _counts_log_likelihood(
-        self,
-        rows: NewDesign,
-        y: Any,
-        logpdf: Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray],
-        include_group_specific: bool,
-        sample_new_groups: bool | str | None,
-        random_seed: int | np.random.Generator | None,
-        n_samples: int | None,
-    ) -> np.ndarray:
-        """:meth:`log_likelihood` of a multinomial family: ``y`` holds a count of each
-        category per row, shape ``(rows, K)``."""
+    def _category_counts(self, y: Any, n_rows: int) -> np.ndarray:
+        """``y`` of a multinomial family: a count of each category per row, checked."""
         levels = self.design.response.levels or ()
         values = np.asarray(y, dtype=float)
-        if values.shape != (rows.n_obs, len(levels)):
+        if values.shape != (n_rows, len(levels)):
             raise DataError(
                 f"y must hold a count of each of the {len(levels)} categories {list(levels)} "
-                f"per row of data, shape ({rows.n_obs}, {len(levels)}); got shape "
-                f"{values.shape}."
+                f"per row of data, shape ({n_rows}, {len(levels)}); got shape {values.shape}."
             )
         for j, level in enumerate(levels):
             self.family.check_response(values[:, j], None, f"y[:, {j}] ({level})")
-        rng = np.random.default_rng(random_seed)
-        params = self._params(rows, include_group_specific, sample_new_groups, rng, n_samples)
-        return np.asarray(logpdf(values[None, :, :], params), dtype=float)
+        return values
 
     def predict(
-        self,
-        data: pd.DataFrame | None = None,
-        kind: str = "response_params",
-        *,
-        include_group_specific: bool = True,
-        sample_new_groups: bool | str | None = None,
-        random_seed: int | np.random.Generator | None = None,
+        self, data: pd.DataFrame | None = None, kind: str = "response_params", **options: Any
     ) -> az.InferenceData:
         """Predictions as a new InferenceData; the fit's own InferenceData is not changed.
 
@@ -325,15 +277,14 @@ class FittedModel:
         parent parameter (e.g. ``mu``) to ``posterior``, and ``kind="response"`` adds
         ``posterior_predictive``, so ``az.plot_ppc`` works. For new rows both go in
         ``predictions``, with the rows' predictors in ``predictions_constant_data`` (ArviZ's
-        convention).
+        convention). ``options`` are the prediction options (see :meth:`draws`).
         """
-        values = self.draws(
-            data,
-            kind,
-            include_group_specific=include_group_specific,
-            sample_new_groups=sample_new_groups,
-            random_seed=random_seed,
-        )
+        if "n_samples" in options:
+            raise DataError(
+                "predict() keeps every posterior draw, so that its chains and draws match the "
+                "posterior's; use draws(..., n_samples=...) for fewer."
+            )
+        values = self.draws(data, kind, **options)
         draws = self.posterior_draws
         name = self.family.parent if kind == "response_params" else self.design.response.name
         # Category probabilities have a last axis, labelled by the categories.
@@ -384,10 +335,10 @@ class FittedModel:
             If ``stat="median"`` with ``kind="response"`` for a family of categories.
         """
         values = self.draws(data, kind, **options)
-        values = category_point_draws(values, self.family, self.design, kind, stat)
+        values = self.family.point_draws(values, self.design.response.levels, kind, stat)
         if values.ndim == 3:
-            table = _per_category(values, lambda v: point_estimate(v, stat)[:, None], [stat])
-            return self._category_frame(table, data, values)
+            table = per_category(values, lambda v: point_estimate(v, stat)[:, None])
+            return self._category_frame(table, [stat], data, values)
         return pd.DataFrame({stat: point_estimate(values, stat)}, index=_index(data, values))
 
     def interval(
@@ -406,8 +357,8 @@ class FittedModel:
         """
         values = self.draws(data, kind, **options)
         if values.ndim == 3:
-            table = _per_category(values, lambda v: interval(v, prob, method), ["lower", "upper"])
-            return self._category_frame(table, data, values)
+            table = per_category(values, lambda v: interval(v, prob, method))
+            return self._category_frame(table, ["lower", "upper"], data, values)
         bounds = interval(values, prob, method)
         return pd.DataFrame(
             {"lower": bounds[:, 0], "upper": bounds[:, 1]}, index=_index(data, values)
@@ -424,10 +375,9 @@ class FittedModel:
         values = self.draws(data, kind, **options)
         columns = [f"q{p:g}" for p in np.atleast_1d(probs)]
         if values.ndim == 3:
-            per_category = _per_category(values, lambda v: quantiles(v, probs), columns)
-            return self._category_frame(per_category, data, values)
-        table = quantiles(values, probs)
-        return pd.DataFrame(table, columns=columns, index=_index(data, values))
+            table = per_category(values, lambda v: quantiles(v, probs))
+            return self._category_frame(table, columns, data, values)
+        return pd.DataFrame(quantiles(values, probs), columns=columns, index=_index(data, values))
 
     def density(
         self,
@@ -462,7 +412,7 @@ class FittedModel:
         posterior mean (``r2``) and standard deviation (``r2_std``).
         """
         self._require_training_rows()
-        if self.family.categories is not None:
+        if self.family.has_categories:
             raise FamilyError(
                 f"r2() compares fitted means with the response; family {self.family.name!r} "
                 "predicts category probabilities, which have no such R². Compare models with "
@@ -483,16 +433,57 @@ class FittedModel:
         draws: int | None = None,
         sample_new_groups: bool | str | None = None,
     ) -> Path:
-        """Write this model to one netCDF file; see :meth:`bayesmm.Model.save`."""
-        from .io import save
+        """Write this model to one netCDF file; see :meth:`bayesmm.Model.save`.
 
-        return save(
-            self,
-            path,
-            posterior_only=posterior_only,
-            draws=draws,
-            sample_new_groups=sample_new_groups,
-        )
+        The file is written next to ``path`` under a temporary name and then moved into
+        place, so an interrupted save never leaves a half-written file at ``path``.
+        """
+        spec = self.spec
+        if spec is None:
+            raise NotFittedError(
+                "This FittedModel has no model spec to save; save it with model.save(path, idata)."
+            )
+        # A family (or link) the registry does not hold is written out in full, or refused
+        # with a FamilyError naming the function that cannot be saved, before anything is
+        # written.
+        changes: dict[str, Any] = family_entries(self.family, self.link)
+        if sample_new_groups is not None:
+            resolve_policy(sample_new_groups)
+            changes["sample_new_groups"] = sample_new_groups
+        if changes:
+            spec = ModelSpec.from_dict({**spec.to_dict(), **changes})
+        if not isinstance(posterior_only, bool):
+            raise DataError(f"posterior_only must be True or False; got {posterior_only!r}.")
+        groups = self._saved_groups(posterior_only, draws)
+        attrs = {k: v for k, v in (getattr(self.idata, "attrs", None) or {}).items()}
+        attrs.update(netcdf.format_attrs(spec.to_dict(), spec.data_sha256))
+        return netcdf.write(path, groups, attrs)
+
+    def _saved_groups(self, posterior_only: bool, draws: int | None) -> dict[str, xr.Dataset]:
+        """The groups a file holds: thinned to ``draws`` per chain, with the training rows."""
+        idata = self.idata
+        names = ["posterior"] if posterior_only else list(idata.groups())
+        groups = {name: idata[name] for name in names}
+        n_draws = groups["posterior"].sizes["draw"]
+        if draws is not None:
+            if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+                raise DataError(
+                    f"draws must be a positive integer (draws per chain); got {draws!r}."
+                )
+            if draws > n_draws:
+                raise DataError(
+                    f"draws must be at most the {n_draws} draws per chain of the posterior; "
+                    f"got {draws}."
+                )
+            groups = {name: netcdf.thin(group, int(draws)) for name, group in groups.items()}
+        frame = self.design.state.frame if self.design.state is not None else None
+        if not posterior_only and frame is not None:
+            # The training rows replace the sampler's data containers, which are the same
+            # data encoded for PyMC and needed only by a PyMC model.
+            groups["constant_data"] = netcdf.training_rows(frame)
+        else:
+            groups.pop("constant_data", None)
+        return groups
 
     def to_model(
         self,
@@ -503,56 +494,25 @@ class FittedModel:
     ) -> Model:
         """Rebuild the :class:`~bayesmm.Model` with the same spec, for a refit on ``data``.
 
-        The formula, family, link, options and the priors as used in the fit (the defaults
-        already scaled from the training data) are the same; ``priors`` overrides some of them.
-
-        Parameters
-        ----------
-        data : pandas.DataFrame
-            The data to fit: the training data again, or new data of the same form.
-        priors : dict, optional
-            Priors to use instead of the stored ones, keyed like ``Model(priors=...)``.
-        require_same_data : bool, default False
-            Raise a DataError unless ``data`` gives the same training rows as the fit (same
-            SHA-256 fingerprint of the formula's columns).
+        A shortcut for :meth:`bayesmm.Model.from_fitted` (see there), kept where users of
+        a loaded model look for it. It is the one call from a fitted model up to the
+        ``Model`` layer, listed as such in the import contract (``pyproject.toml``).
         """
         from .model import Model
 
-        spec = self.spec
-        if spec is None:
-            raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
-        given = dict(priors or {})
-        stored = spec.prior_dict(skip=given)
-        # The distributional formulas (a multinomial logit's per-category copies of the
-        # formula are not: the family makes them).
-        parts = [p for p in self.design.distributional if p.param in self.family.aux_params]
-        model = Model(
-            Formula(spec.formula, *(part.formula for part in parts)),
-            data,
-            family=self.family,
-            link={self.family.parent: self.link, **{part.param: part.link for part in parts}},
-            priors={**stored, **given},
-            **spec.options,
-        )
-        if require_same_data:
-            state = model.design.state
-            found = data_fingerprint(state.frame) if state is not None else ""
-            if found != spec.data_sha256:
-                raise DataError(
-                    "data must give the same training rows as the fit (require_same_data=True); "
-                    f"got SHA-256 {found[:12]}..., but the fit's rows have "
-                    f"{spec.data_sha256[:12]}...."
-                )
-        return model
+        return Model.from_fitted(self, data, priors, require_same_data=require_same_data)
 
     def _category_frame(
-        self, table: tuple[np.ndarray, list[str]], data: pd.DataFrame | None, values: np.ndarray
+        self,
+        table: np.ndarray,
+        names: list[str],
+        data: pd.DataFrame | None,
+        values: np.ndarray,
     ) -> pd.DataFrame:
         """A table of per-category summaries, its columns named ``"<summary>[<category>]"``."""
-        array, names = table
         levels = self.design.response.levels or tuple(range(values.shape[2]))
         columns = [f"{name}[{level}]" for level in levels for name in names]
-        return pd.DataFrame(array, columns=columns, index=_index(data, values))
+        return pd.DataFrame(table, columns=columns, index=_index(data, values))
 
     def __repr__(self) -> str:
         draws = self._group("posterior").sizes
@@ -566,102 +526,19 @@ class FittedModel:
         the common terms and auxiliary parameters. Shows what there is: a model saved with
         ``posterior_only=True`` has no sample stats."""
         try:
-            return self._html()
+            groups = list(self._groups) if self._groups is not None else list(self.idata.groups())
+            return fitted_html(
+                self.design,
+                self.family,
+                self.link,
+                self._group("posterior"),
+                self._group("sample_stats") if "sample_stats" in groups else None,
+                self.fixed,
+                dict(getattr(self._idata, "attrs", None) or self._attrs),
+            )
         except Exception:
             # A display hook must not raise; None makes Jupyter show the text repr instead.
             return None
-
-    def _html(self) -> str:
-        design = self.design
-        aux = [p for p in design.distributional if p.param in self.family.aux_params]
-        modelled = {part.param for part in design.distributional}
-        names = [t.name for t in design.common_terms]
-        for part in design.distributional:
-            names += [t.name for t in part.design.common_terms]
-        names += [a for a in self.family.aux_params if a not in modelled]
-        links = [f"{self.family.parent} = {self.link.name}"]
-        links += [f"{part.param} = {part.link}" for part in aux]
-        attrs = dict(getattr(self._idata, "attrs", None) or self._attrs)
-        fields = [("Family", self.family.name), ("Link", ", ".join(links))]
-        if attrs.get("inference_method"):
-            fields.append(("Sampler", str(attrs["inference_method"])))
-        groups = list(self._groups) if self._groups is not None else list(self.idata.groups())
-        return _describe_fitted_html(
-            [str(design.formula), *(str(part.formula) for part in aux)],
-            fields,
-            self._group("posterior"),
-            names,
-            self.fixed,
-            self._group("sample_stats") if "sample_stats" in groups else None,
-        )
-
-
-def _per_category(
-    values: np.ndarray, summary: Callable[[np.ndarray], np.ndarray], names: list[str]
-) -> tuple[np.ndarray, list[str]]:
-    """``summary`` of each category's ``(draws, rows)`` slice of ``values`` (draws, rows, K),
-    side by side: shape ``(rows, K * len(names))``, category by category."""
-    parts = [np.asarray(summary(values[:, :, k])) for k in range(values.shape[2])]
-    return np.concatenate(parts, axis=1), names
-
-
-def category_point_draws(
-    values: np.ndarray, family: Family, design: Design, kind: str, stat: str
-) -> np.ndarray:
-    """The draws whose ``stat`` per category is the point estimate of each category.
-
-    ``values`` as they are, except for the predictive draws (``kind="response"``) of a family
-    of one category per row: their category codes ``(draws, rows)`` become indicators
-    ``(draws, rows, K)``, whose mean is each category's share of the draws. A mean of the
-    codes themselves would depend on how the categories are numbered (brms's ``predict``
-    gives these shares too).
-
-    Raises
-    ------
-    DataError
-        If ``stat`` is not ``"mean"`` for the predictive draws of a family of categories.
-    """
-    levels = design.response.levels
-    if family.categories is None or kind != "response" or levels is None or values.ndim != 2:
-        return values
-    if stat != "mean":
-        raise DataError(
-            f"stat must be 'mean' for kind='response' with family {family.name!r}: the "
-            "estimate is the share of each category among the predictive draws (a median of "
-            f"the draws of one category is 0 or 1); got {stat!r}. Use "
-            "kind='response_params' for the median of each category's probability."
-        )
-    return (values[..., None] == np.arange(len(levels))).astype(float)
-
-
-def _category_codes(y: Any, design: Design, family: Family) -> Any:
-    """Responses of a family of categories as their codes; other responses as they are.
-
-    Categories are matched as they are, else by their text (``"2"`` for ``2``), as the
-    levels of predictors are.
-
-    Raises
-    ------
-    DataError
-        If a value is not one of the response's categories.
-    """
-    levels = design.response.levels
-    if family.categories is None or levels is None:
-        return y
-    values = np.asarray(y, dtype=object).reshape(-1)
-    known = pd.Index(list(levels), dtype=object)
-    codes = known.get_indexer(values)
-    missing = codes < 0
-    if missing.any():
-        as_text = pd.Index([str(v) for v in levels])
-        codes[missing] = as_text.get_indexer([str(v) for v in values[missing]])
-    if (codes < 0).any():
-        bad = pd.unique(values[codes < 0])[:5].tolist()
-        raise DataError(
-            f"y must hold categories of the response {design.response.name!r}, one of "
-            f"{list(levels)}; got {bad} ({int((codes < 0).sum())} value(s))."
-        )
-    return codes
 
 
 def _index(data: pd.DataFrame | None, values: np.ndarray) -> pd.Index:

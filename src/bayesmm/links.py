@@ -9,7 +9,7 @@ module importing either backend. A user's link gives the two inverses as plain f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any
@@ -19,8 +19,17 @@ from scipy import special
 
 from ._errors import FamilyError
 from ._validation import choice_message
+from .persist.importpath import UnsavableError, callable_path, resolve_path
 
-__all__ = ["Link", "LINKS", "get_link", "NUMPY_OPS"]
+__all__ = [
+    "Link",
+    "LINKS",
+    "get_link",
+    "NUMPY_OPS",
+    "NumpyOpsInverse",
+    "CentralDifference",
+    "saved_path",
+]
 
 #: numpy versions of the operations that inverse links use.
 NUMPY_OPS = SimpleNamespace(
@@ -38,7 +47,7 @@ _STEP = float(np.finfo(float).eps) ** (1 / 3)
 
 
 @dataclass(frozen=True)
-class _NumpyOpsInverse:
+class NumpyOpsInverse:
     """``inverse(eta, NUMPY_OPS)``: the numpy inverse of a link written against ``ops``."""
 
     inverse: Callable[[Any, Any], Any]
@@ -48,7 +57,7 @@ class _NumpyOpsInverse:
 
 
 @dataclass(frozen=True)
-class _CentralDifference:
+class CentralDifference:
     """``g'(mu)`` by a central difference of ``g``, for links given without a derivative."""
 
     link: Callable[[np.ndarray], np.ndarray]
@@ -58,6 +67,31 @@ class _CentralDifference:
         # The step shrinks with mu near 0, so that links on (0, 1) or (0, inf) stay in range.
         h = _STEP * np.maximum(np.abs(mu), 1e-2)
         return (np.asarray(self.link(mu + h)) - np.asarray(self.link(mu - h))) / (2 * h)
+
+
+_UNSAVABLE_HINT = (
+    "A model file names each function of a custom family by its import path. Define it as a "
+    "function at module level in an importable module (not in a script run as __main__), or "
+    "register the family with bmm.register_family before saving and again before loading "
+    "(a registered family is saved by name)."
+)
+
+
+def saved_path(function: Any, family: str, where: str) -> str:
+    """The import path a file records for a function of a custom family (or its link).
+
+    Raises
+    ------
+    FamilyError
+        If the function has none (a lambda, a closure, a function of ``__main__``); the
+        message names the family and where the function is.
+    """
+    try:
+        return callable_path(function)
+    except UnsavableError as err:
+        raise FamilyError(
+            f"Family {family!r} cannot be saved: {where} = {function!r} {err}. {_UNSAVABLE_HINT}"
+        ) from None
 
 
 def _check_callable(link: str, arg: str, value: Any, what: str, required: bool = True) -> None:
@@ -153,13 +187,13 @@ class Link:
         assert link is not None  # checked above; for the type checker
         if linkinv is None:
             assert inverse is not None
-            linkinv = _NumpyOpsInverse(inverse)
+            linkinv = NumpyOpsInverse(inverse)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "link", link)
         object.__setattr__(self, "linkinv", linkinv)
         object.__setattr__(self, "linkinv_backend", linkinv_backend)
         object.__setattr__(
-            self, "derivative", derivative if derivative is not None else _CentralDifference(link)
+            self, "derivative", derivative if derivative is not None else CentralDifference(link)
         )
         object.__setattr__(self, "inverse", inverse)
 
@@ -175,6 +209,51 @@ class Link:
         """Whether this is the link of its name in :data:`LINKS`."""
         return LINKS.get(self.name) == self
 
+    def to_dict(self, family: str) -> dict[str, Any]:
+        """JSON-ready values: the name of a registered link, else its functions' import paths.
+
+        Raises
+        ------
+        FamilyError
+            If a function cannot be named by an import path; the message names ``family``.
+        """
+        if self.is_registered:
+            return {"registered": self.name}
+        where = f"its link {self.name!r} has"
+        linkinv = None if isinstance(self.linkinv, NumpyOpsInverse) else self.linkinv
+        derivative = None if isinstance(self.derivative, CentralDifference) else self.derivative
+        functions = {
+            "link": self.link,
+            "linkinv": linkinv,
+            "linkinv_backend": self.linkinv_backend,
+            "derivative": derivative,
+            "inverse": self.inverse,
+        }
+        paths = {
+            key: None if value is None else saved_path(value, family, f"{where} {key}")
+            for key, value in functions.items()
+        }
+        return {"name": self.name, **paths}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Link:
+        """The inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        LookupError
+            If a function's module cannot be imported or does not hold it.
+        FamilyError
+            If the link is not registered in this session, or its functions do not make one.
+        """
+        if "registered" in record:
+            return get_link(record["registered"])
+        functions = {
+            key: resolve_path(record[key]) if record.get(key) else None
+            for key in ("link", "linkinv", "linkinv_backend", "derivative", "inverse")
+        }
+        return cls(record["name"], **functions)
+
     def __reduce__(self) -> Any:
         # A registered link pickles as its name (its functions are lambdas); another link
         # pickles as its fields, which must then be picklable themselves.
@@ -186,9 +265,9 @@ class Link:
 def _link_from_fields(values: dict[str, Any]) -> Link:
     """Rebuild a pickled link; a derivative computed numerically is computed again."""
     values = dict(values)
-    if isinstance(values.get("linkinv"), _NumpyOpsInverse):
+    if isinstance(values.get("linkinv"), NumpyOpsInverse):
         values["linkinv"] = None
-    if isinstance(values.get("derivative"), _CentralDifference):
+    if isinstance(values.get("derivative"), CentralDifference):
         values["derivative"] = None
     return Link(**values)
 

@@ -12,23 +12,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._describe import _describe, _describe_html
-from ._errors import DataError, FamilyError, PriorError
-from ._mle_priors import AUTOMATIC_PRIORS, is_scale, mle_priors, resolve_scale
-from ._validation import choice_message, did_you_mean
+from ._errors import DataError, NotFittedError, PriorError
+from ._validation import choice_message
+from ._version import __version__
 from .design import Design, build_design
+from .display import model_html, model_summary, model_text
 from .families import Family, get_family
+from .fitted import FittedModel
 from .formula import Formula
 from .links import Link
-from .priors import Prior, PriorSet, default_priors, merge_priors
+from .priors import Prior, PriorSet
+from .scaling import AUTOMATIC_PRIORS, resolve_priors
+from .spec import ModelSpec, build_spec, data_fingerprint
 
 if TYPE_CHECKING:
     import arviz as az
 
     from .backend.compiled import CompiledCache
     from .backend.pymc import BuiltModel
-    from .fitted import FittedModel
-    from .spec import ModelSpec
 
 __all__ = ["Model"]
 
@@ -120,18 +121,10 @@ class Model:
             raise ValueError(f"noncentered must be True, False or 'auto'; got {noncentered!r}.")
         self.formula = formula if isinstance(formula, Formula) else Formula(formula)
         self.family = get_family(family)
-        links = _links_by_parameter(link, self.family)
-        self.link = self.family.resolve_link(links.pop(self.family.parent, None))
+        self.link, aux_links = self.family.resolve_links(link, self.formula.distributional)
         distributional = {
-            param: (terms, self.family.aux_link(param, links.pop(param, None)))
-            for param, terms in self.formula.distributional.items()
+            param: (terms, aux_links[param]) for param, terms in self.formula.distributional.items()
         }
-        if links:
-            raise FamilyError(
-                f"link names the parameter(s) {sorted(links)}, which have no formula; give "
-                f"links for {self.family.parent!r} and the parameters of distributional "
-                f"formulas {sorted(distributional)}."
-            )
         self.design: Design = build_design(
             self.formula.main,
             data,
@@ -155,51 +148,17 @@ class Model:
 
     def _resolve_priors(self, priors: Mapping[Any, Any] | None) -> PriorSet:
         """Defaults (with the scales given so far) merged with every user prior so far."""
-        if priors is not None and not isinstance(priors, Mapping):
-            raise PriorError(
-                f"priors must be a dict mapping term names to Prior objects; got "
-                f"{type(priors).__name__}."
-            )
-        aux = set(self.family.aux_params)
-        scales = dict(self._scales)
-        user = dict(self._user_priors)
-        for key, value in (priors or {}).items():
-            names = list(key) if isinstance(key, tuple) else [key]
-            fixes_aux = not isinstance(value, str) and all(name in aux for name in names)
-            if (
-                is_scale(value)
-                and not fixes_aux
-                and (isinstance(value, str) or self.automatic_priors == "mle")
-            ):
-                if self.automatic_priors != "mle":
-                    raise PriorError(
-                        f"priors[{key!r}] = {value!r} is a named scale, which needs "
-                        "automatic_priors='mle'; otherwise give a Prior."
-                    )
-                for name in names:
-                    self._check_scale_key(name)
-                    scales[name] = resolve_scale(name, value)
-            else:
-                user[key] = value
-        if self.automatic_priors == "mle":
-            defaults = mle_priors(self.design, self.family, self.link, scales)
-        else:
-            defaults = default_priors(self.design, self.family, self.link, self.auto_scale)
-        merged = merge_priors(defaults, user)
-        self.family.check_fixed(merged)
-        self._scales, self._user_priors = scales, user
+        merged, self._scales, self._user_priors = resolve_priors(
+            self.design,
+            self.family,
+            self.link,
+            priors,
+            automatic_priors=self.automatic_priors,
+            auto_scale=self.auto_scale,
+            scales=self._scales,
+            user=self._user_priors,
+        )
         return merged
-
-    def _check_scale_key(self, name: str) -> None:
-        design = self.design
-        valid = [t.name for t in design.common_terms if not t.is_intercept]
-        valid += [g.name for g in design.group_terms]
-        if name not in (*valid, "common", "group_specific"):
-            raise PriorError(
-                f"priors has the scale key {name!r}, which is not a common or group-specific "
-                f"term of the model. Valid keys for scales are "
-                f"{[*valid, 'common', 'group_specific']}." + did_you_mean(name, valid)
-            )
 
     def set_priors(
         self,
@@ -300,7 +259,6 @@ class Model:
         BackendError
             If the sampler is unknown or not installed.
         """
-        from . import __version__
         from .backend.pymc import sample
 
         _check_count("draws", draws, minimum=1)
@@ -413,10 +371,6 @@ class Model:
         The returned :class:`~bayesmm.fitted.FittedModel` stacks the posterior once and has
         ``predict``, ``draws``, ``point``, ``interval``, ``quantiles``, ``density`` and ``r2``.
         """
-        from .fitted import FittedModel
-        from .spec import build_spec
-
-        fixed, normal = self._fixed_and_normal()
         # The spec is built on first use, from this moment's design, priors and options; the
         # FittedModel keeps no reference to this Model.
         spec = partial(build_spec, *self._spec_parts())
@@ -425,26 +379,72 @@ class Model:
             self.family,
             self.link,
             idata,
-            fixed=fixed,
-            normal_groups=normal,
+            fixed=self.priors.fixed(),
+            normal_groups=self.priors.normal_groups(),
             spec=spec,
         )
 
-    def _fixed_and_normal(self) -> tuple[dict[str, float], list[str]]:
-        """Auxiliary parameters fixed to numbers; group terms with a Normal(mu, sigma) prior."""
-        fixed = {
-            t.name: float(t.prior)
-            for t in self.priors.of_kind("auxiliary")
-            if not isinstance(t.prior, Prior)
-        }
-        normal = [
-            t.name
-            for t in self.priors.of_kind("group")
-            if isinstance(t.prior, Prior)
-            and t.prior.name == "Normal"
-            and isinstance(t.prior.params.get("sigma"), Prior)
-        ]
-        return fixed, normal
+    @classmethod
+    def from_fitted(
+        cls,
+        fitted: FittedModel,
+        data: pd.DataFrame,
+        priors: Mapping[str, Any] | None = None,
+        *,
+        require_same_data: bool = False,
+    ) -> Model:
+        """Rebuild the model of a fitted (or loaded) one, with the same spec, for a refit on
+        ``data``.
+
+        The formula, family, link, options and the priors as used in the fit (the defaults
+        already scaled from the training data) are the same; ``priors`` overrides some of them.
+
+        Parameters
+        ----------
+        fitted : FittedModel
+            What ``model.fitted(idata)`` or ``bmm.load(path)`` returned.
+        data : pandas.DataFrame
+            The data to fit: the training data again, or new data of the same form.
+        priors : dict, optional
+            Priors to use instead of the stored ones, keyed like ``Model(priors=...)``.
+        require_same_data : bool, default False
+            Raise a DataError unless ``data`` gives the same training rows as the fit (same
+            SHA-256 fingerprint of the formula's columns).
+
+        Raises
+        ------
+        NotFittedError
+            If ``fitted`` has no model spec.
+        DataError
+            If ``require_same_data`` and the rows differ.
+        """
+        spec = fitted.spec
+        if spec is None:
+            raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
+        given = dict(priors or {})
+        stored = spec.prior_dict(skip=given)
+        family, design = fitted.family, fitted.design
+        # The distributional formulas (a multinomial logit's per-category copies of the
+        # formula are not: the family makes them).
+        parts = [p for p in design.distributional if p.param in family.aux_params]
+        model = cls(
+            Formula(spec.formula, *(part.formula for part in parts)),
+            data,
+            family=family,
+            link={family.parent: fitted.link, **{part.param: part.link for part in parts}},
+            priors={**stored, **given},
+            **spec.options,
+        )
+        if require_same_data:
+            state = model.design.state
+            found = data_fingerprint(state.frame) if state is not None else ""
+            if found != spec.data_sha256:
+                raise DataError(
+                    "data must give the same training rows as the fit (require_same_data=True); "
+                    f"got SHA-256 {found[:12]}..., but the fit's rows have "
+                    f"{spec.data_sha256[:12]}...."
+                )
+        return model
 
     def _options(self) -> dict[str, Any]:
         return {
@@ -466,13 +466,10 @@ class Model:
         DataError
             If a level or a transform's state cannot be written as JSON (e.g. dates).
         """
-        from .spec import build_spec
-
         return build_spec(*self._spec_parts())
 
     def _spec_parts(self) -> tuple[Any, ...]:
         """The arguments of ``spec.build_spec`` for this model, as it is now."""
-        fixed, normal = self._fixed_and_normal()
         return (
             self.formula.main,
             self.family.name,
@@ -480,8 +477,6 @@ class Model:
             self._options(),
             self.priors,
             self.design,
-            fixed,
-            normal,
         )
 
     def save(
@@ -529,9 +524,7 @@ class Model:
         idata: az.InferenceData,
         data: pd.DataFrame | None = None,
         kind: str = "response_params",
-        include_group_specific: bool = True,
-        sample_new_groups: bool | str = False,
-        random_seed: int | None = None,
+        **options: Any,
     ) -> az.InferenceData:
         """Predict for the training rows or new rows; returns a new InferenceData.
 
@@ -544,16 +537,15 @@ class Model:
         kind : {"response_params", "response"}
             ``"response_params"``: the posterior of the family's mean parameter (``mu``,
             ``p``). ``"response"``: posterior predictive draws of the response.
-        include_group_specific : bool, default True
-            Include the group-specific effects; ``False`` predicts from the common effects.
-        sample_new_groups : bool or str, default False
-            Policy for group levels not seen at fit time: ``False`` raises an error naming
-            them; ``True`` or ``"uncertainty"`` borrows a random fitted level per draw;
-            ``"gaussian"`` draws new effects from the fitted population distribution;
-            ``"old_levels"`` borrows one random fitted level for all draws;
-            ``"population"`` sets the new level's effects to zero.
-        random_seed : int, optional
-            Seed for the response draws and the new-group policies.
+        **options
+            The prediction options (:class:`~bayesmm.predict.PredictOptions`):
+            ``include_group_specific`` (default True; ``False`` predicts from the common
+            effects), ``sample_new_groups`` (the policy for group levels not seen at fit
+            time: ``False`` raises an error naming them; ``True`` or ``"uncertainty"``
+            borrows a random fitted level per draw; ``"gaussian"`` draws new effects from the
+            fitted population distribution; ``"old_levels"`` borrows one random fitted level
+            for all draws; ``"population"`` sets the new level's effects to zero) and
+            ``random_seed`` (for the response draws and the new-group policies).
 
         Returns
         -------
@@ -568,39 +560,27 @@ class Model:
         DataError
             If ``data`` lacks a column the formula uses, has missing values, a level of a
             categorical predictor not seen at fit time, or (with ``sample_new_groups=False``)
-            a level of a grouping factor not seen at fit time.
+            a level of a grouping factor not seen at fit time; or an option is unknown.
         """
-        return self.fitted(idata).predict(
-            data,
-            kind,
-            include_group_specific=include_group_specific,
-            sample_new_groups=sample_new_groups,
-            random_seed=random_seed,
-        )
+        return self.fitted(idata).predict(data, kind, **options)
 
     def __getstate__(self) -> dict[str, Any]:
         # The PyMC model is rebuilt on demand (`backend`); it is large and not always
         # picklable.
         return {**self.__dict__, "_built": None}
 
+    def _summary(self) -> Any:
+        return model_summary(self.formula, self.family, self.link, self.design, self.priors)
+
     def __str__(self) -> str:
-        return _describe(self)
+        return model_text(self._summary())
 
     def __repr__(self) -> str:
-        return _describe(self)
+        return model_text(self._summary())
 
     def _repr_html_(self) -> str:
         # Jupyter's rich display: the same summary as ``print(model)``, as tables.
-        return _describe_html(self)
-
-
-def _links_by_parameter(link: Any, family: Family) -> dict[str, Any]:
-    """``Model(link=...)`` as a dict keyed by parameter."""
-    if link is None:
-        return {}
-    if isinstance(link, Mapping):
-        return dict(link)
-    return {family.parent: link}
+        return model_html(self._summary())
 
 
 def _check_count(name: str, value: Any, minimum: int) -> None:

@@ -28,15 +28,17 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.printing import debugprint
 from pytensor.tensor.random.type import RandomType
 
+from .._names import OBS_DIM
+
 try:  # newer pytensor moved the graph walkers here (the old place warns)
     from pytensor.graph import traversal as _graph
 except ImportError:  # pragma: no cover - older pytensor
     from pytensor.graph import basic as _graph  # type: ignore[no-redef]
 
-__all__ = ["CompiledCache", "structure_key"]
+__all__ = ["CompiledCache", "structure_key", "shared_cache"]
 
-#: The dimension of per-row values (kept equal to ``backend.pymc.OBS_DIM``).
-_ROWS = "__obs__"
+#: The dimension of per-row values.
+_ROWS = OBS_DIM
 
 
 @dataclass
@@ -261,3 +263,22 @@ def _leaf(variable: Variable) -> tuple[Any, ...]:
     if isinstance(variable.type, RandomType):
         return ("rng",)
     return ("input", type(variable).__name__, variable.name, str(variable.type))
+
+
+_shared: CompiledCache | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_cache() -> CompiledCache:
+    """The process's shared :class:`CompiledCache` (8 structures; made on first use).
+
+    Fits that are given no cache of their own but should reuse compiled samplers use this
+    one: the scikit-learn estimators, whose clones (in cross-validation and grid search)
+    cannot share an attribute. It is bayesmm's one process-wide store of compiled nutpie
+    samplers, bounded like any ``CompiledCache``; ``shared_cache().clear()`` frees it.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = CompiledCache()
+        return _shared

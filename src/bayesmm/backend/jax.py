@@ -20,7 +20,6 @@ import hashlib
 import logging
 import os
 import pickle
-import sys
 import threading
 import time
 import warnings
@@ -39,6 +38,7 @@ from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.replace import clone_replace
 
 from .._errors import BackendError
+from .._version import __version__
 from .compiled import structure_key
 
 __all__ = ["CACHE_ENV", "cache_dir", "clear_programs", "sample_numpyro"]
@@ -71,28 +71,35 @@ def cache_dir() -> str | None:
 
 
 def _configure() -> Any:
-    """Import JAX, set up once: 64-bit floats, one CPU device per core, the disk cache."""
+    """Import JAX and set it up once, here and only here, through ``jax.config``: 64-bit
+    floats (PyMC's graphs are float64), one CPU device per core (so that chains run in
+    parallel), and the persistent compilation cache (:func:`cache_dir`).
+
+    Settings the user already made are kept: a device count set before (by
+    ``jax_num_cpu_devices`` or ``XLA_FLAGS``), or JAX's backends already started (the count
+    is then fixed, and chains run one after the other if there are too few devices), and a
+    cache folder already given to JAX. The environment is never changed.
+    """
     global _configured
-    if "jax" not in sys.modules:
-        # Parallel chains need one XLA device each; on CPU the count is fixed when JAX
-        # starts, so ask for one per core before it does.
-        flag = "--xla_force_host_platform_device_count"
-        flags = os.environ.get("XLA_FLAGS", "")
-        if flag not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} {flag}={os.cpu_count() or 1}".strip()
     import jax
 
     if _configured:
         return jax
-    # PyMC's graphs are float64.
+    _configured = True
     jax.config.update("jax_enable_x64", True)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        try:
+            if jax.config.values.get("jax_num_cpu_devices", -1) in (-1, None):
+                jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
+        except RuntimeError:  # backends already initialised: the device count is fixed
+            _log.debug("JAX's backends were already started; its CPU device count is kept.")
     folder = cache_dir()
     if folder and not jax.config.values.get("jax_compilation_cache_dir"):
         jax.config.update("jax_compilation_cache_dir", folder)
         # By default JAX keeps only programs that took a second to compile; a fit compiles
         # a few smaller ones too (the draws, the log-likelihood), and each is worth keeping.
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    _configured = True
     return jax
 
 
@@ -184,8 +191,6 @@ def _graphs(model: pm.Model, key: str) -> _Graphs:
     cannot be read is rewritten.
     """
     import pytensor
-
-    from .. import __version__
 
     folder = cache_dir()
     if not folder:

@@ -25,23 +25,24 @@ from pymc.exceptions import TruncationError
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError
+from .._names import mu_name, sigma_name
 from .._validation import choice_message
 from ..design import Design
 from ..families import Family
 from ..links import Link, get_link
 from ..priors import PriorSet
-from ._effects import CENTRED_MIN_ROWS_PER_LEVEL, _linear_predictor, use_noncentered
-from ._likelihoods import _auxiliary, _category_response, _row_likelihood
-from ._variables import (
+from .compiled import CompiledCache
+from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
+from .likelihoods import auxiliary, category_response, row_likelihood
+from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
     PYTENSOR_OPS,
-    _common_dim,
-    _Containers,
+    Containers,
+    common_dim,
     expr_dim,
     factor_dim,
 )
-from .compiled import CompiledCache
 
 __all__ = [
     "BuiltModel",
@@ -91,7 +92,7 @@ def _coords(design: Design) -> dict[str, Any]:
         coords.update(_coords(part.design))
     for term in design.common_terms:
         if term.levels is not None:
-            coords[_common_dim(term.name)] = list(term.levels)
+            coords[common_dim(term.name)] = list(term.levels)
     for group in design.group_terms:
         coords[factor_dim(group.factor)] = list(group.levels)
         if group.expr_levels is not None:
@@ -132,20 +133,20 @@ def build_model(
     """
     internal: list[str] = []
     with pm.Model(coords=_coords(design)) as model:
-        data = _Containers(design.n_obs)
+        data = Containers(design.n_obs)
         indexes: dict[str, Any] = {}
-        eta = _linear_predictor(
+        eta = linear_predictor(
             design, priors, center_predictors, noncentered, internal, data, indexes
         )
         if family.categories is not None:
             # A multinomial logit has one linear predictor per category but the reference.
             etas = [eta] + [
-                _linear_predictor(
+                linear_predictor(
                     part.design, priors, center_predictors, noncentered, internal, data, indexes
                 )
                 for part in design.distributional
             ]
-            _category_response(design, family, link, priors, etas, internal, data)
+            category_response(design, family, link, priors, etas, internal, data)
             data.fill()
             return BuiltModel(
                 model,
@@ -154,10 +155,10 @@ def build_model(
                 tuple(internal),
                 _display_order(design, priors),
             )
-        values = _auxiliary(priors.of_kind("auxiliary"), data)
+        values = auxiliary(priors.of_kind("auxiliary"), data)
         for part in design.distributional:
             # Each modelled auxiliary parameter through its own link (docs/formulas.md).
-            part_eta = _linear_predictor(
+            part_eta = linear_predictor(
                 part.design, priors, center_predictors, noncentered, internal, data, indexes
             )
             values[part.param] = get_link(part.link).backend_inverse(part_eta, PYTENSOR_OPS)
@@ -176,7 +177,7 @@ def build_model(
         observed = data.rows(design.response.values)[:, 0]
         dist = getattr(pm, likelihood.name)
         if design.response.censoring is not None or design.weights is not None:
-            _row_likelihood(design, family, dist, kwargs, observed, data)
+            row_likelihood(design, family, dist, kwargs, observed, data)
         else:
             dist(design.response.name, observed=observed, dims=OBS_DIM, **kwargs)
         data.fill()
@@ -195,7 +196,7 @@ def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     for part in (design, *(d.design for d in design.distributional)):
         names += [t.name for t in part.common_terms]
         for group in part.group_terms:
-            names += [group.name, f"{group.name}_mu", f"{group.name}_sigma"]
+            names += [group.name, mu_name(group.name), sigma_name(group.name)]
         for block in part.blocks:
             names += [label for _, _, label in part.correlation_names(block)]
     return tuple(names + [t.name for t in priors.of_kind("auxiliary")])

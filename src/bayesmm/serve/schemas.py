@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model
 
-from .._jsonvalues import decode_value
 from ..fitted import FittedModel
+from ..persist.values import decode_value
 from ..predict import KINDS, POLICIES
 
 __all__ = ["InputColumn", "describe_inputs", "request_models"]

@@ -17,12 +17,8 @@ except ImportError as err:  # pragma: no cover - exercised without scikit-learn 
         'pip install "bayesmm[sklearn]"'
     ) from err
 
-from ._estimators import (
-    BayesianClassifier,
-    BayesianRegressor,
-    clear_compiled_cache,
-    compiled_cache,
-)
+from ._base import clear_compiled_cache, compiled_cache
+from ._estimators import BayesianClassifier, BayesianRegressor
 from ._scoring import (
     SCORERS,
     crps,

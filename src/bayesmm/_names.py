@@ -1,0 +1,73 @@
+"""The output naming contract: the names of posterior variables and of their dimensions.
+
+Every module that writes or reads a posterior variable's name, or a dimension's, takes it
+from here, so that the fit, prediction, saved files and the server agree on one spelling:
+
+* ``Intercept``, ``Days``: common terms, as the formula names them;
+* ``1|Subject``, ``Days|Subject``: group terms; ``1|Subject_sigma`` and ``1|Subject_mu``
+  their population's sd and mean;
+* ``1|Subject:Days|Subject_corr``: a correlation of a block; ``Subject_corr`` keys its
+  LKJ prior;
+* ``sigma_x``, ``sigma_1|g``: the terms of a distributional formula, prefixed by its
+  parameter;
+* dimensions: ``__obs__`` (rows), ``__category__`` (categories), ``Subject__factor_dim``
+  (a factor's levels), ``Days|Subject__expr_dim`` (a group term's columns), ``x_dim`` (a
+  common term's columns).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "OBS_DIM",
+    "CATEGORY_DIM",
+    "DATA_PREFIX",
+    "sigma_name",
+    "mu_name",
+    "correlation_name",
+    "correlation_prior_name",
+    "factor_dim",
+    "expr_dim",
+    "common_dim",
+]
+
+#: The dimension of per-row values (observations, and rows of predictions).
+OBS_DIM = "__obs__"
+#: The dimension of the category probabilities of a family of categories.
+CATEGORY_DIM = "__category__"
+#: The prefix of the names of a model's data containers (never a column's name).
+DATA_PREFIX = "@"
+
+
+def sigma_name(term: str) -> str:
+    """The sd of a group term's population: ``"1|Subject_sigma"``."""
+    return f"{term}_sigma"
+
+
+def mu_name(term: str) -> str:
+    """The mean of a group term's population: ``"1|Subject_mu"``."""
+    return f"{term}_mu"
+
+
+def correlation_name(first: str, second: str) -> str:
+    """The correlation of two columns of a block: ``"1|Subject:Days|Subject_corr"``."""
+    return f"{first}:{second}_corr"
+
+
+def correlation_prior_name(prefix: str, factor: str) -> str:
+    """The key of a block's correlation prior: ``"Subject_corr"`` (``"sigma_Subject_corr"``)."""
+    return f"{prefix}{factor}_corr"
+
+
+def factor_dim(factor: str) -> str:
+    """The dimension of a grouping factor's levels: ``"Subject__factor_dim"``."""
+    return f"{factor}__factor_dim"
+
+
+def expr_dim(expr: str) -> str:
+    """The dimension of the columns of a group term's expression."""
+    return f"{expr}__expr_dim"
+
+
+def common_dim(term: str) -> str:
+    """The dimension of the columns of a common term with several (a factor's levels)."""
+    return f"{term}_dim"

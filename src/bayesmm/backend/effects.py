@@ -1,0 +1,249 @@
+"""The linear predictor of a formula in PyMC: common slopes, the intercept, offsets and
+group-specific effects, independent (centred or not) or correlated within a block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .._errors import PriorError
+from .._names import mu_name, sigma_name
+from ..design import Design, GroupBlock, GroupTerm
+from ..priors import Prior, PriorSet
+from .variables import (
+    OBS_DIM,
+    Containers,
+    as_prior,
+    common_dim,
+    distribution,
+    hyper_dims,
+    random_variable,
+    term_dims,
+)
+
+#: ``noncentered="auto"`` centres a group term whose levels have at least this many rows on
+#: average (see :func:`use_noncentered`).
+CENTRED_MIN_ROWS_PER_LEVEL = 20
+
+
+def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> bool:
+    """Whether ``term`` gets the non-centred parameterisation.
+
+    ``"auto"``: non-centred unless its levels have :data:`CENTRED_MIN_ROWS_PER_LEVEL` rows or
+    more on average. With few rows per level the data say little about each effect, and the
+    non-centred form avoids the funnel between the effects and their sd; with many, the
+    likelihood pins each effect down and the centred form mixes better (Papaspiliopoulos,
+    Roberts and Skold 2007). On InstEval (25 to 5,000 rows per level) centring every term
+    raises the smallest ESS; see ``benchmarks/README.md``.
+    """
+    if isinstance(noncentered, bool):
+        return noncentered
+    return n_obs / max(len(term.levels), 1) < CENTRED_MIN_ROWS_PER_LEVEL
+
+
+def linear_predictor(
+    design: Design,
+    priors: PriorSet,
+    center: bool,
+    noncentered: bool | str,
+    internal: list[str],
+    data: Containers,
+    indexes: dict[str, Any],
+) -> Any:
+    """The linear predictor of one formula, one value per row.
+
+    ``indexes`` holds each grouping factor's level index, shared by every term (and every
+    formula) of that factor.
+    """
+    eta = _common_predictor(design, priors, center, internal, data)
+    correlated: dict[str, Any] = {}
+    for block in design.blocks:
+        first = next(t for t in design.group_terms if t.name == block.terms[0])
+        centring = use_noncentered(first, design.n_obs, noncentered)
+        correlated.update(block_effects(design, block, priors, centring, internal, data))
+    for group in design.group_terms:
+        if group.name in correlated:
+            effect = correlated[group.name]
+        else:
+            prior = as_prior(priors, group.name)
+            centring = use_noncentered(group, design.n_obs, noncentered)
+            effect = _group_effect(group, prior, centring, internal, data)
+        if group.factor not in indexes:
+            indexes[group.factor] = data.row_ints(group.index)
+        index = indexes[group.factor]
+        if group.values is None:
+            eta = eta + effect[index]
+            continue
+        values = data.rows(group.values)
+        if group.values.shape[1] == 1:
+            eta = eta + effect[index] * values[:, 0]
+        else:
+            eta = eta + (effect[index] * values).sum(axis=1)
+    # The row count from the model's dimension, not a constant: see Containers.
+    if np.ndim(eta) == 0:
+        eta = eta + pt.zeros(pm.modelcontext(None).dim_lengths[OBS_DIM])
+    return eta
+
+
+def _common_predictor(
+    design: Design, priors: PriorSet, center: bool, internal: list[str], data: Containers
+) -> Any:
+    """The common part of the linear predictor; registers ``Intercept`` on the user's scale."""
+    slopes = [t for t in design.common_terms if not t.is_intercept]
+    eta: Any = 0.0
+    coefficients = []
+    for term in slopes:
+        dims = (common_dim(term.name),) if term.levels is not None else None
+        beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
+        coefficients.append(pt.atleast_1d(beta))
+    columns = [j for t in slopes for j in range(t.start, t.stop)]
+    X = design.common[:, columns] if slopes else None
+    centred = center and design.has_intercept and X is not None
+    if X is not None:
+        beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
+        means = X.mean(axis=0)
+        eta = pt.dot(data.rows(X - means if centred else X), beta_all)
+    if design.has_intercept:
+        name = next(t.name for t in design.common_terms if t.is_intercept)
+        intercept_prior = as_prior(priors, name)
+        if centred:
+            # Sample the intercept of the centred predictors (less correlated with the slopes),
+            # and report it on the user's scale: b0 = b0_c - mean(x) . beta.
+            inner = random_variable(f"{name}_centered", intercept_prior, None, data)
+            internal.append(f"{name}_centered")
+            pm.Deterministic(name, inner - pt.dot(data.param(means), beta_all))
+            eta = eta + inner
+        else:
+            eta = eta + random_variable(name, intercept_prior, None, data)
+    if design.offset is not None:
+        # Coefficient 1: the offset is data, with no prior and no posterior variable.
+        eta = eta + data.rows(design.offset.values)[:, 0]
+    return eta
+
+
+def _group_effect(
+    term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str], data: Containers
+) -> Any:
+    dims = term_dims(term)
+    if not (noncentered and prior.is_normal_with_hyperprior):
+        return random_variable(term.name, prior, dims, data)
+    # Non-centred: b = mu + sigma * z with z ~ Normal(0, 1) (Papaspiliopoulos et al. 2007).
+    sigma_prior = prior.params["sigma"]
+    sigma = random_variable(sigma_name(term.name), sigma_prior, hyper_dims(sigma_prior, dims), data)
+    mu = prior.params.get("mu", 0.0)
+    if isinstance(mu, Prior):
+        mu = random_variable(mu_name(term.name), mu, hyper_dims(mu, dims), data)
+    offset = pm.Normal(f"{term.name}_offset", mu=0.0, sigma=1.0, dims=dims)
+    internal.append(f"{term.name}_offset")
+    return pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
+
+
+def block_effects(
+    design: Design,
+    block: GroupBlock,
+    priors: PriorSet,
+    noncentered: bool,
+    internal: list[str],
+    data: Containers,
+) -> dict[str, Any]:
+    """The effects of a block of correlated terms, by term name.
+
+    Each level's effects are multivariate normal, ``b = mu + L z`` with ``L`` the Cholesky
+    factor of their covariance, ``diag(sd) @ chol(corr)``; ``corr`` has an LKJ prior
+    (Lewandowski, Kurowicka and Joe 2009). Non-centred, ``z`` is sampled; centred, ``b``.
+    Reported: each term's effects and sds under the names of independent terms, and each
+    correlation as ``"<column>:<column>_corr"``.
+    """
+    terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
+    n_levels, width = len(terms[0].levels), sum(len(t.columns) for t in terms)
+    sd_dist = _block_sd_dist(block, terms, priors, data)
+    eta = as_prior(priors, block.prior_name).params["eta"]
+    name = f"{block.prior_name}_chol"
+    chol, corr, sds = pm.LKJCholeskyCov(
+        name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
+    )
+    internal.append(name)
+    means = []
+    for term in terms:
+        mu = as_prior(priors, term.name).params.get("mu", 0.0)
+        if isinstance(mu, Prior):
+            mu = random_variable(mu_name(term.name), mu, hyper_dims(mu, term_dims(term)), data)
+        means.append(pt.broadcast_to(pt.as_tensor(mu, dtype="float64"), (len(term.columns),)))
+    mean = pt.concatenate(means)
+    if noncentered:
+        offset = pm.Normal(f"{block.prior_name}_offset", 0.0, 1.0, shape=(n_levels, width))
+        internal.append(f"{block.prior_name}_offset")
+        # b[l, i] = sum_j L[i, j] z[l, j], written elementwise: the blocks are small, and
+        # a dot with a transposed factor is a non-contiguous product that nutpie's numba
+        # backend warns about.
+        effects = mean + (offset[:, None, :] * chol[None, :, :]).sum(axis=-1)
+    else:
+        effects = pm.MvNormal(
+            f"{block.prior_name}_effects", mu=mean, chol=chol, shape=(n_levels, width)
+        )
+        internal.append(f"{block.prior_name}_effects")
+    out = {}
+    start = 0
+    for term in terms:
+        stop = start + len(term.columns)
+        dims = term_dims(term)
+        if len(term.columns) == 1:
+            out[term.name] = pm.Deterministic(term.name, effects[:, start], dims=dims)
+            pm.Deterministic(sigma_name(term.name), sds[start])
+        else:
+            out[term.name] = pm.Deterministic(term.name, effects[:, start:stop], dims=dims)
+            pm.Deterministic(sigma_name(term.name), sds[start:stop], dims=dims[1:])
+        start = stop
+    for i, j, label in design.correlation_names(block):
+        pm.Deterministic(label, corr[i, j])
+    return out
+
+
+def _block_sd_dist(
+    block: GroupBlock, terms: list[GroupTerm], priors: PriorSet, data: Containers
+) -> Any:
+    """One distribution of the block's sds, from each term's prior on its sigma.
+
+    PyMC's LKJ Cholesky covariance takes the sds' prior as one vector-valued distribution, so
+    the terms' sigma priors must be one distribution, with numbers for parameters.
+    """
+    sigma_priors = []
+    for term in terms:
+        prior = as_prior(priors, term.name)
+        if not prior.is_normal_with_hyperprior:
+            others = [t for t in block.terms if t != term.name]
+            raise PriorError(
+                f"priors[{term.name!r}] = {prior!r}, but the effects of {term.name!r} are "
+                f"correlated with those of {others}, which needs a Normal prior with a "
+                "hyperprior on sigma, e.g. Prior('Normal', mu=0, sigma=Prior('HalfNormal', "
+                f"sigma=1)). Write '||' instead of '|' in the formula for independent effects."
+            )
+        sigma_priors.append(prior.params["sigma"])
+    first = sigma_priors[0]
+    for term, sigma in zip(terms, sigma_priors, strict=True):
+        if (
+            sigma.name != first.name
+            or set(sigma.params) != set(first.params)
+            or sigma.has_hyperprior
+            or sigma.dist is not None
+        ):
+            raise PriorError(
+                f"The sigma priors of the correlated terms {list(block.terms)} must be one "
+                f"distribution with numbers for parameters; priors[{term.name!r}] has sigma "
+                f"{sigma!r} and priors[{terms[0].name!r}] has {first!r}."
+            )
+    params = {
+        key: np.concatenate(
+            [
+                np.broadcast_to(np.asarray(sigma.params[key], dtype=float), (len(term.columns),))
+                for term, sigma in zip(terms, sigma_priors, strict=True)
+            ]
+        )
+        for key in first.params
+    }
+    dist = distribution(first, f"{block.factor} sds")
+    kwargs = {key: data.param(value) for key, value in params.items()}
+    return dist.dist(**kwargs, shape=sum(len(t.columns) for t in terms))

@@ -1,0 +1,220 @@
+"""The observed response in PyMC, where it is more than one PyMC distribution: the
+categories of an ordinal, categorical or multinomial family, and a censored or weighted
+response (one ``pm.CustomDist`` per row); and the auxiliary parameters' variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .._errors import FamilyError, PriorError
+from ..design import Design
+from ..families import Family
+from ..families.categories import threshold_labels
+from ..links import Link
+from ..priors import Prior, PriorSet, TermPrior
+from .variables import (
+    CATEGORY_DIM,
+    OBS_DIM,
+    PYTENSOR_OPS,
+    Containers,
+    distribution,
+    hyper_dims,
+    random_variable,
+)
+
+#: The dimension of the thresholds of an ordinal family, labelled "1|2", "2|3", ...
+THRESHOLD_DIM = "threshold__dim"
+
+
+def category_response(
+    design: Design,
+    family: Family,
+    link: Link,
+    priors: PriorSet,
+    etas: list[Any],
+    internal: list[str],
+    data: Containers,
+) -> None:
+    """The response of a family of categories: PyMC's Categorical, with the probability of
+    each category from the thresholds and the linear predictor (``family.categories``), or,
+    for the multinomial logit, from the linear predictors of all categories but the first.
+
+    The thresholds of a cumulative model are ordered (see :func:`ordered_variable`).
+    """
+    categories = family.categories
+    levels = design.response.levels
+    assert categories is not None and levels is not None
+    if not categories.ordinal:
+        p = categories.probabilities(pt.stack(etas, axis=1), lambda x: x, pt)
+        if categories.counts:  # multinomial: a count of each category, its sum the trials
+            pm.modelcontext(None).add_coord(CATEGORY_DIM, [str(v) for v in levels])
+            trials = data.row_ints(np.asarray(design.response.trials))
+            counts = data.rows(design.response.values)
+            pm.Multinomial(
+                design.response.name, n=trials, p=p, observed=counts, dims=(OBS_DIM, CATEGORY_DIM)
+            )
+            return
+        observed = data.rows(design.response.values)[:, 0]
+        pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
+        return
+    observed = data.rows(design.response.values)[:, 0]
+    eta = etas[0]
+    name = categories.threshold
+    prior = priors[name]
+    if not isinstance(prior, Prior):
+        raise PriorError(
+            f"priors[{name!r}] must be a Prior for each of the {len(levels) - 1} thresholds of "
+            f"family {family.name!r}, e.g. Prior('Normal', mu=0, sigma=2.5); got the number "
+            f"{prior!r}. Thresholds are estimated, not fixed."
+        )
+    model = pm.modelcontext(None)
+    model.add_coord(THRESHOLD_DIM, list(threshold_labels(levels)))
+    dims = (THRESHOLD_DIM,)
+    # Evenly spaced on the link scale, increasing as the ordered transform needs.
+    start = np.linspace(-1.0, 1.0, len(levels) - 1) * (len(levels) - 2) / 2
+    if categories.ordered:
+        thresholds = ordered_variable(name, prior, dims, data, start)
+    else:
+        thresholds = random_variable(name, prior, dims, data)
+    z = thresholds[None, :] - eta[:, None]
+    p = categories.probabilities(z, lambda x: link.backend_inverse(x, PYTENSOR_OPS), pt)
+    pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
+
+
+def ordered_variable(
+    name: str, prior: Prior, dims: tuple[str, ...], data: Containers, start: np.ndarray
+) -> Any:
+    """``name ~ prior`` for each element, constrained to increase (PyMC's ordered transform).
+
+    Its density is the prior's on the increasing vectors; prior draws are sorted draws of
+    the prior, which is that distribution. ``start``, increasing, is the initial point, which
+    an ordered vector needs (the prior's own, all equal, is outside the constraint); it is
+    the support point of the distribution rather than an ``initval``, which PyMC's model
+    transformations (log-likelihood, frozen data) do not accept.
+    """
+    dist = distribution(prior, name)
+    keys, params = [], []
+    for key, value in prior.params.items():
+        if isinstance(value, str):
+            raise PriorError(
+                f"The prior of {name!r} has the text parameter {key}={value!r}; an ordered "
+                "vector takes numbers or Priors as parameters."
+            )
+        sub = hyper_dims(value, dims) if isinstance(value, Prior) else None
+        keys.append(key)
+        params.append(
+            random_variable(f"{name}_{key}", value, sub, data)
+            if isinstance(value, Prior)
+            else data.param(value)
+        )
+
+    def element(values: Any, size: Any = None) -> Any:
+        return dist.dist(**dict(zip(keys, values, strict=True)), size=size)
+
+    def sorted_draws(*args: Any) -> Any:  # the parameters, then the size
+        return pt.sort(element(args[:-1], args[-1]))
+
+    return pm.CustomDist(
+        name,
+        *params,
+        logp=lambda value, *values: pm.logp(element(values), value),
+        dist=sorted_draws,
+        support_point=lambda rv, size, *values: pt.as_tensor(start),
+        transform=pm.distributions.transforms.ordered,
+        dims=dims,
+    )
+
+
+def row_likelihood(
+    design: Design,
+    family: Family,
+    dist: Any,
+    kwargs: dict[str, Any],
+    observed: Any,
+    data: Containers,
+) -> None:
+    """The observed response with censoring and/or weights, as one ``pm.CustomDist``.
+
+    Each row's log-likelihood is its log density (observed), log CDF (left censored), log
+    survival function (right censored) or log probability of its interval, times its weight.
+    For discrete families the lower bound is included: a right-censored row is
+    ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``_censoring``).
+    Draws from it (prior predictive) are the uncensored responses. Censored terms are
+    computed on every row and picked per row; the branches a row does not take get safe
+    inputs, so that their gradients cannot turn the sum into NaN.
+    """
+    censoring = design.response.censoring
+    names = list(kwargs)
+    extra: list[Any] = []
+    discrete = False
+    if censoring is not None:
+        try:
+            discrete = "int" in str(dist.dist(**kwargs).dtype)
+            pm.logcdf(dist.dist(**kwargs), observed)
+        except (NotImplementedError, ValueError, TypeError):  # PyMC's ways to say it has none
+            raise FamilyError(
+                f"The response {design.response.name!r} is censored, which needs the CDF of "
+                f"family {family.name!r} (PyMC's {dist.__name__}), and PyMC has none. Families "
+                "with one include gaussian, lognormal, weibull, exponential and gamma."
+            ) from None
+        extra += [data.row_ints(censoring.status), data.rows(censoring.upper)[:, 0]]
+    if design.weights is not None:
+        extra.append(data.rows(design.weights)[:, 0])
+    k = len(names)
+
+    def base(params: tuple[Any, ...], size: Any = None) -> Any:
+        return dist.dist(**dict(zip(names, params[:k], strict=True)), size=size)
+
+    def random(*params: Any) -> Any:
+        *values, size = params
+        return base(tuple(values), size)
+
+    def logp(value: Any, *params: Any) -> Any:
+        distribution = base(params)
+        out = pm.logp(distribution, value)
+        rest = list(params[k:])
+        if censoring is not None:
+            status, upper = rest[0], rest[1]
+            rest = rest[2:]
+            left, right, interval = pt.eq(status, -1), pt.eq(status, 1), pt.eq(status, 2)
+            low = pm.logcdf(distribution, value)
+            high = pm.logcdf(distribution, pt.switch(interval, upper, value))
+            # A count's lower bound is included ("at least y"): P(Y >= y) = 1 - CDF(y - 1),
+            # as PyMC's own censoring of discrete variables; CDF(-1) = 0 gives log1mexp(-inf).
+            below = pm.logcdf(distribution, value - 1) if discrete else low
+            survival = pt.log1mexp(pt.switch(right, below, -1.0))
+            between = pm.math.logdiffexp(
+                pt.switch(interval, high, 0.0), pt.switch(interval, below, -1.0)
+            )
+            out = pt.switch(
+                left, low, pt.switch(right, survival, pt.switch(interval, between, out))
+            )
+        if rest:
+            weights = rest[0]
+            # A zero weight drops the row, even where its log density is -inf.
+            out = pt.switch(pt.gt(weights, 0), weights * out, 0.0)
+        return out
+
+    pm.CustomDist(
+        design.response.name,
+        *[kwargs[name] for name in names],
+        *extra,
+        dist=random,
+        logp=logp,
+        observed=observed,
+        dims=OBS_DIM,
+    )
+
+
+def auxiliary(terms: list[TermPrior], data: Containers) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for term in terms:
+        if isinstance(term.prior, Prior):
+            values[term.name] = random_variable(term.name, term.prior, None, data)
+        else:
+            values[term.name] = float(term.prior)
+    return values

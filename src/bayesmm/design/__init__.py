@@ -1,0 +1,55 @@
+"""The design stage: formula and data in, the encoded response, common matrix and group
+index vectors out, with the state that encodes new rows the same way.
+
+formulae parses the formula and encodes the response and the common terms; the grouping
+factors are encoded here as one integer level index per row, so no dense ``n x levels``
+matrix is ever built. The records are in :mod:`bayesmm.design.types`; :func:`build_design`
+makes them, :class:`DesignState` encodes new rows, and :mod:`bayesmm.design.file` writes and
+reads them for a model file.
+
+>>> import bayesmm as bmm
+>>> from bayesmm.design import build_design
+>>> from bayesmm.families import get_family
+>>> design = build_design("Reaction ~ Days + (1 | Subject)", bmm.load_data("sleepstudy"),
+...                       get_family("gaussian"))
+>>> design.n_obs, [t.name for t in design.group_terms]
+(180, ['1|Subject'])
+"""
+
+from __future__ import annotations
+
+from .build import DroppedRowsWarning, build_design
+from .file import design_from_dict, design_to_dict
+from .response import threshold_labels
+from .state import DesignState
+from .types import (
+    Censoring,
+    CommonTerm,
+    Design,
+    Distributional,
+    GroupBlock,
+    GroupTerm,
+    NewDesign,
+    NewGroup,
+    Offset,
+    Response,
+)
+
+__all__ = [
+    "Design",
+    "DesignState",
+    "Distributional",
+    "NewDesign",
+    "NewGroup",
+    "Response",
+    "Censoring",
+    "Offset",
+    "CommonTerm",
+    "GroupTerm",
+    "GroupBlock",
+    "DroppedRowsWarning",
+    "build_design",
+    "design_to_dict",
+    "design_from_dict",
+    "threshold_labels",
+]

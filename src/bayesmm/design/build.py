@@ -1,0 +1,355 @@
+"""Design: from formula and data to the response, the common matrix and group index vectors.
+
+formulae parses the formula and encodes the response, the common terms and the predictor
+columns of group-specific terms. The grouping factors are encoded here as one integer level
+index per row: a group term contributes ``b[index] * x`` to the linear predictor, so no dense
+``n x levels`` matrix is ever built (formulae's own group matrices build one per factor, which
+costs gigabytes at the scale of lme4's InstEval).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulae.environment import Environment
+
+from .._errors import BayesmmWarning, DataError, FormulaError
+from .._validation import did_you_mean
+from ..families import Family
+from ..formula import parse_formula
+from .censoring import fill_unused_upper
+from .offsets import encode_offset, offset_terms
+from .response import encode_response
+from .state import DesignState, as_categorical, as_frame, column_names, common_levels
+from .terms import (
+    check_categorical_levels,
+    check_constant_columns,
+    check_group_levels,
+    correlated_blocks,
+    encode_common,
+    encode_group,
+)
+from .types import Design, Distributional, GroupBlock
+from .weights import add_weights, weight_values
+
+__all__ = ["build_design", "DroppedRowsWarning"]
+
+_log = logging.getLogger("bayesmm")
+
+
+def _check_columns(formula: str, needed: Iterable[str], data: pd.DataFrame) -> None:
+    columns = [str(c) for c in data.columns]
+    for name in sorted(needed):
+        if name not in data.columns:
+            hint = did_you_mean(name, columns) or f" Columns are {columns[:20]}."
+            raise FormulaError(
+                f"formula {formula!r} uses {name!r}, which is not a column of data.{hint}"
+            )
+
+
+def _handle_missing(data: pd.DataFrame, dropna: bool) -> tuple[pd.DataFrame, int]:
+    missing = data.isna()
+    incomplete = missing.any(axis=1)
+    n_bad = int(incomplete.sum())
+    if n_bad == 0:
+        return data, 0
+    if not dropna:
+        counts = {str(c): int(n) for c, n in missing.sum().items() if n}
+        raise DataError(
+            f"data has missing values in the columns the formula uses: {counts} "
+            f"({n_bad} of {len(data)} rows affected). Pass dropna=True to drop these rows, "
+            "or fill them in first."
+        )
+    if n_bad == len(data):
+        raise DataError("Every row of data has a missing value in a column the formula uses.")
+    message = f"Automatically removing {n_bad}/{len(data)} rows from the dataset."
+    _log.info(message)
+    warnings.warn(message, DroppedRowsWarning, stacklevel=4)
+    return data.loc[~incomplete], n_bad
+
+
+class DroppedRowsWarning(BayesmmWarning):
+    """Rows with missing values were removed from the data (``dropna=True``)."""
+
+
+def _tidy_categories(data: pd.DataFrame) -> pd.DataFrame:
+    """Drop unused categories, and keep the categories' order as the coding order.
+
+    Dropping unused categories avoids all-zero dummy columns and empty levels. formulae sorts
+    the levels of unordered categoricals, so they are marked ordered to keep the user's order
+    (the first category is the reference level, as in R).
+    """
+    data = data.copy()
+    for name in data.columns:
+        if isinstance(data[name].dtype, pd.CategoricalDtype):
+            data[name] = data[name].cat.remove_unused_categories().cat.as_ordered()
+    return data
+
+
+def _replace_intercept(formula: str, design: Design, family: Family) -> Design:
+    """An ordinal family's design: the intercept column dropped, the thresholds take its place.
+
+    The other columns keep the coding formulae gave them with the intercept present, so a
+    factor stays coded against its reference level.
+    """
+    if family.categories is None or not family.categories.ordinal or design.state is None:
+        return design
+    intercept = next((t for t in design.common_terms if t.is_intercept), None)
+    if intercept is None:
+        raise FormulaError(
+            f"formula {formula!r} has no intercept, but family {family.name!r} needs one: its "
+            "thresholds take the intercept's place (and a factor without it would be coded "
+            "with all its levels, which the thresholds make unidentifiable). Remove '0 +' or "
+            "'- 1' from the formula."
+        )
+    width = intercept.stop - intercept.start
+    terms = tuple(
+        t if t.stop <= intercept.start else replace(t, start=t.start - width, stop=t.stop - width)
+        for t in design.common_terms
+        if t is not intercept
+    )
+    dropped = tuple(range(intercept.start, intercept.stop))
+    return replace(
+        design,
+        common=np.delete(design.common, dropped, axis=1),
+        common_terms=terms,
+        state=replace(design.state, dropped_columns=dropped),
+    )
+
+
+def _split_categories(formula: str, design: Design, family: Family) -> Design:
+    """A multinomial logit's design: the formula once per category but the reference.
+
+    Each copy is named with its linear predictor's prefix (``mub_Intercept``, ``mub_x``,
+    ``muc_Intercept``, ...): the first is the design itself, the others its distributional
+    parts, so that every part of the pipeline that handles distributional formulas
+    (priors, backend, prediction, files) handles them.
+    """
+    if family.categories is None or design.state is None or design.response.levels is None:
+        return design
+    names = family.categories.predictor_names(design.response.levels)
+    if not names:
+        return design
+    parts = tuple(
+        Distributional(name, formula, "identity", _prefixed(design, f"{name}_"))
+        for name in names[1:]
+    )
+    state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
+    return replace(_prefixed(design, f"{names[0]}_"), state=state, distributional=parts)
+
+
+def build_design(
+    formula: str,
+    data: pd.DataFrame,
+    family: Family,
+    categorical: str | Sequence[str] | None = None,
+    dropna: bool = False,
+    distributional: Mapping[str, tuple[str, str]] | None = None,
+    weights: Any = None,
+) -> Design:
+    """Encode ``data`` as described by ``formula`` for ``family``.
+
+    Parameters
+    ----------
+    formula : str
+        An lme4-style formula.
+    data : pandas.DataFrame
+        One row per observation.
+    family : Family
+        The response family; used to encode and check the response.
+    categorical : str or sequence of str, optional
+        Columns to treat as categorical whatever their dtype.
+    dropna : bool, default False
+        Drop rows with missing values in the columns the formula uses (with a warning).
+        If false, such rows are an error.
+    weights : str or array-like, optional
+        A column of observation weights, or one weight per row of ``data``: each row's
+        log-likelihood is multiplied by its weight (see ``_weights``).
+    distributional : mapping, optional
+        ``{param: (terms, link)}``: auxiliary parameters modelled by formulas of their own,
+        e.g. ``{"sigma": ("x + (1|g)", "log")}`` (see :class:`Distributional`). Their
+        columns count as the formula's for missing values.
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    FormulaError, DataError
+        For malformed formulas, missing columns, missing values, single-level factors,
+        constant predictors, or responses outside the family's support.
+    """
+    data = as_frame(data)
+    description = parse_formula(formula)
+    needed = {name for name in description.var_names if name}
+    _check_columns(formula, needed, data)
+    lhs = formula.split("~", 1)[0].strip()
+    subs = {
+        param: (f"{lhs} ~ {terms}", link) for param, (terms, link) in (distributional or {}).items()
+    }
+    sub_descriptions = {
+        param: _as_written(text, f"{param} ~ {distributional[param][0]}", parse_formula, text)  # type: ignore[index]
+        for param, (text, _) in subs.items()
+    }
+    for param, sub in sub_descriptions.items():
+        sub_needed = {name for name in sub.var_names if name}
+        _check_columns(f"{param} ~ {distributional[param][0]}", sub_needed, data)  # type: ignore[index]
+        needed |= sub_needed
+    data, weights_column = add_weights(weights, data, family)
+    needed |= {weights_column} if weights_column is not None else set()
+    data = as_categorical(data, categorical)
+    data = data[[c for c in data.columns if c in needed]]
+    data = fill_unused_upper(description, data)
+    data, n_dropped = _handle_missing(data, dropna)
+    data = _tidy_categories(data)
+    design = _encode_formula(formula, description, data, family, categorical, n_dropped)
+    if weights_column is not None:
+        values = weight_values(data[weights_column], weights_column)
+        design = replace(design, weights=values, weights_column=weights_column)
+    design = _replace_intercept(formula, design, family)
+    design = _split_categories(formula, design, family)
+    if not subs:
+        return design
+    parts = tuple(
+        Distributional(
+            param,
+            f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
+            link,
+            _prefixed(
+                _as_written(
+                    text,
+                    f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
+                    _encode_formula,
+                    text,
+                    sub_descriptions[param],
+                    data,
+                    family,
+                    categorical,
+                    0,
+                ),
+                f"{param}_",
+            ),
+        )
+        for param, (text, link) in subs.items()
+    )
+    assert design.state is not None
+    state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
+    return replace(design, state=state, distributional=parts)
+
+
+def _as_written(text: str, written: str, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, with errors quoting the distributional formula as the user wrote it
+    (``sigma ~ z``), not as it is encoded (``y ~ z``, with the main formula's response)."""
+    try:
+        return function(*args)
+    except (FormulaError, DataError) as err:
+        raise type(err)(str(err).replace(repr(text), repr(written))) from None
+
+
+def _prefixed(design: Design, prefix: str) -> Design:
+    """``design`` with every term (and block) named with ``prefix``."""
+    return replace(
+        design,
+        common_terms=tuple(replace(t, name=prefix + t.name) for t in design.common_terms),
+        group_terms=tuple(replace(t, name=prefix + t.name) for t in design.group_terms),
+        blocks=tuple(
+            GroupBlock(b.factor, tuple(prefix + t for t in b.terms), prefix) for b in design.blocks
+        ),
+    )
+
+
+def _encode_formula(
+    formula: str,
+    description: Any,
+    data: pd.DataFrame,
+    family: Family,
+    categorical: str | Sequence[str] | None,
+    n_dropped: int,
+) -> Design:
+    """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
+    # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
+    env = Environment([{"np": _Numpy()}])
+
+    try:
+        response = encode_response(description, data, env, family)
+    except (DataError, FormulaError):
+        raise
+    except Exception as err:  # formulae's own checks of the response, e.g. in p(s, n)
+        raise DataError(
+            f"The response {str(description.response.term.name)!r} of formula {formula!r} is "
+            f"invalid: {err}"
+        ) from None
+    try:
+        common, common_terms, common_raw, common_matrix = encode_common(
+            description, data, env, len(data)
+        )
+        group_terms, group_raw, group_encoders = encode_group(description, data, env)
+        offsets = offset_terms(description, formula)
+        offset = encode_offset(offsets, data, env, formula)
+    except (DataError, FormulaError):
+        raise
+    except Exception as err:  # formulae evaluation errors: bad calls, unknown functions
+        raise FormulaError(f"Could not evaluate formula {formula!r} on data: {err}") from None
+
+    check_categorical_levels(formula, [*common_raw, *group_raw])
+    check_constant_columns(common, common_terms)
+    check_group_levels(group_terms)
+    blocks = correlated_blocks(formula, group_terms)
+    response_term = description.response.term
+    predictors = tuple(c for c in data.columns if c in _predictor_names(description))
+    state = DesignState(
+        formula=formula,
+        frame=data,
+        predictors=predictors,
+        categorical=column_names(categorical),
+        common_matrix=common_matrix,
+        n_common=common.shape[1],
+        common_levels=common_levels(common_raw),
+        groups=group_encoders,
+        trials_call=(
+            response_term.components[0]
+            if response.trials is not None and not family.counts_categories
+            else None
+        ),
+        count_columns=tuple(response.levels or ()) if family.counts_categories else (),
+        offsets=tuple(offsets),
+    )
+    return Design(
+        formula=formula,
+        response=response,
+        common=common,
+        common_terms=common_terms,
+        group_terms=group_terms,
+        n_dropped=n_dropped,
+        state=state,
+        blocks=blocks,
+        offset=offset,
+    )
+
+
+def _predictor_names(description: Any) -> set[str]:
+    """The columns the right-hand side of the formula uses."""
+    names: set[str] = set()
+    for term in description.common_terms:
+        names |= set(term.var_names)
+    for term in description.group_terms:
+        names |= set(term.expr.var_names) | set(term.factor.var_names)
+    return names
+
+
+class _Numpy:
+    """numpy as formulas see it (``np.log(x)``): a module cannot be pickled, this can, so
+    designs, models and scikit-learn estimators pickle."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Numpy, ())

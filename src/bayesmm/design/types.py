@@ -1,0 +1,407 @@
+"""The records of a design, passive and frozen: what the design step makes and every later
+stage reads (priors, the backend, prediction, files). The code that builds them lives in the
+other modules of :mod:`bayesmm.design`; each record writes itself to JSON-ready values where
+a file needs it (``to_dict``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._names import correlation_name, correlation_prior_name
+from ..priors import ResponseStats
+from .weights import mean_sd
+
+if TYPE_CHECKING:  # the state encodes new rows; a Design only holds it
+    from .state import DesignState
+
+__all__ = [
+    "CENSORING_CODES",
+    "Censoring",
+    "Offset",
+    "Response",
+    "CommonTerm",
+    "GroupTerm",
+    "GroupBlock",
+    "Design",
+    "Distributional",
+    "NewGroup",
+    "NewDesign",
+    "column_levels",
+]
+
+#: Status words and their codes (brms's: -1 left, 0 none, 1 right, 2 interval).
+CENSORING_CODES: Mapping[str, int] = {"none": 0, "left": -1, "right": 1, "interval": 2}
+
+
+@dataclass(frozen=True)
+class Censoring:
+    """The censoring of each row of a response.
+
+    Attributes
+    ----------
+    status : numpy.ndarray
+        One code per row (``int8``): 0 observed, -1 left, 1 right, 2 interval censored.
+    upper : numpy.ndarray
+        The upper bound of interval-censored rows; the response itself in the other rows.
+    """
+
+    status: np.ndarray
+    upper: np.ndarray
+
+    def counts(self) -> dict[str, int]:
+        """Rows of each status, by word, those with none left out."""
+        found = {word: int(np.sum(self.status == code)) for word, code in CENSORING_CODES.items()}
+        return {word: n for word, n in found.items() if n}
+
+
+@dataclass(frozen=True)
+class Offset:
+    """The formula's offset terms and their sum on the training rows.
+
+    Attributes
+    ----------
+    terms : tuple of str
+        The terms as formulae names them, e.g. ``("offset(np.log(size))",)``.
+    values : numpy.ndarray
+        Their sum, one number per row.
+    """
+
+    terms: tuple[str, ...]
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Response:
+    """The encoded response.
+
+    Attributes
+    ----------
+    name : str
+        The response as written in the formula, e.g. ``"Reaction"`` or ``"p(incidence, size)"``.
+    values : numpy.ndarray
+        The response (successes for binomial responses), as floats.
+    trials : numpy.ndarray or None
+        Numbers of trials of a binomial response.
+    event : str or None
+        For binary responses, the event whose probability is modelled, e.g. ``"y == 'y'"``.
+    censoring : Censoring or None
+        For ``censored(...)`` responses, each row's status and upper bound (:mod:`bayesmm.design.censoring`).
+    levels : tuple or None
+        For the ordinal families (``cumulative``, ``sratio``): the categories in order;
+        ``values`` then holds their codes ``0 .. K - 1``.
+    """
+
+    name: str
+    values: np.ndarray
+    trials: np.ndarray | None = None
+    event: str | None = None
+    levels: tuple[Any, ...] | None = None
+    censoring: Censoring | None = None
+
+    def stats(
+        self,
+        scale: Callable[[np.ndarray], np.ndarray] | None = None,
+        weights: np.ndarray | None = None,
+    ) -> ResponseStats:
+        """Mean and standard deviation (of the proportion, for binomial responses), of
+        ``scale(y)`` when given (a family's ``prior_scale``); weighted by the observation
+        ``weights`` when given (see :func:`bayesmm.design.weights.mean_sd`)."""
+        y = self.values
+        if y.ndim == 2:  # a multinomial's counts: the reference category's share
+            y = y[:, 0]
+        if self.trials is not None:
+            y = np.divide(y, self.trials, out=np.zeros(len(y)), where=self.trials > 0)
+        if scale is not None:
+            y = scale(y)
+        mean, sd = mean_sd(np.asarray(y, dtype=float), weights)
+        return ResponseStats(mean=float(mean), sd=float(sd))
+
+
+@dataclass(frozen=True)
+class CommonTerm:
+    """A common (population-level) term: a slice of columns of the common matrix.
+
+    ``levels`` are the coordinate labels of a term with several columns (e.g. the non-reference
+    levels of a factor); ``None`` for single-column terms.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    start: int
+    stop: int
+    levels: tuple[str, ...] | None = None
+
+    @property
+    def is_intercept(self) -> bool:
+        # By its column: a distributional formula's intercept is named "sigma_Intercept".
+        return self.columns == ("Intercept",)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        return {
+            "name": self.name,
+            "columns": list(self.columns),
+            "start": self.start,
+            "stop": self.stop,
+            "levels": None if self.levels is None else list(self.levels),
+        }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> CommonTerm:
+        """The inverse of :meth:`to_dict`."""
+        levels = record["levels"]
+        return cls(
+            record["name"],
+            tuple(record["columns"]),
+            int(record["start"]),
+            int(record["stop"]),
+            None if levels is None else tuple(levels),
+        )
+
+
+@dataclass(frozen=True)
+class GroupTerm:
+    """A group-specific term ``expr | factor``, stored as a level index per row.
+
+    Attributes
+    ----------
+    name : str
+        E.g. ``"1|Subject"`` or ``"Days|Subject"``.
+    expr : str
+        The varying expression, ``"1"`` for intercepts.
+    factor : str
+        The grouping factor, e.g. ``"Subject"`` or ``"g1:g2"``.
+    levels : tuple of str
+        The observed levels of the factor, in order; position ``i`` is index ``i``.
+    index : numpy.ndarray
+        The level index of each row (``int32``).
+    values : numpy.ndarray or None
+        The predictor columns, shape ``(n, k)``; ``None`` for intercepts.
+    columns : tuple of str
+        Labels of the predictor columns.
+    """
+
+    name: str
+    expr: str
+    factor: str
+    levels: tuple[str, ...]
+    index: np.ndarray
+    values: np.ndarray | None
+    columns: tuple[str, ...]
+
+    @property
+    def is_intercept(self) -> bool:
+        return self.values is None
+
+    @property
+    def expr_levels(self) -> tuple[str, ...] | None:
+        """Coordinate labels of the columns when there are several."""
+        return column_levels(self.expr, self.columns) if len(self.columns) > 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values: what the term is, without its per-row index and values."""
+        return {
+            "name": self.name,
+            "expr": self.expr,
+            "factor": self.factor,
+            "levels": list(self.levels),
+            "columns": list(self.columns),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, record: Mapping[str, Any], index: np.ndarray, values: np.ndarray | None
+    ) -> GroupTerm:
+        """The inverse of :meth:`to_dict`, on the rows whose level ``index`` and predictor
+        ``values`` are given (none, for a model saved without its training rows)."""
+        return cls(
+            record["name"],
+            record["expr"],
+            record["factor"],
+            tuple(record["levels"]),
+            index.astype(np.int32),
+            values,
+            tuple(record["columns"]),
+        )
+
+
+@dataclass(frozen=True)
+class GroupBlock:
+    """Group terms of one factor whose effects are correlated, e.g. ``(1 + Days | Subject)``.
+
+    Their effects on each level follow one multivariate normal distribution, with a
+    correlation matrix over all their columns (an LKJ prior, named :attr:`prior_name`).
+    """
+
+    factor: str
+    terms: tuple[str, ...]
+    prefix: str = ""  # the distributional parameter's, e.g. "sigma_" (see Distributional)
+
+    @property
+    def prior_name(self) -> str:
+        """The key of the correlation matrix's prior, e.g. ``"Subject_corr"``."""
+        return correlation_prior_name(self.prefix, self.factor)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        return {"factor": self.factor, "terms": list(self.terms), "prefix": self.prefix}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> GroupBlock:
+        """The inverse of :meth:`to_dict`."""
+        return cls(record["factor"], tuple(record["terms"]), record.get("prefix", ""))
+
+
+def column_levels(term: str, columns: Sequence[str]) -> tuple[str, ...]:
+    """Turn formulae's labels ``term[level]`` into the bare levels for coordinates."""
+    prefix = term + "["
+    if all(c.startswith(prefix) and c.endswith("]") for c in columns):
+        return tuple(c[len(prefix) : -1] for c in columns)
+    return tuple(columns)
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    """A group term evaluated on new rows.
+
+    ``index`` holds fitted level codes ``0..L-1``; a level unseen at fit time gets code
+    ``L + j``, where ``new_levels[j]`` is its label.
+    """
+
+    index: np.ndarray
+    values: np.ndarray | None
+    new_levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NewDesign:
+    """Rows encoded for prediction with the state learned at fit time."""
+
+    n_obs: int
+    common: np.ndarray
+    groups: tuple[NewGroup, ...]
+    trials: np.ndarray | None
+    #: The rows of each distributional formula, in the design's order.
+    distributional: tuple[NewDesign, ...] = ()
+    #: The sum of the offset terms of each row; ``None`` without offsets.
+    offset: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Distributional:
+    """An auxiliary parameter modelled by a formula of its own, e.g. ``sigma ~ x``.
+
+    ``design`` encodes the formula's right-hand side on the same rows as the main design;
+    its terms are named with the parameter as prefix (``sigma_Intercept``, ``sigma_x``,
+    ``sigma_1|g``), so that they never clash with the main formula's. ``link`` names the link
+    between the parameter and its linear predictor.
+    """
+
+    param: str
+    formula: str
+    link: str
+    design: Design
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.param}_"
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything the model is built from, derived from the formula and the data.
+
+    Attributes
+    ----------
+    formula : str
+        The formula.
+    response : Response
+        The encoded response.
+    common : numpy.ndarray
+        The common design matrix, shape ``(n, p)``, including the intercept column if any.
+    common_terms : tuple of CommonTerm
+        The common terms, in formula order.
+    group_terms : tuple of GroupTerm
+        The group-specific terms, in formula order.
+    blocks : tuple of GroupBlock
+        The group terms with correlated effects (``(1 + x | g)``); the others are independent.
+    n_dropped : int
+        Rows removed because of missing values.
+    state : DesignState or None
+        What is needed to encode new data the same way.
+    """
+
+    formula: str
+    response: Response
+    common: np.ndarray
+    common_terms: tuple[CommonTerm, ...]
+    group_terms: tuple[GroupTerm, ...]
+    n_dropped: int = 0
+    state: DesignState | None = field(default=None, repr=False, compare=False)
+    blocks: tuple[GroupBlock, ...] = ()
+    distributional: tuple[Distributional, ...] = ()
+    offset: Offset | None = None
+    #: Observation weights (see :mod:`bayesmm.design.weights`) and the column of the training rows that has them.
+    weights: np.ndarray | None = None
+    weights_column: str | None = None
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.response.values.shape[0])
+
+    @property
+    def has_intercept(self) -> bool:
+        return any(t.is_intercept for t in self.common_terms)
+
+    def rows(self) -> NewDesign:
+        """The training rows in the form :meth:`DesignState.encode` gives for new data."""
+        groups = tuple(NewGroup(t.index.astype(np.int64), t.values, ()) for t in self.group_terms)
+        return NewDesign(
+            self.n_obs,
+            self.common,
+            groups,
+            self.response.trials,
+            tuple(d.design.rows() for d in self.distributional),
+            offset=None if self.offset is None else self.offset.values,
+        )
+
+    def block_columns(self, block: GroupBlock) -> tuple[str, ...]:
+        """A label for each column of a correlated block, e.g. ``("1|Subject", "Days|Subject")``.
+
+        A term with several columns labels each as ``expr[level]|factor``.
+        """
+        labels = []
+        for name in block.terms:
+            term = next(t for t in self.group_terms if t.name == name)
+            if term.expr_levels is None:
+                labels.append(term.name)
+            else:
+                expr = term.name[: -len(term.factor) - 1]  # with a distributional prefix
+                labels += [f"{expr}[{level}]|{term.factor}" for level in term.expr_levels]
+        return tuple(labels)
+
+    def correlation_names(self, block: GroupBlock) -> tuple[tuple[int, int, str], ...]:
+        """``(i, j, name)`` of each correlation of a block, ``i < j``, in reading order.
+
+        The name joins the two columns' labels: ``"1|Subject:Days|Subject_corr"``.
+        """
+        labels = self.block_columns(block)
+        return tuple(
+            (i, j, correlation_name(labels[i], labels[j]))
+            for i in range(len(labels))
+            for j in range(i + 1, len(labels))
+        )
+
+    def block_of(self, term: str) -> GroupBlock | None:
+        """The correlated block that holds ``term``, if any."""
+        return next((b for b in self.blocks if term in b.terms), None)
+
+    def column_sd(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Standard deviation of each common column (``ddof=1``), weighted by the
+        observation ``weights`` when given (see :func:`bayesmm.design.weights.mean_sd`)."""
+        return np.asarray(mean_sd(self.common, weights)[1], dtype=float)

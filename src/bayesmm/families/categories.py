@@ -1,0 +1,184 @@
+"""``Categories``: how a family of a response with categories (ordinal models, the
+multinomial logit) turns its linear predictor into the probability of each category.
+
+The probabilities are written once, for numpy and for pytensor; the readings of observed
+categories and of predictive draws of categories are here too, so that nothing outside
+:mod:`bayesmm.families` branches on a family of categories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import DataError, FamilyError
+from .._validation import choice_message
+
+__all__ = ["Categories", "CATEGORY_MODELS", "threshold_labels"]
+
+
+def threshold_labels(levels: Sequence[Any]) -> tuple[str, ...]:
+    """The labels of the thresholds between consecutive categories: ``("1|2", "2|3", ...)``."""
+    return tuple(f"{a}|{b}" for a, b in pairwise(levels))
+
+
+#: The models of a response with categories that :class:`Categories` knows.
+CATEGORY_MODELS = ("cumulative", "sratio", "categorical")
+
+
+@dataclass(frozen=True)
+class Categories:
+    """How a family for a response with ``K`` categories turns its linear predictor into the
+    probability of each category.
+
+    Parameters
+    ----------
+    model : {"cumulative", "sratio", "categorical"}
+        ``"cumulative"``: ``P(y <= k) = F(threshold_k - eta)``; ``"sratio"`` (stopping
+        ratio): ``P(y = k | y >= k) = F(threshold_k - eta)``, for ``k = 1 .. K - 1``, with
+        ``F`` the inverse link. ``"categorical"`` (multinomial logit): each category but the
+        first (the reference) has a linear predictor ``eta_k`` of its own, and
+        ``P(y = k)`` is proportional to ``exp(eta_k)``, with ``eta_1 = 0``.
+    ordered : bool, default True
+        Whether the ``K - 1`` thresholds are sampled in increasing order (ordinal models).
+    min_levels : int, default 3
+        The fewest categories the response may have (two categories are a bernoulli model).
+    counts : bool, default False
+        Whether each row holds a count of every category (``c(a, b, c) ~ x``, multinomial)
+        rather than one category.
+
+    Examples
+    --------
+    >>> Categories("cumulative").ordinal
+    True
+    """
+
+    model: str
+    ordered: bool = True
+    min_levels: int = 3
+    counts: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model not in CATEGORY_MODELS:
+            raise FamilyError(choice_message("Categories model", self.model, CATEGORY_MODELS))
+
+    @property
+    def ordinal(self) -> bool:
+        """Whether the categories are ordered, with thresholds in place of the intercept
+        (``"cumulative"`` and ``"sratio"``; not the multinomial logit)."""
+        return self.model in ("cumulative", "sratio")
+
+    def predictor_names(self, levels: Sequence[Any]) -> tuple[str, ...]:
+        """The name of each linear predictor: one for an ordinal model (the family's parent's);
+        for the multinomial logit, ``mu<level>`` for each category but the reference (as
+        brms), e.g. ``("mub", "muc")``. Each names the prefix of its terms' names."""
+        if self.ordinal:
+            return ()
+        return tuple(f"mu{level}" for level in levels[1:])
+
+    @property
+    def threshold(self) -> str:
+        """The name of the auxiliary parameter holding the ``K - 1`` thresholds."""
+        return "threshold"
+
+    def probabilities(self, z: Any, cdf: Callable[[Any], Any], xp: Any) -> Any:
+        """The probability of each category, shape ``(..., K)``, from ``z = threshold - eta``
+        of shape ``(..., K - 1)``.
+
+        ``cdf`` is the link's inverse and ``xp`` the array module (numpy, or pytensor's
+        tensor module when the backend builds the model): the formulas are written once.
+        """
+        if self.model == "categorical":
+            # z holds eta_2 .. eta_K; the reference category's is 0. Softmax, stabilised.
+            full = xp.concatenate([xp.zeros_like(z[..., :1]), z], axis=-1)
+            e = xp.exp(full - full.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+        if self.model == "cumulative":
+            below = cdf(z)  # P(y <= k), k = 1 .. K - 1
+            return xp.concatenate(
+                [below[..., :1], below[..., 1:] - below[..., :-1], 1 - below[..., -1:]], axis=-1
+            )
+        stop = cdf(z)  # sratio: P(y = k | y >= k)
+        # P(y > k) = prod_{j <= k} (1 - stop_j), summed on the log scale.
+        beyond = xp.exp(xp.cumsum(xp.log1p(-stop), axis=-1))
+        return xp.concatenate(
+            [stop[..., :1], stop[..., 1:] * beyond[..., :-1], beyond[..., -1:]], axis=-1
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (text, booleans and whole numbers), for a file."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Categories:
+        """The inverse of :meth:`to_dict`; fields added since a file was written take their
+        defaults."""
+        return cls(**record)
+
+    def indicators(self, codes: np.ndarray, n_levels: int, stat: str, family: str) -> np.ndarray:
+        """Predictive draws of category codes ``(draws, rows)`` as indicators
+        ``(draws, rows, K)``, whose mean is each category's share of the draws: the estimate
+        of each category's predictive probability. (A mean of the codes themselves would
+        depend on how the categories are numbered; brms's ``predict`` gives these shares.)
+
+        Raises
+        ------
+        DataError
+            If ``stat`` is not ``"mean"``: a median of 0/1 indicators says nothing.
+        """
+        if stat != "mean":
+            raise DataError(
+                f"stat must be 'mean' for kind='response' with family {family!r}: the "
+                "estimate is the share of each category among the predictive draws (a median "
+                f"of the draws of one category is 0 or 1); got {stat!r}. Use "
+                "kind='response_params' for the median of each category's probability."
+            )
+        return (codes[..., None] == np.arange(n_levels)).astype(float)
+
+    def codes(self, y: Any, levels: Sequence[Any], response: str) -> np.ndarray:
+        """Observed categories as their codes ``0 .. K-1``, matched as they are, else by
+        their text (``"2"`` for ``2``), as the levels of predictors are.
+
+        Raises
+        ------
+        DataError
+            If a value is not one of the response's categories.
+        """
+        values = np.asarray(y, dtype=object).reshape(-1)
+        known = pd.Index(list(levels), dtype=object)
+        codes = known.get_indexer(values)
+        missing = codes < 0
+        if missing.any():
+            as_text = pd.Index([str(v) for v in levels])
+            codes[missing] = as_text.get_indexer([str(v) for v in values[missing]])
+        if (codes < 0).any():
+            bad = pd.unique(values[codes < 0])[:5].tolist()
+            raise DataError(
+                f"y must hold categories of the response {response!r}, one of "
+                f"{list(levels)}; got {bad} ({int((codes < 0).sum())} value(s))."
+            )
+        return codes
+
+    def describe(self, levels: Sequence[Any]) -> list[tuple[str, str]]:
+        """``(label, text)`` lines for ``print(model)``: the categories and, for an ordinal
+        model, its thresholds."""
+        codes = f"(codes 0-{len(levels) - 1})"
+        listed = ", ".join(map(str, levels))
+        reference = f"{levels[0]} is the reference, each other category has its linear predictor"
+        if self.counts:
+            return [("Categories", f"{listed} (a column of counts each); {reference}")]
+        if not self.ordinal:
+            return [("Categories", f"{listed} {codes}; {reference}")]
+        return [
+            ("Categories", f"{' < '.join(map(str, levels))} {codes}"),
+            (
+                "Thresholds",
+                f"{', '.join(threshold_labels(levels))}, in place of the intercept; factors "
+                "keep their coding against a reference level",
+            ),
+        ]

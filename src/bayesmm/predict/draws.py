@@ -1,0 +1,200 @@
+"""Posterior draws stacked into plain arrays, once per fitted model.
+
+The ``posterior`` group of a fit becomes a :class:`PosteriorDraws`: common slopes ``(S, p)``,
+each group term's effects ``(S, levels, columns)`` with its population's mean and sd, the
+auxiliary parameters ``(S, 1)`` and the Cholesky factors of each correlated block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import xarray as xr
+
+from .._errors import DataError
+from .._names import mu_name, sigma_name
+from ..design import Design, GroupBlock
+
+__all__ = ["GroupDraws", "PosteriorDraws", "extract_draws"]
+
+
+@dataclass(frozen=True)
+class GroupDraws:
+    """Posterior draws of one group term.
+
+    Attributes
+    ----------
+    effects : numpy.ndarray
+        Shape ``(S, levels, columns)``.
+    mu, sigma : numpy.ndarray or None
+        Shape ``(S, columns)``: the mean and sd of the population distribution of the effects,
+        when their prior is ``Normal(mu, sigma)`` with a hyperprior on ``sigma``.
+    block : str or None
+        The correlated block the term belongs to (its key in ``PosteriorDraws.blocks``).
+    start : int
+        The position of the term's first column among the block's columns.
+    """
+
+    name: str
+    factor: str
+    effects: np.ndarray
+    mu: np.ndarray | None
+    sigma: np.ndarray | None
+    block: str | None = None
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """Posterior draws stacked over chains, as plain arrays.
+
+    ``common`` has shape ``(S, p)`` in the columns' order of the common matrix; ``aux`` maps
+    each auxiliary parameter to shape ``(S, 1)``; ``blocks`` maps each block of correlated
+    group terms to the Cholesky factors of its correlation matrix, shape ``(S, k, k)``.
+    """
+
+    chains: int
+    draws: int
+    common: np.ndarray
+    groups: tuple[GroupDraws, ...]
+    aux: dict[str, np.ndarray]
+    blocks: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The draws of each distributional formula's terms, in the design's order.
+    distributional: tuple[PosteriorDraws, ...] = ()
+
+    def thinned(self, n_samples: int) -> PosteriorDraws:
+        """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
+        total = self.n_samples
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
+            raise DataError(f"n_samples must be an integer; got {n_samples!r}.")
+        if not 1 <= n_samples <= total:
+            raise DataError(
+                f"n_samples must be between 1 and the {total} posterior draws; got {n_samples}."
+            )
+        if n_samples == total:
+            return self
+        keep = np.round(np.linspace(0, total - 1, int(n_samples))).astype(np.int64)
+
+        def pick(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[keep]
+
+        groups = tuple(
+            replace(g, effects=g.effects[keep], mu=pick(g.mu), sigma=pick(g.sigma))
+            for g in self.groups
+        )
+        aux = {name: values[keep] for name, values in self.aux.items()}
+        blocks = {name: chol[keep] for name, chol in self.blocks.items()}
+        parts = tuple(part.thinned(n_samples) for part in self.distributional)
+        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux, blocks, parts)
+
+    @property
+    def n_samples(self) -> int:
+        return self.chains * self.draws
+
+
+def _stacked(posterior: xr.Dataset, name: str, n: int, size: int | None = None) -> np.ndarray:
+    """Draws of ``name`` as ``(n, size)``; a DataError if the variable has another size."""
+    values = posterior[name].transpose("chain", "draw", ...).to_numpy().reshape(n, -1)
+    if size is not None and values.shape[1] != size:
+        raise DataError(
+            f"The posterior's {name!r} has {values.shape[1]} value(s) per draw, but this model "
+            f"has {size}. Pass the InferenceData that this model's fit() returned."
+        )
+    return values
+
+
+def extract_draws(
+    posterior: xr.Dataset,
+    design: Design,
+    aux: Sequence[str],
+    fixed: Mapping[str, float],
+    normal_groups: Sequence[str],
+) -> PosteriorDraws:
+    """Stack the posterior into the arrays prediction needs.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        The ``posterior`` group of a fit.
+    design : Design
+        The design the model was fitted on.
+    aux : sequence of str
+        The family's auxiliary parameters.
+    fixed : mapping
+        Auxiliary parameters fixed to a number rather than sampled.
+    normal_groups : sequence of str
+        The group terms whose prior is ``Normal(mu, sigma)``, for the ``"gaussian"`` policy.
+    """
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    n = chains * draws
+    modelled = {part.param for part in design.distributional}
+    aux = [a for a in aux if a not in modelled]
+    missing = [
+        name
+        for name in [t.name for t in design.common_terms]
+        + [t.name for t in design.group_terms]
+        + [a for a in aux if a not in fixed]
+        if name not in posterior
+    ]
+    if missing:
+        raise DataError(
+            f"The posterior does not have the variable(s) {missing} of this model; got "
+            f"{list(posterior.data_vars)[:20]}. Pass the InferenceData that fit() returned."
+        )
+    if design.common_terms:
+        common = np.concatenate(
+            [_stacked(posterior, t.name, n, t.stop - t.start) for t in design.common_terms], 1
+        )
+    else:
+        common = np.zeros((n, 0))
+    groups = []
+    for term in design.group_terms:
+        k = len(term.columns)
+        size = len(term.levels) * k
+        effects = _stacked(posterior, term.name, n, size).reshape(n, len(term.levels), k)
+        mu = sigma = None
+        if term.name in normal_groups:
+            sigma = np.broadcast_to(_stacked(posterior, sigma_name(term.name), n), (n, k))
+            mean = mu_name(term.name)
+            mu = (
+                np.broadcast_to(_stacked(posterior, mean, n), (n, k))
+                if mean in posterior
+                else np.zeros((n, k))
+            )
+        block = design.block_of(term.name)
+        start = 0
+        if block is not None:
+            before = block.terms[: block.terms.index(term.name)]
+            start = sum(len(t.columns) for t in design.group_terms if t.name in before)
+        label = None if block is None else block.prior_name
+        groups.append(GroupDraws(term.name, term.factor, effects, mu, sigma, label, start))
+    blocks = {b.prior_name: _correlation_cholesky(posterior, design, b, n) for b in design.blocks}
+    values = {
+        name: (
+            np.full((n, 1), float(fixed[name])) if name in fixed else _stacked(posterior, name, n)
+        )
+        for name in aux
+    }
+    parts = tuple(
+        extract_draws(posterior, part.design, (), {}, normal_groups)
+        for part in design.distributional
+    )
+    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks, parts)
+
+
+def _correlation_cholesky(
+    posterior: xr.Dataset, design: Design, block: GroupBlock, n: int
+) -> np.ndarray:
+    """The Cholesky factor of a block's correlation matrix for each draw, ``(n, k, k)``."""
+    k = len(design.block_columns(block))
+    corr = np.broadcast_to(np.eye(k), (n, k, k)).copy()
+    for i, j, name in design.correlation_names(block):
+        if name not in posterior:
+            raise DataError(
+                f"The posterior does not have the correlation {name!r} of this model. Pass "
+                "the InferenceData that fit() returned."
+            )
+        corr[:, i, j] = corr[:, j, i] = _stacked(posterior, name, n, 1)[:, 0]
+    return np.linalg.cholesky(corr)

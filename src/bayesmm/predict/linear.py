@@ -1,0 +1,122 @@
+"""The linear predictor of any rows, on the stacked posterior draws, with the policies for
+group levels not seen at fit time (brms's names: ``uncertainty``, ``gaussian``,
+``old_levels``, ``population``).
+
+The linear predictor is ``X @ beta`` plus the offset plus ``b[index] * x`` for each group
+term: numpy on the draws, no graph compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .._errors import DataError
+from .._validation import describe_values
+from ..design import NewDesign
+from .draws import GroupDraws, PosteriorDraws
+from .options import POLICIES, PredictOptions
+
+__all__ = ["linear_predictor", "new_level_effects"]
+
+
+def new_level_effects(
+    group: GroupDraws,
+    n_new: int,
+    policy: str,
+    choices: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    blocks: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """Effects of unseen levels, shape ``(S, n_new, columns)``, under ``policy``.
+
+    ``choices`` carries what the terms of one factor (or block) share between calls.
+    """
+    n, n_levels, k = group.effects.shape
+    if policy == "population":
+        return np.zeros((n, n_new, k))
+    if policy == "gaussian":
+        if group.sigma is None or group.mu is None:
+            raise DataError(
+                f"sample_new_groups='gaussian' draws new levels of {group.name!r} from its "
+                "population distribution, which needs a Normal prior with a hyperprior on "
+                "sigma; this term has another prior. Use 'uncertainty' or 'old_levels'."
+            )
+        if group.block is None:
+            z = rng.standard_normal((n, n_new, k))
+        else:
+            # One draw per new level for the whole block, correlated through its Cholesky
+            # factor; each of its terms takes its own columns.
+            key = f"{group.block}/gaussian"
+            if key not in choices:
+                chol = blocks[group.block]
+                choices[key] = np.einsum(
+                    "sij,snj->sni", chol, rng.standard_normal((n, n_new, chol.shape[1]))
+                )
+            z = choices[key][:, :, group.start : group.start + k]
+        return group.mu[:, None, :] + group.sigma[:, None, :] * z
+    # Borrowed levels are shared by every term of the factor, so a new subject's intercept
+    # and slope come from the same fitted subject.
+    shape = (n, n_new) if policy == "uncertainty" else (n_new,)
+    key = f"{group.factor}/{policy}"
+    if key not in choices:
+        choices[key] = rng.integers(0, n_levels, size=shape)
+    chosen = choices[key]
+    if policy == "uncertainty":
+        return np.take_along_axis(group.effects, chosen[:, :, None], axis=1)
+    return group.effects[:, chosen, :]
+
+
+def linear_predictor(
+    draws: PosteriorDraws,
+    new: NewDesign,
+    options: PredictOptions | None = None,
+    *,
+    policy: str | None,
+    choices: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The linear predictor of the rows of ``new`` for every draw, shape ``(S, rows)``.
+
+    ``policy`` is the resolved new-group policy (``None``: unseen levels are an error).
+    ``choices`` carries the fitted levels borrowed for unseen ones (and the draws of
+    correlated blocks) between calls, so that every formula of a model sees a new group
+    as the same one.
+
+    Raises
+    ------
+    DataError
+        If a grouping factor has levels not seen at fit time and ``policy`` is ``None``.
+    """
+    options = options if options is not None else PredictOptions()
+    rng = options.rng()
+    eta = draws.common @ new.common.T  # (S, 0) @ (0, rows) is zeros when p = 0
+    if new.offset is not None:  # coefficient 1, with or without the group effects
+        eta += new.offset
+    if not options.include_group_specific:
+        return eta
+    choices = choices if choices is not None else {}
+    for group, rows in zip(draws.groups, new.groups, strict=True):
+        effects = group.effects
+        if rows.new_levels:
+            if policy is None:
+                raise DataError(
+                    f"The grouping factor {group.factor!r} has level(s) "
+                    f"{describe_values(rows.new_levels)} that were not seen at fit time. Pass "
+                    f"sample_new_groups= one of {list(POLICIES)} (True means 'uncertainty') to "
+                    "predict them; see docs/prediction.md."
+                )
+            extra = new_level_effects(
+                group, len(rows.new_levels), policy, choices, rng, draws.blocks
+            )
+            effects = np.concatenate([effects, extra], axis=1)
+        # In place, one (draws, rows) temporary per term: this is the hot loop of serving.
+        if rows.values is None:
+            eta += np.take(effects[:, :, 0], rows.index, axis=1)
+        elif rows.values.shape[1] == 1:
+            contribution = np.take(effects[:, :, 0], rows.index, axis=1)
+            contribution *= rows.values[:, 0]
+            eta += contribution
+        else:
+            eta += np.einsum("snk,nk->sn", effects[:, rows.index, :], rows.values)
+    return eta

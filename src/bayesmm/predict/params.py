@@ -1,0 +1,108 @@
+"""The family's parameters of any rows, and posterior predictive draws of the response.
+
+The family turns the linear predictors into its parameters (``Family.parameters``,
+``Family.combine_predictors``); here the formulas' linear predictors are put together and the
+family's numpy sampler draws responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .._errors import DataError, FamilyError
+from ..design import Design, NewDesign
+from ..families import Family
+from ..links import Link, get_link
+from .draws import PosteriorDraws
+from .linear import linear_predictor
+from .options import PredictOptions
+
+__all__ = ["response_params", "family_params", "response_draws"]
+
+
+def response_params(
+    draws: PosteriorDraws, eta: np.ndarray, family: Family, link: Link
+) -> dict[str, np.ndarray]:
+    """The family's parameters: the parent ``(S, rows)`` and auxiliaries ``(S, 1)``.
+
+    A family of categories has the probability of each category as parent, ``(S, rows, K)``,
+    and its thresholds ``(S, K - 1)`` (see ``Family.parameters``).
+    """
+    return family.parameters(eta, draws.aux, link)
+
+
+def family_params(
+    draws: PosteriorDraws,
+    new: NewDesign,
+    design: Design,
+    family: Family,
+    link: Link,
+    options: PredictOptions | None = None,
+    *,
+    policy: str | None,
+) -> dict[str, np.ndarray]:
+    """Every parameter of the family for the rows of ``new``: the parent and the parameters
+    with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``.
+
+    ``policy`` is the resolved new-group policy; every formula sees a new group as the same
+    one, and draws from one random stream (``options.seeded()``).
+    """
+    options = (options if options is not None else PredictOptions()).seeded()
+    choices: dict[str, np.ndarray] = {}
+
+    def eta(part_draws: PosteriorDraws, rows: NewDesign) -> np.ndarray:
+        return linear_predictor(part_draws, rows, options, policy=policy, choices=choices)
+
+    main = eta(draws, new)
+    parts = {
+        part.param: get_link(part.link).linkinv(eta(part_draws, rows))
+        for part, part_draws, rows in zip(
+            design.distributional, draws.distributional, new.distributional, strict=True
+        )
+    }
+    # The multinomial logit: the parts are the other categories' linear predictors.
+    combined = family.combine_predictors(main, parts)
+    if combined is not None:
+        return combined
+    values = response_params(draws, main, family, link)
+    values.update(parts)
+    return values
+
+
+def response_draws(
+    family: Family,
+    params: Mapping[str, np.ndarray],
+    trials: np.ndarray | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """One posterior predictive draw of the response per parameter draw, shape ``(S, rows)``."""
+    draw = family.likelihood.draw
+    if draw is None:
+        raise FamilyError(
+            f"Family {family.name!r} has no numpy draw function (Likelihood(draw=...)), so it "
+            "cannot give kind='response' predictions; kind='response_params' works."
+        )
+    values = dict(params)
+    if family.trials:
+        if trials is None:
+            raise DataError(
+                f"kind='response' for family {family.name!r} needs the number of trials of each "
+                "row: data must have the trials column of the response p(successes, trials)."
+            )
+        values["trials"] = trials[None, :]
+    try:
+        out = draw(values, rng)
+    except ValueError as err:
+        raise DataError(
+            f"Could not draw responses of family {family.name!r}: {err}. Some draws of the "
+            "parameters are outside the distribution's support, which a non-default link "
+            "(e.g. identity for a positive parameter) allows."
+        ) from None
+    out = np.asarray(out, dtype=float)
+    if family.has_categories:
+        return out  # category codes, one per (draw, row)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
+    # A writable array: a broadcast view would be read-only in the user's hands.
+    return out if out.shape == shape else np.broadcast_to(out, shape).copy()

@@ -1,0 +1,129 @@
+"""Summaries of ``(draws, rows)`` arrays: point estimates, intervals, quantiles, densities.
+
+Each works on any array of draws, so prediction, the server, the estimators and
+interpretation share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+from .._errors import DataError
+from .._validation import choice_message
+
+__all__ = [
+    "POINT_STATS",
+    "INTERVAL_METHODS",
+    "point_estimate",
+    "interval",
+    "quantiles",
+    "density",
+    "per_category",
+]
+
+POINT_STATS = ("mean", "median")
+INTERVAL_METHODS = ("hdi", "eti")
+
+
+def _check_prob(name: str, prob: Any) -> float:
+    if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0 < prob < 1:
+        raise DataError(f"{name} must be a probability strictly between 0 and 1; got {prob!r}.")
+    return float(prob)
+
+
+def point_estimate(values: np.ndarray, stat: str = "mean") -> np.ndarray:
+    """Mean or median over draws (axis 0)."""
+    if stat not in POINT_STATS:
+        raise DataError(choice_message("stat", stat, POINT_STATS))
+    return values.mean(axis=0) if stat == "mean" else np.median(values, axis=0)
+
+
+def interval(values: np.ndarray, prob: float = 0.9, method: str = "hdi") -> np.ndarray:
+    """Lower and upper bounds of a ``prob`` interval over draws, shape ``(rows, 2)``.
+
+    ``"hdi"`` is the highest-density interval (ArviZ's ``hdi``); ``"eti"`` is the
+    equal-tailed interval between the ``(1 - prob) / 2`` and ``(1 + prob) / 2`` quantiles.
+    """
+    prob = _check_prob("prob", prob)
+    if method not in INTERVAL_METHODS:
+        raise DataError(choice_message("method", method, INTERVAL_METHODS))
+    if method == "eti":
+        return np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2], axis=0).T
+    import arviz as az
+
+    return np.asarray(az.hdi(values[None], hdi_prob=prob)).reshape(values.shape[1], 2)
+
+
+def quantiles(values: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """Quantiles over draws, shape ``(rows, len(probs))``."""
+    probs = [_check_prob("quantiles", p) for p in np.atleast_1d(probs).tolist()]
+    return np.quantile(values, probs, axis=0).T
+
+
+def density(values: np.ndarray, bins: int | Sequence[float] = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram density of each row's draws.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Shape ``(S, rows)``.
+    bins : int or sequence of float
+        The number of equal-width bins spanning each row's draws, or the bin edges shared by
+        every row (draws outside them are left out, as in ``numpy.histogram``).
+
+    Returns
+    -------
+    edges : numpy.ndarray
+        Shape ``(rows, bins + 1)``.
+    density : numpy.ndarray
+        Shape ``(rows, bins)``; ``sum(density * diff(edges)) == 1`` for each row whose draws
+        all fall inside the edges.
+    """
+    n, rows = values.shape
+    if isinstance(bins, bool) or (
+        np.ndim(bins) == 0 and (not isinstance(bins, Integral) or int(bins) < 1)
+    ):
+        raise DataError(f"bins must be a positive integer or a sequence of edges; got {bins!r}.")
+    if np.ndim(bins) == 0:
+        # Equal-width bins spanning each row's draws, computed as numpy.histogram does.
+        k = int(bins)  # type: ignore[arg-type]
+        low, high = values.min(axis=0), values.max(axis=0)
+        # A row whose draws are all equal gets a unit-width range, as numpy.histogram gives;
+        # wider for values so large that +-0.5 is lost to rounding.
+        flat = high <= low
+        half = np.where(flat, np.maximum(0.5, np.abs(low) * 1e-9), 0.0)
+        low, high = low - half, high + half
+        edges = np.linspace(low, high, k + 1, axis=1)
+        index = ((values - low) / (high - low) * k).astype(np.int64)
+        index[index == k] = k - 1
+        columns = np.broadcast_to(np.arange(rows), values.shape)
+        index[values < edges[columns, index]] -= 1
+        index[(values >= edges[columns, index + 1]) & (index != k - 1)] += 1
+        inside = np.ones_like(index, dtype=bool)
+    else:
+        shared = np.asarray(bins, dtype=float)
+        if shared.ndim != 1 or shared.size < 2 or np.any(np.diff(shared) <= 0):
+            raise DataError(
+                "bins as edges must be an increasing sequence of at least two numbers; "
+                f"got {bins!r}."
+            )
+        k = shared.size - 1
+        edges = np.broadcast_to(shared, (rows, k + 1))
+        index = np.searchsorted(shared, values, side="right") - 1
+        index[values == shared[-1]] = k - 1  # the last bin is closed, as in numpy.histogram
+        inside = (index >= 0) & (index < k)
+    flat_index = (index + np.arange(rows)[None, :] * k)[inside]
+    counts = np.bincount(flat_index, minlength=rows * k).reshape(rows, k)
+    widths = np.diff(edges, axis=1)
+    return np.array(edges), counts / (n * widths)
+
+
+def per_category(values: np.ndarray, summary: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``summary`` of each category's ``(draws, rows)`` slice of ``values`` ``(draws, rows,
+    K)``, side by side: shape ``(rows, K * columns)``, category by category."""
+    parts = [np.asarray(summary(values[:, :, k])) for k in range(values.shape[2])]
+    return np.concatenate(parts, axis=1)

@@ -1,0 +1,221 @@
+"""Static reading of ``src/bayesmm``: its import graph (imports inside functions too), the
+private names one module takes from another, and the sizes of modules and functions.
+
+Used by ``tests/test_architecture.py``; run it as a script to print what it finds.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "bayesmm"
+PACKAGE = "bayesmm"
+
+
+def module_name(path: Path, src: Path = SRC) -> str:
+    """``bayesmm.design.build`` for ``src/bayesmm/design/build.py``."""
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([PACKAGE, *parts])
+
+
+def modules(src: Path = SRC) -> dict[str, Path]:
+    """Every module of the package, by its dotted name."""
+    return {module_name(p, src): p for p in sorted(src.rglob("*.py"))}
+
+
+@dataclass(frozen=True)
+class Import:
+    """One ``import`` statement of a module of the package, resolved to absolute names."""
+
+    importer: str
+    module: str  # the module imported from (absolute)
+    names: tuple[str, ...]  # the names taken from it (empty for ``import x``)
+    line: int
+    type_checking: bool  # under ``if TYPE_CHECKING:``
+
+
+def _is_package(name: str, known: dict[str, Path]) -> bool:
+    return name in known and known[name].name == "__init__.py"
+
+
+def _resolve(importer: str, level: int, module: str | None, known: dict[str, Path]) -> str:
+    if level == 0:
+        return module or ""
+    base = importer.split(".")
+    if not _is_package(importer, known):
+        base = base[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join([*base, *([module] if module else [])])
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                inside |= {id(n) for n in ast.walk(child)}
+    return inside
+
+
+def imports(known: dict[str, Path] | None = None) -> Iterator[Import]:
+    """Every import of every module, at module level or inside functions."""
+    known = modules() if known is None else known
+    for name, path in known.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        guarded = _type_checking_nodes(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    yield Import(name, alias.name, (), node.lineno, id(node) in guarded)
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(name, node.level, node.module, known)
+                taken = tuple(a.name for a in node.names)
+                yield Import(name, target, taken, node.lineno, id(node) in guarded)
+
+
+def internal_edges(known: dict[str, Path] | None = None) -> set[tuple[str, str]]:
+    """``(importer, imported)`` pairs between modules of the package.
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` where that is a module,
+    and of ``pkg`` (its ``__init__``) otherwise. Imports under ``TYPE_CHECKING`` are left
+    out: they never run.
+    """
+    known = modules() if known is None else known
+    edges: set[tuple[str, str]] = set()
+    for item in imports(known):
+        if item.type_checking or not item.module.startswith(PACKAGE):
+            continue
+        targets = [f"{item.module}.{n}" for n in item.names if f"{item.module}.{n}" in known]
+        if len(targets) < len(item.names) or not item.names:
+            targets.append(item.module)
+        for target in targets:
+            if target in known and target != item.importer:
+                edges.add((item.importer, target))
+    return edges
+
+
+def cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    graph: dict[str, list[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, []).append(b)
+        graph.setdefault(b, [])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for succ in sorted(graph[node]):
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def private_imports(known: dict[str, Path] | None = None) -> list[str]:
+    """``importer: from module import _name`` for each private name taken across modules.
+
+    A module's own package ``__init__`` re-exporting from its private modules is fine; what
+    is refused is a leading-underscore *name* taken from another module.
+    """
+    known = modules() if known is None else known
+    found = []
+    for item in imports(known):
+        if not item.module.startswith(PACKAGE):
+            continue
+        for name in item.names:
+            dunder = name.startswith("__") and name.endswith("__")
+            if name.startswith("_") and not dunder and f"{item.module}.{name}" not in known:
+                found.append(f"{item.importer}:{item.line}: from {item.module} import {name}")
+    return found
+
+
+def _code_lines(node: ast.AST, source_lines: list[str]) -> int:
+    """Lines of code of a function's body: docstrings, comments and blank lines left out."""
+    body = list(getattr(node, "body", []))
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    if not body:
+        return 0
+    docstrings: set[int] = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and inner.body:
+            first = inner.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings |= set(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    start, stop = body[0].lineno, body[-1].end_lineno or body[-1].lineno
+    count = 0
+    for number in range(start, stop + 1):
+        text = source_lines[number - 1].strip()
+        if text and not text.startswith("#") and number not in docstrings:
+            count += 1
+    return count
+
+
+def long_functions(limit: int, known: dict[str, Path] | None = None) -> list[str]:
+    """``module.function: N lines`` for each function whose body has over ``limit`` lines."""
+    known = modules() if known is None else known
+    found = []
+    for name, path in known.items():
+        source = path.read_text()
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = _code_lines(node, lines)
+                if n > limit:
+                    found.append(f"{name}.{node.name}: {n} lines")
+    return found
+
+
+def long_modules(limit: int, known: dict[str, Path] | None = None) -> list[str]:
+    """``module: N lines`` for each module of over ``limit`` lines."""
+    known = modules() if known is None else known
+    sizes = {name: len(path.read_text().splitlines()) for name, path in known.items()}
+    return [f"{name}: {n} lines" for name, n in sizes.items() if n > limit]
+
+
+if __name__ == "__main__":
+    edges = internal_edges()
+    print("cycles:")
+    for component in cycles(edges):
+        print("  ", component)
+    print("private imports:")
+    for line in private_imports():
+        print("  ", line)
+    print("long functions:")
+    for line in long_functions(80):
+        print("  ", line)
+    print("long modules:")
+    for line in long_modules(600):
+        print("  ", line)
