@@ -72,6 +72,15 @@ def _prior_draws(
 
 
 @pytest.fixture
+def family_registry():
+    """The family registry, restored after the test: a test may register families."""
+    saved = dict(bmm.FAMILIES)
+    yield bmm.FAMILIES
+    bmm.FAMILIES.clear()
+    bmm.FAMILIES.update(saved)
+
+
+@pytest.fixture
 def stub_sampler(monkeypatch):
     """Replace NUTS with prior draws, for tests of everything around the sampler."""
     monkeypatch.setattr(backend, "run_sampler", _prior_draws)

@@ -1,6 +1,13 @@
-"""The layering of docs/architecture.md, and the static checks, enforced in CI."""
+"""The layering of docs/architecture.md, and the static checks, enforced in CI.
+
+The layers and forbidden imports are import-linter contracts in ``pyproject.toml``; the
+tests here run them, and check what import-linter does not: cycles (imports inside functions
+included), private names taken across modules, the sizes of modules and functions, the
+public import paths, and how records are written.
+"""
 
 import ast
+import importlib
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -9,9 +16,187 @@ from pathlib import Path
 import pytest
 
 import bayesmm
+from _codegraph import (
+    cycles,
+    internal_edges,
+    long_functions,
+    long_modules,
+    modules,
+    private_imports,
+)
 
 SRC = Path(bayesmm.__file__).parent
+ROOT = SRC.parent.parent
 HEAVY = {"pymc", "pytensor", "nutpie"}
+
+#: Imports that point up the layers, each inside a function and documented where it is made
+#: (and in pyproject.toml's import contract): the only ones a cycle may pass through.
+SHIMS = {
+    # bayesmm.priors.__getattr__: `bayesmm.priors.default_priors` moved to scaling.
+    ("bayesmm.priors", "bayesmm.scaling"),
+    # FittedModel.to_model, a shortcut for Model.from_fitted.
+    ("bayesmm.fitted", "bayesmm.model"),
+}
+
+
+@pytest.mark.skipif(find_spec("importlinter") is None, reason="needs the test extra")
+def test_the_import_contracts_hold():
+    """Layers, and pymc/fastapi/sklearn each in their own package (see pyproject.toml)."""
+    command = Path(sys.executable).parent / "lint-imports"
+    out = subprocess.run([str(command), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+    assert "5 kept, 0 broken" in out.stdout
+
+
+def test_the_import_graph_has_no_cycle_but_the_documented_shims():
+    edges = internal_edges()
+    assert ("bayesmm.fitted", "bayesmm.model") in edges  # imports in functions are seen
+    assert cycles(edges - SHIMS) == []
+    # Each shim is a single import inside a function, not a module-level one.
+    for importer, target in SHIMS:
+        tree = ast.parse(modules()[importer].read_text())
+        top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        names = {ast.unparse(n) for n in top}
+        assert not any(target.rsplit(".", 1)[-1] in n and ".." in n for n in names), importer
+
+
+def test_no_module_imports_another_modules_private_name():
+    assert private_imports() == []
+
+
+def test_modules_and_functions_are_small():
+    """A module over 600 lines or a function over 80 lines of code is asking to be split
+    (docstrings, comments and blank lines not counted in functions)."""
+    assert long_modules(600) == []
+    assert long_functions(80) == []
+
+
+def test_the_package_has_few_top_level_modules():
+    top = sorted(p.name for p in SRC.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 14, top
+
+
+#: Every public import path, and names each must export (their __all__ of before the
+#: subpackages, so that code written against them keeps working).
+PUBLIC_PATHS = {
+    "bayesmm": ["Model", "Formula", "Prior", "Family", "Likelihood", "Link", "load", "load_data"],
+    "bayesmm.families": ["Family", "Likelihood", "Categories", "ResponseStats", "FAMILIES",
+                         "get_family", "register_family", "family_table"],
+    "bayesmm.priors": ["Prior", "PriorSet", "TermPrior", "ResponseStats", "default_priors",
+                       "merge_priors", "format_value"],
+    "bayesmm.design": ["Design", "DesignState", "NewDesign", "NewGroup", "Response",
+                       "CommonTerm", "GroupTerm", "GroupBlock", "build_design", "design_to_dict",
+                       "design_from_dict", "threshold_labels"],
+    "bayesmm.predict": ["KINDS", "POLICIES", "GroupDraws", "PosteriorDraws", "resolve_policy",
+                        "extract_draws", "linear_predictor", "response_params", "family_params",
+                        "response_draws", "point_estimate", "interval", "density", "quantiles"],
+    "bayesmm.io": ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "read_header",
+                   "save"],
+    "bayesmm.spec": ["ModelSpec", "SPEC_ENTRIES", "data_fingerprint", "prior_to_json",
+                     "prior_from_json", "term_priors_to_json", "build_spec", "family_entries",
+                     "family_from_spec"],
+    "bayesmm.backend.pymc": ["BuiltModel", "build_model", "sample", "prior_predictive",
+                             "SAMPLERS", "OBS_DIM", "CENTRED_MIN_ROWS_PER_LEVEL",
+                             "use_noncentered"],
+    "bayesmm.backend.compiled": ["CompiledCache", "structure_key"],
+    "bayesmm.fitted": ["FittedModel"],
+    "bayesmm.links": ["Link", "LINKS", "get_link", "NUMPY_OPS"],
+    "bayesmm.formula": ["Formula", "parse_formula", "BarBlock", "bar_blocks"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC_PATHS))
+def test_every_public_path_still_exports_its_names(path):
+    module = importlib.import_module(path)
+    missing = [name for name in PUBLIC_PATHS[path] if not hasattr(module, name)]
+    assert missing == []
+
+
+def test_a_name_moved_up_a_layer_is_found_on_first_use_and_only_then():
+    code = (
+        "import sys, bayesmm.priors as p;"
+        "before = 'bayesmm.scaling' in sys.modules;"
+        "f = p.default_priors;"
+        "print(before, f.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    # bayesmm's own import loads scaling (the Model needs it); the name resolves there.
+    assert out.stdout.split()[-1] == "bayesmm.scaling.default"
+
+
+def _calls_of(name: str) -> list[tuple[str, ast.Call]]:
+    found = []
+    for module, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called == name:
+                    found.append((module, node))
+    return found
+
+
+def test_families_are_written_with_keywords():
+    """``Family(...)`` takes its name, likelihood and link by position (as Bambi's), the rest
+    by keyword; the built-in records name every argument after the name."""
+    calls = _calls_of("Family")
+    assert len(calls) > 10
+    offenders = [f"{m}:{c.lineno}" for m, c in calls if len(c.args) > 3]
+    assert offenders == []
+    builtin = [c for m, c in calls if m == "bayesmm.families.builtin"]
+    assert builtin and all(len(c.args) <= 3 for c in builtin)
+
+
+#: The prediction options, declared once in PredictOptions.
+OPTIONS = {"include_group_specific", "sample_new_groups", "random_seed", "n_samples"}
+#: Where the options are spelled out as flat parameters on purpose: scikit-learn's
+#: constructors (their parameters are the estimator's), and the server's request schemas.
+FLAT_OPTION_PLACES = ("bayesmm.predict.options", "bayesmm.sklearn.", "bayesmm.serve.schemas")
+
+
+def test_the_prediction_options_are_declared_once():
+    offenders = []
+    for module, path in modules().items():
+        if module.startswith(FLAT_OPTION_PLACES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args
+                names = {a.arg for a in [*args.args, *args.kwonlyargs, *args.posonlyargs]}
+                if len(names & OPTIONS) >= 2:
+                    offenders.append(f"{module}.{node.name}: {sorted(names & OPTIONS)}")
+    assert offenders == []
+
+
+def test_only_the_families_package_asks_whether_a_family_has_categories():
+    """Category logic lives in bayesmm.families: prediction, fitted models, the display and
+    the server ask the family (``family.parameters``, ``family.point_draws``, ...)."""
+    offenders = []
+    for module in ("bayesmm.predict", "bayesmm.fitted", "bayesmm.display", "bayesmm.serve"):
+        for name, path in modules().items():
+            inside = name == module or name.startswith(module + ".")
+            if inside and "categories is not None" in path.read_text():
+                offenders.append(name)
+    assert offenders == []
+
+
+def test_process_state_is_not_hidden_in_module_globals():
+    """No module rebinds a global (``global x``) but the two documented caches: the backend's
+    shared compile cache and the JAX route's one-time configuration."""
+    allowed = {"bayesmm.backend.compiled", "bayesmm.backend.jax"}
+    offenders = []
+    for module, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Global) and module not in allowed:
+                offenders.append(f"{module}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_jax_route_never_rewrites_the_environment():
+    source = (SRC / "backend" / "jax.py").read_text()
+    assert "os.environ[" not in source
+    assert "jax_num_cpu_devices" in source
 
 
 def _imports(path: Path) -> set[str]:

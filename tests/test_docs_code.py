@@ -32,7 +32,6 @@ import pytest
 import xarray as xr
 
 import bayesmm as bmm
-from bayesmm import families
 from bayesmm.backend import pymc as backend
 
 matplotlib.use("Agg")
@@ -152,11 +151,12 @@ def test_the_docs_have_python_blocks_to_run():
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.stem for page in PAGES])
-def test_the_python_blocks_of_a_docs_page_run(page, stub_sampler, tmp_path, monkeypatch):
+def test_the_python_blocks_of_a_docs_page_run(
+    page, stub_sampler, tmp_path, monkeypatch, family_registry
+):
+    # A page may register a family: family_registry restores the registry afterwards.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(backend, "run_sampler", _stub_with_stats(stub_sampler))
-    # A page may register a family; the registry is shared by every later test.
-    monkeypatch.setattr(families, "FAMILIES", dict(families.FAMILIES))
     namespace: dict = {"__name__": "__docs__"}
     try:
         for block in python_blocks(page):

@@ -94,14 +94,13 @@ def test_allowed_non_default_link_is_used(sleepstudy):
     assert model.link.name == "identity"
 
 
-def test_custom_family_can_be_registered_and_used(sleepstudy, monkeypatch):
-    monkeypatch.setattr("bayesmm.families.FAMILIES", dict(FAMILIES))
+def test_custom_family_can_be_registered_and_used(sleepstudy, family_registry):
     family = bmm.Family(
         "halfnormal_mean",
         bmm.Likelihood("Normal", ("mu", "sigma"), "mu"),
         "log",
-        ("log",),
-        {"sigma": lambda stats: bmm.Prior("HalfNormal", sigma=stats.sd)},
+        links=("log",),
+        aux_priors={"sigma": lambda stats: bmm.Prior("HalfNormal", sigma=stats.sd)},
     )
     register_family(family)
     assert get_family("halfnormal_mean") is family
@@ -111,17 +110,31 @@ def test_custom_family_can_be_registered_and_used(sleepstudy, monkeypatch):
         register_family(family)
 
 
+def test_arguments_after_link_given_by_position_still_work_but_warn():
+    likelihood = bmm.Likelihood("Normal", ("mu", "sigma"), "mu")
+    aux = {"sigma": bmm.Prior("HalfNormal", sigma=1)}
+    with pytest.warns(
+        bmm.BayesmmDeprecationWarning,
+        match=r"Family 'old': passing \['links', 'aux_priors'\] by position is deprecated",
+    ):
+        old = bmm.Family("old", likelihood, "identity", ("identity", "log"), aux)
+    new = bmm.Family("old", likelihood, "identity", links=("identity", "log"), aux_priors=aux)
+    assert old.to_dict() == new.to_dict()
+    with pytest.raises(bmm.FamilyError, match=r"got \['links'\] both by position and by keyword"):
+        bmm.Family("old", likelihood, "identity", ("identity",), links=("identity",))
+
+
 def test_family_record_is_checked_when_made():
     with pytest.raises(
         bmm.FamilyError, match=r"default link 'log' must be among its links \['logit'\]"
     ):
-        bmm.Family("bad", bmm.Likelihood("Bernoulli", ("p",), "p"), "log", ("logit",))
+        bmm.Family("bad", bmm.Likelihood("Bernoulli", ("p",), "p"), "log", links=("logit",))
     with pytest.raises(
         bmm.FamilyError,
         match=r"aux_priors must give a default prior for each auxiliary parameter \['sigma'\]",
     ):
         bmm.Family(
-            "bad", bmm.Likelihood("Normal", ("mu", "sigma"), "mu"), "identity", ("identity",)
+            "bad", bmm.Likelihood("Normal", ("mu", "sigma"), "mu"), "identity", links=("identity",)
         )
 
 
@@ -331,8 +344,8 @@ def test_aux_bounds_may_only_name_auxiliary_parameters():
             "bad",
             bmm.Likelihood("Normal", ("mu", "sigma"), "mu"),
             "identity",
-            ("identity",),
-            {"sigma": lambda stats: 1.0},
+            links=("identity",),
+            aux_priors={"sigma": lambda stats: 1.0},
             aux_bounds={"mu": (0, 1)},
         )
 

@@ -15,9 +15,9 @@ from scipy import special
 
 import _custom_links
 import bayesmm as bmm
-from bayesmm._importpath import UnsavableError, callable_path, resolve_path
-from bayesmm._pymc_likelihoods import KNOWN_LIKELIHOODS
 from bayesmm.families import FAMILIES
+from bayesmm.families.known import KNOWN_LIKELIHOODS
+from bayesmm.persist.importpath import UnsavableError, callable_path, resolve_path
 
 FORMULA = "y['y'] ~ trt + week + (1|ID)"
 
@@ -258,7 +258,11 @@ def test_family_auxiliary_priors_may_be_priors_and_are_required():
             {"aux_priors": {}, "priors": {}},
             r"Family 'f': give the auxiliary priors once, as aux_priors or as priors",
         ),
-        ({"support": "binary"}, r"Family 'f': support must be a callable support\(y, trials\)"),
+        (
+            {"support": "binary"},
+            r"Family 'f': support must be a bayesmm.families.Support or a callable "
+            r"support\(y, trials\)",
+        ),
         (
             {"links": (_custom_logit(), bmm.Link("my_logit", special.logit, inverse=np.add))},
             r"Family 'f': links holds two different links named 'my_logit'",
@@ -410,8 +414,9 @@ def test_saving_a_family_with_a_lambda_names_it_and_what_to_do(bacteria, stub_sa
     assert not (tmp_path / "lambda.nc").exists()
 
 
-def test_a_registered_custom_family_is_saved_by_name(bacteria, stub_sampler, tmp_path, monkeypatch):
-    monkeypatch.setattr("bayesmm.families.FAMILIES", dict(FAMILIES))
+def test_a_registered_custom_family_is_saved_by_name(
+    bacteria, stub_sampler, tmp_path, family_registry
+):
     family = bmm.Family(
         "lambda_bernoulli",
         bmm.Likelihood("Bernoulli"),

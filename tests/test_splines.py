@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm._splines import LINSPACE_MAX, file_linspace
+from bayesmm.design.splines import LINSPACE_MAX, file_linspace
 from bayesmm.io import read_header
 
 

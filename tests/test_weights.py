@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 import bayesmm as bmm
-from bayesmm._weights import WEIGHTS_COLUMN
+from bayesmm.design.weights import WEIGHTS_COLUMN
 from bayesmm.io import read_header
 
 

@@ -250,7 +250,7 @@ def _stored_levels(response: Response, stored: dict[str, Any]) -> Response:
 
 def _rebuild_terms(
     spec: dict[str, Any], description: Any, family: Family
-) -> tuple[Any, list[Any], list[Any], Any]:
+) -> tuple[Any, tuple[Any, ...], list[Any], Any]:
     """formulae's terms of the formula, built on a stand-in frame and given the stored state:
     the common matrix, the group terms, the offset terms and the trials' call."""
     formula = spec["formula"]

@@ -90,7 +90,8 @@ class Response:
     event : str or None
         For binary responses, the event whose probability is modelled, e.g. ``"y == 'y'"``.
     censoring : Censoring or None
-        For ``censored(...)`` responses, each row's status and upper bound (:mod:`bayesmm.design.censoring`).
+        For ``censored(...)`` responses, each row's status and upper bound
+        (:mod:`bayesmm.design.censoring`).
     levels : tuple or None
         For the ordinal families (``cumulative``, ``sratio``): the categories in order;
         ``values`` then holds their codes ``0 .. K - 1``.
@@ -346,7 +347,8 @@ class Design:
     blocks: tuple[GroupBlock, ...] = ()
     distributional: tuple[Distributional, ...] = ()
     offset: Offset | None = None
-    #: Observation weights (see :mod:`bayesmm.design.weights`) and the column of the training rows that has them.
+    #: Observation weights (see :mod:`bayesmm.design.weights`) and the column of the training
+    #: rows that has them.
     weights: np.ndarray | None = None
     weights_column: str | None = None
 

@@ -45,6 +45,9 @@ _LinkArg = str | Link | Mapping[str, str | Link]
 class Family:
     """A response family: likelihood, links and default auxiliary priors.
 
+    Every argument after ``link`` is keyword-only; passing them by position still works but
+    is deprecated (a :class:`~bayesmm.BayesmmDeprecationWarning`).
+
     Parameters
     ----------
     name : str
@@ -75,8 +78,8 @@ class Family:
         Whether the response is an event indicator. Default: true for ``Bernoulli``.
     glm_variance : str, optional
         The exponential-family variance used to fit the maximum-likelihood GLM for
-        ``automatic_priors="mle"``: one of ``bayesmm.families.variances.GLM_VARIANCES``. Families without
-        one support only the default automatic priors.
+        ``automatic_priors="mle"``: one of ``bayesmm.families.variances.GLM_VARIANCES``.
+        Families without one support only the default automatic priors.
     categories : Categories, optional
         For an ordinal response: how the thresholds and the linear predictor give each
         category's probability. The parent is then the vector of probabilities ``p``.
@@ -91,9 +94,6 @@ class Family:
     custom_links : tuple of Link, optional
         Links of this family that are not in ``bmm.LINKS`` (filled in from ``link`` and
         ``links``).
-
-    Every argument after ``link`` is keyword-only; passing them by position still works but
-    is deprecated (a :class:`~bayesmm.BayesmmDeprecationWarning`).
 
     Raises
     ------

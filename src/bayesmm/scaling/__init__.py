@@ -5,7 +5,7 @@ and the partial-correlation scale of maximum-likelihood GLMs (``automatic_priors
 >>> from bayesmm.scaling import default_priors
 >>> model = bmm.Model("Reaction ~ Days + (1 | Subject)", bmm.load_data("sleepstudy"))
 >>> default_priors(model.design, model.family, model.link)["Days"]
-Normal(mu: 0.0, sigma: 37.3...)
+Normal(mu: 0.0, sigma: 48.8915)
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Maximum-likelihood GLMs by iteratively reweighted least squares, with numpy only.
 
 Used by ``automatic_priors="mle"`` to put priors on the partial-correlation scale. The
-variance functions and their unit deviances are the families' (:mod:`bayesmm.families.variances`). ``"binomial"`` and ``"poisson"`` have a
-known dispersion; for the others the dispersion is profiled out (see :func:`lr_statistic`).
+variance functions and their unit deviances are the families'
+(:mod:`bayesmm.families.variances`). ``"binomial"`` and ``"poisson"`` have a known
+dispersion; for the others the dispersion is profiled out (see :func:`lr_statistic`).
 """
 
 from __future__ import annotations
