@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import DataError, NotFittedError, PriorError
+from ._names import mu_name, sigma_name
 from ._validation import choice_message
 from ._version import __version__
 from .design import Design, build_design
@@ -343,7 +344,7 @@ class Model:
         if var_names is None:
             names = [t.name for t in self.design.common_terms]
             for group in self.design.group_terms:
-                names += [f"{group.name}_mu", f"{group.name}_sigma"]
+                names += [mu_name(group.name), sigma_name(group.name)]
             names += [t.name for t in self.priors.of_kind("auxiliary")]
             names = [n for n in names if n in available]
         else:
