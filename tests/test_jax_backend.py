@@ -280,6 +280,6 @@ def test_unknown_numpyro_options_are_named(sleepstudy):
     with pytest.raises(
         bmm.BackendError,
         match=r"inference_method='numpyro' got options it does not take: \['max_treedepth'\]\. "
-        r"It passes target_accept and these to numpyro.infer.NUTS: \[.*'max_tree_depth'",
+        r"It takes target_accept and these options of NumPyro's NUTS: \[.*'max_tree_depth'",
     ):
         bmm.Model(FORMULA, sleepstudy).fit(inference_method="numpyro", max_treedepth=8)

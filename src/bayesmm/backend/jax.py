@@ -7,8 +7,8 @@ functions instead:
 
 - JAX's persistent compilation cache (:func:`cache_dir`) then serves every later process
   that fits a model of the same structure and shapes, whatever its data;
-- a refit in the same process, on other data of the same shapes, reuses the traced sampler
-  (:class:`_Program`), so it neither traces nor compiles.
+- a refit in the same process, on other data of the same shapes, reuses the compiled
+  sampler (:class:`Program`, kept in :data:`PROGRAMS`), so it neither traces nor compiles.
 
 The log density, the draws of the user-facing variables and the pointwise log-likelihood
 are PyMC's own graphs, translated by PyTensor's JAX backend: nothing here writes a density.
@@ -37,11 +37,21 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.replace import clone_replace
 
-from .._errors import BackendError
 from .._version import __version__
 from .compiled import structure_key
+from .nuts import NutsSettings, chain_method, chain_program, nuts_settings, over_chains
 
-__all__ = ["CACHE_ENV", "cache_dir", "clear_programs", "sample_numpyro"]
+__all__ = [
+    "CACHE_ENV",
+    "MAX_PROGRAMS",
+    "PROGRAMS",
+    "Program",
+    "ProgramCache",
+    "cache_dir",
+    "clear_programs",
+    "program_for",
+    "sample_numpyro",
+]
 
 #: The environment variable that sets the persistent compilation cache's folder ("" turns
 #: it off).
@@ -51,8 +61,6 @@ CACHE_ENV = "BAYESMM_JAX_CACHE"
 MAX_PROGRAMS = 8
 
 _log = logging.getLogger("bayesmm")
-_lock = threading.Lock()
-_programs: OrderedDict[tuple[Any, ...], _Program] = OrderedDict()
 _configured = False
 
 
@@ -105,8 +113,7 @@ def _configure() -> Any:
 
 def clear_programs() -> None:
     """Forget the samplers compiled in this process (the disk cache is kept)."""
-    with _lock:
-        _programs.clear()
+    PROGRAMS.clear()
 
 
 def _data_arguments(model: pm.Model) -> tuple[list[Any], dict[Any, Any]]:
@@ -220,106 +227,103 @@ def _graphs(model: pm.Model, key: str) -> _Graphs:
 
 
 @dataclass
-class _Program:
-    """Everything compiled for one structure: the sampler and the functions of its draws."""
+class Program:
+    """Everything compiled for one structure and shapes: the chains of one fit, the chains of
+    many fits (made on first use), and the functions of the draws; the data are arguments."""
 
     names: list[str]
     shapes: list[tuple[int, ...]]
     outputs: list[str]
     observed: list[str]
-    mcmc: Any
+    settings: NutsSettings
+    chains: Callable[..., Any]
+    one_chain: Callable[..., Any]
     draws: Callable[..., Any]
     draws_and_log_likelihood: Callable[..., Any]
+    #: The initial-point function of the model that made the program, and that model's data
+    #: containers: a refit sets them to its own data and calls it, instead of compiling one.
+    start: Callable[[Any], dict[str, np.ndarray]]
+    start_data: list[Any]
+    many: Callable[..., Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def initial_point(self, model: pm.Model) -> dict[str, np.ndarray]:
+        """``model.initial_point()``, without compiling a function: the program's own, given
+        ``model``'s data. Call it holding :attr:`lock`."""
+        for mine, theirs in zip(self.start_data, model.data_vars, strict=True):
+            mine.set_value(theirs.get_value())
+        return dict(self.start(None))
 
-def _chain_method(jax: Any, chains: int) -> str:
-    if jax.default_backend() != "cpu":
-        return "vectorized"  # one accelerator runs the chains side by side
-    return "parallel" if jax.local_device_count() >= chains else "sequential"
+
+class ProgramCache:
+    """The compiled programs of this process, one per structure, shapes and settings; the
+    least recently used is dropped past ``max_size`` (its compiled code is then freed with
+    it). The JAX route's one process-wide store, and bounded."""
+
+    def __init__(self, max_size: int = MAX_PROGRAMS) -> None:
+        self.max_size = max_size
+        self._entries: OrderedDict[tuple[Any, ...], Program] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Program]) -> Program:
+        """The program of ``key``, made by ``make`` (outside the lock) when missing."""
+        with self._lock:
+            program = self._entries.get(key)
+            if program is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return program
+            self.misses += 1
+        program = make()
+        with self._lock:
+            self._entries[key] = program
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_size:
+                self._entries.popitem(last=False)
+        return program
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
-def _program(
-    model: pm.Model,
-    point: dict[str, np.ndarray],
-    jax: Any,
-    *,
-    draws: int,
-    tune: int,
-    chains: int,
-    progressbar: bool,
-    nuts: dict,
-) -> _Program:
-    """The compiled program for ``model``'s structure: this process's, or a new one."""
-    method = _chain_method(jax, chains)
-    structure = structure_key(model)
+#: This process's compiled NUTS programs (see :class:`ProgramCache`).
+PROGRAMS = ProgramCache()
+
+
+def program_key(model: pm.Model, settings: NutsSettings, method: str) -> tuple[Any, ...]:
+    """What a compiled program depends on: the model's structure, its data's shapes, the
+    settings and how the chains run; never the data's values."""
     shapes = tuple(np.shape(v.get_value()) for v in model.data_vars)
-    key = (
-        structure,
-        shapes,
-        draws,
-        tune,
-        chains,
-        method,
-        progressbar,
-        repr(sorted(nuts.items())),
-    )
-    with _lock:
-        program = _programs.get(key)
-        if program is not None:
-            _programs.move_to_end(key)
-            return program
-    graphs_key = f"{structure}-{shapes}"
-    program = _compile(
-        model, graphs_key, point, jax, draws, tune, chains, method, progressbar, nuts
-    )
-    with _lock:
-        _programs[key] = program
-        while len(_programs) > MAX_PROGRAMS:
-            _programs.popitem(last=False)
-    return program
+    return (structure_key(model), shapes, method, *settings.key)
+
+
+def program_for(model: pm.Model, settings: NutsSettings, jax: Any) -> Program:
+    """The compiled program for ``model``'s structure: this process's, or a new one."""
+    method = chain_method(jax, settings.chains)
+    key = program_key(model, settings, method)
+    return PROGRAMS.get(key, lambda: _compile(model, key, settings, method, jax))
 
 
 def _compile(
-    model: pm.Model,
-    key: str,
-    point: dict[str, np.ndarray],
-    jax: Any,
-    draws: int,
-    tune: int,
-    chains: int,
-    method: str,
-    progressbar: bool,
-    nuts: dict,
-) -> _Program:
-    import numpyro
-    import numpyro.distributions as dist
-    from numpyro.infer import MCMC, NUTS
+    model: pm.Model, key: tuple[Any, ...], settings: NutsSettings, method: str, jax: Any
+) -> Program:
+    from pymc.initial_point import make_initial_point_fn
 
+    start = make_initial_point_fn(model=model, return_transformed=True)
+    point = dict(start(None))
     names = [v.name for v in model.value_vars]
     shapes = [tuple(np.shape(point[n])) for n in names]
-    graphs = _graphs(model, key)
+    graphs = _graphs(model, f"{key[0]}-{key[1]}")
     logp = _funcify(graphs.logp)
     per_draw = _funcify(graphs.per_draw)
     count = len(graphs.outputs)
-
-    def potential(*data: Any) -> None:
-        # Improper flat "priors" on the unconstrained values: the density is PyMC's.
-        xs = [
-            numpyro.sample(n, dist.ImproperUniform(dist.constraints.real, (), event_shape=s))
-            for n, s in zip(names, shapes, strict=True)
-        ]
-        numpyro.factor("logp", logp(*xs, *data)[0])
-
-    mcmc = MCMC(
-        NUTS(potential, **nuts),
-        num_warmup=tune,
-        num_samples=draws,
-        num_chains=chains,
-        chain_method=method,
-        progress_bar=progressbar,
-        jit_model_args=True,
-    )
+    one_chain = chain_program(logp, settings)
 
     def over_draws(with_log_likelihood: bool) -> Callable[..., Any]:
         def run(samples: list[Any], data: list[Any]) -> Any:
@@ -332,42 +336,29 @@ def _compile(
 
         return jax.jit(run)
 
-    return _Program(
+    return Program(
         names=names,
         shapes=shapes,
         outputs=graphs.outputs,
         observed=graphs.observed,
-        mcmc=mcmc,
+        settings=settings,
+        chains=over_chains(one_chain, method),
+        one_chain=one_chain,
         draws=over_draws(False),
         draws_and_log_likelihood=over_draws(True),
+        start=start,
+        start_data=list(model.data_vars),
     )
 
 
-def _check_nuts_options(nuts: dict[str, Any]) -> None:
-    """Refuse options that ``numpyro.infer.NUTS`` does not take, naming those it does."""
-    import inspect
-
-    from numpyro.infer import NUTS
-
-    taken = set(inspect.signature(NUTS).parameters) - {"model", "potential_fn"}
-    unknown = sorted(set(nuts) - taken)
-    if unknown:
-        raise BackendError(
-            f"inference_method='numpyro' got options it does not take: {unknown}. It passes "
-            f"target_accept and these to numpyro.infer.NUTS: {sorted(taken)}."
-        )
-
-
-def _initial_points(
-    point: dict[str, np.ndarray], program: _Program, chains: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """PyMC's start ("jitter+adapt_diag"): the initial point plus Uniform(-1, 1) per chain."""
-    starts = {
-        n: np.asarray(point[n])[None] + rng.uniform(-1, 1, (chains, *s))
+def initial_points(
+    point: dict[str, np.ndarray], program: Program, chains: int, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """PyMC's start ("jitter+adapt_diag"): the initial point plus Uniform(-1, 1), per chain."""
+    return tuple(
+        np.asarray(point[n])[None] + rng.uniform(-1, 1, (chains, *s))
         for n, s in zip(program.names, program.shapes, strict=True)
-    }
-    # NumPyro takes a single chain's start without the chain axis.
-    return {n: v[0] for n, v in starts.items()} if chains == 1 else starts
+    )
 
 
 def sample_numpyro(
@@ -376,62 +367,62 @@ def sample_numpyro(
     draws: int,
     tune: int,
     chains: int,
-    random_seed: int | None,
+    random_seed: int | np.random.Generator | None,
     progressbar: bool,
     log_likelihood: bool,
-    target_accept: float = 0.8,
     **nuts: Any,
 ) -> az.InferenceData:
     """Sample ``model`` with NumPyro's NUTS; ``posterior``, ``sample_stats`` and, when asked,
     ``log_likelihood``, with the model's dimensions and coordinates.
 
-    ``nuts`` goes to ``numpyro.infer.NUTS`` (e.g. ``max_tree_depth``, ``dense_mass``).
+    ``nuts`` goes to NumPyro's NUTS kernel (e.g. ``target_accept``, ``max_tree_depth``,
+    ``dense_mass``). A refit of the same structure and shapes reuses the compiled program.
     """
     jax = _configure()
-    nuts = {"target_accept_prob": float(target_accept), **nuts}
-    _check_nuts_options(nuts)
-    point = model.initial_point()
-    program = _program(
-        model,
-        point,
-        jax,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        progressbar=progressbar,
-        nuts=nuts,
-    )
+    settings = nuts_settings(draws=draws, tune=tune, chains=chains, progressbar=progressbar, **nuts)
+    program = program_for(model, settings, jax)
     rng = np.random.default_rng(random_seed)
-    data = [np.asarray(v.get_value()) for v in model.data_vars]
+    data = tuple(np.asarray(v.get_value()) for v in model.data_vars)
     start = time.perf_counter()
+    keys = jax.random.split(jax.random.PRNGKey(int(rng.integers(2**31))), chains)
     with program.lock:
-        program.mcmc.run(
-            jax.random.PRNGKey(int(rng.integers(2**31))),
-            *data,
-            init_params=_initial_points(point, program, chains, rng),
-            extra_fields=("diverging", "num_steps", "accept_prob", "energy", "potential_energy"),
-        )
-        samples = program.mcmc.get_samples(group_by_chain=True)
-        stats = program.mcmc.get_extra_fields(group_by_chain=True)
-        values = [samples[n] for n in program.names]
+        init = initial_points(program.initial_point(model), program, chains, rng)
+        z, stats = program.chains(keys, init, data)
+        values = list(z)
         if log_likelihood:
-            both = program.draws_and_log_likelihood(values, data)
+            both = program.draws_and_log_likelihood(values, list(data))
             drawn, pointwise = both[: len(program.outputs)], both[len(program.outputs) :]
         else:
-            drawn, pointwise = program.draws(values, data), None
+            drawn, pointwise = program.draws(values, list(data)), None
         jax.block_until_ready(drawn)
     elapsed = time.perf_counter() - start
+    return to_inference_data(model, program, drawn, pointwise, stats, elapsed, tune)
+
+
+def to_inference_data(
+    model: pm.Model,
+    program: Program,
+    drawn: Any,
+    pointwise: Any,
+    stats: Any,
+    elapsed: float,
+    tune: int,
+) -> az.InferenceData:
+    """The InferenceData of one fit: its draws, statistics and log-likelihood, with the
+    model's dimensions and coordinates."""
+    import numpyro
+
+    diverging, num_steps, accept_prob, energy, potential_energy = (np.asarray(s) for s in stats)
     dims = {k: list(v) for k, v in model.named_vars_to_dims.items() if v}
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}
     attrs = {"sampling_time": elapsed, "tuning_steps": tune}
-    num_steps = np.asarray(stats["num_steps"])
     sample_stats = {
-        "diverging": np.asarray(stats["diverging"]),
+        "diverging": diverging,
         "n_steps": num_steps,
         "tree_depth": np.floor(np.log2(np.maximum(num_steps, 1))).astype(int) + 1,
-        "acceptance_rate": np.asarray(stats["accept_prob"]),
-        "energy": np.asarray(stats["energy"]),
-        "lp": -np.asarray(stats["potential_energy"]),
+        "acceptance_rate": accept_prob,
+        "energy": energy,
+        "lp": -potential_energy,
     }
     groups: dict[str, Any] = {
         "posterior": {n: np.asarray(d) for n, d in zip(program.outputs, drawn, strict=True)},
@@ -441,8 +432,6 @@ def sample_numpyro(
         groups["log_likelihood"] = {
             n: np.asarray(d) for n, d in zip(program.observed, pointwise, strict=True)
         }
-    import numpyro
-
     idata = az.from_dict(
         **groups,
         coords=coords,
