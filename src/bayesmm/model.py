@@ -240,12 +240,12 @@ class Model:
             default it is stored when it takes at most 25 million values (200 MB), which covers
             every bundled dataset except the full InstEval.
         cache : bayesmm.backend.compiled.CompiledCache, optional
-            With ``inference_method="nutpie"`` (or ``"auto"``, which then picks nutpie),
-            reuse the compiled sampler of an earlier model of the same structure (same
-            formula, family, priors and shapes; other data), which saves the compile time of
-            each refit; a reused sampler draws what a fresh compile for reuse would. (Without
-            a cache, nutpie compiles with the data as constants, which gives the same
-            posterior but not the same draws.) See ``docs/sklearn.md``.
+            The compiled nutpie samplers to reuse (``inference_method="nutpie"``, or
+            ``"auto"``, which then picks nutpie). Without one, nutpie uses the process's
+            shared cache (``bayesmm.backend.compiled.shared_cache()``), so a refit of the
+            same structure (formula, family, priors, shapes; other data) compiles nothing on
+            any route: NumPyro keeps its compiled programs too. A reused sampler draws what a
+            fresh compile draws. See ``docs/many-fits.md``.
         **kwargs
             Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"`` and
             ``"numpyro"``, ``max_tree_depth`` for ``"numpyro"``).

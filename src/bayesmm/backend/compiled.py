@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import xarray as xr
 from pymc.model.transform.optimization import freeze_dims_and_data
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
@@ -46,6 +47,8 @@ class _Entry:
     model: pm.Model | None
     compiled: Any
     lock: threading.Lock
+    #: The pointwise log-likelihood of the entry's model, compiled on first use.
+    log_likelihood: Any = None
 
 
 class CompiledCache:
@@ -89,8 +92,26 @@ class CompiledCache:
         with self._lock:
             self._entries.clear()
 
+    def log_likelihood(
+        self, model: pm.Model, posterior: xr.Dataset, key: str | None = None
+    ) -> xr.Dataset | None:
+        """The pointwise log-likelihood of ``posterior`` under ``model``'s data, with the
+        function compiled once per structure (``pm.compute_log_likelihood`` compiles one
+        per call); ``None`` when the cache holds no sampler of ``model``'s structure."""
+        key = structure_key(model) if key is None else key
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        with entry.lock:
+            if entry.model is None:
+                return None
+            if entry.log_likelihood is None:
+                entry.log_likelihood = PointwiseLogLikelihood(entry.model)
+            return entry.log_likelihood(model, posterior)
+
     @contextmanager
-    def use(self, model: pm.Model) -> Iterator[Any]:
+    def use(self, model: pm.Model, key: str | None = None) -> Iterator[Any]:
         """The compiled nutpie model for ``model``: reused when its structure was seen.
 
         The entry is held for the duration of the ``with`` block (sampling): nutpie draws
@@ -98,7 +119,7 @@ class CompiledCache:
         in progress. Another thread with the same structure waits, also while the first
         compiles.
         """
-        key = structure_key(model)
+        key = structure_key(model) if key is None else key
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -128,6 +149,44 @@ class CompiledCache:
             _set_shared_values(entry.model, values)
             updates = {k: v for k, v in values.items() if k in entry.compiled.shared_data}
             yield entry.compiled.with_data(**updates)
+
+
+class PointwiseLogLikelihood:
+    """The log-likelihood of each observation, compiled once for a model's structure and
+    evaluated for any model of that structure (its data set into the compiled model's
+    containers first)."""
+
+    def __init__(self, model: pm.Model) -> None:
+        from pymc.model.transform.conditioning import remove_value_transforms
+
+        # The posterior holds constrained values: evaluate on them, untransformed.
+        self.model = remove_value_transforms(model)
+        observed = list(self.model.observed_RVs)
+        self.names = tuple(rv.name for rv in observed)
+        self.free = [rv.name for rv in self.model.free_RVs]
+        self.function = self.model.compile_fn(
+            inputs=self.model.value_vars,
+            outs=self.model.logp(vars=observed, sum=False),
+            on_unused_input="ignore",
+        )
+
+    def __call__(self, model: pm.Model, posterior: xr.Dataset) -> xr.Dataset:
+        from pymc.backends.arviz import (
+            apply_function_over_dataset,
+            coords_and_dims_for_inferencedata,
+        )
+
+        _set_shared_values(self.model, shared_values(model))
+        coords, dims = coords_and_dims_for_inferencedata(model)
+        return apply_function_over_dataset(
+            self.function,
+            posterior[self.free],
+            output_var_names=self.names,
+            sample_dims=("chain", "draw"),
+            dims=dims,
+            coords=coords,
+            progressbar=False,
+        )
 
 
 def _compile(model: pm.Model) -> tuple[pm.Model, Any]:

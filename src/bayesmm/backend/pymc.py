@@ -13,7 +13,6 @@ import importlib.util
 import logging
 import os
 import sys
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from ..design import Design
 from ..families import Family
 from ..links import Link, get_link
 from ..priors import PriorSet
-from .compiled import CompiledCache
+from .compiled import CompiledCache, shared_cache, structure_key
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
 from .likelihoods import auxiliary, category_response, row_likelihood
 from .variables import (
@@ -305,24 +304,17 @@ def run_sampler(
             **kwargs,
         )
     if inference_method == "nutpie":
-        import nutpie
-
-        seed = None if random_seed is None else int(random_seed)
-        with ExitStack() as stack:
-            if cache is not None:
-                compiled = stack.enter_context(cache.use(model))
-            else:
-                # Data and dimensions as constants: the fastest compile, for a single use.
-                compiled = nutpie.compile_pymc_model(model, freeze_model=True)
-            return nutpie.sample(
-                compiled,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=seed,
-                progress_bar=progressbar,
-                **{"save_warmup": False, **kwargs},
-            )
+        return _sample_nutpie(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            cache=cache if cache is not None else shared_cache(),
+            log_likelihood=log_likelihood,
+            **kwargs,
+        )
     options: dict[str, Any] = {"cores": min(chains, os.cpu_count() or 1), **kwargs}
     if inference_method == "pymc" and options["cores"] > 1 and "jax" in sys.modules:
         # JAX runs threads of its own: forking this process after it started can deadlock.
@@ -340,6 +332,41 @@ def run_sampler(
         model=model,
         **options,
     )
+
+
+def _sample_nutpie(
+    model: pm.Model,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    cache: CompiledCache,
+    log_likelihood: bool,
+    **kwargs: Any,
+) -> az.InferenceData:
+    """nutpie, with the compiled sampler (and log-likelihood) of ``cache``: a model of a
+    structure seen before compiles nothing."""
+    import nutpie
+
+    seed = None if random_seed is None else int(random_seed)
+    key = structure_key(model)
+    with cache.use(model, key) as compiled:
+        idata = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress_bar=progressbar,
+            **{"save_warmup": False, **kwargs},
+        )
+    if log_likelihood:
+        pointwise = cache.log_likelihood(model, idata["posterior"], key)
+        if pointwise is not None:
+            idata.add_groups(log_likelihood=pointwise)
+    return idata
 
 
 def sample(
