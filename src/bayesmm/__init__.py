@@ -27,6 +27,7 @@ from .families import FAMILIES, Family, Likelihood, get_family, register_family
 from .formula import Formula
 from .io import load
 from .links import LINKS, Link
+from .many import FitFailure, ManyFits, fit_many
 from .model import Model
 from .priors import Prior
 
@@ -44,6 +45,9 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "Model",
+    "fit_many",
+    "ManyFits",
+    "FitFailure",
     "Formula",
     "Prior",
     "Family",

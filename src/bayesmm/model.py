@@ -262,10 +262,7 @@ class Model:
         """
         from .backend.pymc import sample
 
-        _check_count("draws", draws, minimum=1)
-        _check_count("tune", tune, minimum=0)
-        if chains is not None:
-            _check_count("chains", chains, minimum=1)
+        check_counts(draws=draws, tune=tune, chains=chains)
         idata = sample(
             self.backend,
             draws=draws,
@@ -278,6 +275,11 @@ class Model:
             cache=cache,
             **kwargs,
         )
+        return self.annotate(idata)
+
+    def annotate(self, idata: az.InferenceData) -> az.InferenceData:
+        """Add to a fit's attributes what makes it document itself: the bayesmm version, the
+        formula, the family and the link (``fit()`` and ``fit_many`` do; returns ``idata``)."""
         idata.attrs.update(
             {
                 "bayesmm_version": __version__,
@@ -584,6 +586,20 @@ class Model:
         return model_html(self._summary())
 
 
+def check_counts(draws: Any = 1, tune: Any = 0, chains: Any = None) -> None:
+    """Check the counts of a fit: ``draws`` >= 1, ``tune`` >= 0, ``chains`` >= 1 (or None).
+
+    Raises
+    ------
+    DataError
+        Naming the count, what it must be, and what it was.
+    """
+    _check_count("draws", draws, minimum=1)
+    _check_count("tune", tune, minimum=0)
+    if chains is not None:
+        _check_count("chains", chains, minimum=1)
+
+
 def _check_count(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")

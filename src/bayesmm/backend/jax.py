@@ -37,9 +37,22 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.replace import clone_replace
 
+try:  # newer pytensor moved the graph walkers here (the old place warns)
+    from pytensor.graph.traversal import graph_inputs
+except ImportError:  # pragma: no cover - older pytensor
+    from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
+
 from .._version import __version__
 from .compiled import structure_key
-from .nuts import NutsSettings, chain_method, chain_program, nuts_settings, over_chains
+from .nuts import (
+    NutsSettings,
+    chain_method,
+    chain_program,
+    fit_devices,
+    nuts_settings,
+    over_chains,
+    over_fits,
+)
 
 __all__ = [
     "CACHE_ENV",
@@ -51,6 +64,7 @@ __all__ = [
     "clear_programs",
     "program_for",
     "sample_numpyro",
+    "sample_numpyro_many",
 ]
 
 #: The environment variable that sets the persistent compilation cache's folder ("" turns
@@ -78,7 +92,7 @@ def cache_dir() -> str | None:
     return os.path.join(base, "bayesmm", "jax")
 
 
-def _configure() -> Any:
+def configure() -> Any:
     """Import JAX and set it up once, here and only here, through ``jax.config``: 64-bit
     floats (PyMC's graphs are float64), one CPU device per core (so that chains run in
     parallel), and the persistent compilation cache (:func:`cache_dir`).
@@ -136,11 +150,6 @@ def _rewrite(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> Function
     """``outputs`` as a graph of ``inputs`` and the model's data containers, rewritten for
     JAX."""
     from pytensor.compile.mode import JAX
-
-    try:  # newer pytensor moved the graph walkers here (the old place warns)
-        from pytensor.graph.traversal import graph_inputs
-    except ImportError:  # pragma: no cover - older pytensor
-        from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
 
     data, replace = _data_arguments(model)
     # Dimension lengths (and any other shared value) become constants.
@@ -240,19 +249,52 @@ class Program:
     one_chain: Callable[..., Any]
     draws: Callable[..., Any]
     draws_and_log_likelihood: Callable[..., Any]
-    #: The initial-point function of the model that made the program, and that model's data
-    #: containers: a refit sets them to its own data and calls it, instead of compiling one.
-    start: Callable[[Any], dict[str, np.ndarray]]
-    start_data: list[Any]
+    #: ``model.initial_point()`` as a function of the data, compiled once.
+    start: Callable[..., dict[str, np.ndarray]]
     many: Callable[..., Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def initial_point(self, model: pm.Model) -> dict[str, np.ndarray]:
-        """``model.initial_point()``, without compiling a function: the program's own, given
-        ``model``'s data. Call it holding :attr:`lock`."""
-        for mine, theirs in zip(self.start_data, model.data_vars, strict=True):
-            mine.set_value(theirs.get_value())
-        return dict(self.start(None))
+        """``model.initial_point()``, without compiling a function for it."""
+        return self.start(*(np.asarray(v.get_value()) for v in model.data_vars))
+
+
+def _initial_point_function(model: pm.Model) -> Callable[..., dict[str, np.ndarray]]:
+    """PyMC's initial point (each variable's support point, transformed) as a function of
+    the model's data, compiled once per structure: ``model.initial_point()`` compiles one
+    per call, and a function of the model's own containers would read its data only."""
+    from pymc.initial_point import make_initial_point_expression
+    from pymc.pytensorf import compile as compile_function
+    from pymc.pytensorf import replace_rng_nodes
+    from pytensor.compile.mode import FAST_COMPILE
+
+    expressions = make_initial_point_expression(
+        free_rvs=model.free_RVs,
+        rvs_to_transforms=model.rvs_to_transforms,
+        initval_strategies=model.rvs_to_initial_values,
+        jitter_rvs=set(),
+        default_strategy="support_point",
+        return_transformed=True,
+    )
+    inputs, _ = _data_arguments(model)
+    # The expressions may hold copies of the data containers: match them by name.
+    by_name = {variable.name: variable for variable in inputs}
+    expressions = replace_rng_nodes(expressions)
+    replace = {
+        variable: by_name[variable.name]
+        for variable in graph_inputs(expressions)
+        if isinstance(variable, SharedVariable) and variable.name in by_name
+    }
+    outputs = clone_replace(expressions, replace=replace)
+    function = compile_function(
+        inputs=inputs, outputs=outputs, mode=FAST_COMPILE, on_unused_input="ignore"
+    )
+    names = [v.name for v in model.value_vars]
+
+    def start(*data: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(names, function(*data), strict=True))
+
+    return start
 
 
 class ProgramCache:
@@ -313,10 +355,8 @@ def program_for(model: pm.Model, settings: NutsSettings, jax: Any) -> Program:
 def _compile(
     model: pm.Model, key: tuple[Any, ...], settings: NutsSettings, method: str, jax: Any
 ) -> Program:
-    from pymc.initial_point import make_initial_point_fn
-
-    start = make_initial_point_fn(model=model, return_transformed=True)
-    point = dict(start(None))
+    start = _initial_point_function(model)
+    point = start(*(np.asarray(v.get_value()) for v in model.data_vars))
     names = [v.name for v in model.value_vars]
     shapes = [tuple(np.shape(point[n])) for n in names]
     graphs = _graphs(model, f"{key[0]}-{key[1]}")
@@ -347,7 +387,6 @@ def _compile(
         draws=over_draws(False),
         draws_and_log_likelihood=over_draws(True),
         start=start,
-        start_data=list(model.data_vars),
     )
 
 
@@ -378,7 +417,7 @@ def sample_numpyro(
     ``nuts`` goes to NumPyro's NUTS kernel (e.g. ``target_accept``, ``max_tree_depth``,
     ``dense_mass``). A refit of the same structure and shapes reuses the compiled program.
     """
-    jax = _configure()
+    jax = configure()
     settings = nuts_settings(draws=draws, tune=tune, chains=chains, progressbar=progressbar, **nuts)
     program = program_for(model, settings, jax)
     rng = np.random.default_rng(random_seed)
@@ -397,6 +436,59 @@ def sample_numpyro(
         jax.block_until_ready(drawn)
     elapsed = time.perf_counter() - start
     return to_inference_data(model, program, drawn, pointwise, stats, elapsed, tune)
+
+
+def sample_numpyro_many(
+    models: list[pm.Model],
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seeds: list[int],
+    log_likelihood: bool,
+    **nuts: Any,
+) -> list[az.InferenceData]:
+    """Sample models of one structure and shapes (other data) in one compiled program: the
+    chains of every fit side by side (``vmap``), split between the CPU's devices. Each fit
+    gets what :func:`sample_numpyro` gives it with the same seed: the same keys and starts.
+    """
+    jax = configure()
+    settings = nuts_settings(draws=draws, tune=tune, chains=chains, progressbar=False, **nuts)
+    program = program_for(models[0], settings, jax)
+    start = time.perf_counter()
+    keys, inits, datas = [], [], []
+    with program.lock:
+        for model, seed in zip(models, random_seeds, strict=True):
+            rng = np.random.default_rng(seed)
+            keys.append(jax.random.split(jax.random.PRNGKey(int(rng.integers(2**31))), chains))
+            inits.append(initial_points(program.initial_point(model), program, chains, rng))
+            datas.append(tuple(np.asarray(v.get_value()) for v in model.data_vars))
+        if program.many is None:
+            program.many = over_fits(program.one_chain)
+        # Padded to a multiple of the devices the fits are split between.
+        padded = -len(models) % fit_devices()
+        order = list(range(len(models))) + [len(models) - 1] * padded
+        z, stats = program.many(
+            np.stack([np.asarray(keys[i]) for i in order]),
+            tuple(np.stack([inits[i][j] for i in order]) for j in range(len(program.names))),
+            tuple(np.stack([datas[i][j] for i in order]) for j in range(len(datas[0]))),
+        )
+        z, stats = jax.device_get((z, stats))
+        share = (time.perf_counter() - start) / len(models)
+        results = []
+        for b, model in enumerate(models):
+            values = [np.asarray(v[b]) for v in z]
+            data = list(datas[b])
+            if log_likelihood:
+                both = program.draws_and_log_likelihood(values, data)
+                drawn, pointwise = both[: len(program.outputs)], both[len(program.outputs) :]
+            else:
+                drawn, pointwise = program.draws(values, data), None
+            fit_stats = tuple(np.asarray(s[b]) for s in stats)
+            results.append(
+                to_inference_data(model, program, drawn, pointwise, fit_stats, share, tune)
+            )
+    return results
 
 
 def to_inference_data(

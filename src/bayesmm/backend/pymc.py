@@ -49,6 +49,10 @@ __all__ = [
     "sample",
     "prior_predictive",
     "SAMPLERS",
+    "tidy",
+    "choose_sampler",
+    "default_chains",
+    "log_likelihood_default",
     "OBS_DIM",
     "CENTRED_MIN_ROWS_PER_LEVEL",
     "use_noncentered",
@@ -266,6 +270,23 @@ def _jax_cannot_translate(err: Exception) -> bool:
     return isinstance(err, NotImplementedError) or "gradient" in str(err).lower()
 
 
+def log_likelihood_default(given: bool | None, n_obs: int, draws: int, chains: int) -> bool:
+    """Whether to store the log-likelihood: as ``given``, or (``None``) when it takes at most
+    :data:`LOG_LIKELIHOOD_MAX_VALUES` numbers."""
+    if given is not None:
+        return bool(given)
+    size = n_obs * draws * chains
+    if size > LOG_LIKELIHOOD_MAX_VALUES:
+        _log.info(
+            "Not storing the log-likelihood (%d values, %.1f GB); pass log_likelihood=True "
+            "to store it anyway.",
+            size,
+            size * 8 / 1e9,
+        )
+        return False
+    return True
+
+
 def default_chains() -> int:
     """As PyMC: one chain per core, at least 2 and at most 4."""
     return max(2, min(4, os.cpu_count() or 1))
@@ -406,16 +427,7 @@ def sample(
         )
     chains = chains or default_chains()
     model = built.model
-    size = len(built.observed) * draws * chains
-    if log_likelihood is None:
-        log_likelihood = size <= LOG_LIKELIHOOD_MAX_VALUES
-        if not log_likelihood:
-            _log.info(
-                "Not storing the log-likelihood (%d values, %.1f GB); pass log_likelihood=True "
-                "to store it anyway.",
-                size,
-                size * 8 / 1e9,
-            )
+    log_likelihood = log_likelihood_default(log_likelihood, len(built.observed), draws, chains)
     options = {
         "draws": draws,
         "tune": tune,
@@ -444,6 +456,16 @@ def sample(
             "JAX cannot differentiate this model (%s); sampling with %s.", err, inference_method
         )
         idata = run_sampler(model, inference_method, **options)
+    return tidy(built, idata, inference_method, log_likelihood)
+
+
+def tidy(
+    built: BuiltModel, idata: az.InferenceData, inference_method: str, log_likelihood: bool
+) -> az.InferenceData:
+    """A sampler's raw InferenceData made what ``fit()`` returns: the log-likelihood (when
+    asked and the sampler did not add it), the data and observations, the sampler's name,
+    and the user-facing variables of the posterior in reading order."""
+    model = built.model
     if log_likelihood and "log_likelihood" not in idata.groups():
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs["inference_method"] = inference_method
