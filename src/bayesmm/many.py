@@ -115,7 +115,7 @@ class ManyFits(Sequence[Any]):
         return f"ManyFits({len(self)} fits: {done} done, {len(self.failures)} failed{state})"
 
 
-def _seeds(random_seed: Any, n: int) -> list[int]:
+def spawn_seeds(random_seed: Any, n: int) -> list[int]:
     """An independent seed per fit, spawned from ``random_seed`` (reproducibly)."""
     if isinstance(random_seed, np.random.SeedSequence):
         sequence = random_seed
@@ -290,7 +290,7 @@ def fit_many(
     check_counts(**{k: fit_kwargs[k] for k in counts if k in fit_kwargs})
     keep = _check_keep(keep)
     pool = _as_executor(executor)
-    seeds = _seeds(random_seed, len(models))
+    seeds = spawn_seeds(random_seed, len(models))
     outcomes: dict[int, _Outcome] = {}
     interrupted = False
     bar = _progress(len(models), progressbar)

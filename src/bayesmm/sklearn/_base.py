@@ -234,8 +234,11 @@ class BayesianMixedModel(BaseEstimator):
             automatic_priors=self.automatic_priors,
         )
         cache = None
-        if self.reuse_compiled and self.inference_method == "nutpie":
-            cache = compiled_cache()
+        if self.inference_method == "nutpie":
+            from ..backend.compiled import CompiledCache
+
+            # reuse_compiled=False: a cache of this fit alone, so nutpie compiles afresh.
+            cache = compiled_cache() if self.reuse_compiled else CompiledCache(max_size=1)
         self.idata_ = self.model_.fit(
             draws=self.draws,
             tune=self.tune,
