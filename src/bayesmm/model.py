@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from ._errors import DataError, NotFittedError, PriorError
-from ._names import mu_name, sigma_name
 from ._validation import choice_message
 from ._version import __version__
 from .design import Design, build_design
@@ -338,25 +337,11 @@ class Model:
         """
         import arviz as az
 
-        from .backend.pymc import prior_predictive
+        from .backend.pymc import prior_predictive, prior_variables
 
         _check_count("draws", draws, minimum=1)
         built = self.backend
-        available = {v.name for v in (*built.model.free_RVs, *built.model.deterministics)}
-        if var_names is None:
-            names = [t.name for t in self.design.common_terms]
-            for group in self.design.group_terms:
-                names += [mu_name(group.name), sigma_name(group.name)]
-            names += [t.name for t in self.priors.of_kind("auxiliary")]
-            names = [n for n in names if n in available]
-        else:
-            names = [var_names] if isinstance(var_names, str) else list(var_names)
-            unknown = [n for n in names if n not in available]
-            if unknown:
-                raise PriorError(
-                    f"var_names has {unknown}, which the model does not have; its parameters "
-                    f"are {[n for n in built.order if n in available]}."
-                )
+        names = prior_variables(built, self.design, self.priors, var_names)
         idata = prior_predictive(built, draws=draws, random_seed=random_seed, var_names=names)
         return az.plot_posterior(
             idata,

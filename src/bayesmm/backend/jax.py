@@ -280,7 +280,7 @@ def _initial_point_function(model: pm.Model) -> Callable[..., dict[str, np.ndarr
     # The expressions may hold copies of the data containers: match them by name.
     by_name = {variable.name: variable for variable in inputs}
     expressions = replace_rng_nodes(expressions)
-    replace = {
+    replace: dict[Any, Any] = {
         variable: by_name[variable.name]
         for variable in graph_inputs(expressions)
         if isinstance(variable, SharedVariable) and variable.name in by_name

@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import xarray as xr
 from pymc.exceptions import TruncationError
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .._errors import BackendError
+from .._errors import BackendError, PriorError
 from .._names import mu_name, sigma_name
 from .._validation import choice_message
 from ..design import Design
@@ -554,3 +555,33 @@ def prior_predictive(
         ) from None
     idata.prior = _user_facing(built, idata["prior"])
     return idata
+
+
+def prior_variables(
+    built: BuiltModel, design: Design, priors: PriorSet, var_names: str | Sequence[str] | None
+) -> list[str]:
+    """The parameters whose priors ``plot_priors`` draws: ``var_names``, checked, or the
+    common terms, the group terms' population means and sds, and the auxiliary parameters
+    (the group effects share their prior and would add one panel per level).
+
+    Raises
+    ------
+    PriorError
+        For a name the model does not have, listing those it has.
+    """
+    model = built.model
+    available = {v.name for v in (*model.free_RVs, *model.deterministics)}
+    if var_names is None:
+        names = [t.name for t in design.common_terms]
+        for group in design.group_terms:
+            names += [mu_name(group.name), sigma_name(group.name)]
+        names += [t.name for t in priors.of_kind("auxiliary")]
+        return [n for n in names if n in available]
+    names = [var_names] if isinstance(var_names, str) else list(var_names)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise PriorError(
+            f"var_names has {unknown}, which the model does not have; its parameters "
+            f"are {[n for n in built.order if n in available]}."
+        )
+    return names
