@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from . import interpret
 from ._errors import (
     BackendError,
     BayesmmDeprecationWarning,
@@ -59,6 +60,7 @@ __all__ = [
     "register_family",
     "load_data",
     "load",
+    "interpret",
     "BayesmmError",
     "FormulaError",
     "DataError",

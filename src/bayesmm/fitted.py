@@ -26,6 +26,7 @@ from .predict import (
     extract_draws,
     family_params,
     interval,
+    linear_predictors,
     per_category,
     point_estimate,
     quantiles,
@@ -203,6 +204,43 @@ class FittedModel:
         if kind == "response_params":
             return params[self.family.parent]
         return response_draws(self.family, params, rows.trials, chosen.rng())
+
+    def parameters(self, data: pd.DataFrame | None = None, **options: Any) -> dict[str, np.ndarray]:
+        """Every parameter of the family for each posterior draw and row: the parent and the
+        parameters with distributional formulas ``(draws, rows)``, the other auxiliary
+        parameters ``(draws, 1)``; ``options`` as for :meth:`draws`."""
+        chosen = PredictOptions.from_kwargs(**options).seeded()
+        return self._params(self._rows(data), chosen)
+
+    def linear_predictors(
+        self, data: pd.DataFrame | None = None, **options: Any
+    ) -> dict[str, np.ndarray]:
+        """The linear predictor of each formula for each posterior draw and row, ``(draws,
+        rows)``: the main formula's under the parent's name (``"mu"``), each distributional
+        formula's under its parameter's; ``options`` as for :meth:`draws`."""
+        chosen = PredictOptions.from_kwargs(**options).seeded()
+        draws = self.posterior_draws
+        if chosen.n_samples is not None:
+            draws = draws.thinned(chosen.n_samples)
+        policy = chosen.policy(self.sample_new_groups)
+        return linear_predictors(
+            draws, self._rows(data), self.design, self.family.parent, chosen, policy=policy
+        )
+
+    @property
+    def training_rows(self) -> pd.DataFrame:
+        """The rows the model was fitted on (the columns its formulas use).
+
+        Raises
+        ------
+        DataError
+            For a model saved without them (``posterior_only=True``).
+        """
+        self._require_training_rows()
+        state = self.design.state
+        if state is None or state.frame is None:
+            raise DataError("This model has no training rows.")
+        return state.frame
 
     def _params(self, rows: NewDesign, options: PredictOptions) -> dict[str, np.ndarray]:
         """The family's parameters for each (posterior draw, row)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from .draws import GroupDraws, PosteriorDraws, extract_draws
 from .linear import linear_predictor, new_level_effects
 from .options import KINDS, OPTION_NAMES, POLICIES, PredictOptions, check_kind, resolve_policy
-from .params import family_params, response_draws, response_params
+from .params import family_params, linear_predictors, response_draws, response_params
 from .summaries import (
     INTERVAL_METHODS,
     POINT_STATS,
@@ -45,6 +45,7 @@ __all__ = [
     "linear_predictor",
     "new_level_effects",
     "response_params",
+    "linear_predictors",
     "family_params",
     "response_draws",
     "point_estimate",

@@ -19,7 +19,7 @@ from .draws import PosteriorDraws
 from .linear import linear_predictor
 from .options import PredictOptions
 
-__all__ = ["response_params", "family_params", "response_draws"]
+__all__ = ["response_params", "linear_predictors", "family_params", "response_draws"]
 
 
 def response_params(
@@ -33,6 +33,36 @@ def response_params(
     return family.parameters(eta, draws.aux, link)
 
 
+def linear_predictors(
+    draws: PosteriorDraws,
+    new: NewDesign,
+    design: Design,
+    parent: str,
+    options: PredictOptions | None = None,
+    *,
+    policy: str | None,
+) -> dict[str, np.ndarray]:
+    """The linear predictor of each formula for the rows of ``new``, ``(S, rows)``: the main
+    formula's under ``parent``'s name, each distributional formula's under its parameter's
+    (a multinomial logit's under each category's predictor name).
+
+    ``policy`` is the resolved new-group policy; every formula sees a new group as the same
+    one, and draws from one random stream (``options.seeded()``).
+    """
+    options = (options if options is not None else PredictOptions()).seeded()
+    choices: dict[str, np.ndarray] = {}
+
+    def eta(part_draws: PosteriorDraws, rows: NewDesign) -> np.ndarray:
+        return linear_predictor(part_draws, rows, options, policy=policy, choices=choices)
+
+    etas = {parent: eta(draws, new)}
+    for part, part_draws, rows in zip(
+        design.distributional, draws.distributional, new.distributional, strict=True
+    ):
+        etas[part.param] = eta(part_draws, rows)
+    return etas
+
+
 def family_params(
     draws: PosteriorDraws,
     new: NewDesign,
@@ -44,23 +74,11 @@ def family_params(
     policy: str | None,
 ) -> dict[str, np.ndarray]:
     """Every parameter of the family for the rows of ``new``: the parent and the parameters
-    with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``.
-
-    ``policy`` is the resolved new-group policy; every formula sees a new group as the same
-    one, and draws from one random stream (``options.seeded()``).
-    """
-    options = (options if options is not None else PredictOptions()).seeded()
-    choices: dict[str, np.ndarray] = {}
-
-    def eta(part_draws: PosteriorDraws, rows: NewDesign) -> np.ndarray:
-        return linear_predictor(part_draws, rows, options, policy=policy, choices=choices)
-
-    main = eta(draws, new)
+    with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``."""
+    etas = linear_predictors(draws, new, design, family.parent, options, policy=policy)
+    main = etas.pop(family.parent)
     parts = {
-        part.param: get_link(part.link).linkinv(eta(part_draws, rows))
-        for part, part_draws, rows in zip(
-            design.distributional, draws.distributional, new.distributional, strict=True
-        )
+        part.param: get_link(part.link).linkinv(etas[part.param]) for part in design.distributional
     }
     # The multinomial logit: the parts are the other categories' linear predictors.
     combined = family.combine_predictors(main, parts)

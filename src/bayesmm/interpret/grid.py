@@ -1,0 +1,233 @@
+"""``data_grid``: new rows over the values of a few variables, typical values for the rest.
+
+As marginaleffects' ``datagrid``: the conditioning variables take the values given (or a
+range for a numeric one, every level for a categorical one), and every other predictor its
+typical value: the mean of a numeric column, the most common level of a categorical one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import DataError
+from .._validation import describe_values, did_you_mean
+from ..fitted import FittedModel
+
+__all__ = ["Conditional", "as_fitted", "conditional_values", "data_grid", "typical_values"]
+
+#: Points of the range of a numeric variable on the x axis.
+RANGE_POINTS = 50
+#: Quantiles taken of a numeric variable that colours or splits the panels.
+PANEL_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def as_fitted(model: Any, idata: Any = None) -> FittedModel:
+    """A :class:`FittedModel` from what the functions of :mod:`bayesmm.interpret` take: a
+    ``FittedModel`` (from ``model.fitted(idata)`` or ``bmm.load``), or a ``Model`` and the
+    InferenceData its ``fit()`` returned.
+
+    Raises
+    ------
+    DataError
+        For anything else, saying what to pass.
+    """
+    if isinstance(model, FittedModel):
+        if idata is not None:
+            raise DataError(
+                "model is a FittedModel, which holds its posterior: pass idata=None (or the "
+                "Model and its InferenceData instead)."
+            )
+        return model
+    if callable(getattr(model, "fitted", None)) and idata is not None:
+        fitted = model.fitted(idata)
+        if isinstance(fitted, FittedModel):
+            return fitted
+    raise DataError(
+        "model must be a FittedModel (model.fitted(idata), or bmm.load(path)), or a bmm.Model "
+        f"with the InferenceData its fit() returned as idata; got {type(model).__name__}"
+        + (" without idata." if idata is None else f" and {type(idata).__name__}.")
+    )
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """The conditioning variables, in order (x axis, colour, panels), with given values."""
+
+    names: tuple[str, ...]
+    values: Mapping[str, Any]
+
+
+def conditional_values(conditional: Any, arg: str = "conditional") -> Conditional:
+    """``conditional`` as names and any values given for them.
+
+    Raises
+    ------
+    DataError
+        If it is not a name, a list of names or a dict of names to values.
+    """
+    if conditional is None:
+        return Conditional((), {})
+    if isinstance(conditional, str):
+        return Conditional((conditional,), {})
+    if isinstance(conditional, Mapping):
+        names = tuple(str(k) for k in conditional)
+        values = {str(k): v for k, v in conditional.items() if v is not None}
+        return Conditional(names, values)
+    if isinstance(conditional, Sequence) and all(isinstance(c, str) for c in conditional):
+        return Conditional(tuple(conditional), {})
+    raise DataError(
+        f"{arg} must be a column name, a list of names, or a dict of names to values, e.g. "
+        f"{{'Days': [0, 5, 9]}}; got {conditional!r}."
+    )
+
+
+def _check_names(fitted: FittedModel, names: Sequence[str], arg: str) -> list[str]:
+    """The predictors a prediction needs, with ``names`` checked to be among them."""
+    state = fitted.design.state
+    predictors = list(state.predictors) if state is not None else []
+    for name in names:
+        if name not in predictors:
+            raise DataError(
+                f"{arg} names {name!r}, which is not a predictor of the model; its predictors "
+                f"are {predictors}." + did_you_mean(name, predictors)
+            )
+    return predictors
+
+
+def _column(fitted: FittedModel, name: str) -> pd.Series:
+    frame = fitted.design.state.frame if fitted.design.state is not None else None
+    if frame is not None and name in frame:
+        return frame[name]
+    # A model saved without its training rows: the stored description of the column.
+    columns = fitted.design.state.columns if fitted.design.state is not None else {}
+    described = columns.get(name)
+    if described is None:
+        raise DataError(f"The model has no record of the column {name!r}.")
+    from ..persist.values import decode_value
+
+    if described["kind"] == "categorical":
+        return pd.Series(pd.Categorical(decode_value(described["levels"])))
+    if described["kind"] == "bool":
+        return pd.Series([False, True])
+    low, high = (decode_value(v) for v in described["range"])
+    return pd.Series([float(low), float(high)])
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return (
+        pd.api.types.is_numeric_dtype(column.dtype)
+        and not isinstance(column.dtype, pd.CategoricalDtype)
+        and not pd.api.types.is_bool_dtype(column.dtype)
+    )
+
+
+def typical_values(fitted: FittedModel, name: str) -> Any:
+    """A column's typical value: the mean of a numeric one (a whole number for a column of
+    whole numbers), the most common level of another."""
+    column = _column(fitted, name)
+    if _is_numeric(column):
+        mean = float(column.mean())
+        whole = bool(np.all(np.mod(column.to_numpy(dtype=float), 1) == 0))
+        return round(mean) if whole else mean
+    counts = column.value_counts(sort=True)
+    return counts.index[0]
+
+
+def _default_values(fitted: FittedModel, name: str, position: int, num: int) -> list[Any]:
+    column = _column(fitted, name)
+    if _is_numeric(column):
+        values = column.to_numpy(dtype=float)
+        if position == 0:
+            return list(np.linspace(values.min(), values.max(), num))
+        return list(np.unique(np.quantile(values, PANEL_QUANTILES)))
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return list(column.cat.categories)
+    return list(pd.unique(column))
+
+
+def data_grid(
+    model: Any,
+    idata: Any = None,
+    conditional: Any = None,
+    *,
+    num: int = RANGE_POINTS,
+) -> pd.DataFrame:
+    """New rows: every combination of the conditioning variables' values, with the other
+    predictors at their typical values.
+
+    Parameters
+    ----------
+    model, idata
+        A ``FittedModel``, or a ``Model`` and its fit's InferenceData.
+    conditional : str, list of str or dict
+        The variables to vary, in order (x axis, colour, panels). A dict gives their values
+        (``{"Days": [0, 5, 9]}``; ``None`` for the default). By default, the first numeric
+        variable runs over its range in ``num`` points, later numeric ones take their
+        quantiles (0, 0.25, 0.5, 0.75, 1), categorical ones every level.
+    num : int, default 50
+        Points in the range of the first numeric variable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per combination, a column per predictor of the model.
+
+    Raises
+    ------
+    DataError
+        If a conditioning variable is not a predictor of the model.
+
+    Examples
+    --------
+    >>> data_grid(fitted, {"Days": [0, 9]})  # doctest: +SKIP
+       Days Subject
+    0     0     308
+    1     9     308
+    """
+    if isinstance(idata, str | Mapping | list | tuple) and conditional is None:
+        idata, conditional = None, idata
+    fitted = as_fitted(model, idata)
+    wanted = conditional_values(conditional)
+    predictors = _check_names(fitted, wanted.names, "conditional")
+    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+        raise DataError(f"num must be an integer >= 2; got {num!r}.")
+    axes: dict[str, list[Any]] = {}
+    for position, name in enumerate(wanted.names):
+        given = wanted.values.get(name)
+        if given is None:
+            axes[name] = _default_values(fitted, name, position, num)
+        else:
+            values = list(np.atleast_1d(np.asarray(given, dtype=object)))
+            if not values:
+                raise DataError(f"conditional[{name!r}] must hold at least one value; got none.")
+            axes[name] = values
+    combos = (
+        pd.MultiIndex.from_product(list(axes.values()), names=list(axes)).to_frame(index=False)
+        if axes
+        else pd.DataFrame(index=[0])
+    )
+    for name in predictors:
+        if name not in combos:
+            combos[name] = typical_values(fitted, name)
+    return combos[[*axes, *(p for p in predictors if p not in axes)]]
+
+
+def check_levels(fitted: FittedModel, name: str, values: Sequence[Any], arg: str) -> None:
+    """Raise a DataError naming ``arg`` if ``values`` of a categorical predictor (not a
+    grouping factor, whose new levels the policies handle) are not among its levels."""
+    state = fitted.design.state
+    levels = state.common_levels.get(name) if state is not None else None
+    if levels is None:
+        return
+    known = {str(v) for v in levels}
+    bad = [v for v in values if str(v) not in known]
+    if bad:
+        raise DataError(
+            f"{arg} has the value(s) {describe_values(bad)} for {name!r}, which are not among "
+            f"its levels {describe_values(list(levels), limit=10)}."
+        )

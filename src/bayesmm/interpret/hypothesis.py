@@ -1,0 +1,239 @@
+"""``hypothesis``: the posterior probability of statements about the parameters.
+
+``hypothesis(fitted, "Days > 5")`` evaluates each side of the statement on every posterior
+draw and reports, as brms's ``hypothesis`` does, the posterior of ``left - right`` (its
+mean and a ``prob`` interval), the probability that the inequality holds, and its evidence
+ratio ``p / (1 - p)``. Expressions may combine variables with numbers (``"Intercept + 3 *
+Days > 280"``); names holding ``|`` or ``:`` are written in backticks (```1|Subject_sigma`
+< 40``), an element of a variable with a dimension as ``name[level]``. The statements may
+also be about the rows of a table that :func:`predictions`, :func:`comparisons` or
+:func:`slopes` returned with ``return_draws=True``: the rows are ``b1``, ``b2``, ...
+
+Expressions are parsed, never evaluated as Python: only names, numbers, ``+ - * / **``,
+parentheses and the functions ``exp``, ``log``, ``sqrt`` and ``abs`` are allowed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import DataError
+from .._validation import did_you_mean
+from ..fitted import FittedModel
+from ..predict import interval
+from .grid import as_fitted
+
+__all__ = ["hypothesis", "FUNCTIONS"]
+
+#: The functions an expression may call.
+FUNCTIONS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+}
+_OPERATORS = ("<=", ">=", "<", ">", "=")
+_BINARY: Mapping[type, Callable[[Any, Any], Any]] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.divide,
+    ast.Pow: np.power,
+}
+
+
+def _split(statement: str) -> tuple[str, str, str]:
+    """``left``, the operator, and ``right`` of a statement (outside backticks)."""
+    outside = re.sub(r"`[^`]*`", lambda m: "_" * len(m.group()), statement)
+    for op in _OPERATORS:
+        at = outside.find(op)
+        if at >= 0:
+            return statement[:at].strip(), op, statement[at + len(op) :].strip()
+    raise DataError(
+        f"hypothesis {statement!r} must compare two expressions with one of "
+        f"{list(_OPERATORS)}, e.g. 'Days > 5' or 'Intercept + 3 * Days > 280'."
+    )
+
+
+class _Evaluator:
+    """Evaluates a parsed expression on the draws of the variables it names."""
+
+    def __init__(self, variables: Callable[[str], np.ndarray], statement: str) -> None:
+        self.variables = variables
+        self.statement = statement
+
+    def __call__(self, text: str) -> np.ndarray:
+        names: dict[str, str] = {}
+
+        def placeholder(name: str) -> str:
+            key = f"__name{len(names)}"
+            names[key] = name
+            return key
+
+        source = re.sub(
+            r"`([^`]*)`(\[[^\]]+\])?", lambda m: placeholder(m.group(1) + (m.group(2) or "")), text
+        )
+        # name[level]: an element of a variable with a dimension.
+        source = re.sub(r"([A-Za-z_][\w.]*\[[^\]]+\])", lambda m: placeholder(m.group(1)), source)
+        try:
+            tree = ast.parse(source, mode="eval")
+        except SyntaxError:
+            raise DataError(
+                f"hypothesis {self.statement!r}: {text!r} is not an expression of names, "
+                "numbers and + - * / **; write names with | or : in backticks."
+            ) from None
+        return np.asarray(self._eval(tree.body, names), dtype=float)
+
+    def _eval(self, node: ast.AST, names: Mapping[str, str]) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return self.variables(names.get(node.id, node.id))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return _BINARY[type(node.op)](
+                self._eval(node.left, names), self._eval(node.right, names)
+            )
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = self._eval(node.operand, names)
+            return -value if isinstance(node.op, ast.USub) else value
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in FUNCTIONS
+            and len(node.args) == 1
+            and not node.keywords
+        ):
+            return FUNCTIONS[node.func.id](self._eval(node.args[0], names))
+        raise DataError(
+            f"hypothesis {self.statement!r}: {ast.unparse(node)!r} is not allowed; expressions "
+            f"may use names, numbers, + - * / ** and the functions {sorted(FUNCTIONS)}."
+        )
+
+
+def _posterior_variables(fitted: FittedModel) -> Callable[[str], np.ndarray]:
+    posterior = fitted.idata["posterior"] if fitted.idata is not None else None
+    assert posterior is not None
+
+    def variable(name: str) -> np.ndarray:
+        match = re.fullmatch(r"(.+)\[(.+)\]", name)
+        base, level = (match.group(1), match.group(2)) if match else (name, None)
+        if base not in posterior:
+            known = [str(v) for v in posterior.data_vars]
+            raise DataError(
+                f"hypothesis names {name!r}, which is not a variable of the posterior; its "
+                f"variables are {known[:30]}."
+                + did_you_mean(base, known)
+                + " Write names with | or : in backticks."
+            )
+        values = posterior[base].stack(sample=("chain", "draw")).transpose("sample", ...)
+        extra = [d for d in values.dims if d != "sample"]
+        if level is None:
+            if extra:
+                raise DataError(
+                    f"hypothesis names {name!r}, which has the dimension(s) {extra}: name one "
+                    f"element, e.g. {base}[{values[extra[0]].values[0]}]."
+                )
+            return values.to_numpy()
+        if len(extra) != 1:
+            raise DataError(f"hypothesis names {name!r}, but {base!r} has dimensions {extra}.")
+        labels = [str(v) for v in values[extra[0]].values]
+        if level not in labels:
+            raise DataError(
+                f"hypothesis names {name!r}: {level!r} is not among the levels of {base!r}, "
+                f"{labels[:20]}." + did_you_mean(level, labels)
+            )
+        return values.to_numpy()[:, labels.index(level)]
+
+    return variable
+
+
+def _row_variables(draws: np.ndarray) -> Callable[[str], np.ndarray]:
+    def variable(name: str) -> np.ndarray:
+        match = re.fullmatch(r"b(\d+)", name)
+        if not match or not 1 <= int(match.group(1)) <= draws.shape[1]:
+            raise DataError(
+                f"hypothesis names {name!r}; the rows of the table are b1 to b{draws.shape[1]}."
+            )
+        return draws[:, int(match.group(1)) - 1]
+
+    return variable
+
+
+def hypothesis(
+    model: Any,
+    hypotheses: str | Sequence[str],
+    idata: Any = None,
+    *,
+    prob: float = 0.9,
+    method: str = "eti",
+) -> pd.DataFrame:
+    """Posterior probabilities of statements about the parameters (or a table's rows).
+
+    Parameters
+    ----------
+    model
+        A ``FittedModel``; or a ``Model`` with its InferenceData as ``idata``; or the
+        ``(table, draws)`` pair of :func:`predictions`, :func:`comparisons` or
+        :func:`slopes` with ``return_draws=True``, whose rows are ``b1``, ``b2``, ...
+    hypotheses : str or list of str
+        Statements such as ``"Days > 5"``, ``"Intercept + 3 * Days > 280"``,
+        ``"`1|Subject_sigma` < 40"``, ``"b2 - b1 > 0"``.
+    prob : float, default 0.9
+        The probability of the interval of ``left - right``.
+    method : {"eti", "hdi"}, default "eti"
+        Equal-tailed (brms's) or highest-density interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per statement: ``hypothesis``, ``estimate`` (the posterior mean of
+        ``left - right``), ``lower``, ``upper``, ``probability`` (that the inequality holds;
+        NaN for ``=``) and ``evidence_ratio`` (``p / (1 - p)``).
+
+    Raises
+    ------
+    DataError
+        For a statement that does not parse, or names what the posterior does not have.
+    """
+    statements = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses)
+    if not statements or not all(isinstance(s, str) for s in statements):
+        raise DataError(f"hypotheses must be a statement or a list of them; got {hypotheses!r}.")
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[1], np.ndarray):
+        draws = np.asarray(model[1])
+        variables = _row_variables(draws.reshape(draws.shape[0], -1))
+    else:
+        variables = _posterior_variables(as_fitted(model, idata))
+    rows = []
+    for statement in statements:
+        left, op, right = _split(statement)
+        evaluate = _Evaluator(variables, statement)
+        difference = evaluate(left) - evaluate(right)
+        if difference.ndim != 1:
+            difference = difference.reshape(difference.shape[0], -1)[:, 0]
+        bounds = interval(difference[:, None], prob, method)[0]
+        if op == "=":
+            p = float("nan")
+        else:
+            holds = difference > 0 if op in (">", ">=") else difference < 0
+            p = float(holds.mean())
+        if p != p:
+            ratio = float("nan")
+        else:
+            ratio = float("inf") if p == 1 else p / (1 - p)
+        rows.append(
+            {
+                "hypothesis": statement,
+                "estimate": float(difference.mean()),
+                "lower": float(bounds[0]),
+                "upper": float(bounds[1]),
+                "probability": p,
+                "evidence_ratio": ratio,
+            }
+        )
+    return pd.DataFrame(rows)
