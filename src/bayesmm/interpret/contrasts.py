@@ -135,6 +135,11 @@ def _one_variable(fitted: FittedModel, variable: str, given: Any) -> list[Contra
             )
         return [Contrast(variable, None, None, f"+{step:g}", step)]
     how = "reference"
+    if numeric and isinstance(given, str):
+        raise DataError(
+            f"contrast[{variable!r}] is {given!r}, but {variable!r} is numeric: give two or "
+            "more values to compare, or a step, e.g. {'" + variable + "': 1}."
+        )
     if given is None or (isinstance(given, str) and given in ("reference", "pairwise")):
         how = "reference" if given is None else given
         values = _levels(fitted, variable)

@@ -222,10 +222,7 @@ def hypothesis(
         else:
             holds = difference > 0 if op in (">", ">=") else difference < 0
             p = float(holds.mean())
-        if p != p:
-            ratio = float("nan")
-        else:
-            ratio = float("inf") if p == 1 else p / (1 - p)
+        ratio = float("nan") if p != p else (float("inf") if p == 1 else p / (1 - p))
         rows.append(
             {
                 "hypothesis": statement,
