@@ -210,7 +210,9 @@ def test_a_numeric_x_is_a_line_with_its_interval_as_a_ribbon(sleep):
     ribbon = ax.collections[0].get_paths()[0].vertices
     assert ribbon[:, 1].min() == pytest.approx(first["lower"].min())
     assert ribbon[:, 1].max() == pytest.approx(first["upper"].max())
-    assert len(ax.collections) == subjects + 1  # ribbons and the observed points
+    # A ribbon and the observed points of each subject, in its colour.
+    assert len(ax.collections) == 2 * subjects
+    assert len(ax.collections[1].get_offsets()) == 10
     plt.close(fig)
 
 

@@ -201,10 +201,8 @@ def comparisons(
     scale: str = "response",
     prob: float = 0.9,
     method: str = "hdi",
-    include_group_specific: bool = True,
-    sample_new_groups: bool | str | None = None,
-    random_seed: int | np.random.Generator | None = None,
     return_draws: bool = False,
+    **options: Any,
 ) -> Any:
     """How the prediction changes between two values of a variable, per row or averaged.
 
@@ -224,8 +222,7 @@ def comparisons(
     comparison : {"difference", "ratio", "lnratio", "lift"}, default "difference"
         ``hi - lo``, ``hi / lo``, ``log(hi / lo)`` or ``(hi - lo) / lo``; ``"diff"`` is
         ``"difference"``.
-    target, kind, scale, prob, method, include_group_specific, sample_new_groups, random_seed,
-    return_draws
+    target, kind, scale, prob, method, return_draws, **options
         As for :func:`predictions`.
 
     Returns
@@ -254,15 +251,15 @@ def comparisons(
                 f"conditional and contrast both name {sorted(overlap)}: the contrast sets that "
                 "variable itself; condition on others."
             )
-    options = prediction_options(random_seed, include_group_specific, sample_new_groups)
+    chosen = prediction_options(**options)
     base = rows_to_use(fitted, conditional, average_by)
     parts = []
     for c in wanted:
         lo, hi = c.rows(base)
-        both = quantity(fitted, pd.concat([lo, hi], ignore_index=True), effect, options)
+        both = quantity(fitted, pd.concat([lo, hi], ignore_index=True), effect, chosen)
         n = len(base)
         parts.append((c.variable, c.label, _compare(both[:, n:], both[:, :n], comparison)))
-    values, table = _table(fitted, base, parts, average_by, options)
+    values, table = _table(fitted, base, parts, average_by, chosen)
     return summary(values, table, prob, method, return_draws)
 
 
@@ -280,10 +277,8 @@ def slopes(
     scale: str = "response",
     prob: float = 0.9,
     method: str = "hdi",
-    include_group_specific: bool = True,
-    sample_new_groups: bool | str | None = None,
-    random_seed: int | np.random.Generator | None = None,
     return_draws: bool = False,
+    **options: Any,
 ) -> Any:
     """The derivative of the prediction with respect to a numeric variable, per row or
     averaged.
@@ -300,8 +295,7 @@ def slopes(
         ``dy/dx``; the elasticity ``dy/dx * x / y``; ``dy/dx / y``; ``dy/dx * x``.
     eps : float, optional
         The step of the central difference; by default ``1e-4`` times the variable's range.
-    target, kind, scale, prob, method, include_group_specific, sample_new_groups, random_seed,
-    return_draws
+    target, kind, scale, prob, method, return_draws, **options
         As for :func:`predictions`.
 
     Returns
@@ -326,20 +320,27 @@ def slopes(
             f"wrt must be the name of a numeric predictor; got {wrt!r}"
             + (", which is categorical: use comparisons() for it." if contrast else ".")
         )
-    options = prediction_options(random_seed, include_group_specific, sample_new_groups)
+    chosen = prediction_options(**options)
     base = rows_to_use(fitted, conditional, average_by)
     x = base[wrt].to_numpy(dtype=float)
     h = _step(fitted, wrt, eps)
-    frames = [base.assign(**{wrt: x + d}) for d in (-h / 2, 0.0, h / 2)]
-    both = quantity(fitted, pd.concat(frames, ignore_index=True), effect, options)
+    # y itself only for the elasticities: dy/dx needs the two sides alone.
+    shifts = (-h / 2, h / 2) if slope in ("dydx", "dyex") else (-h / 2, h / 2, 0.0)
+    frames = [base.assign(**{wrt: x + d}) for d in shifts]
+    both = quantity(fitted, pd.concat(frames, ignore_index=True), effect, chosen)
     n = len(base)
-    lo, y, hi = both[:, :n], both[:, n : 2 * n], both[:, 2 * n :]
-    dydx = (hi - lo) / h
+    dydx = (both[:, n : 2 * n] - both[:, :n]) / h
     shape = (1, n) + (1,) * (dydx.ndim - 2)
     xs = x.reshape(shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = {"dydx": dydx, "eyex": dydx * xs / y, "eydx": dydx / y, "dyex": dydx * xs}[slope]
-    values, table = _table(fitted, base, [(wrt, slope, value)], average_by, options)
+        if slope == "dydx":
+            value = dydx
+        elif slope == "dyex":
+            value = dydx * xs
+        else:
+            y = both[:, 2 * n :]
+            value = dydx * xs / y if slope == "eyex" else dydx / y
+    values, table = _table(fitted, base, [(wrt, slope, value)], average_by, chosen)
     return summary(values, table, prob, method, return_draws)
 
 

@@ -86,14 +86,16 @@ def quantity(
     return np.broadcast_to(value, (value.shape[0], len(frame), *value.shape[2:]))
 
 
-def prediction_options(
-    random_seed: Any, include_group_specific: bool, sample_new_groups: Any
-) -> PredictOptions:
-    return PredictOptions(
-        include_group_specific=include_group_specific,
-        sample_new_groups=sample_new_groups,
-        random_seed=random_seed,
-    ).seeded()
+def prediction_options(**options: Any) -> PredictOptions:
+    """The prediction options of an interpretation (``include_group_specific``,
+    ``sample_new_groups``, ``random_seed``), one random stream for all its rows.
+
+    Raises
+    ------
+    DataError
+        For an option that is not one, naming the options.
+    """
+    return PredictOptions.from_kwargs(**options).seeded()
 
 
 def group_note(fitted: FittedModel, frame: pd.DataFrame, options: PredictOptions) -> list[str]:
@@ -189,10 +191,8 @@ def predictions(
     scale: str = "response",
     prob: float = 0.9,
     method: str = "hdi",
-    include_group_specific: bool = True,
-    sample_new_groups: bool | str | None = None,
-    random_seed: int | np.random.Generator | None = None,
     return_draws: bool = False,
+    **options: Any,
 ) -> Any:
     """Predictions on a grid of new rows, or averaged over the observed rows.
 
@@ -216,13 +216,14 @@ def predictions(
         The probability of the interval.
     method : {"hdi", "eti"}, default "hdi"
         Highest-density or equal-tailed interval.
-    include_group_specific, sample_new_groups, random_seed
-        The prediction options (:class:`~bayesmm.predict.PredictOptions`): group effects
-        left out (the population), the policy for group levels the fit has not seen, the
-        seed of new groups and of response draws. The column ``group_effects`` says which
-        applied to each row.
     return_draws : bool, default False
         Also return the draws ``(draws, rows of the table)``, e.g. for :func:`hypothesis`.
+    **options
+        The prediction options (:class:`~bayesmm.predict.PredictOptions`):
+        ``include_group_specific=False`` leaves the group effects out (the population);
+        ``sample_new_groups`` is the policy for group levels the fit has not seen;
+        ``random_seed`` seeds new groups and response draws. The column ``group_effects``
+        says which applied to each row.
 
     Returns
     -------
@@ -239,10 +240,10 @@ def predictions(
         idata, conditional = None, idata
     fitted = as_fitted(model, idata)
     effect = Effect(target, kind, scale).check(fitted)
-    options = prediction_options(random_seed, include_group_specific, sample_new_groups)
+    chosen = prediction_options(**options)
     rows = rows_to_use(fitted, conditional, average_by)
-    values = quantity(fitted, rows, effect, options)
-    table = rows.assign(group_effects=group_note(fitted, rows, options))
+    values = quantity(fitted, rows, effect, chosen)
+    table = rows.assign(group_effects=group_note(fitted, rows, chosen))
     if average_by is not None:
         values, table = averaged(values, table, average_by)
     values, table = long_table(values, table, fitted.design.response.levels)

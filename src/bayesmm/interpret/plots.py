@@ -68,8 +68,33 @@ def _is_numeric(column: pd.Series) -> bool:
     )
 
 
-def _draw_panel(ax: Any, table: pd.DataFrame, x: str, colour: str | None) -> None:
+def _observed_points(
+    ax: Any, data: tuple[pd.DataFrame, str] | None, x: str, where: dict[str, Any], **style: Any
+) -> None:
+    """The observed responses of the rows whose columns have the values of ``where``."""
+    if data is None:
+        return
+    observed, response = data
+    if x not in observed:
+        return
+    for column, value in where.items():
+        if column in observed:
+            observed = observed[observed[column].astype(str) == str(value)]
+    ax.scatter(observed[x], observed[response], s=10, alpha=0.6, **style)
+
+
+def _draw_panel(
+    ax: Any,
+    table: pd.DataFrame,
+    x: str,
+    colour: str | None,
+    data: tuple[pd.DataFrame, str] | None = None,
+    where: dict[str, Any] | None = None,
+) -> None:
+    where = dict(where or {})
     groups = [(None, table)] if colour is None else list(table.groupby(colour, sort=False))
+    if colour is None:
+        _observed_points(ax, data, x, where, color="0.4")
     numeric = _is_numeric(table[x])
     levels = list(dict.fromkeys(table[x].astype(str))) if not numeric else []
     width = 0.6 / max(len(groups), 1)
@@ -81,6 +106,8 @@ def _draw_panel(ax: Any, table: pd.DataFrame, x: str, colour: str | None) -> Non
             ax.fill_between(
                 part[x], part["lower"], part["upper"], alpha=RIBBON_ALPHA, color=line.get_color()
             )
+            if colour is not None:
+                _observed_points(ax, data, x, {**where, colour: label}, color=line.get_color())
         else:
             offset = (i - (len(groups) - 1) / 2) * width
             position = np.array([levels.index(str(v)) for v in part[x]]) + offset
@@ -111,16 +138,11 @@ def _draw(
     panels = [(None, table)] if panel is None else list(table.groupby(panel, sort=False))
     fig, axes = _figure(len(panels), ax, figsize)
     for target, (value, part) in zip(axes, panels, strict=False):
-        _draw_panel(target, part, x, colour)
+        where = {} if panel is None else {panel: value}
+        _draw_panel(target, part, x, colour, data, where)
         if value is not None:
             target.set_title(f"{panel} = {value}")
         target.set_ylabel(ylabel)
-        if data is not None:
-            observed, response = data
-            if panel is not None and panel in observed:
-                observed = observed[observed[panel].astype(str) == str(value)]
-            if x in observed:
-                target.scatter(observed[x], observed[response], s=8, color="0.4", alpha=0.5)
     return fig, np.array(axes[: len(panels)]) if len(panels) > 1 else axes[0]
 
 
