@@ -174,7 +174,7 @@ def test_hypotheses_give_the_share_of_draws(sleep):
     [
         (lambda f: interpret.predictions(f, "Dayz"), r"conditional names 'Dayz', which is not a predictor.*Did you mean 'Days'"),
         (lambda f: interpret.slopes(f, "Subject"), r"wrt must be the name of a numeric predictor; got 'Subject', which is categorical"),
-        (lambda f: interpret.slopes(f, "Weeks"), r"contrast names 'Weeks', which is not a predictor"),
+        (lambda f: interpret.slopes(f, "Weeks"), r"wrt must be the name of a numeric predictor of the model, one of \['Days', 'Subject'\]; got 'Weeks'"),
         (lambda f: interpret.comparisons(f, {"Days": "pairwise"}), r"contrast\['Days'\] is 'pairwise', but 'Days' is numeric: give two or more values"),
         (lambda f: interpret.comparisons(f, "Days", comparison="quotient"), r"comparison must be one of"),
         (lambda f: interpret.predictions(f, target="nu"), r"target must be one of \['mean', 'mu', 'sigma'\]; got 'nu'"),
@@ -268,3 +268,85 @@ print(sorted(m for m in ("pymc", "pytensor") if m in sys.modules))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_distributional_models_grid_has_every_formulas_predictors(stub_sampler):
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"x": rng.normal(size=60), "z": rng.normal(size=60)})
+    data["y"] = data["x"] + rng.normal(size=60) * np.exp(0.3 * data["z"])
+    model = bmm.Model(bmm.Formula("y ~ x", "sigma ~ z"), data)
+    fitted = model.fitted(model.fit(**FIT))
+    grid = interpret.predictions(fitted, "x")
+    assert {"x", "z"} <= set(grid.columns)
+    sigma = interpret.comparisons(fitted, {"z": 1}, average_by=True, target="sigma")
+    draws = fitted.parameters()["sigma"]
+    assert sigma["term"][0] == "z" and np.isfinite(sigma["estimate"][0])
+    assert draws.shape[1] == 60
+
+
+def test_bools_and_integer_grouping_factors_are_categories(stub_sampler):
+    rng = np.random.default_rng(4)
+    data = pd.DataFrame(
+        {
+            "flag": rng.uniform(size=80) < 0.5,
+            "g": np.repeat(np.arange(8), 10),
+            "x": rng.normal(size=80),
+        }
+    )
+    data["y"] = (rng.uniform(size=80) < 0.5).astype(int)
+    model = bmm.Model("y ~ flag + x + (1|g)", data, family="bernoulli")
+    fitted = model.fitted(model.fit(**FIT))
+    table = interpret.comparisons(fitted, "flag", average_by=True)
+    assert table["contrast"][0] == "True - False"
+    grid = interpret.data_grid(fitted, ["x", "g"])
+    assert sorted(grid["g"].unique().tolist()) == list(range(8))  # levels, not a range
+
+
+def test_averages_keep_a_bad_row_to_its_own_group():
+    from bayesmm.interpret.effects import averaged
+
+    values = np.array([[1.0, np.inf, 3.0, 5.0], [2.0, 4.0, np.nan, 6.0]])
+    rows = pd.DataFrame({"g": ["a", "a", "b", "c"]})
+    means, groups = averaged(values, rows, "g")
+    assert groups["g"].tolist() == ["a", "b", "c"]
+    np.testing.assert_array_equal(means[:, 2], [5.0, 6.0])
+    assert np.isinf(means[0, 0]) and means[1, 0] == 3.0
+
+
+def test_slopes_of_predictive_draws_are_refused(sleep):
+    with pytest.raises(bmm.DataError, match=r"slopes take kind='response_params'"):
+        interpret.slopes(sleep[1], "Days", kind="response")
+
+
+def test_statements_use_equals_and_brackets_and_need_a_variable(sleep):
+    _, fitted = sleep
+    table = interpret.hypothesis(fitted, ["`1|Subject`[308] == 0", "Days = 10"])
+    assert np.isnan(table["probability"]).all()
+    assert table["estimate"][1] == pytest.approx(_draws(fitted, "Days").values.mean() - 10)
+    with pytest.raises(bmm.DataError, match=r"names no variable: it is about numbers alone"):
+        interpret.hypothesis(fitted, "1 > 0")
+
+
+def test_observed_points_sit_at_their_levels_on_a_categorical_axis(bacteria_fit):
+    _, fitted = bacteria_fit
+    fig, ax = interpret.plot_predictions(
+        fitted, "trt", include_group_specific=False, show_data=True
+    )
+    levels = [t.get_text() for t in ax.get_xticklabels()]
+    from matplotlib.collections import PathCollection
+
+    (scatter,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    points = scatter.get_offsets()
+    rows = fitted.training_rows
+    expected = sorted(levels.index(str(v)) for v in rows["trt"])
+    assert sorted(points[:, 0].tolist()) == expected
+    plt.close(fig)
+
+
+def test_a_loaded_model_without_rows_makes_the_same_grid(sleep, tmp_path):
+    _, fitted = sleep
+    loaded = bmm.load(fitted.save(tmp_path / "m.nc", posterior_only=True))
+    for conditional in ("Days", ["Subject", "Days"]):
+        pd.testing.assert_frame_equal(
+            interpret.data_grid(loaded, conditional), interpret.data_grid(fitted, conditional)
+        )

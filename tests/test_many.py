@@ -140,3 +140,31 @@ def test_bad_arguments_are_named(models, args, kwargs, match):
 def test_the_seed_of_each_fit_is_fit_manys_to_give(models):
     with pytest.raises(bmm.DataError, match=r"fit_many gives each fit its seed from random_seed"):
         bmm.fit_many(models, progressbar=False, cache=None)
+
+
+def test_settings_with_large_arrays_have_distinct_keys():
+    """A kernel option that is a large array keys its program by its bytes (numpy's repr
+    elides the middle of large arrays, which would make two different ones look equal)."""
+    from bayesmm.backend.nuts import NutsSettings
+
+    first, second = np.eye(40), np.eye(40)
+    second[20, 20] = 2.0
+    assert repr(first) == repr(second)
+    keys = {
+        NutsSettings(draws=1, tune=1, chains=1, options=(("inverse_mass_matrix", m),)).key
+        for m in (first, second)
+    }
+    assert len(keys) == 2
+
+
+def test_a_failed_batch_falls_back_to_fits_one_by_one(models, stub_sampler, monkeypatch):
+    from bayesmm.backend import batch
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("RESOURCE_EXHAUSTED: out of memory")
+
+    monkeypatch.setattr(batch, "sample_many", out_of_memory)
+    monkeypatch.setattr(bmm.many, "_vectorising_wins", lambda: True)
+    monkeypatch.setattr(batch, "vector_key", lambda built, kwargs: ("numpyro", "same"))
+    fits = bmm.fit_many(models, random_seed=1, progressbar=False, **FIT)
+    assert not fits.failures and len(fits) == 4

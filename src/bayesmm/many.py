@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._errors import BayesmmError, BayesmmWarning, DataError
+from ._errors import BayesmmWarning, DataError
 from .model import Model, check_counts
 
 if TYPE_CHECKING:
@@ -391,14 +391,18 @@ def _fit_vectorised(
         idatas = sample_many(
             [models[i].backend for i in indexes], [seeds[i] for i in indexes], **fit_kwargs
         )
-    except (BayesmmError, ValueError, NotImplementedError) as err:
+    except Exception as err:  # any failure of the batch (e.g. out of memory): one by one
         _log.info("The vectorised fits failed (%s); fitting them one by one.", err)
         return [fit_one(i, models[i], seeds[i], keep, fit_kwargs) for i in indexes]
     share = (time.perf_counter() - start) / len(indexes)
     outcomes = []
     for i, idata in zip(indexes, idatas, strict=True):
-        idata = models[i].annotate(idata)
-        result, diagnostics = _kept(i, models[i], idata, keep)
+        try:
+            result, diagnostics = _kept(i, models[i], models[i].annotate(idata), keep)
+        except Exception as err:  # e.g. a full disk with keep=<folder>: this fit's result
+            failure = FitFailure(i, type(err).__name__, str(err), traceback.format_exc())
+            outcomes.append(_Outcome(i, failure, {"error": f"{type(err).__name__}: {err}"}))
+            continue
         diagnostics["seconds"] = share
         outcomes.append(_Outcome(i, result, diagnostics))
     return outcomes

@@ -76,6 +76,7 @@ MAX_PROGRAMS = 8
 
 _log = logging.getLogger("bayesmm")
 _configured = False
+_configure_lock = threading.Lock()
 
 
 def cache_dir() -> str | None:
@@ -105,9 +106,15 @@ def configure() -> Any:
     global _configured
     import jax
 
-    if _configured:
-        return jax
-    _configured = True
+    with _configure_lock:
+        if _configured:
+            return jax
+        _apply_settings(jax)
+        _configured = True
+    return jax
+
+
+def _apply_settings(jax: Any) -> None:
     jax.config.update("jax_enable_x64", True)
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
@@ -122,7 +129,6 @@ def configure() -> Any:
         # By default JAX keeps only programs that took a second to compile; a fit compiles
         # a few smaller ones too (the draws, the log-likelihood), and each is worth keeping.
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    return jax
 
 
 def clear_programs() -> None:
@@ -252,6 +258,7 @@ class Program:
     #: ``model.initial_point()`` as a function of the data, compiled once.
     start: Callable[..., dict[str, np.ndarray]]
     many: Callable[..., Any] | None = None
+    many_devices: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def initial_point(self, model: pm.Model) -> dict[str, np.ndarray]:
@@ -463,10 +470,11 @@ def sample_numpyro_many(
             keys.append(jax.random.split(jax.random.PRNGKey(int(rng.integers(2**31))), chains))
             inits.append(initial_points(program.initial_point(model), program, chains, rng))
             datas.append(tuple(np.asarray(v.get_value()) for v in model.data_vars))
-        if program.many is None:
-            program.many = over_fits(program.one_chain)
+        devices = fit_devices(len(models))
+        if program.many is None or program.many_devices != devices:
+            program.many, program.many_devices = over_fits(program.one_chain, devices), devices
         # Padded to a multiple of the devices the fits are split between.
-        padded = -len(models) % fit_devices()
+        padded = -len(models) % devices
         order = list(range(len(models))) + [len(models) - 1] * padded
         z, stats = program.many(
             np.stack([np.asarray(keys[i]) for i in order]),

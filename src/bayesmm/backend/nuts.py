@@ -17,10 +17,13 @@ The log density is PyMC's, translated by PyTensor's JAX backend (``backend.jax``
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from .._errors import BackendError
 
@@ -78,9 +81,17 @@ class NutsSettings:
             self.tune,
             self.chains,
             self.target_accept,
-            repr(self.options),
+            tuple((name, _value_key(value)) for name, value in self.options),
             self.progressbar,
         )
+
+
+def _value_key(value: Any) -> Any:
+    """An option's value as part of a key: arrays by their bytes (their repr elides)."""
+    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
+        array = np.ascontiguousarray(np.asarray(value))
+        return (array.dtype.str, array.shape, hashlib.sha256(array.tobytes()).hexdigest())
+    return repr(value)
 
 
 def nuts_settings(
@@ -235,15 +246,18 @@ def over_chains(one_chain: Callable[..., Any], method: str) -> Callable[..., Any
     return run
 
 
-def fit_devices() -> int:
-    """How many devices :func:`over_fits` splits the fits between (a multiple of which the
-    number of fits is padded to)."""
+def fit_devices(fits: int | None = None) -> int:
+    """How many devices :func:`over_fits` splits ``fits`` fits between (a multiple of which
+    their number is padded to): the CPU's devices, at most one per fit; one accelerator."""
     import jax
 
-    return jax.local_device_count() if jax.default_backend() == "cpu" else 1
+    if jax.default_backend() != "cpu":
+        return 1
+    devices = jax.local_device_count()
+    return devices if fits is None else max(1, min(devices, fits))
 
 
-def over_fits(one_chain: Callable[..., Any]) -> Callable[..., Any]:
+def over_fits(one_chain: Callable[..., Any], devices: int | None = None) -> Callable[..., Any]:
     """``(keys[B, C], init of [B, C, ...], data of [B, ...]) -> (draws [B, C, N, ...],
     stats [B, C, N])``: the chains of ``B`` fits of one structure in one program.
 
@@ -260,7 +274,7 @@ def over_fits(one_chain: Callable[..., Any]) -> Callable[..., Any]:
         return jax.vmap(one_chain, in_axes=(0, 0, None, 0))(keys, init, data, ids)
 
     batched = jax.vmap(fit, in_axes=(0, 0, 0))
-    devices = fit_devices()
+    devices = fit_devices() if devices is None else devices
     if devices > 1:
         per_device = jax.pmap(batched, in_axes=(0, 0, 0))
 

@@ -51,30 +51,39 @@ def _describe_columns(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """What each column was at fit time, enough to rebuild formulae's terms without the data.
 
     Numeric columns keep their dtype and range (a stand-in frame takes its values from the
-    range, where every function the formula applies is defined); categorical columns keep
-    their levels in coding order.
+    range, where every function the formula applies is defined), their mean and quartiles;
+    categorical columns keep their levels in coding order and how often each occurs.
     """
     columns: dict[str, dict[str, Any]] = {}
     for name in frame.columns:
         column = frame[name]
         where = f"column {name!r}"
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            levels = column.cat.categories.tolist()
-            columns[str(name)] = {"kind": "categorical", "levels": encode_value(levels, where)}
+        if isinstance(column.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype)
+        ):
+            categorical = pd.Categorical(column)
+            levels = categorical.categories.tolist()
+            columns[str(name)] = {
+                "kind": "categorical",
+                "levels": encode_value(levels, where),
+                # How often each level occurs: the typical level of a loaded model's grids.
+                "counts": [int(n) for n in np.bincount(categorical.codes, minlength=len(levels))],
+            }
         elif pd.api.types.is_bool_dtype(column.dtype):
-            columns[str(name)] = {"kind": "bool"}
-        elif pd.api.types.is_numeric_dtype(column.dtype):
+            columns[str(name)] = {"kind": "bool", "share": float(column.mean())}
+        else:
             values = column.to_numpy(dtype=float)
+            quartiles = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
             columns[str(name)] = {
                 "kind": "numeric",
                 "dtype": column.to_numpy().dtype.str,
                 "range": [encode_value(values.min(), where), encode_value(values.max(), where)],
                 # Whole numbers (counts, even in a float column): the stand-in keeps them whole.
                 "integral": bool(np.all(np.mod(values, 1) == 0)),
+                # The mean and quartiles: the typical values of a loaded model's grids.
+                "mean": float(values.mean()),
+                "quartiles": [float(q) for q in quartiles],
             }
-        else:
-            levels = pd.Categorical(column).categories.tolist()
-            columns[str(name)] = {"kind": "categorical", "levels": encode_value(levels, where)}
     return columns
 
 

@@ -30,7 +30,7 @@ from .effects import (
     rows_to_use,
     summary,
 )
-from .grid import as_fitted, check_levels, conditional_values
+from .grid import as_fitted, check_levels, column_summary, conditional_values, predictors_of
 
 __all__ = ["COMPARISONS", "SLOPES", "Contrast", "contrasts_of", "comparisons", "slopes"]
 
@@ -59,30 +59,18 @@ class Contrast:
 
 
 def _numeric(fitted: FittedModel, variable: str) -> bool:
+    """Whether a predictor is numeric (not a factor, a bool or a grouping factor's column)."""
     state = fitted.design.state
     if state is not None and variable in state.common_levels:
         return False
-    frame = state.frame if state is not None else None
-    if frame is not None and variable in frame:
-        column = frame[variable]
-        return pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
-            column.dtype, pd.CategoricalDtype
-        )
-    described = state.columns.get(variable, {}) if state is not None else {}
-    return described.get("kind") == "numeric"
+    return column_summary(fitted, variable).kind == "numeric"
 
 
 def _levels(fitted: FittedModel, variable: str) -> list[Any]:
     state = fitted.design.state
     if state is not None and variable in state.common_levels:
         return list(state.common_levels[variable])
-    frame = state.frame if state is not None else None
-    if frame is not None and variable in frame:
-        column = frame[variable]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            return list(column.cat.categories)
-        return sorted(pd.unique(column), key=str)
-    raise DataError(f"The levels of {variable!r} are not known to this model.")
+    return list(column_summary(fitted, variable).levels)
 
 
 def _pairs(values: Sequence[Any], how: str) -> list[tuple[Any, Any]]:
@@ -104,8 +92,7 @@ def contrasts_of(fitted: FittedModel, contrast: Any) -> list[Contrast]:
     DataError
         For a variable that is not a predictor, or a value outside its levels.
     """
-    state = fitted.design.state
-    predictors = list(state.predictors) if state is not None else []
+    predictors = predictors_of(fitted)
     spec: Mapping[str, Any] = {contrast: None} if isinstance(contrast, str) else contrast
     if not isinstance(spec, Mapping) or not spec:
         raise DataError(
@@ -143,7 +130,9 @@ def _one_variable(fitted: FittedModel, variable: str, given: Any) -> list[Contra
     if given is None or (isinstance(given, str) and given in ("reference", "pairwise")):
         how = "reference" if given is None else given
         values = _levels(fitted, variable)
-    elif isinstance(given, Sequence) and not isinstance(given, str) and len(given) >= 2:
+    elif (
+        isinstance(given, Sequence | np.ndarray) and not isinstance(given, str) and len(given) >= 2
+    ):
         values = list(given)
     else:
         raise DataError(
@@ -314,11 +303,21 @@ def slopes(
         idata, wrt = None, idata
     fitted = as_fitted(model, idata)
     effect = Effect(target, kind, scale).check(fitted)
-    contrast = contrasts_of(fitted, wrt)[0] if isinstance(wrt, str) else None
-    if contrast is None or contrast.step is None or not isinstance(wrt, str):
+    if kind == "response":
         raise DataError(
-            f"wrt must be the name of a numeric predictor; got {wrt!r}"
-            + (", which is categorical: use comparisons() for it." if contrast else ".")
+            "slopes take kind='response_params': a difference of two independent predictive "
+            "draws over a tiny step says nothing; use comparisons(kind='response') instead."
+        )
+    predictors = predictors_of(fitted)
+    if not isinstance(wrt, str) or wrt not in predictors:
+        raise DataError(
+            f"wrt must be the name of a numeric predictor of the model, one of {predictors}; "
+            f"got {wrt!r}." + (did_you_mean(wrt, predictors) if isinstance(wrt, str) else "")
+        )
+    if not _numeric(fitted, wrt):
+        raise DataError(
+            f"wrt must be the name of a numeric predictor; got {wrt!r}, which is categorical: "
+            "use comparisons() for it."
         )
     chosen = prediction_options(**options)
     base = rows_to_use(fitted, conditional, average_by)

@@ -144,10 +144,29 @@ def _averaged(
     keys = rows[names].astype(object)
     groups = keys.drop_duplicates().reset_index(drop=True)
     member = pd.MultiIndex.from_frame(groups).get_indexer(pd.MultiIndex.from_frame(keys))
-    weights = np.zeros((len(rows), len(groups)))
-    weights[np.arange(len(rows)), member] = 1.0
-    weights /= weights.sum(axis=0, keepdims=True)
-    return values @ weights, groups
+    # Sums over each group's rows (sorted together): a row that is NaN or infinite spoils its
+    # own group only, and memory stays (draws, rows).
+    order = np.argsort(member, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(member[order])) + 1]
+    totals = np.add.reduceat(values[:, order], starts, axis=1)
+    which = member[order][starts]
+    means = np.empty((values.shape[0], len(groups)))
+    means[:, which] = totals / np.bincount(member, minlength=len(groups))[which]
+    return means, groups
+
+
+#: The columns the tables add; a predictor of one of these names would be overwritten.
+RESERVED = ("estimate", "lower", "upper", "category", "term", "contrast", "group_effects")
+
+
+def check_columns(rows: pd.DataFrame) -> None:
+    """Raise a DataError if a predictor has the name of a column the tables add."""
+    clash = [c for c in rows.columns if c in RESERVED]
+    if clash:
+        raise DataError(
+            f"The predictor(s) {clash} have the names of columns the tables of "
+            f"bayesmm.interpret add ({list(RESERVED)}): rename them in the data."
+        )
 
 
 def summary(
@@ -168,7 +187,9 @@ def rows_to_use(fitted: FittedModel, conditional: Any, average_by: Any) -> pd.Da
             "rows), not both."
         )
     if conditional is not None:
-        return data_grid(fitted, conditional=conditional)
+        rows = data_grid(fitted, conditional=conditional)
+        check_columns(rows)
+        return rows
     try:
         rows = fitted.training_rows
     except DataError:
@@ -177,6 +198,7 @@ def rows_to_use(fitted: FittedModel, conditional: Any, average_by: Any) -> pd.Da
             "was saved without (posterior_only=True): pass conditional= for a grid of new "
             "rows."
         ) from None
+    check_columns(rows)
     return rows.reset_index(drop=True)
 
 

@@ -86,10 +86,38 @@ def conditional_values(conditional: Any, arg: str = "conditional") -> Conditiona
     )
 
 
+def _states(fitted: FittedModel) -> list[Any]:
+    """The design's state and those of its distributional formulas."""
+    state = fitted.design.state
+    if state is None:
+        return []
+    found, todo = [], [state]
+    while todo:
+        current = todo.pop(0)
+        found.append(current)
+        todo.extend(current.distributional)
+    return found
+
+
+def predictors_of(fitted: FittedModel) -> list[str]:
+    """Every column a prediction needs: those of the main formula and of the distributional
+    ones, in order."""
+    names: dict[str, None] = {}
+    for state in _states(fitted):
+        names.update(dict.fromkeys(state.predictors))
+    return list(names)
+
+
+def grouping_columns(fitted: FittedModel) -> set[str]:
+    """The columns that make the grouping factors (categorical whatever their dtype)."""
+    return {
+        c for state in _states(fitted) for g in state.groups for c in g.factor_encoder.components
+    }
+
+
 def _check_names(fitted: FittedModel, names: Sequence[str], arg: str) -> list[str]:
     """The predictors a prediction needs, with ``names`` checked to be among them."""
-    state = fitted.design.state
-    predictors = list(state.predictors) if state is not None else []
+    predictors = predictors_of(fitted)
     for name in names:
         if name not in predictors:
             raise DataError(
@@ -99,55 +127,96 @@ def _check_names(fitted: FittedModel, names: Sequence[str], arg: str) -> list[st
     return predictors
 
 
-def _column(fitted: FittedModel, name: str) -> pd.Series:
-    frame = fitted.design.state.frame if fitted.design.state is not None else None
-    if frame is not None and name in frame:
-        return frame[name]
-    # A model saved without its training rows: the stored description of the column.
-    columns = fitted.design.state.columns if fitted.design.state is not None else {}
-    described = columns.get(name)
-    if described is None:
-        raise DataError(f"The model has no record of the column {name!r}.")
+@dataclass(frozen=True)
+class ColumnSummary:
+    """What the grids need of a column: its kind, levels and how often each occurs, or its
+    mean, quartiles and whether it holds whole numbers."""
+
+    kind: str  # "numeric" or "categorical" (bools and grouping factors are categorical)
+    levels: tuple[Any, ...] = ()
+    counts: tuple[int, ...] = ()
+    mean: float = 0.0
+    quartiles: tuple[float, ...] = ()
+    integral: bool = False
+
+    @property
+    def typical(self) -> Any:
+        if self.kind == "numeric":
+            return round(self.mean) if self.integral else self.mean
+        return self.levels[int(np.argmax(self.counts))] if self.counts else self.levels[0]
+
+
+def _summary_of_values(column: pd.Series, categorical: bool) -> ColumnSummary:
+    is_number = pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
+        column.dtype, pd.CategoricalDtype
+    )
+    if categorical or pd.api.types.is_bool_dtype(column.dtype) or not is_number:
+        values = pd.Categorical(column)
+        counts = np.bincount(values.codes[values.codes >= 0], minlength=len(values.categories))
+        return ColumnSummary("categorical", tuple(values.categories), tuple(int(n) for n in counts))
+    values = column.to_numpy(dtype=float)
+    return ColumnSummary(
+        "numeric",
+        mean=float(values.mean()),
+        quartiles=tuple(float(q) for q in np.quantile(values, [0, 0.25, 0.5, 0.75, 1])),
+        integral=bool(np.all(np.mod(values, 1) == 0)),
+    )
+
+
+def _summary_of_record(record: Mapping[str, Any], categorical: bool) -> ColumnSummary:
+    """The summary of a column a file describes (a model saved without its rows). Files
+    before the summaries were kept give the middle of the range and the first level."""
     from ..persist.values import decode_value
 
-    if described["kind"] == "categorical":
-        return pd.Series(pd.Categorical(decode_value(described["levels"])))
-    if described["kind"] == "bool":
-        return pd.Series([False, True])
-    low, high = (decode_value(v) for v in described["range"])
-    return pd.Series([float(low), float(high)])
-
-
-def _is_numeric(column: pd.Series) -> bool:
-    return (
-        pd.api.types.is_numeric_dtype(column.dtype)
-        and not isinstance(column.dtype, pd.CategoricalDtype)
-        and not pd.api.types.is_bool_dtype(column.dtype)
+    if record["kind"] == "bool":
+        share = float(record.get("share", 0.0))
+        return ColumnSummary("categorical", (False, True), (int(share <= 0.5), int(share > 0.5)))
+    if record["kind"] == "categorical" or categorical:
+        levels = tuple(decode_value(record["levels"]))
+        return ColumnSummary("categorical", levels, tuple(record.get("counts", ())))
+    low, high = (float(decode_value(v)) for v in record["range"])
+    quartiles = tuple(record.get("quartiles") or np.linspace(low, high, 5))
+    return ColumnSummary(
+        "numeric",
+        mean=float(record.get("mean", (low + high) / 2)),
+        quartiles=quartiles,
+        integral=bool(record.get("integral", False)),
     )
+
+
+def column_summary(fitted: FittedModel, name: str) -> ColumnSummary:
+    """A predictor's :class:`ColumnSummary`, from the training rows or the file's record."""
+    categorical = name in grouping_columns(fitted)
+    for state in _states(fitted):
+        if state.frame is not None and name in state.frame:
+            return _summary_of_values(state.frame[name], categorical)
+    if categorical:  # a grouping factor: its fitted levels
+        for state in _states(fitted):
+            for group in state.groups:
+                encoder = group.factor_encoder
+                if name in encoder.components:
+                    levels = encoder.categories[encoder.components.index(name)]
+                    return ColumnSummary("categorical", tuple(levels))
+    for state in _states(fitted):
+        if name in state.columns:
+            return _summary_of_record(state.columns[name], categorical)
+    raise DataError(f"The model has no record of the column {name!r}.")
 
 
 def typical_values(fitted: FittedModel, name: str) -> Any:
     """A column's typical value: the mean of a numeric one (a whole number for a column of
-    whole numbers), the most common level of another."""
-    column = _column(fitted, name)
-    if _is_numeric(column):
-        mean = float(column.mean())
-        whole = bool(np.all(np.mod(column.to_numpy(dtype=float), 1) == 0))
-        return round(mean) if whole else mean
-    counts = column.value_counts(sort=True)
-    return counts.index[0]
+    whole numbers), the most common level of another (a grouping factor's too)."""
+    return column_summary(fitted, name).typical
 
 
 def _default_values(fitted: FittedModel, name: str, position: int, num: int) -> list[Any]:
-    column = _column(fitted, name)
-    if _is_numeric(column):
-        values = column.to_numpy(dtype=float)
+    summary = column_summary(fitted, name)
+    if summary.kind == "numeric":
+        low, high = summary.quartiles[0], summary.quartiles[-1]
         if position == 0:
-            return list(np.linspace(values.min(), values.max(), num))
-        return list(np.unique(np.quantile(values, PANEL_QUANTILES)))
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return list(column.cat.categories)
-    return list(pd.unique(column))
+            return list(np.linspace(low, high, num))
+        return list(np.unique(summary.quartiles))
+    return list(summary.levels)
 
 
 def data_grid(

@@ -49,12 +49,14 @@ _BINARY: Mapping[type, Callable[[Any, Any], Any]] = {
 
 
 def _split(statement: str) -> tuple[str, str, str]:
-    """``left``, the operator, and ``right`` of a statement (outside backticks)."""
-    outside = re.sub(r"`[^`]*`", lambda m: "_" * len(m.group()), statement)
-    for op in _OPERATORS:
-        at = outside.find(op)
+    """``left``, the operator, and ``right`` of a statement (outside backticks and the
+    brackets of ``name[level]``); ``==`` is ``=``."""
+    hidden = re.sub(r"`[^`]*`|\[[^\]]*\]", lambda m: "_" * len(m.group()), statement)
+    for op in ("==", *_OPERATORS):
+        at = hidden.find(op)
         if at >= 0:
-            return statement[:at].strip(), op, statement[at + len(op) :].strip()
+            left, right = statement[:at].strip(), statement[at + len(op) :].strip()
+            return left, "=" if op == "==" else op, right
     raise DataError(
         f"hypothesis {statement!r} must compare two expressions with one of "
         f"{list(_OPERATORS)}, e.g. 'Days > 5' or 'Intercept + 3 * Days > 280'."
@@ -214,6 +216,10 @@ def hypothesis(
         left, op, right = _split(statement)
         evaluate = _Evaluator(variables, statement)
         difference = evaluate(left) - evaluate(right)
+        if difference.ndim == 0:
+            raise DataError(
+                f"hypothesis {statement!r} names no variable: it is about numbers alone."
+            )
         if difference.ndim != 1:
             difference = difference.reshape(difference.shape[0], -1)[:, 0]
         bounds = interval(difference[:, None], prob, method)[0]

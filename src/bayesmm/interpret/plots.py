@@ -37,11 +37,23 @@ def _roles(conditional: Any, table: pd.DataFrame, extra: str | None) -> tuple[st
     if extra is not None and extra in table and table[extra].nunique() > 1:
         if len(names) == 3:
             raise DataError(
-                f"The plot shows the {extra}s in colour: condition on at most two variables "
+                f"The plot shows each {extra} in colour: condition on at most two variables "
                 f"(x axis and panels); got {names}."
             )
         names = [names[0], extra, *names[1:]]
     return tuple(names)
+
+
+def _series(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The table with a ``comparison`` column that tells its series apart: the values of
+    those of ``columns`` that vary, joined (a variable, a contrast, a category)."""
+    varying = [c for c in columns if c in table and table[c].nunique() > 1]
+    if not varying:
+        return table.assign(comparison=table.get(columns[1], ""))
+    label = table[varying[0]].astype(str)
+    for column in varying[1:]:
+        label = label + ", " + table[column].astype(str)
+    return table.assign(comparison=label)
 
 
 def _figure(n_panels: int, ax: Any, figsize: Any) -> tuple[Any, list[Any]]:
@@ -69,9 +81,15 @@ def _is_numeric(column: pd.Series) -> bool:
 
 
 def _observed_points(
-    ax: Any, data: tuple[pd.DataFrame, str] | None, x: str, where: dict[str, Any], **style: Any
+    ax: Any,
+    data: tuple[pd.DataFrame, str] | None,
+    x: str,
+    where: dict[str, Any],
+    levels: list[str],
+    **style: Any,
 ) -> None:
-    """The observed responses of the rows whose columns have the values of ``where``."""
+    """The observed responses of the rows whose columns have the values of ``where``; on a
+    categorical x axis, at the positions of their levels."""
     if data is None:
         return
     observed, response = data
@@ -80,7 +98,12 @@ def _observed_points(
     for column, value in where.items():
         if column in observed:
             observed = observed[observed[column].astype(str) == str(value)]
-    ax.scatter(observed[x], observed[response], s=10, alpha=0.6, **style)
+    position = observed[x]
+    if levels:
+        text = observed[x].astype(str)
+        keep = text.isin(levels).to_numpy()
+        observed, position = observed[keep], [levels.index(v) for v in text[keep]]
+    ax.scatter(position, observed[response], s=10, alpha=0.6, **style)
 
 
 def _draw_panel(
@@ -93,10 +116,10 @@ def _draw_panel(
 ) -> None:
     where = dict(where or {})
     groups = [(None, table)] if colour is None else list(table.groupby(colour, sort=False))
-    if colour is None:
-        _observed_points(ax, data, x, where, color="0.4")
     numeric = _is_numeric(table[x])
     levels = list(dict.fromkeys(table[x].astype(str))) if not numeric else []
+    if colour is None:
+        _observed_points(ax, data, x, where, levels, color="0.4")
     width = 0.6 / max(len(groups), 1)
     for i, (label, part) in enumerate(groups):
         name = None if label is None else str(label)
@@ -107,11 +130,12 @@ def _draw_panel(
                 part[x], part["lower"], part["upper"], alpha=RIBBON_ALPHA, color=line.get_color()
             )
             if colour is not None:
-                _observed_points(ax, data, x, {**where, colour: label}, color=line.get_color())
+                style = {"color": line.get_color()}
+                _observed_points(ax, data, x, {**where, colour: label}, levels, **style)
         else:
             offset = (i - (len(groups) - 1) / 2) * width
             position = np.array([levels.index(str(v)) for v in part[x]]) + offset
-            ax.errorbar(
+            bars = ax.errorbar(
                 position,
                 part["estimate"],
                 yerr=[part["estimate"] - part["lower"], part["upper"] - part["estimate"]],
@@ -119,6 +143,9 @@ def _draw_panel(
                 capsize=3,
                 label=name,
             )
+            if colour is not None:
+                style = {"color": bars.lines[0].get_color()}
+                _observed_points(ax, data, x, {**where, colour: label}, levels, **style)
     if not numeric:
         ax.set_xticks(range(len(levels)), levels)
     ax.set_xlabel(x)
@@ -146,7 +173,11 @@ def _draw(
     return fig, np.array(axes[: len(panels)]) if len(panels) > 1 else axes[0]
 
 
-def _ylabel(fitted: Any, target: str, kind: str, scale: str, what: str = "") -> str:
+def _ylabel(fitted: Any, options: dict[str, Any], what: str = "") -> str:
+    """The y axis's label: what is predicted, of which response, on which scale."""
+    target = options.get("target", "mean")
+    kind = options.get("kind", "response_params")
+    scale = options.get("scale", "response")
     response = fitted.design.response.name
     if kind == "response":
         label = f"{response} (predictive)"
@@ -181,12 +212,7 @@ def plot_predictions(
     fitted = as_fitted(model, idata)
     table = predictions(fitted, conditional=conditional, **options)
     roles = _roles(conditional, table, "category")
-    label = _ylabel(
-        fitted,
-        options.get("target", "mean"),
-        options.get("kind", "response_params"),
-        options.get("scale", "response"),
-    )
+    label = _ylabel(fitted, options)
     data = None
     if show_data:
         rows = fitted.training_rows.assign(
@@ -212,15 +238,10 @@ def plot_comparisons(
         idata, contrast = None, idata
     fitted = as_fitted(model, idata)
     table = comparisons(fitted, contrast=contrast, conditional=conditional, **options)
-    roles = _roles(conditional, table, "contrast")
+    table = _series(table, ["term", "contrast", "category"])
+    roles = _roles(conditional, table, "comparison")
     what = options.get("comparison", "difference")
-    label = _ylabel(
-        fitted,
-        options.get("target", "mean"),
-        options.get("kind", "response_params"),
-        options.get("scale", "response"),
-        what,
-    )
+    label = _ylabel(fitted, options, what)
     return _draw(table, roles, label, ax, figsize)
 
 
@@ -241,13 +262,7 @@ def plot_slopes(
     table = slopes(fitted, wrt=wrt, conditional=conditional, **options)
     roles = _roles(conditional, table, "category")
     what = f"{options.get('slope', 'dydx')} by {wrt}"
-    label = _ylabel(
-        fitted,
-        options.get("target", "mean"),
-        options.get("kind", "response_params"),
-        options.get("scale", "response"),
-        what,
-    )
+    label = _ylabel(fitted, options, what)
     return _draw(table, roles, label, ax, figsize)
 
 
