@@ -6,6 +6,8 @@ import dataclasses
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -17,7 +19,7 @@ import _custom_links
 import bayesmm as bmm
 from bayesmm.families import FAMILIES
 from bayesmm.families.known import KNOWN_LIKELIHOODS
-from bayesmm.persist.importpath import UnsavableError, callable_path, resolve_path
+from bayesmm.persist.importpath import PathPolicy, UnsavableError, callable_path, resolve_path
 
 FORMULA = "y['y'] ~ trt + week + (1|ID)"
 
@@ -339,7 +341,7 @@ def test_save_and_load_a_custom_family_by_import_path(models, stub_sampler, tmp_
     assert record["custom_links"][0]["linkinv_backend"] == "_custom_links:expit_backend"
     assert record["likelihood"]["draw"] == "known" and record["support"] == "known"
     assert "link_record" not in spec
-    loaded = bmm.load(path)
+    loaded = bmm.load(path, allow_modules=["_custom_links"])
     assert loaded.family == custom.family and loaded.link == custom.link
     assert loaded.link.linkinv is _custom_links.expit
     new = pd.DataFrame({"trt": ["drug"], "week": [4], "ID": ["X01"]})
@@ -377,7 +379,7 @@ def test_a_custom_family_saved_without_categories_loads_without_them(
     shutil.copy(path, older)
     with h5py.File(older, "r+") as handle:
         handle.attrs["bayesmm_spec"] = json.dumps(spec)
-    loaded = bmm.load(older)
+    loaded = bmm.load(older, allow_modules=["_custom_links"])
     assert loaded.family.categories is None and loaded.family == custom.family
 
 
@@ -391,7 +393,7 @@ def test_save_and_load_a_custom_link_of_a_registered_family(bacteria, stub_sampl
     spec = bmm.io.read_header(path)["spec"]
     assert "family_record" not in spec
     assert spec["link_record"]["linkinv"] == "scipy.special:ndtr"
-    assert bmm.load(path).link == link
+    assert bmm.load(path, allow_modules=["_custom_links"]).link == link
 
 
 def test_saving_a_family_with_a_lambda_names_it_and_what_to_do(bacteria, stub_sampler, tmp_path):
@@ -452,7 +454,7 @@ def test_loading_a_custom_family_whose_module_is_gone_says_so(models, stub_sampl
         r"'no_such_module_here:expit' cannot be imported \(ModuleNotFoundError.*\)\. Make that "
         r"module importable",
     ):
-        bmm.load(moved)
+        bmm.load(moved, trusted=True)
 
 
 def test_custom_families_and_models_pickle(models):
@@ -492,8 +494,9 @@ def test_functions_without_an_import_path_are_refused(function, match):
 def test_import_paths_round_trip():
     import pytensor.tensor as pt
 
+    trusting = PathPolicy(trusted=True)
     for function in (np.exp, special.expit, pt.sigmoid, _custom_links.logit, np.log1p):
-        assert resolve_path(callable_path(function)) is function
+        assert resolve_path(callable_path(function), trusting) is function
     with pytest.raises(LookupError, match=r"the module 'numpy' has no attribute 'nope'"):
         resolve_path("numpy:nope")
     with pytest.raises(LookupError, match=r"is not an import path of the form 'module:name'"):
@@ -543,3 +546,87 @@ def test_custom_logit_bernoulli_matches_the_builtin_posterior(bacteria):
                 f"max |diff| / bound {(diff / bound).max():.3f}"
             )
             assert np.all(diff < bound), (name, means, errors)
+
+
+# --- what a file may name ----------------------------------------------------------------------
+
+
+def _renamed(path, tmp_path, function):
+    """A copy of a saved file whose custom link's inverse names ``function`` instead."""
+    spec = bmm.io.read_header(path)["spec"]
+    spec["family_record"]["custom_links"][0]["linkinv"] = function
+    edited = tmp_path / "edited.nc"
+    shutil.copy(path, edited)
+    with h5py.File(edited, "r+") as handle:
+        handle.attrs["bayesmm_spec"] = json.dumps(spec)
+    return edited
+
+
+def test_a_file_naming_another_module_is_refused_before_it_is_imported(
+    models, stub_sampler, tmp_path, monkeypatch
+):
+    _, custom = models
+    path = custom.save(tmp_path / "custom.nc", custom.fit(draws=10, chains=1, random_seed=4))
+    marker = tmp_path / "imported"
+    (tmp_path / "side_effect.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "def expit(eta):\n    return eta\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    edited = _renamed(path, tmp_path, "side_effect:expit")
+    with pytest.raises(
+        bmm.ModelFileError,
+        match=r"edited\.nc' was not loaded: the file names '_custom_links:logit', of the module "
+        r"'_custom_links', which a model file may not name unless it is trusted",
+    ):
+        bmm.load(edited)
+    with pytest.raises(
+        bmm.ModelFileError,
+        match=r"names 'side_effect:expit', of the module 'side_effect', which a model file may "
+        r"not name unless it is trusted: the allowed modules are \['numpy', 'scipy.special', "
+        r"'pytensor', 'bayesmm', '_custom_links'\]",
+    ):
+        bmm.load(edited, allow_modules=["_custom_links"])
+    assert not marker.exists()  # refused before the module was imported
+    # A legitimate custom family loads when its module is allowed, or the file trusted.
+    assert bmm.load(path, allow_modules=["_custom_links"]).link.name == "my_logit"
+    assert bmm.load(path, trusted=True).link.name == "my_logit"
+
+
+def test_a_path_cannot_walk_from_an_allowed_module_to_another(models, stub_sampler, tmp_path):
+    _, custom = models
+    path = custom.save(tmp_path / "custom.nc", custom.fit(draws=10, chains=1, random_seed=4))
+    edited = _renamed(path, tmp_path, "bayesmm.io:os.system")
+    with pytest.raises(
+        bmm.ModelFileError,
+        match=r"names 'bayesmm.io:os.system', which resolves to an object of the module "
+        r"'(posix|nt|os)', which a model file may not name unless it is trusted",
+    ):
+        bmm.load(edited, allow_modules=["_custom_links"])
+
+
+def test_a_pinned_digest_must_match(models, stub_sampler, tmp_path):
+    import hashlib
+
+    _, custom = models
+    path = custom.save(tmp_path / "custom.nc", custom.fit(draws=10, chains=1, random_seed=4))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert bmm.load(path, sha256=digest, allow_modules=["_custom_links"]).link.name == "my_logit"
+    with pytest.raises(bmm.ModelFileError, match=r"has the SHA-256 [0-9a-f]{64}, not the 0{64}"):
+        bmm.load(path, sha256="0" * 64)
+    with pytest.raises(bmm.ModelFileError, match=r"sha256 must be 64 hexadecimal digits"):
+        bmm.load(path, sha256="abc")
+
+
+def test_pytensor_functions_are_found_on_their_first_call():
+    code = (
+        "import sys\n"
+        "from bayesmm.persist.importpath import resolve_path\n"
+        "f = resolve_path('pytensor.tensor:sigmoid')\n"
+        "before = 'pytensor' in sys.modules\n"
+        "import numpy as np\n"
+        "print(before, type(f).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "LazyCallable"]

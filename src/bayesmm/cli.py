@@ -36,6 +36,20 @@ def _parser() -> argparse.ArgumentParser:
         help="largest request body in bytes (default %(default)s)",
     )
     serve.add_argument(
+        "--trusted",
+        action="store_true",
+        help="let the file name functions of any module (only for files from a source you "
+        "trust: importing a module runs its code)",
+    )
+    serve.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module the file may name functions from, besides numpy, scipy.special, "
+        "pytensor and bayesmm (repeat for more)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -66,7 +80,13 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     path = args.model_file or DEMO_FILE
     try:
-        app = create_app(path, max_batch=args.max_batch, max_body_bytes=args.max_body_bytes)
+        app = create_app(
+            path,
+            max_batch=args.max_batch,
+            max_body_bytes=args.max_body_bytes,
+            trusted=args.trusted,
+            allow_modules=args.allow_module,
+        )
     except BayesmmError as err:
         print(f"bayesmm serve: cannot serve {str(path)!r}: {err}", file=sys.stderr)
         return 2

@@ -9,7 +9,9 @@ opening a file cannot run code. Loading imports neither pymc nor pytensor.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from ._errors import BayesmmError, ModelFileError, ModelFileNotFoundError
 from .design import design_from_dict
 from .fitted import FittedModel
 from .persist import netcdf
+from .persist.importpath import PathPolicy, UntrustedPathError
 from .persist.netcdf import FORMAT_NAME, FORMAT_VERSION
 from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_from_spec
 
@@ -64,8 +67,31 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     return netcdf.read_header(path, SPEC_ENTRIES)
 
 
-def load(path: str | os.PathLike[str]) -> FittedModel:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    trusted: bool = False,
+    allow_modules: Sequence[str] = (),
+    sha256: str | None = None,
+) -> FittedModel:
     """Load a model saved with :meth:`bayesmm.Model.save`; no refit, no original data.
+
+    A file is data: loading it never unpickles anything, and a custom family's functions,
+    which the file names by import path, are found only in numpy, scipy.special, pytensor
+    and bayesmm unless the caller trusts the file (see ``docs/io.md``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    trusted : bool, default False
+        Allow the file to name functions of any module (importing a module runs its code:
+        only for files from a source you trust).
+    allow_modules : sequence of str, optional
+        Modules (and their submodules) the file may name functions from, besides the safe
+        ones: e.g. the module of your own custom family.
+    sha256 : str, optional
+        The file's expected SHA-256 (hex): a file with another digest is refused.
 
     Returns
     -------
@@ -77,17 +103,50 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
     Raises
     ------
     ModelFileError
-        If the file is missing, damaged, not a bayesmm model file, from a newer format, or
-        names a family that is not registered.
+        If the file is missing, damaged, not a bayesmm model file, from a newer format,
+        names a family that is not registered, names a module it may not, or has another
+        SHA-256 than ``sha256``.
     """
     path = Path(path)
+    if sha256 is not None:
+        _check_digest(path, sha256)
     header = read_header(path)
     try:
         spec = ModelSpec.from_dict(header["spec"])
     except (KeyError, TypeError) as err:
         raise ModelFileError(f"{str(path)!r} has an incomplete model spec ({err}).") from None
     try:
-        family, link = family_from_spec(spec)
+        policy = PathPolicy(trusted, tuple(allow_modules))
+    except TypeError as err:
+        raise ModelFileError(f"allow_modules must be a list of module names: {err}.") from None
+    family, link = _family(path, spec, policy)
+    groups = netcdf.read_groups(path, header["groups"])
+    design = _design(path, spec, family, groups)
+    return _fitted(path, header, spec, family, link, design, groups)
+
+
+def _check_digest(path: Path, expected: str) -> None:
+    """Raise a ModelFileError unless the file's SHA-256 is ``expected``."""
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise ModelFileError(f"sha256 must be 64 hexadecimal digits; got {expected!r}.")
+    netcdf.check_signature(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected.lower():
+        raise ModelFileError(
+            f"{str(path)!r} has the SHA-256 {digest.hexdigest()}, not the {expected.lower()} "
+            "it was pinned to: it is another file, or a damaged one."
+        )
+
+
+def _family(path: Path, spec: ModelSpec, policy: PathPolicy) -> tuple[Any, Any]:
+    """The family and link of a file's spec, its functions found under ``policy``."""
+    try:
+        return family_from_spec(spec, policy)
+    except UntrustedPathError as err:
+        raise ModelFileError(f"{str(path)!r} was not loaded: {err}.") from None
     except LookupError as err:
         raise ModelFileError(
             f"{str(path)!r} was fitted with the custom family {spec.family!r} and link "
@@ -101,7 +160,9 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
             "bmm.register_family before loading."
         ) from None
 
-    groups = netcdf.read_groups(path, header["groups"])
+
+def _design(path: Path, spec: ModelSpec, family: Any, groups: dict[str, Any]) -> Any:
+    """The design of a file's spec, with its training rows if the file has them."""
     frame = None
     rows = groups.get("constant_data")
     columns = spec.design.get("columns", {})
@@ -127,7 +188,18 @@ def load(path: str | os.PathLike[str]) -> FittedModel:
                 f"{str(path)!r} is corrupt: its training rows do not match the stored SHA-256 "
                 f"fingerprint ({found[:12]}... against {spec.data_sha256[:12]}...)."
             )
+    return design
 
+
+def _fitted(
+    path: Path,
+    header: dict[str, Any],
+    spec: ModelSpec,
+    family: Any,
+    link: Any,
+    design: Any,
+    groups: dict[str, Any],
+) -> FittedModel:
     attrs = {k: v for k, v in header["attrs"].items() if not k.startswith("_NC")}
     try:
         fitted = FittedModel(

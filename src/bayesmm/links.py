@@ -19,7 +19,7 @@ from scipy import special
 
 from ._errors import FamilyError
 from ._validation import choice_message
-from .persist.importpath import UnsavableError, callable_path, resolve_path
+from .persist.importpath import PathPolicy, UnsavableError, callable_path, resolve_path
 
 __all__ = [
     "Link",
@@ -236,8 +236,9 @@ class Link:
         return {"name": self.name, **paths}
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> Link:
-        """The inverse of :meth:`to_dict`.
+    def from_dict(cls, record: Mapping[str, Any], policy: PathPolicy | None = None) -> Link:
+        """The inverse of :meth:`to_dict`; ``policy`` says which modules the record may name
+        (by default the safe ones, see :mod:`bayesmm.persist.importpath`).
 
         Raises
         ------
@@ -249,7 +250,7 @@ class Link:
         if "registered" in record:
             return get_link(record["registered"])
         functions = {
-            key: resolve_path(record[key]) if record.get(key) else None
+            key: resolve_path(record[key], policy) if record.get(key) else None
             for key in ("link", "linkinv", "linkinv_backend", "derivative", "inverse")
         }
         return cls(record["name"], **functions)

@@ -21,6 +21,7 @@ from ._errors import DataError, FamilyError
 from .design import Design, design_to_dict
 from .families import Family, get_family
 from .links import Link
+from .persist.importpath import PathPolicy
 from .persist.values import UnsupportedValueError
 from .priors import Prior, PriorSet, TermPrior, prior_from_dict, prior_to_dict
 
@@ -220,7 +221,7 @@ def family_entries(family: Family, link: Link) -> dict[str, Any]:
     return entries
 
 
-def family_from_spec(spec: ModelSpec) -> tuple[Family, Link]:
+def family_from_spec(spec: ModelSpec, policy: PathPolicy | None = None) -> tuple[Family, Link]:
     """The family and link of a spec: rebuilt from its records, or looked up by name.
 
     Raises
@@ -231,9 +232,9 @@ def family_from_spec(spec: ModelSpec) -> tuple[Family, Link]:
         If the family is not registered, or the link is not allowed for it.
     """
     if spec.family_record is not None:
-        family = Family.from_dict(spec.family_record)
+        family = Family.from_dict(spec.family_record, policy)
     else:
         family = get_family(spec.family)
     if spec.link_record is not None:
-        return family, family.resolve_link(Link.from_dict(spec.link_record))
+        return family, family.resolve_link(Link.from_dict(spec.link_record, policy))
     return family, family.resolve_link(spec.link)

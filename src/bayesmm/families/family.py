@@ -17,7 +17,7 @@ import numpy as np
 from .._errors import DataError, FamilyError, FormulaError, PriorError
 from .._validation import choice_message, did_you_mean
 from ..links import LINKS, Link, get_link, saved_path
-from ..persist.importpath import resolve_path
+from ..persist.importpath import PathPolicy, resolve_path
 from ..persist.values import decode_value, encode_value
 from ..priors import Prior, PriorSet, ResponseStats, format_value, prior_from_dict, prior_to_dict
 from .arguments import (
@@ -482,8 +482,9 @@ class Family:
         }
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> Family:
-        """The inverse of :meth:`to_dict`.
+    def from_dict(cls, record: Mapping[str, Any], policy: PathPolicy | None = None) -> Family:
+        """The inverse of :meth:`to_dict`; ``policy`` says which modules the record may name
+        (by default the safe ones, see :mod:`bayesmm.persist.importpath`).
 
         Raises
         ------
@@ -492,18 +493,18 @@ class Family:
         FamilyError
             If the record does not make a family.
         """
-        likelihood = Likelihood.from_dict(record["likelihood"])
+        likelihood = Likelihood.from_dict(record["likelihood"], policy)
         distribution = likelihood.name
         aux: dict[str, Any] = {
             param: (
                 prior_from_dict(value["prior"], param)
                 if "prior" in value
-                else resolve_path(value["function"])
+                else resolve_path(value["function"], policy)
             )
             for param, value in record["aux_priors"].items()
         }
         support = resolve_known(
-            record["support"], default_support(distribution).check, distribution
+            record["support"], default_support(distribution).check, distribution, policy
         )
         categories = record.get("categories")  # none in records before categories were kept
         return cls(
@@ -517,12 +518,12 @@ class Family:
             trials=record["trials"],
             binary=record["binary"],
             glm_variance=record["glm_variance"],
-            prior_scale=resolve_known(record["prior_scale"], None, distribution),
+            prior_scale=resolve_known(record["prior_scale"], None, distribution, policy),
             aux_bounds={
                 param: (float(decode_value(low)), float(decode_value(high)))
                 for param, (low, high) in record["aux_bounds"].items()
             },
-            custom_links=tuple(Link.from_dict(link) for link in record["custom_links"]),
+            custom_links=tuple(Link.from_dict(link, policy) for link in record["custom_links"]),
             categories=None if categories is None else Categories.from_dict(categories),
         )
 

@@ -11,7 +11,7 @@ import numpy as np
 from .._errors import FamilyError
 from .._validation import did_you_mean
 from ..links import saved_path
-from ..persist.importpath import resolve_path
+from ..persist.importpath import PathPolicy, resolve_path
 from .known import KNOWN_LIKELIHOODS
 
 __all__ = ["Likelihood", "KNOWN"]
@@ -186,8 +186,8 @@ class Likelihood:
         }
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> Likelihood:
-        """The inverse of :meth:`to_dict`.
+    def from_dict(cls, record: Mapping[str, Any], policy: PathPolicy | None = None) -> Likelihood:
+        """The inverse of :meth:`to_dict`, the functions resolved under ``policy``.
 
         Raises
         ------
@@ -199,15 +199,17 @@ class Likelihood:
             record["name"],
             tuple(record["params"]),
             record["parent"],
-            to_dist=resolve_known(record["to_dist"], None, record["name"]),
+            to_dist=resolve_known(record["to_dist"], None, record["name"], policy),
             logit_kwarg=record["logit_kwarg"],
             trials_kwarg=record["trials_kwarg"],
-            draw=resolve_known(record["draw"], known and known.draw, record["name"]),
-            logpdf=resolve_known(record["logpdf"], known and known.logpdf, record["name"]),
+            draw=resolve_known(record["draw"], known and known.draw, record["name"], policy),
+            logpdf=resolve_known(record["logpdf"], known and known.logpdf, record["name"], policy),
         )
 
 
-def resolve_known(value: str | None, default: Any, distribution: str) -> Any:
+def resolve_known(
+    value: str | None, default: Any, distribution: str, policy: PathPolicy | None = None
+) -> Any:
     """A function recorded by :meth:`Likelihood.to_dict`: ``None``, the known distribution's
     own (:data:`KNOWN`), or the function at an import path.
 
@@ -222,4 +224,4 @@ def resolve_known(value: str | None, default: Any, distribution: str) -> Any:
         if default is None:
             raise LookupError(f"no function of PyMC's {distribution} is known")
         return default
-    return resolve_path(value)
+    return resolve_path(value, policy)

@@ -10,6 +10,7 @@ the posterior draws); the model is only read after start-up, so concurrent reque
 import importlib
 import os
 import threading
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
@@ -31,6 +32,8 @@ def create_app(
     max_batch: int = 1000,
     max_body_bytes: int = 1_000_000,
     title: str | None = None,
+    trusted: bool = False,
+    allow_modules: Sequence[str] = (),
 ) -> FastAPI:
     """A FastAPI app serving predictions of ``model``.
 
@@ -44,13 +47,20 @@ def create_app(
         Largest request body; larger ones get a 413.
     title : str, optional
         The title of the OpenAPI docs; by default the model's formula.
+    trusted, allow_modules
+        As for :func:`bayesmm.load`: whether the file may name functions of any module, or
+        of these modules besides the safe ones.
 
     Raises
     ------
     bayesmm.ModelFileError
         If the model file cannot be loaded.
     """
-    fitted = model if isinstance(model, FittedModel) else load(model)
+    fitted = (
+        model
+        if isinstance(model, FittedModel)
+        else load(model, trusted=trusted, allow_modules=allow_modules)
+    )
     spec = fitted.spec
     if spec is None:
         raise ValueError("The model has no spec; serve a FittedModel from Model.fitted or load.")
