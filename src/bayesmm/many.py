@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import BayesmmWarning, DataError
-from .model import Model, check_counts
+from .model import Model, check_counts, check_sampling
 
 if TYPE_CHECKING:
     import arviz as az
@@ -288,6 +288,7 @@ def fit_many(
         raise DataError("fit_many gives each fit its seed from random_seed, and its own cache.")
     counts = ("draws", "tune", "chains")
     check_counts(**{k: fit_kwargs[k] for k in counts if k in fit_kwargs})
+    check_sampling(None, fit_kwargs)
     keep = _check_keep(keep)
     pool = _as_executor(executor)
     seeds = spawn_seeds(random_seed, len(models))

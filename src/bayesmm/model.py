@@ -262,6 +262,7 @@ class Model:
         from .backend.pymc import sample
 
         check_counts(draws=draws, tune=tune, chains=chains)
+        check_sampling(random_seed, kwargs)
         idata = sample(
             self.backend,
             draws=draws,
@@ -583,6 +584,34 @@ def check_counts(draws: Any = 1, tune: Any = 0, chains: Any = None) -> None:
     _check_count("tune", tune, minimum=0)
     if chains is not None:
         _check_count("chains", chains, minimum=1)
+
+
+def check_sampling(random_seed: Any, options: Mapping[str, Any]) -> None:
+    """Check a fit's seed and the sampler options every route shares.
+
+    Raises
+    ------
+    DataError
+        For a seed that is not a non-negative integer (or None), a ``target_accept`` outside
+        (0, 1), or a ``max_tree_depth`` or ``cores`` that is not a positive integer.
+    """
+    is_int = isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool)
+    if random_seed is not None and not (is_int and random_seed >= 0):
+        raise DataError(
+            f"random_seed must be a non-negative integer or None; got "
+            f"{type(random_seed).__name__} {random_seed!r}."
+        )
+    if "target_accept" in options:
+        value = options["target_accept"]
+        number = isinstance(value, int | float | np.integer | np.floating)
+        if isinstance(value, bool) or not number or not 0 < float(value) < 1:
+            raise DataError(
+                f"target_accept must be a number strictly between 0 and 1 (the target "
+                f"acceptance rate of NUTS, e.g. 0.9); got {value!r}."
+            )
+    for name in ("max_tree_depth", "cores"):
+        if name in options:
+            _check_count(name, options[name], minimum=1)
 
 
 def _check_count(name: str, value: Any, minimum: int) -> None:

@@ -26,7 +26,14 @@ from ..formula import parse_formula
 from .censoring import fill_unused_upper
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
-from .state import DesignState, as_categorical, as_frame, column_names, common_levels
+from .state import (
+    DesignState,
+    as_categorical,
+    as_frame,
+    check_finite,
+    column_names,
+    common_levels,
+)
 from .terms import (
     check_categorical_levels,
     check_constant_columns,
@@ -208,6 +215,10 @@ def build_design(
     data = data[[c for c in data.columns if c in needed]]
     data = fill_unused_upper(description, data)
     data, n_dropped = _handle_missing(data, dropna)
+    used = _predictor_names(description).union(
+        *(_predictor_names(sub) for sub in sub_descriptions.values())
+    )
+    check_finite(data, [c for c in data.columns if c in used], "data")
     data = _tidy_categories(data)
     design = _encode_formula(formula, description, data, family, categorical, n_dropped)
     if weights_column is not None:

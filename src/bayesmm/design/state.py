@@ -30,7 +30,58 @@ def as_frame(data: Any) -> pd.DataFrame:
         )
     if data.shape[0] == 0:
         raise DataError("data must have at least one row; got an empty DataFrame.")
+    duplicated = data.columns[data.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(
+            f"data must have unique column names; got the column(s) "
+            f"{describe_values(pd.unique(duplicated))} more than once. Rename or drop them."
+        )
     return data
+
+
+def check_finite(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise a DataError naming the first numeric column with an infinite value and its rows
+    (missing values are handled before, by ``dropna``)."""
+    for name in columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(column.dtype)
+            and not pd.api.types.is_bool_dtype(column.dtype)
+        ):
+            continue
+        values = column.to_numpy(dtype=float)
+        bad = np.isinf(values)
+        if bad.any():
+            rows = frame.index[bad]
+            raise DataError(
+                f"{what} has infinite values in the column {name!r}: "
+                f"{describe_values(values[bad])} in {int(bad.sum())} row(s), index "
+                f"{describe_values(rows)}. Predictors must be finite numbers."
+            )
+
+
+def check_numeric(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A new column of a predictor that was numeric at fit time, as numbers.
+
+    Raises
+    ------
+    DataError
+        Naming the column and the rows whose values are not numbers (text, say).
+    """
+    column = frame[name]
+    if pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
+        column.dtype, pd.CategoricalDtype
+    ):
+        return column
+    numbers = pd.to_numeric(column.astype(object), errors="coerce")
+    bad = numbers.isna() & column.notna()
+    if bad.any():
+        raise DataError(
+            f"data's column {name!r} must hold numbers, as it did at fit time; got "
+            f"{describe_values(pd.unique(column[bad].astype(object)))} in {int(bad.sum())} "
+            f"row(s), index {describe_values(frame.index[bad.to_numpy()])}."
+        )
+    return numbers.astype(float)
 
 
 def as_categorical(data: pd.DataFrame, categorical: str | Sequence[str] | None) -> pd.DataFrame:
@@ -245,6 +296,9 @@ class DesignState:
         frame = data[list(self.predictors)]
         if self.categorical:
             frame = as_categorical(frame, [c for c in self.categorical if c in frame])
+        numeric = [name for name in self.predictors if self.was_numeric(name)]
+        if numeric:
+            frame = frame.assign(**{name: check_numeric(frame, name) for name in numeric})
         incomplete = frame.isna()
         if incomplete.to_numpy().any():
             counts = {str(c): int(n) for c, n in incomplete.sum().items() if n}
@@ -252,6 +306,7 @@ class DesignState:
                 f"data must have a value in every row of the columns the formula uses; got "
                 f"missing values in {counts}. Fill them in or drop those rows before predicting."
             )
+        check_finite(frame, numeric, "data")
         frame = self._align_common_levels(frame)
         splines = formulae_terms(self.common_matrix, self.groups, None)
         check_spline_bounds(splines, frame, self.formula)
@@ -289,6 +344,20 @@ class DesignState:
         subs = tuple(state.encode(data) for state in self.distributional)
         offset = new_offset(self.offsets, frame, self.formula)
         return NewDesign(n, common, tuple(groups), trials, subs, offset=offset)
+
+    def was_numeric(self, name: str) -> bool:
+        """Whether the predictor ``name`` held numbers (not bools, not categories) at fit
+        time."""
+        if name in self.categorical or name in self.common_levels:
+            return False
+        if self.frame is not None and name in self.frame:
+            column = self.frame[name]
+            return (
+                pd.api.types.is_numeric_dtype(column.dtype)
+                and not pd.api.types.is_bool_dtype(column.dtype)
+                and not isinstance(column.dtype, pd.CategoricalDtype)
+            )
+        return self.columns.get(name, {}).get("kind") == "numeric"
 
     def _align_common_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Check the levels of categorical common predictors, matching text to numbers.
