@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ._errors import DataError
 
 
 def did_you_mean(got: str, choices: Iterable[str], n: int = 3) -> str:
@@ -29,3 +34,50 @@ def describe_values(values: Iterable[object], limit: int = 5) -> str:
     if len(values) > limit:
         shown += f", ... ({len(values) - limit} more)"
     return "[" + shown + "]"
+
+
+def check_counts(draws: Any = 1, tune: Any = 0, chains: Any = None) -> None:
+    """Check the counts of a fit: ``draws`` >= 1, ``tune`` >= 0, ``chains`` >= 1 (or None).
+
+    Raises
+    ------
+    DataError
+        Naming the count, what it must be, and what it was.
+    """
+    check_count("draws", draws, minimum=1)
+    check_count("tune", tune, minimum=0)
+    if chains is not None:
+        check_count("chains", chains, minimum=1)
+
+
+def check_sampling(random_seed: Any, options: Mapping[str, Any]) -> None:
+    """Check a fit's seed and the sampler options every route shares.
+
+    Raises
+    ------
+    DataError
+        For a seed that is not a non-negative integer (or None), a ``target_accept`` outside
+        (0, 1), or a ``max_tree_depth`` or ``cores`` that is not a positive integer.
+    """
+    is_int = isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool)
+    if random_seed is not None and not (is_int and random_seed >= 0):
+        raise DataError(
+            f"random_seed must be a non-negative integer or None; got "
+            f"{type(random_seed).__name__} {random_seed!r}."
+        )
+    if "target_accept" in options:
+        value = options["target_accept"]
+        number = isinstance(value, int | float | np.integer | np.floating)
+        if isinstance(value, bool) or not number or not 0 < float(value) < 1:
+            raise DataError(
+                f"target_accept must be a number strictly between 0 and 1 (the target "
+                f"acceptance rate of NUTS, e.g. 0.9); got {value!r}."
+            )
+    for name in ("max_tree_depth", "cores"):
+        if name in options:
+            check_count(name, options[name], minimum=1)
+
+
+def check_count(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from ._errors import BayesmmWarning, DataError
-from .model import Model, check_counts, check_sampling
+from ._validation import check_counts, check_sampling
+from .model import Model
 
 if TYPE_CHECKING:
     import arviz as az

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import DataError, NotFittedError, PriorError
-from ._validation import choice_message
+from ._validation import check_count, check_counts, check_sampling, choice_message
 from ._version import __version__
 from .design import Design, build_design
 from .display import model_html, model_summary, model_text
@@ -303,7 +303,7 @@ class Model:
         """
         from .backend.pymc import prior_predictive
 
-        _check_count("draws", draws, minimum=1)
+        check_count("draws", draws, minimum=1)
         return prior_predictive(self.backend, draws=draws, random_seed=random_seed)
 
     def plot_priors(
@@ -340,7 +340,7 @@ class Model:
 
         from .backend.pymc import prior_predictive, prior_variables
 
-        _check_count("draws", draws, minimum=1)
+        check_count("draws", draws, minimum=1)
         built = self.backend
         names = prior_variables(built, self.design, self.priors, var_names)
         idata = prior_predictive(built, draws=draws, random_seed=random_seed, var_names=names)
@@ -570,50 +570,3 @@ class Model:
     def _repr_html_(self) -> str:
         # Jupyter's rich display: the same summary as ``print(model)``, as tables.
         return model_html(self._summary())
-
-
-def check_counts(draws: Any = 1, tune: Any = 0, chains: Any = None) -> None:
-    """Check the counts of a fit: ``draws`` >= 1, ``tune`` >= 0, ``chains`` >= 1 (or None).
-
-    Raises
-    ------
-    DataError
-        Naming the count, what it must be, and what it was.
-    """
-    _check_count("draws", draws, minimum=1)
-    _check_count("tune", tune, minimum=0)
-    if chains is not None:
-        _check_count("chains", chains, minimum=1)
-
-
-def check_sampling(random_seed: Any, options: Mapping[str, Any]) -> None:
-    """Check a fit's seed and the sampler options every route shares.
-
-    Raises
-    ------
-    DataError
-        For a seed that is not a non-negative integer (or None), a ``target_accept`` outside
-        (0, 1), or a ``max_tree_depth`` or ``cores`` that is not a positive integer.
-    """
-    is_int = isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool)
-    if random_seed is not None and not (is_int and random_seed >= 0):
-        raise DataError(
-            f"random_seed must be a non-negative integer or None; got "
-            f"{type(random_seed).__name__} {random_seed!r}."
-        )
-    if "target_accept" in options:
-        value = options["target_accept"]
-        number = isinstance(value, int | float | np.integer | np.floating)
-        if isinstance(value, bool) or not number or not 0 < float(value) < 1:
-            raise DataError(
-                f"target_accept must be a number strictly between 0 and 1 (the target "
-                f"acceptance rate of NUTS, e.g. 0.9); got {value!r}."
-            )
-    for name in ("max_tree_depth", "cores"):
-        if name in options:
-            _check_count(name, options[name], minimum=1)
-
-
-def _check_count(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")
