@@ -26,7 +26,8 @@ from _codegraph import (
 )
 
 SRC = Path(bayesmm.__file__).parent
-ROOT = SRC.parent.parent
+#: The repository (where pyproject.toml and its import contracts are), wherever bayesmm is installed.
+ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"pymc", "pytensor", "nutpie"}
 
 #: Imports that point up the layers, each inside a function and documented where it is made
