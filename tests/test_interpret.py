@@ -249,6 +249,42 @@ def test_a_family_of_categories_gets_one_row_per_category(stub_sampler):
     np.testing.assert_allclose(sums, 1.0)
 
 
+def _counts_data(n=60):
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"x": rng.normal(size=n), "n": rng.integers(5, 20, n)})
+    data["t"] = rng.uniform(1, 5, n)
+    data["y"] = rng.binomial(data["n"], 0.4)
+    data["c"] = rng.poisson(data["t"])
+    return data
+
+
+def test_a_binomial_grid_carries_its_trials_for_predictive_draws(stub_sampler):
+    data = _counts_data()
+    model = bmm.Model("p(y, n) ~ x", data, family="binomial")
+    fitted = model.fitted(model.fit(**FIT))
+    grid = interpret.data_grid(fitted, {"x": [0, 1]})
+    assert list(grid.columns) == ["x", "n"] and (grid["n"] == round(data["n"].mean())).all()
+    table, draws = interpret.predictions(
+        fitted, {"x": [0.5], "n": [10]}, kind="response", return_draws=True, random_seed=3
+    )
+    assert table["n"][0] == 10 and draws.min() >= 0 and draws.max() <= 10
+    p = expit(_draws(fitted, "Intercept").values + 0.5 * _draws(fitted, "x").values)
+    # Predictive counts average n * p; their mean's Monte-Carlo sd is below sqrt(n * 0.25 / S).
+    mcse = np.sqrt(10 * 0.25 / draws.shape[0] + 100 * p.var() / draws.shape[0])
+    assert abs(draws.mean() - 10 * p.mean()) < 4.5 * mcse
+    mean = interpret.predictions(fitted, {"x": [0.5]})  # the mean is the probability
+    assert mean["estimate"][0] == pytest.approx(p.mean(), rel=1e-12)
+
+
+def test_an_offset_scales_the_prediction_on_the_grid(stub_sampler):
+    model = bmm.Model("c ~ x + offset(np.log(t))", _counts_data(), family="poisson")
+    fitted = model.fitted(model.fit(**FIT))
+    _, draws = interpret.predictions(fitted, {"x": [1], "t": [1, 2]}, return_draws=True)
+    by_hand = np.exp(_draws(fitted, "Intercept").values + _draws(fitted, "x").values)
+    np.testing.assert_allclose(draws[:, 0], by_hand, rtol=1e-12)
+    np.testing.assert_allclose(draws[:, 1], 2 * by_hand, rtol=1e-12)
+
+
 def test_interpretation_works_on_a_loaded_model_without_pymc(sleep, tmp_path):
     _model, fitted = sleep
     path = fitted.save(tmp_path / "m.nc")

@@ -115,11 +115,22 @@ def grouping_columns(fitted: FittedModel) -> set[str]:
     }
 
 
-def _check_names(fitted: FittedModel, names: Sequence[str], arg: str) -> list[str]:
-    """The predictors a prediction needs, with ``names`` checked to be among them."""
+def trials_columns(fitted: FittedModel) -> list[str]:
+    """The column holding a binomial response's number of trials, which predictive draws
+    (``kind="response"``) need of new rows; none for other families."""
+    state = fitted.design.state
+    column = state.trials_column if state is not None else None
+    return [column] if column is not None else []
+
+
+def _check_names(
+    fitted: FittedModel, names: Sequence[str], arg: str, also: Sequence[str] = ()
+) -> list[str]:
+    """The predictors a prediction needs, with ``names`` checked to be among them (or among
+    ``also``)."""
     predictors = predictors_of(fitted)
     for name in names:
-        if name not in predictors:
+        if name not in predictors and name not in also:
             raise DataError(
                 f"{arg} names {name!r}, which is not a predictor of the model; its predictors "
                 f"are {predictors}." + did_you_mean(name, predictors)
@@ -244,7 +255,9 @@ def data_grid(
     Returns
     -------
     pandas.DataFrame
-        One row per combination, a column per predictor of the model.
+        One row per combination, a column per predictor of the model, and for a binomial
+        response the column of its number of trials (its typical value, the mean rounded,
+        unless given in ``conditional``).
 
     Raises
     ------
@@ -262,7 +275,9 @@ def data_grid(
         idata, conditional = None, idata
     fitted = as_fitted(model, idata)
     wanted = conditional_values(conditional)
-    predictors = _check_names(fitted, wanted.names, "conditional")
+    trials = trials_columns(fitted)
+    predictors = _check_names(fitted, wanted.names, "conditional", trials)
+    predictors += [name for name in trials if name not in predictors]
     if isinstance(num, bool) or not isinstance(num, int) or num < 2:
         raise DataError(f"num must be an integer >= 2; got {num!r}.")
     axes: dict[str, list[Any]] = {}
