@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 __all__ = ["main"]
 
@@ -50,6 +51,35 @@ def _parser() -> argparse.ArgumentParser:
         "pytensor and bayesmm (repeat for more)",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port, each loading the file once; one per core "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--compute-processes",
+        type=int,
+        default=1,
+        help="processes per server process that compute requests of more than 32 rows, at "
+        "a lower priority than small requests; 0 computes them in the server process "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=int,
+        default=8,
+        help="large requests that may wait for a compute process; more get a 503 with "
+        "Retry-After (default %(default)s)",
+    )
+    serve.add_argument(
+        "--graceful-seconds",
+        type=int,
+        default=30,
+        help="on SIGTERM or SIGINT, how long requests in flight may take to finish "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -69,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ._errors import BayesmmError
 
     try:
-        from .serve import create_app, run_server
+        from .serve import create_app, serve_file
         from .serve.demo import DEMO_FILE
     except ImportError as err:
         print(
@@ -79,21 +109,41 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     path = args.model_file or DEMO_FILE
+    if args.workers < 1:
+        print(f"bayesmm serve: --workers must be at least 1; got {args.workers}.", file=sys.stderr)
+        return 2
+    options = {
+        "max_batch": args.max_batch,
+        "max_body_bytes": args.max_body_bytes,
+        "trusted": args.trusted,
+        "allow_modules": tuple(args.allow_module),
+        "compute_processes": args.compute_processes,
+        "max_queue": args.max_queue,
+    }
     try:
-        app = create_app(
-            path,
-            max_batch=args.max_batch,
-            max_body_bytes=args.max_body_bytes,
-            trusted=args.trusted,
-            allow_modules=args.allow_module,
-        )
+        # Built here once to fail early with our message; each of several workers builds
+        # its own from the file.
+        app = create_app(path, **options)
     except BayesmmError as err:
         print(f"bayesmm serve: cannot serve {str(path)!r}: {err}", file=sys.stderr)
         return 2
     what = "the demo model" if args.model_file is None else repr(str(path))
-    print(f"bayesmm serve: {what} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
-    run_server(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    processes = f", {args.workers} processes" if args.workers > 1 else ""
+    print(
+        f"bayesmm serve: {what} on http://{args.host}:{args.port}{processes} (docs at /docs)",
+        flush=True,
+    )
+    make_app = (lambda: app) if args.workers == 1 else partial(create_app, path, **options)
+    if args.workers > 1:
+        del app
+    return serve_file(
+        make_app,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        graceful_seconds=args.graceful_seconds,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

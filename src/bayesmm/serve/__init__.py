@@ -5,17 +5,7 @@ This is the only package that imports fastapi; ``import bayesmm`` does not load 
 
 from __future__ import annotations
 
-from typing import Any
-
 from .app import create_app
+from .server import run_server, serve_file
 
-__all__ = ["create_app", "run_server"]
-
-
-def run_server(
-    app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info"
-) -> None:
-    """Serve ``app`` with uvicorn (one process; requests run in its thread pool)."""
-    import uvicorn
-
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+__all__ = ["create_app", "run_server", "serve_file"]

@@ -10,17 +10,21 @@ the posterior draws); the model is only read after start-up, so concurrent reque
 import importlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
+from .._validation import check_count
 from ..fitted import FittedModel
 from ..io import load
 from ..persist.netcdf import versions as library_versions
 from ..predict import POLICIES
+from .compute import ComputePool
 from .errors import add_error_handlers
 from .middleware import Limits
-from .routes import Served, add_routes
+from .routes import Served, add_routes, answerer
 from .schemas import ColumnInfo, GroupInfo, InputColumn, ModelInfo, describe_inputs, request_models
 
 __all__ = ["create_app"]
@@ -34,6 +38,8 @@ def create_app(
     title: str | None = None,
     trusted: bool = False,
     allow_modules: Sequence[str] = (),
+    compute_processes: int = 1,
+    max_queue: int = 8,
 ) -> FastAPI:
     """A FastAPI app serving predictions of ``model``.
 
@@ -50,12 +56,22 @@ def create_app(
     trusted, allow_modules
         As for :func:`bayesmm.load`: whether the file may name functions of any module, or
         of these modules besides the safe ones.
+    compute_processes : int, default 1
+        Processes that compute requests of more than 32 rows, at a lower CPU priority, so
+        they do not slow down small requests (see :mod:`bayesmm.serve.compute`); started
+        with the app's lifespan, which ``/readyz`` waits for. 0 computes them in the thread
+        pool.
+    max_queue : int, default 8
+        Large requests that may wait for a compute process; the next one gets a 503 with
+        ``Retry-After``.
 
     Raises
     ------
     bayesmm.ModelFileError
         If the model file cannot be loaded.
     """
+    check_count("compute_processes", compute_processes, minimum=0)
+    check_count("max_queue", max_queue, minimum=0)
     fitted = (
         model
         if isinstance(model, FittedModel)
@@ -71,7 +87,21 @@ def create_app(
     names = [column.name for column in inputs]
     example_row = {column.name: column.example for column in inputs}
     info = _model_info(fitted, inputs)
+    pool = ComputePool(partial(answerer, fitted, max_batch), compute_processes, max_queue)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = False
+        await pool.start()
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            pool.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=title or f"bayesmm: {spec.formula}",
         version="1",
         description=(
@@ -79,7 +109,7 @@ def create_app(
             f"`{spec.formula}`, over {n_draws} posterior draws."
         ),
     )
-    add_routes(app, Served.of(fitted, names), info, models, example_row)
+    add_routes(app, Served.of(fitted, names), pool, info, models, example_row)
     add_error_handlers(app)
 
     # ArviZ (for HDIs) takes about a second to import: load it now, off the main thread, so
@@ -87,6 +117,10 @@ def create_app(
     threading.Thread(target=importlib.import_module, args=("arviz",), daemon=True).start()
     app.add_middleware(Limits, max_body_bytes=max_body_bytes)
     app.state.fitted = fitted
+    app.state.pool = pool
+    # Ready as built (heavy requests in the thread pool) until a lifespan starts the
+    # compute processes; not ready while they start, nor once shutdown begins.
+    app.state.ready = True
     return app
 
 

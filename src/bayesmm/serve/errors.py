@@ -1,5 +1,6 @@
 """How the served app answers what it cannot compute: 422s in FastAPI's own shape, naming
-the rows or the field, and a 500 with the request id (never a traceback)."""
+the rows or the field, a 503 with ``Retry-After`` when the heavy-request queue is full, and a
+500 with the request id (never a traceback)."""
 
 import logging
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .._errors import BayesmmError
+from .compute import Overloaded
 
 __all__ = ["NotFinite", "Refused", "finite", "unprocessable", "add_error_handlers"]
 
@@ -33,6 +35,9 @@ class Refused(ValueError):
     def __init__(self, message: str, loc: list[Any]) -> None:
         super().__init__(message)
         self.loc = loc
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a compute process, answered here
+        return (type(self), (str(self), self.loc))
 
 
 def finite(values: np.ndarray, what: str, row_axis: int = 1) -> np.ndarray:
@@ -61,6 +66,14 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def refused(request: Request, err: Refused) -> JSONResponse:
         return unprocessable(str(err), err.loc)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, err: Overloaded) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(err)},
+            status_code=503,
+            headers={"Retry-After": str(err.retry_after)},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -1,17 +1,21 @@
 """The prediction endpoints: what each computes from a request, and their registration.
 
 :class:`Served` holds the loaded model and answers each kind of request with the
-``FittedModel`` summaries (numpy on the posterior draws); :func:`add_routes` registers the
-endpoints, whose request bodies are the schemas generated from the model's inputs.
+``FittedModel`` summaries (numpy on the posterior draws), as the response's JSON bytes;
+:func:`add_routes` registers the endpoints, whose request bodies are the schemas generated
+from the model's inputs, and hands each request to the :class:`~.compute.ComputePool`
+(light ones on the event loop, heavy ones in the compute processes).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Body, FastAPI
-from starlette.concurrency import run_in_threadpool
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from .._errors import DataError
 from ..fitted import FittedModel
@@ -23,6 +27,7 @@ from ..predict import (
     point_estimate,
     quantiles,
 )
+from .compute import INLINE_ROWS, ComputePool
 from .errors import Refused, finite
 from .schemas import (
     CategoryIntervalResponse,
@@ -31,12 +36,11 @@ from .schemas import (
     IntervalResponse,
     ModelInfo,
     PointResponse,
+    describe_inputs,
+    request_models,
 )
 
-__all__ = ["INLINE_ROWS", "Served", "add_routes"]
-
-#: Requests of at most this many rows are computed on the event loop.
-INLINE_ROWS = 32
+__all__ = ["Served", "add_routes", "answerer"]
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,18 @@ class Served:
         labels = tuple(str(level) for level in levels) if levels is not None else None
         return cls(fitted, tuple(names), labels, family.counts_categories)
 
+    def answer(self, endpoint: str, request: Any) -> bytes:
+        """The JSON of the answer to a validated request of ``endpoint`` ("point",
+        "interval" or "density")."""
+        compute = {"point": self.point, "interval": self.interval, "density": self.density}
+        return compute[endpoint](request).model_dump_json().encode()
+
     def frame(self, request: Any) -> pd.DataFrame:
         records = [row.model_dump(by_alias=True) for row in request.rows]
         return pd.DataFrame.from_records(records, columns=list(self.names))
 
-    def compute_draws(self, request: Any) -> np.ndarray:
+    def draws(self, request: Any) -> np.ndarray:
+        """The (draws, rows) predictions; overflow on extreme inputs becomes a 422, not noise."""
         options = PredictOptions(
             include_group_specific=request.include_group_specific,
             sample_new_groups=request.sample_new_groups,
@@ -68,22 +79,11 @@ class Served:
             n_samples=request.n_samples,
         )
         with np.errstate(all="ignore"):
-            return self.fitted.draws(self.frame(request), request.kind, options=options)
-
-    async def draws(self, request: Any) -> np.ndarray:
-        """The (draws, rows) predictions; overflow on extreme inputs becomes a 422, not noise.
-
-        Small batches are computed on the event loop (about a millisecond, less than a hop to
-        a worker thread); larger ones in the thread pool, so they do not hold up the others.
-        """
-        if len(request.rows) <= INLINE_ROWS:
-            values = self.compute_draws(request)
-        else:
-            values = await run_in_threadpool(self.compute_draws, request)
+            values = self.fitted.draws(self.frame(request), request.kind, options=options)
         return finite(values, "prediction")
 
-    async def point(self, request: Any) -> PointResponse | CategoryPointResponse:
-        values = await self.draws(request)
+    def point(self, request: Any) -> PointResponse | CategoryPointResponse:
+        values = self.draws(request)
         if self.labels is None:
             with np.errstate(all="ignore"):
                 estimates = finite(point_estimate(values, request.stat), "estimate", 0)
@@ -110,7 +110,7 @@ class Served:
             ],
         )
 
-    async def interval(self, request: Any) -> IntervalResponse | CategoryIntervalResponse:
+    def interval(self, request: Any) -> IntervalResponse | CategoryIntervalResponse:
         # The predictive draws of one category per row are category codes.
         if self.labels is not None and request.kind == "response" and not self.counts:
             raise Refused(
@@ -120,7 +120,7 @@ class Served:
                 "kind='response' for each category's share of the predictive draws.",
                 ["body", "kind"],
             )
-        values = await self.draws(request)
+        values = self.draws(request)
         if self.labels is None:
             with np.errstate(all="ignore"):
                 bounds = finite(interval(values, request.prob, request.method), "interval", 0)
@@ -153,7 +153,7 @@ class Served:
             results=results,
         )
 
-    async def density(self, request: Any) -> DensityResponse:
+    def density(self, request: Any) -> DensityResponse:
         if self.labels is not None:
             raise Refused(
                 "/v1/predict/density gives a histogram or quantiles of one number per row; "
@@ -164,7 +164,7 @@ class Served:
                 "intervals of the probabilities.",
                 ["body"],
             )
-        values = await self.draws(request)
+        values = self.draws(request)
         results: list[dict[str, Any]] = []
         if request.quantiles is not None:
             with np.errstate(all="ignore"):
@@ -182,14 +182,28 @@ class Served:
         return DensityResponse(kind=request.kind, n_draws=values.shape[0], results=results)
 
 
+def answerer(fitted: FittedModel, max_batch: int) -> Callable[[str, str], bytes]:
+    """``answer(endpoint, body)``: the JSON answer to a request's JSON body, validated as the
+    app validates it. What a compute process builds once, from the model it is given."""
+    inputs = describe_inputs(fitted)
+    models = request_models(inputs, fitted.posterior_draws.n_samples, max_batch)
+    served = Served.of(fitted, [column.name for column in inputs])
+
+    def answer(endpoint: str, body: str) -> bytes:
+        return served.answer(endpoint, models[endpoint].model_validate_json(body))
+
+    return answer
+
+
 def add_routes(
     app: FastAPI,
     served: Served,
+    pool: ComputePool,
     info: ModelInfo,
     models: dict[str, Any],
     example_row: dict[str, Any],
 ) -> None:
-    """Register ``/healthz``, ``/v1/model`` and the three prediction endpoints."""
+    """Register ``/healthz``, ``/readyz``, ``/v1/model`` and the three prediction endpoints."""
     labels = served.labels
     point_response: Any = PointResponse if labels is None else CategoryPointResponse
     interval_response: Any = IntervalResponse if labels is None else CategoryIntervalResponse
@@ -199,6 +213,10 @@ def add_routes(
     errors: dict[int | str, dict[str, Any]] = {
         400: {"description": "The request body could not be read (e.g. not UTF-8)."},
         413: {"description": "The request body is too large."},
+        503: {
+            "description": "Too many large requests are being computed or queued; retry after "
+            "the seconds in the Retry-After header."
+        },
     }
 
     def examples(**extra: Any) -> dict[str, Any]:
@@ -209,10 +227,26 @@ def add_routes(
     interval_model: Any = models["interval"]
     density_model: Any = models["density"]
 
+    async def respond(endpoint: str, request: Any) -> Response:
+        if len(request.rows) <= INLINE_ROWS:
+            content = served.answer(endpoint, request)
+        else:
+            body = request.model_dump_json(by_alias=True)
+            content = await pool.heavy(endpoint, body, partial(served.answer, endpoint, request))
+        return Response(content, media_type="application/json")
+
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
-        """Liveness: the model is loaded and the app answers."""
+        """Liveness: the process answers (the model was loaded before the app was built)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"], responses={503: {"description": "Not ready yet."}})
+    def readyz(http: Request) -> JSONResponse:
+        """Readiness: the model is loaded and the compute processes have it, so a prediction
+        is answered now; a 503 while they start and once shutdown has begun."""
+        if getattr(http.app.state, "ready", False):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "starting or stopping"}, status_code=503)
 
     @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
     def model_info() -> ModelInfo:
@@ -224,10 +258,10 @@ def add_routes(
     )
     async def predict_point(
         request: Annotated[point_model, Body(openapi_examples=examples(stat="mean"))],
-    ) -> PointResponse | CategoryPointResponse:
+    ) -> Response:
         """The posterior mean or median of each row (of each category's probability, for a
         family of categories)."""
-        return await served.point(request)
+        return await respond("point", request)
 
     @app.post(
         "/v1/predict/interval", response_model=interval_response, responses=errors, tags=["predict"]
@@ -236,16 +270,16 @@ def add_routes(
         request: Annotated[
             interval_model, Body(openapi_examples=examples(prob=0.9, **interval_kind))
         ],
-    ) -> IntervalResponse | CategoryIntervalResponse:
+    ) -> Response:
         """A ``prob`` interval of each row: highest-density (``hdi``) or equal-tailed (of each
         category's probability, for a family of categories)."""
-        return await served.interval(request)
+        return await respond("interval", request)
 
     @app.post(
         "/v1/predict/density", response_model=DensityResponse, responses=errors, tags=["predict"]
     )
     async def predict_density(
         request: Annotated[density_model, Body(openapi_examples=examples(bins=20))],
-    ) -> DensityResponse:
+    ) -> Response:
         """A histogram density of each row's predictive draws, or its quantiles."""
-        return await served.density(request)
+        return await respond("density", request)
