@@ -1,4 +1,5 @@
-"""The ``bayesmm`` command: ``bayesmm serve [MODEL_FILE]`` (also ``python -m bayesmm``)."""
+"""The ``bayesmm`` command (also ``python -m bayesmm``): ``bayesmm fit FORMULA DATA -o FILE``
+trains a model and saves it; ``bayesmm serve [MODEL_FILE]`` serves a saved one over HTTP."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 __all__ = ["main"]
 
@@ -15,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="bayesmm", description="Bayesian mixed models written as formulas."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _fit_parser(commands)
     serve = commands.add_parser(
         "serve",
         help="serve a saved model over HTTP",
@@ -88,10 +91,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fit_parser(commands: Any) -> None:
+    fit = commands.add_parser(
+        "fit",
+        help="fit a model to a table and save it",
+        description="Fit FORMULA to the rows of DATA (.csv, .tsv, .parquet or .json) with "
+        "NUTS and save the model to OUTPUT, the file that `bayesmm serve` and bayesmm.load "
+        "read. For a scheduled job that retrains the model a service loads.",
+    )
+    fit.add_argument("formula", metavar="FORMULA", help="e.g. 'Reaction ~ Days + (Days | Subject)'")
+    fit.add_argument("data", metavar="DATA", help="a table: .csv, .tsv, .parquet or .json")
+    fit.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="the model file")
+    fit.add_argument("--family", default="gaussian", help="(default %(default)s)")
+    fit.add_argument("--link", default=None, help="(default: the family's)")
+    fit.add_argument(
+        "--categorical",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column of numbers to treat as categories (repeat for more)",
+    )
+    fit.add_argument(
+        "--dropna", action="store_true", help="drop rows with missing values in the formula"
+    )
+    fit.add_argument("--draws", type=int, default=1000, help="per chain (default %(default)s)")
+    fit.add_argument("--tune", type=int, default=1000, help="per chain (default %(default)s)")
+    fit.add_argument("--chains", type=int, default=None, help="(default: the sampler's)")
+    fit.add_argument("--seed", type=int, default=None, help="for a reproducible fit")
+    fit.add_argument("--inference-method", default="auto", help="NUTS engine (default %(default)s)")
+    fit.add_argument(
+        "--sample-new-groups",
+        default=None,
+        metavar="POLICY",
+        help="the saved policy for group levels not seen at fit time (e.g. gaussian)",
+    )
+    fit.add_argument(
+        "--posterior-only",
+        action="store_true",
+        help="save without the training rows (smaller; no in-sample summaries)",
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "fit":
+        return _fit(args)
     return 2  # pragma: no cover (argparse requires a command)
 
 
@@ -144,6 +191,79 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         graceful_seconds=args.graceful_seconds,
     )
+
+
+READERS = {
+    ".csv": "read_csv",
+    ".tsv": "read_table",
+    ".parquet": "read_parquet",
+    ".json": "read_json",
+}
+
+
+def _read_table(path: str) -> Any:
+    """The rows of a table file (local, or a URL that fsspec reads)."""
+    import pandas as pd
+
+    suffix = next((s for s in READERS if path.lower().endswith(s)), None)
+    if suffix is None:
+        raise ValueError(f"DATA must end in one of {sorted(READERS)}; got {path!r}.")
+    try:
+        return getattr(pd, READERS[suffix])(path)
+    except ImportError as err:
+        raise ValueError(f"reading {path!r} needs {err.name or 'a package'}: {err}") from None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read {path!r}: {err}") from None
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from ._errors import BayesmmError
+
+    try:
+        data = _read_table(args.data)
+    except ValueError as err:
+        print(f"bayesmm fit: {err}", file=sys.stderr)
+        return 2
+    import bayesmm as bmm
+
+    from .many import fit_diagnostics
+
+    try:
+        model = bmm.Model(
+            args.formula,
+            data,
+            family=args.family,
+            link=args.link,
+            categorical=args.categorical or None,
+            dropna=args.dropna,
+        )
+        idata = model.fit(
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            inference_method=args.inference_method,
+            random_seed=args.seed,
+            progressbar=not args.quiet,
+        )
+        path = model.save(
+            args.output,
+            idata,
+            posterior_only=args.posterior_only,
+            sample_new_groups=args.sample_new_groups,
+        )
+    except BayesmmError as err:
+        print(f"bayesmm fit: {err}", file=sys.stderr)
+        return 2
+    found = fit_diagnostics(idata)
+    chains, draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+    print(
+        f"bayesmm fit: wrote {str(path)!r}: {args.family} model of {len(data)} rows, "
+        f"{chains} chains x {draws} draws ({found['inference_method']}); largest R-hat "
+        f"{found['max_rhat']:.3f}, smallest bulk ESS {found['min_ess_bulk']:.0f}, "
+        f"{found['divergences']} divergences",
+        flush=True,
+    )
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -132,7 +132,7 @@ def spawn_seeds(random_seed: Any, n: int) -> list[int]:
     return [int(child.generate_state(1)[0]) for child in sequence.spawn(n)]
 
 
-def _diagnostics(idata: az.InferenceData) -> dict[str, Any]:
+def fit_diagnostics(idata: az.InferenceData) -> dict[str, Any]:
     """Divergences, the largest R-hat and the smallest bulk ESS of a fit's posterior."""
     import arviz as az
 
@@ -157,7 +157,7 @@ def _kept(
     index: int, model: Model, idata: az.InferenceData, keep: str | Path
 ) -> tuple[Any, dict[str, Any]]:
     """The result to keep of one finished fit, and its diagnostics (also in its attrs)."""
-    diagnostics = _diagnostics(idata)
+    diagnostics = fit_diagnostics(idata)
     idata.attrs.update(
         {k: v for k, v in diagnostics.items() if k != "inference_method"} | {"fit_index": index}
     )
