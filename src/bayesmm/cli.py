@@ -255,7 +255,8 @@ def _fit(args: argparse.Namespace) -> int:
         print(f"bayesmm fit: {err}", file=sys.stderr)
         return 2
     found = fit_diagnostics(idata)
-    chains, draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+    sizes = idata["posterior"].sizes
+    chains, draws = sizes["chain"], sizes["draw"]
     print(
         f"bayesmm fit: wrote {str(path)!r}: {args.family} model of {len(data)} rows, "
         f"{chains} chains x {draws} draws ({found['inference_method']}); largest R-hat "
