@@ -18,6 +18,7 @@ from .display import fitted_html
 from .families import Family
 from .links import Link
 from .persist import netcdf
+from .persist.remote import is_url, uploaded
 from .predict import (
     PosteriorDraws,
     PredictOptions,
@@ -470,11 +471,13 @@ class FittedModel:
         posterior_only: bool = False,
         draws: int | None = None,
         sample_new_groups: bool | str | None = None,
-    ) -> Path:
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Path | str:
         """Write this model to one netCDF file; see :meth:`bayesmm.Model.save`.
 
         The file is written next to ``path`` under a temporary name and then moved into
-        place, so an interrupted save never leaves a half-written file at ``path``.
+        place, so an interrupted save never leaves a half-written file at ``path``; a URL
+        gets the whole file in one upload.
         """
         spec = self.spec
         if spec is None:
@@ -495,6 +498,10 @@ class FittedModel:
         groups = self._saved_groups(posterior_only, draws)
         attrs = {k: v for k, v in (getattr(self.idata, "attrs", None) or {}).items()}
         attrs.update(netcdf.format_attrs(spec.to_dict(), spec.data_sha256))
+        if is_url(path):
+            with uploaded(str(path), storage_options) as local:
+                netcdf.write(local, groups, attrs)
+            return str(path)
         return netcdf.write(path, groups, attrs)
 
     def _saved_groups(self, posterior_only: bool, draws: int | None) -> dict[str, xr.Dataset]:

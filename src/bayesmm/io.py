@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,10 @@ import pandas as pd
 from ._errors import BayesmmError, ModelFileError, ModelFileNotFoundError
 from .design import design_from_dict
 from .fitted import FittedModel
-from .persist import netcdf
+from .persist import netcdf, remote
 from .persist.importpath import PathPolicy, UntrustedPathError
 from .persist.netcdf import FORMAT_NAME, FORMAT_VERSION
+from .persist.remote import is_url
 from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_from_spec
 
 __all__ = [
@@ -43,10 +44,15 @@ def save(
     posterior_only: bool = False,
     draws: int | None = None,
     sample_new_groups: bool | str | None = None,
-) -> Path:
+    storage_options: Mapping[str, Any] | None = None,
+) -> Path | str:
     """Write a fitted model to one netCDF file; see :meth:`bayesmm.Model.save`."""
     return fitted.save(
-        path, posterior_only=posterior_only, draws=draws, sample_new_groups=sample_new_groups
+        path,
+        posterior_only=posterior_only,
+        draws=draws,
+        sample_new_groups=sample_new_groups,
+        storage_options=storage_options,
     )
 
 
@@ -73,6 +79,7 @@ def load(
     trusted: bool = False,
     allow_modules: Sequence[str] = (),
     sha256: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> FittedModel:
     """Load a model saved with :meth:`bayesmm.Model.save`; no refit, no original data.
 
@@ -83,7 +90,8 @@ def load(
     Parameters
     ----------
     path : str or path-like
-        The file.
+        The file, or a URL (``s3://``, ``gs://``, ``https://``, ...) read through fsspec
+        when it and the filesystem's package are installed (the ``remote`` extra).
     trusted : bool, default False
         Allow the file to name functions of any module (importing a module runs its code:
         only for files from a source you trust).
@@ -92,6 +100,9 @@ def load(
         ones: e.g. the module of your own custom family.
     sha256 : str, optional
         The file's expected SHA-256 (hex): a file with another digest is refused.
+    storage_options : mapping, optional
+        For a URL: options of its fsspec filesystem (credentials, endpoint, ...); by
+        default the filesystem's own configuration (e.g. the ``AWS_*`` variables).
 
     Returns
     -------
@@ -107,7 +118,19 @@ def load(
         names a family that is not registered, names a module it may not, or has another
         SHA-256 than ``sha256``.
     """
-    path = Path(path)
+    if is_url(path):
+        url = str(path)
+        with remote.fetched(url, storage_options) as local:
+            try:
+                return _load(local, url, trusted, allow_modules, sha256)
+            except ModelFileError as err:
+                raise remote.named(err, local, url) from None
+    return _load(Path(path), str(path), trusted, allow_modules, sha256)
+
+
+def _load(
+    path: Path, origin: str, trusted: bool, allow_modules: Sequence[str], sha256: str | None
+) -> FittedModel:
     if sha256 is not None:
         _check_digest(path, sha256)
     header = read_header(path)
@@ -122,7 +145,7 @@ def load(
     family, link = _family(path, spec, policy)
     groups = netcdf.read_groups(path, header["groups"])
     design = _design(path, spec, family, groups)
-    return _fitted(path, header, spec, family, link, design, groups)
+    return _fitted(path, origin, header, spec, family, link, design, groups)
 
 
 def _check_digest(path: Path, expected: str) -> None:
@@ -193,6 +216,7 @@ def _design(path: Path, spec: ModelSpec, family: Any, groups: dict[str, Any]) ->
 
 def _fitted(
     path: Path,
+    origin: str,
     header: dict[str, Any],
     spec: ModelSpec,
     family: Any,
@@ -213,7 +237,7 @@ def _fitted(
             spec=spec,
             sample_new_groups=spec.sample_new_groups,
             source={
-                "path": str(path),
+                "path": origin,
                 "format_version": header["format_version"],
                 "versions": header["versions"],
                 "saved_at": header["saved_at"],

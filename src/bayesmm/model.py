@@ -476,7 +476,8 @@ class Model:
         posterior_only: bool = False,
         draws: int | None = None,
         sample_new_groups: bool | str = False,
-    ) -> Path:
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Path | str:
         """Save the fitted model to one portable netCDF file; ``bayesmm.load`` reads it back.
 
         The file holds the InferenceData, the model spec as JSON (formula, family, link, priors
@@ -487,7 +488,9 @@ class Model:
         Parameters
         ----------
         path : str or path-like
-            The file to write (``.nc`` by convention); replaced if it exists.
+            The file to write (``.nc`` by convention); replaced if it exists. Or a URL
+            (``s3://``, ``gs://``, ...) written through fsspec when it and the
+            filesystem's package are installed (the ``remote`` extra).
         idata : arviz.InferenceData
             What :meth:`fit` returned.
         posterior_only : bool, default False
@@ -498,14 +501,20 @@ class Model:
             Thin to this many draws per chain, evenly spaced.
         sample_new_groups : bool or str, default False
             The loaded model's default policy for unseen group levels.
+        storage_options : mapping, optional
+            For a URL: options of its fsspec filesystem (credentials, endpoint, ...).
 
         Returns
         -------
-        pathlib.Path
-            The path written.
+        pathlib.Path or str
+            The path written, or the URL.
         """
         return self.fitted(idata).save(
-            path, posterior_only=posterior_only, draws=draws, sample_new_groups=sample_new_groups
+            path,
+            posterior_only=posterior_only,
+            draws=draws,
+            sample_new_groups=sample_new_groups,
+            storage_options=storage_options,
         )
 
     def predict(
