@@ -4,14 +4,16 @@ Run with ``python examples/quickstart.py``; it prints the model and the posterio
 writes ``quickstart_trace.png``.
 """
 
+# bayesmm first: importing it quiets two warnings of its dependencies that a user cannot
+# act on (see docs/fitting.md).
+import bayesmm as bmm  # isort: skip
+
 import arviz as az
 import matplotlib
 
 matplotlib.use("Agg")  # write files; no display needed
 import matplotlib.pyplot as plt
 import pandas as pd
-
-import bayesmm as bmm
 
 data = bmm.load_data("sleepstudy")
 model = bmm.Model("Reaction ~ Days + (Days | Subject)", data)

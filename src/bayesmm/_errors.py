@@ -1,10 +1,26 @@
-"""Exception and warning types raised by bayesmm.
+"""Exception and warning types raised by bayesmm, and the dependencies' warnings it silences.
 
 Every error a user can trigger is one of these, so callers can catch our
 errors precisely while still catching the builtin they subclass.
 """
 
 from __future__ import annotations
+
+import warnings
+
+# Two warnings of our dependencies that a bayesmm user cannot act on, silenced by their
+# message when bayesmm is imported (this module is the first of bayesmm's to load;
+# docs/fitting.md says how to see them again):
+# - arviz 0.23 announces its 1.0 refactor once a day, on import;
+# - a pip-installed pytensor finds no BLAS to link its C code with. bayesmm samples with
+#   NumPyro (JAX) or nutpie (numba), which bring their own; only the inference_method="pymc"
+#   route is slower for it.
+SILENCED = (
+    (r"\s*ArviZ is undergoing a major refactor", FutureWarning),
+    ("PyTensor could not link to a BLAS installation", UserWarning),
+)
+for _message, _category in SILENCED:
+    warnings.filterwarnings("ignore", message=_message, category=_category)
 
 __all__ = [
     "BayesmmError",
