@@ -18,7 +18,6 @@ from .display import fitted_html
 from .families import Family
 from .links import Link
 from .persist import netcdf
-from .persist.remote import is_url, uploaded
 from .predict import (
     PosteriorDraws,
     PredictOptions,
@@ -498,11 +497,7 @@ class FittedModel:
         groups = self._saved_groups(posterior_only, draws)
         attrs = {k: v for k, v in (getattr(self.idata, "attrs", None) or {}).items()}
         attrs.update(netcdf.format_attrs(spec.to_dict(), spec.data_sha256))
-        if is_url(path):
-            with uploaded(str(path), storage_options) as local:
-                netcdf.write(local, groups, attrs)
-            return str(path)
-        return netcdf.write(path, groups, attrs)
+        return netcdf.write(path, groups, attrs, storage_options)
 
     def _saved_groups(self, posterior_only: bool, draws: int | None) -> dict[str, xr.Dataset]:
         """The groups a file holds: thinned to ``draws`` per chain, with the training rows."""

@@ -28,6 +28,7 @@ import xarray as xr
 from .._errors import DataError, ModelFileError, ModelFileNotFoundError
 from .._names import OBS_DIM
 from .._version import __version__
+from .remote import is_url, uploaded
 
 __all__ = [
     "FORMAT_NAME",
@@ -89,12 +90,16 @@ def training_rows(frame: pd.DataFrame) -> xr.Dataset:
 
 
 def write(
-    path: str | os.PathLike[str], groups: Mapping[str, xr.Dataset], attrs: Mapping[str, Any]
-) -> Path:
+    path: str | os.PathLike[str],
+    groups: Mapping[str, xr.Dataset],
+    attrs: Mapping[str, Any],
+    storage_options: Mapping[str, Any] | None = None,
+) -> Path | str:
     """Write InferenceData ``groups`` and root ``attrs`` to one netCDF-4 file at ``path``.
 
     The file is written next to ``path`` under a temporary name and then moved into place, so
-    an interrupted save never leaves a half-written file at ``path``.
+    an interrupted save never leaves a half-written file at ``path``. A URL (see
+    :mod:`~bayesmm.persist.remote`) gets the whole file in one upload, and is returned.
 
     Raises
     ------
@@ -103,6 +108,10 @@ def write(
     ModelFileError
         If the file cannot be written (no permission, disk full, ...).
     """
+    if is_url(path):
+        with uploaded(str(path), storage_options) as local:
+            write(local, groups, attrs)
+        return str(path)
     import arviz as az
 
     out = az.InferenceData(**groups)  # type: ignore[arg-type]
