@@ -272,3 +272,23 @@ def test_categorical_argument_naming_a_missing_column_is_an_error(toy):
 def test_unknown_function_in_formula_is_a_formula_error(toy):
     with pytest.raises(bmm.FormulaError, match=r"Could not evaluate formula 'y ~ nosuch\(x\)'"):
         bmm.Model("y ~ nosuch(x)", toy)
+    with pytest.raises(bmm.FormulaError, match=r"'nosuch' is neither a column .* e.g. np.log\)"):
+        bmm.Model("y ~ nosuch(x)", toy)
+
+
+def test_an_unknown_function_of_the_response_is_named(toy):
+    with pytest.raises(bmm.DataError, match=r"response 'log\(y\)' .* 'log' is neither a column"):
+        bmm.Model("log(y) ~ x", toy)
+    toy = toy.assign(word="a")
+    with pytest.raises(bmm.DataError, match=r"cannot take the values it was given"):
+        bmm.Model("np.log(word) ~ x", toy)
+
+
+def test_a_date_column_is_named_with_a_conversion(toy):
+    dated = toy.assign(when=pd.date_range("2020-01-01", periods=len(toy)))
+    with pytest.raises(bmm.DataError, match=r"column 'when' holds dates .*\.dt\.days"):
+        bmm.Model("y ~ x + when", dated)
+    with pytest.raises(bmm.DataError, match=r"column 'when' holds dates"):
+        bmm.Model("when ~ x", dated)
+    # As a grouping factor a date only labels groups.
+    assert bmm.Model("y ~ x + (1|when)", dated.assign(when=dated["when"].dt.floor("3D")))

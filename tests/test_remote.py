@@ -44,10 +44,13 @@ def s3():
     with pytest.MonkeyPatch.context() as patch:
         for key, value in settings.items():
             patch.setenv(key, value)
-        import fsspec
+        import s3fs
 
-        fsspec.filesystem("s3", skip_instance_cache=True).mkdir("models")
+        # A filesystem cached before these settings (by another test) would keep its own.
+        s3fs.S3FileSystem.clear_instance_cache()
+        s3fs.S3FileSystem(skip_instance_cache=True).mkdir("models")
         yield {**os.environ, **settings}
+        s3fs.S3FileSystem.clear_instance_cache()
     server.stop()
 
 

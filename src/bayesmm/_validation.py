@@ -81,3 +81,16 @@ def check_sampling(random_seed: Any, options: Mapping[str, Any]) -> None:
 def check_count(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+
+
+def evaluation_reason(err: Exception) -> str:
+    """Why formulae could not evaluate a term, in the user's words: formulae reports an
+    unknown name as a bare ``KeyError('name')`` and numpy a text column as a ufunc loop."""
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        return (
+            f"{err.args[0]!r} is neither a column of the data nor a function a formula can call "
+            f"(numpy is there as np, e.g. np.log)"
+        )
+    if isinstance(err, TypeError) and "ufunc" in str(err):
+        return f"a function of the formula cannot take the values it was given ({err})"
+    return str(err)

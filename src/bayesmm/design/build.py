@@ -20,7 +20,7 @@ import pandas as pd
 from formulae.environment import Environment
 
 from .._errors import BayesmmWarning, DataError, FormulaError
-from .._validation import did_you_mean
+from .._validation import did_you_mean, evaluation_reason
 from ..families import Family
 from ..formula import parse_formula
 from .censoring import fill_unused_upper
@@ -57,6 +57,24 @@ def _check_columns(formula: str, needed: Iterable[str], data: pd.DataFrame) -> N
             hint = did_you_mean(name, columns) or f" Columns are {columns[:20]}."
             raise FormulaError(
                 f"formula {formula!r} uses {name!r}, which is not a column of data.{hint}"
+            )
+
+
+def _check_no_dates(formula: str, description: Any, data: pd.DataFrame) -> None:
+    """A date or duration column is neither a number nor a category to a formula (formulae
+    says only "unrecognized type"); it may be a grouping factor, which only compares values."""
+    factors = {name for term in description.group_terms for name in term.factor.var_names}
+    valued = {name for term in description.group_terms for name in term.expr.var_names}
+    for name in sorted(set(description.var_names) - (factors - valued)):
+        if not name or name not in data.columns:
+            continue
+        dtype = data[name].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+            raise DataError(
+                f"data's column {name!r} holds dates or durations ({dtype}), which formula "
+                f"{formula!r} cannot use as a number or a category. Convert it first: e.g. "
+                f"days since the first, (data[{name!r}] - data[{name!r}].min()).dt.days, or "
+                f"a category, data[{name!r}].astype(str)."
             )
 
 
@@ -197,6 +215,7 @@ def build_design(
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
     _check_columns(formula, needed, data)
+    _check_no_dates(formula, description, data)
     lhs = formula.split("~", 1)[0].strip()
     subs = {
         param: (f"{lhs} ~ {terms}", link) for param, (terms, link) in (distributional or {}).items()
@@ -295,7 +314,7 @@ def _encode_formula(
     except Exception as err:  # formulae's own checks of the response, e.g. in p(s, n)
         raise DataError(
             f"The response {str(description.response.term.name)!r} of formula {formula!r} is "
-            f"invalid: {err}"
+            f"invalid: {evaluation_reason(err)}"
         ) from None
     try:
         common, common_terms, common_raw, common_matrix = encode_common(
@@ -307,7 +326,9 @@ def _encode_formula(
     except (DataError, FormulaError):
         raise
     except Exception as err:  # formulae evaluation errors: bad calls, unknown functions
-        raise FormulaError(f"Could not evaluate formula {formula!r} on data: {err}") from None
+        raise FormulaError(
+            f"Could not evaluate formula {formula!r} on data: {evaluation_reason(err)}"
+        ) from None
 
     check_categorical_levels(formula, [*common_raw, *group_raw])
     check_constant_columns(common, common_terms)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError
-from .._validation import describe_values, did_you_mean
+from .._validation import describe_values, did_you_mean, evaluation_reason
 from ..persist.values import decode_value, encode_value
 from .offsets import new_offset
 from .splines import check_spline_bounds
@@ -318,7 +318,8 @@ class DesignState:
                 common = self.common_matrix.evaluate_new_data(frame).design_matrix
             except Exception as err:  # formulae's evaluation of calls on the new data
                 raise DataError(
-                    f"Could not evaluate formula {self.formula!r} on the new data: {err}"
+                    f"Could not evaluate formula {self.formula!r} on the new data: "
+                    f"{evaluation_reason(err)}"
                 ) from None
             common = np.asarray(common, dtype=float).reshape(n, self.n_common)
             if self.dropped_columns:
