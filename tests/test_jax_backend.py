@@ -278,8 +278,8 @@ def test_explicit_numpyro_that_jax_cannot_differentiate_is_a_backend_error(
 @needs_jax
 def test_unknown_numpyro_options_are_named(sleepstudy):
     with pytest.raises(
-        bmm.BackendError,
-        match=r"inference_method='numpyro' got options it does not take: \['max_treedepth'\]\. "
-        r"It takes target_accept and these options of NumPyro's NUTS: \[.*'max_tree_depth'",
+        bmm.DataError,
+        match=r"inference_method='numpyro' does not take the option\(s\) \['max_treedepth'\]\. "
+        r"Did you mean 'max_tree_depth'\? It takes \[.*'max_tree_depth'",
     ):
         bmm.Model(FORMULA, sleepstudy).fit(inference_method="numpyro", max_treedepth=8)

@@ -216,5 +216,7 @@ def test_auto_parameterisation_centres_terms_with_many_rows_per_level(sleepstudy
 
 
 def test_noncentered_must_be_a_bool_or_auto(sleepstudy):
-    with pytest.raises(ValueError, match=r"noncentered must be True, False or 'auto'; got 'yes'"):
+    with pytest.raises(
+        bmm.DataError, match=r"noncentered must be True, False or 'auto'; got 'yes'"
+    ):
         bmm.Model("Reaction ~ Days + (1 | Subject)", sleepstudy, noncentered="yes")

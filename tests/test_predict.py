@@ -312,9 +312,9 @@ def test_summary_functions_check_their_arguments():
         bmm.DataError, match=r"stat must be one of \['mean', 'median'\]; got 'mode'"
     ):
         point_estimate(values, "mode")
-    with pytest.raises(bmm.DataError, match="bins must be a positive integer"):
+    with pytest.raises(bmm.DataError, match="bins must be an integer from 1 to 10000"):
         density(values, 0)
-    with pytest.raises(bmm.DataError, match="quantiles must be a probability"):
+    with pytest.raises(bmm.DataError, match="probs must be a probability strictly between"):
         quantiles(values, [0.5, 2])
 
 

@@ -70,3 +70,93 @@ def test_sampler_options_are_checked_on_every_route(data, options, match, method
     model = bmm.Model("y ~ x + (1|g)", data)
     with pytest.raises(bmm.DataError, match=match):
         model.fit(inference_method=method, progressbar=False, **options)
+
+
+@pytest.mark.parametrize("method", ["auto", "numpyro", "nutpie", "pymc"])
+def test_unknown_sampler_options_are_listed_against_the_known_ones(data, method):
+    model = bmm.Model("y ~ x + (1|g)", data)
+    route = r"inference_method='auto' \(which picked '\w+' here\)" if method == "auto" else method
+    with pytest.raises(
+        bmm.DataError,
+        match=rf"{route}'? does not take the option\(s\) \['target_acept'\]\. Did you mean "
+        r"'target_accept'\? It takes \[.*'max_tree_depth'.*'target_accept'",
+    ):
+        model.fit(inference_method=method, target_acept=0.9, progressbar=False)
+
+
+def test_fit_many_checks_sampler_options_before_any_fit(data):
+    models = [bmm.Model("y ~ x + (1|g)", data)] * 2
+    with pytest.raises(bmm.DataError, match=r"'nutpie' does not take the option\(s\) \['foo'\]"):
+        bmm.fit_many(models, inference_method="nutpie", foo=1)
+
+
+@pytest.mark.parametrize(
+    ("method", "name"), [("numpyro", "max_tree_depth"), ("nutpie", "maxdepth"), ("pymc", "max_treedepth")]
+)  # fmt: skip
+def test_the_common_options_are_translated_to_each_samplers_own_names(method, name):
+    from bayesmm.backend.options import sampler_options, translate_options
+
+    translated = translate_options(method, {"max_tree_depth": 7, "target_accept": 0.9, "cores": 1})
+    assert translated[name] == 7 and translated["target_accept"] == 0.9
+    # The sampler's own name is one it takes (read from its signature).
+    assert name in sampler_options(method)
+
+
+def test_summary_arguments_are_checked_before_drawing(data, stub_sampler, monkeypatch):
+    model = bmm.Model("y ~ x + (1|g)", data)
+    fitted = model.fitted(model.fit(draws=10, chains=1, random_seed=1))
+    monkeypatch.setattr(type(fitted), "draws", lambda *a, **k: pytest.fail("drew"))
+    cases = [
+        (lambda: fitted.interval(data, prob=[0.5]), r"prob must be a probability .*got \[0.5\]"),
+        (lambda: fitted.interval(data, method="hpd"), r"method must be one of \['eti', 'hdi'\]"),
+        (lambda: fitted.quantiles(data, probs="median"), r"probs must be a probability or a "),
+        (lambda: fitted.quantiles(data, probs=[[0.1]]), r"non-empty list .*got \[\[0.1\]\]"),
+        (lambda: fitted.quantiles(data, probs=[0.5, np.nan]), r"strictly between 0 and 1; got nan"),
+        (lambda: fitted.density(data, bins=10**9), r"bins must be an integer from 1 to 10000"),
+        (lambda: fitted.density(data, bins=[0, np.inf]), r"2 to 10001 finite numbers; got \[0, inf\]"),
+    ]  # fmt: skip
+    for call, match in cases:
+        with pytest.raises(bmm.DataError, match=match):
+            call()
+
+
+def test_save_and_load_paths_must_be_paths(data, stub_sampler, tmp_path):
+    model = bmm.Model("y ~ x + (1|g)", data)
+    idata = model.fit(draws=10, chains=1, random_seed=1)
+    with pytest.raises(bmm.DataError, match=r"path must be a file's path or URL .*got int 3"):
+        model.save(3, idata)
+    with pytest.raises(bmm.DataError, match=r"path must be .*got NoneType None"):
+        bmm.load(None)
+    with pytest.raises(bmm.DataError, match=r"path must be .*got str ''"):
+        bmm.load("")
+    with pytest.raises(bmm.DataError, match=r"path must be a file name; .* is a directory"):
+        model.save(tmp_path, idata)
+    with pytest.raises(bmm.ModelFileError, match=r"is not a bayesmm model file: .*file is empty"):
+        bmm.load((tmp_path / "empty.nc").touch() or tmp_path / "empty.nc")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"n": [np.inf] + [10] * 19}, r"column 'n' of the response 'p\(k, n\)' must hold whole numbers >= 0; got \[inf\] in 1 row\(s\), index \[0\]"),
+        ({"n": ["ten"] + [10] * 19}, r"column 'n' .* got \['ten'\]"),
+        ({"k": [1.5] + [1] * 19}, r"column 'k' .* whole numbers >= 0; got \[1.5\]"),
+        ({"k": [11] + [1] * 19}, r"successes 'k' of the response 'p\(k, n\)' must be at most its trials 'n'; got more in 1 row\(s\), index \[0\]"),
+    ],
+)  # fmt: skip
+def test_binomial_trials_are_checked_with_their_rows(data, change, match):
+    counts = data.assign(k=1, n=10).assign(**change)
+    with pytest.raises(bmm.DataError, match=match):
+        bmm.Model("p(k, n) ~ x", counts, family="binomial")
+
+
+def test_offsets_and_censoring_bounds_are_checked(data):
+    with pytest.raises(bmm.DataError, match=r"infinite values in the column 'exposure'"):
+        bmm.Model("y ~ x + offset(exposure)", data.assign(exposure=[np.inf] + [1.0] * 19))
+    with pytest.raises(
+        bmm.DataError, match=r"column 'upper' of the censored response .* must hold numbers"
+    ):
+        bmm.Model(
+            "censored(y, upper, status) ~ x",
+            data.assign(upper="high", status="interval"),
+        )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -94,3 +96,64 @@ def evaluation_reason(err: Exception) -> str:
     if isinstance(err, TypeError) and "ufunc" in str(err):
         return f"a function of the formula cannot take the values it was given ({err})"
     return str(err)
+
+
+#: The most histogram bins a density may ask for: each row's histogram is held in memory.
+MAX_BINS = 10_000
+
+
+def check_probability(name: str, value: Any) -> float:
+    """A probability strictly between 0 and 1, as a float."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < 1:
+        raise DataError(f"{name} must be a probability strictly between 0 and 1; got {value!r}.")
+    return float(value)
+
+
+def check_probabilities(name: str, values: Any) -> list[float]:
+    """One probability or a non-empty flat sequence of them, as a list of floats."""
+    if isinstance(values, str | bytes) or np.ndim(values) > 1 or np.size(values) == 0:
+        raise DataError(
+            f"{name} must be a probability or a non-empty list of probabilities strictly "
+            f"between 0 and 1, e.g. [0.05, 0.5, 0.95]; got {values!r}."
+        )
+    return [check_probability(name, v) for v in np.atleast_1d(np.asarray(values, dtype=object))]
+
+
+def check_bins(bins: Any) -> int | np.ndarray:
+    """A number of histogram bins (1 to ``MAX_BINS``) or increasing finite edges."""
+    if np.ndim(bins) == 0:
+        if (
+            isinstance(bins, bool)
+            or not isinstance(bins, Integral)
+            or not 1 <= int(bins) <= MAX_BINS
+        ):
+            raise DataError(
+                f"bins must be an integer from 1 to {MAX_BINS} or a sequence of edges; "
+                f"got {bins!r}."
+            )
+        return int(bins)
+    try:
+        edges = np.asarray(bins, dtype=float)
+    except (TypeError, ValueError):
+        edges = np.array([np.nan])
+    if (
+        edges.ndim != 1
+        or not 2 <= edges.size <= MAX_BINS + 1
+        or not np.all(np.isfinite(edges))
+        or np.any(np.diff(edges) <= 0)
+    ):
+        raise DataError(
+            f"bins as edges must be an increasing sequence of 2 to {MAX_BINS + 1} finite "
+            f"numbers; got {describe_values(np.ravel(np.asarray(bins, dtype=object)))}."
+        )
+    return edges
+
+
+def check_path(path: Any, argument: str = "path") -> str:
+    """A file's path or URL as text: a non-empty ``str`` or ``os.PathLike``."""
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike) or not str(path):
+        raise DataError(
+            f"{argument} must be a file's path or URL (a non-empty str or pathlib.Path); got "
+            f"{type(path).__name__} {path!r}."
+        )
+    return os.fspath(path)

@@ -13,6 +13,7 @@ import xarray as xr
 
 from ._errors import DataError, FamilyError, NotFittedError
 from ._names import CATEGORY_DIM, OBS_DIM
+from ._validation import check_bins, check_probabilities
 from .design import Design, NewDesign
 from .display import fitted_html
 from .families import Family
@@ -21,6 +22,7 @@ from .persist import netcdf
 from .predict import (
     PosteriorDraws,
     PredictOptions,
+    check_interval,
     check_kind,
     density,
     extract_draws,
@@ -393,6 +395,7 @@ class FittedModel:
         The default ``kind="response"`` gives a predictive interval for new observations;
         ``kind="response_params"`` gives a credible interval of the mean.
         """
+        check_interval(prob, method)
         values = self.draws(data, kind, **options)
         if values.ndim == 3:
             table = per_category(values, lambda v: interval(v, prob, method))
@@ -410,8 +413,9 @@ class FittedModel:
         **options: Any,
     ) -> pd.DataFrame:
         """Quantiles of each row's predictive distribution: one column per probability."""
+        probs = check_probabilities("probs", probs)
         values = self.draws(data, kind, **options)
-        columns = [f"q{p:g}" for p in np.atleast_1d(probs)]
+        columns = [f"q{p:g}" for p in probs]
         if values.ndim == 3:
             table = per_category(values, lambda v: quantiles(v, probs))
             return self._category_frame(table, columns, data, values)
@@ -429,6 +433,7 @@ class FittedModel:
         Columns ``edges`` (``bins + 1`` numbers) and ``density`` (``bins`` numbers), one array
         each per row; ``sum(density * diff(edges))`` is 1.
         """
+        checked = check_bins(bins)  # before drawing
         values = self.draws(data, kind, **options)
         if values.ndim == 3:
             raise DataError(
@@ -437,7 +442,7 @@ class FittedModel:
                 "kind='response' for the predictive distribution of the categories, or "
                 "point() and interval() for the probabilities."
             )
-        edges, heights = density(values, bins)
+        edges, heights = density(values, checked)
         return pd.DataFrame(
             {"edges": list(edges), "density": list(heights)}, index=_index(data, values)
         )

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ._errors import BayesmmError, ModelFileError, ModelFileNotFoundError
+from ._validation import check_path
 from .design import design_from_dict
 from .fitted import FittedModel
 from .persist import netcdf, remote
@@ -118,6 +119,7 @@ def load(
         names a family that is not registered, names a module it may not, or has another
         SHA-256 than ``sha256``.
     """
+    path = check_path(path)
     if is_url(path):
         url = str(path)
         with remote.fetched(url, storage_options) as local:

@@ -14,6 +14,7 @@ others are kept; an interrupt (Ctrl-C) keeps the fits finished so far.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -290,6 +291,12 @@ def fit_many(
     counts = ("draws", "tune", "chains")
     check_counts(**{k: fit_kwargs[k] for k in counts if k in fit_kwargs})
     check_sampling(None, fit_kwargs)
+    method = fit_kwargs.get("inference_method", "auto")
+    if method != "auto":  # "auto" picks a route per fit; each fit checks its own
+        from .backend.options import translate_options
+
+        fit_arguments = set(inspect.signature(Model.fit).parameters)
+        translate_options(method, {k: v for k, v in fit_kwargs.items() if k not in fit_arguments})
     keep = _check_keep(keep)
     pool = _as_executor(executor)
     seeds = spawn_seeds(random_seed, len(models))

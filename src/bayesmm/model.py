@@ -118,7 +118,7 @@ class Model:
         if automatic_priors not in AUTOMATIC_PRIORS:
             raise PriorError(choice_message("automatic_priors", automatic_priors, AUTOMATIC_PRIORS))
         if not isinstance(noncentered, bool) and noncentered != "auto":
-            raise ValueError(f"noncentered must be True, False or 'auto'; got {noncentered!r}.")
+            raise DataError(f"noncentered must be True, False or 'auto'; got {noncentered!r}.")
         self.formula = formula if isinstance(formula, Formula) else Formula(formula)
         self.family = get_family(family)
         self.link, aux_links = self.family.resolve_links(link, self.formula.distributional)

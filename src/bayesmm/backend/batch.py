@@ -14,6 +14,7 @@ import arviz as az
 import numpy as np
 
 from .compiled import structure_key
+from .options import translate_options
 from .pymc import (
     AUTO,
     BuiltModel,
@@ -80,6 +81,6 @@ def sample_many(
         chains=chains,
         random_seeds=random_seeds,
         log_likelihood=stored,
-        **nuts,
+        **translate_options("numpyro", nuts),
     )
     return [tidy(b, r, "numpyro", stored) for b, r in zip(builts, raw, strict=True)]

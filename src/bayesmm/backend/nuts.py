@@ -25,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import BackendError
-
 __all__ = [
     "NutsSettings",
     "STATS",
@@ -94,6 +92,14 @@ def _value_key(value: Any) -> Any:
     return repr(value)
 
 
+def numpyro_options() -> set[str]:
+    """The options of NumPyro's NUTS kernel that a fit may set, and ``target_accept``."""
+    from numpyro.infer.hmc import hmc
+
+    init_kernel, _ = hmc(potential_fn=lambda z: 0.0, algo="NUTS")
+    return (set(inspect.signature(init_kernel).parameters) - _NOT_OPTIONS) | {"target_accept"}
+
+
 def nuts_settings(
     *,
     draws: int,
@@ -103,26 +109,8 @@ def nuts_settings(
     target_accept: float = 0.8,
     **nuts: Any,
 ) -> NutsSettings:
-    """The settings of a fit, with the kernel options checked against NumPyro's.
-
-    Raises
-    ------
-    BackendError
-        For an option NumPyro's NUTS kernel does not take, naming those it does.
-    """
-    from numpyro.infer.hmc import hmc
-
-    init_kernel, _ = hmc(potential_fn=lambda z: 0.0, algo="NUTS")
-    taken = set(inspect.signature(init_kernel).parameters) - _NOT_OPTIONS
-    unknown = sorted(set(nuts) - taken)
-    if unknown:
-        raise BackendError(
-            f"inference_method='numpyro' got options it does not take: {unknown}. It takes "
-            f"target_accept and these options of NumPyro's NUTS: {sorted(taken)}."
-        )
+    """The settings of a fit; the options are checked by ``options.translate_options``."""
     target = float(target_accept)
-    if not 0 < target < 1:
-        raise BackendError(f"target_accept must be between 0 and 1; got {target_accept!r}.")
     return NutsSettings(
         draws=int(draws),
         tune=int(tune),

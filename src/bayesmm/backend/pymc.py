@@ -34,6 +34,7 @@ from ..priors import PriorSet
 from .compiled import CompiledCache, shared_cache, structure_key
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
 from .likelihoods import auxiliary, category_response, row_likelihood
+from .options import sampler_arguments
 from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
@@ -413,6 +414,7 @@ def sample(
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
     """
     _require(inference_method)
+    asked = inference_method
     automatic = inference_method == AUTO
     if automatic:
         inference_method = choose_sampler(len(built.observed), cache)
@@ -439,8 +441,9 @@ def sample(
         **({"cache": cache} if cache is not None else {}),
         **kwargs,
     }
+    arguments = sampler_arguments(inference_method, options, asked)
     try:
-        idata = run_sampler(model, inference_method, **options)
+        idata = run_sampler(model, inference_method, **arguments)
     except (ValueError, NotImplementedError) as err:
         if inference_method != "numpyro" or not _jax_cannot_translate(err):
             raise
@@ -456,7 +459,8 @@ def sample(
         _log.info(
             "JAX cannot differentiate this model (%s); sampling with %s.", err, inference_method
         )
-        idata = run_sampler(model, inference_method, **options)
+        arguments = sampler_arguments(inference_method, options, asked)
+        idata = run_sampler(model, inference_method, **arguments)
     return tidy(built, idata, inference_method, log_likelihood)
 
 

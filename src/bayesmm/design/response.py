@@ -27,6 +27,37 @@ __all__ = ["encode_response", "threshold_labels"]
 _log = logging.getLogger("bayesmm")
 
 
+def _check_proportion(term: Any, data: pd.DataFrame) -> None:
+    """The columns of a ``p(successes, trials)`` response hold non-negative whole numbers,
+    successes at most trials: named with their rows here, as formulae's own checks name
+    neither."""
+    components = getattr(term, "components", None) or []
+    call = getattr(components[0], "call", None) if len(components) == 1 else None
+    if str(getattr(call, "callee", "")) not in ("p", "prop"):
+        return
+    names = [getattr(arg, "name", None) for arg in getattr(call, "args", None) or []]
+    columns = [str(n) for n in names if n is not None and str(n) in data.columns]
+    where = f"of the response {str(term.name)!r}"
+    for column in columns:
+        values = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+        if bad.any():
+            raise DataError(
+                f"The column {column!r} {where} must hold whole numbers >= 0; got "
+                f"{describe_values(data[column][bad])} in {int(bad.sum())} row(s), index "
+                f"{describe_values(data.index[bad])}."
+            )
+    if len(columns) == 2:
+        successes, trials = (data[c].to_numpy(dtype=float) for c in columns)
+        bad = successes > trials
+        if bad.any():
+            raise DataError(
+                f"The successes {columns[0]!r} {where} must be at most its trials "
+                f"{columns[1]!r}; got more in {int(bad.sum())} row(s), index "
+                f"{describe_values(data.index[bad])}."
+            )
+
+
 def encode_response(
     description: Any, data: pd.DataFrame, env: Environment, family: Family
 ) -> Response:
@@ -36,6 +67,7 @@ def encode_response(
         return Response(name, values, censoring=censoring)
     if family.categories is not None:
         return _encode_categories(description, data, family)
+    _check_proportion(description.response.term, data)
     response = ResponseMatrix(description.response)
     description.response.set_type(data, env)
     description.response.set_data()

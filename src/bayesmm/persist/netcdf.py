@@ -27,6 +27,7 @@ import xarray as xr
 
 from .._errors import DataError, ModelFileError, ModelFileNotFoundError
 from .._names import OBS_DIM
+from .._validation import check_path
 from .._version import __version__
 from .remote import is_url, uploaded
 
@@ -108,6 +109,7 @@ def write(
     ModelFileError
         If the file cannot be written (no permission, disk full, ...).
     """
+    path = check_path(path)
     if is_url(path):
         with uploaded(str(path), storage_options) as local:
             write(local, groups, attrs)
@@ -162,10 +164,9 @@ def check_signature(path: Path) -> None:
             "netCDF-4). Was it written by another program?"
         )
     if head != _HDF5_SIGNATURE:
-        what = "empty" if not head else f"starts with {head!r}"
+        what = "is empty" if not head else f"starts with {head!r}"
         raise ModelFileError(
-            f"{str(path)!r} is not a bayesmm model file: it is not netCDF-4/HDF5 (the file is "
-            f"{what})."
+            f"{str(path)!r} is not a bayesmm model file: it is not netCDF-4/HDF5 (the file {what})."
         )
 
 

@@ -23,6 +23,7 @@ from .params import family_params, linear_predictors, response_draws, response_p
 from .summaries import (
     INTERVAL_METHODS,
     POINT_STATS,
+    check_interval,
     density,
     interval,
     per_category,
@@ -35,6 +36,7 @@ __all__ = [
     "POLICIES",
     "POINT_STATS",
     "INTERVAL_METHODS",
+    "check_interval",
     "OPTION_NAMES",
     "PredictOptions",
     "GroupDraws",

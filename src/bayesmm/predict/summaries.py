@@ -7,19 +7,19 @@ interpretation share them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from .._errors import DataError
-from .._validation import choice_message
+from .._validation import check_bins, check_probabilities, check_probability, choice_message
 
 __all__ = [
     "POINT_STATS",
     "INTERVAL_METHODS",
     "point_estimate",
     "interval",
+    "check_interval",
     "quantiles",
     "density",
     "per_category",
@@ -29,17 +29,18 @@ POINT_STATS = ("mean", "median")
 INTERVAL_METHODS = ("hdi", "eti")
 
 
-def _check_prob(name: str, prob: Any) -> float:
-    if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0 < prob < 1:
-        raise DataError(f"{name} must be a probability strictly between 0 and 1; got {prob!r}.")
-    return float(prob)
-
-
 def point_estimate(values: np.ndarray, stat: str = "mean") -> np.ndarray:
     """Mean or median over draws (axis 0)."""
     if stat not in POINT_STATS:
         raise DataError(choice_message("stat", stat, POINT_STATS))
     return values.mean(axis=0) if stat == "mean" else np.median(values, axis=0)
+
+
+def check_interval(prob: Any, method: Any) -> float:
+    """Check an interval's probability and method; return the probability as a float."""
+    if method not in INTERVAL_METHODS:
+        raise DataError(choice_message("method", method, INTERVAL_METHODS))
+    return check_probability("prob", prob)
 
 
 def interval(values: np.ndarray, prob: float = 0.9, method: str = "hdi") -> np.ndarray:
@@ -48,9 +49,7 @@ def interval(values: np.ndarray, prob: float = 0.9, method: str = "hdi") -> np.n
     ``"hdi"`` is the highest-density interval (ArviZ's ``hdi``); ``"eti"`` is the
     equal-tailed interval between the ``(1 - prob) / 2`` and ``(1 + prob) / 2`` quantiles.
     """
-    prob = _check_prob("prob", prob)
-    if method not in INTERVAL_METHODS:
-        raise DataError(choice_message("method", method, INTERVAL_METHODS))
+    prob = check_interval(prob, method)
     if method == "eti":
         return np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2], axis=0).T
     import arviz as az
@@ -60,11 +59,13 @@ def interval(values: np.ndarray, prob: float = 0.9, method: str = "hdi") -> np.n
 
 def quantiles(values: np.ndarray, probs: Sequence[float]) -> np.ndarray:
     """Quantiles over draws, shape ``(rows, len(probs))``."""
-    probs = [_check_prob("quantiles", p) for p in np.atleast_1d(probs).tolist()]
+    probs = check_probabilities("probs", probs)
     return np.quantile(values, probs, axis=0).T
 
 
-def density(values: np.ndarray, bins: int | Sequence[float] = 20) -> tuple[np.ndarray, np.ndarray]:
+def density(
+    values: np.ndarray, bins: int | Sequence[float] | np.ndarray = 20
+) -> tuple[np.ndarray, np.ndarray]:
     """Histogram density of each row's draws.
 
     Parameters
@@ -84,13 +85,10 @@ def density(values: np.ndarray, bins: int | Sequence[float] = 20) -> tuple[np.nd
         all fall inside the edges.
     """
     n, rows = values.shape
-    if isinstance(bins, bool) or (
-        np.ndim(bins) == 0 and (not isinstance(bins, Integral) or int(bins) < 1)
-    ):
-        raise DataError(f"bins must be a positive integer or a sequence of edges; got {bins!r}.")
-    if np.ndim(bins) == 0:
+    checked = check_bins(bins)
+    if isinstance(checked, int):
         # Equal-width bins spanning each row's draws, computed as numpy.histogram does.
-        k = int(bins)  # type: ignore[arg-type]
+        k = checked
         low, high = values.min(axis=0), values.max(axis=0)
         # A row whose draws are all equal gets a unit-width range, as numpy.histogram gives;
         # wider for values so large that +-0.5 is lost to rounding.
@@ -105,12 +103,7 @@ def density(values: np.ndarray, bins: int | Sequence[float] = 20) -> tuple[np.nd
         index[(values >= edges[columns, index + 1]) & (index != k - 1)] += 1
         inside = np.ones_like(index, dtype=bool)
     else:
-        shared = np.asarray(bins, dtype=float)
-        if shared.ndim != 1 or shared.size < 2 or np.any(np.diff(shared) <= 0):
-            raise DataError(
-                "bins as edges must be an increasing sequence of at least two numbers; "
-                f"got {bins!r}."
-            )
+        shared = checked
         k = shared.size - 1
         edges = np.broadcast_to(shared, (rows, k + 1))
         index = np.searchsorted(shared, values, side="right") - 1

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils.validation import column_or_1d
 
 from .._errors import DataError
+from .._validation import check_probability
 
 __all__ = [
     "crps",
@@ -122,9 +123,7 @@ def interval_coverage(estimator: Any, X: Any, y: Any, prob: float = 0.9) -> floa
 
 def make_coverage_scorer(prob: float = 0.9) -> Any:
     """:func:`interval_coverage` at another probability, as a scorer."""
-    if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0 < prob < 1:
-        raise DataError(f"prob must be a probability strictly between 0 and 1; got {prob!r}.")
-    scorer = partial(interval_coverage, prob=float(prob))
+    scorer = partial(interval_coverage, prob=check_probability("prob", prob))
     scorer.__name__ = f"interval_coverage_{prob:g}"  # type: ignore[attr-defined]
     return scorer
 
