@@ -259,7 +259,7 @@ def test_binomial_successes_above_trials_is_an_error(cbpp):
     bad = cbpp.assign(incidence=cbpp["size"] + 1)
     with pytest.raises(
         bmm.DataError,
-        match=r"response 'p\(incidence, size\)' .* is invalid: 'successes' cannot be greater than 'trials'",
+        match=r"The successes 'incidence' of the response 'p\(incidence, size\)' must be at most its trials 'size'; got more in 56 row\(s\)",
     ):
         bmm.Model("p(incidence, size) ~ period", bad, family="binomial")
 

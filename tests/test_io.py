@@ -188,7 +188,7 @@ def test_an_empty_or_foreign_file_is_not_ours(tmp_path):
     text.write_text("hello")
     with pytest.raises(
         bmm.ModelFileError,
-        match=r"notes\.nc' is not a bayesmm model file: it is not netCDF-4/HDF5 \(the file is starts with b'hello'\)",
+        match=r"notes\.nc' is not a bayesmm model file: it is not netCDF-4/HDF5 \(the file starts with b'hello'\)",
     ):
         bmm.load(text)
 

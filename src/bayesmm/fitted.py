@@ -401,9 +401,7 @@ class FittedModel:
             table = per_category(values, lambda v: interval(v, prob, method))
             return self._category_frame(table, ["lower", "upper"], data, values)
         bounds = interval(values, prob, method)
-        return pd.DataFrame(
-            {"lower": bounds[:, 0], "upper": bounds[:, 1]}, index=_index(data, values)
-        )
+        return pd.DataFrame(bounds, columns=["lower", "upper"], index=_index(data, values))
 
     def quantiles(
         self,
