@@ -212,6 +212,7 @@ class Model:
         progressbar: bool = True,
         log_likelihood: bool | None = None,
         cache: CompiledCache | None = None,
+        sufficient_statistics: bool | None = None,
         **kwargs: Any,
     ) -> az.InferenceData:
         """Sample the posterior with NUTS.
@@ -245,6 +246,14 @@ class Model:
             same structure (formula, family, priors, shapes; other data) compiles nothing on
             any route: NumPyro keeps its compiled programs too. A reused sampler draws what a
             fresh compile draws. See ``docs/many-fits.md``.
+        sufficient_statistics : bool, optional
+            Sample a gaussian model with the identity link from its rows summed into exact
+            sufficient statistics (``bayesmm.backend.sufficient``): the same posterior, at a
+            cost per step independent of the number of rows. By default (``None``) this is
+            done from 10,000 rows on, when the statistics are at most a quarter the size of
+            the rows; ``True`` insists (a ``DataError`` says why a model cannot), ``False``
+            declines. ``idata.attrs["likelihood"]`` records which ran. See
+            ``docs/large-data.md``.
         **kwargs
             Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"`` and
             ``"numpyro"``, ``max_tree_depth`` for ``"numpyro"``).
@@ -263,8 +272,12 @@ class Model:
 
         check_counts(draws=draws, tune=tune, chains=chains)
         check_sampling(random_seed, kwargs)
+        from .backend.sufficient import summed_for
+
+        summed = summed_for(self, sufficient_statistics)
         idata = sample(
             self.backend,
+            summed=summed,
             draws=draws,
             tune=tune,
             chains=chains,

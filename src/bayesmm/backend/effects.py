@@ -3,6 +3,7 @@ group-specific effects, independent (centred or not) or correlated within a bloc
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,72 @@ def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> boo
     return n_obs / max(len(term.levels), 1) < CENTRED_MIN_ROWS_PER_LEVEL
 
 
+@dataclass(frozen=True)
+class Part:
+    """One coefficient tensor of a linear predictor and the data it multiplies.
+
+    ``coef`` is a scalar (an intercept: a column of ones), a vector of common slopes (times
+    the dense ``columns``), or a group term's effects, shape ``(levels,)`` or ``(levels, k)``
+    (row ``i`` takes level ``index[i]``, times ``columns[i]``; ``None``: ones).
+    """
+
+    coef: Any
+    columns: np.ndarray | None = None
+    index: np.ndarray | None = None
+    factor: str | None = None
+    levels: int = 0
+
+
+@dataclass(frozen=True)
+class LinearParts:
+    """A linear predictor as parts: ``eta = common parts + offset + group parts``."""
+
+    common: tuple[Part, ...]
+    offset: np.ndarray | None
+    groups: tuple[Part, ...]
+
+    def take(self, rows: np.ndarray) -> LinearParts:
+        """The same coefficients on some of the rows."""
+
+        def one(part: Part) -> Part:
+            columns = None if part.columns is None else part.columns[rows]
+            return replace(
+                part, columns=columns, index=None if part.index is None else part.index[rows]
+            )
+
+        offset = None if self.offset is None else self.offset[rows]
+        return LinearParts(tuple(map(one, self.common)), offset, tuple(map(one, self.groups)))
+
+
+def linear_parts(
+    design: Design,
+    priors: PriorSet,
+    center: bool,
+    noncentered: bool | str,
+    internal: list[str],
+    data: Containers,
+) -> LinearParts:
+    """The random variables of one formula's linear predictor, as :class:`Part` objects;
+    no per-row value enters the graph here (see :func:`linear_predictor`)."""
+    common = _common_parts(design, priors, center, internal, data)
+    correlated: dict[str, Any] = {}
+    for block in design.blocks:
+        first = next(t for t in design.group_terms if t.name == block.terms[0])
+        centring = use_noncentered(first, design.n_obs, noncentered)
+        correlated.update(block_effects(design, block, priors, centring, internal, data))
+    groups = []
+    for group in design.group_terms:
+        if group.name in correlated:
+            effect = correlated[group.name]
+        else:
+            prior = as_prior(priors, group.name)
+            centring = use_noncentered(group, design.n_obs, noncentered)
+            effect = _group_effect(group, prior, centring, internal, data)
+        groups.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
+    offset = None if design.offset is None else design.offset.values
+    return LinearParts(tuple(common), offset, tuple(groups))
+
+
 def linear_predictor(
     design: Design,
     priors: PriorSet,
@@ -58,42 +125,46 @@ def linear_predictor(
     ``indexes`` holds each grouping factor's level index, shared by every term (and every
     formula) of that factor.
     """
-    eta = _common_predictor(design, priors, center, internal, data)
-    correlated: dict[str, Any] = {}
-    for block in design.blocks:
-        first = next(t for t in design.group_terms if t.name == block.terms[0])
-        centring = use_noncentered(first, design.n_obs, noncentered)
-        correlated.update(block_effects(design, block, priors, centring, internal, data))
-    for group in design.group_terms:
-        if group.name in correlated:
-            effect = correlated[group.name]
-        else:
-            prior = as_prior(priors, group.name)
-            centring = use_noncentered(group, design.n_obs, noncentered)
-            effect = _group_effect(group, prior, centring, internal, data)
-        if group.factor not in indexes:
-            indexes[group.factor] = data.row_ints(group.index)
-        index = indexes[group.factor]
-        if group.values is None:
-            eta = eta + effect[index]
+    parts = linear_parts(design, priors, center, noncentered, internal, data)
+    return on_rows(parts, data, indexes)
+
+
+def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> Any:
+    """``parts`` evaluated on their rows (``data``'s), one value per row."""
+    eta: Any = 0.0
+    for part in parts.common:
+        if part.columns is None:  # the intercept
+            eta = eta + part.coef
+        else:  # the slopes, first
+            eta = pt.dot(data.rows(part.columns), part.coef)
+    if parts.offset is not None:
+        # Coefficient 1: the offset is data, with no prior and no posterior variable.
+        eta = eta + data.rows(parts.offset)[:, 0]
+    for part in parts.groups:
+        assert part.factor is not None and part.index is not None
+        if part.factor not in indexes:
+            indexes[part.factor] = data.row_ints(part.index)
+        index = indexes[part.factor]
+        if part.columns is None:
+            eta = eta + part.coef[index]
             continue
-        values = data.rows(group.values)
-        if group.values.shape[1] == 1:
-            eta = eta + effect[index] * values[:, 0]
+        values = data.rows(part.columns)
+        if part.columns.shape[1] == 1:
+            eta = eta + part.coef[index] * values[:, 0]
         else:
-            eta = eta + (effect[index] * values).sum(axis=1)
+            eta = eta + (part.coef[index] * values).sum(axis=1)
     # The row count from the model's dimension, not a constant: see Containers.
     if np.ndim(eta) == 0:
         eta = eta + pt.zeros(pm.modelcontext(None).dim_lengths[OBS_DIM])
     return eta
 
 
-def _common_predictor(
+def _common_parts(
     design: Design, priors: PriorSet, center: bool, internal: list[str], data: Containers
-) -> Any:
-    """The common part of the linear predictor; registers ``Intercept`` on the user's scale."""
+) -> list[Part]:
+    """The common slopes and the intercept; registers ``Intercept`` on the user's scale."""
     slopes = [t for t in design.common_terms if not t.is_intercept]
-    eta: Any = 0.0
+    parts = []
     coefficients = []
     for term in slopes:
         dims = (common_dim(term.name),) if term.levels is not None else None
@@ -105,7 +176,7 @@ def _common_predictor(
     if X is not None:
         beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
         means = X.mean(axis=0)
-        eta = pt.dot(data.rows(X - means if centred else X), beta_all)
+        parts.append(Part(beta_all, X - means if centred else X))
     if design.has_intercept:
         name = next(t.name for t in design.common_terms if t.is_intercept)
         intercept_prior = as_prior(priors, name)
@@ -115,13 +186,10 @@ def _common_predictor(
             inner = random_variable(f"{name}_centered", intercept_prior, None, data)
             internal.append(f"{name}_centered")
             pm.Deterministic(name, inner - pt.dot(data.param(means), beta_all))
-            eta = eta + inner
+            parts.append(Part(inner))
         else:
-            eta = eta + random_variable(name, intercept_prior, None, data)
-    if design.offset is not None:
-        # Coefficient 1: the offset is data, with no prior and no posterior variable.
-        eta = eta + data.rows(design.offset.values)[:, 0]
-    return eta
+            parts.append(Part(random_variable(name, intercept_prior, None, data)))
+    return parts
 
 
 def _group_effect(

@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import arviz as az
@@ -31,6 +30,7 @@ from ..design import Design
 from ..families import Family
 from ..links import Link, get_link
 from ..priors import PriorSet
+from .built import BuiltModel, display_order, model_coords
 from .compiled import CompiledCache, shared_cache, structure_key
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
 from .likelihoods import auxiliary, category_response, row_likelihood
@@ -40,9 +40,6 @@ from .variables import (
     OBS_DIM,
     PYTENSOR_OPS,
     Containers,
-    common_dim,
-    expr_dim,
-    factor_dim,
 )
 
 __all__ = [
@@ -65,44 +62,6 @@ __all__ = [
 LOG_LIKELIHOOD_MAX_VALUES = 25_000_000
 
 _log = logging.getLogger("bayesmm")
-
-
-@dataclass(frozen=True)
-class BuiltModel:
-    """A compiled PyMC model and what is needed to tidy its samples.
-
-    Attributes
-    ----------
-    model : pymc.Model
-        The model.
-    response : str
-        The name of the observed variable.
-    observed : numpy.ndarray
-        The observed response.
-    internal : tuple of str
-        Variables sampled for the sampler's sake (non-centred offsets, the intercept of the
-        centred predictors), dropped from the returned posterior.
-    """
-
-    model: pm.Model
-    response: str
-    observed: np.ndarray
-    internal: tuple[str, ...]
-    order: tuple[str, ...] = ()
-
-
-def _coords(design: Design) -> dict[str, Any]:
-    coords: dict[str, Any] = {OBS_DIM: np.arange(design.n_obs)}
-    for part in design.distributional:  # the same rows; factors share their levels
-        coords.update(_coords(part.design))
-    for term in design.common_terms:
-        if term.levels is not None:
-            coords[common_dim(term.name)] = list(term.levels)
-    for group in design.group_terms:
-        coords[factor_dim(group.factor)] = list(group.levels)
-        if group.expr_levels is not None:
-            coords[expr_dim(group.expr)] = list(group.expr_levels)
-    return coords
 
 
 def build_model(
@@ -137,7 +96,7 @@ def build_model(
     BuiltModel
     """
     internal: list[str] = []
-    with pm.Model(coords=_coords(design)) as model:
+    with pm.Model(coords=model_coords(design)) as model:
         data = Containers(design.n_obs)
         indexes: dict[str, Any] = {}
         eta = linear_predictor(
@@ -158,7 +117,7 @@ def build_model(
                 design.response.name,
                 design.response.values,
                 tuple(internal),
-                _display_order(design, priors),
+                display_order(design, priors),
             )
         values = auxiliary(priors.of_kind("auxiliary"), data)
         for part in design.distributional:
@@ -191,20 +150,8 @@ def build_model(
         response=design.response.name,
         observed=design.response.values,
         internal=tuple(internal),
-        order=_display_order(design, priors),
+        order=display_order(design, priors),
     )
-
-
-def _display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
-    """Posterior variables in reading order: intercept, slopes, group terms, auxiliaries."""
-    names = []
-    for part in (design, *(d.design for d in design.distributional)):
-        names += [t.name for t in part.common_terms]
-        for group in part.group_terms:
-            names += [group.name, mu_name(group.name), sigma_name(group.name)]
-        for block in part.blocks:
-            names += [label for _, _, label in part.correlation_names(block)]
-    return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
 
 
 # --- sampling --------------------------------------------------------------------------------
@@ -403,12 +350,17 @@ def sample(
     progressbar: bool,
     log_likelihood: bool | None,
     cache: CompiledCache | None = None,
+    summed: BuiltModel | None = None,
     **kwargs: Any,
 ) -> az.InferenceData:
     """Run NUTS and return the tidied InferenceData.
 
     ``log_likelihood=None`` stores the pointwise log-likelihood when it is cheap: at most
     :data:`LOG_LIKELIHOOD_MAX_VALUES` numbers (observations x draws x chains).
+
+    With ``summed`` (:func:`~bayesmm.backend.sufficient.summed_model` of ``built``), the
+    sampler runs on the summed rows; the log-likelihood of each row, when stored, comes from
+    ``built``, which has the same variables.
 
     The posterior keeps the user-facing variables; the internal ones of
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
@@ -429,7 +381,7 @@ def sample(
             f"'auto'; got {inference_method!r} (NumPyro reuses its compiled sampler by itself)."
         )
     chains = chains or default_chains()
-    model = built.model
+    model = (summed or built).model
     log_likelihood = log_likelihood_default(log_likelihood, len(built.observed), draws, chains)
     options = {
         "draws": draws,
@@ -437,7 +389,7 @@ def sample(
         "chains": chains,
         "random_seed": random_seed,
         "progressbar": progressbar,
-        "log_likelihood": log_likelihood,
+        "log_likelihood": log_likelihood and summed is None,
         **({"cache": cache} if cache is not None else {}),
         **kwargs,
     }
@@ -461,7 +413,9 @@ def sample(
         )
         arguments = sampler_arguments(inference_method, options, asked)
         idata = run_sampler(model, inference_method, **arguments)
-    return tidy(built, idata, inference_method, log_likelihood)
+    idata = tidy(built, idata, inference_method, log_likelihood)
+    idata.attrs["likelihood"] = (summed or built).likelihood
+    return idata
 
 
 def tidy(

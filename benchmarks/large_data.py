@@ -1,0 +1,131 @@
+"""Large data: a gaussian ``y ~ x + (1|g)`` with one group per 100 rows, fitted with the
+defaults (2 chains of 500 + 500 draws, as the measurements in docs/large-data.md).
+
+Each size runs in a fresh process, so its peak memory is its own. Prints, per size: the time
+to build the model, the time of ``fit()``, the peak resident memory, the smallest bulk ESS,
+which likelihood and sampler ran, and (with ``--compare``) the largest difference of the
+posterior means from a fit of the rows, in posterior SDs.
+
+    python benchmarks/large_data.py                          # 100,000 and 1,000,000 rows
+    python benchmarks/large_data.py --rows 10000000
+    python benchmarks/large_data.py --rows 100000 --compare  # against a fit of the rows
+    python benchmarks/large_data.py --rows 100000 --store tests/data/large_gaussian_100k.json
+
+``--store`` fits the rows (the sampler every fit used before the statistics) and writes the
+posterior means, SDs and Monte-Carlo standard errors that ``tests/test_large_slow.py``
+checks the default fit against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROWS_PER_GROUP = 100
+#: The fixed effects and standard deviations compared between fits.
+COMPARED = ("Intercept", "x", "1|g_sigma", "sigma")
+
+
+def simulate(rows: int, seed: int = 0) -> pd.DataFrame:
+    """``y = 1 + 0.5 x + u_g + e``, ``u ~ N(0, 0.7^2)``, ``e ~ N(0, 1)``."""
+    rng = np.random.default_rng(seed)
+    groups = max(rows // ROWS_PER_GROUP, 1)
+    g = rng.integers(0, groups, rows)
+    x = rng.normal(size=rows)
+    u = rng.normal(0, 0.7, groups)
+    y = 1.0 + 0.5 * x + u[g] + rng.normal(size=rows)
+    return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g)})
+
+
+def summary(idata) -> dict:
+    import arviz as az
+
+    table = az.summary(idata, var_names=list(COMPARED), kind="all", round_to="none")
+    return {
+        name: {
+            "mean": float(table.loc[name, "mean"]),
+            "sd": float(table.loc[name, "sd"]),
+            "mcse": float(table.loc[name, "mcse_mean"]),
+        }
+        for name in COMPARED
+    }
+
+
+def one(rows: int, compare: bool, store: str | None) -> dict:
+    import arviz as az
+
+    import bayesmm as bmm
+
+    data = simulate(rows)
+    start = time.perf_counter()
+    model = bmm.Model("y ~ x + (1|g)", data)
+    model.build()
+    built = time.perf_counter() - start
+    rows_only = store is not None
+    start = time.perf_counter()
+    idata = model.fit(
+        draws=500,
+        tune=500,
+        chains=2,
+        random_seed=1,
+        progressbar=False,
+        sufficient_statistics=False if rows_only else None,
+    )
+    fitted = time.perf_counter() - start
+    ess = az.ess(idata, var_names=list(COMPARED))
+    out = {
+        "rows": rows,
+        "build_s": round(built, 1),
+        "fit_s": round(fitted, 1),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "min_ess": int(min(float(ess[v].min()) for v in ess.data_vars)),
+        "likelihood": idata.attrs["likelihood"],
+        "sampler": idata.attrs["inference_method"],
+    }
+    if store:
+        Path(store).write_text(
+            json.dumps({"rows": rows, "seed": 0, "fit": out, "posterior": summary(idata)}, indent=1)
+        )
+    if compare:
+        other = model.fit(
+            draws=500, tune=500, chains=2, random_seed=2, progressbar=False,
+            sufficient_statistics=False,
+        )  # fmt: skip
+        a, b = summary(idata), summary(other)
+        out["max_diff_in_sd"] = round(
+            max(abs(a[n]["mean"] - b[n]["mean"]) / b[n]["sd"] for n in COMPARED), 3
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--store", help="write the rows fit's posterior summary here (one size)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.rows[0], args.compare, args.store)))
+        return
+    for rows in args.rows:
+        command = [sys.executable, __file__, "--one", "--rows", str(rows)]
+        command += ["--compare"] if args.compare else []
+        command += ["--store", args.store] if args.store else []
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            print(f"{rows} rows failed:\n{result.stderr[-3000:]}")
+            continue
+        print(result.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()

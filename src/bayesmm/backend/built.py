@@ -1,0 +1,71 @@
+"""What a built PyMC model carries: the model, its response, its internal variables and the
+reading order of its posterior; and the coordinates of a design."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pymc as pm
+
+from .._names import mu_name, sigma_name
+from ..design import Design
+from ..priors import PriorSet
+from .variables import OBS_DIM, common_dim, expr_dim, factor_dim
+
+__all__ = ["BuiltModel", "model_coords", "display_order"]
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A compiled PyMC model and what is needed to tidy its samples.
+
+    Attributes
+    ----------
+    model : pymc.Model
+        The model.
+    response : str
+        The name of the observed variable.
+    observed : numpy.ndarray
+        The observed response.
+    internal : tuple of str
+        Variables sampled for the sampler's sake (non-centred offsets, the intercept of the
+        centred predictors), dropped from the returned posterior.
+    """
+
+    model: pm.Model
+    response: str
+    observed: np.ndarray
+    internal: tuple[str, ...]
+    order: tuple[str, ...] = ()
+    #: What the likelihood reads: ``"rows"``, or the exact summaries of
+    #: :mod:`bayesmm.backend.sufficient`.
+    likelihood: str = "rows"
+
+
+def model_coords(design: Design) -> dict[str, Any]:
+    """The coordinates of a design's model: rows, categorical slopes' levels, factors."""
+    coords: dict[str, Any] = {OBS_DIM: np.arange(design.n_obs)}
+    for part in design.distributional:  # the same rows; factors share their levels
+        coords.update(model_coords(part.design))
+    for term in design.common_terms:
+        if term.levels is not None:
+            coords[common_dim(term.name)] = list(term.levels)
+    for group in design.group_terms:
+        coords[factor_dim(group.factor)] = list(group.levels)
+        if group.expr_levels is not None:
+            coords[expr_dim(group.expr)] = list(group.expr_levels)
+    return coords
+
+
+def display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
+    """Posterior variables in reading order: intercept, slopes, group terms, auxiliaries."""
+    names = []
+    for part in (design, *(d.design for d in design.distributional)):
+        names += [t.name for t in part.common_terms]
+        for group in part.group_terms:
+            names += [group.name, mu_name(group.name), sigma_name(group.name)]
+        for block in part.blocks:
+            names += [label for _, _, label in part.correlation_names(block)]
+    return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
