@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import arviz as az
@@ -53,9 +54,13 @@ def _prior_draws(
     **kwargs: Any,
 ) -> az.InferenceData:
     """Stand-in for NUTS: prior draws shaped like a posterior (one chain per `chains`)."""
-    idata = pm.sample_prior_predictive(
-        draws=draws * chains, model=model, random_seed=random_seed, var_names=None
-    )
+    with warnings.catch_warnings():
+        # A summed model's likelihood is a potential, which prior draws ignore, as they
+        # ignore every likelihood.
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+        idata = pm.sample_prior_predictive(
+            draws=draws * chains, model=model, random_seed=random_seed, var_names=None
+        )
     prior = idata.prior
     variables = {
         name: (

@@ -61,8 +61,6 @@ def test_the_summed_model_has_the_log_density_and_gradient_of_the_rows(frame, fo
         np.testing.assert_allclose(grad_summed(point), grad_rows(point), rtol=1e-8, atol=1e-6)
 
 
-# The stub sampler draws from the prior, which ignores the summed likelihood (a potential).
-@pytest.mark.filterwarnings("ignore:The effect of Potentials")
 def test_fit_uses_the_statistics_from_a_size_on_and_says_so(frame, stub_sampler, monkeypatch):
     model = bmm.Model("y ~ x + (1|g)", frame)
     assert model.fit(draws=5, chains=1).attrs["likelihood"] == "rows"  # under 10,000 rows

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-import scipy.sparse as sparse
 
 from .._errors import DataError
 from ..design import Design
@@ -83,40 +82,81 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
 
 
 @dataclass(frozen=True)
+class _Side:
+    """One part of ``theta`` as a table of coefficients, ``levels`` rows by ``values``'
+    columns: a common part is one level (``index`` all zero), a group term one per level."""
+
+    index: np.ndarray
+    values: np.ndarray
+    levels: int
+    factor: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """``sum_cells U_a[ia]' M U_b[ib]``: the products of sides ``a`` and ``b`` over the rows,
+    summed in cells; ``ia``/``ib`` is ``None`` where a side's rows are the cells themselves
+    (or it has one level, broadcast)."""
+
+    a: int
+    b: int
+    products: np.ndarray  # (cells, columns of a, columns of b)
+    ia: np.ndarray | None
+    ib: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class Statistics:
     """The data of a gaussian model, summed: see the module's documentation."""
 
-    rows: np.ndarray  # upper triangle of G: row, column and value of each non-zero
-    cols: np.ndarray
-    values: np.ndarray
-    cross: np.ndarray  # c = W' diag(w) (r - W theta0)
-    squares: float  # s = sum(w (r - W theta0)^2)
+    blocks: tuple[Block, ...]  # G, by pairs of sides a <= b
+    cross: tuple[np.ndarray, ...]  # c, by side: (levels, columns)
+    squares: float  # s = sum(w r^2), r the response less the offset and the reference
     weight: float  # sum(w)
-    reference: np.ndarray  # theta0
+    reference: float  # the intercept of theta0 (0 without an intercept)
 
     @property
     def size(self) -> int:
         """How many numbers a gradient reads."""
-        return int(self.values.size + self.cross.size)
+        return sum(b.products.size for b in self.blocks) + sum(c.size for c in self.cross)
 
 
-def _blocks(parts: LinearParts, n: int) -> list[sparse.csr_matrix]:
-    """The columns of each part, in the order of ``theta``."""
-    blocks = []
+def _sides(parts: LinearParts, n: int) -> list[_Side]:
+    """The sides of ``theta``, in its order."""
+    sides = []
+    zeros = np.zeros(n, dtype=np.int64)
     for part in parts.common:
         columns = np.ones((n, 1)) if part.columns is None else part.columns
-        blocks.append(sparse.csr_matrix(np.asarray(columns, dtype=float).reshape(n, -1)))
+        sides.append(_Side(zeros, np.asarray(columns, dtype=float).reshape(n, -1), 1, ""))
     for part in parts.groups:
-        assert part.index is not None
-        levels = part.levels
-        values = np.ones((n, 1)) if part.columns is None else part.columns.reshape(n, -1)
-        k = values.shape[1]
-        columns = part.index.astype(np.int64)[:, None] * k + np.arange(k)[None, :]
-        rows = np.repeat(np.arange(n), k)
-        blocks.append(
-            sparse.csr_matrix((values.ravel(), (rows, columns.ravel())), shape=(n, levels * k))
+        assert part.index is not None and part.factor is not None
+        values = np.ones((n, 1)) if part.columns is None else part.columns
+        index = part.index.astype(np.int64)
+        sides.append(
+            _Side(index, np.asarray(values, dtype=float).reshape(n, -1), part.levels, part.factor)
         )
-    return blocks
+    return sides
+
+
+def _sums(cells: np.ndarray, n_cells: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``out[c, s, t] = sum over the rows in cell c of left[:, s] * right[:, t]``."""
+    out = np.empty((n_cells, left.shape[1], right.shape[1]))
+    for s in range(left.shape[1]):
+        for t in range(right.shape[1]):
+            out[:, s, t] = np.bincount(cells, weights=left[:, s] * right[:, t], minlength=n_cells)
+    return out
+
+
+def _block(a: int, b: int, sa: _Side, sb: _Side, weights: np.ndarray) -> Block:
+    weighted = sa.values * weights[:, None]
+    if sa.factor == sb.factor or sa.levels == 1 or sb.levels == 1:
+        # The cells are the levels of the side with more of them: no gathering.
+        index, n_cells = (sa.index, sa.levels) if sa.levels >= sb.levels else (sb.index, sb.levels)
+        return Block(a, b, _sums(index, n_cells, weighted, sb.values), None, None)
+    codes = sa.index * sb.levels + sb.index
+    unique, cells = np.unique(codes, return_inverse=True)
+    products = _sums(cells.ravel(), len(unique), weighted, sb.values)
+    return Block(a, b, products, unique // sb.levels, unique % sb.levels)
 
 
 def statistics(design: Design, parts: LinearParts) -> Statistics:
@@ -126,25 +166,24 @@ def statistics(design: Design, parts: LinearParts) -> Statistics:
     if parts.offset is not None:
         target = target - np.asarray(parts.offset, dtype=float).reshape(n)
     weights = np.ones(n) if design.weights is None else np.asarray(design.weights, dtype=float)
-    W = sparse.hstack(_blocks(parts, n), format="csr")
-    reference = np.zeros(W.shape[1])
-    intercepts = [i for i, p in enumerate(parts.common) if p.columns is None]
-    if intercepts:
-        position = sum(
-            1 if p.columns is None else p.columns.reshape(n, -1).shape[1]
-            for p in parts.common[: intercepts[0]]
-        )
-        reference[position] = np.average(target, weights=weights)
-    residual = target - W @ reference
-    weighted = W.multiply(weights[:, None]).tocsr()
-    gram = sparse.triu((W.T @ weighted).tocoo())
-    # Each off-diagonal product appears twice in theta' G theta.
-    doubled = np.where(gram.row == gram.col, 1.0, 2.0) * gram.data
+    reference = 0.0
+    if any(p.columns is None for p in parts.common):
+        reference = float(np.average(target, weights=weights))
+    residual = target - reference
+    sides = _sides(parts, n)
+    blocks = tuple(
+        _block(a, b, sides[a], sides[b], weights)
+        for a in range(len(sides))
+        for b in range(a, len(sides))
+    )
+    ones = np.ones((n, 1))
+    weighted = (weights * residual)[:, None]
+    cross = tuple(
+        _sums(side.index, side.levels, side.values * weighted, ones)[:, :, 0] for side in sides
+    )
     return Statistics(
-        rows=gram.row.astype(np.int64),
-        cols=gram.col.astype(np.int64),
-        values=doubled,
-        cross=np.asarray(weighted.T @ residual).ravel(),
+        blocks=blocks,
+        cross=cross,
         squares=float(np.sum(weights * residual**2)),
         weight=float(weights.sum()),
         reference=reference,
@@ -156,17 +195,30 @@ def worth_it(stats: Statistics, n_obs: int) -> bool:
     return n_obs >= SHORTCUT_MIN_ROWS and stats.size * 4 <= n_obs
 
 
+def _table(part: Any, levels: int) -> Any:
+    """A part's coefficients as ``(levels, columns)``."""
+    return pt.reshape(part.coef, (levels, -1))
+
+
 def _add_likelihood(
     name: str, parts: LinearParts, stats: Statistics, sigma: Any, data: Containers
 ) -> Any:
     """Add the log-likelihood of the summed rows to the model as the potential ``name``."""
-    pieces = [pt.atleast_1d(p.coef).flatten() for p in (*parts.common, *parts.groups)]
-    theta = pt.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    delta = theta - data.param(stats.reference)
-    rows = pt.cast(data.param(stats.rows.astype(float)), "int64")
-    cols = pt.cast(data.param(stats.cols.astype(float)), "int64")
-    quadratic = pt.sum(data.param(stats.values) * delta[rows] * delta[cols])
-    squares = data.param(stats.squares) - 2 * pt.dot(delta, data.param(stats.cross)) + quadratic
+    # theta - theta0: the intercept less the reference.
+    common = [
+        _table(p, 1) - data.param(stats.reference) if p.columns is None else _table(p, 1)
+        for p in parts.common
+    ]
+    tables = common + [_table(p, p.levels) for p in parts.groups]
+    quadratic: Any = 0.0
+    for block in stats.blocks:
+        left = tables[block.a] if block.ia is None else tables[block.a][_ints(block.ia, data)]
+        right = tables[block.b] if block.ib is None else tables[block.b][_ints(block.ib, data)]
+        products = data.param(block.products)
+        term = pt.sum(left[:, :, None] * products * right[:, None, :])
+        quadratic = quadratic + (term if block.a == block.b else 2 * term)
+    linear = sum(pt.sum(t * data.param(c)) for t, c in zip(tables, stats.cross, strict=True))
+    squares = data.param(stats.squares) - 2 * linear + quadratic
     weight = data.param(stats.weight)
     log_density = (
         -weight * pt.log(sigma)
@@ -174,6 +226,10 @@ def _add_likelihood(
         - pt.maximum(squares, 0.0) / (2 * sigma**2)
     )
     return pm.Potential(name, log_density)
+
+
+def _ints(values: np.ndarray, data: Containers) -> Any:
+    return pt.cast(data.param(values.astype(float)), "int64")
 
 
 def summed_model(
