@@ -172,6 +172,7 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
     "nutpie": ("nutpie",),
     "numpyro": ("jax", "numpyro"),
     "blackjax": ("jax", "blackjax"),
+    "vi": (),  # ADVI, an approximation checked by Pareto k-hat (backend.approximate)
 }
 
 
@@ -260,6 +261,17 @@ def run_sampler(
     structure; the other samplers compile as usual. NumPyro computes the log-likelihood too
     when asked (with the sampler's compiled functions); for the others :func:`sample` does.
     """
+    if inference_method == "vi":
+        from .approximate import sample_vi
+
+        return sample_vi(
+            model,
+            draws=draws,
+            chains=chains,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            **kwargs,
+        )
     if inference_method == "numpyro":
         from .jax import sample_numpyro
 

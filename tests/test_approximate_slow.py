@@ -1,0 +1,84 @@
+"""ADVI (``fit(inference_method="vi")``), checked by Pareto k-hat: a warning on a posterior a
+mean-field normal cannot follow (a centred funnel), none on a simple one, and a fit that
+predicts, saves and loads like a NUTS fit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmm as bmm
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def simple():
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"x": rng.normal(size=200)})
+    data["y"] = 1 + 0.5 * data["x"] + rng.normal(size=200)
+    model = bmm.Model("y ~ x", data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bmm.BayesmmWarning)  # no k-hat warning
+        idata = model.fit(
+            inference_method="vi",
+            draws=500,
+            chains=2,
+            random_seed=1,
+            steps=10_000,
+            progressbar=False,
+        )
+    return model, idata, data
+
+
+def test_a_simple_posterior_is_approximated_and_says_so(simple):
+    _, idata, data = simple
+    assert idata.attrs["inference_method"] == "vi"
+    assert idata.attrs["vi_method"] == "meanfield" and idata.attrs["vi_steps"] == 10_000
+    assert idata.attrs["pareto_k"] < 0.5
+    # Against the least-squares fit: the posterior mean of the slope within 3 of its SDs.
+    X = np.column_stack([np.ones(200), data["x"]])
+    beta = np.linalg.lstsq(X, data["y"], rcond=None)[0]
+    slope = idata.posterior["x"]
+    assert abs(float(slope.mean()) - beta[1]) < 3 * float(slope.std())
+    assert idata.log_likelihood["y"].shape == (2, 500, 200)
+
+
+def test_an_approximate_fit_predicts_saves_and_loads(simple, tmp_path):
+    model, idata, data = simple
+    path = model.save(tmp_path / "vi.nc", idata)
+    loaded = bmm.load(path)
+    rows = data.head(3)
+    pd.testing.assert_frame_equal(loaded.point(rows), model.fitted(idata).point(rows))
+
+
+def test_a_funnel_gets_the_k_hat_warning():
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(8), 2)
+    data = pd.DataFrame({"g": g.astype(str), "y": rng.normal(0, 0.1, 8)[g] + rng.normal(size=16)})
+    model = bmm.Model("y ~ 1 + (1|g)", data, noncentered=False)
+    with pytest.warns(bmm.BayesmmWarning, match=r"not trustworthy here: Pareto k-hat .* Use NUTS"):
+        idata = model.fit(
+            inference_method="vi",
+            draws=500,
+            chains=2,
+            random_seed=1,
+            steps=10_000,
+            progressbar=False,
+        )
+    assert idata.attrs["pareto_k"] > 0.7
+
+
+def test_vi_options_are_checked(simple):
+    model, _, _ = simple
+    with pytest.raises(
+        bmm.DataError, match=r"'vi' does not take the option\(s\) \['target_accept'\]"
+    ):
+        model.fit(inference_method="vi", target_accept=0.9)
+    with pytest.raises(
+        bmm.DataError, match=r"vi_method must be one of \['fullrank', 'meanfield'\]"
+    ):
+        model.fit(inference_method="vi", vi_method="svgd", progressbar=False)
