@@ -15,6 +15,12 @@ import bayesmm as bmm
 pytestmark = pytest.mark.slow
 
 
+def _vi(model):
+    return model.fit(
+        inference_method="vi", draws=500, chains=2, random_seed=1, steps=10_000, progressbar=False
+    )
+
+
 @pytest.fixture(scope="module")
 def simple():
     rng = np.random.default_rng(0)
@@ -23,14 +29,7 @@ def simple():
     model = bmm.Model("y ~ x", data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", bmm.BayesmmWarning)  # no k-hat warning
-        idata = model.fit(
-            inference_method="vi",
-            draws=500,
-            chains=2,
-            random_seed=1,
-            steps=10_000,
-            progressbar=False,
-        )
+        idata = _vi(model)
     return model, idata, data
 
 
@@ -61,14 +60,7 @@ def test_a_funnel_gets_the_k_hat_warning():
     data = pd.DataFrame({"g": g.astype(str), "y": rng.normal(0, 0.1, 8)[g] + rng.normal(size=16)})
     model = bmm.Model("y ~ 1 + (1|g)", data, noncentered=False)
     with pytest.warns(bmm.BayesmmWarning, match=r"not trustworthy here: Pareto k-hat .* Use NUTS"):
-        idata = model.fit(
-            inference_method="vi",
-            draws=500,
-            chains=2,
-            random_seed=1,
-            steps=10_000,
-            progressbar=False,
-        )
+        idata = _vi(model)
     assert idata.attrs["pareto_k"] > 0.7
 
 
