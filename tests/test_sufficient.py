@@ -148,3 +148,18 @@ def test_counted_rows_have_the_posterior_of_the_bernoulli_rows(clicks, formula, 
         gammaln(trials + 1) - gammaln(successes + 1) - gammaln(trials - successes + 1)
     )
     np.testing.assert_allclose(gaps, constant, rtol=1e-10)
+
+
+def test_a_large_fit_of_the_rows_says_why_and_about_how_long(frame, stub_sampler, monkeypatch):
+    monkeypatch.setattr(sufficient, "ANNOUNCE_ROWS", 1_000)
+    monkeypatch.setattr(sufficient, "SHORTCUT_MIN_ROWS", 1_000)
+    model = bmm.Model("y ~ x + (1|g)", frame, family="t")
+    # 2,000 rows x 2,000 iterations x 31 steps x 1.1e-8 s on 2 cores: about a second.
+    with pytest.warns(
+        bmm.BayesmmWarning,
+        match=r"Sampling all 2000 rows with NUTS \(no exact summary: family 't' is neither "
+        r"gaussian nor bernoulli\): expect roughly 1 minute,",
+    ):
+        model.fit(draws=5, tune=5, chains=1)
+    with pytest.warns(bmm.BayesmmWarning, match=r"\(sufficient_statistics=False\)"):
+        bmm.Model("y ~ x + (1|g)", frame).fit(draws=5, chains=1, sufficient_statistics=False)

@@ -275,7 +275,7 @@ class Model:
         check_sampling(random_seed, kwargs)
         from .backend.sufficient import summed_for
 
-        summed = summed_for(self, sufficient_statistics)
+        summed = summed_for(self, sufficient_statistics, (draws, tune, chains))
         idata = sample(
             self.backend,
             summed=summed,

@@ -23,6 +23,8 @@ intercept), with ``theta - theta0`` in place of ``theta``.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +32,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._errors import DataError
+from .._errors import BayesmmWarning, DataError
 from ..design import Design
 from ..families import Family
 from ..links import Link
@@ -260,9 +262,40 @@ def summed_model(
     )
 
 
-def summed_for(model: Any, choice: bool | None) -> BuiltModel | None:
+#: A fit of at least this many rows that samples the rows says how long it may take.
+ANNOUNCE_ROWS = 100_000
+
+#: Seconds of one chain's NUTS step per row, and the steps of a typical iteration, measured on
+#: ``y ~ x + (1|g)`` with a million rows (349 s for 2 chains of 1,000 iterations of about 31
+#: steps each, on 2 cores; ``benchmarks/large_data.py``).
+SECONDS_PER_ROW_STEP = 349 / (1_000_000 * 1_000 * 31)
+TYPICAL_STEPS = 31
+
+
+def _announce(n_obs: int, sampling: tuple[int, int, int | None], why: str) -> None:
+    """Say, for a large fit of the rows, why the rows are sampled and about how long."""
+    if n_obs < ANNOUNCE_ROWS:
+        return
+    draws, tune, chains = sampling
+    chains = chains or 4
+    rounds = math.ceil(chains / max(1, min(chains, os.cpu_count() or 1)))
+    seconds = n_obs * (draws + tune) * TYPICAL_STEPS * SECONDS_PER_ROW_STEP * rounds
+    minutes = max(1, round(seconds / 60))
+    warnings.warn(
+        f"Sampling all {n_obs} rows with NUTS ({why}): expect roughly {minutes} "
+        f"minute{'s' if minutes > 1 else ''}, more for a model with more terms or a harder "
+        "posterior. See docs/large-data.md.",
+        BayesmmWarning,
+        stacklevel=4,
+    )
+
+
+def summed_for(
+    model: Any, choice: bool | None, sampling: tuple[int, int, int | None] = (1000, 1000, None)
+) -> BuiltModel | None:
     """The summed model of a ``bayesmm.Model`` for ``fit(sufficient_statistics=choice)``:
-    ``None`` to sample the rows.
+    ``None`` to sample the rows (then, for a large fit, a logged estimate of its time;
+    ``sampling`` is its ``(draws, tune, chains)``).
 
     Raises
     ------
@@ -273,7 +306,10 @@ def summed_for(model: Any, choice: bool | None) -> BuiltModel | None:
     if choice is not None and not isinstance(choice, bool):
         raise DataError(f"sufficient_statistics must be True, False or None; got {choice!r}.")
     design = model.design
-    if choice is False or (choice is None and design.n_obs < SHORTCUT_MIN_ROWS):
+    if choice is False:
+        _announce(design.n_obs, sampling, "sufficient_statistics=False")
+        return None
+    if choice is None and design.n_obs < SHORTCUT_MIN_ROWS:
         return None
     blocker = shortcut_blocker(design, model.family, model.link)
     if blocker is not None:
@@ -283,11 +319,16 @@ def summed_for(model: Any, choice: bool | None) -> BuiltModel | None:
                 "bernoulli model without weights, with an uncensored response and no "
                 f"distributional formulas; here {blocker}."
             )
+        _announce(design.n_obs, sampling, f"no exact summary: {blocker}")
         return None
     settings = (design, model.priors, model.noncentered, model.center_predictors, bool(choice))
     if model.family.likelihood.name == "Normal":
-        return summed_model(*settings)
-    return counted_model(*settings, link=model.link)
+        summed = summed_model(*settings)
+    else:
+        summed = counted_model(*settings, link=model.link)
+    if summed is None:
+        _announce(design.n_obs, sampling, "its summary would not be much smaller than its rows")
+    return summed
 
 
 def identical_rows(design: Design) -> tuple[np.ndarray, np.ndarray]:
