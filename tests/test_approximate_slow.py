@@ -74,3 +74,29 @@ def test_vi_options_are_checked(simple):
         bmm.DataError, match=r"vi_method must be one of \['fullrank', 'meanfield'\]"
     ):
         model.fit(inference_method="vi", vi_method="svgd", progressbar=False)
+
+
+def test_a_laplace_fit_of_a_regression_matches_least_squares_and_is_trusted(simple):
+    model, _, data = simple
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bmm.BayesmmWarning)
+        idata = model.fit(inference_method="laplace", draws=500, chains=2, random_seed=2)
+    assert idata.attrs["inference_method"] == "laplace" and idata.attrs["laplace_converged"]
+    assert idata.attrs["pareto_k"] < 0.5
+    # With flat-ish default priors, the mode is near least squares, and the approximate
+    # posterior SD of the slope near its standard error (0.07 here): within 10%.
+    X = np.column_stack([np.ones(200), data["x"]])
+    beta, residual, *_ = np.linalg.lstsq(X, data["y"], rcond=None)
+    se = np.sqrt(residual[0] / 198 * np.linalg.inv(X.T @ X)[1, 1])
+    slope = idata.posterior["x"]
+    assert abs(float(slope.mean()) - beta[1]) < 0.1 * se + 3 * se / np.sqrt(1000)
+    assert float(slope.std()) == pytest.approx(se, rel=0.1)
+
+
+def test_a_laplace_fit_of_a_funnel_warns():
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(8), 2)
+    data = pd.DataFrame({"g": g.astype(str), "y": rng.normal(0, 0.1, 8)[g] + rng.normal(size=16)})
+    model = bmm.Model("y ~ 1 + (1|g)", data, noncentered=False)
+    with pytest.warns(bmm.BayesmmWarning, match=r"The Laplace approximation is not trustworthy"):
+        model.fit(inference_method="laplace", draws=500, chains=2, random_seed=2)

@@ -1,6 +1,7 @@
-"""Approximate inference, checked: ADVI (PyMC's ``pm.fit``), with the Pareto k-hat of the
-importance ratios of the exact posterior to the approximation (PSIS, Vehtari et al. 2024,
-through ArviZ) computed on the draws and stored.
+"""Approximate inference, checked: ADVI (PyMC's ``pm.fit``) and a Laplace approximation at
+the posterior mode on the unconstrained space, each with the Pareto k-hat of the importance
+ratios of the exact posterior to the approximation (PSIS, Vehtari et al. 2024, through
+ArviZ) computed on the draws and stored.
 
 k-hat says whether the approximation can stand in for the posterior: below 0.5 the draws are
 good, below 0.7 importance resampling (``importance_resampling=True``) corrects them, above
@@ -10,16 +11,24 @@ good, below 0.7 importance resampling (``importance_resampling=True``) corrects 
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
+from pymc.blocking import DictToArrayBijection, RaveledVars
+from scipy import optimize
 
 from .._errors import BayesmmWarning, DataError
 
-__all__ = ["VI_METHODS", "VI_OPTIONS", "KHAT_TRUSTED", "sample_vi"]
+__all__ = [
+    "VI_METHODS",
+    "VI_OPTIONS",
+    "LAPLACE_OPTIONS",
+    "KHAT_TRUSTED",
+    "sample_vi",
+    "sample_laplace",
+]
 
 #: bayesmm's names of PyMC's variational methods.
 VI_METHODS = {"meanfield": "advi", "fullrank": "fullrank_advi"}
@@ -27,33 +36,28 @@ VI_METHODS = {"meanfield": "advi", "fullrank": "fullrank_advi"}
 #: The options ``fit(inference_method="vi", ...)`` takes.
 VI_OPTIONS = ("vi_method", "steps", "importance_resampling", "cores")
 
+#: The options ``fit(inference_method="laplace", ...)`` takes.
+LAPLACE_OPTIONS = ("importance_resampling", "cores")
+
+#: The largest number of unconstrained parameters whose Hessian a Laplace fit forms.
+LAPLACE_MAX_PARAMETERS = 4_000
+
 #: Above this k-hat the approximation is not to be trusted.
 KHAT_TRUSTED = 0.7
 
 
-def _flat_draws(
-    approx: Any, full_rank: bool, n: int, rng: np.random.Generator
+def _normal_draws(
+    mean: np.ndarray, scale: np.ndarray, n: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` draws of the approximation's flat unconstrained vector, and their log density:
-    ``mean + L z`` with ``z`` standard normal and ``L`` the Cholesky factor of its covariance
-    (the standard deviations, for mean-field)."""
-    mean = np.asarray(approx.mean.eval(), dtype=float)
+    """``n`` draws of ``mean + L z`` (``z`` standard normal; ``scale`` is ``L``, lower
+    triangular, or the standard deviations), and their log density."""
     z = rng.standard_normal((n, mean.size))
-    if full_rank:
-        chol = np.linalg.cholesky(np.asarray(approx.cov.eval(), dtype=float))
-        draws, log_det = mean + z @ chol.T, np.sum(np.log(np.diag(chol)))
+    if scale.ndim == 2:
+        draws, log_det = mean + z @ scale.T, np.sum(np.log(np.diag(scale)))
     else:
-        std = np.asarray(approx.std.eval(), dtype=float)
-        draws, log_det = mean + z * std, np.sum(np.log(std))
+        draws, log_det = mean + z * scale, np.sum(np.log(scale))
     log_q = -0.5 * np.sum(z**2, axis=1) - log_det - 0.5 * mean.size * np.log(2 * np.pi)
     return draws, log_q
-
-
-def _points(approx: Any, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
-    ordering = approx.groups[0].ordering
-    return [
-        {name: row[info[1]].reshape(info[2]) for name, info in ordering.items()} for row in flat
-    ]
 
 
 def _posterior(model: pm.Model, points: list[dict[str, np.ndarray]], chains: int) -> xr.Dataset:
@@ -71,6 +75,48 @@ def _posterior(model: pm.Model, points: list[dict[str, np.ndarray]], chains: int
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}
     used = {d for _, (dims, _) in variables.items() for d in dims}
     return xr.Dataset(variables, coords={k: v for k, v in coords.items() if k in used})
+
+
+def _checked(
+    model: pm.Model,
+    name: str,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    importance_resampling: bool,
+) -> az.InferenceData:
+    """Draws of a normal approximation on the unconstrained space, checked by Pareto k-hat:
+    the posterior and, in ``sample_stats``, each draw's log importance ratio."""
+    chains, draws = shape
+    flat, log_q = _normal_draws(mean, scale, chains * draws, rng)
+    info = DictToArrayBijection.map(model.initial_point()).point_map_info
+    points = [DictToArrayBijection.rmap(RaveledVars(row, info)) for row in flat]
+    log_p = model.compile_logp(jacobian=True)
+    log_ratio = np.array([log_p(p) for p in points]) - log_q
+    smoothed, khat = az.psislw(log_ratio.copy())
+    if importance_resampling:
+        weights = np.exp(smoothed - np.max(smoothed))
+        chosen = rng.choice(len(points), size=len(points), p=weights / weights.sum())
+        points, log_ratio = [points[i] for i in chosen], log_ratio[chosen]
+    if not float(khat) < KHAT_TRUSTED:
+        warnings.warn(
+            f"The {name} approximation is not trustworthy here: Pareto k-hat {float(khat):.2f} "
+            f"> {KHAT_TRUSTED} (the posterior has a shape it cannot follow, e.g. a funnel). "
+            "Use NUTS (inference_method='auto').",
+            BayesmmWarning,
+            stacklevel=5,
+        )
+    ratios = xr.Dataset({"log_importance_ratio": (("chain", "draw"), log_ratio.reshape(shape))})
+    idata = az.InferenceData(posterior=_posterior(model, points, chains), sample_stats=ratios)
+    idata.attrs.update(
+        {"pareto_k": float(khat), "importance_resampling": int(importance_resampling)}
+    )
+    return idata
+
+
+def _start(model: pm.Model) -> np.ndarray:
+    return DictToArrayBijection.map(model.initial_point()).data
 
 
 def sample_vi(
@@ -108,37 +154,57 @@ def sample_vi(
             f"ADVI ({vi_method}) did not converge: its loss is not finite after {steps} steps. "
             "Use inference_method='nutpie' (NUTS), or try more steps or the other vi_method."
         )
-    n = draws * chains
-    flat, log_q = _flat_draws(approx, vi_method == "fullrank", n, rng)
-    points = _points(approx, flat)
-    log_p_fn = model.compile_logp(jacobian=True)
-    log_ratio = np.array([log_p_fn(p) for p in points]) - log_q
-    smoothed, khat = az.psislw(log_ratio.copy())
-    khat = float(khat)
-    if importance_resampling:
-        weights = np.exp(smoothed - np.max(smoothed))
-        chosen = rng.choice(n, size=n, replace=True, p=weights / weights.sum())
-        points, log_ratio = [points[i] for i in chosen], log_ratio[chosen]
-    if not khat < KHAT_TRUSTED:
-        warnings.warn(
-            f"The {vi_method} ADVI approximation is not trustworthy here: Pareto k-hat "
-            f"{khat:.2f} > {KHAT_TRUSTED} (the posterior has a shape it cannot follow, e.g. a "
-            "funnel). Use NUTS (inference_method='auto').",
-            BayesmmWarning,
-            stacklevel=4,
-        )
-    posterior = _posterior(model, points, chains)
-    stats = xr.Dataset(
-        {"log_importance_ratio": (("chain", "draw"), log_ratio.reshape(chains, draws))}
+    mean = np.asarray(approx.mean.eval(), dtype=float)
+    if vi_method == "fullrank":
+        scale = np.linalg.cholesky(np.asarray(approx.cov.eval(), dtype=float))
+    else:
+        scale = np.asarray(approx.std.eval(), dtype=float)
+    idata = _checked(
+        model, f"{vi_method} ADVI", mean, scale, (chains, draws), rng, importance_resampling
     )
-    idata = az.InferenceData(posterior=posterior, sample_stats=stats)
     idata.attrs.update(
-        {
-            "vi_method": vi_method,
-            "vi_steps": steps,
-            "vi_final_loss": float(losses[-1]),
-            "pareto_k": khat,
-            "importance_resampling": int(importance_resampling),
-        }
+        {"vi_method": vi_method, "vi_steps": steps, "vi_final_loss": float(losses[-1])}
     )
+    return idata
+
+
+def sample_laplace(
+    model: pm.Model,
+    *,
+    draws: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    importance_resampling: bool = False,
+    cores: int | None = None,
+) -> az.InferenceData:
+    """A normal approximation at the posterior mode on the unconstrained space, with the
+    inverse of the negative Hessian there as its covariance; ``chains * draws`` draws."""
+    start = _start(model)
+    if start.size > LAPLACE_MAX_PARAMETERS:
+        raise DataError(
+            f"inference_method='laplace' forms the Hessian of all {start.size} unconstrained "
+            f"parameters, more than {LAPLACE_MAX_PARAMETERS}; use 'vi' or NUTS."
+        )
+    info = DictToArrayBijection.map(model.initial_point()).point_map_info
+    log_p, grad = model.compile_logp(jacobian=True), model.compile_dlogp(jacobian=True)
+
+    def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
+        point = DictToArrayBijection.rmap(RaveledVars(x, info))
+        return -float(log_p(point)), -np.asarray(grad(point), dtype=float)
+
+    found = optimize.minimize(negative, start, jac=True, method="L-BFGS-B")
+    mode = DictToArrayBijection.rmap(RaveledVars(found.x, info))
+    # The Hessian of -log p: the precision of the approximation.
+    hessian = model.compile_d2logp(jacobian=True, negate_output=False)(mode)
+    try:
+        scale = np.linalg.cholesky(np.linalg.inv(-np.asarray(hessian, dtype=float)))
+    except np.linalg.LinAlgError:
+        raise DataError(
+            "inference_method='laplace' found no proper mode (the Hessian there is not "
+            f"positive definite; the optimiser said: {found.message}). Use NUTS."
+        ) from None
+    rng = np.random.default_rng(random_seed)
+    idata = _checked(model, "Laplace", found.x, scale, (chains, draws), rng, importance_resampling)
+    idata.attrs.update({"laplace_converged": int(bool(found.success))})
     return idata

@@ -172,7 +172,9 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
     "nutpie": ("nutpie",),
     "numpyro": ("jax", "numpyro"),
     "blackjax": ("jax", "blackjax"),
-    "vi": (),  # ADVI, an approximation checked by Pareto k-hat (backend.approximate)
+    # Approximations, checked by Pareto k-hat (backend.approximate).
+    "vi": (),
+    "laplace": (),
 }
 
 
@@ -261,17 +263,12 @@ def run_sampler(
     structure; the other samplers compile as usual. NumPyro computes the log-likelihood too
     when asked (with the sampler's compiled functions); for the others :func:`sample` does.
     """
-    if inference_method == "vi":
-        from .approximate import sample_vi
+    if inference_method in ("vi", "laplace"):
+        from .approximate import sample_laplace, sample_vi
 
-        return sample_vi(
-            model,
-            draws=draws,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            **kwargs,
-        )
+        approximate = sample_vi if inference_method == "vi" else sample_laplace
+        settings: dict[str, Any] = {"draws": draws, "chains": chains, "random_seed": random_seed}
+        return approximate(model, progressbar=progressbar, **settings, **kwargs)
     if inference_method == "numpyro":
         from .jax import sample_numpyro
 
