@@ -35,6 +35,8 @@ from .predict import (
     resolve_policy,
     response_draws,
 )
+from .predict.loo import chunked_loo, relative_efficiency
+from .predict.params import category_counts
 from .spec import ModelSpec, family_entries
 
 if TYPE_CHECKING:
@@ -279,7 +281,8 @@ class FittedModel:
         chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = self._rows(data)
         if self.family.counts_categories:
-            values = self._category_counts(y, rows.n_obs)[None, :, :]
+            levels = self.design.response.levels
+            values = category_counts(self.family, levels, y, rows.n_obs)[None]
         else:
             response = self.design.response
             codes = self.family.observed_codes(y, response.levels, response.name)
@@ -295,18 +298,15 @@ class FittedModel:
             params["trials"] = rows.trials[None, :]
         return np.asarray(logpdf(values, params), dtype=float)
 
-    def _category_counts(self, y: Any, n_rows: int) -> np.ndarray:
-        """``y`` of a multinomial family: a count of each category per row, checked."""
-        levels = self.design.response.levels or ()
-        values = np.asarray(y, dtype=float)
-        if values.shape != (n_rows, len(levels)):
-            raise DataError(
-                f"y must hold a count of each of the {len(levels)} categories {list(levels)} "
-                f"per row of data, shape ({n_rows}, {len(levels)}); got shape {values.shape}."
-            )
-        for j, level in enumerate(levels):
-            self.family.check_response(values[:, j], None, f"y[:, {j}] ({level})")
-        return values
+    def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
+        """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
+        the posterior ``chunk_rows`` rows at a time: no stored log-likelihood needed."""
+        if self.family.has_categories:  # its codes are not its labels
+            raise DataError("loo() of a family of categories: use az.loo on a stored fit.")
+        rows, y = self.training_rows, np.asarray(self.design.response.values)
+        reff = relative_efficiency(self.idata["posterior"])
+        pointwise = lambda s: self.log_likelihood(rows.iloc[s], y[s])  # noqa: E731
+        return chunked_loo(pointwise, len(rows), reff, chunk_rows)
 
     def predict(
         self, data: pd.DataFrame | None = None, kind: str = "response_params", **options: Any

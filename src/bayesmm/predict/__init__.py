@@ -18,8 +18,15 @@ from __future__ import annotations
 
 from .draws import GroupDraws, PosteriorDraws, extract_draws
 from .linear import linear_predictor, new_level_effects
+from .loo import chunked_loo, relative_efficiency
 from .options import KINDS, OPTION_NAMES, POLICIES, PredictOptions, check_kind, resolve_policy
-from .params import family_params, linear_predictors, response_draws, response_params
+from .params import (
+    category_counts,
+    family_params,
+    linear_predictors,
+    response_draws,
+    response_params,
+)
 from .summaries import (
     INTERVAL_METHODS,
     POINT_STATS,
@@ -37,6 +44,9 @@ __all__ = [
     "POINT_STATS",
     "INTERVAL_METHODS",
     "check_interval",
+    "category_counts",
+    "chunked_loo",
+    "relative_efficiency",
     "OPTION_NAMES",
     "PredictOptions",
     "GroupDraws",

@@ -8,6 +8,7 @@ family's numpy sampler draws responses.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -124,3 +125,17 @@ def response_draws(
     shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
     # A writable array: a broadcast view would be read-only in the user's hands.
     return out if out.shape == shape else np.broadcast_to(out, shape).copy()
+
+
+def category_counts(family: Family, levels: Any, y: Any, n_rows: int) -> np.ndarray:
+    """``y`` of a multinomial family: a count of each category per row, checked."""
+    levels = levels or ()
+    values = np.asarray(y, dtype=float)
+    if values.shape != (n_rows, len(levels)):
+        raise DataError(
+            f"y must hold a count of each of the {len(levels)} categories {list(levels)} "
+            f"per row of data, shape ({n_rows}, {len(levels)}); got shape {values.shape}."
+        )
+    for j, level in enumerate(levels):
+        family.check_response(values[:, j], None, f"y[:, {j}] ({level})")
+    return values

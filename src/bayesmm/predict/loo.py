@@ -1,0 +1,79 @@
+"""PSIS-LOO (Vehtari, Gelman and Gabry 2017) a chunk of rows at a time, for fits whose
+pointwise log-likelihood was not stored (by default above 25 million values).
+
+Each row's leave-one-out density needs only that row's log-likelihood over the draws, so
+the rows are taken ``chunk_rows`` at a time: the memory is ``draws x chunk_rows`` numbers,
+whatever the number of rows. The arithmetic is ArviZ's ``az.loo`` (its Pareto smoothing,
+``psislw``, with the same relative efficiency), and so is the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import arviz as az
+import numpy as np
+import xarray as xr
+from scipy.special import logsumexp
+
+from .._validation import check_count
+
+__all__ = ["chunked_loo", "relative_efficiency"]
+
+
+def relative_efficiency(posterior: xr.Dataset) -> float:
+    """``az.loo``'s relative efficiency: the mean ESS of the posterior over its draws."""
+    n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if n_chains == 1:
+        return 1.0
+    ess = az.ess(posterior, method="mean")
+    values = np.hstack([ess[v].values.ravel() for v in ess.data_vars])
+    return float(values.mean() / (n_chains * n_draws))
+
+
+def chunked_loo(
+    pointwise: Callable[[slice], np.ndarray], n_rows: int, reff: float, chunk_rows: int = 20_000
+) -> az.ELPDData:
+    """PSIS-LOO from ``pointwise(rows)``, the ``(draws, rows)`` log-likelihood of a slice of
+    rows, as ``az.loo(..., pointwise=True)`` gives it."""
+    check_count("chunk_rows", chunk_rows, minimum=1)
+    loo_i, lppd_i, pareto_k = [], [], []
+    n_samples = 1
+    for start in range(0, n_rows, chunk_rows):
+        chunk = np.asarray(pointwise(slice(start, min(start + chunk_rows, n_rows))), dtype=float)
+        n_samples = chunk.shape[0]
+        by_row = chunk.T  # (rows, draws), as psislw wants
+        log_weights, k = az.psislw(-by_row.copy(), reff)
+        loo_i.append(logsumexp(log_weights + by_row, axis=1))
+        lppd_i.append(logsumexp(by_row, axis=1) - np.log(n_samples))
+        pareto_k.append(np.atleast_1d(np.asarray(k, dtype=float)))
+    loo = np.concatenate(loo_i)
+    shape = np.concatenate(pareto_k)
+    elpd = float(loo.sum())
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7)
+    return az.ELPDData(
+        data=[
+            elpd,
+            float((n_rows * np.var(loo)) ** 0.5),
+            float(np.concatenate(lppd_i).sum() - elpd),
+            n_samples,
+            n_rows,
+            bool(np.any(shape > good_k)),
+            xr.DataArray(loo, dims="row", name="loo_i"),
+            xr.DataArray(shape, dims="row", name="pareto_k"),
+            "log",
+            good_k,
+        ],
+        index=[
+            "elpd_loo",
+            "se",
+            "p_loo",
+            "n_samples",
+            "n_data_points",
+            "warning",
+            "loo_i",
+            "pareto_k",
+            "scale",
+            "good_k",
+        ],
+    )
