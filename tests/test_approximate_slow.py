@@ -54,11 +54,17 @@ def test_an_approximate_fit_predicts_saves_and_loads(simple, tmp_path):
     pd.testing.assert_frame_equal(loaded.point(rows), model.fitted(idata).point(rows))
 
 
-def test_a_funnel_gets_the_k_hat_warning():
+@pytest.fixture(scope="module")
+def funnel():
+    """Eight groups of two rows and a small group sd, centred: a funnel."""
     rng = np.random.default_rng(1)
     g = np.repeat(np.arange(8), 2)
     data = pd.DataFrame({"g": g.astype(str), "y": rng.normal(0, 0.1, 8)[g] + rng.normal(size=16)})
-    model = bmm.Model("y ~ 1 + (1|g)", data, noncentered=False)
+    return bmm.Model("y ~ 1 + (1|g)", data, noncentered=False)
+
+
+def test_a_funnel_gets_the_k_hat_warning(funnel):
+    model = funnel
     with pytest.warns(bmm.BayesmmWarning, match=r"not trustworthy here: Pareto k-hat .* Use NUTS"):
         idata = _vi(model)
     assert idata.attrs["pareto_k"] > 0.7
@@ -93,10 +99,6 @@ def test_a_laplace_fit_of_a_regression_matches_least_squares_and_is_trusted(simp
     assert float(slope.std()) == pytest.approx(se, rel=0.1)
 
 
-def test_a_laplace_fit_of_a_funnel_warns():
-    rng = np.random.default_rng(1)
-    g = np.repeat(np.arange(8), 2)
-    data = pd.DataFrame({"g": g.astype(str), "y": rng.normal(0, 0.1, 8)[g] + rng.normal(size=16)})
-    model = bmm.Model("y ~ 1 + (1|g)", data, noncentered=False)
+def test_a_laplace_fit_of_a_funnel_warns(funnel):
     with pytest.warns(bmm.BayesmmWarning, match=r"The Laplace approximation is not trustworthy"):
-        model.fit(inference_method="laplace", draws=500, chains=2, random_seed=2)
+        funnel.fit(inference_method="laplace", draws=500, chains=2, random_seed=2)
