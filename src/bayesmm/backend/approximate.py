@@ -11,6 +11,7 @@ good, below 0.7 importance resampling (``importance_resampling=True``) corrects 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -85,12 +86,14 @@ def _checked(
     shape: tuple[int, int],
     rng: np.random.Generator,
     importance_resampling: bool,
+    info: Any = None,
 ) -> az.InferenceData:
     """Draws of a normal approximation on the unconstrained space, checked by Pareto k-hat:
     the posterior and, in ``sample_stats``, each draw's log importance ratio."""
     chains, draws = shape
     flat, log_q = _normal_draws(mean, scale, chains * draws, rng)
-    info = DictToArrayBijection.map(model.initial_point()).point_map_info
+    if info is None:  # how the flat vector splits into the model's value variables
+        info = DictToArrayBijection.map(model.initial_point()).point_map_info
     points = [DictToArrayBijection.rmap(RaveledVars(row, info)) for row in flat]
     log_p = model.compile_logp(jacobian=True)
     log_ratio = np.array([log_p(p) for p in points]) - log_q
@@ -113,10 +116,6 @@ def _checked(
         {"pareto_k": float(khat), "importance_resampling": int(importance_resampling)}
     )
     return idata
-
-
-def _start(model: pm.Model) -> np.ndarray:
-    return DictToArrayBijection.map(model.initial_point()).data
 
 
 def sample_vi(
@@ -180,13 +179,13 @@ def sample_laplace(
 ) -> az.InferenceData:
     """A normal approximation at the posterior mode on the unconstrained space, with the
     inverse of the negative Hessian there as its covariance; ``chains * draws`` draws."""
-    start = _start(model)
+    raveled = DictToArrayBijection.map(model.initial_point())
+    start, info = raveled.data, raveled.point_map_info
     if start.size > LAPLACE_MAX_PARAMETERS:
         raise DataError(
             f"inference_method='laplace' forms the Hessian of all {start.size} unconstrained "
             f"parameters, more than {LAPLACE_MAX_PARAMETERS}; use 'vi' or NUTS."
         )
-    info = DictToArrayBijection.map(model.initial_point()).point_map_info
     log_p, grad = model.compile_logp(jacobian=True), model.compile_dlogp(jacobian=True)
 
     def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -205,6 +204,7 @@ def sample_laplace(
             f"positive definite; the optimiser said: {found.message}). Use NUTS."
         ) from None
     rng = np.random.default_rng(random_seed)
-    idata = _checked(model, "Laplace", found.x, scale, (chains, draws), rng, importance_resampling)
+    shape = (chains, draws)
+    idata = _checked(model, "Laplace", found.x, scale, shape, rng, importance_resampling, info)
     idata.attrs.update({"laplace_converged": int(bool(found.success))})
     return idata
