@@ -102,3 +102,37 @@ def test_a_laplace_fit_of_a_regression_matches_least_squares_and_is_trusted(simp
 def test_a_laplace_fit_of_a_funnel_warns(funnel):
     with pytest.warns(bmm.BayesmmWarning, match=r"The Laplace approximation is not trustworthy"):
         funnel.fit(inference_method="laplace", draws=500, chains=2, random_seed=2)
+
+
+def test_a_pathfinder_fit_of_a_regression_matches_least_squares_and_is_trusted(simple):
+    model, _, data = simple
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bmm.BayesmmWarning)
+        idata = model.fit(
+            inference_method="pathfinder", draws=500, chains=2, random_seed=3, progressbar=False
+        )
+    assert idata.attrs["inference_method"] == "pathfinder"
+    assert idata.attrs["pathfinder_paths"] == 4 == idata.attrs["pathfinder_paths_succeeded"]
+    assert idata.attrs["pareto_k"] < 0.7
+    assert idata.posterior["x"].shape == (2, 500)
+    # The slope's posterior is normal here: its mean near least squares within 3 Monte-Carlo
+    # SEs plus a tenth of an SD, its SD near the standard error within 15% (about 3 SEs of
+    # an SD estimated from 1,000 draws of a few distinct paths).
+    X = np.column_stack([np.ones(200), data["x"]])
+    beta, residual, *_ = np.linalg.lstsq(X, data["y"], rcond=None)
+    se = np.sqrt(residual[0] / 198 * np.linalg.inv(X.T @ X)[1, 1])
+    slope = idata.posterior["x"]
+    assert abs(float(slope.mean()) - beta[1]) < 0.1 * se + 3 * se / np.sqrt(1000)
+    assert float(slope.std()) == pytest.approx(se, rel=0.15)
+    rows = data.head(3)
+    assert np.isfinite(model.fitted(idata).point(rows).to_numpy(dtype=float)).all()
+
+
+def test_pathfinder_options_are_checked(simple):
+    model, _, _ = simple
+    with pytest.raises(bmm.DataError, match=r"num_paths must be an integer >= 1; got 0"):
+        model.fit(inference_method="pathfinder", num_paths=0, progressbar=False)
+    with pytest.raises(
+        bmm.DataError, match=r"'pathfinder' does not take the option\(s\) \['steps'\]"
+    ):
+        model.fit(inference_method="pathfinder", steps=10)

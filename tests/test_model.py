@@ -143,7 +143,7 @@ def test_unknown_inference_method_lists_the_samplers(sleepstudy):
     model = bmm.Model("Reaction ~ Days", sleepstudy)
     with pytest.raises(
         bmm.BackendError,
-        match=r"inference_method must be one of \['auto', 'blackjax', 'laplace', 'numpyro', 'nutpie', 'pymc', 'vi'\]; got 'nuts'",
+        match=r"inference_method must be one of \['auto', 'blackjax', 'laplace', 'numpyro', 'nutpie', 'pathfinder', 'pymc', 'vi'\]; got 'nuts'",
     ):
         model.fit(inference_method="nuts")
 

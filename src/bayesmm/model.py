@@ -226,13 +226,14 @@ class Model:
         chains : int, optional
             Number of chains; one per core, between 2 and 4, by default.
         inference_method : str, default "auto"
-            One of "auto", "numpyro", "nutpie", "pymc", "blackjax", "vi", "laplace".
+            One of "auto", "numpyro", "nutpie", "pymc", "blackjax", "vi", "pathfinder",
+            "laplace".
             The NUTS implementation. ``"auto"`` picks NumPyro when JAX is installed
             (``pip install "bayesmm[jax]"``) and the data have at most 5,000 rows, nutpie
             otherwise (and always with a ``cache``), and PyMC's sampler if neither is
             installed; ``idata.attrs["inference_method"]`` records the choice. See
-            ``docs/fitting.md`` for the measurements behind it. ``"vi"`` (ADVI) and
-            ``"laplace"`` are approximations checked by Pareto k-hat
+            ``docs/fitting.md`` for the measurements behind it. ``"vi"`` (ADVI),
+            ``"pathfinder"`` and ``"laplace"`` are approximations checked by Pareto k-hat
             (``docs/large-data.md``).
         random_seed : int, optional
             Seed for reproducible draws.

@@ -26,9 +26,11 @@ __all__ = [
     "VI_METHODS",
     "VI_OPTIONS",
     "LAPLACE_OPTIONS",
+    "PATHFINDER_OPTIONS",
     "KHAT_TRUSTED",
     "sample_vi",
     "sample_laplace",
+    "sample_pathfinder",
 ]
 
 #: bayesmm's names of PyMC's variational methods.
@@ -36,6 +38,9 @@ VI_METHODS = {"meanfield": "advi", "fullrank": "fullrank_advi"}
 
 #: The options ``fit(inference_method="vi", ...)`` takes.
 VI_OPTIONS = ("vi_method", "steps", "importance_resampling", "cores")
+
+#: The options ``fit(inference_method="pathfinder", ...)`` takes.
+PATHFINDER_OPTIONS = ("num_paths", "maxiter", "importance_resampling", "cores")
 
 #: The options ``fit(inference_method="laplace", ...)`` takes.
 LAPLACE_OPTIONS = ("importance_resampling", "cores")
@@ -81,22 +86,26 @@ def _posterior(model: pm.Model, points: list[dict[str, np.ndarray]], chains: int
 def _checked(
     model: pm.Model,
     name: str,
-    mean: np.ndarray,
-    scale: np.ndarray,
+    flat: np.ndarray,
+    log_q: np.ndarray,
     shape: tuple[int, int],
     rng: np.random.Generator,
     importance_resampling: bool,
     info: Any = None,
+    log_p: np.ndarray | None = None,
 ) -> az.InferenceData:
-    """Draws of a normal approximation on the unconstrained space, checked by Pareto k-hat:
-    the posterior and, in ``sample_stats``, each draw's log importance ratio."""
-    chains, draws = shape
-    flat, log_q = _normal_draws(mean, scale, chains * draws, rng)
+    """Draws ``flat`` of an approximation on the unconstrained space (one row per draw, with
+    its log density ``log_q``; ``log_p``, the model's log density there, when already
+    known), checked by Pareto k-hat: the posterior and, in ``sample_stats``, each draw's log
+    importance ratio."""
+    chains, _ = shape
     if info is None:  # how the flat vector splits into the model's value variables
         info = DictToArrayBijection.map(model.initial_point()).point_map_info
     points = [DictToArrayBijection.rmap(RaveledVars(row, info)) for row in flat]
-    log_p = model.compile_logp(jacobian=True)
-    log_ratio = np.array([log_p(p) for p in points]) - log_q
+    if log_p is None:
+        density = model.compile_logp(jacobian=True)
+        log_p = np.array([density(p) for p in points])
+    log_ratio = np.asarray(log_p, dtype=float) - log_q
     smoothed, khat = az.psislw(log_ratio.copy())
     if importance_resampling:
         weights = np.exp(smoothed - np.max(smoothed))
@@ -137,8 +146,7 @@ def sample_vi(
     """
     if vi_method not in VI_METHODS:
         raise DataError(f"vi_method must be one of {sorted(VI_METHODS)}; got {vi_method!r}.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise DataError(f"steps must be an integer >= 1; got {steps!r}.")
+    _positive_int("steps", steps)
     rng = np.random.default_rng(random_seed)
     with model:
         approx = pm.fit(
@@ -158,9 +166,9 @@ def sample_vi(
         scale = np.linalg.cholesky(np.asarray(approx.cov.eval(), dtype=float))
     else:
         scale = np.asarray(approx.std.eval(), dtype=float)
-    idata = _checked(
-        model, f"{vi_method} ADVI", mean, scale, (chains, draws), rng, importance_resampling
-    )
+    flat, log_q = _normal_draws(mean, scale, chains * draws, rng)
+    name = f"{vi_method} ADVI"
+    idata = _checked(model, name, flat, log_q, (chains, draws), rng, importance_resampling)
     idata.attrs.update(
         {"vi_method": vi_method, "vi_steps": steps, "vi_final_loss": float(losses[-1])}
     )
@@ -205,6 +213,97 @@ def sample_laplace(
         ) from None
     rng = np.random.default_rng(random_seed)
     shape = (chains, draws)
-    idata = _checked(model, "Laplace", found.x, scale, shape, rng, importance_resampling, info)
+    flat, log_q = _normal_draws(found.x, scale, chains * draws, rng)
+    idata = _checked(model, "Laplace", flat, log_q, shape, rng, importance_resampling, info)
     idata.attrs.update({"laplace_converged": int(bool(found.success))})
+    return idata
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DataError(f"{name} must be an integer >= 1; got {value!r}.")
+    return value
+
+
+def sample_pathfinder(
+    model: pm.Model,
+    *,
+    draws: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    num_paths: int = 4,
+    maxiter: int = 1_000,
+    importance_resampling: bool = False,
+    cores: int | None = None,
+) -> az.InferenceData:
+    """Multi-path Pathfinder (Zhang et al. 2022, pymc-extras' implementation): ``num_paths``
+    L-BFGS runs from jittered starts, each giving the normal approximation of its best
+    point; ``chains * draws`` draws pooled from the paths that succeeded.
+
+    The importance ratio of a draw is taken against the normal of the path that made it,
+    as the paper does for multi-path resampling; its Pareto k-hat is checked and stored
+    like ADVI's.
+    """
+    from pymc_extras.inference.pathfinder.pathfinder import multipath_pathfinder
+
+    _positive_int("num_paths", num_paths)
+    _positive_int("maxiter", maxiter)
+    rng = np.random.default_rng(random_seed)
+    total = chains * draws
+    n_parameters = DictToArrayBijection.map(model.initial_point()).data.size
+    try:
+        result = multipath_pathfinder(
+            model,
+            num_paths=num_paths,
+            num_draws=total,
+            num_draws_per_path=-(-total // num_paths),
+            # as pymc-extras' default: about 3 log(N) corrections, at least 5
+            maxcor=max(5, int(np.ceil(3 * np.log(max(n_parameters, 2))))),
+            maxiter=maxiter,
+            ftol=1e-5,
+            gtol=1e-8,
+            maxls=1_000,
+            num_elbo_draws=10,
+            jitter=2.0,
+            epsilon=1e-12,
+            importance_sampling=None,
+            progressbar=progressbar,
+            concurrent=None,
+            random_seed=int(rng.integers(2**31)),
+            display_summary=False,
+        )
+    except ValueError as err:
+        raise DataError(
+            f"Pathfinder found no usable path ({err}). Use NUTS (inference_method='auto'), "
+            "or try more num_paths or maxiter."
+        ) from None
+    samples = np.asarray(result.samples, dtype=float)
+    flat = samples.reshape(-1, samples.shape[-1])
+    log_q = np.asarray(result.logQ, dtype=float).reshape(-1)
+    log_p = np.asarray(result.logP, dtype=float).reshape(-1)
+    usable = np.isfinite(log_q) & np.isfinite(log_p)
+    if not usable.any():
+        raise DataError(
+            "Pathfinder's draws all have a non-finite density. Use NUTS (inference_method='auto')."
+        )
+    keep = np.flatnonzero(usable)
+    chosen = rng.choice(keep, size=total, replace=keep.size < total)
+    idata = _checked(
+        model,
+        "Pathfinder",
+        flat[chosen],
+        log_q[chosen],
+        (chains, draws),
+        rng,
+        importance_resampling,
+        log_p=log_p[chosen],
+    )
+    idata.attrs.update(
+        {
+            "pathfinder_paths": num_paths,
+            "pathfinder_paths_succeeded": int(samples.shape[0]),
+            "pathfinder_maxiter": maxiter,
+        }
+    )
     return idata

@@ -73,10 +73,10 @@ def sampler_options(method: str) -> frozenset[str]:
         step = _parameters(pm.NUTS.__init__) | _parameters(BaseHMC.__init__)
         step -= {"potential", "rng", "initial_point", "dtype", "blocked", "step_rand"}
         own = _parameters(pm.sample) | step
-    elif method in ("vi", "laplace"):
-        from .approximate import LAPLACE_OPTIONS, VI_OPTIONS
+    elif method in ("vi", "laplace", "pathfinder"):
+        from . import approximate
 
-        return frozenset(VI_OPTIONS if method == "vi" else LAPLACE_OPTIONS)
+        return frozenset(getattr(approximate, f"{method.upper()}_OPTIONS"))
     else:  # blackjax, through PyMC's external-sampler route
         own = {"initvals", "var_names", "idata_kwargs", "nuts_sampler_kwargs"}
         own |= {"compute_convergence_checks", "target_accept", "cores"}

@@ -158,7 +158,12 @@ def build_model(
 
 #: Each sampler and the packages it needs.
 #: The pip requirement that brings each sampler's packages.
-_INSTALL = {"nutpie": "nutpie", "numpyro": '"bayesmm[jax]"', "blackjax": '"bayesmm[jax]"'}
+_INSTALL = {
+    "nutpie": "nutpie",
+    "numpyro": '"bayesmm[jax]"',
+    "blackjax": '"bayesmm[jax]"',
+    "pathfinder": '"bayesmm[approx]"',
+}
 
 #: The ``inference_method`` that picks a sampler from the model and what is installed.
 AUTO = "auto"
@@ -175,7 +180,12 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
     # Approximations, checked by Pareto k-hat (backend.approximate).
     "vi": (),
     "laplace": (),
+    "pathfinder": ("pymc_extras",),
 }
+
+
+#: The ``inference_method`` values that approximate the posterior (backend.approximate).
+APPROXIMATIONS = ("vi", "laplace", "pathfinder")
 
 
 def _installed(method: str) -> bool:
@@ -263,10 +273,10 @@ def run_sampler(
     structure; the other samplers compile as usual. NumPyro computes the log-likelihood too
     when asked (with the sampler's compiled functions); for the others :func:`sample` does.
     """
-    if inference_method in ("vi", "laplace"):
-        from .approximate import sample_laplace, sample_vi
+    if inference_method in APPROXIMATIONS:
+        from . import approximate as approximations
 
-        approximate = sample_vi if inference_method == "vi" else sample_laplace
+        approximate = getattr(approximations, f"sample_{inference_method}")
         settings: dict[str, Any] = {"draws": draws, "chains": chains, "random_seed": random_seed}
         return approximate(model, progressbar=progressbar, **settings, **kwargs)
     if inference_method == "numpyro":
