@@ -11,6 +11,7 @@ good, below 0.7 importance resampling (``importance_resampling=True``) corrects 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import arviz as az
@@ -37,7 +38,14 @@ __all__ = [
 VI_METHODS = {"meanfield": "advi", "fullrank": "fullrank_advi"}
 
 #: The options ``fit(inference_method="vi", ...)`` takes.
-VI_OPTIONS = ("vi_method", "steps", "importance_resampling", "cores")
+VI_OPTIONS = (
+    "vi_method",
+    "steps",
+    "batch_size",
+    "learning_rate",
+    "importance_resampling",
+    "cores",
+)
 
 #: The options ``fit(inference_method="pathfinder", ...)`` takes.
 PATHFINDER_OPTIONS = ("num_paths", "maxiter", "importance_resampling", "cores")
@@ -127,6 +135,33 @@ def _checked(
     return idata
 
 
+class _TailAverage:
+    """A ``pm.fit`` callback that averages the approximation's parameters over the second
+    half of the steps (Polyak-Ruppert averaging): with noisy gradients (a Monte-Carlo ELBO,
+    minibatches) the last iterate wanders around the optimum by an amount set by the
+    learning rate; the average settles on it."""
+
+    def __init__(self, steps: int) -> None:
+        self.start, self.count = steps // 2, 0
+        self.sums: list[np.ndarray] = []
+
+    def __call__(self, approx: Any, losses: Any, i: int) -> None:
+        if i < self.start:
+            return
+        values = [p.get_value(borrow=True) for p in approx.params]
+        if not self.sums:
+            self.sums = [np.array(v, dtype=float) for v in values]
+        else:
+            for total, value in zip(self.sums, values, strict=True):
+                total += value
+        self.count += 1
+
+    def apply(self, approx: Any) -> None:
+        """Set the approximation's parameters to their averages."""
+        for param, total in zip(approx.params, self.sums, strict=True):
+            param.set_value((total / self.count).astype(param.dtype))
+
+
 def sample_vi(
     model: pm.Model,
     *,
@@ -136,25 +171,47 @@ def sample_vi(
     progressbar: bool,
     vi_method: str = "meanfield",
     steps: int = 20_000,
+    batch_size: int | None = None,
+    learning_rate: float = 0.01,
     importance_resampling: bool = False,
     cores: int | None = None,
+    batched: Callable[..., Any] | None = None,
 ) -> az.InferenceData:
     """Fit ``model`` by ADVI and draw ``chains * draws`` from the approximation.
 
-    ``idata.attrs`` records the method, the steps and ``pareto_k``; ``sample_stats`` holds
-    each draw's log importance ratio.
+    With ``batch_size``, each step's gradient reads a random minibatch of that many rows of
+    the model ``batched(batch_size=...)`` builds (the same variables as ``model``, its
+    likelihood scaled to all the rows); the draws are then checked against ``model``, all
+    the rows.
+
+    ``idata.attrs`` records the method, the steps, the batch size and ``pareto_k``;
+    ``sample_stats`` holds each draw's log importance ratio.
     """
     if vi_method not in VI_METHODS:
         raise DataError(f"vi_method must be one of {sorted(VI_METHODS)}; got {vi_method!r}.")
     _positive_int("steps", steps)
+    if isinstance(learning_rate, bool) or not (
+        isinstance(learning_rate, int | float) and 0 < learning_rate < np.inf
+    ):
+        raise DataError(f"learning_rate must be a positive number; got {learning_rate!r}.")
     rng = np.random.default_rng(random_seed)
-    with model:
+    fitted = model
+    if batch_size is not None:
+        _positive_int("batch_size", batch_size)
+        if batched is None:
+            raise DataError("batch_size (minibatch ADVI) does not apply to this model's family.")
+        fitted = batched(batch_size=batch_size).model
+    averaged = _TailAverage(steps)
+    with fitted:
         approx = pm.fit(
             n=steps,
             method=VI_METHODS[vi_method],
             random_seed=int(rng.integers(2**31)),
             progressbar=progressbar,
+            obj_optimizer=pm.adagrad_window(learning_rate=learning_rate),
+            callbacks=[averaged],
         )
+    averaged.apply(approx)
     losses = np.asarray(approx.hist)
     if not np.all(np.isfinite(losses[-max(1, steps // 10) :])):
         raise DataError(
@@ -170,7 +227,13 @@ def sample_vi(
     name = f"{vi_method} ADVI"
     idata = _checked(model, name, flat, log_q, (chains, draws), rng, importance_resampling)
     idata.attrs.update(
-        {"vi_method": vi_method, "vi_steps": steps, "vi_final_loss": float(losses[-1])}
+        {
+            "vi_method": vi_method,
+            "vi_steps": steps,
+            "vi_final_loss": float(losses[-1]),
+            "vi_batch_size": 0 if batch_size is None else batch_size,
+            "vi_learning_rate": float(learning_rate),
+        }
     )
     return idata
 

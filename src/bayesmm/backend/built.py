@@ -3,6 +3,7 @@ reading order of its posterior; and the coordinates of a design."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,9 @@ class BuiltModel:
     #: What the likelihood reads: ``"rows"``, or the exact summaries of
     #: :mod:`bayesmm.backend.sufficient`.
     likelihood: str = "rows"
+    #: ``batched(batch_size=...)`` builds the minibatch model of these rows (for minibatch
+    #: ADVI); ``None`` where there is none.
+    batched: Callable[..., BuiltModel] | None = None
 
 
 def model_coords(design: Design) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from .._names import mu_name, sigma_name
 from ..design import Design, GroupBlock, GroupTerm
 from ..priors import Prior, PriorSet
 from .variables import (
-    OBS_DIM,
     Containers,
     as_prior,
     common_dim,
@@ -155,7 +154,7 @@ def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> An
             eta = eta + (part.coef[index] * values).sum(axis=1)
     # The row count from the model's dimension, not a constant: see Containers.
     if np.ndim(eta) == 0:
-        eta = eta + pt.zeros(pm.modelcontext(None).dim_lengths[OBS_DIM])
+        eta = eta + pt.zeros(data.row_count())
     return eta
 
 

@@ -9,6 +9,7 @@ distribution in ``_likelihoods``, both from the pieces of ``_variables``.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -23,7 +24,7 @@ import xarray as xr
 from pymc.exceptions import TruncationError
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .._errors import BackendError, PriorError
+from .._errors import BackendError, DataError, PriorError
 from .._names import mu_name, sigma_name
 from .._validation import choice_message
 from ..design import Design
@@ -72,6 +73,7 @@ def build_model(
     *,
     noncentered: bool | str = "auto",
     center_predictors: bool = True,
+    batch_size: int | None = None,
 ) -> BuiltModel:
     """Build the PyMC model of a design.
 
@@ -90,6 +92,9 @@ def build_model(
         per term with :func:`use_noncentered`.
     center_predictors : bool, default True
         Centre the common predictors when the model has an intercept.
+    batch_size : int, optional
+        Build the minibatch model of minibatch ADVI: its likelihood reads a random batch of
+        this many rows at each evaluation, scaled up to all the rows.
 
     Returns
     -------
@@ -97,7 +102,7 @@ def build_model(
     """
     internal: list[str] = []
     with pm.Model(coords=model_coords(design)) as model:
-        data = Containers(design.n_obs)
+        data = Containers(design.n_obs, batch_size)
         indexes: dict[str, Any] = {}
         eta = linear_predictor(
             design, priors, center_predictors, noncentered, internal, data, indexes
@@ -138,10 +143,18 @@ def build_model(
             # Whole numbers (checked by the family), perhaps stored as floats.
             kwargs[likelihood.trials_kwarg] = data.row_ints(np.asarray(trials))
         # A slice of the data (PyMC casts it to the response's type).
-        observed = data.rows(design.response.values)[:, 0]
+        observed = data.response(design.response.values)
         dist = getattr(pm, likelihood.name)
         if design.response.censoring is not None or design.weights is not None:
+            if batch_size is not None:
+                raise DataError(
+                    "batch_size (minibatch ADVI) needs a response without censoring and "
+                    "without weights; fit this model with inference_method='vi' on all its "
+                    "rows (no batch_size)."
+                )
             row_likelihood(design, family, dist, kwargs, observed, data)
+        elif batch_size is not None:  # scaled from the batch to all the rows
+            dist(design.response.name, observed=observed, total_size=design.n_obs, **kwargs)
         else:
             dist(design.response.name, observed=observed, dims=OBS_DIM, **kwargs)
         data.fill()
@@ -151,6 +164,15 @@ def build_model(
         observed=design.response.values,
         internal=tuple(internal),
         order=display_order(design, priors),
+        batched=functools.partial(
+            build_model,
+            design,
+            family,
+            link,
+            priors,
+            noncentered=noncentered,
+            center_predictors=center_predictors,
+        ),
     )
 
 
@@ -413,6 +435,8 @@ def sample(
         **kwargs,
     }
     arguments = sampler_arguments(inference_method, options, asked)
+    if arguments.get("batch_size") is not None:  # minibatch ADVI reads the rows, not sums
+        model, arguments["batched"] = built.model, built.batched
     try:
         idata = run_sampler(model, inference_method, **arguments)
     except (ValueError, NotImplementedError) as err:
