@@ -353,6 +353,8 @@ def test_posterior_only_keeps_the_posterior_and_predicts_for_new_rows(saved, tmp
         loaded.predict()
     with pytest.raises(bmm.DataError, match="saved without its training rows"):
         loaded.r2()
+    with pytest.raises(bmm.DataError, match="saved without its training rows"):
+        loaded.loo()
     assert loaded.data_sha256 == data_fingerprint(model.design.state.frame)
 
 

@@ -35,6 +35,7 @@ from .predict import (
     resolve_policy,
     response_draws,
 )
+from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
 from .predict.loo import chunked_loo, relative_efficiency
 from .predict.params import category_counts
 from .spec import ModelSpec, family_entries
@@ -445,6 +446,12 @@ class FittedModel:
             {"edges": list(edges), "density": list(heights)}, index=_index(data, values)
         )
 
+    def chunked(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Chunked:
+        """This model's ``point``, ``interval``, ``quantiles`` and ``density`` for new rows,
+        ``chunk_rows`` rows at a time (:mod:`bayesmm.predict.chunks`), for more rows than
+        their draws fit in memory."""
+        return Chunked(self, chunk_rows)
+
     def r2(self) -> pd.Series:
         """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019) on the training rows.
 
@@ -497,36 +504,11 @@ class FittedModel:
             spec = ModelSpec.from_dict({**spec.to_dict(), **changes})
         if not isinstance(posterior_only, bool):
             raise DataError(f"posterior_only must be True or False; got {posterior_only!r}.")
-        groups = self._saved_groups(posterior_only, draws)
+        frame = self.design.state.frame if self.design.state is not None else None
+        groups = netcdf.saved_groups(self.idata, frame, posterior_only, draws)
         attrs = {k: v for k, v in (getattr(self.idata, "attrs", None) or {}).items()}
         attrs.update(netcdf.format_attrs(spec.to_dict(), spec.data_sha256))
         return netcdf.write(path, groups, attrs, storage_options)
-
-    def _saved_groups(self, posterior_only: bool, draws: int | None) -> dict[str, xr.Dataset]:
-        """The groups a file holds: thinned to ``draws`` per chain, with the training rows."""
-        idata = self.idata
-        names = ["posterior"] if posterior_only else list(idata.groups())
-        groups = {name: idata[name] for name in names}
-        n_draws = groups["posterior"].sizes["draw"]
-        if draws is not None:
-            if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
-                raise DataError(
-                    f"draws must be a positive integer (draws per chain); got {draws!r}."
-                )
-            if draws > n_draws:
-                raise DataError(
-                    f"draws must be at most the {n_draws} draws per chain of the posterior; "
-                    f"got {draws}."
-                )
-            groups = {name: netcdf.thin(group, int(draws)) for name, group in groups.items()}
-        frame = self.design.state.frame if self.design.state is not None else None
-        if not posterior_only and frame is not None:
-            # The training rows replace the sampler's data containers, which are the same
-            # data encoded for PyMC and needed only by a PyMC model.
-            groups["constant_data"] = netcdf.training_rows(frame)
-        else:
-            groups.pop("constant_data", None)
-        return groups
 
     def to_model(
         self,

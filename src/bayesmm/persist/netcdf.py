@@ -37,6 +37,7 @@ __all__ = [
     "versions",
     "thin",
     "training_rows",
+    "saved_groups",
     "write",
     "format_attrs",
     "check_signature",
@@ -88,6 +89,32 @@ def training_rows(frame: pd.DataFrame) -> xr.Dataset:
             values = values.astype(str)
         variables[str(name)] = ((OBS_DIM,), values)
     return xr.Dataset(variables, coords={OBS_DIM: np.arange(len(frame))})
+
+
+def saved_groups(
+    idata: Any, frame: pd.DataFrame | None, posterior_only: bool, draws: int | None
+) -> dict[str, xr.Dataset]:
+    """The groups a fit's file holds: all of ``idata``'s (or its posterior alone), thinned
+    to ``draws`` per chain, with the training rows ``frame`` unless ``posterior_only``."""
+    names = ["posterior"] if posterior_only else list(idata.groups())
+    groups = {name: idata[name] for name in names}
+    n_draws = groups["posterior"].sizes["draw"]
+    if draws is not None:
+        if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+            raise DataError(f"draws must be a positive integer (draws per chain); got {draws!r}.")
+        if draws > n_draws:
+            raise DataError(
+                f"draws must be at most the {n_draws} draws per chain of the posterior; "
+                f"got {draws}."
+            )
+        groups = {name: thin(group, int(draws)) for name, group in groups.items()}
+    if not posterior_only and frame is not None:
+        # The training rows replace the sampler's data containers, which are the same data
+        # encoded for PyMC and needed only by a PyMC model.
+        groups["constant_data"] = training_rows(frame)
+    else:
+        groups.pop("constant_data", None)
+    return groups
 
 
 def write(

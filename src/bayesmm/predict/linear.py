@@ -8,7 +8,9 @@ term: numpy on the draws, no graph compiled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,19 +23,42 @@ from .options import POLICIES, PredictOptions
 __all__ = ["linear_predictor", "new_level_effects"]
 
 
+def _per_level(
+    draw: Callable[[np.random.Generator, int], np.ndarray],
+    levels: Sequence[Any],
+    rng: np.random.Generator,
+    key: str,
+    level_seed: int | None,
+    axis: int,
+) -> np.ndarray:
+    """``draw(generator, count)`` for ``levels`` (their axis ``axis``): all from ``rng``,
+    or, with a ``level_seed``, each level from its own stream keyed by the seed, ``key``
+    and its label, so that it is drawn the same in every call."""
+    if level_seed is None:
+        return draw(rng, len(levels))
+    parts = [
+        draw(np.random.default_rng([level_seed, zlib.crc32(f"{key}/{level}".encode())]), 1)
+        for level in levels
+    ]
+    return np.concatenate(parts, axis=axis)
+
+
 def new_level_effects(
     group: GroupDraws,
-    n_new: int,
+    levels: Sequence[Any],
     policy: str,
     choices: dict[str, np.ndarray],
     rng: np.random.Generator,
     blocks: Mapping[str, np.ndarray],
+    level_seed: int | None = None,
 ) -> np.ndarray:
-    """Effects of unseen levels, shape ``(S, n_new, columns)``, under ``policy``.
+    """Effects of the unseen ``levels``, shape ``(S, len(levels), columns)``, under
+    ``policy``.
 
     ``choices`` carries what the terms of one factor (or block) share between calls.
     """
     n, n_levels, k = group.effects.shape
+    n_new = len(levels)
     if policy == "population":
         return np.zeros((n, n_new, k))
     if policy == "gaussian":
@@ -44,24 +69,32 @@ def new_level_effects(
                 "sigma; this term has another prior. Use 'uncertainty' or 'old_levels'."
             )
         if group.block is None:
-            z = rng.standard_normal((n, n_new, k))
+            z = _per_level(
+                lambda g, m: g.standard_normal((n, m, k)),
+                levels, rng, f"{group.name}/gaussian", level_seed, axis=1,
+            )  # fmt: skip
         else:
             # One draw per new level for the whole block, correlated through its Cholesky
             # factor; each of its terms takes its own columns.
             key = f"{group.block}/gaussian"
             if key not in choices:
                 chol = blocks[group.block]
-                choices[key] = np.einsum(
-                    "sij,snj->sni", chol, rng.standard_normal((n, n_new, chol.shape[1]))
-                )
+                normal = _per_level(
+                    lambda g, m: g.standard_normal((n, m, chol.shape[1])),
+                    levels, rng, key, level_seed, axis=1,
+                )  # fmt: skip
+                choices[key] = np.einsum("sij,snj->sni", chol, normal)
             z = choices[key][:, :, group.start : group.start + k]
         return group.mu[:, None, :] + group.sigma[:, None, :] * z
     # Borrowed levels are shared by every term of the factor, so a new subject's intercept
     # and slope come from the same fitted subject.
-    shape = (n, n_new) if policy == "uncertainty" else (n_new,)
     key = f"{group.factor}/{policy}"
     if key not in choices:
-        choices[key] = rng.integers(0, n_levels, size=shape)
+        uncertain = policy == "uncertainty"
+        choices[key] = _per_level(
+            lambda g, m: g.integers(0, n_levels, size=(n, m) if uncertain else (m,)),
+            levels, rng, key, level_seed, axis=1 if uncertain else 0,
+        )  # fmt: skip
     chosen = choices[key]
     if policy == "uncertainty":
         return np.take_along_axis(group.effects, chosen[:, :, None], axis=1)
@@ -107,7 +140,7 @@ def linear_predictor(
                     "predict them; see docs/prediction.md."
                 )
             extra = new_level_effects(
-                group, len(rows.new_levels), policy, choices, rng, draws.blocks
+                group, rows.new_levels, policy, choices, rng, draws.blocks, options.level_seed
             )
             effects = np.concatenate([effects, extra], axis=1)
         # In place, one (draws, rows) temporary per term: this is the hot loop of serving.

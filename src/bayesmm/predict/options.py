@@ -76,6 +76,11 @@ class PredictOptions:
         For the draws of responses and of new groups.
     n_samples : int, optional
         Use that many evenly spaced posterior draws instead of all of them.
+    level_seed : int, optional
+        Draw each unseen group level from its own stream, keyed by this seed, the factor and
+        the level's label, so that a level gets the same draws in every call whatever other
+        rows come with it (chunked predictions use it); ``None`` draws them all from
+        ``random_seed``.
 
     Raises
     ------
@@ -92,6 +97,7 @@ class PredictOptions:
     sample_new_groups: bool | str | None = None
     random_seed: int | np.random.Generator | None = None
     n_samples: int | None = None
+    level_seed: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.include_group_specific, bool | np.bool_):
@@ -113,6 +119,11 @@ class PredictOptions:
         n = self.n_samples
         if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer)):
             raise DataError(f"n_samples must be an integer; got {n!r}.")
+        key = self.level_seed
+        if key is not None and (
+            isinstance(key, bool) or not isinstance(key, int | np.integer) or key < 0
+        ):
+            raise DataError(f"level_seed must be a non-negative integer or None; got {key!r}.")
 
     @classmethod
     def from_kwargs(cls, options: PredictOptions | None = None, **kwargs: Any) -> PredictOptions:
