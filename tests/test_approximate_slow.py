@@ -82,6 +82,18 @@ def test_vi_options_are_checked(simple):
         model.fit(inference_method="vi", vi_method="svgd", progressbar=False)
 
 
+def _matches_least_squares(idata, data, sd_rel):
+    """The slope's posterior mean within a tenth of its standard error plus 3 Monte-Carlo
+    SEs (1,000 draws) of least squares, and its SD within ``sd_rel`` of the standard
+    error."""
+    X = np.column_stack([np.ones(200), data["x"]])
+    beta, residual, *_ = np.linalg.lstsq(X, data["y"], rcond=None)
+    se = np.sqrt(residual[0] / 198 * np.linalg.inv(X.T @ X)[1, 1])
+    slope = idata.posterior["x"]
+    assert abs(float(slope.mean()) - beta[1]) < 0.1 * se + 3 * se / np.sqrt(1000)
+    assert float(slope.std()) == pytest.approx(se, rel=sd_rel)
+
+
 def test_a_laplace_fit_of_a_regression_matches_least_squares_and_is_trusted(simple):
     model, _, data = simple
     with warnings.catch_warnings():
@@ -91,12 +103,7 @@ def test_a_laplace_fit_of_a_regression_matches_least_squares_and_is_trusted(simp
     assert idata.attrs["pareto_k"] < 0.5
     # With flat-ish default priors, the mode is near least squares, and the approximate
     # posterior SD of the slope near its standard error (0.07 here): within 10%.
-    X = np.column_stack([np.ones(200), data["x"]])
-    beta, residual, *_ = np.linalg.lstsq(X, data["y"], rcond=None)
-    se = np.sqrt(residual[0] / 198 * np.linalg.inv(X.T @ X)[1, 1])
-    slope = idata.posterior["x"]
-    assert abs(float(slope.mean()) - beta[1]) < 0.1 * se + 3 * se / np.sqrt(1000)
-    assert float(slope.std()) == pytest.approx(se, rel=0.1)
+    _matches_least_squares(idata, data, sd_rel=0.1)
 
 
 def test_a_laplace_fit_of_a_funnel_warns(funnel):
@@ -115,15 +122,9 @@ def test_a_pathfinder_fit_of_a_regression_matches_least_squares_and_is_trusted(s
     assert idata.attrs["pathfinder_paths"] == 4 == idata.attrs["pathfinder_paths_succeeded"]
     assert idata.attrs["pareto_k"] < 0.7
     assert idata.posterior["x"].shape == (2, 500)
-    # The slope's posterior is normal here: its mean near least squares within 3 Monte-Carlo
-    # SEs plus a tenth of an SD, its SD near the standard error within 15% (about 3 SEs of
-    # an SD estimated from 1,000 draws of a few distinct paths).
-    X = np.column_stack([np.ones(200), data["x"]])
-    beta, residual, *_ = np.linalg.lstsq(X, data["y"], rcond=None)
-    se = np.sqrt(residual[0] / 198 * np.linalg.inv(X.T @ X)[1, 1])
-    slope = idata.posterior["x"]
-    assert abs(float(slope.mean()) - beta[1]) < 0.1 * se + 3 * se / np.sqrt(1000)
-    assert float(slope.std()) == pytest.approx(se, rel=0.15)
+    # The slope's posterior is normal here; its SD within 15% of the standard error (about
+    # 3 SEs of an SD estimated from 1,000 draws of a few distinct paths).
+    _matches_least_squares(idata, data, sd_rel=0.15)
     rows = data.head(3)
     assert np.isfinite(model.fitted(idata).point(rows).to_numpy(dtype=float)).all()
 
