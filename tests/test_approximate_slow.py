@@ -185,3 +185,29 @@ def test_minibatches_need_plain_rows(logistic):
         weighted.fit(inference_method="vi", batch_size=100, progressbar=False)
     with pytest.raises(bmm.DataError, match=r"learning_rate must be a positive number; got -1"):
         model.fit(inference_method="vi", learning_rate=-1, progressbar=False)
+
+
+@pytest.mark.parametrize("method", ["vi", "pathfinder", "laplace"])
+def test_every_approximation_saves_loads_and_serves(simple, method, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from bayesmm.serve import create_app
+
+    model, idata, data = simple
+    if method != "vi":
+        idata = model.fit(
+            inference_method=method, draws=100, chains=2, random_seed=6, progressbar=False
+        )
+    path = model.save(tmp_path / f"{method}.nc", idata)
+    loaded = bmm.load(path)
+    assert loaded.idata.attrs["inference_method"] == method
+    rows = data.head(3)
+    expected = model.fitted(idata).point(rows)
+    pd.testing.assert_frame_equal(loaded.point(rows), expected)
+    body = {"rows": rows[["x"]].to_dict(orient="records"), "kind": "response_params"}
+    got = TestClient(create_app(path)).post("/v1/predict/point", json=body)
+    assert got.status_code == 200, got.text
+    served = [r["value"] for r in got.json()["results"]]
+    np.testing.assert_allclose(served, expected["mean"].to_numpy(), rtol=1e-12)
+    # LOO of the training rows, in chunks, from the loaded file (its log-likelihood too).
+    assert np.isfinite(loaded.loo(chunk_rows=64).elpd_loo)
