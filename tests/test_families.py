@@ -68,7 +68,7 @@ def test_link_derivative_matches_finite_differences(name):
 def test_unknown_family_lists_valid_names(sleepstudy):
     with pytest.raises(
         bmm.FamilyError,
-        match=r"family must be one of \['asym_laplace', 'bernoulli', .*'gaussian'.*got 'gausian'. Did you mean 'gaussian'\?",
+        match=r"family must be one of \['acat', 'asym_laplace', 'bernoulli', .*'gaussian'.*got 'gausian'. Did you mean 'gaussian'\?",
     ):
         bmm.Model("Reaction ~ Days", sleepstudy, family="gausian")
 

@@ -1,4 +1,4 @@
-"""Ordinal families (cumulative, sratio): encoding, thresholds, errors, numpy densities
+"""Ordinal families (cumulative, sratio, cratio, acat): encoding, thresholds, errors, numpy densities
 against PyMC, predictions and files. Real NUTS fits are in test_ordinal_slow.py."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from scipy import stats
 import bayesmm as bmm
 from bayesmm.families import get_family
 
-ORDINAL = ("cumulative", "sratio")
+ORDINAL = ("cumulative", "sratio", "cratio", "acat")
 CATEGORY_FAMILIES = (*ORDINAL, "categorical")
 LINKS = ("logit", "probit", "cloglog")
 
@@ -176,6 +176,67 @@ def test_sratio_is_the_stopping_ratio():
     p = family.categories.probabilities(tau - eta, cdf, np)
     at_least = 1 - np.concatenate([[0.0], np.cumsum(p)[:-1]])
     np.testing.assert_allclose(p[:3] / at_least[:3], cdf(tau - eta))
+
+
+@pytest.mark.parametrize("link", LINKS)
+def test_cratio_is_the_continuation_ratio(link):
+    """P(y > k | y >= k) = F(eta - threshold_k), from the category probabilities."""
+    cdf = bmm.LINKS[link].linkinv
+    tau, eta = np.array([-0.5, 0.2, 1.0]), 0.3
+    p = get_family("cratio").categories.probabilities(tau - eta, cdf, np)
+    at_least = 1 - np.concatenate([[0.0], np.cumsum(p)[:-1]])
+    beyond = 1 - np.cumsum(p)
+    np.testing.assert_allclose(beyond[:3] / at_least[:3], cdf(eta - tau), rtol=1e-12)
+
+
+def test_cratio_equals_sratio_under_a_symmetric_link_only():
+    tau, eta = np.array([-0.5, 0.2, 1.0]), 0.3
+    same = {}
+    for link in LINKS:
+        cdf = bmm.LINKS[link].linkinv
+        c, s = (
+            get_family(n).categories.probabilities(tau - eta, cdf, np) for n in ("cratio", "sratio")
+        )
+        same[link] = np.allclose(c, s, rtol=1e-12)
+    assert same == {"logit": True, "probit": True, "cloglog": False}
+
+
+def test_acat_with_the_logit_link_is_the_adjacent_category_logit():
+    """log P(y = k + 1) / P(y = k) = eta - threshold_k (Agresti's adjacent-category logit),
+    which a softmax of the cumulative sums gives independently."""
+    cdf = bmm.LINKS["logit"].linkinv
+    tau, eta = np.array([-0.5, 0.2, 1.0]), 0.3
+    p = get_family("acat").categories.probabilities(tau - eta, cdf, np)
+    np.testing.assert_allclose(np.diff(np.log(p)), eta - tau, rtol=1e-12)
+    scores = np.concatenate([[0.0], np.cumsum(eta - tau)])
+    np.testing.assert_allclose(p, np.exp(scores) / np.exp(scores).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("link", ["probit", "cloglog"])
+def test_acat_with_another_link_uses_its_odds(link):
+    """P(y = k + 1) / P(y = k) = q_k / (1 - q_k), q_k = F(eta - threshold_k) (brms)."""
+    cdf = bmm.LINKS[link].linkinv
+    tau, eta = np.array([-0.5, 0.2, 1.0]), 0.3
+    p = get_family("acat").categories.probabilities(tau - eta, cdf, np)
+    q = cdf(eta - tau)
+    np.testing.assert_allclose(p[1:] / p[:-1], q / (1 - q), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["cratio", "acat"])
+def test_the_pytensor_probabilities_equal_numpy(name):
+    import pytensor.tensor as pt
+
+    from bayesmm.backend.variables import PYTENSOR_OPS
+    from bayesmm.links import get_link
+
+    tau, eta = np.array([-0.5, 0.2, 1.0]), np.array([[-1.0], [0.3], [2.0]])
+    categories = get_family(name).categories
+    for link in LINKS:
+        theirs = categories.probabilities(
+            pt.as_tensor(tau - eta), lambda z: get_link(link).backend_inverse(z, PYTENSOR_OPS), pt
+        ).eval()
+        ours = categories.probabilities(tau - eta, bmm.LINKS[link].linkinv, np)
+        np.testing.assert_allclose(theirs, ours, rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", CATEGORY_FAMILIES)

@@ -51,7 +51,7 @@ def _simulate(name: str, seed: int, n: int = 600) -> tuple[pd.DataFrame, dict[st
     return data, {**true, "threshold": tau}
 
 
-@pytest.mark.parametrize("name", ["cumulative", "sratio"])
+@pytest.mark.parametrize("name", ["cumulative", "sratio", "cratio", "acat"])
 def test_recovery_of_simulated_coefficients(name):
     """Seven checks (two slopes, three thresholds... and their 99% intervals).
 
@@ -61,7 +61,7 @@ def test_recovery_of_simulated_coefficients(name):
     (a false alarm with probability 1 - 0.99^5 = 0.049). The seeds are fixed, so the
     outcome is reproducible.
     """
-    data, true = _simulate(name, seed={"cumulative": 3, "sratio": 4}[name])
+    data, true = _simulate(name, seed={"cumulative": 3, "sratio": 4, "cratio": 6, "acat": 7}[name])
     model = bmm.Model("y ~ x + z", data, family=name)
     idata = model.fit(draws=500, tune=500, chains=2, random_seed=5, progressbar=False)
     post = idata.posterior

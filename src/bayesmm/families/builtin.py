@@ -180,6 +180,8 @@ GLM_VARIANCE: dict[str, str | None] = {
     # Models of categories have no GLM of this kind: only the default automatic priors.
     "cumulative": None,
     "sratio": None,
+    "cratio": None,
+    "acat": None,
     "categorical": None,
     "multinomial": None,
 }
@@ -504,6 +506,9 @@ def _with_categories() -> list[Family]:
         # A stopping-ratio threshold is a property of its own step (a conditional
         # probability), so no order among them is implied: they are sampled unordered.
         _ordinal_family("sratio", Categories("sratio", ordered=False)),
+        # So are those of the continuation ratio and of adjacent categories (as brms).
+        _ordinal_family("cratio", Categories("cratio", ordered=False)),
+        _ordinal_family("acat", Categories("acat", ordered=False)),
         Family(
             "categorical",
             # One linear predictor per category but the reference, through the softmax (which

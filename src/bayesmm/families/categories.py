@@ -28,7 +28,7 @@ def threshold_labels(levels: Sequence[Any]) -> tuple[str, ...]:
 
 
 #: The models of a response with categories that :class:`Categories` knows.
-CATEGORY_MODELS = ("cumulative", "sratio", "categorical")
+CATEGORY_MODELS = ("cumulative", "sratio", "cratio", "acat", "categorical")
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,14 @@ class Categories:
 
     Parameters
     ----------
-    model : {"cumulative", "sratio", "categorical"}
+    model : {"cumulative", "sratio", "cratio", "acat", "categorical"}
         ``"cumulative"``: ``P(y <= k) = F(threshold_k - eta)``; ``"sratio"`` (stopping
         ratio): ``P(y = k | y >= k) = F(threshold_k - eta)``, for ``k = 1 .. K - 1``, with
-        ``F`` the inverse link. ``"categorical"`` (multinomial logit): each category but the
+        ``F`` the inverse link; ``"cratio"`` (continuation ratio):
+        ``P(y > k | y >= k) = F(eta - threshold_k)``; ``"acat"`` (adjacent categories):
+        ``P(y = k + 1) / P(y = k) = q_k / (1 - q_k)`` with ``q_k = F(eta - threshold_k)``,
+        which the logit link makes ``exp(eta - threshold_k)`` (brms's conventions for all
+        three). ``"categorical"`` (multinomial logit): each category but the
         first (the reference) has a linear predictor ``eta_k`` of its own, and
         ``P(y = k)`` is proportional to ``exp(eta_k)``, with ``eta_1 = 0``.
     ordered : bool, default True
@@ -70,8 +74,8 @@ class Categories:
     @property
     def ordinal(self) -> bool:
         """Whether the categories are ordered, with thresholds in place of the intercept
-        (``"cumulative"`` and ``"sratio"``; not the multinomial logit)."""
-        return self.model in ("cumulative", "sratio")
+        (all but the multinomial logit)."""
+        return self.model != "categorical"
 
     def predictor_names(self, levels: Sequence[Any]) -> tuple[str, ...]:
         """The name of each linear predictor: one for an ordinal model (the family's parent's);
@@ -103,7 +107,19 @@ class Categories:
             return xp.concatenate(
                 [below[..., :1], below[..., 1:] - below[..., :-1], 1 - below[..., -1:]], axis=-1
             )
-        stop = cdf(z)  # sratio: P(y = k | y >= k)
+        if self.model == "acat":
+            # P(y = k) is proportional to prod_{j < k} q_j * prod_{j >= k} (1 - q_j); divided
+            # by prod_j (1 - q_j), to exp(S_k), S_k the sum over j < k of the log odds of
+            # q_j (S_1 = 0). Normalised with the largest of them taken out.
+            q = cdf(-z)
+            scores = xp.cumsum(xp.log(q) - xp.log1p(-q), axis=-1)  # S_2 .. S_K
+            top = xp.maximum(scores.max(axis=-1, keepdims=True), 0.0)
+            first, rest = xp.exp(-top), xp.exp(scores - top)
+            total = first + rest.sum(axis=-1, keepdims=True)
+            return xp.concatenate([first / total, rest / total], axis=-1)
+        # sratio stops at k with P(y = k | y >= k) = F(threshold_k - eta); cratio goes on
+        # past k with P(y > k | y >= k) = F(eta - threshold_k).
+        stop = cdf(z) if self.model == "sratio" else 1 - cdf(-z)
         # P(y > k) = prod_{j <= k} (1 - stop_j), summed on the log scale.
         beyond = xp.exp(xp.cumsum(xp.log1p(-stop), axis=-1))
         return xp.concatenate(

@@ -295,6 +295,8 @@ LOGPDF: dict[str, Callable[[np.ndarray, Values], np.ndarray]] = {
     "vonmises": lambda y, v: scipy_stats().vonmises.logpdf(y, v["kappa"], loc=v["mu"]),
     "cumulative": _category_logpmf,
     "sratio": _category_logpmf,
+    "cratio": _category_logpmf,
+    "acat": _category_logpmf,
     "categorical": _category_logpmf,
     "multinomial": _multinomial_logpmf,
     "beta_binomial": lambda y, v: scipy_stats().betabinom.logpmf(
