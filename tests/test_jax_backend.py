@@ -283,3 +283,15 @@ def test_unknown_numpyro_options_are_named(sleepstudy):
         r"Did you mean 'max_tree_depth'\? It takes \[.*'max_tree_depth'",
     ):
         bmm.Model(FORMULA, sleepstudy).fit(inference_method="numpyro", max_treedepth=8)
+
+
+def test_the_jax_log_density_equals_pymcs(sleepstudy):
+    """What checks approximations by k-hat: the same log density as PyMC's C function."""
+    from bayesmm.backend.jax import log_density
+
+    model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).backend.model
+    ours, theirs = log_density(model), model.compile_logp(jacobian=True)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
+        assert ours(point) == pytest.approx(float(theirs(point)), rel=1e-10)
