@@ -71,6 +71,7 @@ def one(rows: int, method: str) -> dict:
     table = az.summary(idata, var_names=list(FIXED), round_to="none")
     result = {
         "method": method,
+        "settings": METHODS[method],
         "seconds": round(seconds, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
         # one row per coefficient: "Intercept", "x", "t[b]"
