@@ -23,6 +23,7 @@ from pymc.blocking import DictToArrayBijection, RaveledVars
 from scipy import optimize
 
 from .._errors import BayesmmWarning, DataError
+from .._validation import check_count
 
 __all__ = [
     "VI_METHODS",
@@ -173,7 +174,10 @@ class _TailAverage:
         self.count += 1
 
     def apply(self, approx: Any) -> None:
-        """Set the approximation's parameters to their averages."""
+        """Set the approximation's parameters to their averages (if the fit got as far as
+        the second half: an interrupted one keeps its last iterate)."""
+        if not self.count:
+            return
         for param, total in zip(approx.params, self.sums, strict=True):
             param.set_value((total / self.count).astype(param.dtype))
 
@@ -205,7 +209,7 @@ def sample_vi(
     """
     if vi_method not in VI_METHODS:
         raise DataError(f"vi_method must be one of {sorted(VI_METHODS)}; got {vi_method!r}.")
-    _positive_int("steps", steps)
+    check_count("steps", steps, 1)
     if isinstance(learning_rate, bool) or not (
         isinstance(learning_rate, int | float) and 0 < learning_rate < np.inf
     ):
@@ -213,7 +217,7 @@ def sample_vi(
     rng = np.random.default_rng(random_seed)
     fitted = model
     if batch_size is not None:
-        _positive_int("batch_size", batch_size)
+        check_count("batch_size", batch_size, 1)
         if batched is None:
             raise DataError("batch_size (minibatch ADVI) does not apply to this model's family.")
         fitted = batched(batch_size=batch_size).model
@@ -298,12 +302,6 @@ def sample_laplace(
     return idata
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DataError(f"{name} must be an integer >= 1; got {value!r}.")
-    return value
-
-
 def sample_pathfinder(
     model: pm.Model,
     *,
@@ -326,8 +324,8 @@ def sample_pathfinder(
     """
     from pymc_extras.inference.pathfinder.pathfinder import multipath_pathfinder
 
-    _positive_int("num_paths", num_paths)
-    _positive_int("maxiter", maxiter)
+    check_count("num_paths", num_paths, 1)
+    check_count("maxiter", maxiter, 1)
     rng = np.random.default_rng(random_seed)
     total = chains * draws
     n_parameters = DictToArrayBijection.map(model.initial_point()).data.size

@@ -182,7 +182,7 @@ def _funcify(fgraph: FunctionGraph) -> Callable[..., Any]:
 def log_density(model: pm.Model) -> Callable[[Mapping[str, Any]], float]:
     """The model's log density (with the Jacobians of its transforms) as a jitted JAX
     function of a point (a value per value variable), its data on the device once: at a
-    million rows about a third of the time of PyMC's compiled C function.
+    million rows about a third of the time of PyMC's compiled C function in a one-off timing.
 
     Raises
     ------

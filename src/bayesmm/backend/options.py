@@ -17,7 +17,13 @@ from typing import Any
 from .._errors import DataError
 from .._validation import did_you_mean
 
-__all__ = ["COMMON_OPTIONS", "sampler_options", "translate_options", "sampler_arguments"]
+__all__ = [
+    "APPROXIMATIONS",
+    "COMMON_OPTIONS",
+    "sampler_options",
+    "translate_options",
+    "sampler_arguments",
+]
 
 #: Options with one name on every route (blackjax has no tree depth of its own).
 COMMON_OPTIONS = ("target_accept", "max_tree_depth", "cores")
@@ -50,6 +56,11 @@ def _parameters(function: Any) -> set[str]:
     return {n for n, p in named if p.kind not in variadic} - _SET_BY_BAYESMM
 
 
+#: The ``inference_method`` values that approximate the posterior (backend.approximate,
+#: whose ``<METHOD>_OPTIONS`` list what each takes).
+APPROXIMATIONS = ("vi", "laplace", "pathfinder")
+
+
 @cache
 def sampler_options(method: str) -> frozenset[str]:
     """The option names ``fit(inference_method=method, ...)`` takes, bayesmm's own included."""
@@ -73,7 +84,7 @@ def sampler_options(method: str) -> frozenset[str]:
         step = _parameters(pm.NUTS.__init__) | _parameters(BaseHMC.__init__)
         step -= {"potential", "rng", "initial_point", "dtype", "blocked", "step_rand"}
         own = _parameters(pm.sample) | step
-    elif method in ("vi", "laplace", "pathfinder"):
+    elif method in APPROXIMATIONS:
         from . import approximate
 
         return frozenset(getattr(approximate, f"{method.upper()}_OPTIONS"))

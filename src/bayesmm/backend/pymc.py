@@ -35,7 +35,7 @@ from .built import BuiltModel, display_order, model_coords
 from .compiled import CompiledCache, shared_cache, structure_key
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
 from .likelihoods import auxiliary, category_response, row_likelihood
-from .options import sampler_arguments
+from .options import APPROXIMATIONS, sampler_arguments
 from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
@@ -204,10 +204,6 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
     "laplace": (),
     "pathfinder": ("pymc_extras",),
 }
-
-
-#: The ``inference_method`` values that approximate the posterior (backend.approximate).
-APPROXIMATIONS = ("vi", "laplace", "pathfinder")
 
 
 def _installed(method: str) -> bool:
