@@ -147,7 +147,7 @@ def model_html(summary: ModelSummary) -> str:
 
 
 def _data_terms(design: Design) -> list[_Field]:
-    """What enters the likelihood as data: offsets, weights and censoring."""
+    """What enters the likelihood as data: offsets, weights, censoring and truncation."""
     fields = []
     if design.offset is not None:
         fields.append(_Field("Offset", (f"{' + '.join(design.offset.terms)} (coefficient 1)",)))
@@ -157,6 +157,9 @@ def _data_terms(design: Design) -> list[_Field]:
     if censoring is not None:
         counts = ", ".join(f"{n} {word}" for word, n in censoring.counts().items())
         fields.append(_Field("Censoring", (counts,)))
+    truncation = design.state.truncation if design.state is not None else None
+    if truncation is not None:
+        fields.append(_Field("Truncation", (truncation.describe(),)))
     return fields
 
 

@@ -14,7 +14,7 @@ import xarray as xr
 from ._errors import DataError, FamilyError, NotFittedError
 from ._names import CATEGORY_DIM, OBS_DIM
 from ._validation import check_bins, check_probabilities
-from .design import Design, NewDesign
+from .design import Design, NewDesign, Truncation
 from .display import fitted_html
 from .families import Family
 from .links import Link
@@ -37,7 +37,7 @@ from .predict import (
 )
 from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
 from .predict.loo import chunked_loo, relative_efficiency
-from .predict.params import category_counts
+from .predict.params import category_counts, truncated_log_likelihood
 from .spec import ModelSpec, family_entries
 
 if TYPE_CHECKING:
@@ -208,7 +208,20 @@ class FittedModel:
         params = self._params(rows, chosen)
         if kind == "response_params":
             return params[self.family.parent]
-        return response_draws(self.family, params, rows.trials, chosen.rng())
+        return response_draws(
+            self.family,
+            params,
+            rows.trials,
+            chosen.rng(),
+            truncated=self._truncation,
+            bounds=rows.truncation,
+        )
+
+    @property
+    def _truncation(self) -> Truncation | None:
+        """The bounds of a truncated response, as written; ``None`` for other responses."""
+        state = self.design.state
+        return state.truncation if state is not None else None
 
     def parameters(self, data: pd.DataFrame | None = None, **options: Any) -> dict[str, np.ndarray]:
         """Every parameter of the family for each posterior draw and row: the parent and the
@@ -297,7 +310,12 @@ class FittedModel:
         params = self._params(rows, chosen)
         if rows.trials is not None and not self.family.counts_categories:
             params["trials"] = rows.trials[None, :]
-        return np.asarray(logpdf(values, params), dtype=float)
+        out = np.asarray(logpdf(values, params), dtype=float)
+        if self._truncation is None:
+            return out
+        return truncated_log_likelihood(
+            self.family, params, values, out, self._truncation, rows.truncation
+        )
 
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
         """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - older pytensor
 
 from .._version import __version__
 from .compiled import structure_key
+from .jax_ops import register_jax_ops
 from .nuts import (
     NutsSettings,
     chain_method,
@@ -172,6 +173,7 @@ def _rewrite(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> Function
 def _funcify(fgraph: FunctionGraph) -> Callable[..., Any]:
     from pytensor.link.jax.dispatch import jax_funcify
 
+    register_jax_ops()
     with warnings.catch_warnings():
         # PyMC's parameter checks (e.g. sigma > 0) cannot run inside JAX; the transforms
         # keep the sampled values valid, and the priors' numbers were checked when built.

@@ -1,6 +1,6 @@
 """The observed response in PyMC, where it is more than one PyMC distribution: the
-categories of an ordinal, categorical or multinomial family, and a censored or weighted
-response (one ``pm.CustomDist`` per row); and the auxiliary parameters' variables."""
+categories of an ordinal, categorical or multinomial family, and a censored, truncated or
+weighted response (one ``pm.CustomDist`` per row); and the auxiliary parameters' variables."""
 
 from __future__ import annotations
 
@@ -129,6 +129,30 @@ def ordered_variable(
     )
 
 
+def _require_cdf(
+    design: Design, family: Family, dist: Any, kwargs: dict[str, Any], what: str
+) -> bool:
+    """Whether the family's distribution is discrete; a FamilyError if PyMC has no CDF of it,
+    which a ``what`` (censored or truncated) response needs."""
+    try:
+        discrete = "int" in str(dist.dist(**kwargs).dtype)
+        pm.logcdf(dist.dist(**kwargs), np.zeros(design.n_obs))
+    except (NotImplementedError, ValueError, TypeError):  # PyMC's ways to say it has none
+        raise FamilyError(
+            f"The response {design.response.name!r} is {what}, which needs the CDF of "
+            f"family {family.name!r} (PyMC's {dist.__name__}), and PyMC has none. Families "
+            "with one include gaussian, lognormal, weibull, exponential and gamma."
+        ) from None
+    return discrete
+
+
+def _bound(bound: float | str | None, values: np.ndarray, data: Containers) -> Any:
+    """A truncation bound for the graph: none, a number, or one per row (a column)."""
+    if bound is None or isinstance(bound, float):
+        return bound
+    return data.rows(values)[:, 0]
+
+
 def row_likelihood(
     design: Design,
     family: Family,
@@ -137,46 +161,59 @@ def row_likelihood(
     observed: Any,
     data: Containers,
 ) -> None:
-    """The observed response with censoring and/or weights, as one ``pm.CustomDist``.
+    """The observed response with censoring or truncation, and/or weights, as one
+    ``pm.CustomDist``.
 
     Each row's log-likelihood is its log density (observed), log CDF (left censored), log
     survival function (right censored) or log probability of its interval, times its weight.
     For discrete families the lower bound is included: a right-censored row is
     ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``_censoring``).
-    Draws from it (prior predictive) are the uncensored responses. Censored terms are
-    computed on every row and picked per row; the branches a row does not take get safe
+    A truncated response's density is PyMC's ``Truncated`` of the family's (both bounds
+    included). Draws from it (prior predictive) are the uncensored responses. Censored terms
+    are computed on every row and picked per row; the branches a row does not take get safe
     inputs, so that their gradients cannot turn the sum into NaN.
     """
     censoring = design.response.censoring
+    truncation = design.response.truncation
     names = list(kwargs)
     extra: list[Any] = []
     discrete = False
     if censoring is not None:
-        try:
-            discrete = "int" in str(dist.dist(**kwargs).dtype)
-            pm.logcdf(dist.dist(**kwargs), observed)
-        except (NotImplementedError, ValueError, TypeError):  # PyMC's ways to say it has none
-            raise FamilyError(
-                f"The response {design.response.name!r} is censored, which needs the CDF of "
-                f"family {family.name!r} (PyMC's {dist.__name__}), and PyMC has none. Families "
-                "with one include gaussian, lognormal, weibull, exponential and gamma."
-            ) from None
+        discrete = _require_cdf(design, family, dist, kwargs, "censored")
         extra += [data.row_ints(censoring.status), data.rows(censoring.upper)[:, 0]]
+    bounds: list[Any] = [None, None]
+    if truncation is not None:
+        _require_cdf(design, family, dist, kwargs, "truncated")
+        bounds = [
+            _bound(truncation.lower, truncation.low, data),
+            _bound(truncation.upper, truncation.high, data),
+        ]
     if design.weights is not None:
         extra.append(data.rows(design.weights)[:, 0])
     k = len(names)
+    # Bounds held per row are parameters of the distribution, after the family's own.
+    per_row = [i for i, b in enumerate(bounds) if b is not None and not isinstance(b, float)]
+    extra = [bounds[i] for i in per_row] + extra
+    n_bounds = len(per_row)
 
     def base(params: tuple[Any, ...], size: Any = None) -> Any:
-        return dist.dist(**dict(zip(names, params[:k], strict=True)), size=size)
+        family_dist = dist.dist(**dict(zip(names, params[:k], strict=True)), size=size)
+        if truncation is None:
+            return family_dist
+        limits = list(bounds)
+        for i, value in zip(per_row, params[k : k + n_bounds], strict=True):
+            limits[i] = value
+        return pm.Truncated.dist(family_dist, lower=limits[0], upper=limits[1], size=size)
 
     def random(*params: Any) -> Any:
         *values, size = params
         return base(tuple(values), size)
 
     def logp(value: Any, *params: Any) -> Any:
-        distribution = base(params)
+        # One variable per row: PyMC's Truncated cannot broadcast a scalar's log density.
+        distribution = base(params, value.shape if truncation is not None else None)
         out = pm.logp(distribution, value)
-        rest = list(params[k:])
+        rest = list(params[k + n_bounds :])
         if censoring is not None:
             status, upper = rest[0], rest[1]
             rest = rest[2:]

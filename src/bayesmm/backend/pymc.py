@@ -145,12 +145,14 @@ def build_model(
         # A slice of the data (PyMC casts it to the response's type).
         observed = data.response(design.response.values)
         dist = getattr(pm, likelihood.name)
-        if design.response.censoring is not None or design.weights is not None:
+        response = design.response
+        row_terms = (response.censoring, response.truncation, design.weights)
+        if any(term is not None for term in row_terms):
             if batch_size is not None:
                 raise DataError(
-                    "batch_size (minibatch ADVI) needs a response without censoring and "
-                    "without weights; fit this model with inference_method='vi' on all its "
-                    "rows (no batch_size)."
+                    "batch_size (minibatch ADVI) needs a response without censoring or "
+                    "truncation and without weights; fit this model with inference_method='vi' "
+                    "on all its rows (no batch_size)."
                 )
             row_likelihood(design, family, dist, kwargs, observed, data)
         elif batch_size is not None:  # scaled from the batch to all the rows

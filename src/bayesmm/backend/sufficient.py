@@ -76,6 +76,8 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
         return "a bernoulli model has weights"
     if design.response.censoring is not None:
         return "the response is censored"
+    if design.response.truncation is not None:
+        return "the response is truncated"
     if design.distributional:
         return f"{[p.param for p in design.distributional]} are modelled by formulas"
     if np.ndim(design.response.values) != 1:

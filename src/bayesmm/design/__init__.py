@@ -33,6 +33,7 @@ from .types import (
     NewGroup,
     Offset,
     Response,
+    Truncation,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "NewGroup",
     "Response",
     "Censoring",
+    "Truncation",
     "Offset",
     "CommonTerm",
     "GroupTerm",

@@ -42,6 +42,7 @@ from .terms import (
     encode_common,
     encode_group,
 )
+from .truncation import truncation_of
 from .types import Design, Distributional, GroupBlock
 from .weights import add_weights, weight_values
 
@@ -351,6 +352,8 @@ def _encode_formula(
             else None
         ),
         count_columns=tuple(response.levels or ()) if family.counts_categories else (),
+        truncation=truncation_of(response_term),
+        response_name=response.name,
         offsets=tuple(offsets),
     )
     return Design(

@@ -31,6 +31,7 @@ from .response import encode_response
 from .splines import file_linspace
 from .state import DesignState, FactorEncoder, GroupEncoder, common_levels, formulae_terms
 from .terms import encode_common, encode_group
+from .truncation import truncation_of
 from .types import (
     CommonTerm,
     Design,
@@ -163,6 +164,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     allowed.add("censored")  # read by bayesmm itself (_censoring), never called
+    allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:
@@ -325,6 +327,8 @@ def _state_from_dict(
         offsets=tuple(offsets),
         distributional=tuple(d.design.state for d in subs),  # type: ignore[misc]
         dropped_columns=tuple(spec["response"].get("dropped_columns", ())),
+        truncation=truncation_of(getattr(description.response, "term", None)),
+        response_name=spec["response"]["name"],
     )
 
 

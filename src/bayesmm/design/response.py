@@ -1,8 +1,8 @@
 """The response of a formula, encoded for its family.
 
-A number per row, a binary event, ``p(successes, trials)``, ``censored(...)``, the categories
-of an ordinal or categorical family (codes ``0 .. K - 1``), or a multinomial's columns of
-counts (``c(a, b, c)``). Each is checked against the family's support.
+A number per row, a binary event, ``p(successes, trials)``, ``censored(...)``, ``trunc(...)``,
+the categories of an ordinal or categorical family (codes ``0 .. K - 1``), or a multinomial's
+columns of counts (``c(a, b, c)``). Each is checked against the family's support.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .._validation import describe_values, did_you_mean
 from ..families import FAMILIES, Family
 from ..families.categories import threshold_labels
 from .censoring import censored_call, encode_censored
+from .truncation import encode_truncated, truncation_call
 from .types import Response
 
 __all__ = ["encode_response", "threshold_labels"]
@@ -65,6 +66,10 @@ def encode_response(
     if censored is not None:
         name, values, censoring = encode_censored(censored, data, family)
         return Response(name, values, censoring=censoring)
+    truncated = truncation_call(description.response.term)
+    if truncated is not None:
+        name, values, truncation = encode_truncated(truncated, data, family)
+        return Response(name, values, truncation=truncation)
     if family.categories is not None:
         return _encode_categories(description, data, family)
     _check_proportion(description.response.term, data)

@@ -19,7 +19,8 @@ from .._validation import describe_values, did_you_mean, evaluation_reason
 from ..persist.values import decode_value, encode_value
 from .offsets import new_offset
 from .splines import check_spline_bounds
-from .types import NewDesign, NewGroup
+from .truncation import truncation_rows
+from .types import NewDesign, NewGroup, Truncation
 
 
 def as_frame(data: Any) -> pd.DataFrame:
@@ -266,6 +267,10 @@ class DesignState:
     offsets: tuple[Any, ...] = ()
     #: A multinomial response's columns of counts, whose sum is a new row's number of trials.
     count_columns: tuple[str, ...] = ()
+    #: A truncated response's bounds as written (numbers or columns); ``None`` without.
+    truncation: Truncation | None = None
+    #: The response as written, which names it in errors.
+    response_name: str = ""
 
     @property
     def trials_column(self) -> str | None:
@@ -344,7 +349,21 @@ class DesignState:
             trials = np.asarray(data[list(self.count_columns)], dtype=float).sum(axis=1)
         subs = tuple(state.encode(data) for state in self.distributional)
         offset = new_offset(self.offsets, frame, self.formula)
-        return NewDesign(n, common, tuple(groups), trials, subs, offset=offset)
+        truncation = None
+        if self.truncation is not None and set(self.truncation.columns) <= set(data.columns):
+            truncation = truncation_rows(self.truncation, data, self.response_name)
+        return NewDesign(
+            n, common, tuple(groups), trials, subs, offset=offset, truncation=truncation
+        )
+
+    @property
+    def response_columns(self) -> tuple[str, ...]:
+        """Columns that predictive draws of the response need besides the predictors: the
+        number of trials of a binomial response, the bounds of a truncated one."""
+        columns = [self.trials_column] if self.trials_column is not None else []
+        if self.truncation is not None:
+            columns += self.truncation.columns
+        return tuple(dict.fromkeys(columns))
 
     def was_numeric(self, name: str) -> bool:
         """Whether the predictor ``name`` held numbers (not bools, not categories) at fit

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the state encodes new rows; a Design only holds it
 __all__ = [
     "CENSORING_CODES",
     "Censoring",
+    "Truncation",
     "Offset",
     "Response",
     "CommonTerm",
@@ -60,6 +61,42 @@ class Censoring:
 
 
 @dataclass(frozen=True)
+class Truncation:
+    """The bounds of a truncated response, ``trunc(y, lb=..., ub=...)``.
+
+    Attributes
+    ----------
+    lower, upper : float, str or None
+        Each bound as written: a number, the name of a column holding one per row, or
+        ``None`` for no bound on that side.
+    low, high : numpy.ndarray
+        Each row's bounds (``-inf`` and ``inf`` where there is none); empty for the
+        bounds as written alone (a design state's), see
+        :func:`bayesmm.design.truncation.truncation_rows`.
+    """
+
+    lower: float | str | None
+    upper: float | str | None
+    low: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    high: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns that hold bounds."""
+        return tuple(b for b in (self.lower, self.upper) if isinstance(b, str))
+
+    def describe(self) -> str:
+        """The bounds in words, e.g. ``"lower bound 0, upper bound the column 'hi'"``."""
+        words = []
+        for side, bound in (("lower", self.lower), ("upper", self.upper)):
+            if isinstance(bound, str):
+                words.append(f"{side} bound the column {bound!r}")
+            elif bound is not None:
+                words.append(f"{side} bound {bound + 0.0:g}")  # + 0.0: never "-0"
+        return ", ".join(words)
+
+
+@dataclass(frozen=True)
 class Offset:
     """The formula's offset terms and their sum on the training rows.
 
@@ -92,6 +129,9 @@ class Response:
     censoring : Censoring or None
         For ``censored(...)`` responses, each row's status and upper bound
         (:mod:`bayesmm.design.censoring`).
+    truncation : Truncation or None
+        For ``trunc(...)`` responses, the bounds and each row's values of them
+        (:mod:`bayesmm.design.truncation`).
     levels : tuple or None
         For the ordinal families (``cumulative``, ``sratio``): the categories in order;
         ``values`` then holds their codes ``0 .. K - 1``.
@@ -103,6 +143,7 @@ class Response:
     event: str | None = None
     levels: tuple[Any, ...] | None = None
     censoring: Censoring | None = None
+    truncation: Truncation | None = None
 
     def stats(
         self,
@@ -291,6 +332,9 @@ class NewDesign:
     distributional: tuple[NewDesign, ...] = ()
     #: The sum of the offset terms of each row; ``None`` without offsets.
     offset: np.ndarray | None = None
+    #: A truncated response's bounds on these rows; ``None`` without truncation, or when
+    #: the rows lack a column that holds a bound.
+    truncation: Truncation | None = None
 
 
 @dataclass(frozen=True)

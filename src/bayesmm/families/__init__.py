@@ -18,6 +18,7 @@ from .family import FAMILIES, Family, get_family, register_family
 from .likelihood import Likelihood
 from .support import Support
 from .table import family_table
+from .truncated import TRUNCATABLE
 
 __all__ = [
     "Likelihood",
@@ -31,6 +32,7 @@ __all__ = [
     "get_family",
     "register_family",
     "family_table",
+    "TRUNCATABLE",
 ]
 
 for _family in BUILTIN_FAMILIES:

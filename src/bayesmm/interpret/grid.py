@@ -116,11 +116,10 @@ def grouping_columns(fitted: FittedModel) -> set[str]:
 
 
 def trials_columns(fitted: FittedModel) -> list[str]:
-    """The column holding a binomial response's number of trials, which predictive draws
-    (``kind="response"``) need of new rows; none for other families."""
+    """The columns besides the predictors that predictive draws (``kind="response"``) need
+    of new rows: a binomial response's number of trials, a truncated response's bounds."""
     state = fitted.design.state
-    column = state.trials_column if state is not None else None
-    return [column] if column is not None else []
+    return list(state.response_columns) if state is not None else []
 
 
 def _check_names(

@@ -13,14 +13,21 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError, FamilyError
-from ..design import Design, NewDesign
+from ..design import Design, NewDesign, Truncation
 from ..families import Family
+from ..families.truncated import log_mass, truncated_draws
 from ..links import Link, get_link
 from .draws import PosteriorDraws
 from .linear import linear_predictor
 from .options import PredictOptions
 
-__all__ = ["response_params", "linear_predictors", "family_params", "response_draws"]
+__all__ = [
+    "response_params",
+    "linear_predictors",
+    "family_params",
+    "response_draws",
+    "truncated_log_likelihood",
+]
 
 
 def response_params(
@@ -90,13 +97,35 @@ def family_params(
     return values
 
 
+def _bounds(truncated: Truncation | None, rows: Truncation | None) -> Truncation | None:
+    """The bounds of the rows of a truncated response; a DataError if the rows lack them."""
+    if truncated is None:
+        return None
+    if rows is None:
+        raise DataError(
+            f"kind='response' for a truncated response needs each row's bounds: data must have "
+            f"the column(s) {list(truncated.columns)} ({truncated.describe()})."
+        )
+    return rows
+
+
 def response_draws(
     family: Family,
     params: Mapping[str, np.ndarray],
     trials: np.ndarray | None,
     rng: np.random.Generator,
+    *,
+    truncated: Truncation | None = None,
+    bounds: Truncation | None = None,
 ) -> np.ndarray:
-    """One posterior predictive draw of the response per parameter draw, shape ``(S, rows)``."""
+    """One posterior predictive draw of the response per parameter draw, shape ``(S, rows)``.
+
+    For a ``truncated`` response (its bounds as written), each draw lies within the rows'
+    ``bounds`` (:attr:`NewDesign.truncation`).
+    """
+    rows = _bounds(truncated, bounds)
+    if rows is not None:
+        return truncated_draws(family.name, dict(params), rows.low, rows.high, rng)
     draw = family.likelihood.draw
     if draw is None:
         raise FamilyError(
@@ -125,6 +154,23 @@ def response_draws(
     shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
     # A writable array: a broadcast view would be read-only in the user's hands.
     return out if out.shape == shape else np.broadcast_to(out, shape).copy()
+
+
+def truncated_log_likelihood(
+    family: Family,
+    params: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    log_density: np.ndarray,
+    truncated: Truncation,
+    bounds: Truncation | None,
+) -> np.ndarray:
+    """The log-likelihood of responses ``y`` of a truncated response: the family's
+    ``log_density`` less the log probability of the rows' bounds; ``-inf`` outside them."""
+    rows = _bounds(truncated, bounds)
+    assert rows is not None
+    mass = log_mass(family.name, dict(params), rows.low, rows.high)
+    inside = (y >= rows.low) & (y <= rows.high)
+    return np.where(inside, log_density - mass, -np.inf)
 
 
 def category_counts(family: Family, levels: Any, y: Any, n_rows: int) -> np.ndarray:

@@ -40,7 +40,7 @@ class InputColumn:
     """One column a request row must have."""
 
     name: str
-    role: str  # "predictor", "group" or "trials"
+    role: str  # "predictor", "group", "trials" or "bound"
     type: str  # "number", "boolean" or "level"
     levels: tuple[str, ...] | None  # the fitted levels of categorical columns and factors
     example: Any
@@ -59,15 +59,20 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
         for name, levels in zip(encoder.components, encoder.categories, strict=True):
             factors[name] = tuple(str(level) for level in levels)
     names = list(state.predictors)
-    if state.trials_column is not None and state.trials_column not in names:
-        names.append(state.trials_column)
+    names += [c for c in state.response_columns if c not in names]
+    bounds = state.truncation.columns if state.truncation is not None else ()
     inputs = []
     for name in names:
         column = columns[name]
         role = "trials" if name == state.trials_column else "predictor"
+        role = "bound" if name in bounds else role
         if column["kind"] == "numeric":
             low, high = (float(decode_value(v)) for v in column["range"])
-            example: Any = high if role == "trials" else round((low + high) / 2, 6)
+            example: Any = round((low + high) / 2, 6)
+            if role == "trials" or (role == "bound" and name == state.truncation.upper):  # type: ignore[union-attr]
+                example = high  # the widest bounds seen: an example row never falls outside
+            elif role == "bound":
+                example = low
             if column["dtype"][1] in "iu":
                 example = round(example)
             inputs.append(InputColumn(name, role, "number", None, example))
@@ -87,6 +92,7 @@ def _row_field(column: InputColumn) -> tuple[Any, Any]:
         "group": f"Grouping factor {column.name!r}: a fitted level, or a new one (see "
         "sample_new_groups).",
         "trials": f"Number of trials {column.name!r} of the binomial response.",
+        "bound": f"Bound {column.name!r} of the truncated response.",
     }[column.role]
     if column.type == "number":
         if column.role == "trials":
@@ -257,7 +263,7 @@ class DensityResponse(_Response):
 
 class ColumnInfo(BaseModel):
     name: str
-    role: Literal["predictor", "group", "trials"]
+    role: Literal["predictor", "group", "trials", "bound"]
     type: Literal["number", "boolean", "level"]
     levels: list[str] | None
 

@@ -1,0 +1,85 @@
+"""The built-in families that may be truncated, as scipy distributions in each family's own
+parameters: the probability of the bounds and draws between them.
+
+``tests/test_truncation.py`` checks each distribution's log density against the family's
+(``densities.LOGPDF``), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .densities import Values, scipy_nbinom, scipy_stats, weibull_scale
+
+__all__ = ["TRUNCATABLE", "frozen", "log_mass", "truncated_draws"]
+
+
+def _beta(v: Values) -> Any:
+    return scipy_stats().beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"])
+
+
+_FROZEN: dict[str, Callable[[Values], Any]] = {
+    "gaussian": lambda v: scipy_stats().norm(v["mu"], v["sigma"]),
+    "t": lambda v: scipy_stats().t(v["nu"], v["mu"], v["sigma"]),
+    "laplace": lambda v: scipy_stats().laplace(v["mu"], v["b"]),
+    "lognormal": lambda v: scipy_stats().lognorm(v["sigma"], scale=np.exp(v["mu"])),
+    "gamma": lambda v: scipy_stats().gamma(v["alpha"], scale=v["mu"] / v["alpha"]),
+    "exponential": lambda v: scipy_stats().expon(scale=v["mu"]),
+    "weibull": lambda v: scipy_stats().weibull_min(v["alpha"], scale=weibull_scale(v)),
+    "wald": lambda v: scipy_stats().invgauss(v["mu"] / v["lam"], scale=v["lam"]),
+    "beta": _beta,
+    "poisson": lambda v: scipy_stats().poisson(v["mu"]),
+    "negativebinomial": scipy_nbinom,
+}
+
+_DISCRETE = frozenset({"poisson", "negativebinomial"})
+
+#: The families a response may be truncated in (``trunc(y, lb=..., ub=...)``).
+TRUNCATABLE = frozenset(_FROZEN)
+
+
+def frozen(family: str, values: Values) -> Any:
+    """The scipy distribution of ``family`` with parameters ``values`` (arrays that
+    broadcast together)."""
+    return _FROZEN[family](values)
+
+
+def _edges(family: str, dist: Any, low: np.ndarray, high: np.ndarray) -> tuple[Any, ...]:
+    """``(CDF below low, CDF at high, survival above low, survival above high)``; a count's
+    lower bound is included, so its CDF is taken just below it (at ``low - 1``)."""
+    below = low - 1 if family in _DISCRETE else low
+    return dist.cdf(below), dist.cdf(high), dist.sf(below), dist.sf(high)
+
+
+def log_mass(family: str, values: Values, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``log P(low <= Y <= high)`` of each draw and row, in log space throughout: a bound far
+    in a tail keeps its precision (the difference of the survival functions in the upper
+    tail, of the CDFs elsewhere)."""
+    dist = frozen(family, values)
+    below = low - 1 if family in _DISCRETE else low
+    upper_tail = dist.cdf(below) > 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.where(upper_tail, dist.logsf(below), dist.logcdf(high))
+        second = np.where(upper_tail, dist.logsf(high), dist.logcdf(below))
+        return first + np.log1p(-np.exp(second - first))
+
+
+def truncated_draws(
+    family: str, values: Values, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draws of ``family`` between ``low`` and ``high`` (both included), by inverting the
+    CDF at a uniform draw between theirs (the survival function in the upper tail)."""
+    dist = frozen(family, values)
+    cdf_low, cdf_high, sf_low, sf_high = _edges(family, dist, low, high)
+    shape = np.broadcast_shapes(np.shape(cdf_low), np.shape(cdf_high))
+    u = rng.uniform(size=shape)
+    upper_tail = cdf_low > 0.5
+    with np.errstate(invalid="ignore"):
+        by_cdf = dist.ppf(cdf_low + u * (cdf_high - cdf_low))
+        by_sf = dist.isf(sf_low - u * (sf_low - sf_high))
+    draws = np.where(upper_tail, by_sf, by_cdf)
+    # Rounding at the very edges of the interval must not step outside it.
+    return np.clip(draws, low, high)
