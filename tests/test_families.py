@@ -30,6 +30,7 @@ ISSUE_TABLE = {
     "asym_laplace": "identity",
     "vonmises": "tan_half",
     "beta_binomial": "logit",
+    "zoib": "logit",
 }
 
 
@@ -187,12 +188,24 @@ _LOGPDF_CASES = {
         {"mu": [0.2, 0.9, 0.5], "kappa": [5.0, 40.0, 1.0], "trials": [10, 3, 4]},
         [4, 3, 0],
     ),
+    # A zero, a one and a value inside.
+    "zoib": (
+        {
+            "mu": [0.2, 0.9, 0.5],
+            "kappa": [5.0, 40.0, 1.5],
+            "zoi": [0.3, 0.1, 0.5],
+            "coi": [0.2, 0.7, 0.5],
+        },
+        [0.0, 1.0, 0.35],
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(ISSUE_TABLE))
 def test_numpy_log_density_equals_pymc_logp(name):
     import pymc as pm
+
+    from bayesmm.backend.distributions import likelihood_distribution
 
     family = get_family(name)
     raw, y = _LOGPDF_CASES[name]
@@ -202,7 +215,7 @@ def test_numpy_log_density_equals_pymc_logp(name):
     kwargs = family.likelihood.dist_kwargs({k: v for k, v in values.items() if k != "trials"})
     if family.likelihood.trials_kwarg:
         kwargs[family.likelihood.trials_kwarg] = values["trials"].astype(int)
-    dist = getattr(pm, family.likelihood.name).dist(**kwargs)
+    dist = likelihood_distribution(family.likelihood.name).dist(**kwargs)
     theirs = pm.logp(dist, y).eval()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
 

@@ -33,6 +33,7 @@ from ..links import Link, get_link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .compiled import CompiledCache, shared_cache, structure_key
+from .distributions import likelihood_distribution
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
 from .likelihoods import auxiliary, category_response, row_likelihood
 from .options import APPROXIMATIONS, sampler_arguments
@@ -144,7 +145,7 @@ def build_model(
             kwargs[likelihood.trials_kwarg] = data.row_ints(np.asarray(trials))
         # A slice of the data (PyMC casts it to the response's type).
         observed = data.response(design.response.values)
-        dist = getattr(pm, likelihood.name)
+        dist = likelihood_distribution(likelihood.name)
         response = design.response
         row_terms = (response.censoring, response.truncation, design.weights)
         if any(term is not None for term in row_terms):

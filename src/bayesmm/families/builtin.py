@@ -37,6 +37,7 @@ from .densities import (
     wald_draw,
     weibull_scale,
     with_zeros,
+    zoib_draw,
 )
 from .family import Family
 from .likelihood import Likelihood
@@ -48,6 +49,7 @@ from .support import (
     POSITIVE,
     REAL,
     SUCCESSES,
+    UNIT_CLOSED,
     UNIT_OPEN,
     Support,
     counts,
@@ -111,7 +113,7 @@ def _nu_prior(stats: ResponseStats) -> Prior:
 
 
 def _zero_prior(stats: ResponseStats) -> Prior:
-    # Uniform on the probability of a zero (zi, hu), brms's default.
+    # Uniform on the probability of a zero (zi, hu), brms's default; also on zoib's zoi, coi.
     return Prior("Beta", alpha=1, beta=1)
 
 
@@ -175,6 +177,8 @@ GLM_VARIANCE: dict[str, str | None] = {
     # A location model like laplace's: the Gaussian GLM scales the slopes.
     "asym_laplace": "gaussian",
     "vonmises": None,
+    # Its mean is not mu (zeros and ones are modelled apart): no GLM of this kind.
+    "zoib": None,
     # Overdispersed binomial: the quasi-binomial GLM of the proportions.
     "beta_binomial": "quasibinomial",
     # Models of categories have no GLM of this kind: only the default automatic priors.
@@ -477,6 +481,28 @@ def _special() -> list[Family]:
             aux_priors={"kappa": _kappa_vonmises_prior},
             support=ANGLES,
             aux_bounds={"kappa": _POSITIVE},
+        ),
+        Family(
+            "zoib",
+            # Zero-one-inflated beta (brms's zero_one_inflated_beta): a beta of mean mu and
+            # precision kappa, with probability zoi of a 0 or 1, of which coi are ones.
+            Likelihood(
+                "ZeroOneInflatedBeta",
+                ("mu", "kappa", "zoi", "coi"),
+                "mu",
+                lambda v: {
+                    "alpha": v["mu"] * v["kappa"],
+                    "beta": (1 - v["mu"]) * v["kappa"],
+                    "zoi": v["zoi"],
+                    "coi": v["coi"],
+                },
+                draw=zoib_draw,
+            ),
+            "logit",
+            links=("logit", "probit", "cloglog"),
+            aux_priors={"kappa": _shape_prior, "zoi": _zero_prior, "coi": _zero_prior},
+            support=UNIT_CLOSED,
+            aux_bounds={"kappa": _POSITIVE, "zoi": _OPEN_UNIT, "coi": _OPEN_UNIT},
         ),
         Family(
             "beta_binomial",

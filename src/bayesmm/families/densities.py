@@ -181,6 +181,28 @@ def asym_laplace_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     )
 
 
+def zoib_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
+    """Zero-one-inflated beta: 0 or 1 with probability ``zoi`` (1 with probability ``coi``
+    then), else a beta draw of mean ``mu`` and precision ``kappa``."""
+    shape = _shape(v)
+    inflated = rng.random(shape) < v["zoi"]
+    ones = (rng.random(shape) < v["coi"]).astype(float)
+    beta = rng.beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"], shape)
+    return np.where(inflated, ones, beta)
+
+
+def _zoib_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    zoi, coi = v["zoi"], v["coi"]
+    inside = np.where((y > 0) & (y < 1), y, 0.5)  # the beta's density only where it applies
+    beta = scipy_stats().beta.logpdf(inside, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"])
+    with np.errstate(divide="ignore"):
+        return np.where(
+            y == 0,
+            np.log(zoi) + np.log1p(-coi),
+            np.where(y == 1, np.log(zoi) + np.log(coi), np.log1p(-zoi) + beta),
+        )
+
+
 def beta_binomial_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     p = rng.beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"], _shape(v))
     return rng.binomial(v["trials"].astype(np.int64), p)
@@ -299,6 +321,7 @@ LOGPDF: dict[str, Callable[[np.ndarray, Values], np.ndarray]] = {
     "acat": _category_logpmf,
     "categorical": _category_logpmf,
     "multinomial": _multinomial_logpmf,
+    "zoib": _zoib_logpdf,
     "beta_binomial": lambda y, v: scipy_stats().betabinom.logpmf(
         y, v["trials"], v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
     ),

@@ -56,6 +56,7 @@ REAL_TEXT = "finite real numbers"
 POSITIVE_TEXT = "positive numbers"
 NONNEGATIVE_TEXT = "non-negative numbers (zeros and positive values)"
 UNIT_OPEN_TEXT = "strictly between 0 and 1"
+UNIT_CLOSED_TEXT = "between 0 and 1, both included"
 ANGLES_TEXT = "angles in radians between -pi and pi"
 COUNTS_TEXT = "non-negative integer counts"
 BINARY_TEXT = "binary (0/1, True/False, or a two-level category)"
@@ -86,6 +87,10 @@ def nonnegative(y: np.ndarray, trials: np.ndarray | None) -> str | None:
 
 def unit_open(y: np.ndarray, trials: np.ndarray | None) -> str | None:
     return outside(y, ~((y > 0) & (y < 1)))
+
+
+def unit_closed(y: np.ndarray, trials: np.ndarray | None) -> str | None:
+    return outside(y, ~((y >= 0) & (y <= 1)))
 
 
 def angles(y: np.ndarray, trials: np.ndarray | None) -> str | None:
@@ -148,6 +153,7 @@ REAL = Support(finite_numbers, REAL_TEXT)
 POSITIVE = Support(positive, POSITIVE_TEXT)
 NONNEGATIVE = Support(nonnegative, NONNEGATIVE_TEXT)
 UNIT_OPEN = Support(unit_open, UNIT_OPEN_TEXT)
+UNIT_CLOSED = Support(unit_closed, UNIT_CLOSED_TEXT)
 ANGLES = Support(angles, ANGLES_TEXT)
 COUNTS = Support(counts, COUNTS_TEXT)
 BINARY = Support(binary, BINARY_TEXT)
