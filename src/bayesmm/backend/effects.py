@@ -3,6 +3,7 @@ group-specific effects, independent (centred or not) or correlated within a bloc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from .._errors import PriorError
 from .._names import mu_name, sigma_name
 from ..design import Design, GroupBlock, GroupTerm
 from ..priors import Prior, PriorSet
+from .shrinkage import shrunk_slopes
 from .variables import (
     Containers,
     as_prior,
@@ -88,10 +90,12 @@ def linear_parts(
     noncentered: bool | str,
     internal: list[str],
     data: Containers,
+    sigma: Callable[[], Any] = lambda: 1.0,
 ) -> LinearParts:
     """The random variables of one formula's linear predictor, as :class:`Part` objects;
-    no per-row value enters the graph here (see :func:`linear_predictor`)."""
-    common = _common_parts(design, priors, center, internal, data)
+    no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
+    the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``)."""
+    common = _common_parts(design, priors, center, internal, data, sigma)
     correlated: dict[str, Any] = {}
     for block in design.blocks:
         first = next(t for t in design.group_terms if t.name == block.terms[0])
@@ -118,13 +122,14 @@ def linear_predictor(
     internal: list[str],
     data: Containers,
     indexes: dict[str, Any],
+    sigma: Callable[[], Any] = lambda: 1.0,
 ) -> Any:
     """The linear predictor of one formula, one value per row.
 
     ``indexes`` holds each grouping factor's level index, shared by every term (and every
-    formula) of that factor.
+    formula) of that factor; ``sigma`` as for :func:`linear_parts`.
     """
-    parts = linear_parts(design, priors, center, noncentered, internal, data)
+    parts = linear_parts(design, priors, center, noncentered, internal, data, sigma)
     return on_rows(parts, data, indexes)
 
 
@@ -159,15 +164,28 @@ def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> An
 
 
 def _common_parts(
-    design: Design, priors: PriorSet, center: bool, internal: list[str], data: Containers
+    design: Design,
+    priors: PriorSet,
+    center: bool,
+    internal: list[str],
+    data: Containers,
+    sigma: Callable[[], Any],
 ) -> list[Part]:
     """The common slopes and the intercept; registers ``Intercept`` on the user's scale."""
     slopes = [t for t in design.common_terms if not t.is_intercept]
     parts = []
     coefficients = []
+    shrunk = [t for t in slopes if as_prior(priors, t.name).is_shrinkage]
+    joint = (
+        shrunk_slopes(as_prior(priors, shrunk[0].name), shrunk, design.n_obs, sigma, internal)
+        if shrunk
+        else {}
+    )
     for term in slopes:
         dims = (common_dim(term.name),) if term.levels is not None else None
-        beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
+        beta = joint.get(term.name)
+        if beta is None:
+            beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
         coefficients.append(pt.atleast_1d(beta))
     columns = [j for t in slopes for j in range(t.start, t.stop)]
     X = design.common[:, columns] if slopes else None

@@ -247,6 +247,27 @@ def row_likelihood(
     )
 
 
+class Auxiliary:
+    """The auxiliary parameters' variables, made when first asked for: after the linear
+    predictor as a rule, before it when a shrinkage prior of the slopes scales with
+    ``sigma`` (which keeps every other model's variables in their usual order)."""
+
+    def __init__(self, terms: list[TermPrior], data: Containers) -> None:
+        self._terms, self._data = terms, data
+        self._values: dict[str, Any] | None = None
+
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            self._values = auxiliary(self._terms, self._data)
+        return self._values
+
+    def sigma(self) -> Any:
+        """The residual sd, if the family has one that no formula models; else 1."""
+        if not any(term.name == "sigma" for term in self._terms):
+            return 1.0
+        return self.values()["sigma"]
+
+
 def auxiliary(terms: list[TermPrior], data: Containers) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for term in terms:

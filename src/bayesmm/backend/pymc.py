@@ -35,7 +35,7 @@ from .built import BuiltModel, display_order, model_coords
 from .compiled import CompiledCache, shared_cache, structure_key
 from .distributions import likelihood_distribution
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
-from .likelihoods import auxiliary, category_response, row_likelihood
+from .likelihoods import Auxiliary, category_response, row_likelihood
 from .options import APPROXIMATIONS, sampler_arguments
 from .variables import (
     CATEGORY_DIM,
@@ -105,8 +105,9 @@ def build_model(
     with pm.Model(coords=model_coords(design)) as model:
         data = Containers(design.n_obs, batch_size)
         indexes: dict[str, Any] = {}
+        aux = Auxiliary(priors.of_kind("auxiliary"), data)
         eta = linear_predictor(
-            design, priors, center_predictors, noncentered, internal, data, indexes
+            design, priors, center_predictors, noncentered, internal, data, indexes, aux.sigma
         )
         if family.categories is not None:
             # A multinomial logit has one linear predictor per category but the reference.
@@ -125,7 +126,7 @@ def build_model(
                 tuple(internal),
                 display_order(design, priors),
             )
-        values = auxiliary(priors.of_kind("auxiliary"), data)
+        values = aux.values()
         for part in design.distributional:
             # Each modelled auxiliary parameter through its own link (docs/formulas.md).
             part_eta = linear_predictor(

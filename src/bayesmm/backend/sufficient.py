@@ -39,7 +39,7 @@ from ..links import Link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .effects import LinearParts, linear_parts, on_rows
-from .likelihoods import auxiliary
+from .likelihoods import Auxiliary
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
 __all__ = [
@@ -251,11 +251,12 @@ def summed_model(
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     with pm.Model(coords=coords) as model:
         data = Containers(design.n_obs)
-        parts = linear_parts(design, priors, center, noncentered, internal, data)
+        aux = Auxiliary(priors.of_kind("auxiliary"), data)
+        parts = linear_parts(design, priors, center, noncentered, internal, data, aux.sigma)
         stats = statistics(design, parts)
         if not (required or worth_it(stats, design.n_obs)):
             return None
-        values = auxiliary(priors.of_kind("auxiliary"), data)
+        values = aux.values()
         _add_likelihood(f"{design.response.name}_summed", parts, stats, values["sigma"], data)
         data.fill()
     order = display_order(design, priors)

@@ -20,6 +20,7 @@ from ..persist.values import decode_value, encode_value
 
 __all__ = [
     "DISTRIBUTIONS",
+    "SHRINKAGE",
     "Prior",
     "DEFAULT_CORRELATION_PRIOR",
     "format_value",
@@ -84,6 +85,31 @@ DISTRIBUTIONS: dict[str, dict[str, str]] = {
     "Weibull": {"alpha": _POS, "beta": _POS},
 }
 
+_BOOL = "bool"
+
+#: Joint priors of the common slopes (never the intercept), with each parameter's constraint
+#: and default; see :mod:`bayesmm.backend.shrinkage`. ``par_ratio`` has no default (None):
+#: when given, ``scale_global`` becomes ``par_ratio / sqrt(n)``.
+SHRINKAGE: dict[str, dict[str, tuple[str, Any]]] = {
+    # Regularised horseshoe (Piironen & Vehtari 2017), with brms's defaults.
+    "Horseshoe": {
+        "df": (_POS, 1.0),
+        "scale_global": (_POS, 1.0),
+        "df_global": (_POS, 1.0),
+        "scale_slab": (_POS, 2.0),
+        "df_slab": (_POS, 4.0),
+        "par_ratio": (_POS, None),
+        "autoscale": (_BOOL, True),
+    },
+    # R2-D2 (Zhang, Naughton, Bondell & Reich 2022), with brms's defaults.
+    "R2D2": {
+        "mean_R2": (_UNIT, 0.5),
+        "prec_R2": (_POS, 2.0),
+        "cons_D2": (_POS, 0.5),
+        "autoscale": (_BOOL, True),
+    },
+}
+
 _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     _REAL: (lambda v: np.all(np.isfinite(v)), "finite"),
     _POS: (lambda v: np.all(np.isfinite(v) & (v > 0)), "positive"),
@@ -94,8 +120,38 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
 }
 
 
+def _check_shrinkage(name: str, params: Mapping[str, Any]) -> None:
+    """Check a shrinkage prior's parameters: numbers (``autoscale`` a bool), no hyperpriors."""
+    allowed = SHRINKAGE[name]
+    for param, value in params.items():
+        if param not in allowed:
+            raise PriorError(
+                f"Prior {name!r} has no parameter {param!r}; its parameters are "
+                f"{list(allowed)}." + did_you_mean(param, allowed)
+            )
+        kind = allowed[param][0]
+        if kind == _BOOL:
+            if not isinstance(value, bool | np.bool_):
+                raise PriorError(f"Prior {name!r}: {param} must be True or False; got {value!r}.")
+            continue
+        number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        )
+        check, wording = _CONSTRAINTS[kind]
+        if (
+            not number
+            or not check(np.asarray(float(value)))
+            or (kind == _UNIT and not 0 < value < 1)
+        ):
+            wording = "number strictly between 0 and 1" if kind == _UNIT else f"{wording} number"
+            raise PriorError(f"Prior {name!r}: {param} must be a {wording}; got {value!r}.")
+
+
 def _check_parameters(name: str, params: Mapping[str, Any]) -> None:
     """Check a built-in distribution's parameter names and values (see DISTRIBUTIONS)."""
+    if name in SHRINKAGE:
+        _check_shrinkage(name, params)
+        return
     if name not in DISTRIBUTIONS:
         raise PriorError(
             f"Prior name must be a PyMC distribution; got {name!r}."
@@ -220,6 +276,15 @@ class Prior:
     def has_hyperprior(self) -> bool:
         """Whether any parameter is itself a ``Prior``."""
         return any(isinstance(v, Prior) for v in self.params.values())
+
+    @property
+    def is_shrinkage(self) -> bool:
+        """Whether this is a joint prior of the common slopes (``Horseshoe``, ``R2D2``)."""
+        return self.dist is None and self.name in SHRINKAGE
+
+    def with_defaults(self) -> dict[str, Any]:
+        """A shrinkage prior's parameters, those not given at their defaults."""
+        return {k: self.params.get(k, default) for k, (_, default) in SHRINKAGE[self.name].items()}
 
     @property
     def is_normal_with_hyperprior(self) -> bool:

@@ -122,6 +122,8 @@ def merge_priors(defaults: PriorSet, priors: Mapping[str, Any] | None) -> PriorS
         for name in names:
             if name in by_kind:
                 for term in defaults.of_kind(*by_kind[name]):
+                    if _shrinks(value) and not (term.kind == "common" and term.param is None):
+                        continue  # a shrinkage prior covers the main formula's slopes alone
                     chosen.setdefault(term.name, value)
             elif name in valid:
                 named[name] = value
@@ -138,9 +140,35 @@ def merge_priors(defaults: PriorSet, priors: Mapping[str, Any] | None) -> PriorS
             merged.append(term)
             continue
         value = chosen[term.name]
+        if _shrinks(value):
+            _check_shrinkage(term, value, chosen)
         _check_user_prior(term, value)
         merged.append(TermPrior(term.name, term.kind, value, term.param))
     return PriorSet(tuple(merged))
+
+
+def _shrinks(value: Any) -> bool:
+    return isinstance(value, Prior) and value.is_shrinkage
+
+
+def _check_shrinkage(term: TermPrior, value: Prior, chosen: Mapping[str, Any]) -> None:
+    """A shrinkage prior goes on slopes of the main formula, and one such prior per model."""
+    if term.kind != "common" or term.param is not None:
+        what = "the intercept" if term.kind == "intercept" else f"a {term.kind} term"
+        if term.param is not None:
+            what = f"a term of the formula of {term.param!r}"
+        raise PriorError(
+            f"priors[{term.name!r}] = {value!r}, but {term.name!r} is {what}: a {value.name} "
+            "prior shrinks the slopes of the main formula jointly. Give it to 'common' (every "
+            "slope, never the intercept) or to a tuple of slopes, e.g. "
+            f"priors={{('x1', 'x2'): Prior({value.name!r})}}."
+        )
+    others = {repr(v) for v in chosen.values() if _shrinks(v) and v != value}
+    if others:
+        raise PriorError(
+            f"priors give two different shrinkage priors, {sorted(others | {repr(value)})}; "
+            "a model takes one, over the slopes it is given to."
+        )
 
 
 def _check_user_prior(term: TermPrior, value: Any) -> None:
