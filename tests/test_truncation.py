@@ -189,8 +189,10 @@ def test_bad_truncation_names_the_term(data, formula, error, match):
 
 
 def test_bound_column_that_is_not_numbers_is_named(data):
-    with pytest.raises(bmm.DataError, match=r"bound column 'hi'.*finite number.*'a'"):
+    with pytest.raises(bmm.DataError, match=r"bound column 'hi'.*must hold numbers; got dtype"):
         bmm.Model("trunc(y, ub=hi) ~ x", data.assign(hi="a"))
+    with pytest.raises(bmm.DataError, match=r"bound column 'hi'.*finite number.*inf"):
+        bmm.Model("trunc(y, ub=hi) ~ x", data.assign(hi=np.inf))
 
 
 def test_families_without_a_known_cdf_cannot_be_truncated(data):
@@ -241,3 +243,71 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("pymc", "pytensor")))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_training_rows_draw_within_their_bounds(data, stub_sampler):
+    model = bmm.Model("trunc(y, lb=0, ub=hi) ~ x", data)
+    fitted = model.fitted(model.fit(draws=20, chains=2, random_seed=3, progressbar=False))
+    draws = fitted.draws(kind="response", random_seed=1)
+    assert draws.min() >= 0 and np.all(draws <= data["hi"].to_numpy())
+    predictive = fitted.predict(kind="response", random_seed=1)
+    assert "trunc(y, lb=0, ub=hi)" in predictive.posterior_predictive
+    assert len(fitted.interval()) == len(data)
+
+
+@pytest.mark.parametrize(
+    ("family", "values", "low", "high", "near"),
+    [
+        # scipy's Poisson inverse gives NaN below about 1e-16; the tail search takes over.
+        ("poisson", {"mu": 2.0}, 30.0, np.inf, 30.0),
+        ("poisson", {"mu": 2.0}, 20.0, 25.0, 20.0),
+        # The normal's tail probability underflows at 39 sds: the draws sit at the bound.
+        ("gaussian", {"mu": 0.0, "sigma": 1.0}, 39.0, 39.5, 39.0),
+        ("gaussian", {"mu": 0.0, "sigma": 1.0}, -np.inf, -40.0, -40.0),
+    ],
+)
+def test_draws_far_in_a_tail_are_finite_and_sit_near_the_bound(family, values, low, high, near):
+    arrays = {k: np.full((2000, 1), v) for k, v in values.items()}
+    draws = truncated_draws(
+        family, arrays, np.array([low]), np.array([high]), np.random.default_rng(5)
+    )
+    assert np.all(np.isfinite(draws)) and draws.min() >= low and draws.max() <= high
+    if family == "poisson":
+        # P(Y = low | Y >= low) is about 1 - mu / (low + 1): 0.94 and 0.91 here.
+        assert np.mean(draws == near) > 0.85
+    else:
+        np.testing.assert_array_equal(draws, near)
+
+
+def test_count_bounds_must_be_whole_numbers():
+    frame = pd.DataFrame({"y": [1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4], "hi": [5, 6, 7, 8.5]})
+    with pytest.raises(bmm.DataError, match=r"whole numbers.*fractions in 4 row"):
+        bmm.Model("trunc(y, lb=0.5) ~ x", frame, family="poisson")
+    with pytest.raises(bmm.DataError, match=r"whole numbers.*fractions in 1 row.*\[3\]"):
+        bmm.Model("trunc(y, ub=hi) ~ x", frame, family="poisson")
+
+
+def test_new_count_rows_need_whole_bounds():
+    import arviz as az
+
+    frame = pd.DataFrame({"y": [1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4], "hi": [5, 6, 7, 8]})
+    model = bmm.Model("trunc(y, ub=hi) ~ x", frame, family="poisson")
+    posterior = {"Intercept": np.full((1, 5), 1.0), "x": np.full((1, 5), 0.2)}
+    fitted = model.fitted(az.from_dict(posterior=posterior))
+    draws = fitted.draws(pd.DataFrame({"x": [0.0], "hi": [3]}), "response", random_seed=1)
+    assert set(np.unique(draws)) <= {0, 1, 2, 3}
+    with pytest.raises(bmm.DataError, match=r"whole numbers \(both are included\); got \[6\.5\]"):
+        fitted.draws(pd.DataFrame({"x": [0.0], "hi": [6.5]}), "response")
+
+
+def test_text_bound_columns_are_refused(data):
+    with pytest.raises(bmm.DataError, match=r"bound column 'hi'.*must hold numbers; got dtype"):
+        bmm.Model("trunc(y, ub=hi) ~ x", data.assign(hi=data["hi"].astype(str)))
+
+
+def test_prior_draws_outside_the_bounds_name_the_truncated_response():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"y": rng.poisson(12, 100) + 9, "x": rng.normal(size=100)})
+    model = bmm.Model("trunc(y, lb=9) ~ x", frame, family="poisson")
+    with pytest.raises(bmm.BackendError, match=r"truncated response 'trunc\(y, lb=9\)'.*priors"):
+        model.prior_predictive(draws=200, random_seed=1)

@@ -22,6 +22,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 from pymc.exceptions import TruncationError
+from pymc.logprob.utils import ParameterValueError
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError, DataError, PriorError
@@ -440,13 +441,13 @@ def sample(
     try:
         idata = run_sampler(model, inference_method, **arguments)
     except (ValueError, NotImplementedError) as err:
-        if inference_method != "numpyro" or not _jax_cannot_translate(err):
+        if inference_method not in ("numpyro", "blackjax") or not _jax_cannot_translate(err):
             raise
         if not automatic:
             raise BackendError(
-                f"NumPyro cannot sample this model: JAX cannot compute its log density or "
-                f"gradient ({type(err).__name__}: {err}). Use inference_method='nutpie' or "
-                "'pymc'."
+                f"{inference_method} cannot sample this model: JAX cannot compute its log "
+                f"density or gradient ({type(err).__name__}: {err}). Use "
+                "inference_method='nutpie' or 'pymc'."
             ) from None
         # e.g. the gradient of the incomplete beta function in its shape parameters, which
         # the truncated negative binomial of hurdle_negativebinomial needs.
@@ -545,7 +546,16 @@ def prior_predictive(
         idata = pm.sample_prior_predictive(
             draws=draws, model=model, random_seed=random_seed, var_names=var_names
         )
-    except TruncationError as err:
+    except (TruncationError, ParameterValueError) as err:
+        if built.response.split("(")[0] in ("trunc", "truncated"):
+            raise BackendError(
+                f"PyMC could not draw the truncated response {built.response!r} from the prior "
+                f"({str(err).splitlines()[0]}): some prior draws of the parameters leave too "
+                "little probability between the bounds. Give narrower priors; "
+                "model.plot_priors() draws the parameters alone."
+            ) from None
+        if not isinstance(err, TruncationError):
+            raise
         # The hurdle count families draw positive counts by rejection; a prior that puts the
         # mean near 0 makes positive draws too rare for it.
         raise BackendError(

@@ -21,6 +21,7 @@ import pandas as pd
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
 from ..families import TRUNCATABLE
+from ..families.truncated import is_discrete
 from .types import Truncation
 
 __all__ = ["truncation_call", "truncation_of", "truncation_rows", "encode_truncated"]
@@ -101,8 +102,14 @@ def _side(bound: float | str | None, data: pd.DataFrame, name: str, fill: float)
     if isinstance(bound, float):
         return np.full(n, bound)
     column = data[bound]
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | pd.api.types.is_bool_dtype(column.dtype)
+    dtype = column.dtype
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        raise DataError(
+            f"The bound column {bound!r} of the truncated response {name!r} must hold numbers; "
+            f"got dtype {dtype}."
+        )
+    values = column.to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
     if bad.any():
         raise DataError(
             f"The bound column {bound!r} of the truncated response {name!r} must hold a finite "
@@ -112,14 +119,22 @@ def _side(bound: float | str | None, data: pd.DataFrame, name: str, fill: float)
     return values
 
 
-def truncation_rows(truncation: Truncation, data: pd.DataFrame, name: str) -> Truncation:
-    """``truncation`` with the bounds of each row of ``data``.
+def _fractional(bounds: np.ndarray) -> np.ndarray:
+    """Which finite bounds are not whole numbers (infinite ones are no bound)."""
+    finite = np.isfinite(bounds)
+    return finite & (np.mod(np.where(finite, bounds, 0.0), 1) != 0)
+
+
+def truncation_rows(
+    truncation: Truncation, data: pd.DataFrame, name: str, counts: bool = False
+) -> Truncation:
+    """``truncation`` with the bounds of each row of ``data``; whole numbers for ``counts``.
 
     Raises
     ------
     DataError
-        If a bound column is missing, holds something other than finite numbers, or the
-        lower bound is not below the upper one in some rows.
+        If a bound column is missing, holds something other than finite numbers (whole
+        numbers, for counts), or the lower bound is not below the upper one in some rows.
     """
     missing = [c for c in truncation.columns if c not in data.columns]
     if missing:
@@ -129,6 +144,14 @@ def truncation_rows(truncation: Truncation, data: pd.DataFrame, name: str) -> Tr
         )
     low = _side(truncation.lower, data, name, -np.inf)
     high = _side(truncation.upper, data, name, np.inf)
+    if counts:
+        fractional = _fractional(low) | _fractional(high)
+        if fractional.any():
+            raise DataError(
+                f"The bounds of the truncated count response {name!r} must be whole numbers (both "
+                f"are included: lb=1 means 1, 2, ...); got fractions in {int(fractional.sum())} "
+                f"row(s) (index {describe_values(data.index[fractional])})."
+            )
     bad = ~(low < high)
     if bad.any():
         raise DataError(
@@ -165,7 +188,8 @@ def encode_truncated(
         )
     values = data[response].to_numpy(dtype=float)
     family.check_response(values, None, name)
-    truncation = truncation_rows(Truncation(lower, upper), data, name)
+    counts = is_discrete(family.name)
+    truncation = truncation_rows(Truncation(lower, upper), data, name, counts)
     outside = (values < truncation.low) | (values > truncation.high)
     if outside.any():
         raise DataError(

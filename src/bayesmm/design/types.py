@@ -414,6 +414,7 @@ class Design:
             self.response.trials,
             tuple(d.design.rows() for d in self.distributional),
             offset=None if self.offset is None else self.offset.values,
+            truncation=self.response.truncation,
         )
 
     def block_columns(self, block: GroupBlock) -> tuple[str, ...]:

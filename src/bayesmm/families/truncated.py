@@ -14,7 +14,7 @@ import numpy as np
 
 from .densities import Values, scipy_nbinom, scipy_stats, weibull_scale
 
-__all__ = ["TRUNCATABLE", "frozen", "log_mass", "truncated_draws"]
+__all__ = ["TRUNCATABLE", "frozen", "is_discrete", "log_mass", "truncated_draws"]
 
 
 def _beta(v: Values) -> Any:
@@ -39,6 +39,16 @@ _DISCRETE = frozenset({"poisson", "negativebinomial"})
 
 #: The families a response may be truncated in (``trunc(y, lb=..., ub=...)``).
 TRUNCATABLE = frozenset(_FROZEN)
+
+
+#: Candidate counts searched beyond the lower bound where scipy cannot invert a count's
+#: survival function (far in its upper tail, below about 1e-16).
+_TAIL_STEPS = 512
+
+
+def is_discrete(family: str) -> bool:
+    """Whether the family's responses are counts (whose bounds must be whole numbers)."""
+    return family in _DISCRETE
 
 
 def frozen(family: str, values: Values) -> Any:
@@ -71,15 +81,44 @@ def truncated_draws(
     family: str, values: Values, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Draws of ``family`` between ``low`` and ``high`` (both included), by inverting the
-    CDF at a uniform draw between theirs (the survival function in the upper tail)."""
+    CDF at a uniform draw between theirs (the survival function in the upper tail).
+
+    Where that inversion fails, far in a tail (scipy's count inverses below about 1e-16, a
+    continuous one whose tail probability underflows), counts are drawn from their
+    probabilities over the next :data:`_TAIL_STEPS` values in log space, and a continuous
+    draw is the bound nearest the bulk: with the mass that far out, the truncated
+    distribution sits within rounding of that bound.
+    """
     dist = frozen(family, values)
     cdf_low, cdf_high, sf_low, sf_high = _edges(family, dist, low, high)
     shape = np.broadcast_shapes(np.shape(cdf_low), np.shape(cdf_high))
     u = rng.uniform(size=shape)
     upper_tail = cdf_low > 0.5
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         by_cdf = dist.ppf(cdf_low + u * (cdf_high - cdf_low))
         by_sf = dist.isf(sf_low - u * (sf_low - sf_high))
-    draws = np.where(upper_tail, by_sf, by_cdf)
+    draws = np.where(upper_tail, by_sf, by_cdf).astype(float)
+    lows, highs = np.broadcast_to(low, shape), np.broadcast_to(high, shape)
+    failed = ~np.isfinite(draws)
+    if failed.any():
+        if family in _DISCRETE:
+            sub = {k: np.broadcast_to(v, shape)[failed] for k, v in values.items()}
+            draws[failed] = _tail_counts(family, sub, lows[failed], highs[failed], u[failed])
+        else:
+            draws[failed] = np.where(upper_tail, lows, highs)[failed]
     # Rounding at the very edges of the interval must not step outside it.
-    return np.clip(draws, low, high)
+    return np.clip(draws, lows, highs)
+
+
+def _tail_counts(
+    family: str, values: Values, low: np.ndarray, high: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Counts from ``low`` on, drawn from their probabilities normalised in log space."""
+    from scipy.special import logsumexp
+
+    candidates = low[:, None] + np.arange(_TAIL_STEPS)[None, :]
+    dist = frozen(family, {k: v[:, None] for k, v in values.items()})
+    logp = np.where(candidates <= high[:, None], dist.logpmf(candidates), -np.inf)
+    cumulative = np.cumsum(np.exp(logp - logsumexp(logp, axis=1, keepdims=True)), axis=1)
+    index = np.minimum((cumulative < u[:, None]).sum(axis=1), _TAIL_STEPS - 1)
+    return candidates[np.arange(len(low)), index]

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError, FamilyError
+from .._validation import describe_values
 from ..design import Design, NewDesign, Truncation
 from ..families import Family
-from ..families.truncated import log_mass, truncated_draws
+from ..families.truncated import is_discrete, log_mass, truncated_draws
 from ..links import Link, get_link
 from .draws import PosteriorDraws
 from .linear import linear_predictor
@@ -97,14 +98,26 @@ def family_params(
     return values
 
 
-def _bounds(truncated: Truncation | None, rows: Truncation | None) -> Truncation | None:
-    """The bounds of the rows of a truncated response; a DataError if the rows lack them."""
+def _bounds(
+    family: Family, truncated: Truncation | None, rows: Truncation | None
+) -> Truncation | None:
+    """The bounds of the rows of a truncated response; a DataError if the rows lack them,
+    or if they are fractions for a count family."""
     if truncated is None:
         return None
     if rows is None:
         raise DataError(
-            f"kind='response' for a truncated response needs each row's bounds: data must have "
-            f"the column(s) {list(truncated.columns)} ({truncated.describe()})."
+            "Predictive draws (kind='response') and the log-likelihood of a truncated response "
+            f"need each row's bounds: data must have the column(s) {list(truncated.columns)} "
+            f"({truncated.describe()})."
+        )
+    bounds = np.concatenate([rows.low, rows.high])
+    bounds = bounds[np.isfinite(bounds)]
+    fractions = bounds[np.mod(bounds, 1) != 0]
+    if is_discrete(family.name) and fractions.size:
+        raise DataError(
+            "The bounds of a truncated count response must be whole numbers (both are "
+            f"included); got {describe_values(np.unique(fractions))}."
         )
     return rows
 
@@ -123,7 +136,7 @@ def response_draws(
     For a ``truncated`` response (its bounds as written), each draw lies within the rows'
     ``bounds`` (:attr:`NewDesign.truncation`).
     """
-    rows = _bounds(truncated, bounds)
+    rows = _bounds(family, truncated, bounds)
     if rows is not None:
         return truncated_draws(family.name, dict(params), rows.low, rows.high, rng)
     draw = family.likelihood.draw
@@ -166,7 +179,7 @@ def truncated_log_likelihood(
 ) -> np.ndarray:
     """The log-likelihood of responses ``y`` of a truncated response: the family's
     ``log_density`` less the log probability of the rows' bounds; ``-inf`` outside them."""
-    rows = _bounds(truncated, bounds)
+    rows = _bounds(family, truncated, bounds)
     assert rows is not None
     mass = log_mass(family.name, dict(params), rows.low, rows.high)
     inside = (y >= rows.low) & (y <= rows.high)

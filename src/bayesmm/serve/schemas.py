@@ -65,7 +65,7 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
     for name in names:
         column = columns[name]
         role = "trials" if name == state.trials_column else "predictor"
-        role = "bound" if name in bounds else role
+        role = "bound" if name in bounds and name not in state.predictors else role
         if column["kind"] == "numeric":
             low, high = (float(decode_value(v)) for v in column["range"])
             example: Any = round((low + high) / 2, 6)
