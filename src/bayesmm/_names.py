@@ -10,6 +10,7 @@ from here, so that the fit, prediction, saved files and the server agree on one 
   LKJ prior;
 * ``sigma_x``, ``sigma_1|g``: the terms of a distributional formula, prefixed by its
   parameter;
+* ``mo(x)_simplex``: the shares of the steps of a monotonic effect ``mo(x)``;
 * dimensions: ``__obs__`` (rows), ``__category__`` (categories), ``Subject__factor_dim``
   (a factor's levels), ``Days|Subject__expr_dim`` (a group term's columns), ``x_dim`` (a
   common term's columns).
@@ -28,6 +29,8 @@ __all__ = [
     "factor_dim",
     "expr_dim",
     "common_dim",
+    "monotonic_name",
+    "monotonic_dim",
 ]
 
 #: The dimension of per-row values (observations, and rows of predictions).
@@ -71,3 +74,13 @@ def expr_dim(expr: str) -> str:
 def common_dim(term: str) -> str:
     """The dimension of the columns of a common term with several (a factor's levels)."""
     return f"{term}_dim"
+
+
+def monotonic_name(term: str) -> str:
+    """The simplex of a monotonic effect's steps: ``"mo(x)_simplex"``."""
+    return f"{term}_simplex"
+
+
+def monotonic_dim(term: str) -> str:
+    """The dimension of a monotonic effect's steps: ``"mo(x)_simplex_dim"``."""
+    return f"{monotonic_name(term)}_dim"

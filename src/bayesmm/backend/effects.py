@@ -12,8 +12,8 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .._errors import PriorError
-from .._names import mu_name, sigma_name
-from ..design import Design, GroupBlock, GroupTerm
+from .._names import monotonic_dim, monotonic_name, mu_name, sigma_name
+from ..design import CommonTerm, Design, GroupBlock, GroupTerm
 from ..priors import Prior, PriorSet
 from .shrinkage import shrunk_slopes
 from .variables import (
@@ -96,6 +96,11 @@ def linear_parts(
     no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
     the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
+    monotonic = [
+        _monotonic_part(design, term, as_prior(priors, term.name), data)
+        for term in design.common_terms
+        if term.steps is not None
+    ]
     correlated: dict[str, Any] = {}
     for block in design.blocks:
         first = next(t for t in design.group_terms if t.name == block.terms[0])
@@ -111,7 +116,7 @@ def linear_parts(
             effect = _group_effect(group, prior, centring, internal, data)
         groups.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
     offset = None if design.offset is None else design.offset.values
-    return LinearParts(tuple(common), offset, tuple(groups))
+    return LinearParts(tuple(common), offset, (*monotonic, *groups))
 
 
 def linear_predictor(
@@ -171,8 +176,9 @@ def _common_parts(
     data: Containers,
     sigma: Callable[[], Any],
 ) -> list[Part]:
-    """The common slopes and the intercept; registers ``Intercept`` on the user's scale."""
-    slopes = [t for t in design.common_terms if not t.is_intercept]
+    """The common slopes and the intercept; registers ``Intercept`` on the user's scale.
+    Monotonic effects are parts of their own (:func:`_monotonic_part`)."""
+    slopes = [t for t in design.common_terms if not t.is_intercept and t.steps is None]
     parts = []
     coefficients = []
     shrunk = [t for t in slopes if as_prior(priors, t.name).is_shrinkage]
@@ -207,6 +213,24 @@ def _common_parts(
         else:
             parts.append(Part(random_variable(name, intercept_prior, None, data)))
     return parts
+
+
+def _monotonic_part(design: Design, term: CommonTerm, prior: Prior, data: Containers) -> Part:
+    """``mo(x)``: ``b * D * cumsum(zeta)`` at each row's code, with ``b ~ prior`` (the
+    average change per step) and the simplex ``zeta ~ Dirichlet(1)`` (``mo(x)_simplex``,
+    one share of the total change per step). Indexed by the codes, as a group term is."""
+    assert term.steps is not None
+    steps = len(term.steps)
+    b = random_variable(term.name, prior, None, data)
+    if steps == 1:
+        cumulative: Any = pt.as_tensor(np.array([0.0, 1.0]))
+    else:
+        dim = monotonic_dim(term.name)
+        pm.modelcontext(None).add_coord(dim, list(term.steps))
+        zeta = pm.Dirichlet(monotonic_name(term.name), a=np.ones(steps), dims=dim)
+        cumulative = pt.concatenate([pt.zeros(1), pt.cumsum(zeta)]) * steps
+    codes = design.common[:, term.start].astype(np.int64)
+    return Part(b * cumulative, None, codes, f"@{term.name}", steps + 1)
 
 
 def _group_effect(

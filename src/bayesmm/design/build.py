@@ -24,6 +24,7 @@ from .._validation import did_you_mean, evaluation_reason
 from ..families import Family
 from ..formula import parse_formula
 from .censoring import fill_unused_upper
+from .monotonic import MONOTONIC, Monotonic, check_monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
 from .state import (
@@ -239,6 +240,8 @@ def build_design(
         *(_predictor_names(sub) for sub in sub_descriptions.values())
     )
     check_finite(data, [c for c in data.columns if c in used], "data")
+    for each in (description, *sub_descriptions.values()):
+        check_monotonic(each, data)  # before the categories are tidied (and all ordered)
     data = _tidy_categories(data)
     design = _encode_formula(formula, description, data, family, categorical, n_dropped)
     if weights_column is not None:
@@ -306,7 +309,7 @@ def _encode_formula(
 ) -> Design:
     """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
-    env = Environment([{"np": _Numpy()}])
+    env = Environment([{"np": _Numpy(), MONOTONIC: Monotonic}])
 
     try:
         response = encode_response(description, data, env, family)

@@ -26,6 +26,7 @@ from ..families import Family
 from ..formula import parse_formula
 from ..persist.values import decode_value, encode_value
 from .formulae_state import apply_state, dump_state, lazy_calls
+from .monotonic import MONOTONIC, Monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
 from .splines import file_linspace
@@ -149,7 +150,9 @@ def _safe_environment() -> Environment:
     """The namespace of formulas read from files: ``np`` with :data:`SAFE_NUMPY` alone."""
     safe = {n: getattr(np, n) for n in SAFE_NUMPY}
     # Spline knots, e.g. bs(x, knots=np.linspace(2, 8, 4)), with a bounded number of points.
-    return Environment([{"np": SimpleNamespace(**safe, linspace=file_linspace)}])
+    return Environment(
+        [{"np": SimpleNamespace(**safe, linspace=file_linspace), MONOTONIC: Monotonic}]
+    )
 
 
 def check_formula_calls(description: Any, formula: str) -> None:
@@ -165,6 +168,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     allowed.add("censored")  # read by bayesmm itself (_censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
+    allowed.add(MONOTONIC)  # bayesmm's own transform (monotonic), holding data only
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:

@@ -21,6 +21,7 @@ from formulae.terms import Model as FormulaeModel
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
 from ..formula import bar_blocks, parse_formula
+from .monotonic import monotonic_steps
 from .offsets import is_offset
 from .state import FactorEncoder, GroupEncoder
 from .types import CommonTerm, GroupBlock, GroupTerm, column_levels
@@ -42,7 +43,9 @@ def encode_common(
         span = matrix.slices[name]
         labels = tuple(str(label) for label in term.labels)
         levels = column_levels(name, labels) if len(labels) > 1 else None
-        terms.append(CommonTerm(str(name), labels, span.start, span.stop, levels))
+        monotonic = monotonic_steps(term)
+        steps = None if monotonic is None else monotonic[1]
+        terms.append(CommonTerm(str(name), labels, span.start, span.stop, levels, steps))
     values = np.asarray(matrix.design_matrix, dtype=float)
     return values, tuple(terms), list(matrix.terms.values()), matrix
 

@@ -177,6 +177,9 @@ class CommonTerm:
     start: int
     stop: int
     levels: tuple[str, ...] | None = None
+    #: For a monotonic effect ``mo(x)``: the labels of the upper value of each of its ``D``
+    #: steps (its column holds the codes ``0 .. D``); ``None`` for other terms.
+    steps: tuple[str, ...] | None = None
 
     @property
     def is_intercept(self) -> bool:
@@ -191,18 +194,20 @@ class CommonTerm:
             "start": self.start,
             "stop": self.stop,
             "levels": None if self.levels is None else list(self.levels),
+            **({} if self.steps is None else {"steps": list(self.steps)}),
         }
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> CommonTerm:
         """The inverse of :meth:`to_dict`."""
-        levels = record["levels"]
+        levels, steps = record["levels"], record.get("steps")
         return cls(
             record["name"],
             tuple(record["columns"]),
             int(record["start"]),
             int(record["stop"]),
             None if levels is None else tuple(levels),
+            None if steps is None else tuple(str(s) for s in steps),
         )
 
 

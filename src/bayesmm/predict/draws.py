@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 
 from .._errors import DataError
-from .._names import mu_name, sigma_name
-from ..design import Design, GroupBlock
+from .._names import monotonic_name, mu_name, sigma_name
+from ..design import CommonTerm, Design, GroupBlock
 
 __all__ = ["GroupDraws", "PosteriorDraws", "extract_draws"]
 
@@ -63,6 +63,10 @@ class PosteriorDraws:
     blocks: dict[str, np.ndarray] = field(default_factory=dict)
     #: The draws of each distributional formula's terms, in the design's order.
     distributional: tuple[PosteriorDraws, ...] = ()
+    #: For each monotonic effect ``mo(x)``, by its column in ``common`` (which holds its
+    #: ``b``): ``D * cumsum(zeta)`` with a 0 first, shape ``(S, D + 1)``; the effect of
+    #: code ``c`` is ``b * steps[:, c]``.
+    monotonic: dict[int, np.ndarray] = field(default_factory=dict)
 
     def thinned(self, n_samples: int) -> PosteriorDraws:
         """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
@@ -87,7 +91,10 @@ class PosteriorDraws:
         aux = {name: values[keep] for name, values in self.aux.items()}
         blocks = {name: chol[keep] for name, chol in self.blocks.items()}
         parts = tuple(part.thinned(n_samples) for part in self.distributional)
-        return PosteriorDraws(1, len(keep), self.common[keep], groups, aux, blocks, parts)
+        monotonic = {column: steps[keep] for column, steps in self.monotonic.items()}
+        return PosteriorDraws(
+            1, len(keep), self.common[keep], groups, aux, blocks, parts, monotonic
+        )
 
     @property
     def n_samples(self) -> int:
@@ -181,7 +188,18 @@ def extract_draws(
         extract_draws(posterior, part.design, (), {}, normal_groups)
         for part in design.distributional
     )
-    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks, parts)
+    monotonic = {t.start: _monotonic_steps(posterior, t, n) for t in design.common_terms if t.steps}
+    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks, parts, monotonic)
+
+
+def _monotonic_steps(posterior: xr.Dataset, term: CommonTerm, n: int) -> np.ndarray:
+    """``D * cumsum(zeta)`` of a monotonic effect, with a 0 first: ``(n, D + 1)``."""
+    assert term.steps is not None
+    steps = len(term.steps)
+    if steps == 1:  # two values: no simplex, the effect is linear
+        return np.broadcast_to(np.array([0.0, 1.0]), (n, 2))
+    zeta = _stacked(posterior, monotonic_name(term.name), n, steps)
+    return np.concatenate([np.zeros((n, 1)), np.cumsum(zeta, axis=1) * steps], axis=1)
 
 
 def _correlation_cholesky(

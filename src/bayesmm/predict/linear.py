@@ -124,6 +124,10 @@ def linear_predictor(
     options = options if options is not None else PredictOptions()
     rng = options.rng()
     eta = draws.common @ new.common.T  # (S, 0) @ (0, rows) is zeros when p = 0
+    for column, steps in draws.monotonic.items():
+        # The product above took mo(x) as b * code; its effect is b * steps[code].
+        codes = new.common[:, column].astype(np.int64)
+        eta += draws.common[:, [column]] * (steps[:, codes] - codes)
     if new.offset is not None:  # coefficient 1, with or without the group effects
         eta += new.offset
     if not options.include_group_specific:
