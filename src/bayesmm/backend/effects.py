@@ -190,7 +190,9 @@ def _common_parts(
     for term in slopes:
         dims = (common_dim(term.name),) if term.levels is not None else None
         beta = joint.get(term.name)
-        if beta is None:
+        if term.penalised is not None:
+            beta = smooth_coefficients(term, priors, data, internal)
+        elif beta is None:
             beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
         coefficients.append(pt.atleast_1d(beta))
     columns = [j for t in slopes for j in range(t.start, t.stop)]
@@ -213,6 +215,47 @@ def _common_parts(
         else:
             parts.append(Part(random_variable(name, intercept_prior, None, data)))
     return parts
+
+
+def smooth_coefficients(
+    term: CommonTerm, priors: PriorSet, data: Containers, internal: list[str]
+) -> Any:
+    """A smooth's coefficients, ``s(x)`` over its columns: its linear trends with the term's
+    prior, and its penalised columns ``s(x)_sigma * z``, ``z ~ Normal(0, 1)`` (non-centred),
+    one sd per block (per ``by`` level). See :mod:`bayesmm.design.smooths`."""
+    assert term.penalised is not None
+    width, fixed = term.stop - term.start, term.fixed_columns
+    blocks = term.penalised
+    model = pm.modelcontext(None)
+    sd_dims = None
+    labels = term.levels or ()
+    if len(blocks) > 1:  # one per level of by: "a:trend", "a:1", ... give "a"
+        sd_dims = (f"{sigma_name(term.name)}_dim",)
+        model.add_coord(sd_dims[0], [labels[start].rsplit(":", 1)[0] for start, _ in blocks])
+    sd_prior = as_prior(priors, sigma_name(term.name))
+    sd = random_variable(sigma_name(term.name), sd_prior, sd_dims, data)
+    trend_dims = None
+    if len(fixed) > 1:
+        trend_dims = (f"{term.name}_trend_dim",)
+        model.add_coord(trend_dims[0], [labels[j] for j in fixed])
+    trend = random_variable(f"{term.name}_trend", as_prior(priors, term.name), trend_dims, data)
+    internal.append(f"{term.name}_trend")
+    n_wiggly = sum(stop - start for start, stop in blocks)
+    z_dim = f"{term.name}_z_dim"
+    model.add_coord(z_dim, [str(j) for j in range(n_wiggly)])
+    z = pm.Normal(f"{term.name}_z", mu=0.0, sigma=1.0, dims=z_dim)
+    internal.append(f"{term.name}_z")
+    sds = pt.atleast_1d(sd)
+    pieces: list[Any] = [None] * width
+    trends = pt.atleast_1d(trend)
+    for i, j in enumerate(fixed):
+        pieces[j] = trends[i : i + 1]
+    at = 0
+    for b, (start, stop) in enumerate(blocks):
+        pieces[start] = z[at : at + stop - start] * sds[b]
+        at += stop - start
+    coefficients = pt.concatenate([p for p in pieces if p is not None])
+    return pm.Deterministic(term.name, coefficients, dims=(common_dim(term.name),))
 
 
 def _monotonic_part(design: Design, term: CommonTerm, prior: Prior, data: Containers) -> Part:

@@ -27,6 +27,7 @@ from .censoring import fill_unused_upper
 from .monotonic import MONOTONIC, Monotonic, check_monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
+from .smooths import SMOOTH, Smooth, check_smooths
 from .state import (
     DesignState,
     as_categorical,
@@ -242,6 +243,7 @@ def build_design(
     check_finite(data, [c for c in data.columns if c in used], "data")
     for each in (description, *sub_descriptions.values()):
         check_monotonic(each, data)  # before the categories are tidied (and all ordered)
+        check_smooths(each, data)
     data = _tidy_categories(data)
     design = _encode_formula(formula, description, data, family, categorical, n_dropped)
     if weights_column is not None:
@@ -309,7 +311,7 @@ def _encode_formula(
 ) -> Design:
     """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
-    env = Environment([{"np": _Numpy(), MONOTONIC: Monotonic}])
+    env = Environment([{"np": _Numpy(), MONOTONIC: Monotonic, SMOOTH: Smooth}])
 
     try:
         response = encode_response(description, data, env, family)

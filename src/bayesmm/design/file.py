@@ -29,6 +29,7 @@ from .formulae_state import apply_state, dump_state, lazy_calls
 from .monotonic import MONOTONIC, Monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
+from .smooths import SMOOTH, Smooth
 from .splines import file_linspace
 from .state import DesignState, FactorEncoder, GroupEncoder, common_levels, formulae_terms
 from .terms import encode_common, encode_group
@@ -151,7 +152,13 @@ def _safe_environment() -> Environment:
     safe = {n: getattr(np, n) for n in SAFE_NUMPY}
     # Spline knots, e.g. bs(x, knots=np.linspace(2, 8, 4)), with a bounded number of points.
     return Environment(
-        [{"np": SimpleNamespace(**safe, linspace=file_linspace), MONOTONIC: Monotonic}]
+        [
+            {
+                "np": SimpleNamespace(**safe, linspace=file_linspace),
+                MONOTONIC: Monotonic,
+                SMOOTH: Smooth,
+            }
+        ]
     )
 
 
@@ -168,7 +175,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     allowed.add("censored")  # read by bayesmm itself (_censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
-    allowed.add(MONOTONIC)  # bayesmm's own transform (monotonic), holding data only
+    allowed.update((MONOTONIC, SMOOTH))  # bayesmm's own transforms, holding data only
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:

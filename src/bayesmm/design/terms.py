@@ -23,6 +23,7 @@ from .._validation import describe_values
 from ..formula import bar_blocks, parse_formula
 from .monotonic import monotonic_steps
 from .offsets import is_offset
+from .smooths import smooth_blocks, smooth_labels
 from .state import FactorEncoder, GroupEncoder
 from .types import CommonTerm, GroupBlock, GroupTerm, column_levels
 
@@ -45,7 +46,9 @@ def encode_common(
         levels = column_levels(name, labels) if len(labels) > 1 else None
         monotonic = monotonic_steps(term)
         steps = None if monotonic is None else monotonic[1]
-        terms.append(CommonTerm(str(name), labels, span.start, span.stop, levels, steps))
+        penalised = smooth_blocks(term)
+        levels = smooth_labels(term) or levels
+        terms.append(CommonTerm(str(name), labels, span.start, span.stop, levels, steps, penalised))
     values = np.asarray(matrix.design_matrix, dtype=float)
     return values, tuple(terms), list(matrix.terms.values()), matrix
 

@@ -180,6 +180,20 @@ class CommonTerm:
     #: For a monotonic effect ``mo(x)``: the labels of the upper value of each of its ``D``
     #: steps (its column holds the codes ``0 .. D``); ``None`` for other terms.
     steps: tuple[str, ...] | None = None
+    #: For a smooth ``s(x)``: the ``(start, stop)`` column offsets, within the term, of
+    #: each block of penalised columns (one per ``by`` level), whose coefficients share a
+    #: prior sd; the other columns are linear trends. ``None`` for other terms.
+    penalised: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def fixed_columns(self) -> tuple[int, ...]:
+        """A smooth's unpenalised columns (its linear trends), as offsets within the term."""
+        blocks = self.penalised or ()
+        return tuple(
+            j
+            for j in range(self.stop - self.start)
+            if not any(start <= j < stop for start, stop in blocks)
+        )
 
     @property
     def is_intercept(self) -> bool:
@@ -195,12 +209,13 @@ class CommonTerm:
             "stop": self.stop,
             "levels": None if self.levels is None else list(self.levels),
             **({} if self.steps is None else {"steps": list(self.steps)}),
+            **({} if self.penalised is None else {"penalised": [list(b) for b in self.penalised]}),
         }
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> CommonTerm:
         """The inverse of :meth:`to_dict`."""
-        levels, steps = record["levels"], record.get("steps")
+        levels, steps, penalised = record["levels"], record.get("steps"), record.get("penalised")
         return cls(
             record["name"],
             tuple(record["columns"]),
@@ -208,6 +223,7 @@ class CommonTerm:
             int(record["stop"]),
             None if levels is None else tuple(levels),
             None if steps is None else tuple(str(s) for s in steps),
+            None if penalised is None else tuple((int(a), int(b)) for a, b in penalised),
         )
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._errors import DataError
+from .._names import sigma_name
 from ..design.weights import mean_sd
 from ..links import get_link
 from ..priors import DEFAULT_CORRELATION_PRIOR, Prior, PriorSet, ResponseStats, TermPrior
@@ -138,8 +139,15 @@ def _formula_priors(
             terms.append(TermPrior(term.name, "intercept", prior, param))
             continue
         sigma = DEFAULT_SCALE * scale / column_sd[term.start : term.stop]
+        if term.penalised is not None:  # a smooth: its linear trends, and its wiggliness
+            sigma = sigma[list(term.fixed_columns)]
+            wiggly = Prior("HalfStudentT", nu=3, sigma=DEFAULT_SCALE * scale)
+            terms.append(TermPrior(sigma_name(term.name), "smooth", wiggly, param))
         value = float(sigma[0]) if sigma.size == 1 else sigma
-        terms.append(TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value), param))
+        terms.insert(
+            len(terms) - (term.penalised is not None),
+            TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value), param),
+        )
 
     for group in design.group_terms:
         if group.values is None or not auto_scale:
