@@ -18,6 +18,7 @@ from ._errors import (
     DataError,
     FamilyError,
     FormulaError,
+    HSGPWarning,
     ModelFileError,
     NotFittedError,
     PriorError,
@@ -70,6 +71,7 @@ __all__ = [
     "NotFittedError",
     "ModelFileError",
     "BayesmmWarning",
+    "HSGPWarning",
     "BayesmmDeprecationWarning",
     "__version__",
 ]

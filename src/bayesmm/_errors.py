@@ -77,6 +77,10 @@ class BayesmmWarning(UserWarning):
     """Warnings issued by bayesmm."""
 
 
+class HSGPWarning(BayesmmWarning):
+    """An ``hsgp()`` term's ``m`` or ``c`` is too small for its estimated lengthscale."""
+
+
 class BayesmmDeprecationWarning(BayesmmWarning, FutureWarning):
     """A use of bayesmm that still works but will not in a later version.
 

@@ -16,6 +16,7 @@ from ._errors import DataError, NotFittedError, PriorError
 from ._validation import check_count, check_counts, check_sampling, choice_message
 from ._version import __version__
 from .design import Design, build_design
+from .design.gps import warn_if_too_coarse
 from .display import model_html, model_summary, model_text
 from .families import Family, get_family
 from .fitted import FittedModel
@@ -296,7 +297,8 @@ class Model:
 
     def annotate(self, idata: az.InferenceData) -> az.InferenceData:
         """Add to a fit's attributes what makes it document itself: the bayesmm version, the
-        formula, the family and the link (``fit()`` and ``fit_many`` do; returns ``idata``)."""
+        formula, the family and the link (``fit()``, ``fit_many``); warns of coarse hsgp()s."""
+        warn_if_too_coarse(self.design, idata["posterior"])
         idata.attrs.update(
             {
                 "bayesmm_version": __version__,

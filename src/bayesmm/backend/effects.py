@@ -14,6 +14,7 @@ import pytensor.tensor as pt
 from .._errors import PriorError
 from .._names import monotonic_dim, monotonic_name, mu_name, sigma_name
 from ..design import CommonTerm, Design, GroupBlock, GroupTerm
+from ..design.gps import spectral_density
 from ..priors import Prior, PriorSet
 from .shrinkage import shrunk_slopes
 from .variables import (
@@ -181,7 +182,7 @@ def _common_parts(
     slopes = [t for t in design.common_terms if not t.is_intercept and t.steps is None]
     parts = []
     coefficients = []
-    shrunk = [t for t in slopes if as_prior(priors, t.name).is_shrinkage]
+    shrunk = [t for t in slopes if t.gp is None and as_prior(priors, t.name).is_shrinkage]
     joint = (
         shrunk_slopes(as_prior(priors, shrunk[0].name), shrunk, design.n_obs, sigma, internal)
         if shrunk
@@ -192,6 +193,8 @@ def _common_parts(
         beta = joint.get(term.name)
         if term.penalised is not None:
             beta = smooth_coefficients(term, priors, data, internal)
+        elif term.gp is not None:
+            beta = gp_coefficients(term, priors, data, internal)
         elif beta is None:
             beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
         coefficients.append(pt.atleast_1d(beta))
@@ -255,6 +258,42 @@ def smooth_coefficients(
         pieces[start] = z[at : at + stop - start] * sds[b]
         at += stop - start
     coefficients = pt.concatenate([p for p in pieces if p is not None])
+    return pm.Deterministic(term.name, coefficients, dims=(common_dim(term.name),))
+
+
+def gp_coefficients(
+    term: CommonTerm, priors: PriorSet, data: Containers, internal: list[str]
+) -> Any:
+    """An ``hsgp()`` term's coefficients: ``sqrt(spd(omega)) * z``, ``z ~ Normal(0, 1)``,
+    with the kernel's spectral density at the basis's frequencies given the term's
+    lengthscale and amplitude (one of each per ``by`` level). See
+    :mod:`bayesmm.design.gps`."""
+    gp = term.gp
+    assert gp is not None
+    blocks = max(len(gp.levels), 1)
+    model = pm.modelcontext(None)
+    dims = None
+    if gp.levels:
+        dims = (f"{term.name}_by_dim",)
+        model.add_coord(dims[0], list(gp.levels))
+    amplitude = random_variable(
+        sigma_name(term.name), as_prior(priors, sigma_name(term.name)), dims, data
+    )
+    scale_name = f"{term.name}_lengthscale"
+    lengthscale = random_variable(scale_name, as_prior(priors, scale_name), dims, data)
+    width = len(gp.omega2)
+    z_dim = f"{term.name}_z_dim"
+    model.add_coord(z_dim, [str(j) for j in range(width * blocks)])
+    z = pm.Normal(f"{term.name}_z", mu=0.0, sigma=1.0, dims=z_dim)
+    internal.append(f"{term.name}_z")
+    omega2 = np.asarray(gp.omega2)
+    amplitudes, lengthscales = pt.atleast_1d(amplitude), pt.atleast_1d(lengthscale)
+    pieces = [
+        z[b * width : (b + 1) * width]
+        * pt.sqrt(spectral_density(omega2, lengthscales[b], amplitudes[b], gp.kernel, gp.dims, pt))
+        for b in range(blocks)
+    ]
+    coefficients = pt.concatenate(pieces) if blocks > 1 else pieces[0]
     return pm.Deterministic(term.name, coefficients, dims=(common_dim(term.name),))
 
 

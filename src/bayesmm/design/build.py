@@ -24,6 +24,7 @@ from .._validation import did_you_mean, evaluation_reason
 from ..families import Family
 from ..formula import parse_formula
 from .censoring import fill_unused_upper
+from .gps import GP, GaussianProcess, check_gps
 from .monotonic import MONOTONIC, Monotonic, check_monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
@@ -244,6 +245,7 @@ def build_design(
     for each in (description, *sub_descriptions.values()):
         check_monotonic(each, data)  # before the categories are tidied (and all ordered)
         check_smooths(each, data)
+        check_gps(each, data)
     data = _tidy_categories(data)
     design = _encode_formula(formula, description, data, family, categorical, n_dropped)
     if weights_column is not None:
@@ -311,7 +313,7 @@ def _encode_formula(
 ) -> Design:
     """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
-    env = Environment([{"np": _Numpy(), MONOTONIC: Monotonic, SMOOTH: Smooth}])
+    env = Environment([{"np": _Numpy(), MONOTONIC: Monotonic, SMOOTH: Smooth, GP: GaussianProcess}])
 
     try:
         response = encode_response(description, data, env, family)

@@ -26,6 +26,7 @@ from ..families import Family
 from ..formula import parse_formula
 from ..persist.values import decode_value, encode_value
 from .formulae_state import apply_state, dump_state, lazy_calls
+from .gps import GP, GaussianProcess
 from .monotonic import MONOTONIC, Monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
@@ -157,6 +158,7 @@ def _safe_environment() -> Environment:
                 "np": SimpleNamespace(**safe, linspace=file_linspace),
                 MONOTONIC: Monotonic,
                 SMOOTH: Smooth,
+                GP: GaussianProcess,
             }
         ]
     )
@@ -175,7 +177,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     allowed.add("censored")  # read by bayesmm itself (_censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
-    allowed.update((MONOTONIC, SMOOTH))  # bayesmm's own transforms, holding data only
+    allowed.update((MONOTONIC, SMOOTH, GP))  # bayesmm's own transforms, holding data only
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:

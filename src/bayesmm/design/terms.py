@@ -21,6 +21,7 @@ from formulae.terms import Model as FormulaeModel
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
 from ..formula import bar_blocks, parse_formula
+from .gps import gp_basis
 from .monotonic import monotonic_steps
 from .offsets import is_offset
 from .smooths import smooth_blocks, smooth_labels
@@ -48,7 +49,13 @@ def encode_common(
         steps = None if monotonic is None else monotonic[1]
         penalised = smooth_blocks(term)
         levels = smooth_labels(term) or levels
-        terms.append(CommonTerm(str(name), labels, span.start, span.stop, levels, steps, penalised))
+        gp = gp_basis(term)
+        if gp is not None and gp.levels:
+            per = len(gp.omega2)
+            levels = tuple(f"{level}:{j}" for level in gp.levels for j in range(per))
+        terms.append(
+            CommonTerm(str(name), labels, span.start, span.stop, levels, steps, penalised, gp)
+        )
     values = np.asarray(matrix.design_matrix, dtype=float)
     return values, tuple(terms), list(matrix.terms.values()), matrix
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the state encodes new rows; a Design only holds it
 __all__ = [
     "CENSORING_CODES",
     "Censoring",
+    "GPBasis",
     "Truncation",
     "Offset",
     "Response",
@@ -94,6 +95,50 @@ class Truncation:
             elif bound is not None:
                 words.append(f"{side} bound {bound + 0.0:g}")  # + 0.0: never "-0"
         return ", ".join(words)
+
+
+@dataclass(frozen=True)
+class GPBasis:
+    """The basis of an ``hsgp()`` term (see :mod:`bayesmm.design.gps`).
+
+    ``omega2`` holds the squared frequency of each of its ``m ** D`` columns (of one block:
+    a ``by`` term repeats them per level in ``levels``); the kernel's spectral density there
+    weights the columns' coefficients.
+    """
+
+    kernel: str
+    m: int
+    c: float
+    half_range: tuple[float, ...]
+    omega2: tuple[float, ...]
+    levels: tuple[str, ...] = ()
+
+    @property
+    def dims(self) -> int:
+        return len(self.half_range)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        return {
+            "kernel": self.kernel,
+            "m": self.m,
+            "c": self.c,
+            "half_range": list(self.half_range),
+            "omega2": list(self.omega2),
+            "levels": list(self.levels),
+        }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> GPBasis:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            str(record["kernel"]),
+            int(record["m"]),
+            float(record["c"]),
+            tuple(float(v) for v in record["half_range"]),
+            tuple(float(v) for v in record["omega2"]),
+            tuple(str(v) for v in record["levels"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -184,6 +229,8 @@ class CommonTerm:
     #: each block of penalised columns (one per ``by`` level), whose coefficients share a
     #: prior sd; the other columns are linear trends. ``None`` for other terms.
     penalised: tuple[tuple[int, int], ...] | None = None
+    #: For an approximate GP ``hsgp(x)``: its basis; ``None`` for other terms.
+    gp: GPBasis | None = None
 
     @property
     def fixed_columns(self) -> tuple[int, ...]:
@@ -210,6 +257,7 @@ class CommonTerm:
             "levels": None if self.levels is None else list(self.levels),
             **({} if self.steps is None else {"steps": list(self.steps)}),
             **({} if self.penalised is None else {"penalised": [list(b) for b in self.penalised]}),
+            **({} if self.gp is None else {"gp": self.gp.to_dict()}),
         }
 
     @classmethod
@@ -224,6 +272,7 @@ class CommonTerm:
             None if levels is None else tuple(levels),
             None if steps is None else tuple(str(s) for s in steps),
             None if penalised is None else tuple((int(a), int(b)) for a, b in penalised),
+            GPBasis.from_dict(record["gp"]) if record.get("gp") else None,
         )
 
 

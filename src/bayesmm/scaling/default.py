@@ -22,6 +22,8 @@ import numpy as np
 
 from .._errors import DataError
 from .._names import sigma_name
+from ..design.gps import KERNELS
+from ..design.types import GPBasis
 from ..design.weights import mean_sd
 from ..links import get_link
 from ..priors import DEFAULT_CORRELATION_PRIOR, Prior, PriorSet, ResponseStats, TermPrior
@@ -134,6 +136,9 @@ def _formula_priors(
     column_sd = design.column_sd(weights) if auto_scale else np.ones(design.common.shape[1])
     terms: list[TermPrior] = []
     for term in design.common_terms:
+        if term.gp is not None:
+            terms += _gp_priors(term.name, term.gp, scale, param)
+            continue
         if term.is_intercept:
             prior = Prior("Normal", mu=location, sigma=DEFAULT_SCALE * scale)
             terms.append(TermPrior(term.name, "intercept", prior, param))
@@ -162,6 +167,40 @@ def _formula_priors(
     for block in design.blocks:
         terms.append(TermPrior(block.prior_name, "correlation", DEFAULT_CORRELATION_PRIOR, param))
     return terms
+
+
+def _gp_priors(name: str, gp: GPBasis, scale: float, param: str | None) -> list[TermPrior]:
+    """An ``hsgp()`` term's amplitude, ``HalfStudentT(3, 2.5 scale)`` as a group sd's, and
+    lengthscale: an inverse gamma with 1% below the shortest lengthscale its ``m`` and ``c``
+    can represent (Riutort-Mayol et al. 2022) and 1% above twice the inputs' half-range,
+    past which the curve is almost a straight line over the data (brms's rule, on the
+    approximation's own range)."""
+    from scipy import optimize, stats
+
+    half = max(gp.half_range)
+    shortest = min(KERNELS[gp.kernel][2] * gp.c / gp.m, 1.0) * half
+    longest = max(2.0 * half, 2.0 * shortest)
+
+    def tails(log_params: np.ndarray) -> list[float]:
+        a, b = np.exp(log_params)
+        return [
+            stats.invgamma.logcdf(shortest, a, scale=b) - np.log(0.01),
+            stats.invgamma.logsf(longest, a, scale=b) - np.log(0.01),
+        ]
+
+    solution = optimize.root(tails, np.log([5.0, 5.0 * np.sqrt(shortest * longest)]))
+    alpha, beta = (float(v) for v in np.exp(solution.x))
+    return [
+        TermPrior(
+            sigma_name(name), "gp", Prior("HalfStudentT", nu=3, sigma=DEFAULT_SCALE * scale), param
+        ),
+        TermPrior(
+            f"{name}_lengthscale",
+            "gp",
+            Prior("InverseGamma", alpha=round(alpha, 4), beta=round(beta, 4)),
+            param,
+        ),
+    ]
 
 
 def _distributional_scale(
