@@ -155,3 +155,18 @@ def test_monotonic_effect_agrees_with_dummy_coding_where_monotonicity_holds(fits
     # And both recover the truth at each value (99% intervals).
     low, high = np.quantile(ours, [0.005, 0.995], axis=0)
     assert np.all((low < 2.0 + EFFECTS) & (high > 2.0 + EFFECTS))
+
+
+def test_grids_take_whole_values_and_slopes_are_refused(data, stub_sampler):
+    model = bmm.Model("y ~ mo(x) + z", data)
+    fitted = model.fitted(model.fit(draws=10, chains=2, random_seed=1, progressbar=False))
+    grid = bmm.interpret.data_grid(fitted, "x")
+    assert list(grid["x"]) == [0, 1, 2, 3, 4]
+    assert len(bmm.interpret.predictions(fitted, "x")) == 5
+    with pytest.raises(bmm.DataError, match=r"enters the model as mo\(x\).*no slope"):
+        bmm.interpret.slopes(fitted, "x")
+
+
+def test_a_numeric_range_of_too_many_steps_is_refused(data):
+    with pytest.raises(bmm.DataError, match=r"300000 steps, more than 200"):
+        bmm.Model("y ~ mo(x)", data.assign(x=data["x"] * 75_000))

@@ -156,3 +156,24 @@ def test_sparse_slopes_are_recovered_and_the_zeros_shrunk(name):
         for label, fit in (("shrunk", shrunk), ("default", flat))
     }
     assert error["shrunk"] < error["default"], error
+
+
+def test_common_leaves_monotonic_and_smooth_terms_at_their_defaults():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"k": rng.integers(0, 4, 60), "z": rng.normal(size=60),
+                          "w": rng.uniform(size=60)})  # fmt: skip
+    frame["y"] = frame["k"] + frame["z"] + rng.normal(size=60)
+    model = bmm.Model("y ~ mo(k) + z + s(w, k=5)", frame, priors={"common": bmm.Prior("Horseshoe")})
+    kinds = {t.name: t.prior.name for t in model.priors.terms}
+    assert kinds == {"Intercept": "Normal", "mo(k)": "Normal", "z": "Horseshoe",
+                     "s(w, k=5)": "Normal", "s(w, k=5)_sigma": "HalfStudentT",
+                     "sigma": "HalfStudentT"}  # fmt: skip
+    assert "hs_global" in model.backend.model.named_vars
+    assert bmm.Prior("Horseshoe", par_ratio=None).with_defaults()["par_ratio"] is None
+
+
+def test_a_multinomial_logit_refuses_shrinkage():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"y": rng.choice(["a", "b", "c"], 90), "x": rng.normal(size=90)})
+    with pytest.raises(bmm.PriorError, match=r"one per category but the first"):
+        bmm.Model("y ~ x", frame, family="categorical", priors={"common": bmm.Prior("R2D2")})

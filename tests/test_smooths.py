@@ -97,7 +97,7 @@ def test_bad_smooths_are_named(data, formula, frame, error, match):
 def test_new_rows_outside_the_range_or_levels_are_refused(data, stub_sampler):
     model = bmm.Model("y ~ g + s(x, k=6, by=g)", data)
     fitted = model.fitted(model.fit(draws=10, chains=2, random_seed=1, progressbar=False))
-    known = r"s\(\) is known on \[0\.05.*, 9\.96.*\].*got \[11\.0\] outside"
+    known = r"s\(\) is known on \[0\.05.*, 9\.96.*\].*10% of that range.*got \[11\.0\] further"
     with pytest.raises(bmm.DataError, match=known):
         fitted.draws(pd.DataFrame({"x": [11.0], "g": ["a"]}))
     with pytest.raises(bmm.DataError, match=r"not seen at fit time"):
@@ -179,3 +179,27 @@ def test_smooth_recovers_the_curve(wave_fit):
     assert np.mean((low < truth) & (truth < high)) >= 0.7
     low, high = np.quantile(idata.posterior["sigma"], [0.005, 0.995])
     assert low < 0.4 < high
+
+
+def test_the_mle_rules_leave_a_smooths_trend_its_own_prior(data):
+    model = bmm.Model("y ~ g + s(x, k=6, by=g)", data, automatic_priors="mle")
+    trend = model.priors["s(x, k=6, by=g)"]
+    assert np.shape(trend.params["sigma"]) == (2,)  # one per level's trend
+
+
+def test_by_levels_are_checked_and_read_as_labels(data, stub_sampler):
+    few = data.assign(x=np.where(data["g"] == "b", np.round(data["x"]), data["x"]))
+    with pytest.raises(bmm.DataError, match=r"k=12 .* in each level of 'g'.*\['b'\]"):
+        bmm.Model("y ~ g + s(x, k=12, by=g)", few)
+    numbered = data.assign(h=np.where(data["g"] == "a", 1, 2))
+    model = bmm.Model("y ~ h + s(x, k=5, by=h)", numbered)
+    fitted = model.fitted(model.fit(draws=10, chains=2, random_seed=1, progressbar=False))
+    # Levels given as floats (a grid's quartiles) are the same levels.
+    fitted.draws(pd.DataFrame({"x": [2.0, 3.0], "h": [1.0, 2.0]}))
+
+
+def test_interpretation_works_at_the_ends_of_the_range(data, stub_sampler):
+    model = bmm.Model("y ~ s(x, k=6)", data)
+    fitted = model.fitted(model.fit(draws=10, chains=2, random_seed=1, progressbar=False))
+    slopes = bmm.interpret.slopes(fitted, "x")
+    assert np.isfinite(slopes["estimate"]).all()

@@ -95,3 +95,12 @@ def test_zoib_recovers_the_truth():
     )
     assert int(idata.sample_stats["diverging"].sum()) == 0
     assert len(interval_misses(idata.posterior, TRUTH)) <= 2
+
+
+def test_the_intercept_prior_is_centred_on_the_values_inside(data):
+    model = bmm.Model("y ~ x", data, family="zoib")
+    inside = data["y"][(data["y"] > 0) & (data["y"] < 1)]
+    mean = inside.mean()
+    assert model.priors["Intercept"].params["mu"] == pytest.approx(
+        np.log(mean / (1 - mean)), rel=1e-6
+    )

@@ -30,7 +30,7 @@ __all__ = ["ModelSummary", "model_summary", "model_text", "model_html", "fitted_
 #: The width of the right-aligned labels of the text summary.
 _LABEL_WIDTH = 14
 _PRIOR_SECTIONS = (
-    ("Common-level effects", ("intercept", "common", "smooth", "gp")),
+    ("Common-level effects", ("intercept", "common", "monotonic", "smooth", "gp")),
     ("Group-level effects", ("group",)),
     ("Correlations of group-level effects", ("correlation",)),
     ("Auxiliary parameters", ("auxiliary",)),

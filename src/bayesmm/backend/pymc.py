@@ -1,10 +1,8 @@
-"""The PyMC backend: with the other modules of ``backend``, the only code that imports pymc
-and pytensor.
-
-It turns a :class:`~bayesmm.design.Design`, a family, a link and a
-:class:`~bayesmm.priors.PriorSet` into a ``pm.Model``, and runs a NUTS sampler on it. The
-linear predictors are built in ``_effects``, the responses that need more than one PyMC
-distribution in ``_likelihoods``, both from the pieces of ``_variables``.
+"""The PyMC backend (with ``backend``'s other modules, the only code importing pymc and
+pytensor): a :class:`~bayesmm.design.Design`, a family, a link and a
+:class:`~bayesmm.priors.PriorSet` become a ``pm.Model``, and a NUTS sampler runs on it. The
+linear predictors come from ``effects``, responses of several PyMC distributions from
+``likelihoods``, both built of ``variables``' pieces.
 """
 
 from __future__ import annotations
@@ -445,8 +443,8 @@ def sample(
             raise
         if not automatic:
             raise BackendError(
-                f"{inference_method} cannot sample this model: JAX cannot compute its log "
-                f"density or gradient ({type(err).__name__}: {err}). Use "
+                f"{_JAX_NAMES[inference_method]} cannot sample this model: JAX cannot compute "
+                f"its log density or gradient ({type(err).__name__}: {err}). Use "
                 "inference_method='nutpie' or 'pymc'."
             ) from None
         # e.g. the gradient of the incomplete beta function in its shape parameters, which
@@ -526,6 +524,9 @@ def _user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
 
 
 # --- prior draws -------------------------------------------------------------------------------
+
+
+_JAX_NAMES = {"numpyro": "NumPyro", "blackjax": "blackjax"}  # the routes through JAX
 
 
 def prior_predictive(

@@ -31,6 +31,7 @@ import pandas as pd
 from .._errors import DataError, FormulaError, HSGPWarning
 from .._validation import describe_values
 from .formulae_state import lazy_calls
+from .monotonic import label
 from .types import Design, GPBasis
 
 __all__ = [
@@ -77,7 +78,7 @@ class GaussianProcess:
         self, *xs: Any, m: int = 20, c: float = 1.5, cov: str = "exp_quad", by: Any = None
     ) -> np.ndarray:
         values = np.column_stack([np.asarray(x, dtype=float) for x in xs])
-        labels = None if by is None else pd.Series(np.asarray(by, dtype=object)).map(str)
+        labels = None if by is None else pd.Series(np.asarray(by, dtype=object)).map(label)
         if not self.params_set:
             low, high = values.min(axis=0), values.max(axis=0)
             self.m, self.c, self.cov = int(m), float(c), str(cov)

@@ -22,7 +22,10 @@ from .._errors import DataError, FormulaError
 from .._validation import describe_values
 from .formulae_state import lazy_calls
 
-__all__ = ["Monotonic", "check_monotonic", "monotonic_steps", "MONOTONIC"]
+__all__ = ["Monotonic", "check_monotonic", "label", "monotonic_steps", "MONOTONIC"]
+
+#: The most steps a numeric mo() may have (its values are every whole number in its range).
+MAX_STEPS = 200
 
 #: The name of the call in formulas.
 MONOTONIC = "mo"
@@ -44,7 +47,7 @@ class Monotonic:
             self.params_set = True
         labels = [str(v) for v in self.values]
         position = {label: i for i, label in enumerate(labels)}
-        given = pd.Series(np.asarray(x, dtype=object)).map(_label)
+        given = pd.Series(np.asarray(x, dtype=object)).map(label)
         codes = given.map(position)
         unseen = codes.isna().to_numpy()
         if unseen.any():
@@ -61,7 +64,7 @@ class Monotonic:
         return len(self.values) - 1
 
 
-def _label(value: Any) -> str:
+def label(value: Any) -> str:
     """A value as its label: whole floats as integers, so 2.0 and 2 are one value."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
@@ -75,7 +78,7 @@ def _ordered_values(x: Any) -> list[Any]:
     from its smallest to its largest (every one a step, seen or not, as in brms)."""
     series = pd.Series(x)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return [_label(v) for v in series.cat.categories]
+        return [label(v) for v in series.cat.categories]
     numbers = series.to_numpy(dtype=float)
     low, high = int(numbers.min()), int(numbers.max())
     return [str(v) for v in range(low, high + 1)]
@@ -149,7 +152,15 @@ def _check_column(call: Any, data: pd.DataFrame) -> None:
                 f"e.g. {describe_values(pd.unique(values[fractional]))}, in "
                 f"{int(fractional.sum())} row(s)."
             )
-        levels = len(np.unique(values[np.isfinite(values)]))
+        finite = values[np.isfinite(values)]
+        levels = len(np.unique(finite))
+        span = int(finite.max() - finite.min()) if finite.size else 0
+        if span > MAX_STEPS:
+            raise DataError(
+                f"{term}: the whole numbers from {finite.min():g} to {finite.max():g} would be "
+                f"{span} steps, more than {MAX_STEPS}; make {name!r} an ordered factor of the "
+                "values it takes, or group them."
+            )
     if levels < 2:
         raise DataError(f"{term} needs at least two distinct values of {name!r}; got {levels}.")
 

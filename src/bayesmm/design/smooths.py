@@ -34,6 +34,7 @@ import pandas as pd
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
 from .formulae_state import lazy_calls
+from .monotonic import label as _label
 
 __all__ = [
     "SMOOTH",
@@ -57,11 +58,21 @@ def _knots(k: int) -> np.ndarray:
     return np.concatenate([np.zeros(_DEGREE), inner, np.ones(_DEGREE)])
 
 
+#: How far beyond its training range, in ranges, a smooth is evaluated (by its end pieces):
+#: enough for the finite differences and steps of ``interpret`` at the ends of the data.
+MARGIN = 0.1
+
+
 def _basis(u: np.ndarray, knots: np.ndarray) -> np.ndarray:
     from scipy.interpolate import BSpline
 
-    u = np.clip(u, 0.0, 1.0)  # the ends themselves, exactly
-    return BSpline.design_matrix(u, knots, _DEGREE).toarray()
+    inside = np.clip(u, 0.0, 1.0)
+    basis = BSpline.design_matrix(inside, knots, _DEGREE).toarray()
+    beyond = inside != u
+    if beyond.any():  # the end polynomials, continued
+        curves = BSpline(knots, np.eye(len(knots) - _DEGREE - 1), _DEGREE, extrapolate=True)
+        basis[beyond] = curves(u[beyond])
+    return basis
 
 
 def _penalty(knots: np.ndarray, k: int) -> np.ndarray:
@@ -71,12 +82,10 @@ def _penalty(knots: np.ndarray, k: int) -> np.ndarray:
 
     points, weights = np.polynomial.legendre.leggauss(2)
     breaks = np.unique(knots)
+    curvature = BSpline(knots, np.eye(k), _DEGREE).derivative(2)  # every basis function at once
     penalty = np.zeros((k, k))
     for left, right in itertools.pairwise(breaks):
-        u = (right - left) / 2 * points + (right + left) / 2
-        second = np.column_stack(
-            [BSpline(knots, np.eye(k)[j], _DEGREE).derivative(2)(u) for j in range(k)]
-        )
+        second = curvature((right - left) / 2 * points + (right + left) / 2)
         penalty += (second * ((right - left) / 2 * weights)[:, None]).T @ second
     return penalty
 
@@ -115,15 +124,17 @@ class Smooth:
 
     def __call__(self, x: Any, k: int = 10, by: Any = None) -> np.ndarray:
         values = np.asarray(x, dtype=float)
-        labels = None if by is None else pd.Series(np.asarray(by, dtype=object)).map(str)
+        labels = None if by is None else pd.Series(np.asarray(by, dtype=object)).map(_label)
         if not self.params_set:
             self._learn(values, int(k), labels)
-        outside = (values < self.lower) | (values > self.upper)
+        margin = MARGIN * (self.upper - self.lower)
+        outside = (values < self.lower - margin) | (values > self.upper + margin)
         if outside.any():
             raise DataError(
                 f"s() is known on [{self.lower:g}, {self.upper:g}], the range of its predictor "
-                f"at fit time; got {describe_values(values[outside])} outside it in "
-                f"{int(outside.sum())} row(s). A smooth does not extrapolate."
+                f"at fit time, and is continued {MARGIN:.0%} of that range beyond each end; "
+                f"got {describe_values(values[outside])} further out in {int(outside.sum())} "
+                "row(s)."
             )
         basis = _basis((values - self.lower) / (self.upper - self.lower), _knots(self.k))
         if labels is None:
@@ -276,3 +287,12 @@ def _check_call(call: Any, data: pd.DataFrame) -> None:
             f"{term}: by={by!r} must be a factor (text, categories or whole numbers): one "
             f"smooth per level; got {data[by].dtype} values."
         )
+    if by is not None:
+        per_level = data.groupby(data[by].astype(str), observed=True)[name].nunique()
+        few = per_level[per_level < k]
+        if len(few):
+            raise DataError(
+                f"{term}: k={k} basis functions need at least {k} distinct values of {name!r} "
+                f"in each level of {by!r}; got {describe_values(few.to_dict())} for level(s) "
+                f"{describe_values(list(few.index))}. Use a smaller k."
+            )

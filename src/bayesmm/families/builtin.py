@@ -222,6 +222,12 @@ def _with_zeros(
     )
 
 
+def _inside_unit(y: np.ndarray) -> np.ndarray:
+    """The responses strictly between 0 and 1 (all of them if there are none)."""
+    inside = y[(y > 0) & (y < 1)]
+    return inside if inside.size else y
+
+
 def _ordinal_family(name: str, categories: Categories) -> Family:
     """An ordinal family: PyMC's Categorical with probabilities from K - 1 thresholds."""
     return Family(
@@ -503,6 +509,8 @@ def _special() -> list[Family]:
             aux_priors={"kappa": _shape_prior, "zoi": _zero_prior, "coi": _zero_prior},
             support=UNIT_CLOSED,
             aux_bounds={"kappa": _POSITIVE, "zoi": _OPEN_UNIT, "coi": _OPEN_UNIT},
+            # mu is the mean of the responses inside (0, 1): the intercept's prior too.
+            prior_scale=_inside_unit,
         ),
         Family(
             "beta_binomial",

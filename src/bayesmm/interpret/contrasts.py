@@ -30,7 +30,14 @@ from .effects import (
     rows_to_use,
     summary,
 )
-from .grid import as_fitted, check_levels, column_summary, conditional_values, predictors_of
+from .grid import (
+    as_fitted,
+    check_levels,
+    column_summary,
+    conditional_values,
+    monotonic_columns,
+    predictors_of,
+)
 
 __all__ = ["COMPARISONS", "SLOPES", "Contrast", "contrasts_of", "comparisons", "slopes"]
 
@@ -318,6 +325,11 @@ def slopes(
         raise DataError(
             f"wrt must be the name of a numeric predictor; got {wrt!r}, which is categorical: "
             "use comparisons() for it."
+        )
+    if wrt in monotonic_columns(fitted):
+        raise DataError(
+            f"{wrt!r} enters the model as mo({wrt}), whose effect moves in steps between its "
+            f"whole values and has no slope; use comparisons(..., variables={{{wrt!r}: [a, b]}})."
         )
     chosen = prediction_options(**options)
     base = rows_to_use(fitted, conditional, average_by)

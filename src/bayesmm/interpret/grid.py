@@ -219,14 +219,26 @@ def typical_values(fitted: FittedModel, name: str) -> Any:
     return column_summary(fitted, name).typical
 
 
+def monotonic_columns(fitted: FittedModel) -> set[str]:
+    """The numeric columns of ``mo()`` terms, which take whole numbers only."""
+    names = set()
+    for state in _states(fitted):
+        for term in state.common_matrix.terms.values() if state.common_matrix else ():
+            name = str(term.name)
+            if name.startswith("mo(") and name.endswith(")"):
+                names.add(name[3:-1])
+    return names
+
+
 def _default_values(fitted: FittedModel, name: str, position: int, num: int) -> list[Any]:
     summary = column_summary(fitted, name)
-    if summary.kind == "numeric":
-        low, high = summary.quartiles[0], summary.quartiles[-1]
-        if position == 0:
-            return list(np.linspace(low, high, num))
-        return list(np.unique(summary.quartiles))
-    return list(summary.levels)
+    if summary.kind != "numeric":
+        return list(summary.levels)
+    low, high = summary.quartiles[0], summary.quartiles[-1]
+    values = np.linspace(low, high, num) if position == 0 else np.unique(summary.quartiles)
+    if name in monotonic_columns(fitted):  # a mo() predictor takes whole numbers only
+        return [int(v) for v in np.unique(np.round(values))]
+    return list(values)
 
 
 def data_grid(

@@ -129,7 +129,9 @@ def _check_shrinkage(name: str, params: Mapping[str, Any]) -> None:
                 f"Prior {name!r} has no parameter {param!r}; its parameters are "
                 f"{list(allowed)}." + did_you_mean(param, allowed)
             )
-        kind = allowed[param][0]
+        kind, default = allowed[param]
+        if value is None and default is None:  # par_ratio=None: its default, no ratio
+            continue
         if kind == _BOOL:
             if not isinstance(value, bool | np.bool_):
                 raise PriorError(f"Prior {name!r}: {param} must be True or False; got {value!r}.")

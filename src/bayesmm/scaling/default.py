@@ -149,9 +149,11 @@ def _formula_priors(
             wiggly = Prior("HalfStudentT", nu=3, sigma=DEFAULT_SCALE * scale)
             terms.append(TermPrior(sigma_name(term.name), "smooth", wiggly, param))
         value = float(sigma[0]) if sigma.size == 1 else sigma
+        # mo() and s() terms are set by name: "common" and the "mle" rules are for slopes.
+        kind = "smooth" if term.penalised else "monotonic" if term.steps else "common"
         terms.insert(
             len(terms) - (term.penalised is not None),
-            TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value), param),
+            TermPrior(term.name, kind, Prior("Normal", mu=0.0, sigma=value), param),
         )
 
     for group in design.group_terms:

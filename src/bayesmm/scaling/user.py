@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import PriorError
 from .._validation import did_you_mean
-from ..priors import PriorSet, merge_priors
+from ..priors import Prior, PriorSet, merge_priors
 from .default import default_priors
 from .mle import is_scale, mle_priors, resolve_scale
 
@@ -72,6 +72,15 @@ def resolve_priors(
         defaults = default_priors(design, family, link, auto_scale)
     merged = merge_priors(defaults, user)
     family.check_fixed(merged)
+    shrinkage = [
+        t.prior for t in merged.terms if isinstance(t.prior, Prior) and t.prior.is_shrinkage
+    ]
+    if shrinkage and family.categories is not None and not family.categories.ordinal:
+        raise PriorError(
+            f"A {shrinkage[0].name} prior shrinks the slopes of one linear predictor; family "
+            f"{family.name!r} has one per category but the first, which it does not cover. "
+            "Give the slopes ordinary priors."
+        )
     return merged, scales, user
 
 
