@@ -33,7 +33,7 @@ _PRIOR_SECTIONS = (
     ("Common-level effects", ("intercept", "common", "monotonic", "smooth", "gp")),
     ("Group-level effects", ("group",)),
     ("Correlations of group-level effects", ("correlation",)),
-    ("Auxiliary parameters", ("auxiliary",)),
+    ("Auxiliary parameters", ("auxiliary", "imputation")),
 )
 
 
@@ -104,6 +104,9 @@ def model_summary(
     ]
     targets += [
         _Target(part.param, _prior_sections(priors, part.param)) for part in design.distributional
+    ]
+    targets += [  # the models of mi() columns
+        _Target(f"{i.column} (imputed)", _prior_sections(priors, i.column)) for i in design.imputed
     ]
     return ModelSummary(tuple(fields), tuple(targets))
 

@@ -218,10 +218,8 @@ class FittedModel:
         )
 
     @property
-    def _truncation(self) -> Truncation | None:
-        """The bounds of a truncated response, as written; ``None`` for other responses."""
-        state = self.design.state
-        return state.truncation if state is not None else None
+    def _truncation(self) -> Truncation | None:  # a truncated response's bounds, as written
+        return self.design.state.truncation if self.design.state is not None else None
 
     def parameters(self, data: pd.DataFrame | None = None, **options: Any) -> dict[str, np.ndarray]:
         """Every parameter of the family for each posterior draw and row: the parent and the
@@ -320,8 +318,8 @@ class FittedModel:
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
         """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
         the posterior ``chunk_rows`` rows at a time: no stored log-likelihood needed."""
-        if self.family.has_categories:  # its codes are not its labels
-            raise DataError("loo() of a family of categories: use az.loo on a stored fit.")
+        if self.family.has_categories or self.design.imputed:  # codes; imputed values
+            raise DataError("loo() of this model: use az.loo(idata, var_name=...) on a stored fit.")
         rows, y = self.training_rows, np.asarray(self.design.response.values)
         reff = relative_efficiency(self.idata["posterior"])
         pointwise = lambda s: self.log_likelihood(rows.iloc[s], y[s])  # noqa: E731

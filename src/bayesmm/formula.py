@@ -12,6 +12,9 @@ from ._errors import FormulaError
 
 __all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks"]
 
+#: ``mi(x)``: a predictor whose missing values are imputed from a model of their own.
+_MI = re.compile(r"\bmi\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)")
+
 
 @dataclass(frozen=True, init=False)
 class Formula:
@@ -60,9 +63,46 @@ class Formula:
         return formula.split("~", 1)[1].strip()
 
     @property
+    def missing(self) -> tuple[str, ...]:
+        """The columns the main formula imputes, ``mi(x)``, in order."""
+        return tuple(dict.fromkeys(_MI.findall(self.terms_of(self.main))))
+
+    @property
     def distributional(self) -> dict[str, str]:
-        """Each modelled auxiliary parameter and the right-hand side of its formula."""
-        return {self.param_of(f): self.terms_of(f) for f in self.additional}
+        """Each modelled auxiliary parameter and the right-hand side of its formula (the
+        formulas of imputed columns, ``x ~ z`` for ``mi(x)``, are not among them)."""
+        imputed = set(self.missing)
+        return {
+            self.param_of(f): self.terms_of(f)
+            for f in self.additional
+            if self.param_of(f) not in imputed
+        }
+
+    @property
+    def imputation(self) -> dict[str, str]:
+        """Each imputed column and the right-hand side of its model, ``{"x": "z"}`` for
+        ``Formula("y ~ mi(x)", "x ~ z")``.
+
+        Raises
+        ------
+        FormulaError
+            If an ``mi()`` column has no model, or is the response.
+        """
+        models = {self.param_of(f): self.terms_of(f) for f in self.additional}
+        response = self.main.split("~", 1)[0].strip()
+        for column in self.missing:
+            if column == response:
+                raise FormulaError(
+                    f"mi({column}) imputes a predictor, and {column!r} is the response of "
+                    f"{self.main!r}; missing responses are dropped (dropna=True), not imputed."
+                )
+            if column not in models:
+                raise FormulaError(
+                    f"mi({column}) needs a model of {column!r} to impute it from: add "
+                    f"'{column} ~ ...' to the Formula, e.g. "
+                    f"bmm.Formula({self.main!r}, '{column} ~ 1')."
+                )
+        return {column: models[column] for column in self.missing}
 
     def __str__(self) -> str:
         return ", ".join((self.main, *self.additional))

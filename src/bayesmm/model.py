@@ -123,9 +123,7 @@ class Model:
         self.formula = formula if isinstance(formula, Formula) else Formula(formula)
         self.family = get_family(family)
         self.link, aux_links = self.family.resolve_links(link, self.formula.distributional)
-        distributional = {
-            param: (terms, aux_links[param]) for param, terms in self.formula.distributional.items()
-        }
+        distributional = {p: (t, aux_links[p]) for p, t in self.formula.distributional.items()}
         self.design: Design = build_design(
             self.formula.main,
             data,
@@ -134,6 +132,7 @@ class Model:
             dropna=dropna,
             distributional=distributional,
             weights=weights,
+            imputation=self.formula.imputation,
         )
         self.categorical = list(self.design.state.categorical) if self.design.state else []
         self.dropna = dropna
@@ -320,7 +319,7 @@ class Model:
             ``prior`` holds the parameters (named as in the posterior); ``prior_predictive``
             holds simulated responses with the observed response's shape.
         """
-        from .backend.pymc import prior_predictive
+        from .backend.prior import prior_predictive
 
         check_count("draws", draws, minimum=1)
         return prior_predictive(self.backend, draws=draws, random_seed=random_seed)
@@ -357,7 +356,7 @@ class Model:
         """
         import arviz as az
 
-        from .backend.pymc import prior_predictive, prior_variables
+        from .backend.prior import prior_predictive, prior_variables
 
         check_count("draws", draws, minimum=1)
         built = self.backend

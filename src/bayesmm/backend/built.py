@@ -72,4 +72,9 @@ def display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
             names += [group.name, mu_name(group.name), sigma_name(group.name)]
         for block in part.blocks:
             names += [label for _, _, label in part.correlation_names(block)]
-    return tuple(names + [t.name for t in priors.of_kind("auxiliary")])
+    names += [t.name for t in priors.of_kind("auxiliary")]
+    for imputed in design.imputed:  # the models of mi() columns, and their imputed values
+        names += [t.name for t in imputed.design.common_terms]
+        names += [g.name for g in imputed.design.group_terms]
+        names += [sigma_name(imputed.column), f"{imputed.column}_missing"]
+    return tuple(names)

@@ -3,7 +3,7 @@ group-specific effects, independent (centred or not) or correlated within a bloc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -70,6 +70,9 @@ class LinearParts:
     common: tuple[Part, ...]
     offset: np.ndarray | None
     groups: tuple[Part, ...]
+    #: ``mi()`` terms: their coefficient and their values on every row (a tensor: the
+    #: observed values with the imputed ones, see ``imputation``).
+    imputed: tuple[tuple[Any, Any], ...] = ()
 
     def take(self, rows: np.ndarray) -> LinearParts:
         """The same coefficients on some of the rows."""
@@ -81,7 +84,10 @@ class LinearParts:
             )
 
         offset = None if self.offset is None else self.offset[rows]
-        return LinearParts(tuple(map(one, self.common)), offset, tuple(map(one, self.groups)))
+        imputed = tuple((coef, values[rows]) for coef, values in self.imputed)
+        return LinearParts(
+            tuple(map(one, self.common)), offset, tuple(map(one, self.groups)), imputed
+        )
 
 
 def linear_parts(
@@ -92,11 +98,18 @@ def linear_parts(
     internal: list[str],
     data: Containers,
     sigma: Callable[[], Any] = lambda: 1.0,
+    imputed: Mapping[str, Any] | None = None,
 ) -> LinearParts:
     """The random variables of one formula's linear predictor, as :class:`Part` objects;
     no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
-    the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``)."""
+    the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``);
+    ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
+    with_missing = tuple(
+        (random_variable(t.name, as_prior(priors, t.name), None, data), (imputed or {})[t.name])
+        for t in design.common_terms
+        if t.imputed is not None
+    )
     monotonic = [
         _monotonic_part(design, term, as_prior(priors, term.name), data)
         for term in design.common_terms
@@ -117,7 +130,7 @@ def linear_parts(
             effect = _group_effect(group, prior, centring, internal, data)
         groups.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
     offset = None if design.offset is None else design.offset.values
-    return LinearParts(tuple(common), offset, (*monotonic, *groups))
+    return LinearParts(tuple(common), offset, (*monotonic, *groups), with_missing)
 
 
 def linear_predictor(
@@ -129,13 +142,14 @@ def linear_predictor(
     data: Containers,
     indexes: dict[str, Any],
     sigma: Callable[[], Any] = lambda: 1.0,
+    imputed: Mapping[str, Any] | None = None,
 ) -> Any:
     """The linear predictor of one formula, one value per row.
 
     ``indexes`` holds each grouping factor's level index, shared by every term (and every
     formula) of that factor; ``sigma`` as for :func:`linear_parts`.
     """
-    parts = linear_parts(design, priors, center, noncentered, internal, data, sigma)
+    parts = linear_parts(design, priors, center, noncentered, internal, data, sigma, imputed)
     return on_rows(parts, data, indexes)
 
 
@@ -147,6 +161,8 @@ def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> An
             eta = eta + part.coef
         else:  # the slopes, first
             eta = pt.dot(data.rows(part.columns), part.coef)
+    for coef, values in parts.imputed:
+        eta = eta + coef * values
     if parts.offset is not None:
         # Coefficient 1: the offset is data, with no prior and no posterior variable.
         eta = eta + data.rows(parts.offset)[:, 0]
@@ -179,7 +195,11 @@ def _common_parts(
 ) -> list[Part]:
     """The common slopes and the intercept; registers ``Intercept`` on the user's scale.
     Monotonic effects are parts of their own (:func:`_monotonic_part`)."""
-    slopes = [t for t in design.common_terms if not t.is_intercept and t.steps is None]
+    slopes = [
+        t
+        for t in design.common_terms
+        if not t.is_intercept and t.steps is None and t.imputed is None
+    ]
     parts = []
     coefficients = []
     shrunk = [t for t in slopes if t.gp is None and as_prior(priors, t.name).is_shrinkage]

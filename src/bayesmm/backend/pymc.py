@@ -12,19 +12,15 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pymc.exceptions import TruncationError
-from pymc.logprob.utils import ParameterValueError
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .._errors import BackendError, DataError, PriorError
-from .._names import mu_name, sigma_name
+from .._errors import BackendError, DataError
 from .._validation import choice_message
 from ..design import Design
 from ..families import Family
@@ -34,6 +30,7 @@ from .built import BuiltModel, display_order, model_coords
 from .compiled import CompiledCache, shared_cache, structure_key
 from .distributions import likelihood_distribution
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
+from .imputation import imputed_columns
 from .likelihoods import Auxiliary, category_response, row_likelihood
 from .options import APPROXIMATIONS, sampler_arguments
 from .variables import (
@@ -47,7 +44,6 @@ __all__ = [
     "BuiltModel",
     "build_model",
     "sample",
-    "prior_predictive",
     "SAMPLERS",
     "tidy",
     "choose_sampler",
@@ -105,9 +101,13 @@ def build_model(
         data = Containers(design.n_obs, batch_size)
         indexes: dict[str, Any] = {}
         aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        eta = linear_predictor(
-            design, priors, center_predictors, noncentered, internal, data, indexes, aux.sigma
+        imputed = imputed_columns(
+            design, priors, center_predictors, noncentered, internal, data, indexes
         )
+        eta = linear_predictor(
+            design, priors, center_predictors, noncentered, internal, data, indexes, aux.sigma,
+            imputed,
+        )  # fmt: skip
         if family.categories is not None:
             # A multinomial logit has one linear predictor per category but the reference.
             etas = [eta] + [
@@ -479,7 +479,7 @@ def tidy(
             coords={OBS_DIM: np.arange(len(built.observed)), **coords},
         )
         idata.add_groups(observed_data=observed)
-    idata.posterior = _user_facing(built, idata["posterior"])  # type: ignore[attr-defined]
+    idata.posterior = user_facing(built, idata["posterior"])  # type: ignore[attr-defined]
     return idata
 
 
@@ -514,7 +514,7 @@ def _relabel(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
     return posterior.assign_coords(labels)
 
 
-def _user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
+def user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
     """The user-facing variables in reading order: no internal ones, no ``*_log__`` values."""
     model = built.model
     keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
@@ -529,71 +529,10 @@ def _user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
 _JAX_NAMES = {"numpyro": "NumPyro", "blackjax": "blackjax"}  # the routes through JAX
 
 
-def prior_predictive(
-    built: BuiltModel,
-    *,
-    draws: int,
-    random_seed: int | None,
-    var_names: list[str] | None = None,
-) -> az.InferenceData:
-    """Draws from the prior (and, without ``var_names``, the prior predictive).
+def __getattr__(name: str) -> Any:
+    # ``prior_predictive`` moved to ``backend.prior``; this import path keeps working.
+    if name == "prior_predictive":
+        from .prior import prior_predictive
 
-    The ``prior`` group keeps the user-facing variables, as the posterior of :func:`sample`
-    does. With ``var_names``, only those variables (and what they depend on) are drawn, and
-    the response is not.
-    """
-    model = built.model
-    try:
-        idata = pm.sample_prior_predictive(
-            draws=draws, model=model, random_seed=random_seed, var_names=var_names
-        )
-    except (TruncationError, ParameterValueError) as err:
-        if built.response.split("(")[0] in ("trunc", "truncated"):
-            raise BackendError(
-                f"PyMC could not draw the truncated response {built.response!r} from the prior "
-                f"({str(err).splitlines()[0]}): some prior draws of the parameters leave too "
-                "little probability between the bounds. Give narrower priors; "
-                "model.plot_priors() draws the parameters alone."
-            ) from None
-        if not isinstance(err, TruncationError):
-            raise
-        # The hurdle count families draw positive counts by rejection; a prior that puts the
-        # mean near 0 makes positive draws too rare for it.
-        raise BackendError(
-            f"PyMC could not draw the response from the prior ({str(err).splitlines()[0]}). "
-            "The prior puts the "
-            "mean of the counts so close to 0 that positive counts are too rare to draw; give "
-            "the intercept a narrower prior, or pass var_names= to draw the parameters only."
-        ) from None
-    idata.prior = _user_facing(built, idata["prior"])
-    return idata
-
-
-def prior_variables(
-    built: BuiltModel, design: Design, priors: PriorSet, var_names: str | Sequence[str] | None
-) -> list[str]:
-    """The parameters whose priors ``plot_priors`` draws: ``var_names``, checked, or the
-    common terms, the group terms' population means and sds, and the auxiliary parameters
-    (the group effects share their prior and would add one panel per level).
-
-    Raises
-    ------
-    PriorError
-        For a name the model does not have, listing those it has.
-    """
-    model = built.model
-    available = {v.name for v in (*model.free_RVs, *model.deterministics)}
-    if var_names is None:
-        names = [t.name for t in design.common_terms]
-        for group in design.group_terms:
-            names += [mu_name(group.name), sigma_name(group.name)]
-        names += [t.name for t in priors.of_kind("auxiliary")]
-        return [n for n in names if n in available]
-    names = [var_names] if isinstance(var_names, str) else list(var_names)
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise PriorError(
-            f"var_names has {unknown}, which the model does not have; its parameters "
-            f"are {[n for n in built.order if n in available]}."
-        )
-    return names
+        return prior_predictive
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

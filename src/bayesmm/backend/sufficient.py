@@ -80,6 +80,8 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
         return "the response is truncated"
     if any(term.steps is not None for term in design.common_terms):
         return "it has a monotonic effect"
+    if design.imputed:
+        return "it imputes a predictor"
     if design.distributional:
         return f"{[p.param for p in design.distributional]} are modelled by formulas"
     if np.ndim(design.response.values) != 1:

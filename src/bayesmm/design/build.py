@@ -21,16 +21,18 @@ from formulae.environment import Environment
 
 from .._errors import BayesmmWarning, DataError, FormulaError
 from .._validation import did_you_mean, evaluation_reason
-from ..families import Family
+from ..families import Family, get_family
 from ..formula import parse_formula
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
+from .missing import MISSING, Missing, check_missing, encode_imputations
 from .monotonic import MONOTONIC, Monotonic, check_monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
 from .smooths import SMOOTH, Smooth, check_smooths
 from .state import (
     DesignState,
+    ImputedState,
     as_categorical,
     as_frame,
     check_finite,
@@ -82,8 +84,10 @@ def _check_no_dates(formula: str, description: Any, data: pd.DataFrame) -> None:
             )
 
 
-def _handle_missing(data: pd.DataFrame, dropna: bool) -> tuple[pd.DataFrame, int]:
-    missing = data.isna()
+def _handle_missing(
+    data: pd.DataFrame, dropna: bool, imputed: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, int]:
+    missing = data.drop(columns=list(imputed)).isna()  # mi() columns are imputed, not dropped
     incomplete = missing.any(axis=1)
     n_bad = int(incomplete.sum())
     if n_bad == 0:
@@ -181,6 +185,7 @@ def build_design(
     dropna: bool = False,
     distributional: Mapping[str, tuple[str, str]] | None = None,
     weights: Any = None,
+    imputation: Mapping[str, str] | None = None,
 ) -> Design:
     """Encode ``data`` as described by ``formula`` for ``family``.
 
@@ -204,6 +209,10 @@ def build_design(
         ``{param: (terms, link)}``: auxiliary parameters modelled by formulas of their own,
         e.g. ``{"sigma": ("x + (1|g)", "log")}`` (see :class:`Distributional`). Their
         columns count as the formula's for missing values.
+    imputation : mapping, optional
+        ``{column: terms}``: the model of each ``mi(column)`` of the formula, e.g.
+        ``{"x": "z"}`` (see :mod:`bayesmm.design.missing`); those columns may have missing
+        values, and their models' columns count as the formula's.
 
     Returns
     -------
@@ -232,12 +241,19 @@ def build_design(
         sub_needed = {name for name in sub.var_names if name}
         _check_columns(f"{param} ~ {distributional[param][0]}", sub_needed, data)  # type: ignore[index]
         needed |= sub_needed
+    imputation = dict(imputation or {})
+    for column, terms in imputation.items():
+        text = f"{column} ~ {terms}"
+        sub_needed = {name for name in parse_formula(text).var_names if name}
+        _check_columns(text, sub_needed, data)
+        needed |= sub_needed
     data, weights_column = add_weights(weights, data, family)
     needed |= {weights_column} if weights_column is not None else set()
     data = as_categorical(data, categorical)
     data = data[[c for c in data.columns if c in needed]]
     data = fill_unused_upper(description, data)
-    data, n_dropped = _handle_missing(data, dropna)
+    data, n_dropped = _handle_missing(data, dropna, tuple(imputation))
+    check_missing(description, data, tuple(imputation))
     used = _predictor_names(description).union(
         *(_predictor_names(sub) for sub in sub_descriptions.values())
     )
@@ -253,6 +269,7 @@ def build_design(
         design = replace(design, weights=values, weights_column=weights_column)
     design = _replace_intercept(formula, design, family)
     design = _split_categories(formula, design, family)
+    design = _imputed(design, imputation, data, categorical)
     if not subs:
         return design
     parts = tuple(
@@ -280,6 +297,33 @@ def build_design(
     assert design.state is not None
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
     return replace(design, state=state, distributional=parts)
+
+
+def _imputed(
+    design: Design,
+    imputation: Mapping[str, str],
+    data: pd.DataFrame,
+    categorical: str | Sequence[str] | None,
+) -> Design:
+    """``design`` with the model of each ``mi()`` column (gaussian, its terms prefixed with
+    the column's name, ``x_Intercept``)."""
+    if not imputation:
+        return design
+    gaussian = get_family("gaussian")
+
+    def encode(text: str, rows: pd.DataFrame) -> Design:
+        column = text.split("~", 1)[0].strip()
+        description = _as_written(text, text, parse_formula, text)
+        sub = _as_written(
+            text, text, _encode_formula, text, description, rows, gaussian, categorical, 0
+        )
+        return _prefixed(sub, f"{column}_")
+
+    imputations = encode_imputations(imputation, data, encode)
+    index = {t.imputed: t.start for t in design.common_terms if t.imputed is not None}
+    assert design.state is not None
+    states = tuple(ImputedState(i.column, index[i.column], i.design.state) for i in imputations)  # type: ignore[arg-type]
+    return replace(design, imputed=imputations, state=replace(design.state, imputed=states))
 
 
 def _as_written(text: str, written: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -313,7 +357,17 @@ def _encode_formula(
 ) -> Design:
     """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
-    env = Environment([{"np": _Numpy(), MONOTONIC: Monotonic, SMOOTH: Smooth, GP: GaussianProcess}])
+    env = Environment(
+        [
+            {
+                "np": _Numpy(),
+                MONOTONIC: Monotonic,
+                SMOOTH: Smooth,
+                GP: GaussianProcess,
+                MISSING: Missing,
+            }
+        ]
+    )
 
     try:
         response = encode_response(description, data, env, family)

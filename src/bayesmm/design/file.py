@@ -22,17 +22,25 @@ import numpy as np
 import pandas as pd
 from formulae.environment import Environment
 
-from ..families import Family
+from ..families import Family, get_family
 from ..formula import parse_formula
 from ..persist.values import decode_value, encode_value
 from .formulae_state import apply_state, dump_state, lazy_calls
 from .gps import GP, GaussianProcess
+from .missing import MISSING, Missing, filled
 from .monotonic import MONOTONIC, Monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
 from .smooths import SMOOTH, Smooth
 from .splines import file_linspace
-from .state import DesignState, FactorEncoder, GroupEncoder, common_levels, formulae_terms
+from .state import (
+    DesignState,
+    FactorEncoder,
+    GroupEncoder,
+    ImputedState,
+    common_levels,
+    formulae_terms,
+)
 from .terms import encode_common, encode_group
 from .truncation import truncation_of
 from .types import (
@@ -41,6 +49,7 @@ from .types import (
     Distributional,
     GroupBlock,
     GroupTerm,
+    Imputation,
     NewDesign,
     NewGroup,
     Offset,
@@ -77,6 +86,7 @@ def _describe_columns(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
             columns[str(name)] = {"kind": "bool", "share": float(column.mean())}
         else:
             values = column.to_numpy(dtype=float)
+            values = values[~np.isnan(values)]  # an mi() column's missing values
             quartiles = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
             columns[str(name)] = {
                 "kind": "numeric",
@@ -159,6 +169,7 @@ def _safe_environment() -> Environment:
                 MONOTONIC: Monotonic,
                 SMOOTH: Smooth,
                 GP: GaussianProcess,
+                MISSING: Missing,
             }
         ]
     )
@@ -177,7 +188,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
     allowed.add("censored")  # read by bayesmm itself (_censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
-    allowed.update((MONOTONIC, SMOOTH, GP))  # bayesmm's own transforms, holding data only
+    allowed.update((MONOTONIC, SMOOTH, GP, MISSING))  # bayesmm's own transforms: data only
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:
@@ -231,6 +242,24 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             for d in design.distributional
         ],
         **({"weights": design.weights_column} if design.weights_column is not None else {}),
+        # Only with mi() terms: the model of each imputed column.
+        **(
+            {
+                "imputed": [
+                    {
+                        "column": i.column,
+                        "formula": i.formula,
+                        "index": next(
+                            t.start for t in design.common_terms if t.imputed == i.column
+                        ),
+                        "design": design_to_dict(i.design),
+                    }
+                    for i in design.imputed
+                ]
+            }
+            if design.imputed
+            else {}
+        ),
         # Only with offsets: a file without the entry keeps offset() as a column (format 1).
         **({"offsets": list(design.offset.terms)} if design.offset is not None else {}),
         "predictors": list(state.predictors),
@@ -412,6 +441,13 @@ def design_from_dict(
         for d in spec.get("distributional", [])
     )
     state = _state_from_dict(spec, family, frame, subs)
+    imputed = _stored_imputations(spec, frame)
+    if imputed:
+        states = tuple(
+            ImputedState(i.column, int(d["index"]), i.design.state)  # type: ignore[arg-type]
+            for i, d in zip(imputed, spec["imputed"], strict=True)
+        )
+        state = replace(state, imputed=states)
     if frame is None:
         response, rows = _no_rows(spec, state)
     else:
@@ -434,7 +470,22 @@ def design_from_dict(
         offset=_stored_offset(state.offsets, rows.offset, n),
         weights=_stored_weights(spec, frame),
         weights_column=spec.get("weights"),
+        imputed=imputed,
     )
+
+
+def _stored_imputations(spec: dict[str, Any], frame: pd.DataFrame | None) -> tuple[Imputation, ...]:
+    """The models of the ``mi()`` columns of a design read from a file, on its training rows
+    (each column's missing values at its mean, as when fitted) or on none."""
+    gaussian = get_family("gaussian")
+    out = []
+    for stored in spec.get("imputed", []):
+        column = stored["column"]
+        rows = None if frame is None else filled(frame, {column: float(frame[column].mean())})
+        missing = np.zeros(0, bool) if frame is None else frame[column].isna().to_numpy()
+        design = design_from_dict(stored["design"], gaussian, rows)
+        out.append(Imputation(column, stored["formula"], design, missing))
+    return tuple(out)
 
 
 def _stored_offset(terms: Sequence[Any], values: np.ndarray | None, n: int) -> Offset | None:

@@ -20,7 +20,7 @@ from ..persist.values import decode_value, encode_value
 from .offsets import new_offset
 from .splines import check_spline_bounds
 from .truncation import truncation_rows
-from .types import NewDesign, NewGroup, Truncation
+from .types import NewDesign, NewGroup, NewImputation, Truncation
 
 
 def as_frame(data: Any) -> pd.DataFrame:
@@ -271,6 +271,8 @@ class DesignState:
     truncation: Truncation | None = None
     #: The response as written, which names it in errors.
     response_name: str = ""
+    #: The ``mi()`` columns: each one's column in the common matrix and its model's state.
+    imputed: tuple[ImputedState, ...] = ()
 
     @property
     def trials_column(self) -> str | None:
@@ -292,6 +294,9 @@ class DesignState:
             :class:`NewGroup`).
         """
         data = as_frame(data)
+        optional = [i.column for i in self.imputed]
+        # An imputed column may be missing, in some rows or all of them (left out).
+        data = data.assign(**{c: np.nan for c in optional if c not in data.columns})
         missing = [name for name in self.predictors if name not in data.columns]
         if missing:
             raise DataError(
@@ -304,7 +309,7 @@ class DesignState:
         numeric = [name for name in self.predictors if self.was_numeric(name)]
         if numeric:
             frame = frame.assign(**{name: check_numeric(frame, name) for name in numeric})
-        incomplete = frame.isna()
+        incomplete = frame.drop(columns=[c for c in optional if c in frame]).isna()
         if incomplete.to_numpy().any():
             counts = {str(c): int(n) for c, n in incomplete.sum().items() if n}
             raise DataError(
@@ -352,9 +357,11 @@ class DesignState:
         truncation = None
         if self.truncation is not None and set(self.truncation.columns) <= set(data.columns):
             truncation = truncation_rows(self.truncation, data, self.response_name)
-        return NewDesign(
-            n, common, tuple(groups), trials, subs, offset=offset, truncation=truncation
+        imputed = tuple(
+            NewImputation(i.index, frame[i.column].isna().to_numpy(), i.state.encode(data))
+            for i in self.imputed
         )
+        return NewDesign(n, common, tuple(groups), trials, subs, offset, truncation, imputed)
 
     @property
     def response_columns(self) -> tuple[str, ...]:
@@ -400,6 +407,16 @@ class DesignState:
             if by_text:
                 aligned[name] = levels.to_numpy(dtype=object)[codes]
         return frame.assign(**aligned) if aligned else frame
+
+
+@dataclass(frozen=True)
+class ImputedState:
+    """An ``mi()`` column: its name, its position in the common matrix, and the state of its
+    model, which encodes new rows for imputing it."""
+
+    column: str
+    index: int
+    state: DesignState
 
 
 def _factor_index(group: GroupEncoder, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:

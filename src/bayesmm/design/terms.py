@@ -22,6 +22,7 @@ from .._errors import DataError, FormulaError
 from .._validation import describe_values
 from ..formula import bar_blocks, parse_formula
 from .gps import gp_basis
+from .missing import imputed_column
 from .monotonic import monotonic_steps
 from .offsets import is_offset
 from .smooths import smooth_blocks, smooth_labels
@@ -54,8 +55,11 @@ def encode_common(
             per = len(gp.omega2)
             levels = tuple(f"{level}:{j}" for level in gp.levels for j in range(per))
         terms.append(
-            CommonTerm(str(name), labels, span.start, span.stop, levels, steps, penalised, gp)
-        )
+            CommonTerm(
+                str(name), labels, span.start, span.stop, levels, steps, penalised, gp,
+                imputed_column(term),
+            )
+        )  # fmt: skip
     values = np.asarray(matrix.design_matrix, dtype=float)
     return values, tuple(terms), list(matrix.terms.values()), matrix
 

@@ -23,6 +23,8 @@ __all__ = [
     "CENSORING_CODES",
     "Censoring",
     "GPBasis",
+    "Imputation",
+    "NewImputation",
     "Truncation",
     "Offset",
     "Response",
@@ -231,6 +233,8 @@ class CommonTerm:
     penalised: tuple[tuple[int, int], ...] | None = None
     #: For an approximate GP ``hsgp(x)``: its basis; ``None`` for other terms.
     gp: GPBasis | None = None
+    #: For ``mi(x)``: the column ``x``, whose missing values are imputed; else ``None``.
+    imputed: str | None = None
 
     @property
     def fixed_columns(self) -> tuple[int, ...]:
@@ -258,6 +262,7 @@ class CommonTerm:
             **({} if self.steps is None else {"steps": list(self.steps)}),
             **({} if self.penalised is None else {"penalised": [list(b) for b in self.penalised]}),
             **({} if self.gp is None else {"gp": self.gp.to_dict()}),
+            **({} if self.imputed is None else {"imputed": self.imputed}),
         }
 
     @classmethod
@@ -273,6 +278,7 @@ class CommonTerm:
             None if steps is None else tuple(str(s) for s in steps),
             None if penalised is None else tuple((int(a), int(b)) for a, b in penalised),
             GPBasis.from_dict(record["gp"]) if record.get("gp") else None,
+            record.get("imputed"),
         )
 
 
@@ -405,6 +411,22 @@ class NewDesign:
     #: A truncated response's bounds on these rows; ``None`` without truncation, or when
     #: the rows lack a column that holds a bound.
     truncation: Truncation | None = None
+    #: For each ``mi()`` column, in the design's order: which rows lack it, and their rows of
+    #: its model.
+    imputed: tuple[NewImputation, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewImputation:
+    """An ``mi(x)`` column on some rows: ``missing`` marks the rows without ``x`` (whose
+    common-matrix column holds a placeholder), ``rows`` encodes them for ``x``'s model, and
+    ``fitted`` gives, for the training rows, each missing row's position among the
+    posterior's imputed values (``None`` for new rows, whose values are drawn afresh)."""
+
+    column: int
+    missing: np.ndarray
+    rows: NewDesign
+    fitted: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -425,6 +447,22 @@ class Distributional:
     @property
     def prefix(self) -> str:
         return f"{self.param}_"
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """The model of an ``mi(x)`` column, ``x ~ z`` (gaussian, identity link): its design on
+    every row (its terms named ``x_...``; the response holds a placeholder where ``x`` is
+    missing) and the rows where ``x`` is missing, whose values are parameters."""
+
+    column: str
+    formula: str
+    design: Design
+    missing: np.ndarray
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.column}_"
 
 
 @dataclass(frozen=True)
@@ -465,6 +503,8 @@ class Design:
     #: rows that has them.
     weights: np.ndarray | None = None
     weights_column: str | None = None
+    #: The models of the ``mi()`` columns, in the order of their terms.
+    imputed: tuple[Imputation, ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -485,6 +525,15 @@ class Design:
             tuple(d.design.rows() for d in self.distributional),
             offset=None if self.offset is None else self.offset.values,
             truncation=self.response.truncation,
+            imputed=tuple(
+                NewImputation(
+                    next(t.start for t in self.common_terms if t.imputed == imp.column),
+                    imp.missing,
+                    imp.design.rows(),
+                    np.arange(int(imp.missing.sum())),
+                )
+                for imp in self.imputed
+            ),
         )
 
     def block_columns(self, block: GroupBlock) -> tuple[str, ...]:

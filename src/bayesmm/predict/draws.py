@@ -17,7 +17,7 @@ from .._errors import DataError
 from .._names import monotonic_name, mu_name, sigma_name
 from ..design import CommonTerm, Design, GroupBlock
 
-__all__ = ["GroupDraws", "PosteriorDraws", "extract_draws"]
+__all__ = ["GroupDraws", "ImputedDraws", "PosteriorDraws", "extract_draws"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,20 @@ class GroupDraws:
 
 
 @dataclass(frozen=True)
+class ImputedDraws:
+    """Posterior draws of the model of an ``mi()`` column: its terms' (``model``), its
+    residual sd ``sigma`` ``(S, 1)``, and its training rows' imputed values ``missing``
+    ``(S, rows without it)``."""
+
+    model: PosteriorDraws
+    sigma: np.ndarray
+    missing: np.ndarray
+
+    def thinned(self, keep: np.ndarray, n_samples: int) -> ImputedDraws:
+        return ImputedDraws(self.model.thinned(n_samples), self.sigma[keep], self.missing[keep])
+
+
+@dataclass(frozen=True)
 class PosteriorDraws:
     """Posterior draws stacked over chains, as plain arrays.
 
@@ -67,6 +81,8 @@ class PosteriorDraws:
     #: ``b``): ``D * cumsum(zeta)`` with a 0 first, shape ``(S, D + 1)``; the effect of
     #: code ``c`` is ``b * steps[:, c]``.
     monotonic: dict[int, np.ndarray] = field(default_factory=dict)
+    #: The models of the ``mi()`` columns, in the design's order.
+    imputed: tuple[ImputedDraws, ...] = ()
 
     def thinned(self, n_samples: int) -> PosteriorDraws:
         """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
@@ -92,8 +108,9 @@ class PosteriorDraws:
         blocks = {name: chol[keep] for name, chol in self.blocks.items()}
         parts = tuple(part.thinned(n_samples) for part in self.distributional)
         monotonic = {column: steps[keep] for column, steps in self.monotonic.items()}
+        imputed = tuple(i.thinned(keep, n_samples) for i in self.imputed)
         return PosteriorDraws(
-            1, len(keep), self.common[keep], groups, aux, blocks, parts, monotonic
+            1, len(keep), self.common[keep], groups, aux, blocks, parts, monotonic, imputed
         )
 
     @property
@@ -189,7 +206,19 @@ def extract_draws(
         for part in design.distributional
     )
     monotonic = {t.start: _monotonic_steps(posterior, t, n) for t in design.common_terms if t.steps}
-    return PosteriorDraws(chains, draws, common, tuple(groups), values, blocks, parts, monotonic)
+    imputed = tuple(
+        ImputedDraws(
+            extract_draws(posterior, i.design, (), {}, normal_groups),
+            _stacked(posterior, sigma_name(i.column), n),
+            _stacked(posterior, f"{i.column}_missing", n)
+            if f"{i.column}_missing" in posterior
+            else np.zeros((n, 0)),
+        )
+        for i in design.imputed
+    )
+    return PosteriorDraws(
+        chains, draws, common, tuple(groups), values, blocks, parts, monotonic, imputed
+    )
 
 
 def _monotonic_steps(posterior: xr.Dataset, term: CommonTerm, n: int) -> np.ndarray:

@@ -16,8 +16,8 @@ import numpy as np
 
 from .._errors import DataError
 from .._validation import describe_values
-from ..design import NewDesign
-from .draws import GroupDraws, PosteriorDraws
+from ..design import NewDesign, NewImputation
+from .draws import GroupDraws, ImputedDraws, PosteriorDraws
 from .options import POLICIES, PredictOptions
 
 __all__ = ["linear_predictor", "new_level_effects"]
@@ -101,6 +101,32 @@ def new_level_effects(
     return group.effects[:, chosen, :]
 
 
+def _impute(
+    eta: np.ndarray,
+    draws: PosteriorDraws,
+    new: NewDesign,
+    model: ImputedDraws,
+    rows: NewImputation,
+    random: tuple[PredictOptions, np.random.Generator],
+    policy: str | None,
+    choices: dict[str, np.ndarray] | None,
+) -> None:
+    """Add to ``eta``, in place, the ``mi()`` term's effect of the values its rows lack,
+    where the common matrix took a placeholder: the posterior's imputed values for the
+    training rows, draws from the column's model for new rows."""
+    missing = np.flatnonzero(rows.missing)
+    if not missing.size:
+        return
+    options, rng = random
+    if rows.fitted is not None:
+        values = model.missing[:, rows.fitted]
+    else:
+        mean = linear_predictor(model.model, rows.rows, options, policy=policy, choices=choices)
+        values = mean[:, missing] + model.sigma * rng.standard_normal((len(mean), missing.size))
+    placeholder = new.common[missing, rows.column]
+    eta[:, missing] += draws.common[:, [rows.column]] * (values - placeholder)
+
+
 def linear_predictor(
     draws: PosteriorDraws,
     new: NewDesign,
@@ -130,6 +156,8 @@ def linear_predictor(
         eta += draws.common[:, [column]] * (steps[:, codes] - codes)
     if new.offset is not None:  # coefficient 1, with or without the group effects
         eta += new.offset
+    for model, imputation in zip(draws.imputed, new.imputed, strict=True):
+        _impute(eta, draws, new, model, imputation, (options, rng), policy, choices)
     if not options.include_group_specific:
         return eta
     choices = choices if choices is not None else {}

@@ -120,6 +120,14 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
     for part in design.distributional:
         scale, location = _distributional_scale(family, part.param, get_link(part.link), stats)
         terms += _formula_priors(part.design, scale, location, auto_scale, part.param, weights)
+    for imputed in design.imputed:  # x ~ z of mi(x): gaussian, scaled from the observed x
+        observed = imputed.design.response.values[~imputed.missing]
+        sd = float(observed.std()) or 1.0
+        terms += _formula_priors(
+            imputed.design, sd, float(observed.mean()), auto_scale, imputed.column
+        )
+        spread = Prior("HalfStudentT", nu=4, sigma=sd)
+        terms.append(TermPrior(sigma_name(imputed.column), "imputation", spread, imputed.column))
     return PriorSet(tuple(terms))
 
 

@@ -44,6 +44,7 @@ class InputColumn:
     type: str  # "number", "boolean" or "level"
     levels: tuple[str, ...] | None  # the fitted levels of categorical columns and factors
     example: Any
+    optional: bool = False  # an mi() column: may be null or left out, and is then imputed
 
 
 def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
@@ -75,7 +76,8 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
                 example = low
             if column["dtype"][1] in "iu":
                 example = round(example)
-            inputs.append(InputColumn(name, role, "number", None, example))
+            optional = any(i.column == name for i in state.imputed)
+            inputs.append(InputColumn(name, role, "number", None, example, optional))
         elif column["kind"] == "bool":
             inputs.append(InputColumn(name, role, "boolean", None, False))
         else:
@@ -97,6 +99,11 @@ def _row_field(column: InputColumn) -> tuple[Any, Any]:
     if column.type == "number":
         if column.role == "trials":
             return int, Field(alias=column.name, ge=0, description=description)
+        if column.optional:
+            description += " Null or left out: imputed from its model (mi())."
+            return float | None, Field(
+                None, alias=column.name, allow_inf_nan=False, description=description
+            )
         return float, Field(alias=column.name, allow_inf_nan=False, description=description)
     if column.type == "boolean":
         return bool, Field(alias=column.name, description=description)
