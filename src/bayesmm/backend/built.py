@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import xarray as xr
 
 from .._names import mu_name, sigma_name
 from ..design import Design
@@ -78,3 +79,18 @@ def display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
         names += [g.name for g in imputed.design.group_terms]
         names += [sigma_name(imputed.column), f"{imputed.column}_missing"]
     return tuple(names)
+
+
+def _relabel(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
+    """Level names from ``model``: a reused compiled sampler labels them as its first model."""
+    labels = {d: list(model.coords[d]) for d in posterior.dims if model.coords.get(d) is not None}
+    return posterior.assign_coords(labels)
+
+
+def user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
+    """The user-facing variables in reading order: no internal ones, no ``*_log__`` values."""
+    model = built.model
+    keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
+    ordered = [v for v in built.order if v in keep and v in draws]
+    rest = [v for v in draws.data_vars if v in keep and v not in ordered]
+    return _relabel(draws[ordered + rest], model)

@@ -14,8 +14,7 @@ from .._errors import BackendError, PriorError
 from .._names import mu_name, sigma_name
 from ..design import Design
 from ..priors import PriorSet
-from .built import BuiltModel
-from .pymc import user_facing
+from .built import BuiltModel, user_facing
 
 __all__ = ["prior_predictive", "prior_variables"]
 

@@ -26,7 +26,7 @@ from ..design import Design
 from ..families import Family
 from ..links import Link, get_link
 from ..priors import PriorSet
-from .built import BuiltModel, display_order, model_coords
+from .built import BuiltModel, display_order, model_coords, user_facing
 from .compiled import CompiledCache, shared_cache, structure_key
 from .distributions import likelihood_distribution
 from .effects import CENTRED_MIN_ROWS_PER_LEVEL, linear_predictor, use_noncentered
@@ -506,24 +506,6 @@ def _set_constant_data(idata: az.InferenceData, model: pm.Model) -> None:
     if "constant_data" in idata.groups():
         del idata["constant_data"]
     idata.add_groups(constant_data=group)
-
-
-def _relabel(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
-    """Level names from ``model``: a reused compiled sampler labels them as its first model."""
-    labels = {d: list(model.coords[d]) for d in posterior.dims if model.coords.get(d) is not None}
-    return posterior.assign_coords(labels)
-
-
-def user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
-    """The user-facing variables in reading order: no internal ones, no ``*_log__`` values."""
-    model = built.model
-    keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
-    ordered = [v for v in built.order if v in keep and v in draws]
-    rest = [v for v in draws.data_vars if v in keep and v not in ordered]
-    return _relabel(draws[ordered + rest], model)
-
-
-# --- prior draws -------------------------------------------------------------------------------
 
 
 _JAX_NAMES = {"numpyro": "NumPyro", "blackjax": "blackjax"}  # the routes through JAX
