@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,3 +180,33 @@ def test_a_multinomial_logit_refuses_shrinkage():
     frame = pd.DataFrame({"y": rng.choice(["a", "b", "c"], 90), "x": rng.normal(size=90)})
     with pytest.raises(bmm.PriorError, match=r"one per category but the first"):
         bmm.Model("y ~ x", frame, family="categorical", priors={"common": bmm.Prior("R2D2")})
+
+
+def test_a_shrunk_zoib_model_loads_predicts_and_serves_without_pymc(stub_sampler, tmp_path):
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x1": rng.normal(size=80), "x2": rng.normal(size=80)})
+    frame["y"] = np.clip(rng.beta(2, 3, 80) + 0.3 * (rng.random(80) < 0.15), 0, 1)
+    model = bmm.Model("y ~ x1 + x2", frame, family="zoib", priors={"common": bmm.Prior("R2D2")})
+    idata = model.fit(draws=20, chains=2, random_seed=3, progressbar=False)
+    path = model.save(tmp_path / "zoib.nc", idata)
+    new = pd.DataFrame({"x1": [0.0, 1.0], "x2": [1.0, -1.0]})
+    np.save(tmp_path / "expected.npy", model.fitted(idata).draws(new, "response", random_seed=2))
+    code = f"""
+import sys
+import numpy as np, pandas as pd
+import bayesmm as bmm
+from fastapi.testclient import TestClient
+from bayesmm.serve import create_app
+new = pd.DataFrame({{"x1": [0.0, 1.0], "x2": [1.0, -1.0]}})
+loaded = bmm.load({str(path)!r})
+assert "R2D2" in repr(loaded.spec.priors), loaded.spec.priors
+expected = np.load({str(tmp_path / "expected.npy")!r})
+np.testing.assert_array_equal(loaded.draws(new, "response", random_seed=2), expected)
+client = TestClient(create_app({str(path)!r}))
+got = client.post("/v1/predict/point", json={{"rows": [{{"x1": 0.0, "x2": 1.0}}]}})
+assert got.status_code == 200, got.text
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pymc", "pytensor")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[]"

@@ -399,3 +399,14 @@ def test_missing_values_in_columns_the_formula_does_not_use_are_ignored(stub_sam
     holes.loc[4, "x1"] = np.nan
     with pytest.raises(bmm.DataError, match=r"missing values in \{'x1': 1\}"):
         reg.predict(holes)
+
+
+def test_smooths_gps_and_monotonic_effects_work_in_the_estimators(stub_sampler):
+    """The terms that are functions of one row's columns fit and predict as formula terms;
+    a fold's rows near the ends of a smooth's range are within its 10% continuation."""
+    X, y = _grouped()
+    X = X.assign(k=np.arange(len(X)) % 4)
+    reg = BayesianRegressor("~ s(x1, k=5) + hsgp(x2, m=6, c=2) + mo(k)", **FAST)
+    with pytest.warns(bmm.HSGPWarning):  # prior draws stand in for the posterior here
+        reg.fit(X.iloc[:100], y[:100])
+    assert reg.predict(X.iloc[100:]).shape == (20,)
