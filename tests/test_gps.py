@@ -200,3 +200,11 @@ def test_a_fit_with_too_few_basis_functions_warns():
     model = bmm.Model("y ~ hsgp(x, m=8, c=2)", data)
     with pytest.warns(HSGPWarning, match=r"needs m >= \d+.*got m=8"):
         model.fit(draws=200, tune=300, chains=2, random_seed=1, progressbar=False)
+
+
+def test_the_lengthscale_prior_follows_inputs_of_any_scale(data):
+    tiny = data.assign(x=data["x"] * 1e-6)
+    prior = bmm.Model("y ~ hsgp(x, m=10, c=2)", tiny).priors["hsgp(x, m=10, c=2)_lengthscale"]
+    half = (tiny["x"].max() - tiny["x"].min()) / 2
+    dist = stats.invgamma(prior.params["alpha"], scale=prior.params["beta"])
+    assert dist.sf(2 * half) == pytest.approx(0.01, rel=0.01)

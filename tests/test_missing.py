@@ -161,3 +161,46 @@ def test_imputation_recovers_the_slope_more_precisely_than_complete_cases():
     low, high = np.quantile(draws, [0.05, 0.95], axis=1)
     hidden = truth_x[data["x"].isna().to_numpy()]
     assert np.mean((low < hidden) & (hidden < high)) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("formula", "error", "match"),
+    [
+        (bmm.Formula("y ~ mi(x) + z", "x ~ x + z"), bmm.FormulaError, r"uses 'x' itself"),
+        (bmm.Formula("y ~ mi(x)", "x ~ z", "sigma ~ mi(x)"), bmm.FormulaError,
+         r"mi\(\) is for the main formula"),
+        (bmm.Formula("y ~ mi(x) + np.log(x ** 2)", "x ~ z"), bmm.DataError,
+         r"'np.log\(x \*\* 2\)' uses a column with missing values \('x'\)"),
+    ],
+)  # fmt: skip
+def test_misplaced_imputation_is_named(data, formula, error, match):
+    with pytest.raises(error, match=match):
+        bmm.Model(formula, data)
+
+
+def test_mi_takes_a_column_name():
+    with pytest.raises(bmm.FormulaError, match=r"mi\(\) takes one column name"):
+        bmm.Formula("y ~ mi(np.log(x))", "x ~ z")
+
+
+def test_imputation_models_may_have_group_terms_and_rebuild(data, stub_sampler):
+    frame = data.assign(g=np.tile(["a", "b", "c", "d"], len(data) // 4))
+    model = bmm.Model(bmm.Formula("y ~ mi(x) + z", "x ~ z + (1|g)"), frame)
+    idata = model.fit(draws=10, chains=2, random_seed=1, progressbar=False)
+    assert "x_1|g" in idata.posterior and "x_1|g_sigma" in idata.posterior
+    fitted = model.fitted(idata)
+    rebuilt = bmm.Model.from_fitted(fitted, frame)
+    assert rebuilt.formula.imputation == {"x": "z + (1|g)"}
+    with pytest.raises(bmm.DataError, match=r"batch_size .* fit this model without batch_size"):
+        model.backend.batched(batch_size=20)
+
+
+def test_interpretation_holds_the_imputed_values_fixed(data, stub_sampler):
+    model = bmm.Model(FORMULA, data)
+    fitted = model.fitted(model.fit(draws=30, chains=2, random_seed=1, progressbar=False))
+    grid = bmm.interpret.data_grid(fitted, "z")
+    assert np.isfinite(grid["x"]).all()
+    # y is linear in z with x held: the +1 comparison over the observed rows is z's slope.
+    table = bmm.interpret.comparisons(fitted, "z")
+    slope = fitted.idata.posterior["z"].to_numpy().mean()
+    assert table["estimate"].iloc[0] == pytest.approx(slope, rel=1e-8)

@@ -45,6 +45,12 @@ class Formula:
             additional = (*main.additional, *additional)
         object.__setattr__(self, "main", _check_formula_string(main))
         object.__setattr__(self, "additional", tuple(_check_additional(f) for f in additional))
+        calls = len(re.findall(r"\bmi\(", self.terms_of(self.main)))
+        if calls > len(_MI.findall(self.terms_of(self.main))):
+            raise FormulaError(
+                f"mi() takes one column name, e.g. 'y ~ mi(x) + z'; {self.main!r} gives it "
+                "something else (transform the column before, in the data)."
+            )
         params = [self.param_of(f) for f in self.additional]
         repeated = sorted({p for p in params if params.count(p) > 1})
         if repeated:
@@ -90,11 +96,17 @@ class Formula:
         """
         models = {self.param_of(f): self.terms_of(f) for f in self.additional}
         response = self.main.split("~", 1)[0].strip()
+
         for column in self.missing:
             if column == response:
                 raise FormulaError(
                     f"mi({column}) imputes a predictor, and {column!r} is the response of "
                     f"{self.main!r}; missing responses are dropped (dropna=True), not imputed."
+                )
+            if column in models and re.search(rf"\b{re.escape(column)}\b", models[column]):
+                raise FormulaError(
+                    f"The model of the imputed column {column!r}, '{column} ~ {models[column]}', "
+                    f"uses {column!r} itself; model it with the other columns."
                 )
             if column not in models:
                 raise FormulaError(

@@ -431,11 +431,12 @@ class Model:
         given = dict(priors or {})
         stored = spec.prior_dict(skip=given)
         family, design = fitted.family, fitted.design
-        # The distributional formulas (a multinomial logit's per-category copies of the
-        # formula are not: the family makes them).
+        # The distributional formulas (not a multinomial logit's per-category copies of the
+        # formula: the family makes them) and the models of mi() columns.
         parts = [p for p in design.distributional if p.param in family.aux_params]
+        additional = [p.formula for p in parts] + [i.formula for i in design.imputed]
         model = cls(
-            Formula(spec.formula, *(part.formula for part in parts)),
+            Formula(spec.formula, *additional),
             data,
             family=family,
             link={family.parent: fitted.link, **{part.param: part.link for part in parts}},

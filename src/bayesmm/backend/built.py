@@ -54,6 +54,8 @@ def model_coords(design: Design) -> dict[str, Any]:
     coords: dict[str, Any] = {OBS_DIM: np.arange(design.n_obs)}
     for part in design.distributional:  # the same rows; factors share their levels
         coords.update(model_coords(part.design))
+    for imputed in design.imputed:  # the models of mi() columns: the same rows too
+        coords.update(model_coords(imputed.design))
     for term in design.common_terms:
         if term.levels is not None:
             coords[common_dim(term.name)] = list(term.levels)
@@ -76,7 +78,8 @@ def display_order(design: Design, priors: PriorSet) -> tuple[str, ...]:
     names += [t.name for t in priors.of_kind("auxiliary")]
     for imputed in design.imputed:  # the models of mi() columns, and their imputed values
         names += [t.name for t in imputed.design.common_terms]
-        names += [g.name for g in imputed.design.group_terms]
+        for group in imputed.design.group_terms:
+            names += [group.name, mu_name(group.name), sigma_name(group.name)]
         names += [sigma_name(imputed.column), f"{imputed.column}_missing"]
     return tuple(names)
 

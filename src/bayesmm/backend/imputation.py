@@ -1,7 +1,7 @@
 """The models of ``mi()`` columns in PyMC (see :mod:`bayesmm.design.missing`).
 
 Each column ``x`` with a model ``x ~ z`` gets ``x ~ Normal(eta_x, x_sigma)`` on the rows
-that have it (an observed variable named ``x``) and a parameter per row that lacks it
+that have it (an observed variable named ``x_observed``) and a parameter per row that lacks it
 (``x_missing``, over the dimension ``x__missing``, labelled by the rows' positions); the
 main formula's ``mi(x)`` then reads ``x`` with those parameters in its missing rows.
 """
@@ -56,7 +56,11 @@ def imputed_columns(
         )
         x = data.rows(imputed.design.response.values)[:, 0]
         pm.Normal(
-            column, mu=eta[observed], sigma=spread, observed=x[observed], dims=observed_dim(column)
+            f"{column}_observed",
+            mu=eta[observed],
+            sigma=spread,
+            observed=x[observed],
+            dims=observed_dim(column),
         )
         drawn = pm.Normal(
             f"{column}_missing", mu=eta[missing], sigma=spread, dims=missing_dim(column)

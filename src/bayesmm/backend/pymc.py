@@ -96,6 +96,7 @@ def build_model(
     -------
     BuiltModel
     """
+    _check_batch(design, batch_size)
     internal: list[str] = []
     with pm.Model(coords=model_coords(design)) as model:
         data = Containers(design.n_obs, batch_size)
@@ -147,14 +148,7 @@ def build_model(
         observed = data.response(design.response.values)
         dist = likelihood_distribution(likelihood.name)
         response = design.response
-        row_terms = (response.censoring, response.truncation, design.weights)
-        if any(term is not None for term in row_terms):
-            if batch_size is not None:
-                raise DataError(
-                    "batch_size (minibatch ADVI) needs a response without censoring or "
-                    "truncation and without weights; fit this model with inference_method='vi' "
-                    "on all its rows (no batch_size)."
-                )
+        if any(t is not None for t in (response.censoring, response.truncation, design.weights)):
             row_likelihood(design, family, dist, kwargs, observed, data)
         elif batch_size is not None:  # scaled from the batch to all the rows
             dist(design.response.name, observed=observed, total_size=design.n_obs, **kwargs)
@@ -207,6 +201,24 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
     "laplace": (),
     "pathfinder": ("pymc_extras",),
 }
+
+
+def _check_batch(design: Design, batch_size: int | None) -> None:
+    """Minibatch ADVI takes a response whose rows are alike and no imputed values."""
+    if batch_size is None:
+        return
+    response = design.response
+    if any(t is not None for t in (response.censoring, response.truncation, design.weights)):
+        raise DataError(
+            "batch_size (minibatch ADVI) needs a response without censoring or truncation and "
+            "without weights; fit this model with inference_method='vi' on all its rows (no "
+            "batch_size)."
+        )
+    if design.imputed:
+        raise DataError(
+            "batch_size (minibatch ADVI) reads a batch of rows, and the imputed values of "
+            "mi() belong to all of them; fit this model without batch_size."
+        )
 
 
 def _installed(method: str) -> bool:

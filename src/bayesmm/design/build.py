@@ -25,7 +25,14 @@ from ..families import Family, get_family
 from ..formula import parse_formula
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
-from .missing import MISSING, Missing, check_missing, encode_imputations
+from .missing import (
+    MISSING,
+    Missing,
+    check_missing,
+    check_missing_only_in_main,
+    check_no_missing_elsewhere,
+    encode_imputations,
+)
 from .monotonic import MONOTONIC, Monotonic, check_monotonic
 from .offsets import encode_offset, offset_terms
 from .response import encode_response
@@ -269,7 +276,9 @@ def build_design(
         design = replace(design, weights=values, weights_column=weights_column)
     design = _replace_intercept(formula, design, family)
     design = _split_categories(formula, design, family)
-    design = _imputed(design, imputation, data, categorical)
+    for sub in sub_descriptions.values():
+        check_missing_only_in_main(sub)
+    design = _imputed(design, imputation, data, categorical, family)
     if not subs:
         return design
     parts = tuple(
@@ -304,11 +313,17 @@ def _imputed(
     imputation: Mapping[str, str],
     data: pd.DataFrame,
     categorical: str | Sequence[str] | None,
+    family: Family,
 ) -> Design:
     """``design`` with the model of each ``mi()`` column (gaussian, its terms prefixed with
     the column's name, ``x_Intercept``)."""
     if not imputation:
         return design
+    if family.categories is not None and not family.categories.ordinal:
+        raise FormulaError(
+            f"mi() is for families with one linear predictor; family {family.name!r} has one "
+            "per category. Impute the column before fitting."
+        )
     gaussian = get_family("gaussian")
 
     def encode(text: str, rows: pd.DataFrame) -> Design:
@@ -320,6 +335,7 @@ def _imputed(
         return _prefixed(sub, f"{column}_")
 
     imputations = encode_imputations(imputation, data, encode)
+    check_no_missing_elsewhere(design, imputations)
     index = {t.imputed: t.start for t in design.common_terms if t.imputed is not None}
     assert design.state is not None
     states = tuple(ImputedState(i.column, index[i.column], i.design.state) for i in imputations)  # type: ignore[arg-type]

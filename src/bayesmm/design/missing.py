@@ -24,7 +24,16 @@ from .._errors import DataError, FormulaError
 from .formulae_state import lazy_calls
 from .types import Design, Imputation
 
-__all__ = ["MISSING", "Missing", "check_missing", "encode_imputations", "filled", "imputed_column"]
+__all__ = [
+    "MISSING",
+    "Missing",
+    "check_missing",
+    "check_missing_only_in_main",
+    "check_no_missing_elsewhere",
+    "encode_imputations",
+    "filled",
+    "imputed_column",
+]
 
 #: The name of the call in formulas.
 MISSING = "mi"
@@ -104,6 +113,37 @@ def imputed_column(term: Any) -> str | None:
     if call is None or str(call.callee) != MISSING:
         return None
     return str(call.args[0].name)
+
+
+def check_missing_only_in_main(description: Any) -> None:
+    """A distributional formula (or the model of an imputed column) has no ``mi()``."""
+    for term in [*description.common_terms, *(t.expr for t in description.group_terms)]:
+        for component in getattr(term, "components", []) or []:
+            if _is_missing(getattr(component, "call", None)):
+                raise FormulaError(
+                    f"mi() is for the main formula's predictors; {str(term.name)!r} is in a "
+                    "formula of its own (a distributional formula or an imputation model)."
+                )
+
+
+def check_no_missing_elsewhere(design: Design, imputations: tuple[Imputation, ...]) -> None:
+    """An imputed column's missing values reach no term but its ``mi()``."""
+    parts = [design, *(d.design for d in design.distributional), *(i.design for i in imputations)]
+    columns = ", ".join(repr(i.column) for i in imputations)
+    for part in parts:
+        for term in part.common_terms:
+            values = part.common[:, term.start : term.stop]
+            if term.imputed is None and np.isnan(values).any():
+                raise DataError(
+                    f"The term {term.name!r} uses a column with missing values ({columns}), "
+                    "which only its mi() term may impute; use mi() alone for that column."
+                )
+        for group in part.group_terms:
+            if group.values is not None and np.isnan(group.values).any():
+                raise DataError(
+                    f"The group term {group.name!r} uses a column with missing values "
+                    f"({columns}), which only its mi() term may impute."
+                )
 
 
 def _is_missing(call: Any) -> bool:

@@ -364,7 +364,7 @@ def _step(fitted: FittedModel, variable: str, eps: float | None) -> float:
     frame = state.frame if state is not None else None
     if frame is not None and variable in frame:
         values = frame[variable].to_numpy(dtype=float)
-        spread = float(values.max() - values.min())
+        spread = float(np.nanmax(values) - np.nanmin(values))
     else:
         from ..persist.values import decode_value
 

@@ -199,7 +199,27 @@ def rows_to_use(fitted: FittedModel, conditional: Any, average_by: Any) -> pd.Da
             "rows."
         ) from None
     check_columns(rows)
-    return rows.reset_index(drop=True)
+    return _with_imputed_means(fitted, rows).reset_index(drop=True)
+
+
+def _with_imputed_means(fitted: FittedModel, rows: pd.DataFrame) -> pd.DataFrame:
+    """The observed rows with each ``mi()`` column's missing values at their posterior means.
+
+    A row passed as data is a new row, whose missing values are drawn afresh from the
+    column's model, ignoring the row's response; the posterior's imputed values use it. The
+    functions here shift one variable at a time and compare, which needs the same values on
+    both sides, so they take the posterior means (a plug-in: the imputation's own
+    uncertainty is left out of these averages).
+    """
+    posterior = fitted.idata["posterior"] if fitted.design.imputed else None
+    for imputed in fitted.design.imputed:
+        name = f"{imputed.column}_missing"
+        if posterior is None or name not in posterior or not imputed.missing.any():
+            continue
+        means = posterior[name].mean(("chain", "draw")).to_numpy()
+        rows = rows.copy()
+        rows.loc[rows.index[imputed.missing], imputed.column] = means
+    return rows
 
 
 def predictions(

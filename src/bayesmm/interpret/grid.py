@@ -165,6 +165,7 @@ def _summary_of_values(column: pd.Series, categorical: bool) -> ColumnSummary:
         counts = np.bincount(values.codes[values.codes >= 0], minlength=len(values.categories))
         return ColumnSummary("categorical", tuple(values.categories), tuple(int(n) for n in counts))
     values = column.to_numpy(dtype=float)
+    values = values[~np.isnan(values)]  # an mi() column's missing values
     return ColumnSummary(
         "numeric",
         mean=float(values.mean()),

@@ -199,7 +199,9 @@ def _gp_priors(name: str, gp: GPBasis, scale: float, param: str | None) -> list[
         ]
 
     solution = optimize.root(tails, np.log([5.0, 5.0 * np.sqrt(shortest * longest)]))
-    alpha, beta = (float(v) for v in np.exp(solution.x))
+    alpha, beta = (float(f"{v:.4g}") for v in np.exp(solution.x))  # 4 significant figures
+    if not solution.success:  # not seen; the moments of the same tails instead
+        alpha, beta = 3.0, float(f"{2.0 * np.sqrt(shortest * longest):.4g}")
     return [
         TermPrior(
             sigma_name(name), "gp", Prior("HalfStudentT", nu=3, sigma=DEFAULT_SCALE * scale), param
@@ -207,7 +209,7 @@ def _gp_priors(name: str, gp: GPBasis, scale: float, param: str | None) -> list[
         TermPrior(
             f"{name}_lengthscale",
             "gp",
-            Prior("InverseGamma", alpha=round(alpha, 4), beta=round(beta, 4)),
+            Prior("InverseGamma", alpha=alpha, beta=beta),
             param,
         ),
     ]
