@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 import bayesmm as bmm
+from _served import logp_at
 
 
 @pytest.fixture
@@ -21,17 +22,10 @@ def data():
     return frame
 
 
-def _logp_at(model, point):
-    pymc_model = model.backend.model
-    start = pymc_model.initial_point()
-    start.update({k: np.asarray(v) for k, v in point.items()})
-    return float(pymc_model.compile_logp(vars=[pymc_model.observed_RVs[0]])(start))
-
-
 def test_each_status_gets_its_density_cdf_survival_or_interval(data):
     model = bmm.Model("censored(y, upper, status) ~ x", data, center_predictors=False)
     mu = 9.5 + 0.7 * data["x"].to_numpy()
-    logp = _logp_at(model, {"Intercept": 9.5, "x": 0.7, "sigma_log__": np.log(2.5)})
+    logp = logp_at(model, {"Intercept": 9.5, "x": 0.7, "sigma_log__": np.log(2.5)})
     y, upper, status = data["y"].to_numpy(), data["upper"].to_numpy(), data["status"]
     dist = stats.norm(mu, 2.5)
     expected = np.select(
@@ -55,7 +49,7 @@ def test_brms_codes_work_as_the_words(data):
         by_word.design.response.censoring.status, by_code.design.response.censoring.status
     )
     point = {"Intercept_centered": 10.0, "x": 0.3, "sigma_log__": 0.5}
-    assert _logp_at(by_word, point) == _logp_at(by_code, point)
+    assert logp_at(by_word, point) == logp_at(by_code, point)
 
 
 def test_right_censored_weibull_logp_uses_the_survival_function():
@@ -63,7 +57,7 @@ def test_right_censored_weibull_logp_uses_the_survival_function():
     frame = pd.DataFrame({"t": rng.weibull(1.5, 30) * 3, "event": rng.integers(0, 2, 30)})
     frame["status"] = np.where(frame["event"] == 1, "none", "right")
     model = bmm.Model("censored(t, status) ~ 1", frame, family="weibull")
-    logp = _logp_at(model, {"Intercept": np.log(3.0), "alpha_log__": np.log(1.5)})
+    logp = logp_at(model, {"Intercept": np.log(3.0), "alpha_log__": np.log(1.5)})
     # bayesmm's weibull: mu is the mean, so the scale is mu / Gamma(1 + 1 / alpha).
     from scipy.special import gamma
 
@@ -84,7 +78,7 @@ def test_censored_counts_include_their_lower_bound():
         }
     )
     model = bmm.Model("censored(y, upper, status) ~ 1", frame, family="poisson")
-    logp = _logp_at(model, {"Intercept": np.log(3.2)})
+    logp = logp_at(model, {"Intercept": np.log(3.2)})
     dist = stats.poisson(3.2)
     expected = [
         dist.logsf(2),  # P(Y >= 3)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import bayesmm as bmm
 from _recovery import interval_misses
+from _served import assert_served_without_pymc
 
 EFFECTS = np.array([0.0, 1.0, 1.5, 1.6, 3.0])  # of x = 0 .. 4: b = 0.75 per step
 INCOME = ["low", "mid", "high", "top"]
@@ -90,26 +88,8 @@ def test_saved_model_predicts_and_serves_without_pymc(data, stub_sampler, tmp_pa
     model = bmm.Model("y ~ mo(x) + mo(income) + z", data)
     idata = model.fit(draws=20, chains=2, random_seed=3, progressbar=False)
     path = model.save(tmp_path / "mo.nc", idata)
-    new = pd.DataFrame({"x": [0, 4], "income": ["low", "top"], "z": [0.0, 1.0]})
-    np.save(tmp_path / "expected.npy", model.fitted(idata).draws(new))
-    code = f"""
-import sys
-import numpy as np, pandas as pd
-import bayesmm as bmm
-from fastapi.testclient import TestClient
-from bayesmm.serve import create_app
-new = pd.DataFrame({{"x": [0, 4], "income": ["low", "top"], "z": [0.0, 1.0]}})
-loaded = bmm.load({str(path)!r})
-np.testing.assert_allclose(loaded.draws(new), np.load({str(tmp_path / "expected.npy")!r}))
-client = TestClient(create_app({str(path)!r}))
-rows = [{{"x": 0, "income": "low", "z": 0.0}}, {{"x": 4, "income": "top", "z": 1.0}}]
-got = client.post("/v1/predict/point", json={{"rows": rows, "kind": "response_params"}})
-assert got.status_code == 200, got.text
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("pymc", "pytensor")))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip() == "[]"
+    rows = [{"x": 0, "income": "low", "z": 0.0}, {"x": 4, "income": "top", "z": 1.0}]
+    assert_served_without_pymc(model.fitted(idata), path, rows, tmp_path)
 
 
 @pytest.fixture(scope="module")

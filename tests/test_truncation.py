@@ -11,6 +11,7 @@ import pytest
 from scipy import special, stats
 
 import bayesmm as bmm
+from _served import logp_at
 from bayesmm.families.densities import LOGPDF
 from bayesmm.families.truncated import TRUNCATABLE, frozen, log_mass, truncated_draws
 
@@ -25,16 +26,9 @@ def data():
     return frame[(frame["y"] > 0) & (frame["y"] < frame["hi"])].reset_index(drop=True)
 
 
-def _logp_at(model, point):
-    pymc_model = model.backend.model
-    start = pymc_model.initial_point()
-    start.update({k: np.asarray(v) for k, v in point.items()})
-    return float(pymc_model.compile_logp(vars=[pymc_model.observed_RVs[0]])(start))
-
-
 def test_gaussian_log_density_is_scipys_truncated_normal(data):
     model = bmm.Model("trunc(y, lb=0, ub=hi) ~ x", data, center_predictors=False)
-    logp = _logp_at(model, {"Intercept": 0.4, "x": 0.7, "sigma_log__": np.log(1.2)})
+    logp = logp_at(model, {"Intercept": 0.4, "x": 0.7, "sigma_log__": np.log(1.2)})
     mu = 0.4 + 0.7 * data["x"].to_numpy()
     a, b = (0 - mu) / 1.2, (data["hi"].to_numpy() - mu) / 1.2
     expected = stats.truncnorm.logpdf(data["y"], a, b, mu, 1.2).sum()
@@ -47,7 +41,7 @@ def test_zero_truncated_poisson_includes_the_lower_bound():
     counts = rng.poisson(2.0, 200)
     frame = pd.DataFrame({"y": counts[counts >= 1]})
     model = bmm.Model("trunc(y, lb=1) ~ 1", frame, family="poisson")
-    logp = _logp_at(model, {"Intercept": np.log(1.7)})
+    logp = logp_at(model, {"Intercept": np.log(1.7)})
     y = frame["y"].to_numpy()
     # P(Y = y | Y >= 1): the bound 1 is a possible value.
     expected = (stats.poisson.logpmf(y, 1.7) - np.log(stats.poisson.sf(0, 1.7))).sum()

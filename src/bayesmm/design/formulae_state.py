@@ -22,7 +22,7 @@ from formulae.categorical import ContrastMatrix
 
 from ..persist.values import decode_value, encode_value
 
-__all__ = ["StateMismatchError", "apply_state", "dump_state"]
+__all__ = ["StateMismatchError", "apply_state", "dump_state", "term_calls"]
 
 _COMPONENT_FIELDS = ("kind", "levels", "reference", "spans_intercept")
 
@@ -48,6 +48,33 @@ def lazy_calls(node: Any) -> Iterator[Any]:
         yield from lazy_calls(arg)
     for arg in (getattr(node, "kwargs", None) or {}).values():
         yield from lazy_calls(arg)
+
+
+def uses(call: Any, callee: str) -> bool:
+    """Whether a component's call tree calls ``callee``."""
+    return any(str(c.callee) == callee for c in lazy_calls(call))
+
+
+def term_calls(description: Any, callee: str, interaction: str, group: str) -> list[Any]:
+    """The calls of the common terms of ``description`` that use ``callee()`` (the term's
+    outermost call). Such a call in an interaction or a group term is a ``FormulaError``:
+    ``interaction`` or ``group`` formatted with the ``term``'s name."""
+    from .._errors import FormulaError
+
+    found = []
+    for term in description.common_terms:
+        components = list(getattr(term, "components", []) or [])
+        calls = [c for c in components if uses(getattr(c, "call", None), callee)]
+        if not calls:
+            continue
+        if len(components) > 1:
+            raise FormulaError(interaction.format(term=str(term.name)))
+        found.append(calls[0].call)
+    for term in description.group_terms:
+        for component in getattr(term.expr, "components", []) or []:
+            if uses(getattr(component, "call", None), callee):
+                raise FormulaError(group.format(term=str(term.name)))
+    return found
 
 
 def _dump_component(component: Any, where: str) -> dict[str, Any]:

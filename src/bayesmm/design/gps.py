@@ -30,7 +30,7 @@ import pandas as pd
 
 from .._errors import DataError, FormulaError, HSGPWarning
 from .._validation import describe_values
-from .formulae_state import lazy_calls
+from .formulae_state import lazy_calls, term_calls
 from .monotonic import label
 from .types import Design, GPBasis
 
@@ -216,28 +216,15 @@ def check_gps(description: Any, data: pd.DataFrame) -> None:
     FormulaError, DataError
         Naming the term.
     """
-    for term in description.common_terms:
-        components = list(getattr(term, "components", []) or [])
-        calls = [c for c in components if _is_gp(getattr(c, "call", None))]
-        if not calls:
-            continue
-        if len(components) > 1:
-            raise FormulaError(
-                f"The term {str(term.name)!r} interacts an hsgp(); write hsgp(x1, x2) for a GP "
-                "of several inputs, or hsgp(x, by=g) for one GP per level of g."
-            )
-        _check_call(calls[0].call, data)
-    for term in description.group_terms:
-        for component in getattr(term.expr, "components", []) or []:
-            if _is_gp(getattr(component, "call", None)):
-                raise FormulaError(
-                    f"The group term {str(term.name)!r} has an hsgp(); GPs are common terms "
-                    "(hsgp(x, by=g) gives one per level of g)."
-                )
-
-
-def _is_gp(call: Any) -> bool:
-    return any(str(c.callee) == GP for c in lazy_calls(call))
+    for call in term_calls(
+        description,
+        GP,
+        "The term {term!r} interacts an hsgp(); write hsgp(x1, x2) for a GP of several "
+        "inputs, or hsgp(x, by=g) for one GP per level of g.",
+        "The group term {term!r} has an hsgp(); GPs are common terms (hsgp(x, by=g) gives "
+        "one per level of g).",
+    ):
+        _check_call(call, data)
 
 
 def _value(node: Any) -> Any:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError, FormulaError
-from .formulae_state import lazy_calls
+from .formulae_state import term_calls, uses
 from .types import Design, Imputation
 
 __all__ = [
@@ -73,24 +73,19 @@ def check_missing(description: Any, data: pd.DataFrame, columns: tuple[str, ...]
     DataError
         For a column that is not numeric, or has no observed value.
     """
-    for term in description.common_terms:
-        components = list(getattr(term, "components", []) or [])
-        calls = [c for c in components if _is_missing(getattr(c, "call", None))]
-        if not calls:
-            continue
-        call = calls[0].call
+    for call in term_calls(
+        description,
+        MISSING,
+        "The term {term!r} is not mi(x) of one column on its own; an imputed predictor is a "
+        "term of its own, e.g. 'y ~ mi(x) + z'.",
+        "The group term {term!r} has mi(); imputed predictors are common terms.",
+    ):
         args = list(getattr(call, "args", []) or [])
-        name = getattr(args[0], "name", None) if len(args) == 1 else None
-        if len(components) > 1 or str(call.callee) != MISSING or name is None:
+        if str(call.callee) != MISSING or len(args) != 1 or getattr(args[0], "name", None) is None:
             raise FormulaError(
-                f"The term {str(term.name)!r} is not mi(x) of one column on its own; an "
-                "imputed predictor is a term of its own, e.g. 'y ~ mi(x) + z'."
+                f"{str(call)!r} is not mi(x) of one column on its own; an imputed predictor is "
+                "a term of its own, e.g. 'y ~ mi(x) + z'."
             )
-    for term in description.group_terms:
-        for component in getattr(term.expr, "components", []) or []:
-            if _is_missing(getattr(component, "call", None)):
-                raise FormulaError(f"The group term {str(term.name)!r} has mi(); imputed "
-                                   "predictors are common terms.")  # fmt: skip
     for column in columns:
         values = data[column]
         if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
@@ -119,7 +114,7 @@ def check_missing_only_in_main(description: Any) -> None:
     """A distributional formula (or the model of an imputed column) has no ``mi()``."""
     for term in [*description.common_terms, *(t.expr for t in description.group_terms)]:
         for component in getattr(term, "components", []) or []:
-            if _is_missing(getattr(component, "call", None)):
+            if uses(getattr(component, "call", None), MISSING):
                 raise FormulaError(
                     f"mi() is for the main formula's predictors; {str(term.name)!r} is in a "
                     "formula of its own (a distributional formula or an imputation model)."
@@ -144,10 +139,6 @@ def check_no_missing_elsewhere(design: Design, imputations: tuple[Imputation, ..
                     f"The group term {group.name!r} uses a column with missing values "
                     f"({columns}), which only its mi() term may impute."
                 )
-
-
-def _is_missing(call: Any) -> bool:
-    return any(str(c.callee) == MISSING for c in lazy_calls(call))
 
 
 def encode_imputations(

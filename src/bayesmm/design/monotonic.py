@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
-from .formulae_state import lazy_calls
+from .formulae_state import lazy_calls, term_calls
 
 __all__ = ["Monotonic", "check_monotonic", "label", "monotonic_steps", "MONOTONIC"]
 
@@ -95,28 +95,14 @@ def check_monotonic(description: Any, data: pd.DataFrame) -> None:
         For an unordered factor (text, or a Categorical that is not ordered), booleans,
         numbers that are not whole, or fewer than two distinct values.
     """
-    for term in description.common_terms:
-        components = list(getattr(term, "components", []) or [])
-        calls = [c for c in components if _is_monotonic(getattr(c, "call", None))]
-        if not calls:
-            continue
-        if len(components) > 1:
-            raise FormulaError(
-                f"The term {str(term.name)!r} interacts a monotonic effect; mo() must be a term "
-                "of its own, e.g. 'y ~ mo(x) + z'."
-            )
-        _check_column(calls[0].call, data)
-    for term in description.group_terms:
-        for component in getattr(term.expr, "components", []) or []:
-            if _is_monotonic(getattr(component, "call", None)):
-                raise FormulaError(
-                    f"The group term {str(term.name)!r} has a monotonic effect; mo() is for "
-                    "common terms only."
-                )
-
-
-def _is_monotonic(call: Any) -> bool:
-    return any(str(c.callee) == MONOTONIC for c in lazy_calls(call))
+    for call in term_calls(
+        description,
+        MONOTONIC,
+        "The term {term!r} interacts a monotonic effect; mo() must be a term of its own, "
+        "e.g. 'y ~ mo(x) + z'.",
+        "The group term {term!r} has a monotonic effect; mo() is for common terms only.",
+    ):
+        _check_column(call, data)
 
 
 def _check_column(call: Any, data: pd.DataFrame) -> None:

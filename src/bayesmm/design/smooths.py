@@ -33,7 +33,7 @@ import pandas as pd
 
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
-from .formulae_state import lazy_calls
+from .formulae_state import lazy_calls, term_calls
 from .monotonic import label as _label
 
 __all__ = [
@@ -224,26 +224,13 @@ def check_smooths(description: Any, data: pd.DataFrame) -> None:
         For a predictor that is not numeric, ``k`` too small or larger than the distinct
         values, or a ``by`` column that is numeric.
     """
-    for term in description.common_terms:
-        components = list(getattr(term, "components", []) or [])
-        calls = [c for c in components if _is_smooth(getattr(c, "call", None))]
-        if not calls:
-            continue
-        if len(components) > 1:
-            raise FormulaError(
-                f"The term {str(term.name)!r} interacts a smooth; write s(x, by=g) for one "
-                "smooth per level of g."
-            )
-        _check_call(calls[0].call, data)
-    for term in description.group_terms:
-        for component in getattr(term.expr, "components", []) or []:
-            if _is_smooth(getattr(component, "call", None)):
-                raise FormulaError(f"The group term {str(term.name)!r} has a smooth s(); "
-                                   "smooths are common terms.")  # fmt: skip
-
-
-def _is_smooth(call: Any) -> bool:
-    return any(str(c.callee) == SMOOTH for c in lazy_calls(call))
+    for call in term_calls(
+        description,
+        SMOOTH,
+        "The term {term!r} interacts a smooth; write s(x, by=g) for one smooth per level of g.",
+        "The group term {term!r} has a smooth s(); smooths are common terms.",
+    ):
+        _check_call(call, data)
 
 
 def _constant(value: Any) -> Any:
