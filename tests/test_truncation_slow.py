@@ -54,6 +54,7 @@ def gaussian():
     frame = frame[(frame["y"] >= 0) & (frame["y"] <= frame["hi"])].reset_index(drop=True)
     model = bmm.Model("trunc(y, lb=0, ub=hi) ~ x", frame)
     idata = model.fit(draws=1000, chains=2, random_seed=4, progressbar=False)
+    assert idata.attrs["inference_method"] == "numpyro"  # the JAX route, with its erfcx
     return frame, model, idata
 
 

@@ -210,12 +210,13 @@ def _common_parts(
     )
     for term in slopes:
         dims = (common_dim(term.name),) if term.levels is not None else None
-        beta = joint.get(term.name)
         if term.penalised is not None:
             beta = smooth_coefficients(term, priors, data, internal)
         elif term.gp is not None:
             beta = gp_coefficients(term, priors, data, internal)
-        elif beta is None:
+        elif term.name in joint:
+            beta = joint[term.name]
+        else:
             beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
         coefficients.append(pt.atleast_1d(beta))
     columns = [j for t in slopes for j in range(t.start, t.stop)]
@@ -247,8 +248,7 @@ def smooth_coefficients(
     prior, and its penalised columns ``s(x)_sigma * z``, ``z ~ Normal(0, 1)`` (non-centred),
     one sd per block (per ``by`` level). See :mod:`bayesmm.design.smooths`."""
     assert term.penalised is not None
-    width, fixed = term.stop - term.start, term.fixed_columns
-    blocks = term.penalised
+    fixed, blocks = term.fixed_columns, term.penalised
     model = pm.modelcontext(None)
     sd_dims = None
     labels = term.levels or ()
@@ -268,16 +268,12 @@ def smooth_coefficients(
     model.add_coord(z_dim, [str(j) for j in range(n_wiggly)])
     z = pm.Normal(f"{term.name}_z", mu=0.0, sigma=1.0, dims=z_dim)
     internal.append(f"{term.name}_z")
-    sds = pt.atleast_1d(sd)
-    pieces: list[Any] = [None] * width
-    trends = pt.atleast_1d(trend)
-    for i, j in enumerate(fixed):
-        pieces[j] = trends[i : i + 1]
-    at = 0
-    for b, (start, stop) in enumerate(blocks):
-        pieces[start] = z[at : at + stop - start] * sds[b]
+    sds, trends = pt.atleast_1d(sd), pt.atleast_1d(trend)
+    pieces, at = [], 0
+    for b, (start, stop) in enumerate(blocks):  # each level: its trend, then its wiggles
+        pieces += [trends[b : b + 1], z[at : at + stop - start] * sds[b]]
         at += stop - start
-    coefficients = pt.concatenate([p for p in pieces if p is not None])
+    coefficients = pt.concatenate(pieces)
     return pm.Deterministic(term.name, coefficients, dims=(common_dim(term.name),))
 
 

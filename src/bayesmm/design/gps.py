@@ -30,8 +30,8 @@ import pandas as pd
 
 from .._errors import DataError, FormulaError, HSGPWarning
 from .._validation import describe_values
+from .by import by_columns, by_labels, check_by, level_rows
 from .formulae_state import lazy_calls, term_calls
-from .monotonic import label
 from .types import Design, GPBasis
 
 __all__ = [
@@ -78,15 +78,13 @@ class GaussianProcess:
         self, *xs: Any, m: int = 20, c: float = 1.5, cov: str = "exp_quad", by: Any = None
     ) -> np.ndarray:
         values = np.column_stack([np.asarray(x, dtype=float) for x in xs])
-        labels = None if by is None else pd.Series(np.asarray(by, dtype=object)).map(label)
+        labels = by_labels(by)
         if not self.params_set:
             low, high = values.min(axis=0), values.max(axis=0)
             self.m, self.c, self.cov = int(m), float(c), str(cov)
             self.centre = ((low + high) / 2).tolist()
             self.half_range = ((high - low) / 2).tolist()
             self.levels = [] if labels is None else sorted(pd.unique(labels))
-            self._learn_means(values, labels)
-            self.params_set = True
         shifted = values - np.asarray(self.centre)
         bound = np.asarray(self.half_range) * self.c
         outside = np.any(np.abs(shifted) > bound, axis=1)
@@ -98,30 +96,14 @@ class GaussianProcess:
                 "that far."
             )
         basis = _eigenfunctions(shifted, bound, self.m)
-        if labels is None:
-            # Centred: the intercept takes the level, which the broad first functions would
-            # otherwise share with it.
-            return basis - np.asarray(self.means[0])
-        unseen = ~labels.isin(self.levels).to_numpy()
-        if unseen.any():
-            raise DataError(
-                f"hsgp(..., by=) got level(s) {describe_values(pd.unique(labels[unseen]))} not "
-                f"seen at fit time; its levels are {describe_values(self.levels)}."
-            )
-        return np.column_stack(
-            [
-                (basis - np.asarray(means)) * (labels == level).to_numpy()[:, None]
-                for level, means in zip(self.levels, self.means, strict=True)
-            ]
-        )
-
-    def _learn_means(self, values: np.ndarray, labels: pd.Series | None) -> None:
-        bound = np.asarray(self.half_range) * self.c
-        basis = _eigenfunctions(values - np.asarray(self.centre), bound, self.m)
-        if labels is None:
-            self.means = [basis.mean(axis=0).tolist()]
-            return
-        self.means = [basis[(labels == lv).to_numpy()].mean(axis=0).tolist() for lv in self.levels]
+        if not self.params_set:
+            # Centred (per level): the intercept takes the level, which the broad first
+            # functions would otherwise share with it.
+            rows = level_rows(labels, self.levels, len(values))
+            self.means = [basis[own].mean(axis=0).tolist() for own in rows]
+            self.params_set = True
+        blocks = [basis - np.asarray(means) for means in self.means]
+        return by_columns(blocks, labels, self.levels, GP)
 
 
 def _indices(m: int, dims: int) -> np.ndarray:
@@ -276,8 +258,4 @@ def _check_call(call: Any, data: pd.DataFrame) -> None:
             f"{term}: m={m} per input gives {m ** len(names)} basis functions over "
             f"{len(names)} inputs; use a smaller m (at most 2,000 functions)."
         )
-    by = getattr(kwargs.get("by"), "name", None)
-    if "by" in kwargs and (by is None or by not in data.columns):
-        raise FormulaError(f"{term}: by must name a column of the data; got {kwargs['by']}.")
-    if by is not None and pd.api.types.is_float_dtype(data[by].dtype):
-        raise DataError(f"{term}: by={by!r} must be a factor; got {data[by].dtype} values.")
+    check_by(kwargs, data, term, "GP")

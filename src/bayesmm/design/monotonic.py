@@ -20,9 +20,10 @@ import pandas as pd
 
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
+from .by import label
 from .formulae_state import lazy_calls, term_calls
 
-__all__ = ["Monotonic", "check_monotonic", "label", "monotonic_steps", "MONOTONIC"]
+__all__ = ["Monotonic", "check_monotonic", "monotonic_steps", "MONOTONIC"]
 
 #: The most steps a numeric mo() may have (its values are every whole number in its range).
 MAX_STEPS = 200
@@ -62,15 +63,6 @@ class Monotonic:
     def steps(self) -> int:
         """``D``, the number of steps between the lowest and the highest value."""
         return len(self.values) - 1
-
-
-def label(value: Any) -> str:
-    """A value as its label: whole floats as integers, so 2.0 and 2 are one value."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, np.integer):
-        return str(int(value))
-    return str(value)
 
 
 def _ordered_values(x: Any) -> list[Any]:

@@ -33,8 +33,8 @@ import pandas as pd
 
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
+from .by import by_columns, by_labels, check_by, level_rows
 from .formulae_state import lazy_calls, term_calls
-from .monotonic import label as _label
 
 __all__ = [
     "SMOOTH",
@@ -124,7 +124,7 @@ class Smooth:
 
     def __call__(self, x: Any, k: int = 10, by: Any = None) -> np.ndarray:
         values = np.asarray(x, dtype=float)
-        labels = None if by is None else pd.Series(np.asarray(by, dtype=object)).map(_label)
+        labels = by_labels(by)
         if not self.params_set:
             self._learn(values, int(k), labels)
         margin = MARGIN * (self.upper - self.lower)
@@ -137,19 +137,8 @@ class Smooth:
                 "row(s)."
             )
         basis = _basis((values - self.lower) / (self.upper - self.lower), _knots(self.k))
-        if labels is None:
-            return basis @ np.asarray(self.rewritings[0])
-        unseen = ~labels.isin(self.levels).to_numpy()
-        if unseen.any():
-            raise DataError(
-                f"s(..., by=) got level(s) {describe_values(pd.unique(labels[unseen]))} not seen "
-                f"at fit time; its levels are {describe_values(self.levels)}."
-            )
-        blocks = [
-            (basis @ np.asarray(rewriting)) * (labels == level).to_numpy()[:, None]
-            for level, rewriting in zip(self.levels, self.rewritings, strict=True)
-        ]
-        return np.column_stack(blocks)
+        blocks = [basis @ np.asarray(rewriting) for rewriting in self.rewritings]
+        return by_columns(blocks, labels, self.levels, SMOOTH)
 
     def _learn(self, values: np.ndarray, k: int, labels: pd.Series | None) -> None:
         self.k, self.lower, self.upper = k, float(values.min()), float(values.max())
@@ -157,11 +146,8 @@ class Smooth:
         u = (values - self.lower) / (self.upper - self.lower)
         basis = _basis(u, knots)
         penalty = _penalty(knots, k)
-        groups = [np.ones(len(values), bool)]
-        if labels is not None:
-            self.levels = sorted(pd.unique(labels))
-            groups = [(labels == level).to_numpy() for level in self.levels]
-        for rows in groups:
+        self.levels = [] if labels is None else sorted(pd.unique(labels))
+        for rows in level_rows(labels, self.levels, len(values)):
             rewriting, scale = _rewriting(basis[rows], penalty, u[rows])
             self.rewritings.append(rewriting)
             self.scales.append(scale)
@@ -266,14 +252,7 @@ def _check_call(call: Any, data: pd.DataFrame) -> None:
             f"{term}: k={k} basis functions need at least {k} distinct values of {name!r}; "
             f"got {distinct}. Use a smaller k."
         )
-    by = getattr(kwargs.get("by"), "name", None)
-    if "by" in kwargs and (by is None or by not in data.columns):
-        raise FormulaError(f"{term}: by must name a column of the data; got {kwargs['by']}.")
-    if by is not None and pd.api.types.is_float_dtype(data[by].dtype):
-        raise DataError(
-            f"{term}: by={by!r} must be a factor (text, categories or whole numbers): one "
-            f"smooth per level; got {data[by].dtype} values."
-        )
+    by = check_by(kwargs, data, term, "smooth")
     if by is not None:
         per_level = data.groupby(data[by].astype(str), observed=True)[name].nunique()
         few = per_level[per_level < k]

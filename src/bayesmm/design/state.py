@@ -357,11 +357,17 @@ class DesignState:
         truncation = None
         if self.truncation is not None and set(self.truncation.columns) <= set(data.columns):
             truncation = truncation_rows(self.truncation, data, self.response_name)
-        imputed = tuple(
-            NewImputation(i.index, frame[i.column].isna().to_numpy(), i.state.encode(data))
-            for i in self.imputed
-        )
+        imputed = tuple(self._imputation(i, frame, data) for i in self.imputed)
         return NewDesign(n, common, tuple(groups), trials, subs, offset, truncation, imputed)
+
+    @staticmethod
+    def _imputation(
+        imputed: ImputedState, frame: pd.DataFrame, data: pd.DataFrame
+    ) -> NewImputation:
+        """An ``mi()`` column on new rows; its model encodes them only if some lack it."""
+        missing = frame[imputed.column].isna().to_numpy()
+        rows = imputed.state.encode(data) if missing.any() else None
+        return NewImputation(imputed.index, missing, rows)
 
     @property
     def response_columns(self) -> tuple[str, ...]:

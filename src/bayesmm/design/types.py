@@ -419,13 +419,14 @@ class NewDesign:
 @dataclass(frozen=True)
 class NewImputation:
     """An ``mi(x)`` column on some rows: ``missing`` marks the rows without ``x`` (whose
-    common-matrix column holds a placeholder), ``rows`` encodes them for ``x``'s model, and
+    common-matrix column holds a placeholder), ``rows`` encodes them for ``x``'s model
+    (``None`` when every row has ``x``), and
     ``fitted`` gives, for the training rows, each missing row's position among the
     posterior's imputed values (``None`` for new rows, whose values are drawn afresh)."""
 
     column: int
     missing: np.ndarray
-    rows: NewDesign
+    rows: NewDesign | None
     fitted: np.ndarray | None = None
 
 

@@ -57,10 +57,15 @@ def frozen(family: str, values: Values) -> Any:
     return _FROZEN[family](values)
 
 
+def _below(family: str, low: np.ndarray) -> np.ndarray:
+    """Where the CDF is taken for a lower bound: a count's bound is included, so just below
+    it (``low - 1``)."""
+    return low - 1 if family in _DISCRETE else low
+
+
 def _edges(family: str, dist: Any, low: np.ndarray, high: np.ndarray) -> tuple[Any, ...]:
-    """``(CDF below low, CDF at high, survival above low, survival above high)``; a count's
-    lower bound is included, so its CDF is taken just below it (at ``low - 1``)."""
-    below = low - 1 if family in _DISCRETE else low
+    """``(CDF below low, CDF at high, survival above low, survival above high)``."""
+    below = _below(family, low)
     return dist.cdf(below), dist.cdf(high), dist.sf(below), dist.sf(high)
 
 
@@ -69,7 +74,7 @@ def log_mass(family: str, values: Values, low: np.ndarray, high: np.ndarray) -> 
     in a tail keeps its precision (the difference of the survival functions in the upper
     tail, of the CDFs elsewhere)."""
     dist = frozen(family, values)
-    below = low - 1 if family in _DISCRETE else low
+    below = _below(family, low)
     upper_tail = dist.cdf(below) > 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
         first = np.where(upper_tail, dist.logsf(below), dist.logcdf(high))

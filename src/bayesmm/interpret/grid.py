@@ -222,13 +222,15 @@ def typical_values(fitted: FittedModel, name: str) -> Any:
 
 def monotonic_columns(fitted: FittedModel) -> set[str]:
     """The numeric columns of ``mo()`` terms, which take whole numbers only."""
-    names = set()
-    for state in _states(fitted):
-        for term in state.common_matrix.terms.values() if state.common_matrix else ():
-            name = str(term.name)
-            if name.startswith("mo(") and name.endswith(")"):
-                names.add(name[3:-1])
-    return names
+    design = fitted.design
+    parts = [("", design), *((d.prefix, d.design) for d in design.distributional)]
+    # A monotonic term is named as written, mo(x) (sigma_mo(x) in sigma's formula).
+    return {
+        t.name[len(prefix) + 3 : -1]
+        for prefix, part in parts
+        for t in part.common_terms
+        if t.steps is not None
+    }
 
 
 def _default_values(fitted: FittedModel, name: str, position: int, num: int) -> list[Any]:

@@ -107,7 +107,8 @@ def _impute(
     new: NewDesign,
     model: ImputedDraws,
     rows: NewImputation,
-    random: tuple[PredictOptions, np.random.Generator],
+    options: PredictOptions,
+    rng: np.random.Generator,
     policy: str | None,
     choices: dict[str, np.ndarray] | None,
 ) -> None:
@@ -117,10 +118,10 @@ def _impute(
     missing = np.flatnonzero(rows.missing)
     if not missing.size:
         return
-    options, rng = random
     if rows.fitted is not None:
         values = model.missing[:, rows.fitted]
     else:
+        assert rows.rows is not None  # encoded whenever a row lacks the column
         mean = linear_predictor(model.model, rows.rows, options, policy=policy, choices=choices)
         values = mean[:, missing] + model.sigma * rng.standard_normal((len(mean), missing.size))
     placeholder = new.common[missing, rows.column]
@@ -157,7 +158,7 @@ def linear_predictor(
     if new.offset is not None:  # coefficient 1, with or without the group effects
         eta += new.offset
     for model, imputation in zip(draws.imputed, new.imputed, strict=True):
-        _impute(eta, draws, new, model, imputation, (options, rng), policy, choices)
+        _impute(eta, draws, new, model, imputation, options, rng, policy, choices)
     if not options.include_group_specific:
         return eta
     choices = choices if choices is not None else {}
