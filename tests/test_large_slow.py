@@ -32,7 +32,7 @@ def test_the_summed_fit_has_the_posterior_of_the_rows():
     idata = bmm.Model("y ~ x + (1|g)", data).fit(
         draws=500, tune=500, chains=2, random_seed=3, progressbar=False
     )
-    assert idata.attrs["likelihood"] == "sufficient statistics (exact)"
+    assert idata.attrs["likelihood"].startswith("sufficient statistics")
     got, expected = large.summary(idata), REFERENCE["posterior"]
     # Two independent runs of the same posterior: each mean's difference over its Monte-Carlo
     # standard error is about N(0, 1). Four comparisons at a 1% family-wise false-alarm rate

@@ -65,7 +65,14 @@ def test_fit_uses_the_statistics_from_a_size_on_and_says_so(frame, stub_sampler,
     model = bmm.Model("y ~ x + (1|g)", frame)
     assert model.fit(draws=5, chains=1).attrs["likelihood"] == "rows"  # under 10,000 rows
     forced = model.fit(draws=5, chains=1, sufficient_statistics=True)
-    assert forced.attrs["likelihood"] == "sufficient statistics (exact)"
+    # One group term of one column: its effects are integrated out (test_collapsed.py).
+    assert (
+        forced.attrs["likelihood"] == "sufficient statistics, group effects integrated out (exact)"
+    )
+    crossed = bmm.Model("y ~ x + (1|g) + (1|h)", frame).fit(
+        draws=5, chains=1, sufficient_statistics=True
+    )
+    assert crossed.attrs["likelihood"] == "sufficient statistics (exact)"
     # The same variables as a fit of the rows, and the log-likelihood of each row.
     assert set(forced.posterior.data_vars) == set(model.fit(draws=5, chains=1).posterior.data_vars)
     assert forced.log_likelihood["y"].shape == (1, 5, len(frame))

@@ -99,11 +99,13 @@ def linear_parts(
     data: Containers,
     sigma: Callable[[], Any] = lambda: 1.0,
     imputed: Mapping[str, Any] | None = None,
+    with_groups: bool = True,
 ) -> LinearParts:
     """The random variables of one formula's linear predictor, as :class:`Part` objects;
     no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
     the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``);
-    ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``)."""
+    ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``).
+    ``with_groups=False`` leaves the group terms out (see ``collapsed``)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
     with_missing = tuple(
         (random_variable(t.name, as_prior(priors, t.name), None, data), (imputed or {})[t.name])
@@ -116,12 +118,13 @@ def linear_parts(
         if term.steps is not None
     ]
     correlated: dict[str, Any] = {}
-    for block in design.blocks:
+    group_terms = design.group_terms if with_groups else ()
+    for block in design.blocks if with_groups else ():
         first = next(t for t in design.group_terms if t.name == block.terms[0])
         centring = use_noncentered(first, design.n_obs, noncentered)
         correlated.update(block_effects(design, block, priors, centring, internal, data))
     groups = []
-    for group in design.group_terms:
+    for group in group_terms:
         if group.name in correlated:
             effect = correlated[group.name]
         else:

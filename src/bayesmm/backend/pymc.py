@@ -467,6 +467,8 @@ def sample(
         )
         arguments = sampler_arguments(inference_method, options, asked)
         idata = run_sampler(model, inference_method, **arguments)
+    if summed is not None and summed.complete is not None:
+        idata.posterior = summed.complete(idata["posterior"], random_seed)  # type: ignore[attr-defined]
     idata = tidy(built, idata, inference_method, log_likelihood)
     idata.attrs["likelihood"] = (summed or built).likelihood
     return idata

@@ -33,14 +33,16 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .._errors import BayesmmWarning, DataError
-from ..design import Design
+from .._names import sigma_name
+from ..design import Design, GroupTerm
 from ..families import Family
 from ..links import Link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
-from .effects import LinearParts, linear_parts, on_rows
+from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out
+from .effects import LinearParts, Part, linear_parts, on_rows
 from .likelihoods import Auxiliary
-from .variables import OBS_DIM, PYTENSOR_OPS, Containers
+from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior, random_variable
 
 __all__ = [
     "SHORTCUT_MIN_ROWS",
@@ -49,6 +51,7 @@ __all__ = [
     "statistics",
     "worth_it",
     "summed_model",
+    "common_quadratic",
     "summed_for",
     "counted_model",
     "identical_rows",
@@ -208,25 +211,37 @@ def _table(part: Any, levels: int) -> Any:
     return pt.reshape(part.coef, (levels, -1))
 
 
-def _add_likelihood(
-    name: str, parts: LinearParts, stats: Statistics, sigma: Any, data: Containers
-) -> Any:
-    """Add the log-likelihood of the summed rows to the model as the potential ``name``."""
-    # theta - theta0: the intercept less the reference.
+def common_quadratic(
+    parts: LinearParts, stats: Statistics, data: Containers, sides: int | None = None
+) -> tuple[Any, list[Any]]:
+    """``sum(w (r - W theta)^2)`` over the first ``sides`` sides of ``theta`` (all by
+    default; the others at zero), and the coefficient table of each side, the intercept
+    less the reference."""
     common = [
         _table(p, 1) - data.param(stats.reference) if p.columns is None else _table(p, 1)
         for p in parts.common
     ]
-    tables = common + [_table(p, p.levels) for p in parts.groups]
+    sides = len(common) + len(parts.groups) if sides is None else sides
+    tables = common + [_table(p, p.levels) for p in parts.groups[: sides - len(common)]]
     quadratic: Any = 0.0
     for block in stats.blocks:
+        if block.b >= sides:
+            continue
         left = tables[block.a] if block.ia is None else tables[block.a][_ints(block.ia, data)]
         right = tables[block.b] if block.ib is None else tables[block.b][_ints(block.ib, data)]
         products = data.param(block.products)
         term = pt.sum(left[:, :, None] * products * right[:, None, :])
         quadratic = quadratic + (term if block.a == block.b else 2 * term)
-    linear = sum(pt.sum(t * data.param(c)) for t, c in zip(tables, stats.cross, strict=True))
-    squares = data.param(stats.squares) - 2 * linear + quadratic
+    pairs = zip(tables[:sides], stats.cross[:sides], strict=True)
+    linear = sum(pt.sum(t * data.param(c)) for t, c in pairs)
+    return data.param(stats.squares) - 2 * linear + quadratic, tables[:sides]
+
+
+def _add_likelihood(
+    name: str, parts: LinearParts, stats: Statistics, sigma: Any, data: Containers
+) -> Any:
+    """Add the log-likelihood of the summed rows to the model as the potential ``name``."""
+    squares, _ = common_quadratic(parts, stats, data)
     weight = data.param(stats.weight)
     log_density = (
         -weight * pt.log(sigma)
@@ -246,11 +261,19 @@ def summed_model(
     noncentered: bool | str,
     center: bool,
     required: bool = False,
+    rows_model: pm.Model | None = None,
 ) -> BuiltModel | None:
     """The model of ``build_model`` with the rows summed: the same variables, under the same
     names, and no per-row data (so no observed variable: the log-likelihood of each row
     comes from the model of the rows). ``None`` when the statistics would not be much
-    smaller than the rows (see :func:`worth_it`), unless ``required``."""
+    smaller than the rows (see :func:`worth_it`), unless ``required``.
+
+    Given the model of the rows (``rows_model``), a model with one group term of one column
+    has its effects integrated out (:mod:`bayesmm.backend.collapsed`)."""
+    term = collapsible(design, priors) if rows_model is not None else None
+    if term is not None:
+        assert rows_model is not None
+        return _collapsed(design, priors, term, center, rows_model, required)
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     with pm.Model(coords=coords) as model:
@@ -267,6 +290,46 @@ def summed_model(
     return BuiltModel(
         model, design.response.name, design.response.values, tuple(internal), order, GAUSSIAN
     )
+
+
+def _collapsed(
+    design: Design,
+    priors: PriorSet,
+    term: GroupTerm,
+    center: bool,
+    rows_model: pm.Model,
+    required: bool,
+) -> BuiltModel | None:
+    """The summed model with ``term``'s effects integrated out; its ``complete`` draws them
+    back into a posterior (:mod:`bayesmm.backend.collapsed`). ``None`` as for
+    :func:`summed_model`."""
+    internal: list[str] = []
+    coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
+    with pm.Model(coords=coords) as model:
+        data = Containers(design.n_obs)
+        aux = Auxiliary(priors.of_kind("auxiliary"), data)
+        common = linear_parts(
+            design, priors, center, False, internal, data, aux.sigma, with_groups=False
+        )
+        tau = random_variable(
+            sigma_name(term.name), as_prior(priors, term.name).params["sigma"], None, data
+        )
+        group = Part(None, term.values, term.index, term.factor, len(term.levels))
+        parts = LinearParts(common.common, common.offset, (group,))
+        stats = statistics(design, parts)
+        if not (required or worth_it(stats, design.n_obs)):
+            return None
+        squares, tables = common_quadratic(parts, stats, data, len(parts.common))
+        sigma = aux.values()["sigma"]
+        log_density, mean, sd = integrate_out(stats, tables, squares, data, sigma, tau)
+        pm.Potential(f"{design.response.name}_summed", log_density)
+        data.fill()
+    draws = EffectDraws(model, term, mean, sd, rows_model)
+    order = display_order(design, priors)
+    return BuiltModel(
+        model, design.response.name, design.response.values, tuple(internal), order, COLLAPSED,
+        complete=draws,
+    )  # fmt: skip
 
 
 #: A fit of at least this many rows that samples the rows says how long it may take.
@@ -330,7 +393,7 @@ def summed_for(
         return None
     settings = (design, model.priors, model.noncentered, model.center_predictors, bool(choice))
     if model.family.likelihood.name == "Normal":
-        summed = summed_model(*settings)
+        summed = summed_model(*settings, rows_model=model.backend.model)
     else:
         summed = counted_model(*settings, link=model.link)
     if summed is None:
