@@ -10,6 +10,12 @@ posterior means from a fit of the rows, in posterior SDs.
     python benchmarks/large_data.py --rows 10000000
     python benchmarks/large_data.py --rows 100000 --compare  # against a fit of the rows
     python benchmarks/large_data.py --rows 100000 --store tests/data/large_gaussian_100k.json
+    python benchmarks/large_data.py --rows 10000000 --predict  # and predict, save, load
+
+``--predict`` then predicts the mean of every training row in chunks
+(``fitted.chunked(...).point``), saves the fit without its training rows
+(``posterior_only=True``), loads it and predicts 1,000 rows from the file; the peak memory
+printed then covers all of it.
 
 ``--store`` fits the rows (the sampler every fit used before the statistics) and writes the
 posterior means, SDs and Monte-Carlo standard errors that ``tests/test_large_slow.py``
@@ -59,7 +65,33 @@ def summary(idata) -> dict:
     }
 
 
-def one(rows: int, compare: bool, store: str | None) -> dict:
+def predict_and_save(model, idata, data: pd.DataFrame) -> dict:
+    """Chunked predictions of every row, then a save without the rows, a load, a prediction."""
+    import tempfile
+
+    import bayesmm as bmm
+
+    fitted = model.fitted(idata)
+    start = time.perf_counter()
+    table = fitted.chunked(chunk_rows=50_000).point(data)
+    predicted = time.perf_counter() - start
+    assert len(table) == len(data)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "large.nc"
+        start = time.perf_counter()
+        fitted.save(path, posterior_only=True)
+        saved = time.perf_counter() - start
+        size = path.stat().st_size
+        loaded = bmm.load(path)
+        loaded.point(data.iloc[:1_000])
+    return {
+        "predict_all_rows_s": round(predicted, 1),
+        "save_s": round(saved, 1),
+        "file_mb": round(size / 2**20),
+    }
+
+
+def one(rows: int, compare: bool, store: str | None, predict: bool = False) -> dict:
     import arviz as az
 
     import bayesmm as bmm
@@ -81,6 +113,7 @@ def one(rows: int, compare: bool, store: str | None) -> dict:
     )
     fitted = time.perf_counter() - start
     ess = az.ess(idata, var_names=list(COMPARED))
+    extra = predict_and_save(model, idata, data) if predict else {}
     out = {
         "rows": rows,
         "build_s": round(built, 1),
@@ -89,6 +122,7 @@ def one(rows: int, compare: bool, store: str | None) -> dict:
         "min_ess": int(min(float(ess[v].min()) for v in ess.data_vars)),
         "likelihood": idata.attrs["likelihood"],
         "sampler": idata.attrs["inference_method"],
+        **extra,
     }
     if store:
         Path(store).write_text(
@@ -111,15 +145,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--store", help="write the rows fit's posterior summary here (one size)")
+    parser.add_argument("--predict", action="store_true", help="then predict, save and load")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.rows[0], args.compare, args.store)))
+        print(json.dumps(one(args.rows[0], args.compare, args.store, args.predict)))
         return
     for rows in args.rows:
         command = [sys.executable, __file__, "--one", "--rows", str(rows)]
         command += ["--compare"] if args.compare else []
         command += ["--store", args.store] if args.store else []
+        command += ["--predict"] if args.predict else []
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             print(f"{rows} rows failed:\n{result.stderr[-3000:]}")
