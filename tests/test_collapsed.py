@@ -144,3 +144,17 @@ def test_a_fit_has_the_variables_of_a_fit_of_the_rows(frame, stub_sampler, level
     # Reproducible from the seed.
     again = model.fit(draws=5, chains=2, sufficient_statistics=True, random_seed=1)
     np.testing.assert_array_equal(again.posterior["1|g"], forced.posterior["1|g"])
+
+
+def test_an_approximation_of_a_collapsed_model_gets_the_effects_too(frame):
+    model = bmm.Model("y ~ x + (1|g)", frame)
+    idata = model.fit(
+        inference_method="laplace", draws=200, chains=2, sufficient_statistics=True, random_seed=2
+    )
+    assert idata.attrs["likelihood"] == COLLAPSED
+    assert idata.posterior["1|g"].shape == (2, 200, LEVELS)
+    # The effects' posterior means against the data: each level's mean residual, shrunk.
+    effects = idata.posterior["1|g"].mean(("chain", "draw")).values
+    residual = frame["y"] - 300 - 2 * frame["x"]
+    raw = residual.groupby(model.design.group_terms[0].index).mean().values
+    assert np.corrcoef(effects, raw)[0, 1] > 0.95

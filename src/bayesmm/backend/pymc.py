@@ -467,10 +467,11 @@ def sample(
         )
         arguments = sampler_arguments(inference_method, options, asked)
         idata = run_sampler(model, inference_method, **arguments)
-    if summed is not None and summed.complete is not None:
-        idata.posterior = summed.complete(idata["posterior"], random_seed)  # type: ignore[attr-defined]
+    ran = summed if summed is not None and model is summed.model else built
+    if ran.complete is not None:
+        idata.posterior = ran.complete(idata["posterior"], random_seed)  # type: ignore[attr-defined]
     idata = tidy(built, idata, inference_method, log_likelihood)
-    idata.attrs["likelihood"] = (summed or built).likelihood
+    idata.attrs["likelihood"] = ran.likelihood
     return idata
 
 
