@@ -24,7 +24,9 @@ def frame():
     n = 240
     g = rng.integers(0, LEVELS, n)
     x = rng.normal(size=n)
-    data = pd.DataFrame({"x": x, "g": g.astype(str), "o": rng.normal(size=n)})
+    data = pd.DataFrame(
+        {"x": x, "g": g.astype(str), "o": rng.normal(size=n), "w": rng.uniform(0.5, 2, n)}
+    )
     # Far from zero, as the statistics are taken around a reference (see sufficient).
     data["y"] = 300 + 2 * x + rng.normal(0, 3, LEVELS)[g] + rng.normal(size=n) * 2
     return data
@@ -37,14 +39,18 @@ def _collapsed(model):
         model.noncentered,
         model.center_predictors,
         required=True,
-        rows_model=model.backend.model,
+        collapse=True,
     )
     assert built is not None and built.likelihood == COLLAPSED
     return built
 
 
 def _marginal(frame, model, beta, sigma, tau):
-    """log p(y | beta, sigma, tau) with the effects integrated out, group by group."""
+    """log p(y | beta, sigma, tau) with the effects integrated out, group by group.
+
+    With weights, the model's likelihood is sum(w log N(y | eta, sigma)), which is
+    sum(log N(y | eta, sigma / sqrt(w))) plus a constant per row; the effects are integrated
+    out of the former."""
     design = model.design
     term = design.group_terms[0]
     column = np.ones(len(frame)) if term.values is None else np.asarray(term.values)[:, 0]
@@ -52,20 +58,29 @@ def _marginal(frame, model, beta, sigma, tau):
     if design.offset is not None:
         mean = mean + design.offset.values
     y = design.response.values
-    total = 0.0
+    w = np.ones(len(frame)) if design.weights is None else np.asarray(design.weights)
+    total = np.sum(-(w - 1) / 2 * np.log(2 * np.pi * sigma**2) - np.log(w) / 2)
     for level in range(len(term.levels)):
         rows = term.index == level
         z = column[rows]
-        cov = sigma**2 * np.eye(rows.sum()) + tau**2 * np.outer(z, z)
+        cov = np.diag(sigma**2 / w[rows]) + tau**2 * np.outer(z, z)
         total += stats.multivariate_normal(mean[rows], cov).logpdf(y[rows])
     return total
 
 
 @pytest.mark.parametrize(
-    "formula", ["y ~ x + (1|g)", "y ~ x + offset(o) + (1|g)", "y ~ 0 + x + (0 + x|g)", "y ~ (1|g)"]
+    ("formula", "options"),
+    [
+        ("y ~ x + (1|g)", {}),
+        ("y ~ x + offset(o) + (1|g)", {}),
+        ("y ~ x + (1|g)", {"weights": "w"}),
+        ("y ~ 0 + x + (0 + x|g)", {}),
+        ("y ~ (1|g)", {}),
+        ("y ~ 0 + (1|g)", {}),
+    ],
 )
-def test_the_log_density_is_the_exact_marginal_likelihood(frame, formula):
-    model = bmm.Model(formula, frame, center_predictors=False)
+def test_the_log_density_is_the_exact_marginal_likelihood(frame, formula, options):
+    model = bmm.Model(formula, frame, center_predictors=False, **options)
     built = _collapsed(model)
     summed = built.model
     (density,) = summed.replace_rvs_by_values(summed.potentials)
@@ -99,7 +114,7 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     posterior = xr.Dataset(
         {name: (("chain", "draw"), np.full((1, draws), value)) for name, value in one.items()}
     )
-    effects = built.complete(posterior, 6)["1|g"].values[0]
+    effects = built.complete(posterior, 6, False)["1|g"].values[0]
     # The exact conditional: u_l | y ~ Normal(m_l, s_l), s_l^-2 = n_l / sigma^2 + 1 / tau^2.
     term = model.design.group_terms[0]
     residual = model.design.response.values - np.asarray(model.design.common) @ beta
@@ -113,6 +128,12 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     np.testing.assert_array_less(np.abs(effects.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
 
 
+def _normal(name, mu, sigma, dims=None):
+    import pymc as pm
+
+    return pm.Normal(name, mu=mu, sigma=sigma, dims=dims)
+
+
 @pytest.mark.parametrize(
     ("formula", "options", "collapses"),
     [
@@ -122,6 +143,9 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
         ("y ~ x + (1|g) + (1|o)", {}, False),  # two factors
         ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
         ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("StudentT", nu=3, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=[1.0])))}}, False),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", dist=_normal, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=1)))}}, True),
     ],
 )  # fmt: skip
 def test_only_one_group_term_of_one_column_with_a_population_is_integrated_out(

@@ -47,9 +47,9 @@ class BuiltModel:
     #: ``batched(batch_size=...)`` builds the minibatch model of these rows (for minibatch
     #: ADVI); ``None`` where there is none.
     batched: Callable[..., BuiltModel] | None = None
-    #: ``complete(posterior, random_seed)`` adds the variables a model integrated out,
-    #: drawn from their conditional posterior (:mod:`bayesmm.backend.collapsed`).
-    complete: Callable[[xr.Dataset, Any], xr.Dataset] | None = None
+    #: ``complete(posterior, random_seed, log_likelihood)`` adds the variables a model
+    #: integrated out, drawn from their conditional posterior (``backend.collapsed``).
+    complete: Callable[[xr.Dataset, Any, bool], xr.Dataset] | None = None
 
 
 def model_coords(design: Design) -> dict[str, Any]:

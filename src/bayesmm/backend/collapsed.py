@@ -2,13 +2,16 @@
 
 For a gaussian model with the identity link and one group term of one column (``(1|g)``,
 or a slope without its intercept), the effects ``u_l ~ Normal(0, tau)`` are normal given
-everything else, so they can be integrated out of the likelihood in closed form: with the
-statistics of :mod:`bayesmm.backend.sufficient` (``g_l`` the summed squares of the term's
-column in level ``l``, ``c_l`` its products with the residual of the common part ``r``),
+everything else, so they can be integrated out of the likelihood in closed form. With the
+statistics of :mod:`bayesmm.backend.sufficient` (all weighted by the rows' weights): ``g_l``
+the summed squares of the term's column ``z`` in level ``l``, ``c_l`` its products with the
+response less the offset and the reference, and ``G_l`` its products with the common columns,
 
     log p(y | beta, sigma, tau) = log p_common(y | beta, sigma)
         + sum_l [ -log(tau) - log(P_l) / 2 + b_l^2 / (2 P_l) ],
-    P_l = g_l / sigma^2 + 1 / tau^2,   b_l = (c_l - G_l beta) / sigma^2,
+    P_l = g_l / sigma^2 + 1 / tau^2,   b_l = (c_l - G_l beta) / sigma^2
+
+(``c_l - G_l beta`` is the product of ``z`` with the residual of the common part),
 
 where ``log p_common`` is the summed likelihood with the effects at zero. NUTS then samples
 only the common coefficients, ``sigma`` and ``tau`` (a handful of numbers, however many
@@ -35,7 +38,7 @@ from pytensor.graph.replace import clone_replace
 from .._names import sigma_name
 from ..design import Design, GroupTerm
 from ..priors import Prior, PriorSet
-from .variables import Containers, hyper_dims, term_dims
+from .variables import Containers, term_dims
 
 __all__ = ["COLLAPSED", "collapsible", "integrate_out", "EffectDraws"]
 
@@ -57,12 +60,18 @@ def collapsible(design: Design, priors: PriorSet) -> GroupTerm | None:
     if not isinstance(prior, Prior) or not prior.is_normal_with_hyperprior:
         return None
     mu = prior.params.get("mu", 0.0)
-    if isinstance(mu, Prior) or np.any(np.asarray(mu) != 0):
+    if prior.dist is not None or isinstance(mu, Prior) or np.any(np.asarray(mu) != 0):
         return None
-    sigma = prior.params["sigma"]
-    if hyper_dims(sigma, term_dims(term)) is not None or sigma.dist is not None:
-        return None
-    return term
+    return term if _scalar(prior.params["sigma"]) else None
+
+
+def _scalar(prior: Prior) -> bool:
+    """Whether ``prior`` makes one number: no vector parameter at any depth."""
+    return all(
+        _scalar(value) if isinstance(value, Prior) else np.ndim(value) == 0
+        for value in prior.params.values()
+        if not isinstance(value, str)
+    )
 
 
 def integrate_out(
@@ -75,10 +84,10 @@ def integrate_out(
     the residuals with the effects at zero (``sufficient.common_quadratic``).
     """
     side = len(tables)  # the group term's side of theta
-    g = data.param(_block(stats, side, side)[:, 0, 0])
+    g = data.param(_products(stats, side, side)[:, 0, 0])
     c = data.param(stats.cross[side][:, 0])
     for a, table in enumerate(tables):
-        c = c - pt.sum(data.param(_block(stats, a, side)[:, :, 0]) * table, axis=1)
+        c = c - pt.sum(data.param(_products(stats, a, side)[:, :, 0]) * table, axis=1)
     precision = g / sigma**2 + 1 / tau**2
     shift = c / sigma**2
     weight = data.param(stats.weight)
@@ -91,44 +100,49 @@ def integrate_out(
     return log_density, shift / precision, 1 / pt.sqrt(precision)
 
 
-def _block(stats: Any, a: int, b: int) -> np.ndarray:
+def _products(stats: Any, a: int, b: int) -> np.ndarray:
     return next(block.products for block in stats.blocks if (block.a, block.b) == (a, b))
 
 
 class EffectDraws:
     """Draws a collapsed term's effects from their conditional posterior, for each draw of
-    the other variables; a callable ``(posterior, random_seed) -> posterior``."""
+    the other variables: a callable ``(posterior, random_seed, log_likelihood) ->
+    posterior``.
+
+    When the model of the rows is ``noncentred`` and its pointwise log-likelihood is to be
+    computed (``log_likelihood``), it adds the offsets ``u / tau`` that model reads.
+    """
 
     def __init__(
-        self, model: pm.Model, term: GroupTerm, mean: Any, sd: Any, rows_model: pm.Model
+        self, model: pm.Model, term: GroupTerm, mean: Any, sd: Any, noncentred: bool
     ) -> None:
         self.term = term
+        self.noncentred = noncentred
         self.dims = term_dims(term)
         self.names = [rv.name for rv in model.free_RVs]
-        stand_ins = {rv: rv.type() for rv in model.free_RVs}
-        outputs = clone_replace([mean, sd], replace=stand_ins)
-        self.function = pytensor.function(
-            list(stand_ins.values()), outputs, on_unused_input="ignore"
-        )
-        # The model of the rows samples non-centred offsets when its levels have few rows;
-        # its log-likelihood then needs them too.
-        self.offset = f"{term.name}_offset"
-        self.with_offset = self.offset in rows_model.named_vars
+        self._stand_ins = {rv: rv.type() for rv in model.free_RVs}
+        self._outputs = clone_replace([mean, sd], replace=self._stand_ins)
+        self._function: Any = None
 
-    def __call__(self, posterior: xr.Dataset, random_seed: Any) -> xr.Dataset:
+    def __call__(self, posterior: xr.Dataset, random_seed: Any, log_likelihood: bool) -> xr.Dataset:
+        if self._function is None:  # compiled at the first use
+            self._function = pytensor.function(
+                list(self._stand_ins.values()), self._outputs, on_unused_input="ignore"
+            )
         values = [posterior[name].values for name in self.names]
         chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        rng = np.random.default_rng(random_seed)
+        # A stream of its own, spawned from the fit's seed (the sampler used the seed itself).
+        rng = np.random.default_rng(np.random.SeedSequence(random_seed).spawn(1)[0])
         effects = np.empty((chains, draws, len(self.term.levels)))
         for c in range(chains):
             for d in range(draws):
-                mean, sd = self.function(*(v[c, d] for v in values))
+                mean, sd = self._function(*(v[c, d] for v in values))
                 effects[c, d] = mean + sd * rng.standard_normal(mean.shape)
         dims = ("chain", "draw", *self.dims)
         coords = {self.dims[0]: list(self.term.levels)}
         out = posterior.assign({self.term.name: xr.DataArray(effects, dims=dims, coords=coords)})
-        if self.with_offset:
+        if self.noncentred and log_likelihood:
             tau = posterior[sigma_name(self.term.name)].values[:, :, None]
             offset = xr.DataArray(effects / tau, dims=dims, coords=coords)
-            out = out.assign({self.offset: offset})
+            out = out.assign({f"{self.term.name}_offset": offset})
         return out

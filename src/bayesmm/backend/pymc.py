@@ -412,7 +412,8 @@ def sample(
 
     With ``summed`` (:func:`~bayesmm.backend.sufficient.summed_model` of ``built``), the
     sampler runs on the summed rows; the log-likelihood of each row, when stored, comes from
-    ``built``, which has the same variables.
+    ``built``, which has the same variables once the summed model's ``complete`` (if any)
+    has drawn those it integrated out.
 
     The posterior keeps the user-facing variables; the internal ones of
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
@@ -469,7 +470,8 @@ def sample(
         idata = run_sampler(model, inference_method, **arguments)
     ran = summed if summed is not None and model is summed.model else built
     if ran.complete is not None:
-        idata.posterior = ran.complete(idata["posterior"], random_seed)  # type: ignore[attr-defined]
+        completed = ran.complete(idata["posterior"], random_seed, log_likelihood)
+        idata.posterior = completed  # type: ignore[attr-defined]
     idata = tidy(built, idata, inference_method, log_likelihood)
     idata.attrs["likelihood"] = ran.likelihood
     return idata

@@ -40,7 +40,7 @@ from ..links import Link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out
-from .effects import LinearParts, Part, linear_parts, on_rows
+from .effects import LinearParts, Part, linear_parts, on_rows, use_noncentered
 from .likelihoods import Auxiliary
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior, random_variable
 
@@ -51,7 +51,6 @@ __all__ = [
     "statistics",
     "worth_it",
     "summed_model",
-    "common_quadratic",
     "summed_for",
     "counted_model",
     "identical_rows",
@@ -211,7 +210,7 @@ def _table(part: Any, levels: int) -> Any:
     return pt.reshape(part.coef, (levels, -1))
 
 
-def common_quadratic(
+def _common_quadratic(
     parts: LinearParts, stats: Statistics, data: Containers, sides: int | None = None
 ) -> tuple[Any, list[Any]]:
     """``sum(w (r - W theta)^2)`` over the first ``sides`` sides of ``theta`` (all by
@@ -241,7 +240,7 @@ def _add_likelihood(
     name: str, parts: LinearParts, stats: Statistics, sigma: Any, data: Containers
 ) -> Any:
     """Add the log-likelihood of the summed rows to the model as the potential ``name``."""
-    squares, _ = common_quadratic(parts, stats, data)
+    squares, _ = _common_quadratic(parts, stats, data)
     weight = data.param(stats.weight)
     log_density = (
         -weight * pt.log(sigma)
@@ -261,19 +260,21 @@ def summed_model(
     noncentered: bool | str,
     center: bool,
     required: bool = False,
-    rows_model: pm.Model | None = None,
+    collapse: bool = False,
 ) -> BuiltModel | None:
     """The model of ``build_model`` with the rows summed: the same variables, under the same
     names, and no per-row data (so no observed variable: the log-likelihood of each row
     comes from the model of the rows). ``None`` when the statistics would not be much
     smaller than the rows (see :func:`worth_it`), unless ``required``.
 
-    Given the model of the rows (``rows_model``), a model with one group term of one column
-    has its effects integrated out (:mod:`bayesmm.backend.collapsed`)."""
-    term = collapsible(design, priors) if rows_model is not None else None
+    With ``collapse``, a model with one group term of one column has its effects integrated
+    out instead (:mod:`bayesmm.backend.collapsed`): they are missing from its posterior
+    until :attr:`BuiltModel.complete` draws them.
+    """
+    term = collapsible(design, priors) if collapse else None
     if term is not None:
-        assert rows_model is not None
-        return _collapsed(design, priors, term, center, rows_model, required)
+        noncentred = use_noncentered(term, design.n_obs, noncentered)
+        return _collapsed(design, priors, term, center, noncentred, required)
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     with pm.Model(coords=coords) as model:
@@ -297,7 +298,7 @@ def _collapsed(
     priors: PriorSet,
     term: GroupTerm,
     center: bool,
-    rows_model: pm.Model,
+    noncentred: bool,
     required: bool,
 ) -> BuiltModel | None:
     """The summed model with ``term``'s effects integrated out; its ``complete`` draws them
@@ -319,12 +320,12 @@ def _collapsed(
         stats = statistics(design, parts)
         if not (required or worth_it(stats, design.n_obs)):
             return None
-        squares, tables = common_quadratic(parts, stats, data, len(parts.common))
+        squares, tables = _common_quadratic(parts, stats, data, len(parts.common))
         sigma = aux.values()["sigma"]
         log_density, mean, sd = integrate_out(stats, tables, squares, data, sigma, tau)
         pm.Potential(f"{design.response.name}_summed", log_density)
         data.fill()
-    draws = EffectDraws(model, term, mean, sd, rows_model)
+    draws = EffectDraws(model, term, mean, sd, noncentred)
     order = display_order(design, priors)
     return BuiltModel(
         model, design.response.name, design.response.values, tuple(internal), order, COLLAPSED,
@@ -393,7 +394,7 @@ def summed_for(
         return None
     settings = (design, model.priors, model.noncentered, model.center_predictors, bool(choice))
     if model.family.likelihood.name == "Normal":
-        summed = summed_model(*settings, rows_model=model.backend.model)
+        summed = summed_model(*settings, collapse=True)
     else:
         summed = counted_model(*settings, link=model.link)
     if summed is None:
