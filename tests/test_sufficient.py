@@ -84,9 +84,13 @@ def test_statistics_as_large_as_the_rows_are_not_used_by_default(frame, monkeypa
     monkeypatch.setattr(sufficient, "SHORTCUT_MIN_ROWS", 1_000)
     # One level per 2 rows: the statistics are not much smaller than the rows.
     fine = frame.assign(g=np.arange(len(frame)) // 2)
-    model = bmm.Model("y ~ x + (1|g)", fine)
+    model = bmm.Model("y ~ x + (1|g) + (1|h)", fine)
     assert sufficient.summed_for(model, None) is None
     assert sufficient.summed_for(model, True) is not None
+    # With its effects integrated out, NUTS samples four numbers whatever the levels, and a
+    # gradient reads fewer numbers than the rows: worth it at any size.
+    collapsed = sufficient.summed_for(bmm.Model("y ~ x + (1|g)", fine), None)
+    assert collapsed is not None and collapsed.likelihood == COLLAPSED
 
 
 @pytest.mark.parametrize(

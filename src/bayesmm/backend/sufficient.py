@@ -274,7 +274,7 @@ def summed_model(
     term = collapsible(design, priors) if collapse else None
     if term is not None:
         noncentred = use_noncentered(term, design.n_obs, noncentered)
-        return _collapsed(design, priors, term, center, noncentred, required)
+        return _collapsed(design, priors, term, center, noncentred)
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     with pm.Model(coords=coords) as model:
@@ -299,11 +299,13 @@ def _collapsed(
     term: GroupTerm,
     center: bool,
     noncentred: bool,
-    required: bool,
-) -> BuiltModel | None:
+) -> BuiltModel:
     """The summed model with ``term``'s effects integrated out; its ``complete`` draws them
-    back into a posterior (:mod:`bayesmm.backend.collapsed`). ``None`` as for
-    :func:`summed_model`."""
+    back into a posterior (:mod:`bayesmm.backend.collapsed`).
+
+    Worth it at any size (unlike :func:`worth_it`'s test): NUTS samples a few numbers, and a
+    gradient reads one number per level and per common column, never more than the rows.
+    """
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     with pm.Model(coords=coords) as model:
@@ -318,8 +320,6 @@ def _collapsed(
         group = Part(None, term.values, term.index, term.factor, len(term.levels))
         parts = LinearParts(common.common, common.offset, (group,))
         stats = statistics(design, parts)
-        if not (required or worth_it(stats, design.n_obs)):
-            return None
         squares, tables = _common_quadratic(parts, stats, data, len(parts.common))
         sigma = aux.values()["sigma"]
         log_density, mean, sd = integrate_out(stats, tables, squares, data, sigma, tau)
