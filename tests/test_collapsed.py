@@ -45,27 +45,49 @@ def _collapsed(model):
     return built
 
 
-def _marginal(frame, model, beta, sigma, tau):
-    """log p(y | beta, sigma, tau) with the effects integrated out, group by group.
+def _marginal(model, beta, sigma, cov):
+    """log p(y | beta, sigma, Sigma) with the effects integrated out, level by level.
 
     With weights, the model's likelihood is sum(w log N(y | eta, sigma)), which is
     sum(log N(y | eta, sigma / sqrt(w))) plus a constant per row; the effects are integrated
     out of the former."""
     design = model.design
-    term = design.group_terms[0]
-    column = np.ones(len(frame)) if term.values is None else np.asarray(term.values)[:, 0]
+    n = design.n_obs
+    terms = design.group_terms
+    z = np.hstack([np.ones((n, 1)) if t.values is None else np.asarray(t.values) for t in terms])
     mean = np.asarray(design.common) @ beta
     if design.offset is not None:
         mean = mean + design.offset.values
     y = design.response.values
-    w = np.ones(len(frame)) if design.weights is None else np.asarray(design.weights)
+    w = np.ones(n) if design.weights is None else np.asarray(design.weights)
     total = np.sum(-(w - 1) / 2 * np.log(2 * np.pi * sigma**2) - np.log(w) / 2)
-    for level in range(len(term.levels)):
-        rows = term.index == level
-        z = column[rows]
-        cov = np.diag(sigma**2 / w[rows]) + tau**2 * np.outer(z, z)
-        total += stats.multivariate_normal(mean[rows], cov).logpdf(y[rows])
+    for level in range(len(terms[0].levels)):
+        rows = terms[0].index == level
+        covariance = np.diag(sigma**2 / w[rows]) + z[rows] @ cov @ z[rows].T
+        total += stats.multivariate_normal(mean[rows], covariance).logpdf(y[rows])
     return total
+
+
+def _hyperparameters(model, summed):
+    """A function of a point: the common coefficients (in the design's column order),
+    sigma, and the effects' covariance, read from the summed model's variables."""
+    common = [summed[t.name] for t in model.design.common_terms]
+    sds = [summed[f"{t.name}_sigma"] for t in model.design.group_terms]
+    corr = [v for v in summed.deterministics if v.name.endswith("_corr")]
+    outs = summed.replace_rvs_by_values([*common, summed["sigma"], *sds, *corr])
+    function = summed.compile_fn(outs, inputs=summed.value_vars, on_unused_input="ignore")
+
+    def at(point):
+        values = function(point)
+        beta = np.concatenate([np.ravel(v) for v in values[: len(common)]] + [np.zeros(0)])
+        sigma, rest = values[len(common)], values[len(common) + 1 :]
+        sd = np.array(rest[: len(sds)], dtype=float)
+        correlation = np.eye(len(sd))
+        if corr:
+            correlation[0, 1] = correlation[1, 0] = rest[-1]
+        return beta, float(sigma), np.outer(sd, sd) * correlation
+
+    return at
 
 
 @pytest.mark.parametrize(
@@ -77,32 +99,36 @@ def _marginal(frame, model, beta, sigma, tau):
         ("y ~ 0 + x + (0 + x|g)", {}),
         ("y ~ (1|g)", {}),
         ("y ~ 0 + (1|g)", {}),
+        ("y ~ x + (x|g)", {}),  # two correlated columns
+        ("y ~ x + (x|g)", {"weights": "w"}),
+        ("y ~ x + (x||g)", {}),  # two independent ones
     ],
 )
 def test_the_log_density_is_the_exact_marginal_likelihood(frame, formula, options):
     model = bmm.Model(formula, frame, center_predictors=False, **options)
-    built = _collapsed(model)
-    summed = built.model
+    summed = _collapsed(model).model
     (density,) = summed.replace_rvs_by_values(summed.potentials)
     potential = summed.compile_fn(density, inputs=summed.value_vars, on_unused_input="ignore")
+    hyperparameters = _hyperparameters(model, summed)
     rng = np.random.default_rng(5)
-    names = list(model.design.common_terms)
-    shapes = summed.initial_point()
+    start = summed.initial_point()
     for _ in range(3):
-        beta = np.array([300.0, 2.0])[: np.asarray(model.design.common).shape[1]]
-        beta = beta + rng.normal(size=beta.shape) * 0.1
-        sigma, tau = rng.uniform(1.5, 2.5), rng.uniform(2.0, 4.0)
-        point = {"sigma_log__": np.log(sigma), "1|g_sigma_log__": np.log(tau)}
-        if "0 + x|g" in formula:
-            point = {"sigma_log__": np.log(sigma), "x|g_sigma_log__": np.log(tau)}
-        start = 0
-        for term in names:
-            width = len(term.columns)
-            value = beta[start : start + width]
-            point[term.name] = value.reshape(np.shape(shapes[term.name]))
-            start += width
-        expected = _marginal(frame, model, beta, sigma, tau)
+        point = {k: v + rng.normal(size=np.shape(v)) * 0.3 for k, v in start.items()}
+        if "Intercept" in point:
+            point["Intercept"] = 300 + rng.normal()
+        expected = _marginal(model, *hyperparameters(point))
         assert float(potential(point)) == pytest.approx(expected, rel=1e-10)
+
+
+def _draw_moments(built, one, draws=4_000):
+    posterior = xr.Dataset(
+        {
+            name: (("chain", "draw", *[f"d{i}" for i in range(np.ndim(value))]),
+                   np.broadcast_to(value, (1, draws, *np.shape(value))))
+            for name, value in one.items()
+        }
+    )  # fmt: skip
+    return built.complete(posterior, 6, False)
 
 
 def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
@@ -111,10 +137,7 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     beta, sigma, tau = np.array([299.5, 2.1]), 2.2, 2.8
     draws = 4_000
     one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, "1|g_sigma": tau}
-    posterior = xr.Dataset(
-        {name: (("chain", "draw"), np.full((1, draws), value)) for name, value in one.items()}
-    )
-    effects = built.complete(posterior, 6, False)["1|g"].values[0]
+    effects = _draw_moments(built, one, draws)["1|g"].values[0]
     # The exact conditional: u_l | y ~ Normal(m_l, s_l), s_l^-2 = n_l / sigma^2 + 1 / tau^2.
     term = model.design.group_terms[0]
     residual = model.design.response.values - np.asarray(model.design.common) @ beta
@@ -128,6 +151,34 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     np.testing.assert_array_less(np.abs(effects.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
 
 
+def test_correlated_effects_are_drawn_from_their_exact_conditional_posterior(frame):
+    model = bmm.Model("y ~ x + (x|g)", frame, center_predictors=False)
+    built = _collapsed(model)
+    beta, sigma = np.array([299.5, 2.1]), 2.2
+    cov = np.array([[9.0, 1.5], [1.5, 1.0]])
+    chol = np.linalg.cholesky(cov)
+    draws = 4_000
+    free = [rv.name for rv in built.model.free_RVs]
+    packed = next(name for name in free if name.endswith("_chol"))
+    one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, packed: chol[np.tril_indices(2)]}
+    out = _draw_moments(built, one, draws)
+    effects = np.stack([out["1|g"].values[0], out["x|g"].values[0]], axis=-1)
+    # The exact conditional per level: precision Z'Z / sigma^2 + Sigma^-1, mean from Z'r.
+    term = model.design.group_terms[0]
+    z = np.column_stack([np.ones(len(frame)), frame["x"]])
+    residual = model.design.response.values - np.asarray(model.design.common) @ beta
+    for level in range(LEVELS):
+        rows = term.index == level
+        precision = z[rows].T @ z[rows] / sigma**2 + np.linalg.inv(cov)
+        covariance = np.linalg.inv(precision)
+        mean = covariance @ z[rows].T @ residual[rows] / sigma**2
+        sd = np.sqrt(np.diag(covariance))
+        got = effects[:, level]
+        # As above: 4.5 standard errors, now over 2 x 12 means and 2 x 12 SDs.
+        np.testing.assert_array_less(np.abs(got.mean(axis=0) - mean), 4.5 * sd / np.sqrt(draws))
+        np.testing.assert_array_less(np.abs(got.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
+
+
 def _normal(name, mu, sigma, dims=None):
     import pymc as pm
 
@@ -139,7 +190,9 @@ def _normal(name, mu, sigma, dims=None):
     [
         ("y ~ x + (1|g)", {}, True),
         ("y ~ x + (0 + x|g)", {}, True),
-        ("y ~ x + (x|g)", {}, False),  # two columns: a block
+        ("y ~ x + (x|g)", {}, True),  # two columns: a block
+        ("y ~ x + (x||g)", {}, True),  # two independent terms
+        ("y ~ x + (x + o|g)", {}, False),  # three columns
         ("y ~ x + (1|g) + (1|o)", {}, False),  # two factors
         ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
         ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("StudentT", nu=3, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
@@ -148,23 +201,35 @@ def _normal(name, mu, sigma, dims=None):
         ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=1)))}}, True),
     ],
 )  # fmt: skip
-def test_only_one_group_term_of_one_column_with_a_population_is_integrated_out(
+def test_only_one_factor_of_at_most_two_columns_with_a_population_is_integrated_out(
     frame, formula, options, collapses
 ):
     model = bmm.Model(formula, frame.assign(o=(frame["o"] > 0).astype(str)), **options)
     assert (collapsible(model.design, model.priors) is not None) is collapses
 
 
+@pytest.mark.parametrize("formula", ["y ~ x + (1|g)", "y ~ x + (x|g)", "y ~ x + (x||g)"])
 @pytest.mark.parametrize("levels", [LEVELS, 120])  # centred and non-centred models of the rows
-def test_a_fit_has_the_variables_of_a_fit_of_the_rows(frame, stub_sampler, levels):
+def test_a_fit_has_the_variables_of_a_fit_of_the_rows(frame, stub_sampler, formula, levels):
     data = frame.assign(g=(np.arange(len(frame)) % levels).astype(str))
-    model = bmm.Model("y ~ x + (1|g)", data)
+    model = bmm.Model(formula, data)
     forced = model.fit(draws=5, chains=2, sufficient_statistics=True, random_seed=1)
     rows = model.fit(draws=5, chains=2, sufficient_statistics=False, random_seed=1)
     assert forced.attrs["likelihood"] == COLLAPSED
     assert list(forced.posterior.data_vars) == list(rows.posterior.data_vars)
-    assert forced.posterior["1|g"].shape == rows.posterior["1|g"].shape == (2, 5, levels)
-    assert forced.log_likelihood["y"].shape == (2, 5, len(frame))
+    for term in model.design.group_terms:
+        assert forced.posterior[term.name].shape == rows.posterior[term.name].shape
+        assert forced.posterior[term.name].shape == (2, 5, levels)
+    # The log-likelihood of each row, from the model of the rows (which reads what it
+    # samples in place of the effects: offsets, or a block's effects): that of the effects.
+    post = forced.posterior
+    level = model.design.group_terms[0].index
+    eta = post["Intercept"].values[..., None] + post["x"].values[..., None] * data["x"].values
+    eta = eta + post["1|g"].values[..., level] if "1|g" in post else eta
+    if "x|g" in post:
+        eta = eta + post["x|g"].values[..., level] * data["x"].values
+    expected = stats.norm.logpdf(data["y"].values, eta, post["sigma"].values[..., None])
+    np.testing.assert_allclose(forced.log_likelihood["y"].values, expected, rtol=1e-8)
     # Reproducible from the seed.
     again = model.fit(draws=5, chains=2, sufficient_statistics=True, random_seed=1)
     np.testing.assert_array_equal(again.posterior["1|g"], forced.posterior["1|g"])

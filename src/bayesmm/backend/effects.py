@@ -367,15 +367,8 @@ def block_effects(
     Reported: each term's effects and sds under the names of independent terms, and each
     correlation as ``"<column>:<column>_corr"``.
     """
-    terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
+    terms, chol, corr, sds = block_covariance(design, block, priors, internal, data)
     n_levels, width = len(terms[0].levels), sum(len(t.columns) for t in terms)
-    sd_dist = _block_sd_dist(block, terms, priors, data)
-    eta = as_prior(priors, block.prior_name).params["eta"]
-    name = f"{block.prior_name}_chol"
-    chol, corr, sds = pm.LKJCholeskyCov(
-        name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
-    )
-    internal.append(name)
     means = []
     for term in terms:
         mu = as_prior(priors, term.name).params.get("mu", 0.0)
@@ -400,16 +393,44 @@ def block_effects(
     for term in terms:
         stop = start + len(term.columns)
         dims = term_dims(term)
+        column = effects[:, start] if len(term.columns) == 1 else effects[:, start:stop]
+        out[term.name] = pm.Deterministic(term.name, column, dims=dims)
+        start = stop
+    block_summaries(design, block, terms, corr, sds)
+    return out
+
+
+def block_covariance(
+    design: Design, block: GroupBlock, priors: PriorSet, internal: list[str], data: Containers
+) -> tuple[list[GroupTerm], Any, Any, Any]:
+    """A block's terms and the Cholesky factor, correlations and sds of its effects'
+    covariance (see :func:`block_effects`)."""
+    terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
+    width = sum(len(t.columns) for t in terms)
+    sd_dist = _block_sd_dist(block, terms, priors, data)
+    eta = as_prior(priors, block.prior_name).params["eta"]
+    name = f"{block.prior_name}_chol"
+    chol, corr, sds = pm.LKJCholeskyCov(
+        name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
+    )
+    internal.append(name)
+    return terms, chol, corr, sds
+
+
+def block_summaries(
+    design: Design, block: GroupBlock, terms: list[GroupTerm], corr: Any, sds: Any
+) -> None:
+    """Report a block's sds under each term's ``_sigma`` name, and its correlations."""
+    start = 0
+    for term in terms:
+        stop = start + len(term.columns)
         if len(term.columns) == 1:
-            out[term.name] = pm.Deterministic(term.name, effects[:, start], dims=dims)
             pm.Deterministic(sigma_name(term.name), sds[start])
         else:
-            out[term.name] = pm.Deterministic(term.name, effects[:, start:stop], dims=dims)
-            pm.Deterministic(sigma_name(term.name), sds[start:stop], dims=dims[1:])
+            pm.Deterministic(sigma_name(term.name), sds[start:stop], dims=term_dims(term)[1:])
         start = stop
     for i, j, label in design.correlation_names(block):
         pm.Deterministic(label, corr[i, j])
-    return out
 
 
 def _block_sd_dist(

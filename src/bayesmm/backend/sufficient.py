@@ -33,16 +33,15 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .._errors import BayesmmWarning, DataError
-from .._names import sigma_name
-from ..design import Design, GroupTerm
+from ..design import Design
 from ..families import Family
 from ..links import Link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
-from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out
+from .collapsed import COLLAPSED, Collapsible, EffectDraws, collapsible, integrate_out, population
 from .effects import LinearParts, Part, linear_parts, on_rows, use_noncentered
 from .likelihoods import Auxiliary
-from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior, random_variable
+from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
 __all__ = [
     "SHORTCUT_MIN_ROWS",
@@ -271,10 +270,10 @@ def summed_model(
     out instead (:mod:`bayesmm.backend.collapsed`): they are missing from its posterior
     until :attr:`BuiltModel.complete` draws them.
     """
-    term = collapsible(design, priors) if collapse else None
-    if term is not None:
-        noncentred = use_noncentered(term, design.n_obs, noncentered)
-        return _collapsed(design, priors, term, center, noncentred)
+    spec = collapsible(design, priors) if collapse else None
+    if spec is not None:
+        noncentred = use_noncentered(spec.terms[0], design.n_obs, noncentered)
+        return _collapsed(design, priors, spec, center, noncentred)
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     with pm.Model(coords=coords) as model:
@@ -294,38 +293,34 @@ def summed_model(
 
 
 def _collapsed(
-    design: Design,
-    priors: PriorSet,
-    term: GroupTerm,
-    center: bool,
-    noncentred: bool,
+    design: Design, priors: PriorSet, spec: Collapsible, center: bool, noncentred: bool
 ) -> BuiltModel:
-    """The summed model with ``term``'s effects integrated out; its ``complete`` draws them
+    """The summed model with ``spec``'s effects integrated out; its ``complete`` draws them
     back into a posterior (:mod:`bayesmm.backend.collapsed`).
 
     Worth it at any size (unlike :func:`worth_it`'s test): NUTS samples a few numbers, and a
-    gradient reads one number per level and per common column, never more than the rows.
+    gradient reads a few numbers per level and per common column, never more than the rows.
     """
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
+    first = spec.terms[0]
     with pm.Model(coords=coords) as model:
         data = Containers(design.n_obs)
         aux = Auxiliary(priors.of_kind("auxiliary"), data)
         common = linear_parts(
             design, priors, center, False, internal, data, aux.sigma, with_groups=False
         )
-        tau = random_variable(
-            sigma_name(term.name), as_prior(priors, term.name).params["sigma"], None, data
-        )
-        group = Part(None, term.values, term.index, term.factor, len(term.levels))
+        chol = population(spec, design, priors, internal, data)
+        columns = spec.columns(design.n_obs)
+        group = Part(None, columns, first.index, first.factor, len(first.levels))
         parts = LinearParts(common.common, common.offset, (group,))
         stats = statistics(design, parts)
         squares, tables = _common_quadratic(parts, stats, data, len(parts.common))
         sigma = aux.values()["sigma"]
-        log_density, mean, sd = integrate_out(stats, tables, squares, data, sigma, tau)
+        log_density, mean, cov_chol = integrate_out(stats, tables, squares, data, sigma, chol)
         pm.Potential(f"{design.response.name}_summed", log_density)
         data.fill()
-    draws = EffectDraws(model, term, mean, sd, noncentred)
+    draws = EffectDraws(model, spec, mean, cov_chol, chol, noncentred)
     order = display_order(design, priors)
     return BuiltModel(
         model, design.response.name, design.response.values, tuple(internal), order, COLLAPSED,
