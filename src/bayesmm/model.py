@@ -256,8 +256,8 @@ class Model:
             cost per step independent of the number of rows. By default (``None``) this is
             done from 10,000 rows on, when the statistics are at most a quarter the size of
             the rows; ``True`` insists (a ``DataError`` says why a model cannot), ``False``
-            declines; with one group term of one column its effects are integrated out,
-            then drawn exactly. ``idata.attrs["likelihood"]`` says which ran (docs/large-data.md).
+            declines; effects on one factor (two columns at most) are integrated out, then
+            drawn exactly. ``idata.attrs["likelihood"]`` says which ran (docs/large-data.md).
         **kwargs
             Passed on to the sampler (e.g. ``target_accept`` for ``"pymc"`` and
             ``"numpyro"``, ``max_tree_depth`` for ``"numpyro"``).

@@ -266,9 +266,9 @@ def summed_model(
     comes from the model of the rows). ``None`` when the statistics would not be much
     smaller than the rows (see :func:`worth_it`), unless ``required``.
 
-    With ``collapse``, a model with one group term of one column has its effects integrated
-    out instead (:mod:`bayesmm.backend.collapsed`): they are missing from its posterior
-    until :attr:`BuiltModel.complete` draws them.
+    With ``collapse``, a model whose group terms are on one factor, with one or two columns,
+    has its effects integrated out instead (:mod:`bayesmm.backend.collapsed`): they are
+    missing from its posterior until :attr:`BuiltModel.complete` draws them.
     """
     spec = collapsible(design, priors) if collapse else None
     if spec is not None:
