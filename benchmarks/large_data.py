@@ -11,6 +11,7 @@ posterior means from a fit of the rows, in posterior SDs.
     python benchmarks/large_data.py --rows 100000 --compare  # against a fit of the rows
     python benchmarks/large_data.py --rows 100000 --store tests/data/large_gaussian_100k.json
     python benchmarks/large_data.py --rows 10000000 --predict  # and predict, save, load
+    python benchmarks/large_data.py --slopes                   # y ~ x + (x|g) instead
 
 ``--predict`` then predicts the mean of every training row in chunks
 (``fitted.chunked(...).point``), saves the fit without its training rows
@@ -40,7 +41,12 @@ ROWS_PER_GROUP = 100
 COMPARED = ("Intercept", "x", "1|g_sigma", "sigma")
 
 
-def simulate(rows: int, seed: int = 0) -> pd.DataFrame:
+#: ``--slopes``: correlated random slopes, and what is compared then.
+SLOPES = "y ~ x + (x|g)"
+COMPARED_SLOPES = ("Intercept", "x", "1|g_sigma", "x|g_sigma", "1|g:x|g_corr", "sigma")
+
+
+def simulate(rows: int, seed: int = 0, slopes: bool = False) -> pd.DataFrame:
     """``y = 1 + 0.5 x + u_g + e``, ``u ~ N(0, 0.7^2)``, ``e ~ N(0, 1)``."""
     rng = np.random.default_rng(seed)
     groups = max(rows // ROWS_PER_GROUP, 1)
@@ -48,20 +54,23 @@ def simulate(rows: int, seed: int = 0) -> pd.DataFrame:
     x = rng.normal(size=rows)
     u = rng.normal(0, 0.7, groups)
     y = 1.0 + 0.5 * x + u[g] + rng.normal(size=rows)
+    if slopes:  # v ~ N(0, 0.3^2), correlated 0.5 with u
+        v = 0.5 * 0.3 / 0.7 * u + rng.normal(0, 0.3 * np.sqrt(0.75), groups)
+        y = y + v[g] * x
     return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g)})
 
 
-def summary(idata) -> dict:
+def summary(idata, compared=COMPARED) -> dict:
     import arviz as az
 
-    table = az.summary(idata, var_names=list(COMPARED), kind="all", round_to="none")
+    table = az.summary(idata, var_names=list(compared), kind="all", round_to="none")
     return {
         name: {
             "mean": float(table.loc[name, "mean"]),
             "sd": float(table.loc[name, "sd"]),
             "mcse": float(table.loc[name, "mcse_mean"]),
         }
-        for name in COMPARED
+        for name in compared
     }
 
 
@@ -91,14 +100,17 @@ def predict_and_save(model, idata, data: pd.DataFrame) -> dict:
     }
 
 
-def one(rows: int, compare: bool, store: str | None, predict: bool = False) -> dict:
+def one(
+    rows: int, compare: bool, store: str | None, predict: bool = False, slopes: bool = False
+) -> dict:
     import arviz as az
 
     import bayesmm as bmm
 
-    data = simulate(rows)
+    data = simulate(rows, slopes=slopes)
     start = time.perf_counter()
-    model = bmm.Model("y ~ x + (1|g)", data)
+    model = bmm.Model(SLOPES if slopes else "y ~ x + (1|g)", data)
+    compared = COMPARED_SLOPES if slopes else COMPARED
     model.build()
     built = time.perf_counter() - start
     rows_only = store is not None
@@ -112,7 +124,7 @@ def one(rows: int, compare: bool, store: str | None, predict: bool = False) -> d
         sufficient_statistics=False if rows_only else None,
     )
     fitted = time.perf_counter() - start
-    ess = az.ess(idata, var_names=list(COMPARED))
+    ess = az.ess(idata, var_names=list(compared))
     extra = predict_and_save(model, idata, data) if predict else {}
     out = {
         "rows": rows,
@@ -133,9 +145,9 @@ def one(rows: int, compare: bool, store: str | None, predict: bool = False) -> d
             draws=500, tune=500, chains=2, random_seed=2, progressbar=False,
             sufficient_statistics=False,
         )  # fmt: skip
-        a, b = summary(idata), summary(other)
+        a, b = summary(idata, compared), summary(other, compared)
         out["max_diff_in_sd"] = round(
-            max(abs(a[n]["mean"] - b[n]["mean"]) / b[n]["sd"] for n in COMPARED), 3
+            max(abs(a[n]["mean"] - b[n]["mean"]) / b[n]["sd"] for n in compared), 3
         )
     return out
 
@@ -146,16 +158,18 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--store", help="write the rows fit's posterior summary here (one size)")
     parser.add_argument("--predict", action="store_true", help="then predict, save and load")
+    parser.add_argument("--slopes", action="store_true", help=f"fit {SLOPES!r}")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.rows[0], args.compare, args.store, args.predict)))
+        print(json.dumps(one(args.rows[0], args.compare, args.store, args.predict, args.slopes)))
         return
     for rows in args.rows:
         command = [sys.executable, __file__, "--one", "--rows", str(rows)]
         command += ["--compare"] if args.compare else []
         command += ["--store", args.store] if args.store else []
         command += ["--predict"] if args.predict else []
+        command += ["--slopes"] if args.slopes else []
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             print(f"{rows} rows failed:\n{result.stderr[-3000:]}")
