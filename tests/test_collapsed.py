@@ -120,7 +120,7 @@ def test_the_log_density_is_the_exact_marginal_likelihood(frame, formula, option
         assert float(potential(point)) == pytest.approx(expected, rel=1e-10)
 
 
-def _draw_moments(built, one, draws=4_000):
+def _completed(built, one, draws=4_000):
     posterior = xr.Dataset(
         {
             name: (("chain", "draw", *[f"d{i}" for i in range(np.ndim(value))]),
@@ -137,7 +137,7 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     beta, sigma, tau = np.array([299.5, 2.1]), 2.2, 2.8
     draws = 4_000
     one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, "1|g_sigma": tau}
-    effects = _draw_moments(built, one, draws)["1|g"].values[0]
+    effects = _completed(built, one, draws)["1|g"].values[0]
     # The exact conditional: u_l | y ~ Normal(m_l, s_l), s_l^-2 = n_l / sigma^2 + 1 / tau^2.
     term = model.design.group_terms[0]
     residual = model.design.response.values - np.asarray(model.design.common) @ beta
@@ -161,7 +161,7 @@ def test_correlated_effects_are_drawn_from_their_exact_conditional_posterior(fra
     free = [rv.name for rv in built.model.free_RVs]
     packed = next(name for name in free if name.endswith("_chol"))
     one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, packed: chol[np.tril_indices(2)]}
-    out = _draw_moments(built, one, draws)
+    out = _completed(built, one, draws)
     effects = np.stack([out["1|g"].values[0], out["x|g"].values[0]], axis=-1)
     # The exact conditional per level: precision Z'Z / sigma^2 + Sigma^-1, mean from Z'r.
     term = model.design.group_terms[0]

@@ -27,7 +27,6 @@ draw's position and gradient as well) into one over four.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +40,7 @@ from pytensor.graph.replace import clone_replace
 from .._names import sigma_name
 from ..design import Design, GroupBlock, GroupTerm
 from ..priors import Prior, PriorSet
-from .effects import block_covariance, block_summaries
+from .effects import Part, block_covariance, block_summaries
 from .variables import Containers, as_prior, random_variable, term_dims
 
 __all__ = [
@@ -68,14 +67,20 @@ class Collapsible:
     terms: tuple[GroupTerm, ...]
     block: GroupBlock | None
 
-    def columns(self, n: int) -> np.ndarray:
-        """The terms' columns side by side, ``(n, width)``."""
-        return np.hstack(
+    @property
+    def width(self) -> int:
+        return sum(len(t.columns) for t in self.terms)
+
+    def part(self, n: int) -> Part:
+        """The terms as one side of ``theta`` on ``n`` rows: their columns side by side."""
+        first = self.terms[0]
+        columns = np.hstack(
             [
                 np.ones((n, 1)) if t.values is None else np.asarray(t.values, float).reshape(n, -1)
                 for t in self.terms
             ]
         )
+        return Part(None, columns, first.index, first.factor, len(first.levels))
 
 
 def collapsible(design: Design, priors: PriorSet) -> Collapsible | None:
@@ -129,14 +134,15 @@ def population(
 
 
 def integrate_out(
-    stats: Any, tables: list[Any], squares: Any, data: Containers, sigma: Any, chol: Any
+    stats: Any, tables: list[Any], data: Containers, sigma: Any, chol: Any
 ) -> tuple[Any, Any, Any]:
-    """The log-likelihood with the effects of the last side of ``theta`` integrated out,
-    and their conditional posterior mean ``(levels, width)`` and the Cholesky factor of
-    their conditional covariance ``(levels, width, width)``.
+    """What integrating out the effects of the last side of ``theta`` adds to the summed
+    log-likelihood with those effects at zero, and their conditional posterior mean
+    ``(levels, width)`` and the Cholesky factor of their conditional covariance
+    ``(levels, width, width)``.
 
-    ``tables`` are the common sides' coefficients, ``squares`` the summed squares of the
-    residuals with the effects at zero, and ``chol`` the population's Cholesky factor.
+    ``tables`` are the common sides' coefficients and ``chol`` the population's Cholesky
+    factor.
     """
     side = len(tables)  # the group terms' side of theta
     gram = data.param(_products(stats, side, side))  # (levels, width, width)
@@ -146,14 +152,7 @@ def integrate_out(
     inverse, log_det = _inverse(chol)
     precision = gram / sigma**2 + inverse[None, :, :]
     quadratic, log_det_p, mean, cov_chol = _per_level(precision, c / sigma**2)
-    weight = data.param(stats.weight)
-    log_density = (
-        -weight * pt.log(sigma)
-        - 0.5 * weight * math.log(2 * math.pi)
-        - squares / (2 * sigma**2)
-        + pt.sum(-0.5 * log_det - 0.5 * log_det_p + 0.5 * quadratic)
-    )
-    return log_density, mean, cov_chol
+    return pt.sum(-0.5 * log_det - 0.5 * log_det_p + 0.5 * quadratic), mean, cov_chol
 
 
 def _inverse(chol: Any) -> tuple[Any, Any]:
@@ -225,7 +224,7 @@ class EffectDraws:
         chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
         # A stream of its own, spawned from the fit's seed (the sampler used the seed itself).
         rng = np.random.default_rng(np.random.SeedSequence(random_seed).spawn(1)[0])
-        levels, width = len(self.spec.terms[0].levels), sum(len(t.columns) for t in self.spec.terms)
+        levels, width = len(self.spec.terms[0].levels), self.spec.width
         effects = np.empty((chains, draws, levels, width))
         offsets = np.empty_like(effects) if self.noncentred and log_likelihood else None
         for c in range(chains):

@@ -38,8 +38,8 @@ from ..families import Family
 from ..links import Link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
-from .collapsed import COLLAPSED, Collapsible, EffectDraws, collapsible, integrate_out, population
-from .effects import LinearParts, Part, linear_parts, on_rows, use_noncentered
+from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out, population
+from .effects import LinearParts, linear_parts, on_rows, use_noncentered
 from .likelihoods import Auxiliary
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
@@ -235,18 +235,14 @@ def _common_quadratic(
     return data.param(stats.squares) - 2 * linear + quadratic, tables[:sides]
 
 
-def _add_likelihood(
-    name: str, parts: LinearParts, stats: Statistics, sigma: Any, data: Containers
-) -> Any:
-    """Add the log-likelihood of the summed rows to the model as the potential ``name``."""
-    squares, _ = _common_quadratic(parts, stats, data)
+def _log_density(squares: Any, stats: Statistics, sigma: Any, data: Containers) -> Any:
+    """The gaussian log-likelihood of the summed rows, given their summed squared residuals."""
     weight = data.param(stats.weight)
-    log_density = (
+    return (
         -weight * pt.log(sigma)
         - 0.5 * weight * math.log(2 * math.pi)
         - pt.maximum(squares, 0.0) / (2 * sigma**2)
     )
-    return pm.Potential(name, log_density)
 
 
 def _ints(values: np.ndarray, data: Containers) -> Any:
@@ -271,60 +267,38 @@ def summed_model(
     missing from its posterior until :attr:`BuiltModel.complete` draws them.
     """
     spec = collapsible(design, priors) if collapse else None
-    if spec is not None:
-        noncentred = use_noncentered(spec.terms[0], design.n_obs, noncentered)
-        return _collapsed(design, priors, spec, center, noncentred)
     internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
+    complete = None
     with pm.Model(coords=coords) as model:
         data = Containers(design.n_obs)
         aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        parts = linear_parts(design, priors, center, noncentered, internal, data, aux.sigma)
-        stats = statistics(design, parts)
-        if not (required or worth_it(stats, design.n_obs)):
-            return None
-        values = aux.values()
-        _add_likelihood(f"{design.response.name}_summed", parts, stats, values["sigma"], data)
-        data.fill()
-    order = display_order(design, priors)
-    return BuiltModel(
-        model, design.response.name, design.response.values, tuple(internal), order, GAUSSIAN
-    )
-
-
-def _collapsed(
-    design: Design, priors: PriorSet, spec: Collapsible, center: bool, noncentred: bool
-) -> BuiltModel:
-    """The summed model with ``spec``'s effects integrated out; its ``complete`` draws them
-    back into a posterior (:mod:`bayesmm.backend.collapsed`).
-
-    Worth it at any size (unlike :func:`worth_it`'s test): NUTS samples a few numbers, and a
-    gradient reads a few numbers per level and per common column, never more than the rows.
-    """
-    internal: list[str] = []
-    coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
-    first = spec.terms[0]
-    with pm.Model(coords=coords) as model:
-        data = Containers(design.n_obs)
-        aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        common = linear_parts(
-            design, priors, center, False, internal, data, aux.sigma, with_groups=False
+        parts = linear_parts(
+            design, priors, center, noncentered, internal, data, aux.sigma, with_groups=not spec
         )
-        chol = population(spec, design, priors, internal, data)
-        columns = spec.columns(design.n_obs)
-        group = Part(None, columns, first.index, first.factor, len(first.levels))
-        parts = LinearParts(common.common, common.offset, (group,))
+        if spec is not None:
+            chol = population(spec, design, priors, internal, data)
+            parts = LinearParts(parts.common, parts.offset, (spec.part(design.n_obs),))
         stats = statistics(design, parts)
-        squares, tables = _common_quadratic(parts, stats, data, len(parts.common))
+        # Integrated out, the effects leave NUTS a few numbers, and a step reads a few numbers
+        # per level, never more than the rows: worth it at any size.
+        if spec is None and not (required or worth_it(stats, design.n_obs)):
+            return None
+        sides = None if spec is None else len(parts.common)  # the effects at zero
+        squares, tables = _common_quadratic(parts, stats, data, sides)
         sigma = aux.values()["sigma"]
-        log_density, mean, cov_chol = integrate_out(stats, tables, squares, data, sigma, chol)
+        log_density = _log_density(squares, stats, sigma, data)
+        if spec is not None:
+            integrated, mean, cov_chol = integrate_out(stats, tables, data, sigma, chol)
+            log_density = log_density + integrated
+            noncentred = use_noncentered(spec.terms[0], design.n_obs, noncentered)
+            complete = EffectDraws(model, spec, mean, cov_chol, chol, noncentred)
         pm.Potential(f"{design.response.name}_summed", log_density)
         data.fill()
-    draws = EffectDraws(model, spec, mean, cov_chol, chol, noncentred)
     order = display_order(design, priors)
     return BuiltModel(
-        model, design.response.name, design.response.values, tuple(internal), order, COLLAPSED,
-        complete=draws,
+        model, design.response.name, design.response.values, tuple(internal), order,
+        GAUSSIAN if spec is None else COLLAPSED, complete=complete,
     )  # fmt: skip
 
 
