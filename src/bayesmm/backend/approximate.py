@@ -152,6 +152,24 @@ def _checked(
     return idata
 
 
+def _mode(model: pm.Model) -> tuple[optimize.OptimizeResult, Any]:
+    """The posterior mode on the unconstrained space by L-BFGS from the model's initial
+    point (log density and gradient in one pass), and how its flat vector splits into the
+    model's value variables."""
+    raveled = DictToArrayBijection.map(model.initial_point())
+    info = raveled.point_map_info
+    both = model.compile_fn(
+        [model.logp(jacobian=True), model.dlogp(jacobian=True)], inputs=model.value_vars
+    )
+
+    def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
+        log_p, grad = both(DictToArrayBijection.rmap(RaveledVars(x, info)))
+        return -float(log_p), -np.asarray(grad, dtype=float)
+
+    found = optimize.minimize(negative, raveled.data, jac=True, method="L-BFGS-B")
+    return found, info
+
+
 class _TailAverage:
     """A ``pm.fit`` callback that averages the approximation's parameters over the second
     half of the steps (Polyak-Ruppert averaging): with noisy gradients (a Monte-Carlo ELBO,
@@ -270,20 +288,13 @@ def sample_laplace(
 ) -> az.InferenceData:
     """A normal approximation at the posterior mode on the unconstrained space, with the
     inverse of the negative Hessian there as its covariance; ``chains * draws`` draws."""
-    raveled = DictToArrayBijection.map(model.initial_point())
-    start, info = raveled.data, raveled.point_map_info
-    if start.size > LAPLACE_MAX_PARAMETERS:
+    size = DictToArrayBijection.map(model.initial_point()).data.size
+    if size > LAPLACE_MAX_PARAMETERS:
         raise DataError(
-            f"inference_method='laplace' forms the Hessian of all {start.size} unconstrained "
+            f"inference_method='laplace' forms the Hessian of all {size} unconstrained "
             f"parameters, more than {LAPLACE_MAX_PARAMETERS}; use 'vi' or NUTS."
         )
-    log_p, grad = model.compile_logp(jacobian=True), model.compile_dlogp(jacobian=True)
-
-    def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
-        point = DictToArrayBijection.rmap(RaveledVars(x, info))
-        return -float(log_p(point)), -np.asarray(grad(point), dtype=float)
-
-    found = optimize.minimize(negative, start, jac=True, method="L-BFGS-B")
+    found, info = _mode(model)
     mode = DictToArrayBijection.rmap(RaveledVars(found.x, info))
     # The Hessian of -log p: the precision of the approximation.
     hessian = model.compile_d2logp(jacobian=True, negate_output=False)(mode)

@@ -50,6 +50,10 @@ class BuiltModel:
     #: ``complete(posterior, random_seed, log_likelihood)`` adds the variables a model
     #: integrated out, drawn from their conditional posterior (``backend.collapsed``).
     complete: Callable[[xr.Dataset, Any, bool], xr.Dataset] | None = None
+    #: ``recentred()`` builds the same model with its intercept carried by a group term's
+    #: levels (``effects.intercept_carrier``), for ADVI; ``None`` where no
+    #: term can carry it, or this model is already built so.
+    recentred: Callable[[], BuiltModel] | None = None
 
 
 def model_coords(design: Design) -> dict[str, Any]:

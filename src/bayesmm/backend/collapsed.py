@@ -39,8 +39,8 @@ from pytensor.graph.replace import clone_replace
 
 from .._names import sigma_name
 from ..design import Design, GroupBlock, GroupTerm
-from ..priors import Prior, PriorSet
-from .effects import Part, block_covariance, block_summaries
+from ..priors import PriorSet
+from .effects import Part, block_covariance, block_summaries, zero_mean_population
 from .variables import Containers, as_prior, random_variable, term_dims
 
 __all__ = [
@@ -96,25 +96,9 @@ def collapsible(design: Design, priors: PriorSet) -> Collapsible | None:
         return None
     if design.blocks and (len(design.blocks) != 1 or len(design.blocks[0].terms) != len(terms)):
         return None
-    for term in terms:
-        prior = priors[term.name]
-        if not isinstance(prior, Prior) or not prior.is_normal_with_hyperprior:
-            return None
-        mu = prior.params.get("mu", 0.0)
-        if prior.dist is not None or isinstance(mu, Prior) or np.any(np.asarray(mu) != 0):
-            return None
-        if not _scalar(prior.params["sigma"]):
-            return None
+    if not all(zero_mean_population(priors[term.name]) for term in terms):
+        return None
     return Collapsible(tuple(terms), design.blocks[0] if design.blocks else None)
-
-
-def _scalar(prior: Prior) -> bool:
-    """Whether ``prior`` makes one number: no vector parameter at any depth."""
-    return all(
-        _scalar(value) if isinstance(value, Prior) else np.ndim(value) == 0
-        for value in prior.params.values()
-        if not isinstance(value, str)
-    )
 
 
 def population(

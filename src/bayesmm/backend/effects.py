@@ -47,6 +47,54 @@ def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> boo
     return n_obs / max(len(term.levels), 1) < CENTRED_MIN_ROWS_PER_LEVEL
 
 
+def zero_mean_population(prior: Any) -> bool:
+    """Whether ``prior`` is ``Normal(0, sigma)`` with a prior on ``sigma`` that makes one
+    number, and no custom ``dist``: the population that :mod:`collapsed` integrates out and
+    that :func:`intercept_carrier` centres on the intercept."""
+    if not isinstance(prior, Prior) or not prior.is_normal_with_hyperprior:
+        return False
+    mu = prior.params.get("mu", 0.0)
+    if prior.dist is not None or isinstance(mu, Prior) or np.any(np.asarray(mu) != 0):
+        return False
+    return _scalar(prior.params["sigma"])
+
+
+def _scalar(prior: Prior) -> bool:
+    """Whether ``prior`` makes one number: no vector parameter at any depth."""
+    return all(
+        _scalar(value) if isinstance(value, Prior) else np.ndim(value) == 0
+        for value in prior.params.values()
+    )
+
+
+def intercept_carrier(design: Design, priors: PriorSet, noncentered: bool | str) -> str | None:
+    """The group intercept that carries the model's intercept (hierarchical centring,
+    Gelfand, Sahu and Carlin 1995), or ``None``.
+
+    Each level's total ``a_l = b0 + u_l`` is sampled, ``a_l ~ Normal(b0, sigma)``, in place
+    of ``u_l ~ Normal(0, sigma)``: the same posterior (a shift, of unit Jacobian), and
+    ``u_l = a_l - b0`` is reported under the term's name. With many rows per level the data
+    pin each ``b0 + u_l`` down but not ``b0`` and the ``u_l`` apart, a ridge along which
+    stochastic gradients crawl; the totals and ``b0`` are nearly independent. Used by ADVI
+    (``fit(inference_method="vi")``).
+
+    Eligible: an independent ``(1|factor)`` term, centred (:func:`use_noncentered`), with a
+    :func:`zero_mean_population` prior, in a model with an intercept; of several, the one
+    with the fewest levels (the most rows per level)."""
+    if not design.has_intercept:
+        return None
+    blocked = {name for block in design.blocks for name in block.terms}
+    eligible = [
+        term
+        for term in design.group_terms
+        if term.values is None
+        and term.name not in blocked
+        and not use_noncentered(term, design.n_obs, noncentered)
+        and zero_mean_population(priors[term.name])
+    ]
+    return min(eligible, key=lambda t: len(t.levels)).name if eligible else None
+
+
 @dataclass(frozen=True)
 class Part:
     """One coefficient tensor of a linear predictor and the data it multiplies.
@@ -100,13 +148,19 @@ def linear_parts(
     sigma: Callable[[], Any] = lambda: 1.0,
     imputed: Mapping[str, Any] | None = None,
     with_groups: bool = True,
+    carrier: str | None = None,
 ) -> LinearParts:
     """The random variables of one formula's linear predictor, as :class:`Part` objects;
     no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
     the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``);
     ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``).
-    ``with_groups=False`` leaves the group terms out (see ``collapsed``)."""
+    ``with_groups=False`` leaves the group terms out (see ``collapsed``); ``carrier``
+    names the group term whose levels carry the intercept (see :func:`intercept_carrier`)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
+    intercept = None
+    if carrier is not None and with_groups:
+        intercept = next(p.coef for p in common if p.columns is None)
+        common = [p for p in common if p.columns is not None]
     with_missing = tuple(
         (random_variable(t.name, as_prior(priors, t.name), None, data), (imputed or {})[t.name])
         for t in design.common_terms
@@ -127,6 +181,9 @@ def linear_parts(
     for group in group_terms:
         if group.name in correlated:
             effect = correlated[group.name]
+        elif group.name == carrier:
+            prior = as_prior(priors, group.name)
+            effect = _carried_intercept(group, prior, intercept, internal, data)
         else:
             prior = as_prior(priors, group.name)
             centring = use_noncentered(group, design.n_obs, noncentered)
@@ -146,13 +203,16 @@ def linear_predictor(
     indexes: dict[str, Any],
     sigma: Callable[[], Any] = lambda: 1.0,
     imputed: Mapping[str, Any] | None = None,
+    carrier: str | None = None,
 ) -> Any:
     """The linear predictor of one formula, one value per row.
 
     ``indexes`` holds each grouping factor's level index, shared by every term (and every
-    formula) of that factor; ``sigma`` as for :func:`linear_parts`.
+    formula) of that factor; ``sigma``, ``carrier`` as for :func:`linear_parts`.
     """
-    parts = linear_parts(design, priors, center, noncentered, internal, data, sigma, imputed)
+    parts = linear_parts(
+        design, priors, center, noncentered, internal, data, sigma, imputed, carrier=carrier
+    )
     return on_rows(parts, data, indexes)
 
 
@@ -349,6 +409,20 @@ def _group_effect(
     offset = pm.Normal(f"{term.name}_offset", mu=0.0, sigma=1.0, dims=dims)
     internal.append(f"{term.name}_offset")
     return pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
+
+
+def _carried_intercept(
+    term: GroupTerm, prior: Prior, intercept: Any, internal: list[str], data: Containers
+) -> Any:
+    """Each level's total ``b0 + u_l ~ Normal(b0, sigma)``, the coefficient the rows read;
+    registers ``u_l`` under the term's name (see :func:`intercept_carrier`)."""
+    dims = term_dims(term)
+    sigma_prior = prior.params["sigma"]
+    sigma = random_variable(sigma_name(term.name), sigma_prior, None, data)
+    totals = pm.Normal(f"{term.name}_with_intercept", mu=intercept, sigma=sigma, dims=dims)
+    internal.append(f"{term.name}_with_intercept")
+    pm.Deterministic(term.name, totals - intercept, dims=dims)
+    return totals
 
 
 def block_effects(
