@@ -4,11 +4,12 @@ two-level ``t`` and 1,000 groups, fitted by NUTS once and by each approximation.
 
 Each method runs in a fresh process, so its time and peak memory are its own. Prints, per
 method: the time of ``fit()``, the peak resident memory, the smallest bulk ESS (NUTS) or
-Pareto k-hat (approximations), and the largest difference of the fixed effects' posterior
-means from NUTS, in NUTS posterior SDs.
+Pareto k-hat (approximations), the largest difference of the fixed effects' posterior
+means from NUTS, in NUTS posterior SDs, and the range of their SDs as multiples of NUTS'.
 
     python benchmarks/large_bernoulli.py                        # NUTS, vi, pathfinder
     python benchmarks/large_bernoulli.py --methods vi --rows 200000
+    python benchmarks/large_bernoulli.py --methods vi pathfinder --seeds 1 2 3
 
 NUTS (2 chains of 500 + 500) is slow at a million rows: its summary is stored in
 ``benchmarks/results/large_bernoulli_<rows>.json`` and reused while that file exists.
@@ -41,7 +42,7 @@ METHODS = {
         "draws": 500,
         "tune": 500,
     },
-    "vi": {"inference_method": "vi", "batch_size": 10_000, "steps": 20_000},
+    "vi": {"inference_method": "vi", "batch_size": 20_000, "steps": 20_000},
     "pathfinder": {"inference_method": "pathfinder"},
 }
 RESULTS = Path(__file__).parent / "results"
@@ -58,7 +59,7 @@ def simulate(rows: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x": x, "t": np.where(t == 1, "b", "a"), "g": pd.Categorical(g)})
 
 
-def one(rows: int, method: str) -> dict:
+def one(rows: int, method: str, seed: int) -> dict:
     import arviz as az
 
     import bayesmm as bmm
@@ -66,12 +67,13 @@ def one(rows: int, method: str) -> dict:
     model = bmm.Model("y ~ x + t + (1|g)", simulate(rows), family="bernoulli")
     model.build()
     start = time.perf_counter()
-    idata = model.fit(chains=2, random_seed=1, progressbar=False, **METHODS[method])
+    idata = model.fit(chains=2, random_seed=seed, progressbar=False, **METHODS[method])
     seconds = time.perf_counter() - start
     table = az.summary(idata, var_names=list(FIXED), round_to="none")
     result = {
         "method": method,
         "settings": METHODS[method],
+        "random_seed": seed,
         "seconds": round(seconds, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
         # one row per coefficient: "Intercept", "x", "t[b]"
@@ -89,25 +91,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="the approximations' random seeds, one run each (NUTS runs with the first)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.rows, args.one)))
+        print(json.dumps(one(args.rows, args.one, args.seeds[0])))
         return
     stored = RESULTS / f"large_bernoulli_{args.rows}.json"
     nuts = json.loads(stored.read_text()) if stored.exists() else None
-    for method in sorted(args.methods, key=lambda m: m != "nuts"):
+    runs = [("nuts", args.seeds[0])] if "nuts" in args.methods else []
+    runs += [(m, seed) for m in args.methods if m != "nuts" for seed in args.seeds]
+    for method, seed in runs:
         if method == "nuts" and nuts is not None:
             result = nuts
         else:
             command = [sys.executable, __file__, "--rows", str(args.rows), "--one", method]
+            command += ["--seeds", str(seed)]
             output = subprocess.run(command, check=True, capture_output=True, text=True)
             result = json.loads(output.stdout.strip().splitlines()[-1])
             if method == "nuts":
                 nuts = result
                 RESULTS.mkdir(exist_ok=True)
                 stored.write_text(json.dumps(result, indent=1) + "\n")
-        line = f"{args.rows:>9,} rows  {method:<10} {result['seconds']:>7.1f} s  "
+        line = f"{args.rows:>9,} rows  {method:<10} seed {seed}  {result['seconds']:>7.1f} s  "
         line += f"peak {result['peak_rss_gb']:.2f} GB  "
         check = f"min ESS {result['min_ess']}" if method == "nuts" else ""
         line += check or f"k-hat {result['pareto_k']}"
@@ -116,6 +128,8 @@ def main() -> None:
             gaps = {k: abs(means[k] - reference[k]) / nuts["sds"][k] for k in reference}
             worst = max(gaps, key=gaps.__getitem__)
             line += f"  largest mean gap {gaps[worst]:.2f} NUTS SDs ({worst})"
+            ratios = [result["sds"][k] / nuts["sds"][k] for k in reference]
+            line += f"  SDs {min(ratios):.2f} to {max(ratios):.2f} x NUTS'"
         print(line, flush=True)
 
 

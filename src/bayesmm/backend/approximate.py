@@ -18,6 +18,7 @@ from typing import Any
 import arviz as az
 import numpy as np
 import pymc as pm
+import pytensor
 import xarray as xr
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from scipy import optimize
@@ -170,19 +171,24 @@ def _mode(model: pm.Model) -> tuple[optimize.OptimizeResult, Any]:
     return found, info
 
 
-class _TailAverage:
-    """A ``pm.fit`` callback that averages the approximation's parameters over the second
-    half of the steps (Polyak-Ruppert averaging): with noisy gradients (a Monte-Carlo ELBO,
-    minibatches) the last iterate wanders around the optimum by an amount set by the
-    learning rate; the average settles on it."""
+class _Settling:
+    """A ``pm.fit`` callback that makes Adam settle over the second half of the steps: it
+    lowers the step size geometrically to a tenth and averages the approximation's
+    parameters there (Polyak-Ruppert averaging). With noisy gradients (a Monte-Carlo ELBO,
+    minibatches) the iterates wander around the optimum by an amount set by the step size;
+    the smaller steps and the average settle on it."""
 
-    def __init__(self, steps: int) -> None:
-        self.start, self.count = steps // 2, 0
+    def __init__(self, steps: int, learning_rate: float) -> None:
+        self.steps, self.start, self.count = steps, steps // 2, 0
+        self.full = learning_rate
+        self.rate = pytensor.shared(np.asarray(learning_rate, dtype=pytensor.config.floatX))
         self.sums: list[np.ndarray] = []
 
     def __call__(self, approx: Any, losses: Any, i: int) -> None:
         if i < self.start:
             return
+        done = (i - self.start) / max(self.steps - self.start, 1)
+        self.rate.set_value(np.asarray(self.full * 0.1**done, dtype=self.rate.dtype))
         values = [p.get_value(borrow=True) for p in approx.params]
         if not self.sums:
             self.sums = [np.array(v, dtype=float) for v in values]
@@ -222,6 +228,11 @@ def sample_vi(
     likelihood scaled to all the rows); the draws are then checked against ``model``, all
     the rows.
 
+    The optimiser is Adam at ``learning_rate``, lowered to a tenth and averaged over the
+    second half of the steps (:class:`_Settling`). The model's intercept is carried by a
+    group intercept's levels where one can (``effects.intercept_carrier``; the caller
+    builds the model so).
+
     ``idata.attrs`` records the method, the steps, the batch size and ``pareto_k``;
     ``sample_stats`` holds each draw's log importance ratio.
     """
@@ -239,14 +250,14 @@ def sample_vi(
         if batched is None:
             raise DataError("batch_size (minibatch ADVI) does not apply to this model's family.")
         fitted = batched(batch_size=batch_size).model
-    averaged = _TailAverage(steps)
+    averaged = _Settling(steps, learning_rate)
     with fitted:
         approx = pm.fit(
             n=steps,
             method=VI_METHODS[vi_method],
             random_seed=int(rng.integers(2**31)),
             progressbar=progressbar,
-            obj_optimizer=pm.adagrad_window(learning_rate=learning_rate),
+            obj_optimizer=pm.adam(learning_rate=averaged.rate),
             callbacks=[averaged],
         )
     averaged.apply(approx)
@@ -271,6 +282,7 @@ def sample_vi(
             "vi_final_loss": float(losses[-1]),
             "vi_batch_size": 0 if batch_size is None else batch_size,
             "vi_learning_rate": float(learning_rate),
+            "vi_optimizer": "adam, settled over the second half",
         }
     )
     return idata

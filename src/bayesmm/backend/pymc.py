@@ -469,8 +469,8 @@ def sample(
     if inference_method == "vi" and built.recentred is not None and rows:
         # The same posterior without the ridge of the intercept and the effects that
         # stochastic gradients crawl along (a million-row bernoulli: 12 SDs off without);
-        # the group term is reported under its own name. Not for Pathfinder or Laplace:
-        # their L-BFGS heads for the joint mode, where sigma is 0 in either centred form.
+        # the group term is reported under its own name. Not for Pathfinder or Laplace,
+        # whose L-BFGS then ran to a group sd near 0 or stopped early (docs/large-data.md).
         built = built.recentred()
         model = built.model
     if arguments.get("batch_size") is not None:  # minibatch ADVI reads the rows, not sums
