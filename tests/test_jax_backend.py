@@ -295,3 +295,28 @@ def test_the_jax_log_density_equals_pymcs(sleepstudy):
     for _ in range(3):
         point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
         assert ours(point) == pytest.approx(float(theirs(point)), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "formula, family, dataset",
+    [
+        ("Reaction ~ Days + (Days | Subject)", "gaussian", "sleepstudy"),  # an LKJ block
+        ("Reaction ~ Days + (1 | Subject)", "t", "sleepstudy"),
+        ("y ~ trt + week + (1 | ID)", "bernoulli", "bacteria"),
+    ],
+)
+def test_the_initial_point_function_gives_pymcs_initial_point(formula, family, dataset):
+    # It is compiled without C (Python's implementation of each operation, every
+    # OpFromGraph inlined), so that a first fit need not read PyTensor's compile cache.
+    from bayesmm.backend.jax import _initial_point_function
+
+    data = bmm.load_data(dataset)
+    if dataset == "bacteria":
+        data = data.assign(y=(data["y"] == "y").astype(int))
+    model = bmm.Model(formula, data, family=family).backend.model
+    start = _initial_point_function(model)
+    got = start(*(np.asarray(v.get_value()) for v in model.data_vars))
+    expected = model.initial_point()
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-12, err_msg=name)

@@ -299,7 +299,7 @@ def _initial_point_function(model: pm.Model) -> Callable[..., dict[str, np.ndarr
     from pymc.initial_point import make_initial_point_expression
     from pymc.pytensorf import compile as compile_function
     from pymc.pytensorf import replace_rng_nodes
-    from pytensor.compile.mode import FAST_COMPILE
+    from pytensor.compile.mode import Mode
 
     expressions = make_initial_point_expression(
         free_rvs=model.free_RVs,
@@ -318,16 +318,45 @@ def _initial_point_function(model: pm.Model) -> Callable[..., dict[str, np.ndarr
         for variable in graph_inputs(expressions)
         if isinstance(variable, SharedVariable) and variable.name in by_name
     }
-    outputs = clone_replace(expressions, replace=replace)
-    function = compile_function(
-        inputs=inputs, outputs=outputs, mode=FAST_COMPILE, on_unused_input="ignore"
-    )
+    outputs = _inlined(clone_replace(expressions, replace=replace))
+    # Python's implementation of each operation, not C (nor C inside an OpFromGraph, hence
+    # the inlining): the expressions are a few small numbers, and the first C function of a
+    # process reads PyTensor's whole compile cache (about 3 s of a first fit, measured once
+    # with cProfile), which nothing else on this route needs.
+    mode = Mode(linker="py", optimizer="fast_compile")
+    function = compile_function(inputs=inputs, outputs=outputs, mode=mode, on_unused_input="ignore")
     names = [v.name for v in model.value_vars]
 
     def start(*data: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(names, function(*data), strict=True))
 
     return start
+
+
+def _inlined(outputs: list[Any]) -> list[Any]:
+    """``outputs`` with every ``OpFromGraph`` replaced by its inner graph (which it would
+    otherwise compile with the default, C, mode when first evaluated)."""
+    from pytensor.compile.builders import OpFromGraph
+
+    try:
+        from pytensor.graph.traversal import ancestors
+    except ImportError:  # pytensor before 2.32
+        from pytensor.graph.basic import ancestors  # type: ignore[no-redef]
+    from pytensor.tensor.rewriting.ofg import inline_ofg_node
+
+    while True:
+        node = next(
+            (
+                v.owner
+                for v in ancestors(outputs)
+                if v.owner is not None and isinstance(v.owner.op, OpFromGraph)
+            ),
+            None,
+        )
+        if node is None:
+            return outputs
+        inner = inline_ofg_node(node)
+        outputs = clone_replace(outputs, replace=dict(zip(node.outputs, inner, strict=True)))
 
 
 class ProgramCache:
