@@ -319,10 +319,9 @@ def _initial_point_function(model: pm.Model) -> Callable[..., dict[str, np.ndarr
         if isinstance(variable, SharedVariable) and variable.name in by_name
     }
     outputs = _inlined(clone_replace(expressions, replace=replace))
-    # Python's implementation of each operation, not C (nor C inside an OpFromGraph, hence
-    # the inlining): the expressions are a few small numbers, and the first C function of a
-    # process reads PyTensor's whole compile cache (about 3 s of a first fit, measured once
-    # with cProfile), which nothing else on this route needs.
+    # Python's implementations, not C (nor C inside an OpFromGraph, hence the inlining): the
+    # first C function of a process reads PyTensor's whole compile cache (about 3 s of a first
+    # fit, measured once with cProfile), and nothing else on this route needs C.
     mode = Mode(linker="py", optimizer="fast_compile")
     function = compile_function(inputs=inputs, outputs=outputs, mode=mode, on_unused_input="ignore")
     names = [v.name for v in model.value_vars]
