@@ -119,6 +119,8 @@ def main() -> None:
                 nuts = result
                 RESULTS.mkdir(exist_ok=True)
                 stored.write_text(json.dumps(result, indent=1) + "\n")
+        # A stored NUTS result ran with its own seed (1 before results recorded it).
+        seed = result.get("random_seed", 1)
         line = f"{args.rows:>9,} rows  {method:<10} seed {seed}  {result['seconds']:>7.1f} s  "
         line += f"peak {result['peak_rss_gb']:.2f} GB  "
         check = f"min ESS {result['min_ess']}" if method == "nuts" else ""

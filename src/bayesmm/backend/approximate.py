@@ -153,12 +153,10 @@ def _checked(
     return idata
 
 
-def _mode(model: pm.Model) -> tuple[optimize.OptimizeResult, Any]:
-    """The posterior mode on the unconstrained space by L-BFGS from the model's initial
-    point (log density and gradient in one pass), and how its flat vector splits into the
-    model's value variables."""
-    raveled = DictToArrayBijection.map(model.initial_point())
-    info = raveled.point_map_info
+def _mode(model: pm.Model, start: RaveledVars) -> optimize.OptimizeResult:
+    """The posterior mode on the unconstrained space by L-BFGS from ``start`` (the model's
+    initial point, raveled), with the log density and gradient in one compiled function."""
+    info = start.point_map_info
     both = model.compile_fn(
         [model.logp(jacobian=True), model.dlogp(jacobian=True)], inputs=model.value_vars
     )
@@ -167,8 +165,7 @@ def _mode(model: pm.Model) -> tuple[optimize.OptimizeResult, Any]:
         log_p, grad = both(DictToArrayBijection.rmap(RaveledVars(x, info)))
         return -float(log_p), -np.asarray(grad, dtype=float)
 
-    found = optimize.minimize(negative, raveled.data, jac=True, method="L-BFGS-B")
-    return found, info
+    return optimize.minimize(negative, start.data, jac=True, method="L-BFGS-B")
 
 
 class _Settling:
@@ -300,13 +297,14 @@ def sample_laplace(
 ) -> az.InferenceData:
     """A normal approximation at the posterior mode on the unconstrained space, with the
     inverse of the negative Hessian there as its covariance; ``chains * draws`` draws."""
-    size = DictToArrayBijection.map(model.initial_point()).data.size
-    if size > LAPLACE_MAX_PARAMETERS:
+    start = DictToArrayBijection.map(model.initial_point())
+    info = start.point_map_info
+    if start.data.size > LAPLACE_MAX_PARAMETERS:
         raise DataError(
-            f"inference_method='laplace' forms the Hessian of all {size} unconstrained "
-            f"parameters, more than {LAPLACE_MAX_PARAMETERS}; use 'vi' or NUTS."
+            f"inference_method='laplace' forms the Hessian of all {start.data.size} "
+            f"unconstrained parameters, more than {LAPLACE_MAX_PARAMETERS}; use 'vi' or NUTS."
         )
-    found, info = _mode(model)
+    found = _mode(model, start)
     mode = DictToArrayBijection.rmap(RaveledVars(found.x, info))
     # The Hessian of -log p: the precision of the approximation.
     hessian = model.compile_d2logp(jacobian=True, negate_output=False)(mode)

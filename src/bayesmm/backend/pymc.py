@@ -185,7 +185,7 @@ def build_model(
         batched=rebuild,
         recentred=(
             functools.partial(rebuild, centre_on_intercept=True)
-            if can_carry is not None and carrier is None
+            if can_carry is not None and not centre_on_intercept
             else None
         ),
     )
@@ -465,8 +465,8 @@ def sample(
         **kwargs,
     }
     arguments = sampler_arguments(inference_method, options, asked)
-    rows = summed is None or arguments.get("batch_size") is not None
-    if inference_method == "vi" and built.recentred is not None and rows:
+    reads_rows = summed is None or arguments.get("batch_size") is not None
+    if inference_method == "vi" and built.recentred is not None and reads_rows:
         # The same posterior without the ridge of the intercept and the effects that
         # stochastic gradients crawl along (a million-row bernoulli: 12 SDs off without);
         # the group term is reported under its own name. Not for Pathfinder or Laplace,
