@@ -308,13 +308,13 @@ def test_the_jax_log_density_equals_pymcs(sleepstudy):
 def test_the_initial_point_function_gives_pymcs_initial_point(formula, family, dataset):
     # It is compiled without C (Python's implementation of each operation, every
     # OpFromGraph inlined), so that a first fit need not read PyTensor's compile cache.
-    from bayesmm.backend.jax import _initial_point_function
+    from bayesmm.backend.start import initial_point_function
 
     data = bmm.load_data(dataset)
     if dataset == "bacteria":
         data = data.assign(y=(data["y"] == "y").astype(int))
     model = bmm.Model(formula, data, family=family).backend.model
-    start = _initial_point_function(model)
+    start = initial_point_function(model)
     got = start(*(np.asarray(v.get_value()) for v in model.data_vars))
     expected = model.initial_point()
     assert set(got) == set(expected)

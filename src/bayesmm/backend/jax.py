@@ -43,17 +43,20 @@ except ImportError:  # pragma: no cover - older pytensor
     from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
 
 from .._version import __version__
+from . import exported
 from .compiled import structure_key
 from .jax_ops import register_jax_ops
 from .nuts import (
     NutsSettings,
     chain_method,
     chain_program,
+    chain_shardings,
     fit_devices,
     nuts_settings,
     over_chains,
     over_fits,
 )
+from .start import data_arguments, initial_point_function
 
 __all__ = [
     "CACHE_ENV",
@@ -138,28 +141,12 @@ def clear_programs() -> None:
     PROGRAMS.clear()
 
 
-def _data_arguments(model: pm.Model) -> tuple[list[Any], dict[Any, Any]]:
-    """Inputs standing for the model's data containers, and the replacements for its graphs.
-
-    Each container becomes an input of static shape (JAX needs static shapes, and the
-    structure key tells shapes apart).
-    """
-    inputs = []
-    replace: dict[Any, Any] = {}
-    for variable in model.data_vars:
-        value = np.asarray(variable.get_value())
-        stand_in = pt.tensor(name=variable.name, dtype=value.dtype, shape=value.shape)
-        inputs.append(stand_in)
-        replace[variable] = stand_in
-    return inputs, replace
-
-
 def _rewrite(model: pm.Model, inputs: list[Any], outputs: list[Any]) -> FunctionGraph:
     """``outputs`` as a graph of ``inputs`` and the model's data containers, rewritten for
     JAX."""
     from pytensor.compile.mode import JAX
 
-    data, replace = _data_arguments(model)
+    data, replace = data_arguments(model)
     # Dimension lengths (and any other shared value) become constants.
     for variable in graph_inputs(outputs):
         if isinstance(variable, SharedVariable) and variable not in replace:
@@ -272,17 +259,20 @@ class Program:
     """Everything compiled for one structure and shapes: the chains of one fit, the chains of
     many fits (made on first use), and the functions of the draws; the data are arguments."""
 
+    key: tuple[Any, ...]
     names: list[str]
     shapes: list[tuple[int, ...]]
     outputs: list[str]
     observed: list[str]
     settings: NutsSettings
     chains: Callable[..., Any]
-    one_chain: Callable[..., Any]
     draws: Callable[..., Any]
     draws_and_log_likelihood: Callable[..., Any]
     #: ``model.initial_point()`` as a function of the data, compiled once.
     start: Callable[..., dict[str, np.ndarray]]
+    #: One chain as a JAX function (for ``fit_many``'s program); ``None`` until needed when
+    #: the programs were read from disk.
+    one_chain: Callable[..., Any] | None = None
     many: Callable[..., Any] | None = None
     many_devices: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -290,72 +280,6 @@ class Program:
     def initial_point(self, model: pm.Model) -> dict[str, np.ndarray]:
         """``model.initial_point()``, without compiling a function for it."""
         return self.start(*(np.asarray(v.get_value()) for v in model.data_vars))
-
-
-def _initial_point_function(model: pm.Model) -> Callable[..., dict[str, np.ndarray]]:
-    """PyMC's initial point (each variable's support point, transformed) as a function of
-    the model's data, compiled once per structure: ``model.initial_point()`` compiles one
-    per call, and a function of the model's own containers would read its data only."""
-    from pymc.initial_point import make_initial_point_expression
-    from pymc.pytensorf import compile as compile_function
-    from pymc.pytensorf import replace_rng_nodes
-    from pytensor.compile.mode import Mode
-
-    expressions = make_initial_point_expression(
-        free_rvs=model.free_RVs,
-        rvs_to_transforms=model.rvs_to_transforms,
-        initval_strategies=model.rvs_to_initial_values,
-        jitter_rvs=set(),
-        default_strategy="support_point",
-        return_transformed=True,
-    )
-    inputs, _ = _data_arguments(model)
-    # The expressions may hold copies of the data containers: match them by name.
-    by_name = {variable.name: variable for variable in inputs}
-    expressions = replace_rng_nodes(expressions)
-    replace: dict[Any, Any] = {
-        variable: by_name[variable.name]
-        for variable in graph_inputs(expressions)
-        if isinstance(variable, SharedVariable) and variable.name in by_name
-    }
-    outputs = _inlined(clone_replace(expressions, replace=replace))
-    # Python's implementations, not C (nor C inside an OpFromGraph, hence the inlining): the
-    # first C function of a process reads PyTensor's whole compile cache (about 3 s of a first
-    # fit, measured once with cProfile), and nothing else on this route needs C.
-    mode = Mode(linker="py", optimizer="fast_compile")
-    function = compile_function(inputs=inputs, outputs=outputs, mode=mode, on_unused_input="ignore")
-    names = [v.name for v in model.value_vars]
-
-    def start(*data: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(names, function(*data), strict=True))
-
-    return start
-
-
-def _inlined(outputs: list[Any]) -> list[Any]:
-    """``outputs`` with every ``OpFromGraph`` replaced by its inner graph (which it would
-    otherwise compile with the default, C, mode when first evaluated)."""
-    from pytensor.compile.builders import OpFromGraph
-
-    try:
-        from pytensor.graph.traversal import ancestors
-    except ImportError:  # pytensor before 2.32
-        from pytensor.graph.basic import ancestors  # type: ignore[no-redef]
-    from pytensor.tensor.rewriting.ofg import inline_ofg_node
-
-    while True:
-        node = next(
-            (
-                v.owner
-                for v in ancestors(outputs)
-                if v.owner is not None and isinstance(v.owner.op, OpFromGraph)
-            ),
-            None,
-        )
-        if node is None:
-            return outputs
-        inner = inline_ofg_node(node)
-        outputs = clone_replace(outputs, replace=dict(zip(node.outputs, inner, strict=True)))
 
 
 class ProgramCache:
@@ -416,15 +340,68 @@ def program_for(model: pm.Model, settings: NutsSettings, jax: Any) -> Program:
 def _compile(
     model: pm.Model, key: tuple[Any, ...], settings: NutsSettings, method: str, jax: Any
 ) -> Program:
-    start = _initial_point_function(model)
-    point = start(*(np.asarray(v.get_value()) for v in model.data_vars))
+    """The programs of ``key``: read from the disk cache when an earlier process stored
+    them (:mod:`.exported`), else traced, and stored (without a progress bar, whose host
+    callback cannot be stored)."""
+    start = initial_point_function(model)
+    data = [np.asarray(v.get_value()) for v in model.data_vars]
+    point = start(*data)
     names = [v.name for v in model.value_vars]
     shapes = [tuple(np.shape(point[n])) for n in names]
+    shardings = {"chains": chain_shardings(method, settings.chains)}
+    folder = None
+    if not settings.progressbar:
+        folder = exported.folder_for(cache_dir(), key, jax.device_count(), jax.default_backend())
+    stored = exported.read(jax, folder, shardings)
+    one_chain = None
+    if stored is None:
+        keys = jax.random.split(jax.random.PRNGKey(0), settings.chains)
+        init = tuple(np.zeros((settings.chains, *s)) for s in shapes)
+        values = [np.zeros((settings.chains, settings.draws, *s)) for s in shapes]
+        arguments: dict[str, tuple[Any, ...]] = {
+            "chains": (keys, init, tuple(data), np.arange(settings.chains))
+        }
+        arguments["draws"] = arguments["draws_and_log_likelihood"] = (values, data)
+        stored, one_chain = _trace(model, key, settings, method, jax, arguments, folder)
+    programs = stored.programs
+    ids = np.arange(settings.chains)
+
+    def chains(keys: Any, init: tuple[Any, ...], data: tuple[Any, ...]) -> Any:
+        return programs["chains"](keys, init, data, ids)
+
+    return Program(
+        key=key,
+        names=names,
+        shapes=shapes,
+        outputs=stored.outputs,
+        observed=stored.observed,
+        settings=settings,
+        chains=chains,
+        draws=programs["draws"],
+        draws_and_log_likelihood=programs["draws_and_log_likelihood"],
+        start=start,
+        one_chain=one_chain,
+    )
+
+
+def _one_chain(model: pm.Model, key: tuple[Any, ...], settings: NutsSettings) -> Any:
     graphs = _graphs(model, f"{key[0]}-{key[1]}")
-    logp = _funcify(graphs.logp)
+    return chain_program(_funcify(graphs.logp), settings), graphs
+
+
+def _trace(
+    model: pm.Model,
+    key: tuple[Any, ...],
+    settings: NutsSettings,
+    method: str,
+    jax: Any,
+    arguments: dict[str, tuple[Any, ...]],
+    folder: Path | None,
+) -> tuple[exported.Stored, Callable[..., Any]]:
+    """Trace the programs of ``key``, and store them in ``folder``."""
+    one_chain, graphs = _one_chain(model, key, settings)
     per_draw = _funcify(graphs.per_draw)
     count = len(graphs.outputs)
-    one_chain = chain_program(logp, settings)
 
     def over_draws(with_log_likelihood: bool) -> Callable[..., Any]:
         def run(samples: list[Any], data: list[Any]) -> Any:
@@ -437,18 +414,18 @@ def _compile(
 
         return jax.jit(run)
 
-    return Program(
-        names=names,
-        shapes=shapes,
-        outputs=graphs.outputs,
-        observed=graphs.observed,
-        settings=settings,
-        chains=over_chains(one_chain, method),
-        one_chain=one_chain,
-        draws=over_draws(False),
-        draws_and_log_likelihood=over_draws(True),
-        start=start,
-    )
+    chains, shardings = over_chains(one_chain, method, settings.chains)
+    functions = {
+        "chains": (chains, exported.specs(jax, arguments["chains"]), shardings),
+        "draws": (over_draws(False), exported.specs(jax, arguments["draws"]), None),
+        "draws_and_log_likelihood": (
+            over_draws(True),
+            exported.specs(jax, arguments["draws_and_log_likelihood"]),
+            None,
+        ),
+    }
+    programs = exported.write(jax, folder, functions, graphs.outputs, graphs.observed)
+    return exported.Stored(programs, graphs.outputs, graphs.observed), one_chain
 
 
 def initial_points(
@@ -525,6 +502,8 @@ def sample_numpyro_many(
             inits.append(initial_points(program.initial_point(model), program, chains, rng))
             datas.append(tuple(np.asarray(v.get_value()) for v in model.data_vars))
         devices = fit_devices(len(models))
+        if program.one_chain is None:
+            program.one_chain = _one_chain(models[0], program.key, settings)[0]
         if program.many is None or program.many_devices != devices:
             program.many, program.many_devices = over_fits(program.one_chain, devices), devices
         # Padded to a multiple of the devices the fits are split between.
@@ -564,7 +543,7 @@ def to_inference_data(
 ) -> az.InferenceData:
     """The InferenceData of one fit: its draws, statistics and log-likelihood, with the
     model's dimensions and coordinates."""
-    import numpyro
+    from importlib.metadata import version
 
     diverging, num_steps, accept_prob, energy, potential_energy = (np.asarray(s) for s in stats)
     dims = {k: list(v) for k, v in model.named_vars_to_dims.items() if v}
@@ -593,7 +572,7 @@ def to_inference_data(
         attrs={
             **attrs,
             "inference_library": "numpyro",
-            "inference_library_version": numpyro.__version__,
+            "inference_library_version": version("numpyro"),
         },
     )
     idata.posterior.attrs.update(attrs)

@@ -8,7 +8,7 @@ function of ``(keys, initial values, data)``, compiled once per structure and sh
 
 - :func:`chain_program` is one chain: warm-up, then the kept draws with their statistics;
 - :func:`over_chains` runs the chains of one fit, on one CPU device each when there are
-  enough (``pmap``), one after the other when not, side by side on an accelerator;
+  enough (``shard_map``), one after the other when not, side by side on an accelerator;
 - :func:`over_fits` runs the chains of many fits of one structure in one program (a
   ``vmap`` over the data sets), the vectorised route of ``fit_many``.
 
@@ -31,6 +31,7 @@ __all__ = [
     "nuts_settings",
     "chain_program",
     "chain_method",
+    "chain_shardings",
     "over_chains",
     "over_fits",
     "fit_devices",
@@ -207,31 +208,57 @@ def chain_method(jax: Any, chains: int) -> str:
     return "parallel" if jax.local_device_count() >= chains > 1 else "sequential"
 
 
-def over_chains(one_chain: Callable[..., Any], method: str) -> Callable[..., Any]:
-    """``(keys[C], init of [C, ...], data) -> (draws [C, N, ...], stats [C, N])``, compiled
-    once: the data are arguments, so any data set of the same shapes reuses it."""
+def chain_shardings(method: str, chains: int) -> tuple[Any, ...] | None:
+    """The input shardings of :func:`over_chains`'s function: in parallel, keys, initial
+    values and chain ids split over a mesh of ``chains`` CPU devices and the data on each;
+    ``None`` otherwise (one device)."""
+    if method != "parallel":
+        return None
+    import jax
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:chains]), ("chain",))
+    by_chain, shared = NamedSharding(mesh, P("chain")), NamedSharding(mesh, P())
+    return (by_chain, by_chain, shared, by_chain)
+
+
+def over_chains(
+    one_chain: Callable[..., Any], method: str, chains: int
+) -> tuple[Callable[..., Any], Any]:
+    """``(keys[C], init of [C, ...], data, ids[C]) -> (draws [C, N, ...], stats [C, N])``,
+    jitted, and its input shardings (``None`` on one device): compiled once, and the data
+    are arguments, so any data set of the same shapes reuses it.
+
+    In parallel, each chain runs on its own CPU device (``shard_map`` over a mesh of
+    ``chains`` devices, one chain each: what ``pmap`` does, in a form ``jax.export`` takes).
+    """
     import jax
 
-    chains_axis = (0, 0, None, 0)
-    if method == "parallel":
-        mapped = jax.pmap(one_chain, in_axes=chains_axis)
-    elif method == "vectorized":
-        mapped = jax.jit(jax.vmap(one_chain, in_axes=chains_axis))
-    else:
+    shardings = chain_shardings(method, chains)
+    if shardings is not None:
+        from jax.sharding import PartitionSpec as P
 
-        def mapped(keys: Any, init: Any, data: Any, chain_ids: Any) -> Any:
-            return jax.lax.map(
-                lambda args: one_chain(args[0], args[1], data, args[2]), (keys, init, chain_ids)
-            )
+        def own(keys: Any, init: Any, data: Any, ids: Any) -> Any:
+            out = one_chain(keys[0], tuple(x[0] for x in init), data, ids[0])
+            return jax.tree.map(lambda x: x[None], out)
 
-        mapped = jax.jit(mapped)
+        specs = tuple(s.spec for s in shardings)
+        # No check of which values vary between chains: NumPyro's branches would fail it.
+        mapped = jax.shard_map(
+            own, mesh=shardings[0].mesh, in_specs=specs, out_specs=P("chain"), check_vma=False
+        )
+        return jax.jit(mapped, in_shardings=shardings), shardings
+    if method == "vectorized":
+        return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None, 0))), None
 
-    def run(keys: Any, init: tuple[Any, ...], data: tuple[Any, ...]) -> Any:
-        import jax.numpy as jnp
+    def in_turn(keys: Any, init: Any, data: Any, ids: Any) -> Any:
+        def one(args: Any) -> Any:
+            return one_chain(args[0], args[1], data, args[2])
 
-        return mapped(keys, init, data, jnp.arange(keys.shape[0]))
+        return jax.lax.map(one, (keys, init, ids))
 
-    return run
+    return jax.jit(in_turn), None
 
 
 def fit_devices(fits: int | None = None) -> int:

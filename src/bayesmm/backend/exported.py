@@ -1,0 +1,169 @@
+"""The JAX route's compiled programs kept on disk as exported StableHLO (``jax.export``).
+
+JAX's persistent compilation cache keeps machine code, but finding it takes the program, and
+making the program takes tracing: NumPyro's NUTS through the model's log density, about a
+second for sleepstudy, paid again by every new process. Here the traced program itself is
+kept, once per structure, shapes and settings (the folder's name is a digest of them and of
+the versions of every package that shapes the program). A later process that fits a model of
+the same structure reads the program and calls it: it neither translates the model's graphs
+to JAX nor traces the sampler, and the compilation cache serves the machine code.
+
+A stored program is data, not code: JAX's serialisation (flatbuffers) of a StableHLO module,
+which can compute but cannot call back into Python. A program that holds a host callback
+(the chains' progress bar) cannot be exported and is not stored; neither is one that JAX
+fails to export or to write, nor one whose file cannot be read back (it is traced again).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Stored", "folder_for", "read", "write", "specs"]
+
+_log = logging.getLogger("bayesmm")
+
+#: The packages whose versions shape a stored program.
+_PACKAGES = ("jax", "jaxlib", "numpyro", "pymc", "pytensor", "bayesmm")
+
+#: The modules whose code shapes a stored program (a change to them, in a checkout whose
+#: version string stays the same, must not find the programs the old code made).
+_MODULES = ("nuts.py", "jax.py", "jax_ops.py", "exported.py")
+
+#: The programs of one folder, by file name.
+PROGRAMS = ("chains", "draws", "draws_and_log_likelihood")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The programs of one structure, each ``Callable`` as its jitted original was, and the
+    names of the per-draw outputs."""
+
+    programs: dict[str, Callable[..., Any]]
+    outputs: list[str]
+    observed: list[str]
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
+        return "none"
+
+
+@functools.cache
+def _code() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _MODULES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def folder_for(cache: str | None, key: Any, devices: int, platform: str) -> Path | None:
+    """The folder of ``key``'s programs under ``cache`` (``None`` without a cache): its name
+    is a digest of ``key``, the versions of the packages that shape the program, the code
+    of the modules that make it, and the devices it runs on."""
+    if not cache:
+        return None
+    versions = tuple((p, _version(p)) for p in _PACKAGES)
+    tag = repr((key, versions, _code(), devices, platform))
+    return Path(cache) / "programs" / hashlib.sha256(tag.encode()).hexdigest()[:32]
+
+
+def specs(jax: Any, arguments: Sequence[Any]) -> tuple[Any, ...]:
+    """The shapes and dtypes of ``arguments`` (each an array, or a list or tuple of them), as
+    ``jax.export`` takes them."""
+    import numpy as np
+
+    def spec(value: Any) -> Any:
+        return jax.ShapeDtypeStruct(np.shape(value), np.asarray(value).dtype)
+
+    return tuple(jax.tree.map(spec, a) for a in arguments)
+
+
+def _runner(jax: Any, exported: Any, shardings: Any) -> Callable[..., Any]:
+    if shardings is None:
+        return jax.jit(exported.call)
+    return jax.jit(exported.call, in_shardings=shardings)
+
+
+def read(jax: Any, folder: Path | None, shardings: dict[str, Any]) -> Stored | None:
+    """The programs stored in ``folder``, or ``None`` when any is missing or unreadable.
+
+    ``shardings`` gives each program's input shardings (``None`` for one device), as when
+    it was exported.
+    """
+    if folder is None:
+        return None
+    from jax import export
+
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        programs = {
+            name: _runner(
+                jax,
+                export.deserialize(bytearray((folder / f"{name}.bin").read_bytes())),
+                shardings.get(name),
+            )
+            for name in PROGRAMS
+        }
+        return Stored(programs, list(meta["outputs"]), list(meta["observed"]))
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # a damaged or foreign file: trace again, and replace it
+        _log.debug("Could not read the stored programs in %s (%s); tracing.", folder, error)
+        return None
+
+
+def write(
+    jax: Any,
+    folder: Path | None,
+    functions: dict[str, tuple[Callable[..., Any], tuple[Any, ...], Any]],
+    outputs: list[str],
+    observed: list[str],
+) -> dict[str, Callable[..., Any]]:
+    """Export each of ``functions`` (name: jitted function, argument specs, input
+    shardings), store them in ``folder``, and return what runs them.
+
+    What runs a program is its exported module (so this process compiles exactly what a later
+    one will find in the compilation cache). A program that cannot be exported runs as its
+    jitted original, and then nothing is stored.
+    """
+    from jax import export
+
+    platform = jax.default_backend()
+    try:
+        made = {
+            name: export.export(function, platforms=[platform])(*arguments)  # type: ignore[arg-type]
+            for name, (function, arguments, _) in functions.items()
+        }
+    except Exception as error:  # e.g. a host callback, or an operation JAX cannot export
+        _log.debug("Could not export the programs (%s); running them as traced.", error)
+        return {name: function for name, (function, _, _) in functions.items()}
+    if folder is not None:
+        _store(folder, made, outputs, observed)
+    return {n: _runner(jax, e, functions[n][2]) for n, e in made.items()}
+
+
+def _store(folder: Path, made: dict[str, Any], outputs: list[str], observed: list[str]) -> None:
+    # Each file is written whole and then renamed, and meta.json, which a reader needs first,
+    # comes last: a reader sees a complete folder or a missing file, never a partial one.
+    try:
+        files = {f"{n}.bin": bytes(e.serialize()) for n, e in made.items()}
+        folder.mkdir(parents=True, exist_ok=True)
+        files["meta.json"] = json.dumps({"outputs": outputs, "observed": observed}).encode()
+        for name, blob in files.items():
+            partial = folder / f"{name}.{os.getpid()}.tmp"
+            partial.write_bytes(blob)
+            os.replace(partial, folder / name)
+    except Exception as error:  # no flatbuffers, a read-only folder, a full disk: not fatal
+        _log.debug("Could not store the programs in %s (%s).", folder, error)
