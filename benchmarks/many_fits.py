@@ -3,6 +3,7 @@
     python benchmarks/many_fits.py                  # everything (about 6 minutes on 2 cores)
     python benchmarks/many_fits.py --parts refit    # only the refit times
     python benchmarks/many_fits.py --parts first    # the first fit in a fresh process
+    python benchmarks/many_fits.py --parts first --peer-python /path/to/bambi-env/bin/python
 
 Each part runs in a fresh process. The two models:
 
@@ -23,7 +24,8 @@ Parts:
 - ``memory``: RSS and memory mappings after 10, 100 and 300 small fits, on the default route
   and on nutpie (50 + 50 draws);
 - ``first``: the first fit of sleepstudy in a fresh process with a warm compile cache, from
-  process start to exit, imports included.
+  process start to exit, imports included; with ``--peer-python``, Bambi's in that
+  interpreter (Bambi 0.17.2 wants its own environment), the runs interleaved.
 """
 
 from __future__ import annotations
@@ -174,6 +176,10 @@ def _child(*args: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["refit", "many", "memory", "first"])
+    parser.add_argument(
+        "--peer-python",
+        help="an interpreter with bambi installed: the first-fit part times Bambi too",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -215,11 +221,55 @@ def main() -> None:
             cells = [f"{r[k][0]:.0f}, {r[k][1]}" for k in ("10", "100", "300")]
             print(f"| {method} | " + " | ".join(cells) + " |")
     if "first" in args.parts:
-        _child("first")  # fills the compile caches, as a user's earlier session would
-        times = [_child("first")["process_s"] for _ in range(3)]
+        first(args.peer_python)
+
+
+#: Bambi's first fit of sleepstudy, with the same draws, in the peer's interpreter.
+_PEER = """
+import sys
+import bambi as bmb
+import pandas as pd
+data = pd.read_csv(sys.argv[1])
+bmb.Model("Reaction ~ Days + (Days | Subject)", data).fit(
+    draws=1000, tune=1000, chains=2, random_seed=1, progressbar=False
+)
+"""
+
+
+def _peer(python: str, csv: str) -> float:
+    start = time.perf_counter()
+    out = subprocess.run([python, "-c", _PEER, csv], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return time.perf_counter() - start
+
+
+def first(peer_python: str | None) -> None:
+    """The first fit in a fresh process, median of 3 after one that fills the caches; with
+    ``peer_python``, Bambi's the same way, the runs interleaved (the machine's speed drifts)."""
+    import tempfile
+
+    import bayesmm as bmm
+
+    csv = os.path.join(tempfile.mkdtemp(), "sleepstudy.csv")
+    bmm.load_data("sleepstudy").to_csv(csv, index=False)
+    _child("first")  # fills the compile caches, as a user's earlier session would
+    if peer_python:
+        _peer(peer_python, csv)
+    ours, theirs = [], []
+    for _ in range(3):
+        ours.append(_child("first")["process_s"])
+        if peer_python:
+            theirs.append(_peer(peer_python, csv))
+    print(
+        f"\nfirst fit of sleepstudy in a fresh process, warm caches: "
+        f"{statistics.median(ours):.2f} s (median of 3; process start to exit)"
+    )
+    if theirs:
+        peer = statistics.median(theirs)
         print(
-            f"\nfirst fit of sleepstudy in a fresh process, warm caches: "
-            f"{statistics.median(times):.2f} s (median of 3; process start to exit)"
+            f"Bambi the same way: {peer:.2f} s (median of 3): bayesmm takes "
+            f"{statistics.median(ours) / peer:.2f}x Bambi's time"
         )
 
 

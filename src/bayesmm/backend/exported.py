@@ -10,8 +10,9 @@ to JAX nor traces the sampler, and the compilation cache serves the machine code
 
 A stored program is data, not code: JAX's serialisation (flatbuffers) of a StableHLO module,
 which can compute but cannot call back into Python. A program that holds a host callback
-(the chains' progress bar) cannot be exported and is not stored; neither is one that JAX
-fails to export or to write, nor one whose file cannot be read back (it is traced again).
+cannot be exported, which is why the chains' progress bar advances between calls of the
+program rather than inside it. A program that JAX fails to export or to write is not stored,
+and one whose file cannot be read back is traced again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ _PACKAGES = ("jax", "jaxlib", "numpyro", "pymc", "pytensor", "bayesmm")
 _MODULES = ("nuts.py", "jax.py", "jax_ops.py", "exported.py")
 
 #: The programs of one folder, by file name.
-PROGRAMS = ("chains", "draws", "draws_and_log_likelihood")
+PROGRAMS = ("start", "advance", "draws", "draws_and_log_likelihood")
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,14 @@ def folder_for(cache: str | None, key: Any, devices: int, platform: str) -> Path
 
 
 def specs(jax: Any, arguments: Sequence[Any]) -> tuple[Any, ...]:
-    """The shapes and dtypes of ``arguments`` (each an array, or a list or tuple of them), as
-    ``jax.export`` takes them."""
+    """The shapes and dtypes of ``arguments`` (each an array or a ``ShapeDtypeStruct``, or a
+    list or tuple of them), as ``jax.export`` takes them."""
     import numpy as np
 
     def spec(value: Any) -> Any:
-        return jax.ShapeDtypeStruct(np.shape(value), np.asarray(value).dtype)
+        if not hasattr(value, "dtype"):  # a Python number or list
+            value = np.asarray(value)
+        return jax.ShapeDtypeStruct(tuple(value.shape), value.dtype)
 
     return tuple(jax.tree.map(spec, a) for a in arguments)
 

@@ -47,6 +47,7 @@ from . import exported
 from .compiled import structure_key
 from .jax_ops import register_jax_ops
 from .nuts import (
+    ChainProgram,
     NutsSettings,
     chain_method,
     chain_program,
@@ -55,6 +56,7 @@ from .nuts import (
     nuts_settings,
     over_chains,
     over_fits,
+    run_chains,
 )
 from .start import data_arguments, initial_point_function
 
@@ -265,14 +267,16 @@ class Program:
     outputs: list[str]
     observed: list[str]
     settings: NutsSettings
-    chains: Callable[..., Any]
+    #: The chains of a fit (:func:`.nuts.over_chains`): their start, and their steps.
+    begin: Callable[..., Any]
+    advance: Callable[..., Any]
     draws: Callable[..., Any]
     draws_and_log_likelihood: Callable[..., Any]
     #: ``model.initial_point()`` as a function of the data, compiled once.
     start: Callable[..., dict[str, np.ndarray]]
-    #: One chain as a JAX function (for ``fit_many``'s program); ``None`` until needed when
+    #: One chain as JAX functions (for ``fit_many``'s program); ``None`` until needed when
     #: the programs were read from disk.
-    one_chain: Callable[..., Any] | None = None
+    one_chain: ChainProgram | None = None
     many: Callable[..., Any] | None = None
     many_devices: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -341,34 +345,24 @@ def _compile(
     model: pm.Model, key: tuple[Any, ...], settings: NutsSettings, method: str, jax: Any
 ) -> Program:
     """The programs of ``key``: read from the disk cache when an earlier process stored
-    them (:mod:`.exported`), else traced, and stored (without a progress bar, whose host
-    callback cannot be stored)."""
+    them (:mod:`.exported`), else traced, and stored."""
     start = initial_point_function(model)
     data = [np.asarray(v.get_value()) for v in model.data_vars]
     point = start(*data)
     names = [v.name for v in model.value_vars]
     shapes = [tuple(np.shape(point[n])) for n in names]
-    shardings = {"chains": chain_shardings(method, settings.chains)}
-    folder = None
-    if not settings.progressbar:
-        folder = exported.folder_for(cache_dir(), key, jax.device_count(), jax.default_backend())
+    shardings = chain_shardings(method, settings.chains)
+    folder = exported.folder_for(cache_dir(), key, jax.device_count(), jax.default_backend())
     stored = exported.read(jax, folder, shardings)
     one_chain = None
     if stored is None:
         keys = jax.random.split(jax.random.PRNGKey(0), settings.chains)
         init = tuple(np.zeros((settings.chains, *s)) for s in shapes)
         values = [np.zeros((settings.chains, settings.draws, *s)) for s in shapes]
-        arguments: dict[str, tuple[Any, ...]] = {
-            "chains": (keys, init, tuple(data), np.arange(settings.chains))
-        }
+        arguments: dict[str, tuple[Any, ...]] = {"start": (keys, init, tuple(data))}
         arguments["draws"] = arguments["draws_and_log_likelihood"] = (values, data)
         stored, one_chain = _trace(model, key, settings, method, jax, arguments, folder)
     programs = stored.programs
-    ids = np.arange(settings.chains)
-
-    def chains(keys: Any, init: tuple[Any, ...], data: tuple[Any, ...]) -> Any:
-        return programs["chains"](keys, init, data, ids)
-
     return Program(
         key=key,
         names=names,
@@ -376,7 +370,8 @@ def _compile(
         outputs=stored.outputs,
         observed=stored.observed,
         settings=settings,
-        chains=chains,
+        begin=programs["start"],
+        advance=programs["advance"],
         draws=programs["draws"],
         draws_and_log_likelihood=programs["draws_and_log_likelihood"],
         start=start,
@@ -384,7 +379,9 @@ def _compile(
     )
 
 
-def _one_chain(model: pm.Model, key: tuple[Any, ...], settings: NutsSettings) -> Any:
+def _one_chain(
+    model: pm.Model, key: tuple[Any, ...], settings: NutsSettings
+) -> tuple[ChainProgram, _Graphs]:
     graphs = _graphs(model, f"{key[0]}-{key[1]}")
     return chain_program(_funcify(graphs.logp), settings), graphs
 
@@ -397,7 +394,7 @@ def _trace(
     jax: Any,
     arguments: dict[str, tuple[Any, ...]],
     folder: Path | None,
-) -> tuple[exported.Stored, Callable[..., Any]]:
+) -> tuple[exported.Stored, ChainProgram]:
     """Trace the programs of ``key``, and store them in ``folder``."""
     one_chain, graphs = _one_chain(model, key, settings)
     per_draw = _funcify(graphs.per_draw)
@@ -414,9 +411,16 @@ def _trace(
 
         return jax.jit(run)
 
-    chains, shardings = over_chains(one_chain, method, settings.chains)
+    begin, advance, shardings = over_chains(one_chain, method, settings.chains)
+    carry = jax.eval_shape(begin, *arguments["start"])
+    stop = np.asarray(0, dtype=np.int64)
     functions = {
-        "chains": (chains, exported.specs(jax, arguments["chains"]), shardings),
+        "start": (begin, exported.specs(jax, arguments["start"]), shardings["start"]),
+        "advance": (
+            advance,
+            exported.specs(jax, (carry, arguments["start"][2], stop)),
+            shardings["advance"],
+        ),
         "draws": (over_draws(False), exported.specs(jax, arguments["draws"]), None),
         "draws_and_log_likelihood": (
             over_draws(True),
@@ -464,8 +468,14 @@ def sample_numpyro(
     keys = jax.random.split(jax.random.PRNGKey(int(rng.integers(2**31))), chains)
     with program.lock:
         init = initial_points(program.initial_point(model), program, chains, rng)
-        z, stats = program.chains(keys, init, data)
-        values = list(z)
+        values, stats = run_chains(
+            program.begin,
+            program.advance,
+            (keys, init, data),
+            settings,
+            len(program.names),
+            progressbar,
+        )
         if log_likelihood:
             both = program.draws_and_log_likelihood(values, list(data))
             drawn, pointwise = both[: len(program.outputs)], both[len(program.outputs) :]
@@ -505,7 +515,8 @@ def sample_numpyro_many(
         if program.one_chain is None:
             program.one_chain = _one_chain(models[0], program.key, settings)[0]
         if program.many is None or program.many_devices != devices:
-            program.many, program.many_devices = over_fits(program.one_chain, devices), devices
+            program.many = over_fits(program.one_chain.run, devices)
+            program.many_devices = devices
         # Padded to a multiple of the devices the fits are split between.
         padded = -len(models) % devices
         order = list(range(len(models))) + [len(models) - 1] * padded

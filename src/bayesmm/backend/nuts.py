@@ -29,7 +29,10 @@ __all__ = [
     "NutsSettings",
     "STATS",
     "nuts_settings",
+    "ChainProgram",
     "chain_program",
+    "run_chains",
+    "stops",
     "chain_method",
     "chain_shardings",
     "over_chains",
@@ -81,7 +84,6 @@ class NutsSettings:
             self.chains,
             self.target_accept,
             tuple((name, _value_key(value)) for name, value in self.options),
-            self.progressbar,
         )
 
 
@@ -122,34 +124,79 @@ def nuts_settings(
     )
 
 
-def _progress(total: int, chains: int) -> Callable[[Any, Any], None]:
-    """A host callback that advances one bar over all chains' iterations."""
-    from tqdm.auto import tqdm
-
-    state: dict[str, Any] = {}
-
-    def update(chain: Any, step: Any) -> None:
-        step = int(step)
-        bar = state.get("bar")
-        if bar is None or bar.n >= total * chains:
-            bar = state["bar"] = tqdm(total=total * chains, desc="Sampling", leave=False)
-        bar.update(max(1, total // _PROGRESS_UPDATES))
-        if bar.n >= total * chains:
-            bar.close()
-
-    return update
+def stops(total: int, progressbar: bool) -> list[int]:
+    """Where the calls of a fit's ``advance`` stop: once at the end, or in
+    :data:`_PROGRESS_UPDATES` segments for a progress bar updated between them."""
+    if not progressbar:
+        return [total]
+    return sorted({max(1, round(total * k / _PROGRESS_UPDATES)) for k in range(1, 21)})
 
 
-def chain_program(
-    logp: Callable[..., Any], settings: NutsSettings
-) -> Callable[[Any, tuple[Any, ...], tuple[Any, ...]], tuple[Any, Any]]:
-    """One chain: ``(key, initial values, data) -> (draws of each value, statistics)``.
-
-    ``logp(*values, *data)`` is the model's log density (its first output); the values are
-    on the unconstrained space, as PyMC's value variables. The draws have a leading axis of
-    ``settings.draws``; the statistics are :data:`STATS`, each of that length.
+def run_chains(
+    start: Callable[..., Any],
+    advance: Callable[..., Any],
+    arguments: tuple[Any, Any, Any],
+    settings: NutsSettings,
+    values: int,
+    progressbar: bool,
+) -> tuple[list[Any], tuple[Any, ...]]:
+    """Run :func:`over_chains`'s ``start`` and ``advance`` on ``(keys, init, data)``, in
+    segments under a progress bar when asked: ``(draws of each of the values, statistics)``.
     """
     import jax
+
+    keys, init, data = arguments
+    total = settings.tune + settings.draws
+    carry = start(keys, init, data)
+    bar = None
+    if progressbar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total * settings.chains, desc="Sampling", leave=False)
+    done = 0
+    try:
+        for stop in stops(total, progressbar):
+            carry = advance(carry, data, np.asarray(stop, dtype=np.int64))
+            if bar is not None:
+                jax.block_until_ready(carry)
+                bar.update((stop - done) * settings.chains)
+                done = stop
+    finally:
+        if bar is not None:
+            bar.close()
+    return list(carry[:values]), tuple(carry[values : values + len(STATS)])
+
+
+@dataclass(frozen=True)
+class ChainProgram:
+    """One chain of NUTS as two JAX functions of the data, so that it can run in segments
+    (a progress bar between them, with no callback into Python inside the program):
+
+    - ``start(key, initial values, data) -> carry``: NumPyro's initial state, and empty
+      buffers for the draws and their statistics;
+    - ``advance(carry, data, stop) -> carry``: steps until ``stop`` iterations (warm-up
+      first, then the kept draws, written into the buffers); ``stop`` is an argument, so one
+      compiled program serves every segment.
+
+    The carry is ``(draws of each value, statistics, NumPyro's state)``; the draws have a
+    leading axis of ``draws`` and the statistics are :data:`STATS`.
+    """
+
+    start: Callable[..., Any]
+    advance: Callable[..., Any]
+    total: int
+
+    def run(self, key: Any, init: tuple[Any, ...], data: tuple[Any, ...], chain: Any = 0) -> Any:
+        """The whole chain in one call: ``(draws of each value, statistics)``."""
+        carry = self.advance(self.start(key, init, data), data, self.total)
+        return carry[0], carry[1]
+
+
+def chain_program(logp: Callable[..., Any], settings: NutsSettings) -> ChainProgram:
+    """One chain of ``settings``' NUTS on ``logp(*values, *data)``, the model's log density
+    (its first output) on the unconstrained space, as PyMC's value variables."""
+    import jax
+    import jax.numpy as jnp
     from jax import lax
     from numpyro.infer.hmc import hmc
 
@@ -158,46 +205,47 @@ def chain_program(
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
     options = dict(settings.options)
-    total = settings.tune + settings.draws
-    every = max(1, total // _PROGRESS_UPDATES)
-    report = _progress(total, settings.chains) if settings.progressbar else None
+    tune, draws = settings.tune, settings.draws
 
-    def step(state: Any, data: tuple[Any, ...], chain: Any) -> Any:
-        state = sample_kernel(state, model_args=data)
-        if report is not None:
-            lax.cond(
-                state.i % every == 0,
-                lambda: jax.debug.callback(report, chain, state.i),
-                lambda: None,
-            )
-        return state
+    def statistics(state: Any) -> tuple[Any, ...]:
+        return (
+            state.diverging,
+            state.num_steps,
+            state.accept_prob,
+            state.energy,
+            state.potential_energy,
+        )
 
-    def run(key: Any, init: tuple[Any, ...], data: tuple[Any, ...], chain: Any = 0) -> Any:
+    def start(key: Any, init: tuple[Any, ...], data: tuple[Any, ...]) -> Any:
         state = init_kernel(
             tuple(init),
-            settings.tune,
+            tune,
             target_accept_prob=settings.target_accept,
             model_args=data,
             rng_key=key,
             **options,
         )
-        state = lax.fori_loop(0, settings.tune, lambda i, s: step(s, data, chain), state)
+        empty = jax.tree.map(lambda x: jnp.zeros((draws, *jnp.shape(x)), x.dtype), state.z)
+        stats = tuple(jnp.zeros((draws,), jnp.asarray(x).dtype) for x in statistics(state))
+        return tuple(empty), stats, state
 
-        def keep(state: Any, _: Any) -> tuple[Any, Any]:
-            state = step(state, data, chain)
-            stats = (
-                state.diverging,
-                state.num_steps,
-                state.accept_prob,
-                state.energy,
-                state.potential_energy,
-            )
-            return state, (state.z, stats)
+    def advance(carry: Any, data: tuple[Any, ...], stop: Any) -> Any:
+        def step(carry: Any) -> Any:
+            z, stats, state = carry
+            state = sample_kernel(state, model_args=data)
+            kept = state.i - tune - 1  # the draw this step makes, negative in warm-up
+            at = jnp.maximum(kept, 0)
 
-        _, (z, stats) = lax.scan(keep, state, None, length=settings.draws)
-        return z, stats
+            def write(buffer: Any, value: Any) -> Any:
+                return buffer.at[at].set(jnp.where(kept >= 0, value, buffer[at]))
 
-    return run
+            z = tuple(write(b, v) for b, v in zip(z, state.z, strict=True))
+            stats = tuple(write(b, v) for b, v in zip(stats, statistics(state), strict=True))
+            return z, stats, state
+
+        return lax.while_loop(lambda carry: carry[2].i < stop, step, carry)
+
+    return ChainProgram(start=start, advance=advance, total=tune + draws)
 
 
 def chain_method(jax: Any, chains: int) -> str:
@@ -208,57 +256,86 @@ def chain_method(jax: Any, chains: int) -> str:
     return "parallel" if jax.local_device_count() >= chains > 1 else "sequential"
 
 
-def chain_shardings(method: str, chains: int) -> tuple[Any, ...] | None:
-    """The input shardings of :func:`over_chains`'s function: in parallel, keys, initial
-    values and chain ids split over a mesh of ``chains`` CPU devices and the data on each;
-    ``None`` otherwise (one device)."""
+def chain_shardings(method: str, chains: int) -> dict[str, tuple[Any, ...] | None]:
+    """The input shardings of :func:`over_chains`'s ``start`` and ``advance``: in parallel,
+    what belongs to a chain split over a mesh of ``chains`` CPU devices, and the data and
+    the stop on each; ``None`` otherwise (one device)."""
     if method != "parallel":
-        return None
+        return {"start": None, "advance": None}
     import jax
     from jax.sharding import Mesh, NamedSharding
     from jax.sharding import PartitionSpec as P
 
     mesh = Mesh(np.array(jax.devices()[:chains]), ("chain",))
     by_chain, shared = NamedSharding(mesh, P("chain")), NamedSharding(mesh, P())
-    return (by_chain, by_chain, shared, by_chain)
+    return {"start": (by_chain, by_chain, shared), "advance": (by_chain, shared, shared)}
 
 
 def over_chains(
-    one_chain: Callable[..., Any], method: str, chains: int
-) -> tuple[Callable[..., Any], Any]:
-    """``(keys[C], init of [C, ...], data, ids[C]) -> (draws [C, N, ...], stats [C, N])``,
-    jitted, and its input shardings (``None`` on one device): compiled once, and the data
-    are arguments, so any data set of the same shapes reuses it.
+    program: ChainProgram, method: str, chains: int
+) -> tuple[Callable[..., Any], Callable[..., Any], dict[str, Any]]:
+    """The chains of one fit, jitted: ``start(keys[C], init of [C, ...], data) -> carry``
+    and ``advance(carry, data, stop) -> carry``, with their input shardings. The carry is a
+    flat list of arrays, each with a leading axis of chains, whose first entries are the draws
+    of each value (``[C, N, ...]``) and then the :data:`STATS` (``[C, N]``). Compiled once:
+    the data are arguments, so any data set of the same shapes reuses them.
 
     In parallel, each chain runs on its own CPU device (``shard_map`` over a mesh of
     ``chains`` devices, one chain each: what ``pmap`` does, in a form ``jax.export`` takes).
     """
     import jax
 
+    shape: list[Any] = []  # the carry's tree structure, found when ``start`` is traced
+
+    def flat_start(key: Any, init: Any, data: Any) -> list[Any]:
+        leaves, tree = jax.tree.flatten(program.start(key, init, data))
+        shape[:] = [tree]
+        return leaves
+
+    def flat_advance(leaves: list[Any], data: Any, stop: Any) -> list[Any]:
+        carry = jax.tree.unflatten(shape[0], leaves)
+        return jax.tree.leaves(program.advance(carry, data, stop))
+
     shardings = chain_shardings(method, chains)
-    if shardings is not None:
+    if method == "parallel":
         from jax.sharding import PartitionSpec as P
 
-        def own(keys: Any, init: Any, data: Any, ids: Any) -> Any:
-            out = one_chain(keys[0], tuple(x[0] for x in init), data, ids[0])
-            return jax.tree.map(lambda x: x[None], out)
+        def chain_start(keys: Any, init: Any, data: Any) -> list[Any]:
+            # Each device holds one chain: drop the chains' axis, and put it back.
+            leaves = flat_start(keys[0], tuple(x[0] for x in init), data)
+            return [x[None] for x in leaves]
 
-        specs = tuple(s.spec for s in shardings)
-        # No check of which values vary between chains: NumPyro's branches would fail it.
-        mapped = jax.shard_map(
-            own, mesh=shardings[0].mesh, in_specs=specs, out_specs=P("chain"), check_vma=False
-        )
-        return jax.jit(mapped, in_shardings=shardings), shardings
+        def chain_advance(leaves: list[Any], data: Any, stop: Any) -> list[Any]:
+            return [x[None] for x in flat_advance([x[0] for x in leaves], data, stop)]
+
+        def on_devices(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+            found = shardings[name]
+            assert found is not None
+            # No check of which values vary between chains: NumPyro's branches would fail it.
+            mapped = jax.shard_map(
+                function,
+                mesh=found[0].mesh,
+                in_specs=tuple(s.spec for s in found),
+                out_specs=P("chain"),
+                check_vma=False,
+            )
+            return jax.jit(mapped, in_shardings=found)
+
+        start = on_devices(chain_start, "start")
+        advance = on_devices(chain_advance, "advance")
+        return start, advance, shardings
     if method == "vectorized":
-        return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None, 0))), None
+        start = jax.jit(jax.vmap(flat_start, in_axes=(0, 0, None)))
+        advance = jax.jit(jax.vmap(flat_advance, in_axes=(0, None, None)))
+        return start, advance, shardings
 
-    def in_turn(keys: Any, init: Any, data: Any, ids: Any) -> Any:
-        def one(args: Any) -> Any:
-            return one_chain(args[0], args[1], data, args[2])
+    def start_in_turn(keys: Any, init: Any, data: Any) -> Any:
+        return jax.lax.map(lambda args: flat_start(args[0], args[1], data), (keys, init))
 
-        return jax.lax.map(one, (keys, init, ids))
+    def advance_in_turn(leaves: Any, data: Any, stop: Any) -> Any:
+        return jax.lax.map(lambda mine: flat_advance(mine, data, stop), leaves)
 
-    return jax.jit(in_turn), None
+    return jax.jit(start_in_turn), jax.jit(advance_in_turn), shardings
 
 
 def fit_devices(fits: int | None = None) -> int:
