@@ -10,6 +10,7 @@ means from NUTS, in NUTS posterior SDs, and the range of their SDs as multiples 
     python benchmarks/large_bernoulli.py                        # NUTS, vi, pathfinder
     python benchmarks/large_bernoulli.py --methods vi --rows 200000
     python benchmarks/large_bernoulli.py --methods vi pathfinder --seeds 1 2 3
+    python benchmarks/large_bernoulli.py --methods laplace      # the joint mode's gap
 
 NUTS (2 chains of 500 + 500) is slow at a million rows: its summary is stored in
 ``benchmarks/results/large_bernoulli_<rows>.json`` and reused while that file exists.
@@ -44,6 +45,11 @@ METHODS = {
     },
     "vi": {"inference_method": "vi", "batch_size": 20_000, "steps": 20_000},
     "pathfinder": {"inference_method": "pathfinder"},
+    # The normal at the joint posterior mode: where Pathfinder's paths end.
+    "laplace": {"inference_method": "laplace"},
+    # The same, with the draws resampled by their PSIS-smoothed importance weights.
+    "pathfinder-resampled": {"inference_method": "pathfinder", "importance_resampling": True},
+    "laplace-resampled": {"inference_method": "laplace", "importance_resampling": True},
 }
 RESULTS = Path(__file__).parent / "results"
 

@@ -23,7 +23,7 @@ import xarray as xr
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from scipy import optimize
 
-from .._errors import BayesmmWarning, DataError
+from .._errors import BackendError, BayesmmWarning, DataError
 from .._validation import check_count
 
 __all__ = [
@@ -51,7 +51,12 @@ VI_OPTIONS = (
 )
 
 #: The options ``fit(inference_method="pathfinder", ...)`` takes.
-PATHFINDER_OPTIONS = ("num_paths", "maxiter", "importance_resampling", "cores")
+PATHFINDER_OPTIONS = ("num_paths", "maxiter", "num_elbo_draws", "importance_resampling", "cores")
+
+#: Pathfinder's L-BFGS stops when an iteration improves the log density by less than this
+#: fraction of its size. pymc-extras' 1e-5 is about 6 units of log density at a million
+#: rows, where the paths stopped before the intercept and the group sd had settled.
+PATHFINDER_FTOL = 1e-9
 
 #: The options ``fit(inference_method="laplace", ...)`` takes.
 LAPLACE_OPTIONS = ("importance_resampling", "cores")
@@ -332,54 +337,42 @@ def sample_pathfinder(
     progressbar: bool,
     num_paths: int = 4,
     maxiter: int = 1_000,
+    num_elbo_draws: int = 5,
     importance_resampling: bool = False,
     cores: int | None = None,
 ) -> az.InferenceData:
-    """Multi-path Pathfinder (Zhang et al. 2022, pymc-extras' implementation): ``num_paths``
-    L-BFGS runs from jittered starts, each giving the normal approximation of its best
-    point; ``chains * draws`` draws pooled from the paths that succeeded.
+    """Multi-path Pathfinder (Zhang et al. 2022): ``num_paths`` L-BFGS runs from jittered
+    starts, each giving the normal approximation of its best point by ELBO (estimated from
+    ``num_elbo_draws`` draws); ``chains * draws`` draws pooled from the paths that succeeded.
 
-    The importance ratio of a draw is taken against the normal of the path that made it,
-    as the paper does for multi-path resampling; its Pareto k-hat is checked and stored
+    On the JAX route (:mod:`.pathfinder`) when JAX and blackjax are installed and can
+    translate the model, else pymc-extras'. L-BFGS stops when an iteration improves the log
+    density by less than :data:`PATHFINDER_FTOL` of its size, or its gradient's norm is below
+    1e-8. The importance ratio of a draw is taken against the normal of the path that made
+    it, as the paper does for multi-path resampling; its Pareto k-hat is checked and stored
     like ADVI's.
     """
-    from pymc_extras.inference.pathfinder.pathfinder import multipath_pathfinder
-
     check_count("num_paths", num_paths, 1)
     check_count("maxiter", maxiter, 1)
+    check_count("num_elbo_draws", num_elbo_draws, 1)
     rng = np.random.default_rng(random_seed)
     total = chains * draws
     n_parameters = DictToArrayBijection.map(model.initial_point()).data.size
-    try:
-        result = multipath_pathfinder(
-            model,
-            num_paths=num_paths,
-            num_draws=total,
-            num_draws_per_path=-(-total // num_paths),
-            # as pymc-extras' default: about 3 log(N) corrections, at least 5
-            maxcor=max(5, int(np.ceil(3 * np.log(max(n_parameters, 2))))),
-            maxiter=maxiter,
-            ftol=1e-5,
-            gtol=1e-8,
-            maxls=1_000,
-            num_elbo_draws=10,
-            jitter=2.0,
-            epsilon=1e-12,
-            importance_sampling=None,
-            progressbar=progressbar,
-            concurrent=None,
-            random_seed=int(rng.integers(2**31)),
-            display_summary=False,
-        )
-    except ValueError as err:
-        raise DataError(
-            f"Pathfinder found no usable path ({err}). Use NUTS (inference_method='auto'), "
-            "or try more num_paths or maxiter."
-        ) from None
-    samples = np.asarray(result.samples, dtype=float)
+    settings = {
+        "maxiter": maxiter,
+        # as pymc-extras' default: about 3 log(N) corrections, at least 5
+        "maxcor": max(5, int(np.ceil(3 * np.log(max(n_parameters, 2))))),
+        "ftol": PATHFINDER_FTOL,
+        "gtol": 1e-8,
+        "maxls": 1_000,
+        "num_elbo_draws": num_elbo_draws,
+        "jitter": 2.0,
+    }
+    samples, log_q, log_p, engine = _pathfinder_paths(
+        model, num_paths, -(-total // num_paths), settings, rng, progressbar
+    )
     flat = samples.reshape(-1, samples.shape[-1])
-    log_q = np.asarray(result.logQ, dtype=float).reshape(-1)
-    log_p = np.asarray(result.logP, dtype=float).reshape(-1)
+    log_q, log_p = log_q.reshape(-1), log_p.reshape(-1)
     usable = np.isfinite(log_q) & np.isfinite(log_p)
     if not usable.any():
         raise DataError(
@@ -399,9 +392,77 @@ def sample_pathfinder(
     )
     idata.attrs.update(
         {
+            "pathfinder_engine": engine,
             "pathfinder_paths": num_paths,
             "pathfinder_paths_succeeded": int(samples.shape[0]),
             "pathfinder_maxiter": maxiter,
+            "pathfinder_ftol": PATHFINDER_FTOL,
+            "pathfinder_num_elbo_draws": num_elbo_draws,
         }
     )
     return idata
+
+
+def _pathfinder_paths(
+    model: pm.Model,
+    num_paths: int,
+    per_path: int,
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+    progressbar: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The paths' draws ``(paths, per_path, parameters)``, their log densities under the
+    approximation and the model, and the engine that made them."""
+    from . import pathfinder
+
+    if pathfinder.available():
+        try:
+            paths = pathfinder.run_paths(
+                model,
+                num_paths=num_paths,
+                draws_per_path=per_path,
+                rng=rng,
+                progressbar=progressbar,
+                **settings,
+            )
+        except NotImplementedError:  # an operation JAX lacks: pymc-extras, if installed
+            if importlib.util.find_spec("pymc_extras") is None:
+                raise
+        else:
+            if not paths.iterations:
+                raise DataError(
+                    "Pathfinder found no usable path (no iterate had a finite ELBO). Use NUTS "
+                    "(inference_method='auto'), or try more num_paths or maxiter."
+                )
+            return paths.samples, paths.log_q, paths.log_p, "jax"
+    elif importlib.util.find_spec("pymc_extras") is None:
+        raise BackendError(
+            "inference_method='pathfinder' needs JAX and blackjax (pip install "
+            '"bayesmm[jax]") or pymc-extras (pip install "bayesmm[approx]"); neither is '
+            "installed."
+        )
+    from pymc_extras.inference.pathfinder.pathfinder import multipath_pathfinder
+
+    try:
+        result = multipath_pathfinder(
+            model,
+            num_paths=num_paths,
+            num_draws=num_paths * per_path,
+            num_draws_per_path=per_path,
+            epsilon=1e-12,
+            importance_sampling=None,
+            progressbar=progressbar,
+            concurrent=None,
+            random_seed=int(rng.integers(2**31)),
+            display_summary=False,
+            **settings,
+        )
+    except ValueError as err:
+        raise DataError(
+            f"Pathfinder found no usable path ({err}). Use NUTS (inference_method='auto'), "
+            "or try more num_paths or maxiter."
+        ) from None
+    samples = np.asarray(result.samples, dtype=float)
+    log_q = np.asarray(result.logQ, dtype=float).reshape(samples.shape[:2])
+    log_p = np.asarray(result.logP, dtype=float).reshape(samples.shape[:2])
+    return samples, log_q, log_p, "pymc-extras"

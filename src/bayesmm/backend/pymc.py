@@ -199,7 +199,7 @@ _INSTALL = {
     "nutpie": "nutpie",
     "numpyro": '"bayesmm[jax]"',
     "blackjax": '"bayesmm[jax]"',
-    "pathfinder": '"bayesmm[approx]"',
+    "pathfinder": '"bayesmm[jax]" (or "bayesmm[approx]")',
 }
 
 #: The ``inference_method`` that picks a sampler from the model and what is installed.
@@ -217,7 +217,8 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
     # Approximations, checked by Pareto k-hat (backend.approximate).
     "vi": (),
     "laplace": (),
-    "pathfinder": ("pymc_extras",),
+    # JAX and blackjax (backend.pathfinder), else pymc-extras: checked when it runs.
+    "pathfinder": (),
 }
 
 
@@ -466,11 +467,11 @@ def sample(
     }
     arguments = sampler_arguments(inference_method, options, asked)
     reads_rows = summed is None or arguments.get("batch_size") is not None
-    if inference_method == "vi" and built.recentred is not None and reads_rows:
+    if inference_method in ("vi", "pathfinder") and built.recentred is not None and reads_rows:
         # The same posterior without the ridge of the intercept and the effects that
-        # stochastic gradients crawl along (a million-row bernoulli: 12 SDs off without);
-        # the group term is reported under its own name. Not for Pathfinder or Laplace,
-        # whose L-BFGS then ran to a group sd near 0 or stopped early (docs/large-data.md).
+        # stochastic gradients, and L-BFGS, crawl along (a million-row bernoulli: ADVI 12 SDs
+        # off without); the group term is reported under its own name. Not for Laplace,
+        # whose mode search then ran to a group sd near 0 (docs/large-data.md).
         built = built.recentred()
         model = built.model
     if arguments.get("batch_size") is not None:  # minibatch ADVI reads the rows, not sums
