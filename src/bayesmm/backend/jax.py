@@ -58,7 +58,7 @@ from .nuts import (
     over_fits,
     run_chains,
 )
-from .start import data_arguments, initial_point_function
+from .start import data_arguments, initial_point_function, initial_points
 
 __all__ = [
     "CACHE_ENV",
@@ -69,6 +69,7 @@ __all__ = [
     "cache_dir",
     "clear_programs",
     "log_density",
+    "log_density_function",
     "program_for",
     "sample_numpyro",
     "sample_numpyro_many",
@@ -181,16 +182,32 @@ def log_density(model: pm.Model) -> Callable[[Mapping[str, Any]], float]:
         If JAX lacks an operation of the graph.
     """
     jax = configure()
-    values = list(model.value_vars)
-    function = jax.jit(_funcify(_rewrite(model, values, [model.logp()])))
+    function = jax.jit(log_density_function(model))
     data = [jax.device_put(np.asarray(v.get_value())) for v in model.data_vars]
-    names = [v.name for v in values]
+    names = [v.name for v in model.value_vars]
 
     def at(point: Mapping[str, Any]) -> float:
-        out = function(*[point[name] for name in names], *data)
-        return float(np.asarray(out[0] if isinstance(out, list | tuple) else out))
+        return float(np.asarray(function(*[point[name] for name in names], *data)))
 
     return at
+
+
+def log_density_function(model: pm.Model) -> Callable[..., Any]:
+    """The model's log density as a JAX function of ``(*values, *data)`` (the value
+    variables, then the data containers' values, as ``model.data_vars`` orders them).
+
+    Raises
+    ------
+    NotImplementedError
+        If JAX lacks an operation of the graph.
+    """
+    function = _funcify(_rewrite(model, list(model.value_vars), [model.logp()]))
+
+    def log_p(*arguments: Any) -> Any:
+        out = function(*arguments)
+        return out[0] if isinstance(out, list | tuple) else out
+
+    return log_p
 
 
 @dataclass
@@ -430,16 +447,6 @@ def _trace(
     }
     programs = exported.write(jax, folder, functions, graphs.outputs, graphs.observed)
     return exported.Stored(programs, graphs.outputs, graphs.observed), one_chain
-
-
-def initial_points(
-    point: dict[str, np.ndarray], program: Program, chains: int, rng: np.random.Generator
-) -> tuple[np.ndarray, ...]:
-    """PyMC's start ("jitter+adapt_diag"): the initial point plus Uniform(-1, 1), per chain."""
-    return tuple(
-        np.asarray(point[n])[None] + rng.uniform(-1, 1, (chains, *s))
-        for n, s in zip(program.names, program.shapes, strict=True)
-    )
 
 
 def sample_numpyro(

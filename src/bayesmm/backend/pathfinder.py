@@ -55,18 +55,16 @@ class Paths:
 def _flat_log_density(model: pm.Model) -> tuple[Callable[..., Any], list[np.ndarray], int]:
     """The log density as a JAX function of ``(flat values, *data)``, the data, and the
     number of values. Raises ``NotImplementedError`` if JAX lacks an operation."""
-    from .jax import _funcify, _rewrite
+    from .jax import log_density_function
 
-    values = list(model.value_vars)
-    function = _funcify(_rewrite(model, values, [model.logp()]))
+    function = log_density_function(model)
     info = DictToArrayBijection.map(model.initial_point()).point_map_info
     starts = np.cumsum([0] + [size for _, _, size, _ in info])
 
     def log_density(x: Any, *data: Any) -> Any:
         bounds = itertools.pairwise(starts)
         parts = [x[a:b].reshape(part[1]) for part, (a, b) in zip(info, bounds, strict=True)]
-        out = function(*parts, *data)
-        return out[0] if isinstance(out, list | tuple) else out
+        return function(*parts, *data)
 
     data = [np.asarray(v.get_value()) for v in model.data_vars]
     return log_density, data, int(starts[-1])

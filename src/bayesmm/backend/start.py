@@ -17,7 +17,7 @@ try:  # newer pytensor moved the graph walkers here (the old place warns)
 except ImportError:  # pragma: no cover - older pytensor
     from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
 
-__all__ = ["data_arguments", "initial_point_function", "inlined"]
+__all__ = ["data_arguments", "initial_point_function", "initial_points", "inlined"]
 
 
 def data_arguments(model: pm.Model) -> tuple[list[Any], dict[Any, Any]]:
@@ -100,3 +100,13 @@ def inlined(outputs: list[Any]) -> list[Any]:
             return outputs
         inner = inline_ofg_node(node)
         outputs = clone_replace(outputs, replace=dict(zip(node.outputs, inner, strict=True)))
+
+
+def initial_points(
+    point: dict[str, np.ndarray], program: Any, chains: int, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """PyMC's start ("jitter+adapt_diag"): the initial point plus Uniform(-1, 1), per chain."""
+    return tuple(
+        np.asarray(point[n])[None] + rng.uniform(-1, 1, (chains, *s))
+        for n, s in zip(program.names, program.shapes, strict=True)
+    )
