@@ -10,6 +10,7 @@ good, below 0.7 importance resampling (``importance_resampling=True``) corrects 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import warnings
 from collections.abc import Callable
@@ -358,16 +359,18 @@ def sample_pathfinder(
     rng = np.random.default_rng(random_seed)
     total = chains * draws
     n_parameters = DictToArrayBijection.map(model.initial_point()).data.size
-    settings = {
-        "maxiter": maxiter,
+    from .pathfinder import PathSettings
+
+    settings = PathSettings(
+        maxiter=maxiter,
         # as pymc-extras' default: about 3 log(N) corrections, at least 5
-        "maxcor": max(5, int(np.ceil(3 * np.log(max(n_parameters, 2))))),
-        "ftol": PATHFINDER_FTOL,
-        "gtol": 1e-8,
-        "maxls": 1_000,
-        "num_elbo_draws": num_elbo_draws,
-        "jitter": 2.0,
-    }
+        maxcor=max(5, int(np.ceil(3 * np.log(max(n_parameters, 2))))),
+        ftol=PATHFINDER_FTOL,
+        gtol=1e-8,
+        maxls=1_000,
+        num_elbo_draws=num_elbo_draws,
+        jitter=2.0,
+    )
     samples, log_q, log_p, engine = _pathfinder_paths(
         model, num_paths, -(-total // num_paths), settings, rng, progressbar
     )
@@ -407,7 +410,7 @@ def _pathfinder_paths(
     model: pm.Model,
     num_paths: int,
     per_path: int,
-    settings: dict[str, Any],
+    settings: Any,
     rng: np.random.Generator,
     progressbar: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
@@ -419,11 +422,11 @@ def _pathfinder_paths(
         try:
             paths = pathfinder.run_paths(
                 model,
+                settings,
                 num_paths=num_paths,
                 draws_per_path=per_path,
                 rng=rng,
                 progressbar=progressbar,
-                **settings,
             )
         except NotImplementedError:  # an operation JAX lacks: pymc-extras, if installed
             if importlib.util.find_spec("pymc_extras") is None:
@@ -455,7 +458,7 @@ def _pathfinder_paths(
             concurrent=None,
             random_seed=int(rng.integers(2**31)),
             display_summary=False,
-            **settings,
+            **dataclasses.asdict(settings),
         )
     except ValueError as err:
         raise DataError(

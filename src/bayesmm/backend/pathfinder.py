@@ -28,7 +28,7 @@ import numpy as np
 import pymc as pm
 from pymc.blocking import DictToArrayBijection
 
-__all__ = ["Paths", "available", "run_paths"]
+__all__ = ["PathSettings", "Paths", "available", "run_paths"]
 
 #: The draws whose log density is computed side by side (memory: this many x rows).
 _BATCH = 10
@@ -37,6 +37,22 @@ _BATCH = 10
 def available() -> bool:
     """Whether JAX and blackjax are installed."""
     return all(importlib.util.find_spec(p) is not None for p in ("jax", "blackjax"))
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """How each path runs: L-BFGS's iterations, history (``maxcor``), tolerances (relative
+    improvement ``ftol``, gradient norm ``gtol``) and line-search steps, the draws that
+    estimate each iterate's ELBO, and the half-width of the starts' jitter (pymc-extras'
+    names, so the same settings serve both engines)."""
+
+    maxiter: int
+    maxcor: int
+    ftol: float
+    gtol: float
+    maxls: int
+    num_elbo_draws: int
+    jitter: float
 
 
 @dataclass
@@ -71,15 +87,7 @@ def _flat_log_density(model: pm.Model) -> tuple[Callable[..., Any], list[np.ndar
 
 
 def _path_program(
-    log_density: Callable[..., Any],
-    *,
-    maxiter: int,
-    maxcor: int,
-    ftol: float,
-    gtol: float,
-    maxls: int,
-    num_elbo_draws: int,
-    draws: int,
+    log_density: Callable[..., Any], settings: PathSettings, draws: int
 ) -> Callable[..., Any]:
     """One path as one jitted function of ``(key, start, data)``: its draws, their log
     densities under the approximation and the model, its iterations and best iterate."""
@@ -91,12 +99,20 @@ def _path_program(
         minimize_lbfgs,
     )
 
+    maxiter, maxcor = settings.maxiter, settings.maxcor
+
     def path(key: Any, start: Any, data: tuple[Any, ...]) -> Any:
         def log_p(x: Any) -> Any:
             return log_density(x, *data)
 
         last, history = minimize_lbfgs(
-            lambda x: -log_p(x), start, maxiter, maxcor, gtol, ftol, maxls
+            lambda x: -log_p(x),
+            start,
+            settings.maxiter,
+            settings.maxcor,
+            settings.gtol,
+            settings.ftol,
+            settings.maxls,
         )
         reached = last.state.iter_num
         # The steps and gradient changes, zero where L-BFGS skipped an update, padded in
@@ -117,7 +133,7 @@ def _path_program(
         def elbo(i: Any) -> Any:
             def scored(_: Any) -> Any:
                 phi, log_q = bfgs_sample(
-                    jax.random.fold_in(elbo_key, i), num_elbo_draws, *normal(i)
+                    jax.random.fold_in(elbo_key, i), settings.num_elbo_draws, *normal(i)
                 )
                 value = jnp.mean(jax.lax.map(log_p, phi) - log_q)
                 return jnp.where(jnp.isfinite(value), value, -jnp.inf)
@@ -134,16 +150,10 @@ def _path_program(
 
 def run_paths(
     model: pm.Model,
+    settings: PathSettings,
     *,
     num_paths: int,
     draws_per_path: int,
-    maxiter: int,
-    maxcor: int,
-    ftol: float,
-    gtol: float,
-    maxls: int,
-    num_elbo_draws: int,
-    jitter: float,
     rng: np.random.Generator,
     progressbar: bool,
 ) -> Paths:
@@ -155,16 +165,7 @@ def run_paths(
 
     jax = configure()
     log_density, data, size = _flat_log_density(model)
-    program = _path_program(
-        log_density,
-        maxiter=maxiter,
-        maxcor=maxcor,
-        ftol=ftol,
-        gtol=gtol,
-        maxls=maxls,
-        num_elbo_draws=num_elbo_draws,
-        draws=draws_per_path,
-    )
+    program = _path_program(log_density, settings, draws_per_path)
     start = DictToArrayBijection.map(model.initial_point()).data
     on_device = tuple(jax.device_put(d) for d in data)
     found: list[tuple[Any, ...]] = []
@@ -175,7 +176,7 @@ def run_paths(
         paths = tqdm(paths, desc="Pathfinder paths", leave=False)
     for _ in paths:
         key = jax.random.PRNGKey(int(rng.integers(2**31)))
-        jittered = start + rng.uniform(-jitter, jitter, size)
+        jittered = start + rng.uniform(-settings.jitter, settings.jitter, size)
         phi, log_q, log_p, reached, best, elbo = jax.device_get(program(key, jittered, on_device))
         if np.isfinite(elbo):
             found.append((phi, log_q, log_p, int(reached), int(best)))
