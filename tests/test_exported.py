@@ -54,13 +54,34 @@ def test_programs_are_written_and_read_back(jax, tmp_path):
 def test_a_damaged_or_missing_program_is_traced_again(jax, tmp_path):
     from bayesmm.backend import exported
 
-    folder = tmp_path / "p"
-    exported.write(jax, folder, _functions(jax, jax.jit(lambda x: x + 1)), ["b"], ["y"])
-    (folder / "draws.bin").write_bytes(b"not a program")
-    assert exported.read(jax, folder, {}) is None
-    (folder / "draws.bin").unlink()
-    assert exported.read(jax, folder, {}) is None
+    one, other = tmp_path / "one", tmp_path / "other"
+    exported.write(jax, one, _functions(jax, jax.jit(lambda x: x + 1)), ["b"], ["y"])
+    exported.write(jax, other, _functions(jax, jax.jit(lambda x: x - 1)), ["b"], ["y"])
+    assert exported.read(jax, one, {}) is not None
+    # A program that deserialises but is not the one meta.json records (another writer's
+    # file, say) is not trusted; neither is a damaged one, nor a folder missing a file.
+    (one / "draws.bin").write_bytes((other / "draws.bin").read_bytes())
+    assert exported.read(jax, one, {}) is None
+    (one / "draws.bin").write_bytes(b"not a program")
+    assert exported.read(jax, one, {}) is None
+    (one / "draws.bin").unlink()
+    assert exported.read(jax, one, {}) is None
     assert exported.read(jax, None, {}) is None
+
+
+def test_writers_of_one_folder_at_once_leave_it_whole(jax, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bayesmm.backend import exported
+
+    folder = tmp_path / "p"
+    functions = _functions(jax, jax.jit(lambda x: (x * 5, x.max())))
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: exported.write(jax, folder, functions, ["b"], ["y"]), range(8)))
+    assert not list(folder.glob("*.tmp"))
+    stored = exported.read(jax, folder, {})
+    assert stored is not None
+    np.testing.assert_array_equal(stored.programs["advance"](np.ones((2, 3)))[1], 1.0)
 
 
 def test_a_program_with_a_host_callback_runs_as_traced_and_is_not_stored(jax, tmp_path):

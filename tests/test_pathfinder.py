@@ -83,6 +83,28 @@ def test_a_model_jax_cannot_translate_falls_back_to_pymc_extras(monkeypatch):
     assert idata.posterior["x"].shape == (2, 100)
 
 
+def test_a_model_jax_cannot_translate_without_pymc_extras_is_a_backend_error(monkeypatch):
+    original = importlib.util.find_spec
+
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("no JAX implementation of SomeOp")
+
+    monkeypatch.setattr(pathfinder, "available", lambda: True)
+    monkeypatch.setattr(pathfinder, "run_paths", refuse)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pymc_extras" else original(name, *a),
+    )
+    data = pd.DataFrame({"y": [1.0, 2.0, 3.5, 4.0], "x": [0.0, 1.0, 2.0, 3.0]})
+    with pytest.raises(
+        bmm.BackendError,
+        match=r"Pathfinder cannot run on this model: JAX cannot compute .*SomeOp.*"
+        r"bayesmm\[approx\]",
+    ):
+        bmm.Model("y ~ x", data).fit(inference_method="pathfinder", progressbar=False)
+
+
 def test_without_either_engine_the_error_says_what_to_install(monkeypatch):
     original = importlib.util.find_spec
     monkeypatch.setattr(pathfinder, "available", lambda: False)

@@ -26,6 +26,7 @@ from scipy import optimize
 
 from .._errors import BackendError, BayesmmWarning, DataError
 from .._validation import check_count
+from .jax_ops import cannot_translate
 
 __all__ = [
     "VI_METHODS",
@@ -428,9 +429,17 @@ def _pathfinder_paths(
                 rng=rng,
                 progressbar=progressbar,
             )
-        except NotImplementedError:  # an operation JAX lacks: pymc-extras, if installed
-            if importlib.util.find_spec("pymc_extras") is None:
+        except (ValueError, NotImplementedError) as err:
+            if not cannot_translate(err):
                 raise
+            if importlib.util.find_spec("pymc_extras") is None:
+                raise BackendError(
+                    "Pathfinder cannot run on this model: JAX cannot compute its log density "
+                    f"or gradient ({type(err).__name__}: {err}). Install pymc-extras (pip "
+                    'install "bayesmm[approx]") for its Pathfinder, or use NUTS '
+                    "(inference_method='auto')."
+                ) from None
+            # e.g. an operation JAX lacks: pymc-extras' Pathfinder, on PyTensor's C
         else:
             if not paths.iterations:
                 raise DataError(

@@ -11,8 +11,10 @@ to JAX nor traces the sampler, and the compilation cache serves the machine code
 A stored program is data, not code: JAX's serialisation (flatbuffers) of a StableHLO module,
 which can compute but cannot call back into Python. A program that holds a host callback
 cannot be exported, which is why the chains' progress bar advances between calls of the
-program rather than inside it. A program that JAX fails to export or to write is not stored,
-and one whose file cannot be read back is traced again.
+program rather than inside it. A program that JAX fails to export or to write is not stored.
+A folder with a missing file, a file whose SHA-256 differs from the one ``meta.json``
+records (a partial or damaged write), or one that JAX cannot deserialise, is traced again
+and rewritten. Deleting the folder is always safe.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -37,7 +40,10 @@ _PACKAGES = ("jax", "jaxlib", "numpyro", "pymc", "pytensor", "bayesmm")
 
 #: The modules whose code shapes a stored program (a change to them, in a checkout whose
 #: version string stays the same, must not find the programs the old code made).
-_MODULES = ("nuts.py", "jax.py", "jax_ops.py", "exported.py")
+_MODULES = ("nuts.py", "jax.py", "jax_ops.py", "start.py", "exported.py")
+
+#: JAX's settings that change a program's types (the key's shape, the floats' width).
+_SETTINGS = ("jax_enable_x64", "jax_default_prng_impl", "jax_threefry_partitionable")
 
 #: The programs of one folder, by file name.
 PROGRAMS = ("start", "advance", "draws", "draws_and_log_likelihood")
@@ -75,8 +81,11 @@ def folder_for(cache: str | None, key: Any, devices: int, platform: str) -> Path
     of the modules that make it, and the devices it runs on."""
     if not cache:
         return None
+    import jax
+
     versions = tuple((p, _version(p)) for p in _PACKAGES)
-    tag = repr((key, versions, _code(), devices, platform))
+    settings = tuple((name, jax.config.values.get(name)) for name in _SETTINGS)
+    tag = repr((key, versions, settings, _code(), devices, platform))
     return Path(cache) / "programs" / hashlib.sha256(tag.encode()).hexdigest()[:32]
 
 
@@ -111,14 +120,12 @@ def read(jax: Any, folder: Path | None, shardings: dict[str, Any]) -> Stored | N
 
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        programs = {
-            name: _runner(
-                jax,
-                export.deserialize(bytearray((folder / f"{name}.bin").read_bytes())),
-                shardings.get(name),
-            )
-            for name in PROGRAMS
-        }
+        programs = {}
+        for name in PROGRAMS:
+            blob = (folder / f"{name}.bin").read_bytes()
+            if hashlib.sha256(blob).hexdigest() != meta["digests"][name]:
+                raise ValueError(f"{name}.bin is not the file its meta.json describes")
+            programs[name] = _runner(jax, export.deserialize(bytearray(blob)), shardings.get(name))
         return Stored(programs, list(meta["outputs"]), list(meta["observed"]))
     except FileNotFoundError:
         return None
@@ -162,11 +169,15 @@ def _store(folder: Path, made: dict[str, Any], outputs: list[str], observed: lis
     # comes last: a reader sees a complete folder or a missing file, never a partial one.
     try:
         files = {f"{n}.bin": bytes(e.serialize()) for n, e in made.items()}
+        digests = {n: hashlib.sha256(files[f"{n}.bin"]).hexdigest() for n in made}
+        meta = {"outputs": outputs, "observed": observed, "digests": digests}
+        files["meta.json"] = json.dumps(meta).encode()
         folder.mkdir(parents=True, exist_ok=True)
-        files["meta.json"] = json.dumps({"outputs": outputs, "observed": observed}).encode()
         for name, blob in files.items():
-            partial = folder / f"{name}.{os.getpid()}.tmp"
-            partial.write_bytes(blob)
+            # A name of its own per writer (processes, and threads of one process).
+            handle, partial = tempfile.mkstemp(dir=folder, prefix=f"{name}.", suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(blob)
             os.replace(partial, folder / name)
     except Exception as error:  # no flatbuffers, a read-only folder, a full disk: not fatal
         _log.debug("Could not store the programs in %s (%s).", folder, error)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-__all__ = ["register_jax_ops"]
+__all__ = ["cannot_translate", "register_jax_ops"]
 
 _FAR = 50.0  # where erfcx switches to its asymptotic series
 
@@ -47,3 +47,9 @@ def register_jax_ops() -> None:
     @jax_funcify.register(Erfcx)
     def _funcify_erfcx(op: Any, **kwargs: Any) -> Any:
         return _erfcx
+
+
+def cannot_translate(err: Exception) -> bool:
+    """Whether ``err`` says JAX lacks an operation (pytensor's NotImplementedError) or a
+    gradient (JAX's ValueError) of the model's graph; any other error is the model's own."""
+    return isinstance(err, NotImplementedError) or "gradient" in str(err).lower()

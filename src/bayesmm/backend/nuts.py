@@ -129,7 +129,8 @@ def stops(total: int, progressbar: bool) -> list[int]:
     :data:`_PROGRESS_UPDATES` segments for a progress bar updated between them."""
     if not progressbar:
         return [total]
-    return sorted({max(1, round(total * k / _PROGRESS_UPDATES)) for k in range(1, 21)})
+    segments = range(1, _PROGRESS_UPDATES + 1)
+    return sorted({max(1, round(total * k / _PROGRESS_UPDATES)) for k in segments})
 
 
 def run_chains(

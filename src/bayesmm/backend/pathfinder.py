@@ -10,7 +10,8 @@ pooled (the caller checks them by Pareto k-hat).
 Why not blackjax's own ``pathfinder.approximate``: it scores all ``maxiter + 1`` iterates at
 once (a ``vmap``), so its memory grows with ``maxiter x num_elbo_draws x rows``, and it scores
 the iterates after convergence too. Here the iterates are scored one after another
-(``lax.map``), only those the path reached, so memory stays at ``num_elbo_draws x rows``.
+(``lax.map``), only those the path reached, so memory stays at a few arrays of the rows
+(the final draws' log densities are computed ten at a time).
 And why not pymc-extras' (the fallback when JAX is missing or cannot translate the model):
 its log density is PyTensor's C, about three times slower than JAX at a million rows, and
 it scores each iterate from Python.

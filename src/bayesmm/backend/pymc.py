@@ -36,6 +36,7 @@ from .effects import (
     use_noncentered,
 )
 from .imputation import imputed_columns
+from .jax_ops import cannot_translate
 from .likelihoods import Auxiliary, category_response, row_likelihood
 from .options import APPROXIMATIONS, sampler_arguments
 from .variables import (
@@ -278,12 +279,6 @@ def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
     return "pymc"
 
 
-def _jax_cannot_translate(err: Exception) -> bool:
-    """Whether ``err`` says JAX lacks an operation (pytensor's NotImplementedError) or a
-    gradient (JAX's ValueError) of the model's graph; any other error is the model's own."""
-    return isinstance(err, NotImplementedError) or "gradient" in str(err).lower()
-
-
 def log_likelihood_default(given: bool | None, n_obs: int, draws: int, chains: int) -> bool:
     """Whether to store the log-likelihood: as ``given``, or (``None``) when it takes at most
     :data:`LOG_LIKELIHOOD_MAX_VALUES` numbers."""
@@ -479,7 +474,7 @@ def sample(
     try:
         idata = run_sampler(model, inference_method, **arguments)
     except (ValueError, NotImplementedError) as err:
-        if inference_method not in ("numpyro", "blackjax") or not _jax_cannot_translate(err):
+        if inference_method not in ("numpyro", "blackjax") or not cannot_translate(err):
             raise
         if not automatic:
             raise BackendError(
