@@ -83,45 +83,45 @@ def test_a_model_jax_cannot_translate_falls_back_to_pymc_extras(monkeypatch):
     assert idata.posterior["x"].shape == (2, 100)
 
 
-def test_a_model_jax_cannot_translate_without_pymc_extras_is_a_backend_error(monkeypatch):
-    original = importlib.util.find_spec
+TINY = pd.DataFrame({"y": [1.0, 2.0, 3.5, 4.0], "x": [0.0, 1.0, 2.0, 3.0]})
 
+
+@pytest.fixture
+def without_pymc_extras(monkeypatch):
+    original = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pymc_extras" else original(name, *a),
+    )
+
+
+def test_a_model_jax_cannot_translate_without_pymc_extras_is_a_backend_error(
+    monkeypatch, without_pymc_extras
+):
     def refuse(*args, **kwargs):
         raise NotImplementedError("no JAX implementation of SomeOp")
 
     monkeypatch.setattr(pathfinder, "available", lambda: True)
     monkeypatch.setattr(pathfinder, "run_paths", refuse)
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "pymc_extras" else original(name, *a),
-    )
-    data = pd.DataFrame({"y": [1.0, 2.0, 3.5, 4.0], "x": [0.0, 1.0, 2.0, 3.0]})
     with pytest.raises(
         bmm.BackendError,
         match=r"Pathfinder cannot run on this model: JAX cannot compute .*SomeOp.*"
         r"bayesmm\[approx\]",
     ):
-        bmm.Model("y ~ x", data).fit(inference_method="pathfinder", progressbar=False)
+        bmm.Model("y ~ x", TINY).fit(inference_method="pathfinder", progressbar=False)
 
 
-def test_without_either_engine_the_error_says_what_to_install(monkeypatch):
-    original = importlib.util.find_spec
+def test_without_either_engine_the_error_says_what_to_install(monkeypatch, without_pymc_extras):
     monkeypatch.setattr(pathfinder, "available", lambda: False)
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "pymc_extras" else original(name, *a),
-    )
-    data = pd.DataFrame({"y": [1.0, 2.0, 3.5, 4.0], "x": [0.0, 1.0, 2.0, 3.0]})
     with pytest.raises(
         bmm.BackendError, match=r"needs JAX and blackjax .*bayesmm\[jax\].* or pymc-extras"
     ):
-        bmm.Model("y ~ x", data).fit(inference_method="pathfinder", progressbar=False)
+        bmm.Model("y ~ x", TINY).fit(inference_method="pathfinder", progressbar=False)
 
 
 def test_num_elbo_draws_is_checked():
-    data = pd.DataFrame({"y": [1.0, 2.0, 3.5, 4.0], "x": [0.0, 1.0, 2.0, 3.0]})
+    data = TINY
     with pytest.raises(bmm.DataError, match=r"num_elbo_draws must be an integer >= 1; got 0"):
         bmm.Model("y ~ x", data).fit(
             inference_method="pathfinder", num_elbo_draws=0, progressbar=False
