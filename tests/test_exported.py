@@ -100,6 +100,23 @@ def test_a_program_with_a_host_callback_runs_as_traced_and_is_not_stored(jax, tm
     assert seen == [6.0] and not folder.exists()
 
 
+def test_only_the_most_recently_used_structures_are_kept(jax, tmp_path, monkeypatch):
+    import os
+
+    from bayesmm.backend import exported
+
+    monkeypatch.setattr(exported, "MAX_STORED", 3)
+    functions = _functions(jax, jax.jit(lambda x: x + 2))
+    for k, name in enumerate("abcd"):
+        exported.write(jax, tmp_path / name, functions, ["b"], ["y"])
+        os.utime(tmp_path / name, (k, k))  # written in this order, a second apart
+    # "a" (the oldest) went when "d" came; reading "b" makes it the most recent.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "c", "d"]
+    assert exported.read(jax, tmp_path / "b", {}) is not None
+    exported.write(jax, tmp_path / "e", functions, ["b"], ["y"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "d", "e"]
+
+
 def test_the_folder_follows_the_key_the_devices_and_the_cache(tmp_path):
     from bayesmm.backend.exported import folder_for
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stored", "folder_for", "read", "write", "specs"]
+__all__ = ["MAX_STORED", "Stored", "folder_for", "read", "write", "specs"]
 
 _log = logging.getLogger("bayesmm")
 
@@ -44,6 +45,10 @@ _MODULES = ("nuts.py", "jax.py", "jax_ops.py", "start.py", "exported.py")
 
 #: JAX's settings that change a program's types (the key's shape, the floats' width).
 _SETTINGS = ("jax_enable_x64", "jax_default_prng_impl", "jax_threefry_partitionable")
+
+#: The most structures whose programs are kept on disk; past it the least recently used are
+#: deleted (a folder is about half a megabyte).
+MAX_STORED = 200
 
 #: The programs of one folder, by file name.
 PROGRAMS = ("start", "advance", "draws", "draws_and_log_likelihood")
@@ -126,6 +131,7 @@ def read(jax: Any, folder: Path | None, shardings: dict[str, Any]) -> Stored | N
             if hashlib.sha256(blob).hexdigest() != meta["digests"][name]:
                 raise ValueError(f"{name}.bin is not the file its meta.json describes")
             programs[name] = _runner(jax, export.deserialize(bytearray(blob)), shardings.get(name))
+        os.utime(folder)  # recently used: the last to be pruned
         return Stored(programs, list(meta["outputs"]), list(meta["observed"]))
     except FileNotFoundError:
         return None
@@ -179,5 +185,16 @@ def _store(folder: Path, made: dict[str, Any], outputs: list[str], observed: lis
             with os.fdopen(handle, "wb") as out:
                 out.write(blob)
             os.replace(partial, folder / name)
+        _prune(folder.parent, MAX_STORED)
     except Exception as error:  # no flatbuffers, a read-only folder, a full disk: not fatal
         _log.debug("Could not store the programs in %s (%s).", folder, error)
+
+
+def _prune(parent: Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recently used folders of programs under ``parent``
+    (a process reading one that goes is left to trace it again)."""
+    folders = sorted(
+        (p for p in parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
