@@ -85,6 +85,11 @@ def check_count(name: str, value: Any, minimum: int) -> None:
         raise DataError(f"{name} must be an integer >= {minimum}; got {value!r}.")
 
 
+def check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise DataError(f"{name} must be True or False; got {value!r}.")
+
+
 def evaluation_reason(err: Exception) -> str:
     """Why formulae could not evaluate a term, in the user's words: formulae reports an
     unknown name as a bare ``KeyError('name')`` and numpy a text column as a ufunc loop."""
