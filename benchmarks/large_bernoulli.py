@@ -45,6 +45,8 @@ METHODS = {
     },
     "vi": {"inference_method": "vi", "batch_size": 20_000, "steps": 20_000},
     "pathfinder": {"inference_method": "pathfinder"},
+    # Each path's normal left where Pathfinder puts it, near the joint mode.
+    "pathfinder-unrefined": {"inference_method": "pathfinder", "refine": False},
     # The normal at the joint posterior mode: where Pathfinder's paths end.
     "laplace": {"inference_method": "laplace"},
     # The same, with the draws resampled by their PSIS-smoothed importance weights.
