@@ -24,11 +24,21 @@ def frame():
     n = 240
     g = rng.integers(0, LEVELS, n)
     x = rng.normal(size=n)
+    h = rng.integers(0, 4, n)
     data = pd.DataFrame(
-        {"x": x, "g": g.astype(str), "o": rng.normal(size=n), "w": rng.uniform(0.5, 2, n)}
+        {
+            "x": x,
+            "g": g.astype(str),
+            "h": h.astype(str),
+            # 60 levels: its cells with g's fill a third of their pairs
+            "k": (np.arange(n) % 60).astype(str),
+            "o": rng.normal(size=n),
+            "w": rng.uniform(0.5, 2, n),
+        }
     )
     # Far from zero, as the statistics are taken around a reference (see sufficient).
     data["y"] = 300 + 2 * x + rng.normal(0, 3, LEVELS)[g] + rng.normal(size=n) * 2
+    data["y"] += rng.normal(0, 2, 4)[h] + rng.normal(0, 1, 4)[h] * x
     return data
 
 
@@ -45,17 +55,23 @@ def _collapsed(model):
     return built
 
 
-def _marginal(model, beta, sigma, cov):
-    """log p(y | beta, sigma, Sigma) with the effects integrated out, level by level.
+def _marginal(model, beta, sigma, cov, others=()):
+    """log p(y | beta, sigma, Sigma) with the effects of the collapsed factor integrated out,
+    level by level (``others``: the effects of the other factors' terms, one array per term).
 
     With weights, the model's likelihood is sum(w log N(y | eta, sigma)), which is
     sum(log N(y | eta, sigma / sqrt(w))) plus a constant per row; the effects are integrated
     out of the former."""
     design = model.design
     n = design.n_obs
-    terms = design.group_terms
+    factor = collapsible(design, model.priors).terms[0].factor
+    terms = [t for t in design.group_terms if t.factor == factor]
     z = np.hstack([np.ones((n, 1)) if t.values is None else np.asarray(t.values) for t in terms])
     mean = np.asarray(design.common) @ beta
+    other_terms = [t for t in design.group_terms if t.factor != factor]
+    for term, effects in zip(other_terms, others, strict=True):
+        column = 1.0 if term.values is None else np.asarray(term.values).reshape(n)
+        mean = mean + np.asarray(effects).reshape(-1)[term.index] * column
     if design.offset is not None:
         mean = mean + design.offset.values
     y = design.response.values
@@ -72,9 +88,12 @@ def _hyperparameters(model, summed):
     """A function of a point: the common coefficients (in the design's column order),
     sigma, and the effects' covariance, read from the summed model's variables."""
     common = [summed[t.name] for t in model.design.common_terms]
-    sds = [summed[f"{t.name}_sigma"] for t in model.design.group_terms]
-    corr = [v for v in summed.deterministics if v.name.endswith("_corr")]
-    outs = summed.replace_rvs_by_values([*common, summed["sigma"], *sds, *corr])
+    factor = collapsible(model.design, model.priors).terms[0].factor
+    collapsed = [t for t in model.design.group_terms if t.factor == factor]
+    sds = [summed[f"{t.name}_sigma"] for t in collapsed]
+    corr = [v for v in summed.deterministics if v.name.endswith(f"|{factor}_corr")]
+    others = [summed[t.name] for t in model.design.group_terms if t.factor != factor]
+    outs = summed.replace_rvs_by_values([*common, summed["sigma"], *sds, *corr, *others])
     function = summed.compile_fn(outs, inputs=summed.value_vars, on_unused_input="ignore")
 
     def at(point):
@@ -84,8 +103,9 @@ def _hyperparameters(model, summed):
         sd = np.array(rest[: len(sds)], dtype=float)
         correlation = np.eye(len(sd))
         if corr:
-            correlation[0, 1] = correlation[1, 0] = rest[-1]
-        return beta, float(sigma), np.outer(sd, sd) * correlation
+            correlation[0, 1] = correlation[1, 0] = rest[len(sds)]
+        other = rest[len(sds) + len(corr) :]
+        return beta, float(sigma), np.outer(sd, sd) * correlation, other
 
     return at
 
@@ -102,6 +122,14 @@ def _hyperparameters(model, summed):
         ("y ~ x + (x|g)", {}),  # two correlated columns
         ("y ~ x + (x|g)", {"weights": "w"}),
         ("y ~ x + (x||g)", {}),  # two independent ones
+        # g's effects integrated out, h's sampled (g has more levels)
+        ("y ~ x + (1|g) + (1|h)", {}),
+        ("y ~ x + (1|g) + (x|h)", {"weights": "w"}),
+        ("y ~ x + (x|g) + (x|h)", {}),
+        ("y ~ x + offset(o) + (x||g) + (1|h)", {}),
+        # k's effects integrated out, g's cells with k's gathered one by one (sparse)
+        ("y ~ x + (x|g) + (1|k)", {"weights": "w"}),
+        ("y ~ x + (1|g) + (1|h) + (x||k)", {}),
     ],
 )
 def test_the_log_density_is_the_exact_marginal_likelihood(frame, formula, options):
@@ -151,6 +179,28 @@ def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     np.testing.assert_array_less(np.abs(effects.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
 
 
+def test_effects_crossed_with_another_factor_are_drawn_given_its_effects(frame):
+    model = bmm.Model("y ~ x + (1|g) + (1|h)", frame, center_predictors=False)
+    built = _collapsed(model)
+    beta, sigma, tau, tau_h = np.array([299.5, 2.1]), 2.2, 2.8, 1.5
+    v = np.array([1.0, -2.0, 0.5, 3.0])  # h's effects, held
+    free = [rv.name for rv in built.model.free_RVs]
+    held = {"1|h": v} if "1|h" in free else {"1|h_offset": v / tau_h}
+    one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, "1|g_sigma": tau}
+    one |= {"1|h_sigma": tau_h, **held}
+    draws = 4_000
+    effects = _completed(built, one, draws)["1|g"].values[0]
+    # As for one factor, with h's effects part of the residual.
+    g, h = (next(t for t in model.design.group_terms if t.factor == f) for f in "gh")
+    residual = model.design.response.values - np.asarray(model.design.common) @ beta - v[h.index]
+    n = np.bincount(g.index, minlength=LEVELS)
+    precision = n / sigma**2 + 1 / tau**2
+    mean = np.bincount(g.index, weights=residual, minlength=LEVELS) / sigma**2 / precision
+    sd = precision**-0.5
+    np.testing.assert_array_less(np.abs(effects.mean(axis=0) - mean), 4.5 * sd / np.sqrt(draws))
+    np.testing.assert_array_less(np.abs(effects.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
+
+
 def test_correlated_effects_are_drawn_from_their_exact_conditional_posterior(frame):
     model = bmm.Model("y ~ x + (x|g)", frame, center_predictors=False)
     built = _collapsed(model)
@@ -186,26 +236,30 @@ def _normal(name, mu, sigma, dims=None):
 
 
 @pytest.mark.parametrize(
-    ("formula", "options", "collapses"),
+    ("formula", "options", "factor"),
     [
-        ("y ~ x + (1|g)", {}, True),
-        ("y ~ x + (0 + x|g)", {}, True),
-        ("y ~ x + (x|g)", {}, True),  # two columns: a block
-        ("y ~ x + (x||g)", {}, True),  # two independent terms
-        ("y ~ x + (x + o|g)", {}, False),  # three columns
-        ("y ~ x + (1|g) + (1|o)", {}, False),  # two factors
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("StudentT", nu=3, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=[1.0])))}}, False),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", dist=_normal, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, False),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=1)))}}, True),
+        ("y ~ x + (1|g)", {}, "g"),
+        ("y ~ x + (0 + x|g)", {}, "g"),
+        ("y ~ x + (x|g)", {}, "g"),  # two columns: a block
+        ("y ~ x + (x||g)", {}, "g"),  # two independent terms
+        ("y ~ x + (x + o|g)", {}, None),  # three columns
+        ("y ~ x + (1|g) + (1|o)", {}, "g"),  # two factors: the one with more levels
+        ("y ~ x + (1|o) + (x|g)", {}, "g"),
+        ("y ~ x + (x + o|g) + (1|h)", {}, "h"),  # g has three columns: h
+        ("y ~ x + (1|g) + (1|h)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, "h"),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, None),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("StudentT", nu=3, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, None),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=[1.0])))}}, None),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", dist=_normal, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, None),
+        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=1)))}}, "g"),
     ],
 )  # fmt: skip
-def test_only_one_factor_of_at_most_two_columns_with_a_population_is_integrated_out(
-    frame, formula, options, collapses
+def test_one_factor_of_at_most_two_columns_with_a_population_is_integrated_out(
+    frame, formula, options, factor
 ):
     model = bmm.Model(formula, frame.assign(o=(frame["o"] > 0).astype(str)), **options)
-    assert (collapsible(model.design, model.priors) is not None) is collapses
+    spec = collapsible(model.design, model.priors)
+    assert (spec.terms[0].factor if spec is not None else None) == factor
 
 
 @pytest.mark.parametrize("formula", ["y ~ x + (1|g)", "y ~ x + (x|g)", "y ~ x + (x||g)"])
@@ -233,6 +287,24 @@ def test_a_fit_has_the_variables_of_a_fit_of_the_rows(frame, stub_sampler, formu
     # Reproducible from the seed.
     again = model.fit(draws=5, chains=2, sufficient_statistics=True, random_seed=1)
     np.testing.assert_array_equal(again.posterior["1|g"], forced.posterior["1|g"])
+
+
+def test_a_crossed_fit_has_the_variables_and_log_likelihood_of_a_fit_of_the_rows(
+    frame, stub_sampler
+):
+    model = bmm.Model("y ~ x + (1|g) + (x|h)", frame)
+    forced = model.fit(draws=5, chains=2, sufficient_statistics=True, random_seed=1)
+    rows = model.fit(draws=5, chains=2, sufficient_statistics=False, random_seed=1)
+    assert forced.attrs["likelihood"] == COLLAPSED
+    assert list(forced.posterior.data_vars) == list(rows.posterior.data_vars)
+    post = forced.posterior
+    g, h = (next(t for t in model.design.group_terms if t.factor == f) for f in "gh")
+    x = frame["x"].values
+    eta = post["Intercept"].values[..., None] + post["x"].values[..., None] * x
+    eta = eta + post["1|g"].values[..., g.index] + post["1|h"].values[..., h.index]
+    eta = eta + post["x|h"].values[..., h.index] * x
+    expected = stats.norm.logpdf(frame["y"].values, eta, post["sigma"].values[..., None])
+    np.testing.assert_allclose(forced.log_likelihood["y"].values, expected, rtol=1e-8)
 
 
 def test_an_approximation_of_a_collapsed_model_gets_the_effects_too(frame):

@@ -84,21 +84,23 @@ class Collapsible:
 
 
 def collapsible(design: Design, priors: PriorSet) -> Collapsible | None:
-    """The group terms whose effects can be integrated out, or ``None``: every group term
-    of the model, on one factor, with one or two columns in all, each with a
-    ``Normal(0, sigma)`` prior whose ``sigma`` has a prior of its own and is a single
-    number; correlated as one block, or not at all. (The caller checks that the model is
-    gaussian with the identity link and summable.)"""
-    terms = design.group_terms
-    if not terms or len({t.factor for t in terms}) != 1:
-        return None
-    if sum(len(t.columns) for t in terms) > MAX_COLUMNS:
-        return None
-    if design.blocks and (len(design.blocks) != 1 or len(design.blocks[0].terms) != len(terms)):
-        return None
-    if not all(zero_mean_population(priors[term.name]) for term in terms):
-        return None
-    return Collapsible(tuple(terms), design.blocks[0] if design.blocks else None)
+    """The group terms whose effects can be integrated out, or ``None``: the group terms of
+    one factor, with one or two columns in all, each with a ``Normal(0, sigma)`` prior
+    whose ``sigma`` has a prior of its own and is a single number; correlated as one block,
+    or not at all. Of several factors that qualify, the one with the most levels; the other
+    factors' effects stay in the model. (The caller checks that the model is gaussian with
+    the identity link and summable.)"""
+    candidates = []
+    for factor in dict.fromkeys(t.factor for t in design.group_terms):
+        terms = tuple(t for t in design.group_terms if t.factor == factor)
+        blocks = [b for b in design.blocks if b.factor == factor]
+        if sum(len(t.columns) for t in terms) > MAX_COLUMNS:
+            continue
+        if blocks and (len(blocks) != 1 or len(blocks[0].terms) != len(terms)):
+            continue
+        if all(zero_mean_population(priors[term.name]) for term in terms):
+            candidates.append(Collapsible(terms, blocks[0] if blocks else None))
+    return max(candidates, key=lambda c: len(c.terms[0].levels), default=None)
 
 
 def population(
@@ -125,14 +127,18 @@ def integrate_out(
     ``(levels, width)`` and the Cholesky factor of their conditional covariance
     ``(levels, width, width)``.
 
-    ``tables`` are the common sides' coefficients and ``chol`` the population's Cholesky
-    factor.
+    ``tables`` are the other sides' coefficients (the common ones, then other factors'
+    group terms) and ``chol`` the population's Cholesky factor.
     """
     side = len(tables)  # the group terms' side of theta
-    gram = data.param(_products(stats, side, side))  # (levels, width, width)
+    gram = data.param(_block(stats, side, side).products)  # (levels, width, width)
     c = data.param(stats.cross[side])  # (levels, width)
     for a, table in enumerate(tables):
-        c = c - pt.sum(data.param(_products(stats, a, side)) * table[:, :, None], axis=1)
+        block = _block(stats, a, side)
+        if block.ia is None:  # a common side, broadcast over the levels
+            c = c - pt.sum(data.param(block.products) * table[:, :, None], axis=1)
+        else:  # another factor: its products with these levels, in the cells they share
+            c = c - _crossed(block, table, c.type.shape, data)
     inverse, log_det = _inverse(chol)
     precision = gram / sigma**2 + inverse[None, :, :]
     quadratic, log_det_p, mean, cov_chol = _per_level(precision, c / sigma**2)
@@ -168,8 +174,30 @@ def _per_level(precision: Any, shift: Any) -> tuple[Any, Any, Any, Any]:
     return b0 * m0 + b1 * m1, pt.log(det), pt.stack([m0, m1], axis=-1), cov_chol
 
 
-def _products(stats: Any, a: int, b: int) -> np.ndarray:
-    return next(block.products for block in stats.blocks if (block.a, block.b) == (a, b))
+def _crossed(block: Any, table: Any, shape: tuple[Any, ...], data: Containers) -> Any:
+    """``sum over the cells (i, l) of products[i, l]' table[i]`` for each level ``l`` of the
+    integrated factor (``shape``: its levels by its columns), where ``table`` holds another
+    factor's coefficients, one row per level ``i``. As one matrix product over every pair of
+    levels where the cells fill at least half of them (a product is faster than gathering
+    and scattering), else gathered and scattered cell by cell."""
+    levels, width = int(shape[0]), int(shape[1])
+    products = block.products  # (cells, columns of the other factor, width)
+    other_levels, other_width = int(table.type.shape[0]), products.shape[1]
+    if 2 * len(products) >= levels * other_levels:
+        dense = np.zeros((levels, width, other_levels, other_width))
+        dense[block.ib, :, block.ia, :] = products.transpose(0, 2, 1)
+        matrix = data.param(dense.reshape(levels * width, other_levels * other_width))
+        return pt.reshape(pt.dot(matrix, pt.reshape(table, (-1,))), (levels, width))
+    shift = pt.sum(data.param(products) * table[_ints(block.ia, data)][:, :, None], axis=1)
+    return pt.inc_subtensor(pt.zeros((levels, width))[_ints(block.ib, data)], shift)
+
+
+def _block(stats: Any, a: int, b: int) -> Any:
+    return next(block for block in stats.blocks if (block.a, block.b) == (a, b))
+
+
+def _ints(values: np.ndarray, data: Containers) -> Any:
+    return pt.cast(data.param(values.astype(float)), "int64")
 
 
 class EffectDraws:

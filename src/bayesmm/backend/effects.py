@@ -147,18 +147,18 @@ def linear_parts(
     data: Containers,
     sigma: Callable[[], Any] = lambda: 1.0,
     imputed: Mapping[str, Any] | None = None,
-    with_groups: bool = True,
+    without: str | None = None,
     carrier: str | None = None,
 ) -> LinearParts:
     """The random variables of one formula's linear predictor, as :class:`Part` objects;
     no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
     the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``);
     ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``).
-    ``with_groups=False`` leaves the group terms out (see ``collapsed``); ``carrier``
+    ``without`` names a factor whose group terms are left out (see ``collapsed``); ``carrier``
     names the group term whose levels carry the intercept (see :func:`intercept_carrier`)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
     intercept = None
-    if carrier is not None and with_groups:
+    if carrier is not None:
         intercept = next(p.coef for p in common if p.columns is None)
         common = [p for p in common if p.columns is not None]
     with_missing = tuple(
@@ -172,8 +172,8 @@ def linear_parts(
         if term.steps is not None
     ]
     correlated: dict[str, Any] = {}
-    group_terms = design.group_terms if with_groups else ()
-    for block in design.blocks if with_groups else ():
+    group_terms = [t for t in design.group_terms if t.factor != without]
+    for block in (b for b in design.blocks if b.factor != without):
         first = next(t for t in design.group_terms if t.name == block.terms[0])
         centring = use_noncentered(first, design.n_obs, noncentered)
         correlated.update(block_effects(design, block, priors, centring, internal, data))
