@@ -68,10 +68,16 @@ def test_fit_uses_the_statistics_from_a_size_on_and_says_so(frame, stub_sampler,
     forced = model.fit(draws=5, chains=1, sufficient_statistics=True)
     # One group term of one column: its effects are integrated out (test_collapsed.py).
     assert forced.attrs["likelihood"] == COLLAPSED
+    # Two factors: g's effects integrated out (it has more levels), h's sampled.
     crossed = bmm.Model("y ~ x + (1|g) + (1|h)", frame).fit(
         draws=5, chains=1, sufficient_statistics=True
     )
-    assert crossed.attrs["likelihood"] == "sufficient statistics (exact)"
+    assert crossed.attrs["likelihood"] == COLLAPSED
+    # Three columns on each factor: nothing integrated out, the statistics still exact.
+    wide = bmm.Model("y ~ x + (c|g) + (c|h)", frame).fit(
+        draws=5, chains=1, sufficient_statistics=True
+    )
+    assert wide.attrs["likelihood"] == "sufficient statistics (exact)"
     # The same variables as a fit of the rows, and the log-likelihood of each row.
     assert set(forced.posterior.data_vars) == set(model.fit(draws=5, chains=1).posterior.data_vars)
     assert forced.log_likelihood["y"].shape == (1, 5, len(frame))
