@@ -159,44 +159,32 @@ def _completed(built, one, draws=4_000):
     return built.complete(posterior, 6, False)
 
 
-def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame):
-    model = bmm.Model("y ~ x + (1|g)", frame, center_predictors=False)
-    built = _collapsed(model)
-    beta, sigma, tau = np.array([299.5, 2.1]), 2.2, 2.8
-    draws = 4_000
-    one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, "1|g_sigma": tau}
-    effects = _completed(built, one, draws)["1|g"].values[0]
-    # The exact conditional: u_l | y ~ Normal(m_l, s_l), s_l^-2 = n_l / sigma^2 + 1 / tau^2.
-    term = model.design.group_terms[0]
-    residual = model.design.response.values - np.asarray(model.design.common) @ beta
-    n = np.bincount(term.index, minlength=LEVELS)
-    precision = n / sigma**2 + 1 / tau**2
-    mean = np.bincount(term.index, weights=residual, minlength=LEVELS) / sigma**2 / precision
-    sd = precision**-0.5
-    # Means within 4.5 standard errors and SDs within 4.5 of theirs (sd / sqrt(2 draws)): a
-    # false alarm rate under 1e-4 over the 24 comparisons.
-    np.testing.assert_array_less(np.abs(effects.mean(axis=0) - mean), 4.5 * sd / np.sqrt(draws))
-    np.testing.assert_array_less(np.abs(effects.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
-
-
-def test_effects_crossed_with_another_factor_are_drawn_given_its_effects(frame):
-    model = bmm.Model("y ~ x + (1|g) + (1|h)", frame, center_predictors=False)
+@pytest.mark.parametrize("crossed", [False, True])
+def test_the_effects_are_drawn_from_their_exact_conditional_posterior(frame, crossed):
+    formula = "y ~ x + (1|g) + (1|h)" if crossed else "y ~ x + (1|g)"
+    model = bmm.Model(formula, frame, center_predictors=False)
     built = _collapsed(model)
     beta, sigma, tau, tau_h = np.array([299.5, 2.1]), 2.2, 2.8, 1.5
-    v = np.array([1.0, -2.0, 0.5, 3.0])  # h's effects, held
-    free = [rv.name for rv in built.model.free_RVs]
-    held = {"1|h": v} if "1|h" in free else {"1|h_offset": v / tau_h}
-    one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, "1|g_sigma": tau}
-    one |= {"1|h_sigma": tau_h, **held}
     draws = 4_000
+    one = {"Intercept": beta[0], "x": beta[1], "sigma": sigma, "1|g_sigma": tau}
+    # With h crossed, its effects are held (sampled, not integrated out).
+    v = np.array([1.0, -2.0, 0.5, 3.0]) if crossed else np.zeros(4)
+    if crossed:
+        free = [rv.name for rv in built.model.free_RVs]
+        one |= {"1|h_sigma": tau_h}
+        one |= {"1|h": v} if "1|h" in free else {"1|h_offset": v / tau_h}
     effects = _completed(built, one, draws)["1|g"].values[0]
-    # As for one factor, with h's effects part of the residual.
-    g, h = (next(t for t in model.design.group_terms if t.factor == f) for f in "gh")
-    residual = model.design.response.values - np.asarray(model.design.common) @ beta - v[h.index]
+    # The exact conditional: u_l | y ~ Normal(m_l, s_l), s_l^-2 = n_l / sigma^2 + 1 / tau^2,
+    # with h's effects part of the residual.
+    g, h = (next((t for t in model.design.group_terms if t.factor == f), None) for f in "gh")
+    h = np.zeros(len(frame), dtype=int) if h is None else h.index
+    residual = model.design.response.values - np.asarray(model.design.common) @ beta - v[h]
     n = np.bincount(g.index, minlength=LEVELS)
     precision = n / sigma**2 + 1 / tau**2
     mean = np.bincount(g.index, weights=residual, minlength=LEVELS) / sigma**2 / precision
     sd = precision**-0.5
+    # Means within 4.5 standard errors and SDs within 4.5 of theirs (sd / sqrt(2 draws)): a
+    # false alarm rate under 1e-4 over the 24 comparisons.
     np.testing.assert_array_less(np.abs(effects.mean(axis=0) - mean), 4.5 * sd / np.sqrt(draws))
     np.testing.assert_array_less(np.abs(effects.std(axis=0) - sd), 4.5 * sd / np.sqrt(2 * draws))
 
