@@ -222,11 +222,7 @@ def refined_centre(
     def objective(z: Any) -> Any:
         return averaged(z)[0]
 
-    def forward(z: Any) -> tuple[Any, Any]:
-        value, grad = averaged(z)
-        return value, grad
-
-    objective.defvjp(forward, lambda grad, cotangent: (cotangent * grad,))
+    objective.defvjp(averaged, lambda grad, cotangent: (cotangent * grad,))
 
     solver = optax.lbfgs(memory_size=5)
     cached = optax.value_and_grad_from_state(objective)
@@ -243,8 +239,8 @@ def refined_centre(
 
     zero = jnp.zeros_like(centre)
     start = (zero, solver.init(zero), jnp.asarray(jnp.inf), jnp.asarray(0))
-    z = jax.lax.while_loop(moving, step, start)[0]
-    value, grad = averaged(z)
+    z, state, _, _ = jax.lax.while_loop(moving, step, start)
+    value, grad = cached(z, state=state)  # the line search's, at z: not computed again
     usable = jnp.isfinite(value) & jnp.all(jnp.isfinite(grad))
     return jnp.where(usable, centre + root(z), centre)
 
