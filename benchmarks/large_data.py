@@ -18,6 +18,10 @@ posterior means from a fit of the rows, in posterior SDs.
 (``posterior_only=True``), loads it and predicts 1,000 rows from the file; the peak memory
 printed then covers all of it.
 
+The two-factor model, gaussian and bernoulli ``y ~ x + z + (1|g) + (x|h)`` at 10^5 to 10^7
+rows with NUTS, ADVI and Pathfinder, has its own script, ``benchmarks/large_crossed.py``;
+``python benchmarks/large_data.py --crossed ...`` runs it with the arguments that follow.
+
 ``--store`` fits the rows (the sampler every fit used before the statistics) and writes the
 posterior means, SDs and Monte-Carlo standard errors that ``tests/test_large_slow.py``
 checks the default fit against.
@@ -153,6 +157,9 @@ def one(
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--crossed"]:
+        script = Path(__file__).with_name("large_crossed.py")
+        raise SystemExit(subprocess.run([sys.executable, script, *sys.argv[2:]]).returncode)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--compare", action="store_true")

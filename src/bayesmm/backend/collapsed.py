@@ -188,16 +188,12 @@ def _crossed(block: Any, table: Any, shape: tuple[Any, ...], data: Containers) -
         dense[block.ib, :, block.ia, :] = products.transpose(0, 2, 1)
         matrix = data.param(dense.reshape(levels * width, other_levels * other_width))
         return pt.reshape(pt.dot(matrix, pt.reshape(table, (-1,))), (levels, width))
-    shift = pt.sum(data.param(products) * table[_ints(block.ia, data)][:, :, None], axis=1)
-    return pt.inc_subtensor(pt.zeros((levels, width))[_ints(block.ib, data)], shift)
+    shift = pt.sum(data.param(products) * table[data.param_ints(block.ia)][:, :, None], axis=1)
+    return pt.inc_subtensor(pt.zeros((levels, width))[data.param_ints(block.ib)], shift)
 
 
 def _block(stats: Any, a: int, b: int) -> Any:
     return next(block for block in stats.blocks if (block.a, block.b) == (a, b))
-
-
-def _ints(values: np.ndarray, data: Containers) -> Any:
-    return pt.cast(data.param(values.astype(float)), "int64")
 
 
 class EffectDraws:

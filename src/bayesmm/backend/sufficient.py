@@ -228,8 +228,8 @@ def _common_quadratic(
     for block in stats.blocks:
         if block.b >= sides:
             continue
-        left = tables[block.a] if block.ia is None else tables[block.a][_ints(block.ia, data)]
-        right = tables[block.b] if block.ib is None else tables[block.b][_ints(block.ib, data)]
+        left = tables[block.a] if block.ia is None else tables[block.a][data.param_ints(block.ia)]
+        right = tables[block.b] if block.ib is None else tables[block.b][data.param_ints(block.ib)]
         products = data.param(block.products)
         term = pt.sum(left[:, :, None] * products * right[:, None, :])
         quadratic = quadratic + (term if block.a == block.b else 2 * term)
@@ -246,10 +246,6 @@ def _log_density(squares: Any, stats: Statistics, sigma: Any, data: Containers) 
         - 0.5 * weight * math.log(2 * math.pi)
         - pt.maximum(squares, 0.0) / (2 * sigma**2)
     )
-
-
-def _ints(values: np.ndarray, data: Containers) -> Any:
-    return pt.cast(data.param(values.astype(float)), "int64")
 
 
 def summed_model(

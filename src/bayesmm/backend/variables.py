@@ -96,6 +96,10 @@ class Containers:
             return vector[start]
         return vector[start : start + value.size].reshape(value.shape)
 
+    def param_ints(self, values: np.ndarray) -> Any:
+        """Whole numbers not per row (level indices, say), as int64."""
+        return pt.cast(self.param(np.asarray(values, dtype=float)), "int64")
+
     def rows(self, values: np.ndarray) -> Any:
         """Per-row floats, shape ``(n_obs, k)``."""
         values = np.asarray(values, dtype=float).reshape(self.n_obs, -1)
