@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm.backend.effects import intercept_carrier
+from bayesmm.backend.effects import carried_columns, intercept_carrier
 
 LEVELS = 6
 
@@ -66,31 +66,69 @@ def test_the_carrier_is_an_independent_centred_group_intercept(frame):
     # Not: non-centred terms, slopes, correlated blocks, no intercept, a non-zero mean.
     assert _carrier(bmm.Model("y ~ x + (1|g)", frame, noncentered=True)) is None
     assert _carrier(bmm.Model("y ~ x + (0 + x|g)", frame)) is None
-    assert _carrier(bmm.Model("y ~ x + (x|g)", frame)) is None
+    assert _carrier(bmm.Model("y ~ 0 + (x|g)", frame)) is None  # a block with nothing to carry
     assert _carrier(bmm.Model("y ~ 0 + x + (1|g)", frame)) is None
     shifted = bmm.Prior("Normal", mu=1.0, sigma=bmm.Prior("HalfNormal", sigma=1.0))
     assert _carrier(bmm.Model("y ~ x + (1|g)", frame, priors={"1|g": shifted})) is None
     # The independent intercept beside a slope of its own: (x||g) is two terms.
+    assert _carrier(bmm.Model("y ~ x + (x|g)", frame, noncentered=True)) is None
     assert _carrier(bmm.Model("y ~ x + (x||g)", frame)) == "1|g"
+
+
+def test_a_correlated_block_carries_the_intercept_and_the_slopes_it_shares(frame):
+    model = bmm.Model("y ~ x + (x|g)", frame)
+    block = model.design.blocks[0]
+    assert _carrier(model) == block.prior_name
+    x = next(t for t in model.design.common_terms if t.name == "x").start
+    assert carried_columns(model.design, block) == (-1, x)
+    # Without the intercept, the block carries the slope alone; of two factors, the one
+    # with the fewer levels carries.
+    alone = bmm.Model("y ~ 0 + x + (x|g)", frame).design
+    assert carried_columns(alone, alone.blocks[0]) == (None, 0)
+    both = bmm.Model("y ~ x + (1|g) + (x|h)", frame)
+    assert _carrier(both) == both.design.blocks[0].prior_name and "h" in _carrier(both)
+
+
+def test_the_block_recentred_log_density_is_the_original_one(frame):
+    # (b0 + a_l, bx + c_l) ~ MvNormal((b0, bx), S): a shift of unit Jacobian, as above.
+    model = bmm.Model("y ~ x + (x|g)", frame)
+    built = model.backend
+    recentred = built.recentred()
+    name = model.design.blocks[0].prior_name
+    assert f"{name}_totals" in recentred.internal and f"{name}_effects" in built.internal
+    original, moved = built.model.compile_logp(), recentred.model.compile_logp()
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        point = {k: rng.normal(size=np.shape(v)) for k, v in built.model.initial_point().items()}
+        shifted = {k: v for k, v in point.items() if k != f"{name}_effects"}
+        carried = np.array([point["Intercept_centered"], point["x"]])
+        shifted[f"{name}_totals"] = point[f"{name}_effects"] + carried
+        assert set(shifted) == set(recentred.model.initial_point())
+        np.testing.assert_allclose(moved(shifted), original(point), rtol=1e-12)
 
 
 # 300 steps are too few for a good approximation, and k-hat says so: not under test here.
 @pytest.mark.filterwarnings("ignore:The meanfield ADVI approximation is not trustworthy")
-def test_an_advi_fit_reports_the_effects_under_their_own_names(frame):
-    model = bmm.Model("b ~ x + (1|g)", frame, family="bernoulli")
+@pytest.mark.parametrize("group", ["(1|g)", "(x|g)"])
+def test_an_advi_fit_reports_the_effects_under_their_own_names(frame, group):
+    model = bmm.Model(f"b ~ x + {group}", frame, family="bernoulli")
     idata = model.fit(
         inference_method="vi", draws=100, chains=2, steps=300, random_seed=3, progressbar=False
     )
     posterior = idata.posterior
-    assert "1|g_with_intercept" not in posterior and "Intercept_centered" not in posterior
+    assert not any(v.endswith(("_with_intercept", "_totals")) for v in posterior.data_vars)
+    assert "Intercept_centered" not in posterior
     assert {"Intercept", "x", "1|g", "1|g_sigma"} <= set(posterior.data_vars)
     assert posterior["1|g"].dims == ("chain", "draw", "g__factor_dim")
     # The log-likelihood comes from the recentred model of the rows: each row's value is
-    # the bernoulli log mass at the reported intercept, slope and effect.
+    # the bernoulli log mass at the reported intercept, slope and effects.
+    level = frame["g"].astype(int).values
     eta = (
         posterior["Intercept"].values[..., None]
         + posterior["x"].values[..., None] * frame["x"].values
-        + posterior["1|g"].values[..., frame["g"].astype(int).values]
+        + posterior["1|g"].values[..., level]
     )
+    if group == "(x|g)":
+        eta = eta + posterior["x|g"].values[..., level] * frame["x"].values
     expected = np.where(frame["b"].values == 1, -np.logaddexp(0, -eta), -np.logaddexp(0, eta))
     np.testing.assert_allclose(idata.log_likelihood["b"].values, expected, rtol=1e-8)

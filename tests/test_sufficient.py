@@ -4,6 +4,8 @@ any point, for every kind of term; chosen by size; refused with a reason where n
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,3 +181,7 @@ def test_a_large_fit_of_the_rows_says_why_and_about_how_long(frame, stub_sampler
         model.fit(draws=5, tune=5, chains=1)
     with pytest.warns(bmm.BayesmmWarning, match=r"\(sufficient_statistics=False\)"):
         bmm.Model("y ~ x + (1|g)", frame).fit(draws=5, chains=1, sufficient_statistics=False)
+    # The estimate is of NUTS: an approximation of the same rows says nothing of it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(inference_method="vi", draws=5, chains=1)

@@ -278,7 +278,7 @@ class Model:
         check_sampling(random_seed, kwargs)
         from .backend.sufficient import summed_for
 
-        summed = summed_for(self, sufficient_statistics, (draws, tune, chains))
+        summed = summed_for(self, sufficient_statistics, (draws, tune, chains), inference_method)
         idata = sample(
             self.backend,
             summed=summed,

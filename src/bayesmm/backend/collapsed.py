@@ -40,7 +40,8 @@ from pytensor.graph.replace import clone_replace
 from .._names import sigma_name
 from ..design import Design, GroupBlock, GroupTerm
 from ..priors import PriorSet
-from .effects import Part, block_covariance, block_summaries, zero_mean_population
+from .blocks import block_covariance, block_summaries
+from .effects import Part, zero_mean_population
 from .variables import Containers, as_prior, random_variable, term_dims
 
 __all__ = [

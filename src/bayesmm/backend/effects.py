@@ -11,17 +11,16 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._errors import PriorError
 from .._names import monotonic_dim, monotonic_name, mu_name, sigma_name
 from ..design import CommonTerm, Design, GroupBlock, GroupTerm
 from ..design.gps import spectral_density
 from ..priors import Prior, PriorSet
+from .blocks import block_effects
 from .shrinkage import shrunk_slopes
 from .variables import (
     Containers,
     as_prior,
     common_dim,
-    distribution,
     hyper_dims,
     random_variable,
     term_dims,
@@ -68,31 +67,66 @@ def _scalar(prior: Prior) -> bool:
 
 
 def intercept_carrier(design: Design, priors: PriorSet, noncentered: bool | str) -> str | None:
-    """The group intercept that carries the model's intercept (hierarchical centring,
-    Gelfand, Sahu and Carlin 1995), or ``None``.
+    """The group term, or correlated block (by its prior's name, e.g. ``"h_corr"``), whose
+    levels carry common coefficients (hierarchical centring, Gelfand, Sahu and Carlin 1995),
+    or ``None``.
 
     Each level's total ``a_l = b0 + u_l`` is sampled, ``a_l ~ Normal(b0, sigma)``, in place
     of ``u_l ~ Normal(0, sigma)``: the same posterior (a shift, of unit Jacobian), and
     ``u_l = a_l - b0`` is reported under the term's name. With many rows per level the data
     pin each ``b0 + u_l`` down but not ``b0`` and the ``u_l`` apart, a ridge along which
-    stochastic gradients crawl; the totals and ``b0`` are nearly independent. Used by ADVI
-    (``fit(inference_method="vi")``).
+    stochastic gradients crawl; the totals and ``b0`` are nearly independent. A block of
+    correlated terms carries the intercept and each common slope whose column it shares
+    (:func:`carried_columns`): ``(1 + x | h)`` samples ``(b0 + a_h, bx + c_h)``. Used by
+    ADVI and Pathfinder.
 
-    Eligible: an independent ``(1|factor)`` term, centred (:func:`use_noncentered`), with a
-    :func:`zero_mean_population` prior, in a model with an intercept; of several, the one
-    with the fewest levels (the most rows per level)."""
-    if not design.has_intercept:
-        return None
+    Eligible: an independent ``(1|factor)`` term in a model with an intercept, or a block
+    with a column to carry; centred (:func:`use_noncentered`), with
+    :func:`zero_mean_population` priors; of several, the one with the fewest levels (the
+    most rows per level)."""
     blocked = {name for block in design.blocks for name in block.terms}
+    by_name = {term.name: term for term in design.group_terms}
     eligible = [
-        term
+        (len(term.levels), term.name)
         for term in design.group_terms
-        if term.values is None
+        if design.has_intercept
+        and term.values is None
         and term.name not in blocked
         and not use_noncentered(term, design.n_obs, noncentered)
         and zero_mean_population(priors[term.name])
     ]
-    return min(eligible, key=lambda t: len(t.levels)).name if eligible else None
+    for block in design.blocks:
+        terms = [by_name[name] for name in block.terms]
+        if (
+            not use_noncentered(terms[0], design.n_obs, noncentered)
+            and all(zero_mean_population(priors[term.name]) for term in terms)
+            and any(column is not None for column in carried_columns(design, block))
+        ):
+            eligible.append((len(terms[0].levels), block.prior_name))
+    return min(eligible, key=lambda pair: pair[0])[1] if eligible else None
+
+
+def carried_columns(design: Design, block: GroupBlock) -> tuple[int | None, ...]:
+    """For each column of a block's terms, in order, the common coefficient it carries
+    (:func:`intercept_carrier`): ``-1`` the intercept, ``j`` the slope of the common
+    matrix's column ``j`` (a column of the same label and values), ``None`` none."""
+    slopes = {
+        label: term.start + k
+        for term in design.common_terms
+        if not term.is_intercept and term.steps is None and term.imputed is None
+        for k, label in enumerate(term.columns)
+    }
+    by_name = {term.name: term for term in design.group_terms}
+    carried: list[int | None] = []
+    for term in (by_name[name] for name in block.terms):
+        if term.values is None:
+            carried.append(-1 if design.has_intercept else None)
+            continue
+        for k, label in enumerate(term.columns):
+            j = slopes.get(label)
+            same = j is not None and np.array_equal(term.values[:, k], design.common[:, j])
+            carried.append(j if same else None)
+    return tuple(carried)
 
 
 @dataclass(frozen=True)
@@ -109,6 +143,8 @@ class Part:
     index: np.ndarray | None = None
     factor: str | None = None
     levels: int = 0
+    #: The common slopes' part: the column of the common matrix of each coefficient.
+    positions: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,7 +194,8 @@ def linear_parts(
     names the group term whose levels carry the intercept (see :func:`intercept_carrier`)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
     intercept = None
-    if carrier is not None:
+    carrying = next((b for b in design.blocks if b.prior_name == carrier), None)
+    if carrier is not None and carrying is None:  # an independent group intercept
         intercept = next(p.coef for p in common if p.columns is None)
         common = [p for p in common if p.columns is not None]
     with_missing = tuple(
@@ -176,7 +213,8 @@ def linear_parts(
     for block in (b for b in design.blocks if b.factor != without):
         first = next(t for t in design.group_terms if t.name == block.terms[0])
         centring = use_noncentered(first, design.n_obs, noncentered)
-        correlated.update(block_effects(design, block, priors, centring, internal, data))
+        carried = _carried(design, block, common) if block is carrying else None
+        correlated.update(block_effects(design, block, priors, centring, internal, data, carried))
     groups = []
     for group in group_terms:
         if group.name in correlated:
@@ -191,6 +229,22 @@ def linear_parts(
         groups.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
     offset = None if design.offset is None else design.offset.values
     return LinearParts(tuple(common), offset, (*monotonic, *groups), with_missing)
+
+
+def _carried(design: Design, block: GroupBlock, common: list[Part]) -> Any:
+    """The vector of common coefficients a block's columns carry (:func:`carried_columns`)."""
+    intercept = next((p.coef for p in common if p.columns is None), None)
+    slopes = next((p for p in common if p.positions), None)
+    values = []
+    for j in carried_columns(design, block):
+        if j is None:
+            values.append(pt.as_tensor(0.0, dtype="float64"))
+        elif j == -1:
+            values.append(intercept)
+        else:
+            assert slopes is not None
+            values.append(slopes.coef[slopes.positions.index(j)])
+    return pt.stack(values)
 
 
 def linear_predictor(
@@ -288,7 +342,7 @@ def _common_parts(
     if X is not None:
         beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
         means = X.mean(axis=0)
-        parts.append(Part(beta_all, X - means if centred else X))
+        parts.append(Part(beta_all, X - means if centred else X, positions=tuple(columns)))
     if design.has_intercept:
         name = next(t.name for t in design.common_terms if t.is_intercept)
         intercept_prior = as_prior(priors, name)
@@ -423,132 +477,3 @@ def _carried_intercept(
     internal.append(f"{term.name}_with_intercept")
     pm.Deterministic(term.name, totals - intercept, dims=dims)
     return totals
-
-
-def block_effects(
-    design: Design,
-    block: GroupBlock,
-    priors: PriorSet,
-    noncentered: bool,
-    internal: list[str],
-    data: Containers,
-) -> dict[str, Any]:
-    """The effects of a block of correlated terms, by term name.
-
-    Each level's effects are multivariate normal, ``b = mu + L z`` with ``L`` the Cholesky
-    factor of their covariance, ``diag(sd) @ chol(corr)``; ``corr`` has an LKJ prior
-    (Lewandowski, Kurowicka and Joe 2009). Non-centred, ``z`` is sampled; centred, ``b``.
-    Reported: each term's effects and sds under the names of independent terms, and each
-    correlation as ``"<column>:<column>_corr"``.
-    """
-    terms, chol, corr, sds = block_covariance(design, block, priors, internal, data)
-    n_levels, width = len(terms[0].levels), sum(len(t.columns) for t in terms)
-    means = []
-    for term in terms:
-        mu = as_prior(priors, term.name).params.get("mu", 0.0)
-        if isinstance(mu, Prior):
-            mu = random_variable(mu_name(term.name), mu, hyper_dims(mu, term_dims(term)), data)
-        means.append(pt.broadcast_to(pt.as_tensor(mu, dtype="float64"), (len(term.columns),)))
-    mean = pt.concatenate(means)
-    if noncentered:
-        offset = pm.Normal(f"{block.prior_name}_offset", 0.0, 1.0, shape=(n_levels, width))
-        internal.append(f"{block.prior_name}_offset")
-        # b[l, i] = sum_j L[i, j] z[l, j], written elementwise: the blocks are small, and
-        # a dot with a transposed factor is a non-contiguous product that nutpie's numba
-        # backend warns about.
-        effects = mean + (offset[:, None, :] * chol[None, :, :]).sum(axis=-1)
-    else:
-        effects = pm.MvNormal(
-            f"{block.prior_name}_effects", mu=mean, chol=chol, shape=(n_levels, width)
-        )
-        internal.append(f"{block.prior_name}_effects")
-    out = {}
-    start = 0
-    for term in terms:
-        stop = start + len(term.columns)
-        dims = term_dims(term)
-        column = effects[:, start] if len(term.columns) == 1 else effects[:, start:stop]
-        out[term.name] = pm.Deterministic(term.name, column, dims=dims)
-        start = stop
-    block_summaries(design, block, terms, corr, sds)
-    return out
-
-
-def block_covariance(
-    design: Design, block: GroupBlock, priors: PriorSet, internal: list[str], data: Containers
-) -> tuple[list[GroupTerm], Any, Any, Any]:
-    """A block's terms and the Cholesky factor, correlations and sds of its effects'
-    covariance (see :func:`block_effects`)."""
-    terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
-    width = sum(len(t.columns) for t in terms)
-    sd_dist = _block_sd_dist(block, terms, priors, data)
-    eta = as_prior(priors, block.prior_name).params["eta"]
-    name = f"{block.prior_name}_chol"
-    chol, corr, sds = pm.LKJCholeskyCov(
-        name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
-    )
-    internal.append(name)
-    return terms, chol, corr, sds
-
-
-def block_summaries(
-    design: Design, block: GroupBlock, terms: list[GroupTerm], corr: Any, sds: Any
-) -> None:
-    """Report a block's sds under each term's ``_sigma`` name, and its correlations."""
-    start = 0
-    for term in terms:
-        stop = start + len(term.columns)
-        if len(term.columns) == 1:
-            pm.Deterministic(sigma_name(term.name), sds[start])
-        else:
-            pm.Deterministic(sigma_name(term.name), sds[start:stop], dims=term_dims(term)[1:])
-        start = stop
-    for i, j, label in design.correlation_names(block):
-        pm.Deterministic(label, corr[i, j])
-
-
-def _block_sd_dist(
-    block: GroupBlock, terms: list[GroupTerm], priors: PriorSet, data: Containers
-) -> Any:
-    """One distribution of the block's sds, from each term's prior on its sigma.
-
-    PyMC's LKJ Cholesky covariance takes the sds' prior as one vector-valued distribution, so
-    the terms' sigma priors must be one distribution, with numbers for parameters.
-    """
-    sigma_priors = []
-    for term in terms:
-        prior = as_prior(priors, term.name)
-        if not prior.is_normal_with_hyperprior:
-            others = [t for t in block.terms if t != term.name]
-            raise PriorError(
-                f"priors[{term.name!r}] = {prior!r}, but the effects of {term.name!r} are "
-                f"correlated with those of {others}, which needs a Normal prior with a "
-                "hyperprior on sigma, e.g. Prior('Normal', mu=0, sigma=Prior('HalfNormal', "
-                f"sigma=1)). Write '||' instead of '|' in the formula for independent effects."
-            )
-        sigma_priors.append(prior.params["sigma"])
-    first = sigma_priors[0]
-    for term, sigma in zip(terms, sigma_priors, strict=True):
-        if (
-            sigma.name != first.name
-            or set(sigma.params) != set(first.params)
-            or sigma.has_hyperprior
-            or sigma.dist is not None
-        ):
-            raise PriorError(
-                f"The sigma priors of the correlated terms {list(block.terms)} must be one "
-                f"distribution with numbers for parameters; priors[{term.name!r}] has sigma "
-                f"{sigma!r} and priors[{terms[0].name!r}] has {first!r}."
-            )
-    params = {
-        key: np.concatenate(
-            [
-                np.broadcast_to(np.asarray(sigma.params[key], dtype=float), (len(term.columns),))
-                for term, sigma in zip(terms, sigma_priors, strict=True)
-            ]
-        )
-        for key in first.params
-    }
-    dist = distribution(first, f"{block.factor} sds")
-    kwargs = {key: data.param(value) for key, value in params.items()}
-    return dist.dist(**kwargs, shape=sum(len(t.columns) for t in terms))

@@ -41,6 +41,7 @@ from .built import BuiltModel, display_order, model_coords
 from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out, population
 from .effects import LinearParts, linear_parts, on_rows, use_noncentered
 from .likelihoods import Auxiliary
+from .options import APPROXIMATIONS
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
 __all__ = [
@@ -315,9 +316,10 @@ SECONDS_PER_ROW_STEP = 349 / (1_000_000 * 1_000 * 31)
 TYPICAL_STEPS = 31
 
 
-def _announce(n_obs: int, sampling: tuple[int, int, int | None], why: str) -> None:
-    """Say, for a large fit of the rows, why the rows are sampled and about how long."""
-    if n_obs < ANNOUNCE_ROWS:
+def _announce(n_obs: int, sampling: tuple[int, int, int | None] | None, why: str) -> None:
+    """Say, for a large NUTS fit of the rows, why the rows are sampled and about how long
+    (``sampling`` is ``None`` for an approximation, whose time this does not estimate)."""
+    if n_obs < ANNOUNCE_ROWS or sampling is None:
         return
     draws, tune, chains = sampling
     chains = chains or 4
@@ -334,11 +336,15 @@ def _announce(n_obs: int, sampling: tuple[int, int, int | None], why: str) -> No
 
 
 def summed_for(
-    model: Any, choice: bool | None, sampling: tuple[int, int, int | None] = (1000, 1000, None)
+    model: Any,
+    choice: bool | None,
+    sampling: tuple[int, int, int | None] = (1000, 1000, None),
+    inference_method: str = "auto",
 ) -> BuiltModel | None:
     """The summed model of a ``bayesmm.Model`` for ``fit(sufficient_statistics=choice)``:
-    ``None`` to sample the rows (then, for a large fit, a logged estimate of its time;
-    ``sampling`` is its ``(draws, tune, chains)``).
+    ``None`` to sample the rows (then, for a large NUTS fit, a warning estimating its time;
+    ``sampling`` is its ``(draws, tune, chains)``; an approximation's optimisation shows its
+    own progress).
 
     Raises
     ------
@@ -349,8 +355,9 @@ def summed_for(
     if choice is not None and not isinstance(choice, bool):
         raise DataError(f"sufficient_statistics must be True, False or None; got {choice!r}.")
     design = model.design
+    timed = None if inference_method in APPROXIMATIONS else sampling  # the estimate is NUTS'
     if choice is False:
-        _announce(design.n_obs, sampling, "sufficient_statistics=False")
+        _announce(design.n_obs, timed, "sufficient_statistics=False")
         return None
     if choice is None and design.n_obs < SHORTCUT_MIN_ROWS:
         return None
@@ -362,7 +369,7 @@ def summed_for(
                 "bernoulli model without weights, with an uncensored response and no "
                 f"distributional formulas; here {blocker}."
             )
-        _announce(design.n_obs, sampling, f"no exact summary: {blocker}")
+        _announce(design.n_obs, timed, f"no exact summary: {blocker}")
         return None
     settings = (design, model.priors, model.noncentered, model.center_predictors, bool(choice))
     if model.family.likelihood.name == "Normal":
@@ -370,7 +377,7 @@ def summed_for(
     else:
         summed = counted_model(*settings, link=model.link)
     if summed is None:
-        _announce(design.n_obs, sampling, "its summary would not be much smaller than its rows")
+        _announce(design.n_obs, timed, "its summary would not be much smaller than its rows")
     return summed
 
 
