@@ -235,7 +235,7 @@ def _carried(design: Design, block: GroupBlock, common: list[Part]) -> Any:
     """The vector of common coefficients a block's columns carry (:func:`carried_columns`)."""
     intercept = next((p.coef for p in common if p.columns is None), None)
     slopes = next((p for p in common if p.positions), None)
-    values = []
+    values: list[Any] = []
     for j in carried_columns(design, block):
         if j is None:
             values.append(pt.as_tensor(0.0, dtype="float64"))
