@@ -89,22 +89,67 @@ def test_a_correlated_block_carries_the_intercept_and_the_slopes_it_shares(frame
     assert _carrier(both) == both.design.blocks[0].prior_name and "h" in _carrier(both)
 
 
-def test_the_block_recentred_log_density_is_the_original_one(frame):
-    # (b0 + a_l, bx + c_l) ~ MvNormal((b0, bx), S): a shift of unit Jacobian, as above.
-    model = bmm.Model("y ~ x + (x|g)", frame)
+def _carried_at(point, design, block, centred):
+    """The vector the block's totals add to its effects at ``point`` of the original model."""
+    slopes = {}
+    for term in design.common_terms:
+        if not term.is_intercept:
+            for k, value in enumerate(np.atleast_1d(point[term.name])):
+                slopes[term.start + k] = value
+    columns = carried_columns(design, block)
+    means = design.common.mean(axis=0)
+    intercept = point["Intercept_centered"] if centred else point.get("Intercept")
+    if centred:  # the centred intercept less mean(x) bx over the carried slopes
+        intercept = intercept - sum(
+            means[j] * slopes[j] for j in columns if j is not None and j >= 0
+        )
+    return np.array([intercept if j == -1 else 0.0 if j is None else slopes[j] for j in columns])
+
+
+@pytest.mark.parametrize(
+    ("formula", "centred"),
+    [("y ~ x + (x|g)", True), ("y ~ x + (x|g)", False), ("y ~ h + (h|g)", True)],
+)
+def test_the_block_recentred_log_density_is_the_original_one(frame, formula, centred):
+    # (b0 + a_l, bx + c_l) ~ MvNormal((b0, bx), S): a shift of unit Jacobian, as above. With
+    # x far from zero the centred intercept's slot carries b0c - mean(x) bx; a factor's
+    # columns are carried as slopes are.
+    shifted_x = frame.assign(x=frame["x"] + 50.0)
+    model = bmm.Model(formula, shifted_x, center_predictors=centred)
     built = model.backend
     recentred = built.recentred()
-    name = model.design.blocks[0].prior_name
+    block = model.design.blocks[0]
+    name = block.prior_name
+    assert all(j is not None for j in carried_columns(model.design, block))
     assert f"{name}_totals" in recentred.internal and f"{name}_effects" in built.internal
     original, moved = built.model.compile_logp(), recentred.model.compile_logp()
     rng = np.random.default_rng(1)
     for _ in range(5):
         point = {k: rng.normal(size=np.shape(v)) for k, v in built.model.initial_point().items()}
         shifted = {k: v for k, v in point.items() if k != f"{name}_effects"}
-        carried = np.array([point["Intercept_centered"], point["x"]])
+        carried = _carried_at(point, model.design, block, centred)
         shifted[f"{name}_totals"] = point[f"{name}_effects"] + carried
         assert set(shifted) == set(recentred.model.initial_point())
         np.testing.assert_allclose(moved(shifted), original(point), rtol=1e-12)
+
+
+def test_given_the_block_totals_the_likelihood_reads_no_common_coefficient(frame):
+    # No ridge left: the rows read a_l + c_l x alone, whatever the mean of x.
+    import pytensor
+
+    model = bmm.Model("y ~ x + (x|g)", frame.assign(x=frame["x"] + 50.0)).backend.recentred()
+    m = model.model
+    wrt = [m.rvs_to_values[m[name]] for name in ("Intercept_centered", "x")]
+    gradient = pytensor.function(
+        m.value_vars, pytensor.grad(m.logp(vars=m.observed_RVs), wrt), on_unused_input="ignore"
+    )
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        point = m.initial_point()
+        values = [
+            point[v.name] + 0.1 * rng.normal(size=np.shape(point[v.name])) for v in m.value_vars
+        ]
+        np.testing.assert_allclose(gradient(*values), 0.0, atol=1e-6)
 
 
 # 300 steps are too few for a good approximation, and k-hat says so: not under test here.

@@ -240,9 +240,9 @@ def sample_vi(
     the rows.
 
     The optimiser is Adam at ``learning_rate``, lowered to a tenth and averaged over the
-    second half of the steps (:class:`_Settling`). The model's intercept is carried by a
-    group intercept's levels where one can (``effects.intercept_carrier``; the caller
-    builds the model so).
+    second half of the steps (:class:`_Settling`). The model's intercept, and the common
+    slopes a correlated block shares, are carried by a group term's or block's levels where
+    one can (``effects.intercept_carrier``; the caller builds the model so).
 
     ``idata.attrs`` records the method, the steps, the batch size and ``pareto_k``;
     ``sample_stats`` holds each draw's log importance ratio.

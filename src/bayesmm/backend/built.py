@@ -50,9 +50,9 @@ class BuiltModel:
     #: ``complete(posterior, random_seed, log_likelihood)`` adds the variables a model
     #: integrated out, drawn from their conditional posterior (``backend.collapsed``).
     complete: Callable[[xr.Dataset, Any, bool], xr.Dataset] | None = None
-    #: ``recentred()`` builds the same model with its intercept carried by a group term's
-    #: levels (``effects.intercept_carrier``), for ADVI; ``None`` where no
-    #: term can carry it, or this model is already built so.
+    #: ``recentred()`` builds the same model with its intercept (and a block's shared
+    #: slopes) carried by a group term's or block's levels (``effects.intercept_carrier``),
+    #: for ADVI and Pathfinder; ``None`` where none can, or this model is already built so.
     recentred: Callable[[], BuiltModel] | None = None
 
 

@@ -46,16 +46,16 @@ def use_noncentered(term: GroupTerm, n_obs: int, noncentered: bool | str) -> boo
     return n_obs / max(len(term.levels), 1) < CENTRED_MIN_ROWS_PER_LEVEL
 
 
-def zero_mean_population(prior: Any) -> bool:
-    """Whether ``prior`` is ``Normal(0, sigma)`` with a prior on ``sigma`` that makes one
-    number, and no custom ``dist``: the population that :mod:`collapsed` integrates out and
-    that :func:`intercept_carrier` centres on the intercept."""
+def zero_mean_population(prior: Any, scalar: bool = True) -> bool:
+    """Whether ``prior`` is ``Normal(0, sigma)`` with a prior on ``sigma`` (that makes one
+    number, with ``scalar``), and no custom ``dist``: the population that :mod:`collapsed`
+    integrates out and that :func:`intercept_carrier` centres on common coefficients."""
     if not isinstance(prior, Prior) or not prior.is_normal_with_hyperprior:
         return False
     mu = prior.params.get("mu", 0.0)
     if prior.dist is not None or isinstance(mu, Prior) or np.any(np.asarray(mu) != 0):
         return False
-    return _scalar(prior.params["sigma"])
+    return not scalar or _scalar(prior.params["sigma"])
 
 
 def _scalar(prior: Prior) -> bool:
@@ -99,7 +99,7 @@ def intercept_carrier(design: Design, priors: PriorSet, noncentered: bool | str)
         terms = [by_name[name] for name in block.terms]
         if (
             not use_noncentered(terms[0], design.n_obs, noncentered)
-            and all(zero_mean_population(priors[term.name]) for term in terms)
+            and all(zero_mean_population(priors[term.name], scalar=False) for term in terms)
             and any(column is not None for column in carried_columns(design, block))
         ):
             eligible.append((len(terms[0].levels), block.prior_name))
@@ -143,8 +143,10 @@ class Part:
     index: np.ndarray | None = None
     factor: str | None = None
     levels: int = 0
-    #: The common slopes' part: the column of the common matrix of each coefficient.
+    #: The common slopes' part: the column of the common matrix of each coefficient, and
+    #: the column means subtracted from ``columns`` (``None``: not centred).
     positions: tuple[int, ...] = ()
+    means: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ def linear_parts(
     the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``);
     ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``).
     ``without`` names a factor whose group terms are left out (see ``collapsed``); ``carrier``
-    names the group term whose levels carry the intercept (see :func:`intercept_carrier`)."""
+    names the group term, or block, whose levels carry common coefficients (see
+    :func:`intercept_carrier`)."""
     common = _common_parts(design, priors, center, internal, data, sigma)
     intercept = None
     carrying = next((b for b in design.blocks if b.prior_name == carrier), None)
@@ -213,7 +216,7 @@ def linear_parts(
     for block in (b for b in design.blocks if b.factor != without):
         first = next(t for t in design.group_terms if t.name == block.terms[0])
         centring = use_noncentered(first, design.n_obs, noncentered)
-        carried = _carried(design, block, common) if block is carrying else None
+        carried = _carried(design, block, common, data) if block is carrying else None
         correlated.update(block_effects(design, block, priors, centring, internal, data, carried))
     groups = []
     for group in group_terms:
@@ -231,19 +234,27 @@ def linear_parts(
     return LinearParts(tuple(common), offset, (*monotonic, *groups), with_missing)
 
 
-def _carried(design: Design, block: GroupBlock, common: list[Part]) -> Any:
-    """The vector of common coefficients a block's columns carry (:func:`carried_columns`)."""
-    intercept = next((p.coef for p in common if p.columns is None), None)
-    slopes = next((p for p in common if p.positions), None)
+def _carried(design: Design, block: GroupBlock, common: list[Part], data: Containers) -> Any:
+    """The vector of common coefficients a block's columns carry (:func:`carried_columns`).
+
+    With centred predictors the rows read ``b0c + (x - m) bx``: the intercept slot carries
+    ``b0c - m bx`` over the carried slopes, so that the rows read the block's totals alone
+    (``a + c x``) and no common coefficient is left in the likelihood."""
+    columns = carried_columns(design, block)
+    slopes = next((p for p in common if p.positions), Part(None))
+    index = {j: slopes.positions.index(j) for j in columns if j is not None and j >= 0}
     values: list[Any] = []
-    for j in carried_columns(design, block):
+    for j in columns:
         if j is None:
             values.append(pt.as_tensor(0.0, dtype="float64"))
         elif j == -1:
+            intercept = next(p.coef for p in common if p.columns is None)
+            if index and slopes.means is not None:
+                k = list(index.values())
+                intercept = intercept - pt.dot(data.param(slopes.means[k]), slopes.coef[k])
             values.append(intercept)
         else:
-            assert slopes is not None
-            values.append(slopes.coef[slopes.positions.index(j)])
+            values.append(slopes.coef[index[j]])
     return pt.stack(values)
 
 
@@ -342,7 +353,10 @@ def _common_parts(
     if X is not None:
         beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
         means = X.mean(axis=0)
-        parts.append(Part(beta_all, X - means if centred else X, positions=tuple(columns)))
+        shift = means if centred else None
+        parts.append(
+            Part(beta_all, X - means if centred else X, positions=tuple(columns), means=shift)
+        )
     if design.has_intercept:
         name = next(t.name for t in design.common_terms if t.is_intercept)
         intercept_prior = as_prior(priors, name)

@@ -99,7 +99,8 @@ def build_model(
         Build the minibatch model of minibatch ADVI: its likelihood reads a random batch of
         this many rows at each evaluation, scaled up to all the rows.
     centre_on_intercept : bool, default False
-        Let a group intercept's levels carry the intercept (hierarchical centring, see
+        Let a group intercept's levels, or a correlated block's, carry the intercept and the
+        slopes the block shares (hierarchical centring, see
         :func:`~bayesmm.backend.effects.intercept_carrier`), where one can.
 
     Returns
