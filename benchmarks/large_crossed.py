@@ -6,7 +6,8 @@ Each run is a fresh process, so its time and peak memory are its own. Prints, pe
 size and method: the time to build the model and of ``fit()``, the peak resident memory,
 the smallest bulk ESS (NUTS) or Pareto k-hat (approximations), what ran (the likelihood and
 the sampler), and the largest gap of a posterior mean from NUTS', in NUTS posterior SDs,
-over the fixed effects, the standard deviations and the correlation.
+over the fixed effects, the standard deviations and the correlation; then each of those
+quantities' gap and its posterior SD as a multiple of NUTS'.
 
     python benchmarks/large_crossed.py                                  # everything
     python benchmarks/large_crossed.py --family gaussian --rows 100000
@@ -139,6 +140,14 @@ def line(result: dict, nuts: dict | None) -> str:
         worst = max(gaps, key=gaps.__getitem__)
         fixed = max(gaps[k] for k in FIXED)
         text += f"  largest gap {gaps[worst]:.2f} NUTS SDs ({worst}), fixed effects {fixed:.2f}"
+        # Each quantity: its gap from NUTS' mean, in NUTS SDs, and its SD over NUTS'.
+        text += (
+            "\n"
+            + " " * 12
+            + ", ".join(
+                f"{k} {gaps[k]:.2f} (SD {result['sds'][k] / nuts['sds'][k]:.2f}x)" for k in gaps
+            )
+        )
     return text
 
 
