@@ -22,6 +22,7 @@ from ._errors import (
     ModelFileError,
     NotFittedError,
     PriorError,
+    SamplingWarning,
 )
 from ._version import __version__
 from .datasets import load_data
@@ -72,6 +73,7 @@ __all__ = [
     "ModelFileError",
     "BayesmmWarning",
     "HSGPWarning",
+    "SamplingWarning",
     "BayesmmDeprecationWarning",
     "__version__",
 ]

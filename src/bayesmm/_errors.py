@@ -6,7 +6,9 @@ errors precisely while still catching the builtin they subclass.
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 # Two warnings of our dependencies that a bayesmm user cannot act on, silenced by their
 # message when bayesmm is imported (this module is the first of bayesmm's to load;
@@ -34,6 +36,8 @@ __all__ = [
     "ModelFileNotFoundError",
     "BayesmmWarning",
     "BayesmmDeprecationWarning",
+    "SamplingWarning",
+    "warn_user",
 ]
 
 
@@ -87,3 +91,20 @@ class BayesmmDeprecationWarning(BayesmmWarning, FutureWarning):
     A ``FutureWarning``, so that users see it by default (Python hides ``DeprecationWarning``
     outside ``__main__``).
     """
+
+
+class SamplingWarning(BayesmmWarning):
+    """A NUTS fit is beyond the convergence thresholds (divergences, R-hat, bulk ESS), or its
+    chains did not move at all."""
+
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """Warn with the stack level of the first frame outside bayesmm: the user's line, however
+    deep in bayesmm the warning is raised."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level + 1)

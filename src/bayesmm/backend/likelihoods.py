@@ -16,6 +16,7 @@ from ..families import Family
 from ..families.categories import threshold_labels
 from ..links import Link
 from ..priors import Prior, PriorSet, TermPrior
+from .cdfs import log_cdf, log_interval, log_sf
 from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
@@ -153,6 +154,31 @@ def _bound(bound: float | str | None, values: np.ndarray, data: Containers) -> A
     return data.rows(values)[:, 0]
 
 
+def _censored(
+    dist: Any,
+    params: dict[str, Any],
+    value: Any,
+    status: Any,
+    upper: Any,
+    observed: Any,
+    discrete: bool,
+) -> Any:
+    """Each row's log-likelihood by its censoring status: its log density (``observed``,
+    status 0), log CDF (left, -1), log survival (right, 1) or log probability of its interval
+    (2). A count's lower bound is included: right-censored is ``P(Y >= y)``, as PyMC's own
+    censoring of discrete variables. Every row computes every term; a row's terms that it
+    does not take get a safe upper bound (``y + 1``), so their gradients stay finite."""
+    left, right, interval = pt.eq(status, -1), pt.eq(status, 1), pt.eq(status, 2)
+    high = pt.switch(interval, upper, value + 1.0)
+    at_least = log_sf(dist, params, value - 1.0 if discrete else value)
+    between = log_interval(dist, params, value, high, discrete)
+    return pt.switch(
+        left,
+        log_cdf(dist, params, value),
+        pt.switch(right, at_least, pt.switch(interval, between, observed)),
+    )
+
+
 def row_likelihood(
     design: Design,
     family: Family,
@@ -168,10 +194,11 @@ def row_likelihood(
     survival function (right censored) or log probability of its interval, times its weight.
     For discrete families the lower bound is included: a right-censored row is
     ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``_censoring``).
-    A truncated response's density is PyMC's ``Truncated`` of the family's (both bounds
-    included). Draws from it (prior predictive) are the uncensored responses. Censored terms
-    are computed on every row and picked per row; the branches a row does not take get safe
-    inputs, so that their gradients cannot turn the sum into NaN.
+    A truncated response's density is the family's over its probability between the bounds
+    (both included), from :mod:`~bayesmm.backend.cdfs`, whose gradients stay finite at
+    one-sided and far bounds; draws from it (prior predictive) are PyMC's ``Truncated``.
+    Censored terms are computed on every row and picked per row; the branches a row does not
+    take get safe inputs, so that their gradients cannot turn the sum into NaN.
     """
     censoring = design.response.censoring
     truncation = design.response.truncation
@@ -183,7 +210,7 @@ def row_likelihood(
         extra += [data.row_ints(censoring.status), data.rows(censoring.upper)[:, 0]]
     bounds: list[Any] = [None, None]
     if truncation is not None:
-        _require_cdf(design, family, dist, kwargs, "truncated")
+        discrete = _require_cdf(design, family, dist, kwargs, "truncated")
         bounds = [
             _bound(truncation.lower, truncation.low, data),
             _bound(truncation.upper, truncation.high, data),
@@ -196,40 +223,38 @@ def row_likelihood(
     extra = [bounds[i] for i in per_row] + extra
     n_bounds = len(per_row)
 
+    def limits(params: tuple[Any, ...]) -> list[Any]:
+        """The bounds: the numbers, and the per-row ones from the parameters."""
+        out = list(bounds)
+        for i, value in zip(per_row, params[k : k + n_bounds], strict=True):
+            out[i] = value
+        return out
+
     def base(params: tuple[Any, ...], size: Any = None) -> Any:
         family_dist = dist.dist(**dict(zip(names, params[:k], strict=True)), size=size)
         if truncation is None:
             return family_dist
-        limits = list(bounds)
-        for i, value in zip(per_row, params[k : k + n_bounds], strict=True):
-            limits[i] = value
-        return pm.Truncated.dist(family_dist, lower=limits[0], upper=limits[1], size=size)
+        lower, upper = limits(params)
+        return pm.Truncated.dist(family_dist, lower=lower, upper=upper, size=size)
 
     def random(*params: Any) -> Any:
         *values, size = params
         return base(tuple(values), size)
 
     def logp(value: Any, *params: Any) -> Any:
-        # One variable per row: PyMC's Truncated cannot broadcast a scalar's log density.
-        distribution = base(params, value.shape if truncation is not None else None)
-        out = pm.logp(distribution, value)
+        family_params = dict(zip(names, params[:k], strict=True))
+        out = pm.logp(dist.dist(**family_params), value)
         rest = list(params[k + n_bounds :])
+        if truncation is not None:
+            # The family's density over its probability between the bounds, computed for the
+            # bounds that exist only (backend.cdfs: finite gradients at one-sided and far
+            # bounds, which PyMC's Truncated lacks).
+            lower, upper = limits(params)
+            out = out - log_interval(dist, family_params, lower, upper, discrete)
         if censoring is not None:
             status, upper = rest[0], rest[1]
             rest = rest[2:]
-            left, right, interval = pt.eq(status, -1), pt.eq(status, 1), pt.eq(status, 2)
-            low = pm.logcdf(distribution, value)
-            high = pm.logcdf(distribution, pt.switch(interval, upper, value))
-            # A count's lower bound is included ("at least y"): P(Y >= y) = 1 - CDF(y - 1),
-            # as PyMC's own censoring of discrete variables; CDF(-1) = 0 gives log1mexp(-inf).
-            below = pm.logcdf(distribution, value - 1) if discrete else low
-            survival = pt.log1mexp(pt.switch(right, below, -1.0))
-            between = pm.math.logdiffexp(
-                pt.switch(interval, high, 0.0), pt.switch(interval, below, -1.0)
-            )
-            out = pt.switch(
-                left, low, pt.switch(right, survival, pt.switch(interval, between, out))
-            )
+            out = _censored(dist, family_params, value, status, upper, out, discrete)
         if rest:
             weights = rest[0]
             # A zero weight drops the row, even where its log density is -inf.

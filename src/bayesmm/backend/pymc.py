@@ -28,6 +28,7 @@ from ..links import Link, get_link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords, user_facing
 from .compiled import CompiledCache, shared_cache, structure_key
+from .convergence import check_fit
 from .distributions import likelihood_distribution
 from .effects import (
     CENTRED_MIN_ROWS_PER_LEVEL,
@@ -505,7 +506,8 @@ def tidy(
 ) -> az.InferenceData:
     """A sampler's raw InferenceData made what ``fit()`` returns: the log-likelihood (when
     asked and the sampler did not add it), the data and observations, the sampler's name,
-    and the user-facing variables of the posterior in reading order."""
+    and the user-facing variables of the posterior in reading order; a NUTS fit is checked
+    (:func:`~bayesmm.backend.convergence.check_fit`)."""
     model = built.model
     if log_likelihood and "log_likelihood" not in idata.groups():
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
@@ -520,6 +522,8 @@ def tidy(
         )
         idata.add_groups(observed_data=observed)
     idata.posterior = user_facing(built, idata["posterior"])  # type: ignore[attr-defined]
+    if inference_method not in APPROXIMATIONS:  # each approximation checks its k-hat
+        check_fit(idata, inference_method)
     return idata
 
 
