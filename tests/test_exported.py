@@ -182,3 +182,14 @@ def test_a_new_process_samples_from_the_stored_program_without_tracing(tmp_path)
         a, b = np.asarray(shifted[name]), np.asarray(plain[name])
         error = np.sqrt((a.var() + b.var()) / 50)
         assert abs(a.mean() - b.mean() - shift) < 4 * error, name
+
+
+def test_the_folder_follows_the_code_of_every_module_that_shapes_a_log_density():
+    """A response's log density is a Python function (a CustomDist's) that the structure key
+    cannot see: a changed likelihood must not find the programs the old one made."""
+    from bayesmm.backend.exported import code_files
+
+    package = Path(bmm.__file__).resolve().parent
+    names = {p.relative_to(package).as_posix() for p in code_files()}
+    assert {"backend/likelihoods.py", "backend/cdfs.py", "families/builtin.py"} <= names
+    assert names == {p.relative_to(package).as_posix() for p in package.rglob("*.py")}

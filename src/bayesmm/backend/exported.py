@@ -39,9 +39,6 @@ _log = logging.getLogger("bayesmm")
 #: The packages whose versions shape a stored program.
 _PACKAGES = ("jax", "jaxlib", "numpyro", "pymc", "pytensor", "bayesmm")
 
-#: The modules whose code shapes a stored program (a change to them, in a checkout whose
-#: version string stays the same, must not find the programs the old code made).
-_MODULES = ("nuts.py", "jax.py", "jax_ops.py", "start.py", "exported.py")
 
 #: JAX's settings that change a program's types (the key's shape, the floats' width).
 _SETTINGS = ("jax_enable_x64", "jax_default_prng_impl", "jax_threefry_partitionable")
@@ -71,12 +68,21 @@ def _version(package: str) -> str:
         return "none"
 
 
+def code_files() -> list[Path]:
+    """The modules whose code shapes a stored program: all of bayesmm's. A change to any of
+    them, in a checkout whose version string stays the same, must not find the programs the
+    old code made; and not only the samplers' modules shape them: a response's log density
+    is a Python function of ``backend.likelihoods`` (a ``CustomDist``'s), which the
+    structure key of the model's graph cannot see."""
+    package = Path(__file__).resolve().parent.parent
+    return sorted(package.rglob("*.py"))
+
+
 @functools.cache
 def _code() -> str:
-    here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for name in _MODULES:
-        digest.update((here / name).read_bytes())
+    for path in code_files():
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
