@@ -4,6 +4,7 @@
     python benchmarks/many_fits.py --parts refit    # only the refit times
     python benchmarks/many_fits.py --parts first    # the first fit in a fresh process
     python benchmarks/many_fits.py --parts first --peer-python /path/to/bambi-env/bin/python
+    python benchmarks/many_fits.py --parts first --readme-env /tmp/readme-env
 
 Each part runs in a fresh process. The two models:
 
@@ -25,7 +26,10 @@ Parts:
   and on nutpie (50 + 50 draws);
 - ``first``: the first fit of sleepstudy in a fresh process with a warm compile cache, from
   process start to exit, imports included; with ``--peer-python``, Bambi's in that
-  interpreter (Bambi 0.17.2 wants its own environment), the runs interleaved.
+  interpreter (Bambi 0.17.2 wants its own environment), the runs interleaved; with
+  ``--readme-env DIR``, also in the virtualenv that the README's set-up command makes
+  (``python3 -m venv DIR && DIR/bin/pip install -q .``, run here when ``DIR`` has none), so
+  the figure is a plain install's and not this environment's, with its extras.
 """
 
 from __future__ import annotations
@@ -161,8 +165,8 @@ def part_first() -> dict:
     return {"sampler": idata.attrs["inference_method"]}
 
 
-def _child(*args: str) -> dict:
-    command = [sys.executable, __file__, "--child", *args]
+def _child(*args: str, python: str = sys.executable) -> dict:
+    command = [python, __file__, "--child", *args]
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True)
     total = time.perf_counter() - start
@@ -179,6 +183,12 @@ def main() -> None:
     parser.add_argument(
         "--peer-python",
         help="an interpreter with bambi installed: the first-fit part times Bambi too",
+    )
+    parser.add_argument(
+        "--readme-env",
+        type=Path,
+        help="a virtualenv made by the README's install command (made there if missing): "
+        "the first-fit part times bayesmm in it too",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,7 +231,7 @@ def main() -> None:
             cells = [f"{r[k][0]:.0f}, {r[k][1]}" for k in ("10", "100", "300")]
             print(f"| {method} | " + " | ".join(cells) + " |")
     if "first" in args.parts:
-        first(args.peer_python)
+        first(args.peer_python, _readme_python(args.readme_env) if args.readme_env else None)
 
 
 #: Bambi's first fit of sleepstudy, with the same draws, in the peer's interpreter.
@@ -244,9 +254,20 @@ def _peer(python: str, csv: str) -> float:
     return time.perf_counter() - start
 
 
-def first(peer_python: str | None) -> None:
+def _readme_python(env: Path) -> str:
+    """The interpreter of ``env``, a virtualenv made by the README's set-up command."""
+    python = env / "bin" / "python"
+    if not python.exists():
+        # As the README has it: python3 -m venv .venv && .venv/bin/pip install -q .
+        subprocess.run(["python3", "-m", "venv", str(env)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(HERE.parent)], check=True)
+    return str(python)
+
+
+def first(peer_python: str | None, readme_python: str | None = None) -> None:
     """The first fit in a fresh process, median of 3 after one that fills the caches; with
-    ``peer_python``, Bambi's the same way, the runs interleaved (the machine's speed drifts)."""
+    ``peer_python``, Bambi's the same way, and with ``readme_python``, bayesmm's in the
+    README's install, the runs interleaved (the machine's speed drifts)."""
     import tempfile
 
     import bayesmm as bmm
@@ -256,15 +277,25 @@ def first(peer_python: str | None) -> None:
     _child("first")  # fills the compile caches, as a user's earlier session would
     if peer_python:
         _peer(peer_python, csv)
-    ours, theirs = [], []
+    if readme_python:
+        _child("first", python=readme_python)
+    ours, theirs, readme = [], [], []
     for _ in range(3):
         ours.append(_child("first")["process_s"])
         if peer_python:
             theirs.append(_peer(peer_python, csv))
+        if readme_python:
+            readme.append(_child("first", python=readme_python))
     print(
         f"\nfirst fit of sleepstudy in a fresh process, warm caches: "
         f"{statistics.median(ours):.2f} s (median of 3; process start to exit)"
     )
+    if readme:
+        print(
+            f"the same in the README's install ({readme_python}): "
+            f"{statistics.median(r['process_s'] for r in readme):.2f} s (median of 3), "
+            f"sampler {readme[-1]['sampler']}"
+        )
     if theirs:
         peer = statistics.median(theirs)
         print(

@@ -1,15 +1,31 @@
-"""The README's first command: the quickstart runs on bundled data and prints no warning."""
+"""The README's first command: a plain install takes the JAX route, and the quickstart runs on
+bundled data and prints no warning."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart.py"
+from bayesmm.backend.pymc import SAMPLERS
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "examples" / "quickstart.py"
+
+
+def test_a_plain_install_brings_the_jax_route():
+    """`pip install .` brings NumPyro, which "auto" picks for small data: without it the
+    quickstart samples with nutpie, which compiles again in every process."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {re.match(r"[A-Za-z0-9_.-]+", r).group(0) for r in project["dependencies"]}
+    assert {*SAMPLERS["numpyro"], *SAMPLERS["blackjax"]} <= core
+    # The extra stays, so that `pip install "bayesmm[jax]"` (in the errors' advice) works.
+    assert "jax" in project["optional-dependencies"]
 
 
 @pytest.mark.slow

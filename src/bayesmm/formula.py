@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import formulae as fm
-
 from ._errors import FormulaError
 
 __all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks"]
@@ -239,6 +237,8 @@ def parse_formula(formula: str | Formula) -> Any:
         If the formula is empty, has no response, or cannot be parsed; the message quotes it.
     """
     text = _check_formula_string(formula)
+    import formulae as fm  # on first use, so that importing bayesmm stays light
+
     try:
         # `(x || g)` is lme4's block of independent effects: the same terms as `(x | g)`,
         # which is all formulae needs to know (bar_blocks records the difference).

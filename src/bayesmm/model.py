@@ -228,8 +228,8 @@ class Model:
         inference_method : str, default "auto"
             One of "auto", "numpyro", "nutpie", "pymc", "blackjax", "vi", "pathfinder",
             "laplace".
-            The NUTS implementation. ``"auto"`` picks NumPyro when JAX is installed
-            (``pip install "bayesmm[jax]"``) and the data have at most 5,000 rows, nutpie
+            The NUTS implementation. ``"auto"`` picks NumPyro when JAX is installed (a
+            dependency of bayesmm) and the data have at most 5,000 rows, nutpie
             otherwise (and always with a ``cache``), and PyMC's sampler if neither is
             installed; ``idata.attrs["inference_method"]`` records the choice. See
             ``docs/fitting.md`` for the measurements behind it. ``"vi"`` (ADVI),

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulae.environment import Environment
 
 from .._errors import BayesmmWarning, DataError, FormulaError
 from .._validation import did_you_mean, evaluation_reason
@@ -372,6 +371,8 @@ def _encode_formula(
     n_dropped: int,
 ) -> Design:
     """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
+    from formulae.environment import Environment
+
     # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
     env = Environment(
         [

@@ -16,11 +16,10 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from formulae.environment import Environment
 
 from ..families import Family, get_family
 from ..formula import parse_formula
@@ -56,6 +55,9 @@ from .types import (
     Response,
 )
 from .weights import weight_values
+
+if TYPE_CHECKING:
+    from formulae.environment import Environment
 
 __all__ = ["design_to_dict", "design_from_dict", "check_formula_calls", "SAFE_NUMPY"]
 
@@ -160,6 +162,8 @@ SAFE_NUMPY = (
 
 def _safe_environment() -> Environment:
     """The namespace of formulas read from files: ``np`` with :data:`SAFE_NUMPY` alone."""
+    from formulae.environment import Environment
+
     safe = {n: getattr(np, n) for n in SAFE_NUMPY}
     # Spline knots, e.g. bs(x, knots=np.linspace(2, 8, 4)), with a bounded number of points.
     return Environment(

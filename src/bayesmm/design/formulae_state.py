@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from formulae.categorical import ContrastMatrix
 
 from ..persist.values import decode_value, encode_value
 
@@ -150,6 +149,8 @@ def _apply_component(component: Any, record: dict[str, Any]) -> None:
         setattr(component, name, decode_value(record[name]))
     contrast = record["contrast"]
     if contrast is not None:
+        from formulae.categorical import ContrastMatrix
+
         labels = decode_value(contrast["labels"])
         component.contrast_matrix = ContrastMatrix(decode_value(contrast["matrix"]), labels)
     else:

@@ -8,12 +8,10 @@ columns of counts (``c(a, b, c)``). Each is checked against the family's support
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from formulae.environment import Environment
-from formulae.matrices import ResponseMatrix
 
 from .._errors import DataError
 from .._validation import describe_values, did_you_mean
@@ -22,6 +20,9 @@ from ..families.categories import threshold_labels
 from .censoring import censored_call, encode_censored
 from .truncation import encode_truncated, truncation_call
 from .types import Response
+
+if TYPE_CHECKING:
+    from formulae.environment import Environment
 
 __all__ = ["encode_response", "threshold_labels"]
 
@@ -73,6 +74,8 @@ def encode_response(
     if family.categories is not None:
         return _encode_categories(description, data, family)
     _check_proportion(description.response.term, data)
+    from formulae.matrices import ResponseMatrix
+
     response = ResponseMatrix(description.response)
     description.response.set_type(data, env)
     description.response.set_data()

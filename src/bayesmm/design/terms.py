@@ -9,14 +9,10 @@ levels, with formulae's predictor columns; the ``|`` blocks of two or more colum
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from formulae.environment import Environment
-from formulae.matrices import CommonEffectsMatrix
-from formulae.terms import Intercept
-from formulae.terms import Model as FormulaeModel
 
 from .._errors import DataError, FormulaError
 from .._validation import describe_values
@@ -29,6 +25,9 @@ from .smooths import smooth_blocks, smooth_labels
 from .state import FactorEncoder, GroupEncoder
 from .types import CommonTerm, GroupBlock, GroupTerm, column_levels
 
+if TYPE_CHECKING:
+    from formulae.environment import Environment
+
 
 def encode_common(
     description: Any, data: pd.DataFrame, env: Environment, n: int, offsets: bool = True
@@ -37,6 +36,9 @@ def encode_common(
     common_terms = [t for t in description.common_terms if not (offsets and is_offset(t))]
     if not common_terms:
         return np.zeros((n, 0)), (), [], None
+    from formulae.matrices import CommonEffectsMatrix
+    from formulae.terms import Model as FormulaeModel
+
     common_model = FormulaeModel(*common_terms)
     common_model.eval(data, env)
     matrix = CommonEffectsMatrix(common_model.common_terms)
@@ -89,6 +91,8 @@ def _group_index(
 def encode_group(
     description: Any, data: pd.DataFrame, env: Environment
 ) -> tuple[tuple[GroupTerm, ...], list[Any], tuple[GroupEncoder, ...]]:
+    from formulae.terms import Intercept
+
     group_terms = list(description.group_terms)
     has_intercept = {t.factor.name for t in group_terms if isinstance(t.expr, Intercept)}
     terms = []
@@ -123,6 +127,8 @@ def encode_group(
 
 def _group_term_name(term: Any) -> str:
     """The name of a formulae group-specific term, e.g. ``"Days|Subject"``."""
+    from formulae.terms import Intercept
+
     expr = "1" if isinstance(term.expr, Intercept) else str(term.expr.name)
     return f"{expr}|{term.factor.name}"
 

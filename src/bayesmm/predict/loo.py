@@ -10,13 +10,16 @@ whatever the number of rows. The arithmetic is ArviZ's ``az.loo`` (its Pareto sm
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
 from .._validation import check_count
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["chunked_loo", "relative_efficiency"]
 
@@ -26,6 +29,8 @@ def relative_efficiency(posterior: xr.Dataset) -> float:
     n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
     if n_chains == 1:
         return 1.0
+    import arviz as az  # on first use: arviz takes longer to import than bayesmm
+
     ess = az.ess(posterior, method="mean")
     values = np.hstack([ess[v].values.ravel() for v in ess.data_vars])
     return float(values.mean() / (n_chains * n_draws))
@@ -36,6 +41,8 @@ def chunked_loo(
 ) -> az.ELPDData:
     """PSIS-LOO from ``pointwise(rows)``, the ``(draws, rows)`` log-likelihood of a slice of
     rows, as ``az.loo(..., pointwise=True)`` gives it."""
+    import arviz as az  # on first use: arviz takes longer to import than bayesmm
+
     check_count("chunk_rows", chunk_rows, minimum=1)
     loo_i, lppd_i, pareto_k = [], [], []
     n_samples = 1
