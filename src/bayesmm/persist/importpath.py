@@ -185,7 +185,7 @@ def check_trust(trusted: Any, allow_modules: Any) -> tuple[bool, tuple[str, ...]
     """
     if not isinstance(trusted, bool):
         raise TypeError(
-            f"trusted must be True or False (a bool); got {type(trusted).__name__} {trusted!r}."
+            f"trusted must be True or False (a bool); got {_type(trusted)} {_short(trusted)}."
         )
     if not isinstance(allow_modules, list | tuple):
         hint = ""
@@ -193,14 +193,13 @@ def check_trust(trusted: Any, allow_modules: Any) -> tuple[bool, tuple[str, ...]
             hint = f" For one module, write allow_modules=[{allow_modules!r}]."
         raise TypeError(
             "allow_modules must be a list or tuple of module names (str), e.g. "
-            f"['my_package.families']; got {type(allow_modules).__name__} "
-            f"{_short(allow_modules)}.{hint}"
+            f"['my_package.families']; got {_type(allow_modules)} {_short(allow_modules)}.{hint}"
         )
     for entry in allow_modules:
         if not isinstance(entry, str):
             raise TypeError(
                 "allow_modules must be a list or tuple of module names (str); got an entry "
-                f"of type {type(entry).__name__}: {_short(entry)}."
+                f"of type {_type(entry)}: {_short(entry)}."
             )
         if not _ALLOWED_ENTRY.match(entry):
             raise DataError(
@@ -210,8 +209,21 @@ def check_trust(trusted: Any, allow_modules: Any) -> tuple[bool, tuple[str, ...]
     return trusted, tuple(allow_modules)
 
 
+def _type(value: Any) -> str:
+    """The name of ``value``'s type, with its module unless it is a builtin (numpy.bool)."""
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # an object whose repr fails
+        text = f"<{_type(value)}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
