@@ -270,9 +270,9 @@ class PathPolicy:
         """Raise :class:`UntrustedPathError`, before anything is imported, unless ``path``
         may be named where the file names it.
 
-        ``where`` says where (``"the link_record 'my_logit', as its linkinv"``). ``own`` are
-        the paths a built-in's own function has in that place, for a record that carries a
-        built-in's name: it may name only those (or the caller's own functions).
+        ``where`` says where (``"the link_record 'my_logit', in its 'linkinv' field,"``).
+        ``own`` are the paths a built-in's own function has in that place, for a record that
+        carries a built-in's name: it may name only those (or the caller's own functions).
         """
         if self.trusted or self.is_users(path):
             return
