@@ -19,7 +19,13 @@ import _custom_links
 import bayesmm as bmm
 from bayesmm.families import FAMILIES
 from bayesmm.families.known import KNOWN_LIKELIHOODS
-from bayesmm.persist.importpath import PathPolicy, UnsavableError, callable_path, resolve_path
+from bayesmm.persist.importpath import (
+    PathPolicy,
+    UnsavableError,
+    UntrustedPathError,
+    callable_path,
+    resolve_path,
+)
 
 FORMULA = "y['y'] ~ trt + week + (1|ID)"
 
@@ -498,6 +504,9 @@ def test_import_paths_round_trip():
     for function in (np.exp, special.expit, pt.sigmoid, _custom_links.logit, np.log1p):
         assert resolve_path(callable_path(function), trusting) is function
     with pytest.raises(LookupError, match=r"the module 'numpy' has no attribute 'nope'"):
+        resolve_path("numpy:nope", trusting)
+    # Untrusted, a path that is not a vetted function is refused before it is looked up.
+    with pytest.raises(UntrustedPathError, match=r"names 'numpy:nope', which is not one of"):
         resolve_path("numpy:nope")
     with pytest.raises(LookupError, match=r"is not an import path of the form 'module:name'"):
         resolve_path("numpy.exp")
@@ -576,15 +585,15 @@ def test_a_file_naming_another_module_is_refused_before_it_is_imported(
     edited = _renamed(path, tmp_path, "side_effect:expit")
     with pytest.raises(
         bmm.ModelFileError,
-        match=r"edited\.nc' was not loaded: the file names '_custom_links:logit', of the module "
-        r"'_custom_links', which a model file may not name unless it is trusted",
+        match=r"edited\.nc' was not loaded: the family_record 'my_bernoulli': custom_links\[0\] "
+        r"'my_logit', in its 'link' field, names '_custom_links:logit', which is not one of the "
+        r"functions a model file may name",
     ):
         bmm.load(edited)
     with pytest.raises(
         bmm.ModelFileError,
-        match=r"names 'side_effect:expit', of the module 'side_effect', which a model file may "
-        r"not name unless it is trusted: the allowed modules are \['numpy', 'scipy.special', "
-        r"'pytensor', 'bayesmm', '_custom_links'\]",
+        match=r"in its 'linkinv' field, names 'side_effect:expit', which is not one of the "
+        r"functions a model file may name: .*load with allow_modules=\['side_effect'\]",
     ):
         bmm.load(edited, allow_modules=["_custom_links"])
     assert not marker.exists()  # refused before the module was imported
@@ -599,8 +608,16 @@ def test_a_path_cannot_walk_from_an_allowed_module_to_another(models, stub_sampl
     edited = _renamed(path, tmp_path, "bayesmm.io:os.system")
     with pytest.raises(
         bmm.ModelFileError,
-        match=r"names 'bayesmm.io:os.system', which resolves to an object of the module "
-        r"'(posix|nt|os)', which a model file may not name unless it is trusted",
+        match=r"names 'bayesmm.io:os.system', which is not one of the functions a model file "
+        r"may name",
+    ):
+        bmm.load(edited, allow_modules=["_custom_links"])
+    # Nor from a module the caller allows: the object must be that module's own.
+    edited = _renamed(path, tmp_path, "_custom_links:np.load")
+    with pytest.raises(
+        bmm.ModelFileError,
+        match=r"names '_custom_links:np.load', which resolves to an object of the module "
+        r"'numpy', not of the modules it was allowed \(\['_custom_links'\]\)",
     ):
         bmm.load(edited, allow_modules=["_custom_links"])
 

@@ -155,10 +155,34 @@ def check_bins(bins: Any) -> int | np.ndarray:
 
 
 def check_path(path: Any, argument: str = "path") -> str:
-    """A file's path or URL as text: a non-empty ``str`` or ``os.PathLike``."""
-    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike) or not str(path):
+    """A file's path or URL as text: a non-empty ``str`` or ``os.PathLike``, without NUL.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is anything else (bytes included), or its ``__fspath__`` fails or gives
+        something other than text.
+    """
+    try:
+        text = os.fspath(path) if isinstance(path, os.PathLike) else path
+    except Exception as err:  # a PathLike's own __fspath__ failed
         raise DataError(
-            f"{argument} must be a file's path or URL (a non-empty str or pathlib.Path); got "
-            f"{type(path).__name__} {path!r}."
+            f"{argument} must be a file's path or URL; {type(path).__name__}.__fspath__() "
+            f"raised {type(err).__name__}: {err}"
+        ) from None
+    if not isinstance(text, str) or not text:
+        got = f"{type(path).__name__} {_short(path)}"
+        raise DataError(
+            f"{argument} must be a file's path or URL (a non-empty str or pathlib.Path); got {got}."
         )
-    return os.fspath(path)
+    if "\x00" in text:
+        raise DataError(f"{argument} must not contain a NUL character; got {_short(text)}.")
+    return text
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # an object whose repr fails
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -42,16 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--trusted",
         action="store_true",
-        help="let the file name functions of any module (only for files from a source you "
-        "trust: importing a module runs its code)",
+        help="let the file name any function of any module (only for files from a source "
+        "you trust: importing a module runs its code)",
     )
     serve.add_argument(
         "--allow-module",
         action="append",
         default=[],
         metavar="MODULE",
-        help="a module the file may name functions from, besides numpy, scipy.special, "
-        "pytensor and bayesmm (repeat for more)",
+        help="a module of yours (e.g. your custom family's) whose functions the file may "
+        "name, besides bayesmm's vetted functions; or one function, as module:name (repeat "
+        "for more)",
     )
     serve.add_argument(
         "--workers",

@@ -22,7 +22,7 @@ from ._validation import check_path
 from .design import design_from_dict
 from .fitted import FittedModel
 from .persist import netcdf, remote
-from .persist.importpath import PathPolicy, UntrustedPathError
+from .persist.importpath import PathPolicy, UntrustedPathError, check_trust
 from .persist.netcdf import FORMAT_NAME, FORMAT_VERSION
 from .persist.remote import is_url
 from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_from_spec
@@ -84,21 +84,26 @@ def load(
 ) -> FittedModel:
     """Load a model saved with :meth:`bayesmm.Model.save`; no refit, no original data.
 
-    A file is data: loading it never unpickles anything, and a custom family's functions,
-    which the file names by import path, are found only in numpy, scipy.special, pytensor
-    and bayesmm unless the caller trusts the file (see ``docs/io.md``).
+    A file is data: loading it never unpickles anything, and the functions of a custom
+    family or link, which the file names by import path, may be only bayesmm's vetted ones
+    (its built-in links' functions and its families' densities, supports and default priors;
+    :data:`bayesmm.persist.importpath.VETTED_FUNCTIONS`) unless the caller allows more (see
+    ``docs/io.md``). A record with a built-in link's or family's name may name only that
+    built-in's own functions.
 
     Parameters
     ----------
     path : str or path-like
-        The file, or a URL (``s3://``, ``gs://``, ``https://``, ...) read through fsspec
-        when it and the filesystem's package are installed (the ``remote`` extra).
+        The file (a ``file://`` URL is a local file), or a URL (``s3://``, ``gs://``,
+        ``https://``, ...) read through fsspec when it and the filesystem's package are
+        installed (the ``remote`` extra).
     trusted : bool, default False
-        Allow the file to name functions of any module (importing a module runs its code:
-        only for files from a source you trust).
-    allow_modules : sequence of str, optional
-        Modules (and their submodules) the file may name functions from, besides the safe
-        ones: e.g. the module of your own custom family.
+        Allow the file to name any function of any module (importing a module runs its
+        code: only for files from a source you trust). Must be a ``bool``.
+    allow_modules : list or tuple of str, optional
+        Your own modules (and their submodules) whose functions the file may name besides
+        the vetted ones, e.g. the module of your custom family; or single functions by
+        import path (``"numpy:tanh"``). A module is imported only if the file names it.
     sha256 : str, optional
         The file's expected SHA-256 (hex): a file with another digest is refused.
     storage_options : mapping, optional
@@ -116,22 +121,37 @@ def load(
     ------
     ModelFileError
         If the file is missing, damaged, not a bayesmm model file, from a newer format,
-        names a family that is not registered, names a module it may not, or has another
-        SHA-256 than ``sha256``.
+        names a family that is not registered, names a function it may not, or has another
+        SHA-256 than ``sha256``; or a URL cannot be reached or read (the message names it,
+        and what to install or check).
+    TypeError
+        If ``trusted`` is not a bool, or ``allow_modules`` not a list or tuple of str.
+    DataError
+        If ``path`` is not a path or URL, or an entry of ``allow_modules`` is not a module
+        name or an import path.
     """
+    trusted, allow_modules = check_trust(trusted, allow_modules)
     path = check_path(path)
     if is_url(path):
-        url = str(path)
-        with remote.fetched(url, storage_options) as local:
-            try:
-                return _load(local, url, trusted, allow_modules, sha256)
-            except ModelFileError as err:
-                raise remote.named(err, local, url) from None
-    return _load(Path(path), str(path), trusted, allow_modules, sha256)
+        with remote.fetched(path, storage_options) as local:
+            return _named(local, path, trusted, allow_modules, sha256)
+    return _named(Path(remote.local_path(path)), path, trusted, allow_modules, sha256)
+
+
+def _named(
+    local: Path, given: str, trusted: bool, allow_modules: tuple[str, ...], sha256: str | None
+) -> FittedModel:
+    """:func:`_load` of ``local``, its errors naming the path or URL the caller gave."""
+    try:
+        return _load(local, given, trusted, allow_modules, sha256)
+    except ModelFileError as err:
+        if str(local) == given:
+            raise
+        raise remote.named(err, local, given) from None
 
 
 def _load(
-    path: Path, origin: str, trusted: bool, allow_modules: Sequence[str], sha256: str | None
+    path: Path, origin: str, trusted: bool, allow_modules: tuple[str, ...], sha256: str | None
 ) -> FittedModel:
     if sha256 is not None:
         _check_digest(path, sha256)
@@ -140,11 +160,7 @@ def _load(
         spec = ModelSpec.from_dict(header["spec"])
     except (KeyError, TypeError) as err:
         raise ModelFileError(f"{str(path)!r} has an incomplete model spec ({err}).") from None
-    try:
-        policy = PathPolicy(trusted, tuple(allow_modules))
-    except TypeError as err:
-        raise ModelFileError(f"allow_modules must be a list of module names: {err}.") from None
-    family, link = _family(path, spec, policy)
+    family, link = _family(path, spec, PathPolicy(trusted, allow_modules))
     groups = netcdf.read_groups(path, header["groups"])
     design = _design(path, spec, family, groups)
     return _fitted(path, origin, header, spec, family, link, design, groups)

@@ -29,6 +29,9 @@ __all__ = [
     "NumpyOpsInverse",
     "CentralDifference",
     "saved_path",
+    "own_paths",
+    "SINGLE_OP_INVERSES",
+    "BACKEND_OP_PATHS",
 ]
 
 #: numpy versions of the operations that inverse links use.
@@ -236,28 +239,52 @@ class Link:
         return {"name": self.name, **paths}
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any], policy: PathPolicy | None = None) -> Link:
-        """The inverse of :meth:`to_dict`; ``policy`` says which modules the record may name
-        (by default the safe ones, see :mod:`bayesmm.persist.importpath`).
+    def from_dict(
+        cls,
+        record: Mapping[str, Any],
+        policy: PathPolicy | None = None,
+        where: str = "the link record",
+    ) -> Link:
+        """The inverse of :meth:`to_dict`; ``policy`` says which functions the record may
+        name (by default the vetted ones, see :mod:`bayesmm.persist.importpath`), and
+        ``where`` names the record in errors.
+
+        A record with the name of a registered link (``"identity"``) may name only that
+        link's own functions (see :func:`own_paths`), or the caller's.
 
         Raises
         ------
+        UntrustedPathError
+            If the record names a function the policy does not allow, or one that is not its
+            built-in name's own.
         LookupError
             If a function's module cannot be imported or does not hold it.
         FamilyError
             If the link is not registered in this session, or its functions do not make one.
         """
+        if not isinstance(record, Mapping):
+            raise FamilyError(f"{where} must be a JSON object; got {type(record).__name__}.")
         if "registered" in record:
             return get_link(record["registered"])
+        name = record.get("name")
+        own = own_paths(name) if isinstance(name, str) and name in LINKS else None
+        label = f"{where} {name!r}" + (" (a built-in link's name)" if own else "")
         functions = {
-            key: resolve_path(record[key], policy) if record.get(key) else None
-            for key in ("link", "linkinv", "linkinv_backend", "derivative", "inverse")
+            key: resolve_path(
+                record[key],
+                policy,
+                f"{label}, in its {key!r} field,",
+                None if own is None else own[key],
+            )
+            if record.get(key)
+            else None
+            for key in _FUNCTIONS
         }
-        return cls(record["name"], **functions)
+        return cls(name, **functions)  # type: ignore[arg-type]
 
     def __reduce__(self) -> Any:
-        # A registered link pickles as its name (its functions are lambdas); another link
-        # pickles as its fields, which must then be picklable themselves.
+        # A registered link pickles as its name (it unpickles as the registered one); another
+        # link pickles as its fields, which must then be picklable themselves.
         if LINKS.get(self.name) is self:
             return (get_link, (self.name,))
         return (_link_from_fields, ({f.name: getattr(self, f.name) for f in fields(self)},))
@@ -273,59 +300,159 @@ def _link_from_fields(values: dict[str, Any]) -> Link:
     return Link(**values)
 
 
-def _cloglog_inverse(eta: Any, ops: Any) -> Any:
+# The registered links' functions, at module level so that each has an import path: a file
+# may name them (bayesmm.persist.importpath.VETTED_FUNCTIONS), and a record with a built-in
+# link's name may name only its own (see Link.from_dict). Each inverse is written against
+# ``ops``, for numpy and pytensor alike.
+
+
+def identity_link(mu: Any) -> Any:
+    return mu
+
+
+def identity_inverse(eta: Any, ops: Any) -> Any:
+    return eta
+
+
+def identity_derivative(mu: Any) -> Any:
+    return np.ones_like(mu)
+
+
+def log_inverse(eta: Any, ops: Any) -> Any:
+    return ops.exp(eta)
+
+
+def log_derivative(mu: Any) -> Any:
+    return 1 / mu
+
+
+def logit_inverse(eta: Any, ops: Any) -> Any:
+    return ops.expit(eta)
+
+
+def logit_derivative(mu: Any) -> Any:
+    return 1 / (mu * (1 - mu))
+
+
+def probit_inverse(eta: Any, ops: Any) -> Any:
+    return ops.normal_cdf(eta)
+
+
+def probit_derivative(mu: Any) -> Any:
+    return 1 / np.exp(-0.5 * special.ndtri(mu) ** 2) * np.sqrt(2 * np.pi)
+
+
+def cloglog_link(mu: Any) -> Any:
+    return np.log(-np.log1p(-mu))
+
+
+def cloglog_inverse(eta: Any, ops: Any) -> Any:
     return 1 - ops.exp(-ops.exp(eta))
+
+
+def cloglog_derivative(mu: Any) -> Any:
+    return -1 / ((1 - mu) * np.log1p(-mu))
+
+
+def inverse_link(mu: Any) -> Any:
+    return 1 / mu
+
+
+def inverse_inverse(eta: Any, ops: Any) -> Any:
+    return 1 / eta
+
+
+def inverse_derivative(mu: Any) -> Any:
+    return -1 / mu**2
+
+
+def inverse_squared_link(mu: Any) -> Any:
+    return 1 / mu**2
+
+
+def inverse_squared_inverse(eta: Any, ops: Any) -> Any:
+    return 1 / ops.sqrt(eta)
+
+
+def inverse_squared_derivative(mu: Any) -> Any:
+    return -2 / mu**3
+
+
+def tan_half_link(mu: Any) -> Any:
+    return np.tan(mu / 2)
+
+
+def tan_half_inverse(eta: Any, ops: Any) -> Any:
+    return 2 * ops.arctan(eta)
+
+
+def tan_half_derivative(mu: Any) -> Any:
+    return 0.5 / np.cos(mu / 2) ** 2
 
 
 LINKS: dict[str, Link] = {
     link.name: link
     for link in [
-        Link(
-            "identity",
-            lambda mu: mu,
-            inverse=lambda eta, ops: eta,
-            derivative=lambda mu: np.ones_like(mu),
-        ),
-        Link("log", np.log, inverse=lambda eta, ops: ops.exp(eta), derivative=lambda mu: 1 / mu),
-        Link(
-            "logit",
-            special.logit,
-            inverse=lambda eta, ops: ops.expit(eta),
-            derivative=lambda mu: 1 / (mu * (1 - mu)),
-        ),
-        Link(
-            "probit",
-            special.ndtri,
-            inverse=lambda eta, ops: ops.normal_cdf(eta),
-            derivative=lambda mu: 1 / np.exp(-0.5 * special.ndtri(mu) ** 2) * np.sqrt(2 * np.pi),
-        ),
-        Link(
-            "cloglog",
-            lambda mu: np.log(-np.log1p(-mu)),
-            inverse=_cloglog_inverse,
-            derivative=lambda mu: -1 / ((1 - mu) * np.log1p(-mu)),
-        ),
-        Link(
-            "inverse",
-            lambda mu: 1 / mu,
-            inverse=lambda eta, ops: 1 / eta,
-            derivative=lambda mu: -1 / mu**2,
-        ),
+        Link("identity", identity_link, inverse=identity_inverse, derivative=identity_derivative),
+        Link("log", np.log, inverse=log_inverse, derivative=log_derivative),
+        Link("logit", special.logit, inverse=logit_inverse, derivative=logit_derivative),
+        Link("probit", special.ndtri, inverse=probit_inverse, derivative=probit_derivative),
+        Link("cloglog", cloglog_link, inverse=cloglog_inverse, derivative=cloglog_derivative),
+        Link("inverse", inverse_link, inverse=inverse_inverse, derivative=inverse_derivative),
         Link(
             "inverse_squared",
-            lambda mu: 1 / mu**2,
-            inverse=lambda eta, ops: 1 / ops.sqrt(eta),
-            derivative=lambda mu: -2 / mu**3,
+            inverse_squared_link,
+            inverse=inverse_squared_inverse,
+            derivative=inverse_squared_derivative,
         ),
         # For angles (the von Mises family): maps the real line onto (-pi, pi), as brms does.
-        Link(
-            "tan_half",
-            lambda mu: np.tan(mu / 2),
-            inverse=lambda eta, ops: 2 * ops.arctan(eta),
-            derivative=lambda mu: 0.5 / np.cos(mu / 2) ** 2,
-        ),
+        Link("tan_half", tan_half_link, inverse=tan_half_inverse, derivative=tan_half_derivative),
     ]
 }
+
+#: A registered link's inverse that is one operation of ``ops``: a custom link's plain
+#: inverses may be that operation (``Link("logit", special.logit, linkinv=special.expit,
+#: linkinv_backend=pt.sigmoid)``), and a record with the link's name may name it.
+SINGLE_OP_INVERSES = {"log": "exp", "logit": "expit", "probit": "normal_cdf"}
+
+#: The names of pytensor's operations in ``ops`` (bayesmm.backend.variables' PYTENSOR_OPS),
+#: written out so that this module does not import pytensor: each is found in
+#: pytensor.tensor.math, where it lives, and in pytensor.tensor, which exports it.
+_BACKEND_OP_NAMES = {
+    "exp": ("exp",),
+    "log": ("log",),
+    "sqrt": ("sqrt",),
+    "expit": ("expit", "sigmoid"),
+    "arctan": ("arctan",),
+    "normal_cdf": (),
+}
+#: The import paths of each of pytensor's operations in ``ops``.
+BACKEND_OP_PATHS: dict[str, tuple[str, ...]] = {
+    op: tuple(
+        f"{module}:{name}"
+        for module in ("pytensor.tensor.math", "pytensor.tensor")
+        for name in names
+    )
+    for op, names in _BACKEND_OP_NAMES.items()
+}
+
+_FUNCTIONS = ("link", "linkinv", "linkinv_backend", "derivative", "inverse")
+
+
+def own_paths(name: str) -> dict[str, frozenset[str]]:
+    """The import paths of the registered link ``name``'s own functions, by the field of a
+    link record they may fill: its link, derivative and ops-written inverse, and for an
+    inverse of one operation (:data:`SINGLE_OP_INVERSES`) that operation with numpy
+    (``linkinv``) and with pytensor (``linkinv_backend``)."""
+    link = LINKS[name]
+    found: dict[str, set[str]] = {key: set() for key in _FUNCTIONS}
+    for key in ("link", "derivative", "inverse"):
+        found[key].add(callable_path(getattr(link, key)))
+    op = SINGLE_OP_INVERSES.get(name)
+    if op is not None:
+        found["linkinv"].add(callable_path(getattr(NUMPY_OPS, op)))
+        found["linkinv_backend"].update(BACKEND_OP_PATHS[op])
+    return {key: frozenset(paths) for key, paths in found.items()}
 
 
 def get_link(name: str | Link) -> Link:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ._errors import DataError, FamilyError
 from .design import Design, design_to_dict
-from .families import Family, get_family
+from .families import BUILTIN_FAMILIES, Family, get_family
+from .families.paths import own_paths
 from .links import Link
 from .persist.importpath import PathPolicy
 from .persist.values import UnsupportedValueError
@@ -157,6 +158,8 @@ def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
 OPTIONAL_ENTRIES = ("family_record", "link_record")
 #: The entries of every spec: what a file must hold to be loaded.
 SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec) if f.name not in OPTIONAL_ENTRIES)
+#: The built-in families by name: a family record with one of these names must be it.
+_BUILTIN = {family.name: family for family in BUILTIN_FAMILIES}
 
 
 def build_spec(
@@ -224,17 +227,27 @@ def family_entries(family: Family, link: Link) -> dict[str, Any]:
 def family_from_spec(spec: ModelSpec, policy: PathPolicy | None = None) -> tuple[Family, Link]:
     """The family and link of a spec: rebuilt from its records, or looked up by name.
 
+    A family record with a built-in family's name may name only that family's own functions
+    (and a link record with a built-in link's name, that link's); ``policy`` says which other
+    functions the records may name.
+
     Raises
     ------
     LookupError
-        If a custom family's function cannot be imported.
+        If a custom family's function cannot be imported, or the policy does not allow it
+        (:class:`~bayesmm.persist.importpath.UntrustedPathError`).
     FamilyError
         If the family is not registered, or the link is not allowed for it.
     """
     if spec.family_record is not None:
-        family = Family.from_dict(spec.family_record, policy)
+        record = spec.family_record
+        name = record.get("name") if isinstance(record, Mapping) else None
+        builtin = _BUILTIN.get(name) if isinstance(name, str) else None
+        own = None if builtin is None else own_paths(builtin)
+        family = Family.from_dict(record, policy, "the family_record", own)
     else:
         family = get_family(spec.family)
     if spec.link_record is not None:
-        return family, family.resolve_link(Link.from_dict(spec.link_record, policy))
+        link = Link.from_dict(spec.link_record, policy, "the link_record")
+        return family, family.resolve_link(link)
     return family, family.resolve_link(spec.link)

@@ -8,7 +8,7 @@ in this package and nowhere else: the rest of bayesmm asks the family.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from .._errors import DataError, FamilyError, FormulaError, PriorError
 from .._validation import choice_message, did_you_mean
 from ..links import LINKS, Link, get_link, saved_path
-from ..persist.importpath import PathPolicy, resolve_path
+from ..persist.importpath import PathPolicy
 from ..persist.values import decode_value, encode_value
 from ..priors import Prior, PriorSet, ResponseStats, format_value, prior_from_dict, prior_to_dict
 from .arguments import (
@@ -482,30 +482,44 @@ class Family:
         }
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any], policy: PathPolicy | None = None) -> Family:
-        """The inverse of :meth:`to_dict`; ``policy`` says which modules the record may name
-        (by default the safe ones, see :mod:`bayesmm.persist.importpath`).
+    def from_dict(
+        cls,
+        record: Mapping[str, Any],
+        policy: PathPolicy | None = None,
+        where: str = "the family record",
+        own: Mapping[str, Collection[str]] | None = None,
+    ) -> Family:
+        """The inverse of :meth:`to_dict`; ``policy`` says which functions the record may
+        name (by default the vetted ones, see :mod:`bayesmm.persist.importpath`), ``where``
+        names the record in errors, and ``own`` (for a record with a built-in family's name:
+        :func:`bayesmm.families.paths.own_paths` of that family) holds the only paths each
+        field may name.
 
         Raises
         ------
         LookupError
-            If a function's module cannot be imported or does not hold it.
+            If a function's module cannot be imported or does not hold it, or the policy
+            does not allow it (:class:`~bayesmm.persist.importpath.UntrustedPathError`).
         FamilyError
             If the record does not make a family.
         """
-        likelihood = Likelihood.from_dict(record["likelihood"], policy)
+        label = f"{where} {record['name']!r}" + (" (a built-in family's name)" if own else "")
+
+        def function(value: Any, key: str, default: Any = None) -> Any:
+            owned = None if own is None else own.get(key, ())
+            at = f"{label}, in its {key!r} field,"
+            return resolve_known(value, default, distribution, policy, at, owned)
+
+        likelihood = Likelihood.from_dict(record["likelihood"], policy, label, own)
         distribution = likelihood.name
         aux: dict[str, Any] = {
             param: (
                 prior_from_dict(value["prior"], param)
                 if "prior" in value
-                else resolve_path(value["function"], policy)
+                else function(value["function"], f"aux_priors[{param}]")
             )
             for param, value in record["aux_priors"].items()
         }
-        support = resolve_known(
-            record["support"], default_support(distribution).check, distribution, policy
-        )
         categories = record.get("categories")  # none in records before categories were kept
         return cls(
             record["name"],
@@ -513,17 +527,20 @@ class Family:
             record["link"],
             links=tuple(record["links"]),
             aux_priors=aux,
-            support=support,
+            support=function(record["support"], "support", default_support(distribution).check),
             support_text=record["support_text"],
             trials=record["trials"],
             binary=record["binary"],
             glm_variance=record["glm_variance"],
-            prior_scale=resolve_known(record["prior_scale"], None, distribution, policy),
+            prior_scale=function(record["prior_scale"], "prior_scale"),
             aux_bounds={
                 param: (float(decode_value(low)), float(decode_value(high)))
                 for param, (low, high) in record["aux_bounds"].items()
             },
-            custom_links=tuple(Link.from_dict(link, policy) for link in record["custom_links"]),
+            custom_links=tuple(
+                Link.from_dict(link, policy, f"{label}: custom_links[{i}]")
+                for i, link in enumerate(record["custom_links"])
+            ),
             categories=None if categories is None else Categories.from_dict(categories),
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,32 +186,61 @@ class Likelihood:
         }
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any], policy: PathPolicy | None = None) -> Likelihood:
-        """The inverse of :meth:`to_dict`, the functions resolved under ``policy``.
+    def from_dict(
+        cls,
+        record: Mapping[str, Any],
+        policy: PathPolicy | None = None,
+        where: str = "the likelihood record",
+        own: Mapping[str, Collection[str]] | None = None,
+    ) -> Likelihood:
+        """The inverse of :meth:`to_dict`, the functions resolved under ``policy``;
+        ``where`` names the record in errors, and ``own`` holds the paths that a record with
+        a built-in family's name may name, by ``"likelihood.<field>"`` (see
+        :func:`bayesmm.families.paths.own_paths`).
 
         Raises
         ------
         LookupError
-            If a function's module cannot be imported or does not hold it.
+            If a function's module cannot be imported or does not hold it, or the policy
+            does not allow it (:class:`~bayesmm.persist.importpath.UntrustedPathError`).
         """
-        known = KNOWN_LIKELIHOODS.get(record["name"])
+        name = record["name"]
+        known = KNOWN_LIKELIHOODS.get(name)
+
+        def function(key: str, default: Any = None) -> Any:
+            owned = None if own is None else own.get(f"likelihood.{key}", ())
+            return resolve_known(
+                record[key],
+                default,
+                name,
+                policy,
+                f"{where}, in its likelihood's {key!r} field,",
+                owned,
+            )
+
         return cls(
-            record["name"],
+            name,
             tuple(record["params"]),
             record["parent"],
-            to_dist=resolve_known(record["to_dist"], None, record["name"], policy),
+            to_dist=function("to_dist"),
             logit_kwarg=record["logit_kwarg"],
             trials_kwarg=record["trials_kwarg"],
-            draw=resolve_known(record["draw"], known and known.draw, record["name"], policy),
-            logpdf=resolve_known(record["logpdf"], known and known.logpdf, record["name"], policy),
+            draw=function("draw", known and known.draw),
+            logpdf=function("logpdf", known and known.logpdf),
         )
 
 
 def resolve_known(
-    value: str | None, default: Any, distribution: str, policy: PathPolicy | None = None
+    value: str | None,
+    default: Any,
+    distribution: str,
+    policy: PathPolicy | None = None,
+    where: str = "the file",
+    own: Collection[str] | None = None,
 ) -> Any:
     """A function recorded by :meth:`Likelihood.to_dict`: ``None``, the known distribution's
-    own (:data:`KNOWN`), or the function at an import path.
+    own (:data:`KNOWN`), or the function at an import path (``where`` and ``own`` as for
+    :func:`~bayesmm.persist.importpath.resolve_path`).
 
     Raises
     ------
@@ -224,4 +253,4 @@ def resolve_known(
         if default is None:
             raise LookupError(f"no function of PyMC's {distribution} is known")
         return default
-    return resolve_path(value, policy)
+    return resolve_path(value, policy, where, own)

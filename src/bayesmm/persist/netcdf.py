@@ -29,7 +29,7 @@ from .._errors import DataError, ModelFileError, ModelFileNotFoundError
 from .._names import OBS_DIM
 from .._validation import check_path
 from .._version import __version__
-from .remote import is_url, uploaded
+from .remote import is_url, local_path, uploaded
 
 __all__ = [
     "FORMAT_NAME",
@@ -145,10 +145,14 @@ def write(
 
     out = az.InferenceData(**groups)  # type: ignore[arg-type]
     out.attrs = dict(attrs)
-    target = Path(path)
-    if target.is_dir():
-        raise DataError(f"path must be a file name; {str(target)!r} is a directory.")
-    if not target.parent.is_dir():
+    target = Path(local_path(path))
+    try:
+        is_dir, parent_is_dir = target.is_dir(), target.parent.is_dir()
+    except OSError as err:  # a name too long, a folder that cannot be searched, ...
+        raise ModelFileError(f"Could not write {path!r}: {_os_error(err)}") from None
+    if is_dir:
+        raise DataError(f"path must be a file name; {path!r} is a directory.")
+    if not parent_is_dir:
         raise DataError(
             f"path must be in an existing directory; {str(target.parent)!r} does not exist."
         )
@@ -157,9 +161,7 @@ def write(
         out.to_netcdf(str(temporary), engine="h5netcdf")
         os.replace(temporary, target)
     except OSError as err:  # no permission, disk full, ...
-        raise ModelFileError(
-            f"Could not write {str(target)!r}: {type(err).__name__}: {err.strerror or err}"
-        ) from None
+        raise ModelFileError(f"Could not write {path!r}: {_os_error(err)}") from None
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -178,13 +180,28 @@ def format_attrs(spec: Mapping[str, Any], data_sha256: str) -> dict[str, Any]:
     }
 
 
+def _os_error(err: OSError) -> str:
+    return f"{type(err).__name__}: {err.strerror or err}"
+
+
 def check_signature(path: Path) -> None:
-    if not path.exists():
-        raise ModelFileNotFoundError(f"No model file at {str(path)!r}.")
-    if not path.is_file():
-        raise ModelFileError(f"{str(path)!r} is not a file.")
-    with path.open("rb") as handle:
-        head = handle.read(8)
+    """Raise a :class:`ModelFileError` unless ``path`` is a file that starts as netCDF-4's
+    (HDF5's) do; a missing one is a :class:`ModelFileNotFoundError`."""
+    try:
+        if not path.exists():
+            raise ModelFileNotFoundError(f"No model file at {str(path)!r}.")
+        if not path.is_file():
+            raise ModelFileError(f"{str(path)!r} is not a file.")
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as err:  # no permission, a name too long, ...
+        if isinstance(err, ModelFileError):
+            raise
+        raise ModelFileError(f"Could not read {str(path)!r}: {_os_error(err)}") from None
+    except ValueError as err:  # text the filesystem cannot encode (a lone surrogate)
+        if isinstance(err, ModelFileError):
+            raise
+        raise ModelFileError(f"Could not read {str(path)!r}: {err}.") from None
     if head[:3] == b"CDF":
         raise ModelFileError(
             f"{str(path)!r} is a netCDF-3 file, not a bayesmm model file (bayesmm writes "

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from .._validation import check_count
 from ..fitted import FittedModel
 from ..io import load
+from ..persist.importpath import check_trust
 from ..persist.netcdf import versions as library_versions
 from ..predict import POLICIES
 from .compute import ComputePool
@@ -54,8 +55,8 @@ def create_app(
     title : str, optional
         The title of the OpenAPI docs; by default the model's formula.
     trusted, allow_modules
-        As for :func:`bayesmm.load`: whether the file may name functions of any module, or
-        of these modules besides the safe ones.
+        As for :func:`bayesmm.load`: whether the file may name any function, or functions
+        of these modules of yours besides the vetted ones.
     compute_processes : int, default 1
         Processes that compute requests of more than 32 rows, at a lower CPU priority, so
         they do not slow down small requests (see :mod:`bayesmm.serve.compute`); started
@@ -69,9 +70,12 @@ def create_app(
     ------
     bayesmm.ModelFileError
         If the model file cannot be loaded.
+    TypeError
+        If ``trusted`` is not a bool, or ``allow_modules`` not a list or tuple of str.
     """
     check_count("compute_processes", compute_processes, minimum=0)
     check_count("max_queue", max_queue, minimum=0)
+    trusted, allow_modules = check_trust(trusted, allow_modules)
     fitted = (
         model
         if isinstance(model, FittedModel)
