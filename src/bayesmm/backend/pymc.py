@@ -132,7 +132,7 @@ def build_model(
             design, priors, center_predictors, noncentered, internal, data, indexes, aux.sigma,
             imputed, carrier,
         )  # fmt: skip
-        if family.categories is not None:
+        if family.is_categorical():
             # A multinomial logit has one linear predictor per category but the reference.
             etas = [eta] + [
                 linear_predictor(

@@ -70,7 +70,7 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
     statistics for a gaussian model with the identity link, binomial counts for a
     bernoulli one (any link)."""
     name = family.likelihood.name
-    if name not in ("Normal", "Bernoulli") or family.categories is not None:
+    if name not in ("Normal", "Bernoulli") or family.is_categorical():
         return f"family {family.name!r} is neither gaussian nor bernoulli"
     if name == "Normal" and link.name != "identity":
         return f"the link is {link.name!r}, not 'identity'"
