@@ -460,7 +460,13 @@ class FittedModel:
         """This model's ``point``, ``interval``, ``quantiles`` and ``density`` for new rows,
         ``chunk_rows`` rows at a time (:mod:`bayesmm.predict.chunks`), for more rows than
         their draws fit in memory."""
-        return Chunked(self, chunk_rows)
+        summaries = {
+            "point": self.point,
+            "interval": self.interval,
+            "quantiles": self.quantiles,
+            "density": self.density,
+        }
+        return Chunked(lambda name, rows, **options: summaries[name](rows, **options), chunk_rows)
 
     def r2(self) -> pd.Series:
         """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019) on the training rows.
