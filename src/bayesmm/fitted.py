@@ -460,7 +460,7 @@ class FittedModel:
         """This model's ``point``, ``interval``, ``quantiles`` and ``density`` for new rows,
         ``chunk_rows`` rows at a time (:mod:`bayesmm.predict.chunks`), for more rows than
         their draws fit in memory."""
-        summaries = {
+        summaries: dict[str, Callable[..., pd.DataFrame]] = {
             "point": self.point,
             "interval": self.interval,
             "quantiles": self.quantiles,
