@@ -2,8 +2,9 @@
 multinomial logit) turns its linear predictor into the probability of each category.
 
 The probabilities are written once, for numpy and for pytensor; the readings of observed
-categories and of predictive draws of categories are here too, so that nothing outside
-:mod:`bayesmm.families` branches on a family of categories.
+categories and of predictive draws of categories are here too, and
+:class:`CategoryQuestions`, what the rest of bayesmm asks a :class:`~bayesmm.Family` about
+its categories, so that nothing outside :mod:`bayesmm.families` branches on them.
 """
 
 from __future__ import annotations
