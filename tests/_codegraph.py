@@ -205,6 +205,82 @@ def long_modules(limit: int, known: dict[str, Path] | None = None) -> list[str]:
     return [f"{name}: {n} lines" for name, n in sizes.items() if n > limit]
 
 
+#: The attributes of a ``Family`` that say whether and how it has categories: only
+#: ``bayesmm.families`` reads them; the rest of bayesmm asks the family's methods.
+CATEGORY_ATTRIBUTES = frozenset({"categories", "has_categories", "counts_categories"})
+
+
+def _names_annotated_family(scope: ast.AST) -> set[str]:
+    """The names a function's parameters, or its annotated assignments, declare ``Family``."""
+    annotated: list[tuple[str, ast.expr]] = []
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = scope.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        annotated += [(a.arg, a.annotation) for a in every if a is not None and a.annotation]
+    for node in ast.walk(scope):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            annotated.append((node.target.id, node.annotation))
+    return {
+        name
+        for name, annotation in annotated
+        if any(isinstance(n, ast.Name) and n.id == "Family" for n in ast.walk(annotation))
+        or "Family" in ast.unparse(annotation).replace("'", " ").replace('"', " ").split()
+    }
+
+
+def _is_family(node: ast.expr, annotated: set[str]) -> bool:
+    """Whether an expression is a family: a name or attribute called ``family``, or a name
+    annotated ``Family``."""
+    if isinstance(node, ast.Name):
+        return node.id == "family" or node.id in annotated
+    return isinstance(node, ast.Attribute) and node.attr == "family"
+
+
+def category_reads(source: str) -> list[str]:
+    """``line: code`` for each read of a family's category attributes in ``source``: an
+    attribute of :data:`CATEGORY_ATTRIBUTES` whose base is a family (see :func:`_is_family`),
+    or ``getattr(family, "categories", ...)``. pandas' ``.cat.categories`` and encoders'
+    ``.categories`` have other bases, and pass."""
+    tree = ast.parse(source)
+    scopes = [
+        tree,
+        *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
+    ]
+    found: dict[tuple[int, int], str] = {}
+    for scope in scopes:
+        annotated = _names_annotated_family(scope)
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Attribute) and node.attr in CATEGORY_ATTRIBUTES:
+                base = node.value
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "getattr"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in CATEGORY_ATTRIBUTES
+            ):
+                base = node.args[0]
+            else:
+                continue
+            if _is_family(base, annotated):
+                found[(node.lineno, node.col_offset)] = f"{node.lineno}: {ast.unparse(node)}"
+    return [found[key] for key in sorted(found)]
+
+
+def category_reads_outside_families(known: dict[str, Path] | None = None) -> list[str]:
+    """``module:line: code`` for each read of a family's category attributes outside
+    ``bayesmm.families``."""
+    known = modules() if known is None else known
+    inside = f"{PACKAGE}.families"
+    return [
+        f"{name}:{read}"
+        for name, path in known.items()
+        if name != inside and not name.startswith(inside + ".")
+        for read in category_reads(path.read_text())
+    ]
+
+
 if __name__ == "__main__":
     edges = internal_edges()
     print("cycles:")
@@ -218,4 +294,7 @@ if __name__ == "__main__":
         print("  ", line)
     print("long modules:")
     for line in long_modules(600):
+        print("  ", line)
+    print("reads of a family's categories outside bayesmm.families:")
+    for line in category_reads_outside_families():
         print("  ", line)

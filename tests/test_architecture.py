@@ -17,6 +17,8 @@ import pytest
 
 import bayesmm
 from _codegraph import (
+    category_reads,
+    category_reads_outside_families,
     cycles,
     internal_edges,
     long_functions,
@@ -170,15 +172,63 @@ def test_the_prediction_options_are_declared_once():
     assert offenders == []
 
 
-def test_only_the_families_package_asks_whether_a_family_has_categories():
-    """Category logic lives in bayesmm.families: prediction, fitted models, the display and
-    the server ask the family (``family.parameters``, ``family.point_draws``, ...)."""
+def test_only_the_families_package_reads_a_familys_categories():
+    """Category logic lives in bayesmm.families: the design, the backend, scaling,
+    prediction, fitted models and the server ask the family (``family.is_categorical()``,
+    ``family.counts_each_category()``, ``family.parameters``, ...). Checked on the syntax tree
+    of every module, so no wording escapes it."""
+    assert category_reads_outside_families() == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "if family.categories is not None:\n    pass",
+        "x = family.has_categories",
+        "def f(fitted):\n    return fitted.family.counts_categories",
+        "def f(self):\n    return self.family.categories.ordinal",
+        "def f(f: Family):\n    return f.categories",
+        "def f(f: 'Family | None'):\n    return f.has_categories",
+        "def f():\n    fam: Family = get()\n    return fam.categories",
+        "getattr(family, 'categories', None)",
+    ],
+)
+def test_the_category_check_finds_a_read_however_it_is_worded(source):
+    assert len(category_reads(source)) == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "levels = list(values.cat.categories)",
+        "labels = [len(c) for c in encoder.categories]",
+        "def f(family):\n    return family.is_categorical()",
+        "def f(fam: Design):\n    return fam.categories",
+        "categories = Categories('cumulative')",
+    ],
+)
+def test_the_category_check_passes_other_categories_and_questions(source):
+    assert category_reads(source) == []
+
+
+#: Packages below ``fitted`` and ``model``: they take what they need as explicit arguments.
+BELOW_THE_MODEL = ("bayesmm.backend", "bayesmm.predict", "bayesmm.design", "bayesmm.scaling")
+
+
+def test_no_stage_below_the_model_takes_it_duck_typed():
+    """A parameter called ``model`` or ``fitted`` typed ``Any`` would be a reference back up
+    to the object that called it, which the import contracts cannot see."""
     offenders = []
-    for module in ("bayesmm.predict", "bayesmm.fitted", "bayesmm.display", "bayesmm.serve"):
-        for name, path in modules().items():
-            inside = name == module or name.startswith(module + ".")
-            if inside and "categories is not None" in path.read_text():
-                offenders.append(name)
+    for module, path in modules().items():
+        if not module.startswith(BELOW_THE_MODEL):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+                for arg in args:
+                    typed = ast.unparse(arg.annotation) if arg.annotation is not None else "Any"
+                    if arg.arg in ("model", "fitted") and typed == "Any":
+                        offenders.append(f"{module}.{node.name}({arg.arg})")
     assert offenders == []
 
 

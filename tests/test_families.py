@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm.families import FAMILIES, get_family, register_family
+from bayesmm.families import BUILTIN_FAMILIES, FAMILIES, get_family, register_family
 from bayesmm.links import LINKS, get_link
 
 ISSUE_TABLE = {
@@ -379,3 +379,74 @@ def test_prior_draws_a_hurdle_count_family_cannot_make_are_a_backend_error():
     model = bmm.Model("y ~ x", data, family="hurdle_poisson")
     with pytest.raises(bmm.BackendError, match=r"could not draw the response from the prior"):
         model.prior_predictive(draws=500, random_seed=1)
+
+
+# --- each built-in family written once -------------------------------------------------------
+
+#: The GLM behind automatic_priors="mle" of each built-in family that has one.
+_GLM_VARIANCES = {
+    "gaussian": "gaussian",
+    "bernoulli": "binomial",
+    "binomial": "binomial",
+    "poisson": "poisson",
+    "negativebinomial": "quasipoisson",
+    "gamma": "gamma",
+    "beta": "quasibinomial",
+    "t": "gaussian",
+    "wald": "inverse_gaussian",
+    "exponential": "gamma",
+    "weibull": "gamma",
+    "laplace": "gaussian",
+    "asym_laplace": "gaussian",
+    "beta_binomial": "quasibinomial",
+}
+
+
+@pytest.mark.parametrize("name", sorted(f.name for f in BUILTIN_FAMILIES))
+def test_a_builtin_family_holds_its_log_density_and_glm_in_its_record(name):
+    family = FAMILIES[name]
+    assert callable(family.likelihood.logpdf)
+    assert family.glm_variance == _GLM_VARIANCES.get(name)
+
+
+def test_the_side_tables_of_builtin_families_are_gone():
+    from bayesmm.families import builtin, densities
+
+    assert not hasattr(densities, "LOGPDF") and not hasattr(builtin, "GLM_VARIANCE")
+
+
+def test_a_family_without_a_log_density_says_so():
+    family = bmm.Family("no_density", bmm.Likelihood("Poisson", ("mu",), "mu"), "log")
+    with pytest.raises(bmm.FamilyError, match=r"'no_density' has no numpy log density"):
+        family.log_density(np.zeros(2), {"mu": np.ones(2)})
+    np.testing.assert_allclose(
+        get_family("gaussian").log_density(np.zeros(1), {"mu": np.zeros(1), "sigma": np.ones(1)}),
+        [-0.5 * np.log(2 * np.pi)],
+    )
+
+
+# --- questions about categories ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_family_answers_questions_about_its_categories(name):
+    family = FAMILIES[name]
+    ordinal = name in ("cumulative", "sratio", "cratio", "acat")
+    logit = name in ("categorical", "multinomial")
+    assert family.is_categorical() == (ordinal or logit)
+    assert family.is_ordinal() == ordinal
+    assert family.has_category_predictors() == logit
+    assert family.counts_each_category() == (name == "multinomial")
+    assert family.min_categories() == (3 if ordinal or logit else 0)
+    assert family.threshold_param() == ("threshold" if ordinal else None)
+    assert family.ordered_thresholds() == (name == "cumulative")
+    assert family.category_labels([1, "b"]) == (("1", "b") if ordinal or logit else None)
+    assert family.category_labels(None) is None
+
+
+def test_category_probabilities_are_asked_of_a_family_with_categories():
+    z = np.array([[-1.0, 1.0]])
+    p = get_family("cumulative").category_probabilities(z, lambda x: 1 / (1 + np.exp(-x)), np)
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0)
+    with pytest.raises(bmm.FamilyError, match=r"'gaussian' has no categories"):
+        get_family("gaussian").category_probabilities(z, lambda x: x, np)

@@ -291,6 +291,29 @@ def test_a_registered_family_keeps_its_records_when_replaced():
     assert probit.link == "probit" and probit.binary and probit.likelihood.logit_kwarg
 
 
+def test_a_family_derived_from_a_builtin_saves_its_functions_by_path_and_loads_them():
+    """A built-in record names its own functions; a family derived from one writes the same
+    keys as ever, and a record naming them where they were defined before still loads."""
+    from dataclasses import replace
+
+    categorical = replace(FAMILIES["categorical"], name="my_categorical")
+    gaussian = replace(FAMILIES["gaussian"], name="my_gaussian")
+    records = [json.loads(json.dumps(f.to_dict())) for f in (categorical, gaussian)]
+    assert all(set(r) == set(_custom_bernoulli().to_dict()) for r in records)
+    assert records[0]["likelihood"]["logpdf"] == "bayesmm.families.densities:category_logpmf"
+    sigma = {"function": "bayesmm.families.builtin_parts:sigma_prior"}
+    assert records[1]["aux_priors"] == {"sigma": sigma}
+    assert bmm.Family.from_dict(records[0]).likelihood.logpdf is categorical.likelihood.logpdf
+    logpdf = "bayesmm.families.densities:_category_logpmf"
+    earlier = bmm.Family.from_dict(
+        {**records[0], "likelihood": {**records[0]["likelihood"], "logpdf": logpdf}}
+    )
+    assert earlier.likelihood.logpdf is categorical.likelihood.logpdf
+    sigma = {"function": "bayesmm.families.builtin:_sigma_prior"}
+    earlier = bmm.Family.from_dict({**records[1], "aux_priors": {"sigma": sigma}})
+    assert earlier.aux_priors["sigma"] is gaussian.aux_priors["sigma"]
+
+
 # --- models ----------------------------------------------------------------------------------
 
 

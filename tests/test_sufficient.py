@@ -93,12 +93,16 @@ def test_statistics_as_large_as_the_rows_are_not_used_by_default(frame, monkeypa
     # One level per 2 rows: the statistics are not much smaller than the rows.
     fine = frame.assign(g=np.arange(len(frame)) // 2)
     model = bmm.Model("y ~ x + (1|g) + (1|h)", fine)
-    assert sufficient.summed_for(model, None) is None
-    assert sufficient.summed_for(model, True) is not None
+    parts = (model.design, model.family, model.link, model.priors)
+    assert sufficient.summed_for(*parts, None) is None
+    assert sufficient.summed_for(*parts, True) is not None
     # With its effects integrated out, NUTS samples four numbers whatever the levels, and a
     # gradient reads fewer numbers than the rows: worth it at any size.
-    collapsed = sufficient.summed_for(bmm.Model("y ~ x + (1|g)", fine), None)
+    one = bmm.Model("y ~ x + (1|g)", fine)
+    collapsed = sufficient.summed_for(one.design, one.family, one.link, one.priors, None)
     assert collapsed is not None and collapsed.likelihood == COLLAPSED
+    # The model's own summary is the same: build_model passes its arguments on.
+    assert one.backend.summarised(None).likelihood == COLLAPSED
 
 
 @pytest.mark.parametrize(

@@ -284,15 +284,9 @@ class FittedModel:
         FamilyError
             If the family has no numpy log density (``Likelihood(logpdf=...)``).
         """
-        logpdf = self.family.likelihood.logpdf
-        if logpdf is None:
-            raise FamilyError(
-                f"Family {self.family.name!r} has no numpy log density (Likelihood(logpdf=...)), "
-                "so the log-likelihood of new data cannot be computed."
-            )
         chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = self._rows(data)
-        if self.family.counts_categories:
+        if self.family.counts_each_category():
             levels = self.design.response.levels
             values = category_counts(self.family, levels, y, rows.n_obs)[None]
         else:
@@ -306,9 +300,9 @@ class FittedModel:
             self.family.check_response(flat, rows.trials, "y")
             values = flat[None, :]
         params = self._params(rows, chosen)
-        if rows.trials is not None and not self.family.counts_categories:
+        if rows.trials is not None and not self.family.counts_each_category():
             params["trials"] = rows.trials[None, :]
-        out = np.asarray(logpdf(values, params), dtype=float)
+        out = np.asarray(self.family.log_density(values, params), dtype=float)
         if self._truncation is None:
             return out
         return truncated_log_likelihood(
@@ -318,7 +312,7 @@ class FittedModel:
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
         """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
         the posterior ``chunk_rows`` rows at a time: no stored log-likelihood needed."""
-        if self.family.has_categories or self.design.imputed:  # codes; imputed values
+        if self.family.is_categorical() or self.design.imputed:  # codes; imputed values
             raise DataError("loo() of this model: use az.loo(idata, var_name=...) on a stored fit.")
         rows, y = self.training_rows, np.asarray(self.design.response.values)
         reff = relative_efficiency(self.idata["posterior"])
@@ -466,7 +460,13 @@ class FittedModel:
         """This model's ``point``, ``interval``, ``quantiles`` and ``density`` for new rows,
         ``chunk_rows`` rows at a time (:mod:`bayesmm.predict.chunks`), for more rows than
         their draws fit in memory."""
-        return Chunked(self, chunk_rows)
+        summaries: dict[str, Callable[..., pd.DataFrame]] = {
+            "point": self.point,
+            "interval": self.interval,
+            "quantiles": self.quantiles,
+            "density": self.density,
+        }
+        return Chunked(lambda name, rows, **options: summaries[name](rows, **options), chunk_rows)
 
     def r2(self) -> pd.Series:
         """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019) on the training rows.
@@ -476,7 +476,7 @@ class FittedModel:
         posterior mean (``r2``) and standard deviation (``r2_std``).
         """
         self._require_training_rows()
-        if self.family.has_categories:
+        if self.family.is_categorical():
             raise FamilyError(
                 f"r2() compares fitted means with the response; family {self.family.name!r} "
                 "predicts category probabilities, which have no such R². Compare models with "

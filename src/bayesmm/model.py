@@ -276,12 +276,9 @@ class Model:
 
         check_counts(draws=draws, tune=tune, chains=chains)
         check_sampling(random_seed, kwargs)
-        from .backend.sufficient import summed_for
-
-        summed = summed_for(self, sufficient_statistics, (draws, tune, chains), inference_method)
         idata = sample(
             self.backend,
-            summed=summed,
+            sufficient_statistics=sufficient_statistics,
             draws=draws,
             tune=tune,
             chains=chains,

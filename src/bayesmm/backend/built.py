@@ -54,6 +54,10 @@ class BuiltModel:
     #: slopes) carried by a group term's or block's levels (``effects.intercept_carrier``),
     #: for ADVI and Pathfinder; ``None`` where none can, or this model is already built so.
     recentred: Callable[[], BuiltModel] | None = None
+    #: ``summarised(sufficient_statistics, sampling, inference_method)``: the model of the
+    #: same rows summed, or ``None`` to sample the rows (:func:`backend.sufficient.summed_for`
+    #: with this model's arguments); ``None`` where this model is itself a summary.
+    summarised: Callable[..., BuiltModel | None] | None = None
 
 
 def model_coords(design: Design) -> dict[str, Any]:

@@ -41,17 +41,17 @@ def category_response(
     data: Containers,
 ) -> None:
     """The response of a family of categories: PyMC's Categorical, with the probability of
-    each category from the thresholds and the linear predictor (``family.categories``), or,
-    for the multinomial logit, from the linear predictors of all categories but the first.
+    each category (``family.category_probabilities``) from the thresholds and the linear
+    predictor, or, for the multinomial logit, from the linear predictors of all categories
+    but the first.
 
     The thresholds of a cumulative model are ordered (see :func:`ordered_variable`).
     """
-    categories = family.categories
     levels = design.response.levels
-    assert categories is not None and levels is not None
-    if not categories.ordinal:
-        p = categories.probabilities(pt.stack(etas, axis=1), lambda x: x, pt)
-        if categories.counts:  # multinomial: a count of each category, its sum the trials
+    assert family.is_categorical() and levels is not None
+    if not family.is_ordinal():
+        p = family.category_probabilities(pt.stack(etas, axis=1), lambda x: x, pt)
+        if family.counts_each_category():  # a count of each category, its sum the trials
             pm.modelcontext(None).add_coord(CATEGORY_DIM, [str(v) for v in levels])
             trials = data.row_ints(np.asarray(design.response.trials))
             counts = data.rows(design.response.values)
@@ -64,7 +64,8 @@ def category_response(
         return
     observed = data.rows(design.response.values)[:, 0]
     eta = etas[0]
-    name = categories.threshold
+    name = family.threshold_param()
+    assert name is not None  # an ordinal family's
     prior = priors[name]
     if not isinstance(prior, Prior):
         raise PriorError(
@@ -77,12 +78,12 @@ def category_response(
     dims = (THRESHOLD_DIM,)
     # Evenly spaced on the link scale, increasing as the ordered transform needs.
     start = np.linspace(-1.0, 1.0, len(levels) - 1) * (len(levels) - 2) / 2
-    if categories.ordered:
+    if family.ordered_thresholds():
         thresholds = ordered_variable(name, prior, dims, data, start)
     else:
         thresholds = random_variable(name, prior, dims, data)
     z = thresholds[None, :] - eta[:, None]
-    p = categories.probabilities(z, lambda x: link.backend_inverse(x, PYTENSOR_OPS), pt)
+    p = family.category_probabilities(z, lambda x: link.backend_inverse(x, PYTENSOR_OPS), pt)
     pm.Categorical(design.response.name, p=p, observed=observed, dims=OBS_DIM)
 
 

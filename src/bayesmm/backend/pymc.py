@@ -7,6 +7,7 @@ linear predictors come from ``effects``, responses of several PyMC distributions
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import logging
@@ -40,6 +41,7 @@ from .imputation import imputed_columns
 from .jax_ops import cannot_translate
 from .likelihoods import Auxiliary, category_response, row_likelihood
 from .options import APPROXIMATIONS, sampler_arguments
+from .sufficient import summed_for
 from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
@@ -107,7 +109,36 @@ def build_model(
     Returns
     -------
     BuiltModel
+        With ``summarised``, the model of the same rows summed where that is exact
+        (:func:`~bayesmm.backend.sufficient.summed_for`), which :func:`sample` asks for.
     """
+    built = _pymc_model(
+        design,
+        family,
+        link,
+        priors,
+        noncentered,
+        center_predictors,
+        batch_size,
+        centre_on_intercept,
+    )
+    summarised = functools.partial(
+        summed_for, design, family, link, priors, noncentered=noncentered, center=center_predictors
+    )
+    return dataclasses.replace(built, summarised=summarised)
+
+
+def _pymc_model(
+    design: Design,
+    family: Family,
+    link: Link,
+    priors: PriorSet,
+    noncentered: bool | str,
+    center_predictors: bool,
+    batch_size: int | None,
+    centre_on_intercept: bool,
+) -> BuiltModel:
+    """The PyMC model of :func:`build_model`, without its summary."""
     _check_batch(design, batch_size)
     internal: list[str] = []
     can_carry = intercept_carrier(design, priors, noncentered)
@@ -133,7 +164,7 @@ def build_model(
             design, priors, center_predictors, noncentered, internal, data, indexes, aux.sigma,
             imputed, carrier,
         )  # fmt: skip
-        if family.categories is not None:
+        if family.is_categorical():
             # A multinomial logit has one linear predictor per category but the reference.
             etas = [eta] + [
                 linear_predictor(
@@ -418,7 +449,7 @@ def sample(
     progressbar: bool,
     log_likelihood: bool | None,
     cache: CompiledCache | None = None,
-    summed: BuiltModel | None = None,
+    sufficient_statistics: bool | None = None,
     **kwargs: Any,
 ) -> az.InferenceData:
     """Run NUTS and return the tidied InferenceData.
@@ -426,14 +457,17 @@ def sample(
     ``log_likelihood=None`` stores the pointwise log-likelihood when it is cheap: at most
     :data:`LOG_LIKELIHOOD_MAX_VALUES` numbers (observations x draws x chains).
 
-    With ``summed`` (:func:`~bayesmm.backend.sufficient.summed_model` of ``built``), the
-    sampler runs on the summed rows; the log-likelihood of each row, when stored, comes from
-    ``built``, which has the same variables once the summed model's ``complete`` (if any)
-    has drawn those it integrated out.
+    ``sufficient_statistics`` chooses whether the sampler reads the rows summed (see
+    :func:`~bayesmm.backend.sufficient.summed_for`); the log-likelihood of each row, when
+    stored, comes from ``built``, which has the same variables once the summed model's
+    ``complete`` (if any) has drawn those it integrated out.
 
     The posterior keeps the user-facing variables; the internal ones of
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
     """
+    summed = None
+    if built.summarised is not None:
+        summed = built.summarised(sufficient_statistics, (draws, tune, chains), inference_method)
     _require(inference_method)
     asked = inference_method
     automatic = inference_method == AUTO

@@ -70,7 +70,7 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
     statistics for a gaussian model with the identity link, binomial counts for a
     bernoulli one (any link)."""
     name = family.likelihood.name
-    if name not in ("Normal", "Bernoulli") or family.categories is not None:
+    if name not in ("Normal", "Bernoulli") or family.is_categorical():
         return f"family {family.name!r} is neither gaussian nor bernoulli"
     if name == "Normal" and link.name != "identity":
         return f"the link is {link.name!r}, not 'identity'"
@@ -331,20 +331,42 @@ def _announce(n_obs: int, sampling: tuple[int, int, int | None] | None, why: str
         f"minute{'s' if minutes > 1 else ''}, more for a model with more terms or a harder "
         "posterior. See docs/large-data.md.",
         BayesmmWarning,
-        stacklevel=4,
+        stacklevel=5,  # the line that called fit(): through summed_for, sample, fit
     )
 
 
 def summed_for(
-    model: Any,
+    design: Design,
+    family: Family,
+    link: Link,
+    priors: PriorSet,
     choice: bool | None,
     sampling: tuple[int, int, int | None] = (1000, 1000, None),
     inference_method: str = "auto",
+    *,
+    noncentered: bool | str = "auto",
+    center: bool = True,
 ) -> BuiltModel | None:
-    """The summed model of a ``bayesmm.Model`` for ``fit(sufficient_statistics=choice)``:
-    ``None`` to sample the rows (then, for a large NUTS fit, a warning estimating its time;
-    ``sampling`` is its ``(draws, tune, chains)``; an approximation's optimisation shows its
-    own progress).
+    """The summed model of ``build_model(design, family, link, priors, ...)`` for
+    ``fit(sufficient_statistics=choice)``: ``None`` to sample the rows (then, for a large NUTS
+    fit, a warning estimating its time; ``sampling`` is its ``(draws, tune, chains)``; an
+    approximation's optimisation shows its own progress).
+
+    Parameters
+    ----------
+    design, family, link, priors
+        The model's, as :func:`~bayesmm.backend.pymc.build_model` takes them.
+    choice : bool or None
+        ``True`` insists on an exact summary, ``False`` declines, ``None`` uses one where it is
+        exact and worth it (:func:`worth_it`).
+    sampling : (int, int, int or None), default (1000, 1000, None)
+        The fit's draws, tune and chains, for the estimate of its time.
+    inference_method : str, default "auto"
+        The fit's; an approximation's time is not estimated.
+    noncentered : bool or "auto", default "auto"
+        As for ``build_model``.
+    center : bool, default True
+        Centre the common predictors (``build_model``'s ``center_predictors``).
 
     Raises
     ------
@@ -354,14 +376,13 @@ def summed_for(
     """
     if choice is not None and not isinstance(choice, bool):
         raise DataError(f"sufficient_statistics must be True, False or None; got {choice!r}.")
-    design = model.design
     timed = None if inference_method in APPROXIMATIONS else sampling  # the estimate is NUTS'
     if choice is False:
         _announce(design.n_obs, timed, "sufficient_statistics=False")
         return None
     if choice is None and design.n_obs < SHORTCUT_MIN_ROWS:
         return None
-    blocker = shortcut_blocker(design, model.family, model.link)
+    blocker = shortcut_blocker(design, family, link)
     if blocker is not None:
         if choice:
             raise DataError(
@@ -371,11 +392,11 @@ def summed_for(
             )
         _announce(design.n_obs, timed, f"no exact summary: {blocker}")
         return None
-    settings = (design, model.priors, model.noncentered, model.center_predictors, bool(choice))
-    if model.family.likelihood.name == "Normal":
+    settings = (design, priors, noncentered, center, bool(choice))
+    if family.likelihood.name == "Normal":
         summed = summed_model(*settings, collapse=True)
     else:
-        summed = counted_model(*settings, link=model.link)
+        summed = counted_model(*settings, link=link)
     if summed is None:
         _announce(design.n_obs, timed, "its summary would not be much smaller than its rows")
     return summed

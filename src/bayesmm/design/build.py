@@ -137,7 +137,7 @@ def _replace_intercept(formula: str, design: Design, family: Family) -> Design:
     The other columns keep the coding formulae gave them with the intercept present, so a
     factor stays coded against its reference level.
     """
-    if family.categories is None or not family.categories.ordinal or design.state is None:
+    if not family.is_ordinal() or design.state is None:
         return design
     intercept = next((t for t in design.common_terms if t.is_intercept), None)
     if intercept is None:
@@ -170,9 +170,9 @@ def _split_categories(formula: str, design: Design, family: Family) -> Design:
     parts, so that every part of the pipeline that handles distributional formulas
     (priors, backend, prediction, files) handles them.
     """
-    if family.categories is None or design.state is None or design.response.levels is None:
+    if design.state is None:
         return design
-    names = family.categories.predictor_names(design.response.levels)
+    names = family.predictor_names(design.response.levels)
     if not names:
         return design
     parts = tuple(
@@ -318,7 +318,7 @@ def _imputed(
     the column's name, ``x_Intercept``)."""
     if not imputation:
         return design
-    if family.categories is not None and not family.categories.ordinal:
+    if family.has_category_predictors():
         raise FormulaError(
             f"mi() is for families with one linear predictor; family {family.name!r} has one "
             "per category. Impute the column before fitting."
@@ -426,10 +426,10 @@ def _encode_formula(
         groups=group_encoders,
         trials_call=(
             response_term.components[0]
-            if response.trials is not None and not family.counts_categories
+            if response.trials is not None and not family.counts_each_category()
             else None
         ),
-        count_columns=tuple(response.levels or ()) if family.counts_categories else (),
+        count_columns=tuple(response.levels or ()) if family.counts_each_category() else (),
         truncation=truncation_of(response_term),
         response_name=response.name,
         offsets=tuple(offsets),

@@ -143,7 +143,7 @@ def encode_censored(
     """
     name = str(call)
     response, upper_name, status_name = censoring_columns(call)
-    if family.binary or family.trials or getattr(family, "categories", None) is not None:
+    if family.binary or family.trials or family.is_categorical():
         raise DataError(
             f"The response {name!r} is censored, which needs a family with a continuous or "
             f"count response (e.g. 'gaussian', 'lognormal', 'weibull', 'exponential', "

@@ -325,7 +325,7 @@ def _rebuild_terms(
         _, _, built_groups = encode_group(description, stand_in, env)
         offsets = offset_terms(description, formula) if with_offsets else []
         encode_offset(offsets, stand_in, env, formula)
-        if spec["response"]["trials"] and not family.counts_categories:
+        if spec["response"]["trials"] and not family.counts_each_category():
             trials_call = description.response.term.components[0]
             trials_call.set_type(stand_in, env)
             trials_call.set_data()
@@ -368,7 +368,9 @@ def _state_from_dict(
         common_levels=common_levels(common_matrix.terms.values() if common_matrix else []),
         groups=groups,
         trials_call=trials_call,
-        count_columns=tuple(spec["response"].get("levels", ())) if family.counts_categories else (),
+        count_columns=(
+            tuple(spec["response"].get("levels", ())) if family.counts_each_category() else ()
+        ),
         columns=spec["columns"],
         offsets=tuple(offsets),
         distributional=tuple(d.design.state for d in subs),  # type: ignore[misc]

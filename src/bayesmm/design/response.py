@@ -71,7 +71,7 @@ def encode_response(
     if truncated is not None:
         name, values, truncation = encode_truncated(truncated, data, family)
         return Response(name, values, truncation=truncation)
-    if family.categories is not None:
+    if family.is_categorical():
         return _encode_categories(description, data, family)
     _check_proportion(description.response.term, data)
     from formulae.matrices import ResponseMatrix
@@ -89,7 +89,7 @@ def encode_response(
         values, trials = matrix[:, 0].astype(float), matrix[:, 1].astype(float)
         if not family.trials:
             with_trials = sorted(
-                n for n, f in FAMILIES.items() if f.trials and not f.counts_categories
+                n for n, f in FAMILIES.items() if f.trials and not f.counts_each_category()
             )
             raise DataError(
                 f"The response {name!r} is a p(successes, trials) proportion, which needs "
@@ -149,8 +149,7 @@ def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> 
     The categories of a pandas categorical keep their order (an ordered factor's order, or
     the order of its categories); other columns, integers or text, are sorted.
     """
-    assert family.categories is not None
-    if family.categories.counts:
+    if family.counts_each_category():
         return _encode_counts(description, data, family)
     term = description.response.term
     name = str(term.name)
@@ -185,7 +184,7 @@ def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> 
         codes = np.asarray(pd.Index(levels).get_indexer(values.to_numpy()), dtype=np.int64)
         _log.info("The categories of %s in order: %s", name, describe_values(levels, limit=10))
     levels = [v.item() if isinstance(v, np.generic) else v for v in levels]
-    needed = family.categories.min_levels
+    needed = family.min_categories()
     if len(levels) < needed:
         raise DataError(
             f"The response {name!r} must have at least {needed} categories for family "
@@ -200,7 +199,6 @@ def _encode_counts(description: Any, data: pd.DataFrame, family: Family) -> Resp
     """The response of a multinomial family: ``c(a, b, c)``, a count of each category (column)
     per row. Its values are the counts, shape ``(n, K)``, its trials their row sums, and its
     levels the columns' names (the first is the reference)."""
-    assert family.categories is not None
     term = description.response.term
     name = str(term.name)
     components = list(getattr(term, "components", []) or [])
@@ -213,7 +211,7 @@ def _encode_counts(description: Any, data: pd.DataFrame, family: Family) -> Resp
             f"Family {family.name!r} needs the response as the columns of counts of each "
             f"category, e.g. 'c(a, b, c) ~ x'; got {name!r}."
         )
-    needed = family.categories.min_levels
+    needed = family.min_categories()
     if len(columns) < needed:
         raise DataError(
             f"The response {name!r} must have at least {needed} columns of counts for family "

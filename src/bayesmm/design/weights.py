@@ -37,7 +37,7 @@ def add_weights(
     """
     if weights is None:
         return data, None
-    if getattr(family, "categories", None) is not None:
+    if family is not None and family.is_categorical():
         raise DataError(
             f"weights are not supported with family {family.name!r} (a family of categories) "
             "yet; fit without weights, or repeat rows by their integer weights."

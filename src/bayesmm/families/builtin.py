@@ -1,7 +1,9 @@
-"""The built-in families: their default auxiliary priors, maximum-likelihood GLMs and the
-records themselves, written with keywords (their supports are in
-:mod:`bayesmm.families.support`, their numpy samplers and log densities in
-:mod:`bayesmm.families.densities`).
+"""The built-in families, each written once with keywords: its numpy log density
+(``Likelihood(logpdf=...)``) and the variance of its maximum-likelihood GLM
+(``glm_variance=...``) are set where it is declared. Their default priors and the makers of
+families of one kind are in :mod:`bayesmm.families.builtin_parts`, their supports in
+:mod:`bayesmm.families.support`, their samplers and log densities in
+:mod:`bayesmm.families.densities`.
 
 :mod:`bayesmm.families` registers the records listed here in ``BUILTIN_FAMILIES``; this
 module only describes them.
@@ -9,35 +11,71 @@ module only describes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-
 import numpy as np
 
-from ..priors import Prior, ResponseStats
+from .builtin_parts import (
+    ABOVE_ZERO,
+    OPEN_UNIT,
+    PRIOR_TEXT,
+    SCALE_TEXT,
+    inside_unit,
+    kappa_vonmises_prior,
+    location_family,
+    log_nonzero,
+    median_quantile,
+    nonzero,
+    nu_prior,
+    ordinal_family,
+    shape_prior,
+    sigma_prior,
+    threshold_prior,
+    zero_prior,
+    zeros_family,
+)
 from .categories import Categories
 from .densities import (
-    LOGPDF,
     asym_laplace_draw,
+    asym_laplace_logpdf,
     bernoulli_draw,
+    bernoulli_logpdf,
     beta_binomial_draw,
+    beta_binomial_logpmf,
+    beta_logpdf,
     binomial_draw,
+    binomial_logpmf,
     category_draw,
+    category_logpmf,
+    exponential_logpdf,
     gamma_draw,
+    gamma_logpdf,
+    hurdle_logpdf,
     laplace_draw,
+    laplace_logpdf,
     lognormal_draw,
+    lognormal_logpdf,
     multinomial_draw,
+    multinomial_logpmf,
     negbinomial_draw,
+    negbinomial_log_positive,
+    negbinomial_logpmf,
     normal_draw,
+    normal_logpdf,
     poisson_draw,
+    poisson_log_positive,
+    poisson_logpmf,
     positive_count_draw,
     scipy_nbinom,
     scipy_poisson,
     studentt_draw,
+    studentt_logpdf,
+    vonmises_logpdf,
     wald_draw,
+    wald_logpdf,
+    weibull_logpdf,
     weibull_scale,
-    with_zeros,
+    zero_inflated_logpdf,
     zoib_draw,
+    zoib_logpdf,
 )
 from .family import Family
 from .likelihood import Likelihood
@@ -55,7 +93,7 @@ from .support import (
     counts,
 )
 
-__all__ = ["BUILTIN_FAMILIES", "GLM_VARIANCE", "SCALE_TEXT", "PRIOR_TEXT"]
+__all__ = ["BUILTIN_FAMILIES", "SCALE_TEXT", "PRIOR_TEXT"]
 
 # --- what the responses of families of categories must be --------------------------------
 
@@ -67,194 +105,27 @@ _MULTINOMIAL = Support(
     "non-negative integer counts of at least 3 categories, one column each: c(a, b, c) ~ x "
     "(the first is the reference)",
 )
-_ORDINAL = Support(counts, "ordered categories, at least 3 (an ordered factor, text or integers)")
-# A response with categories is encoded as category codes 0, 1, ..., which ``counts`` checks;
-# the design checks the number of categories (at least Categories.min_levels) with their
-# labels, where it knows them.
 
-# --- the scale default priors are taken from (Family.prior_scale) ----------------------------
-
-
-def _nonzero(y: np.ndarray) -> np.ndarray:
-    """The positive responses: what a hurdle family's parent describes."""
-    above = y[y > 0]
-    return above if above.size > 1 else y
-
-
-def _log_nonzero(y: np.ndarray) -> np.ndarray:
-    """``log`` of the positive responses (hurdle lognormal: ``mu`` is their log-scale mean)."""
-    above = y[y > 0]
-    return np.log(above) if above.size > 1 else np.zeros(2)
-
-
-#: How each prior scale reads in the family table of the docs.
-SCALE_TEXT: dict[Callable[[np.ndarray], np.ndarray], str] = {
-    np.log: "log(y)",
-    _nonzero: "y[y > 0]",
-    _log_nonzero: "log(y[y > 0])",
-}
-
-# --- default auxiliary priors --------------------------------------------------------------
-
-
-def _sigma_prior(stats: ResponseStats) -> Prior:
-    # Half-Student-t(4) on the response scale: weakly informative (Gelman 2006; rstanarm).
-    return Prior("HalfStudentT", nu=4, sigma=stats.sd)
-
-
-def _shape_prior(stats: ResponseStats) -> Prior:
-    # brms's default for shape and precision parameters.
-    return Prior("Gamma", alpha=0.01, beta=0.01)
-
-
-def _nu_prior(stats: ResponseStats) -> Prior:
-    # Juarez & Steel (2010), also brms's default for Student-t degrees of freedom.
-    return Prior("Gamma", alpha=2, beta=0.1)
-
-
-def _zero_prior(stats: ResponseStats) -> Prior:
-    # Uniform on the probability of a zero (zi, hu), brms's default; also on zoib's zoi, coi.
-    return Prior("Beta", alpha=1, beta=1)
-
-
-def _kappa_vonmises_prior(stats: ResponseStats) -> Prior:
-    # brms's default for the von Mises concentration: mean 200, mostly above 20, so it
-    # leaves room for concentrated angles without piling mass on kappa near 0 (uniform).
-    return Prior("Gamma", alpha=2, beta=0.01)
-
-
-def _threshold_prior(stats: ResponseStats) -> Prior:
-    # Student-t(3, 0, 2.5) on the link scale for each threshold, brms's default for ordinal
-    # intercepts: weakly informative, logits of +-5 cover probabilities 0.007 to 0.993.
-    return Prior("StudentT", nu=3, mu=0, sigma=2.5)
-
-
-def _median_quantile(stats: ResponseStats) -> float:
-    # Quantile regression fixes the quantile; the median unless priors={"q": ...} says not.
-    return 0.5
-
-
-#: How each default auxiliary prior reads in the docs ("{sd}" is the response's sd).
-PRIOR_TEXT: dict[Callable[[ResponseStats], Prior | float], str] = {
-    _sigma_prior: "HalfStudentT(4, {sd})",
-    _shape_prior: "Gamma(0.01, 0.01)",
-    _nu_prior: "Gamma(2, 0.1)",
-    _zero_prior: "Beta(1, 1)",
-    _kappa_vonmises_prior: "Gamma(2, 0.01)",
-    _threshold_prior: "StudentT(3, 0, 2.5)",
-}
-
-_POSITIVE = (0.0, np.inf)
-_OPEN_UNIT = (0.0, 1.0)
-
-#: The ML GLM behind ``automatic_priors="mle"``: negative binomial and beta use the
-#: quasi-likelihoods of the same mean-variance family, t uses the Gaussian. Zero-inflated and
-#: hurdle families have no GLM of that kind (their mean is not the parent), nor does the
-#: circular von Mises: they support only the default automatic priors.
-GLM_VARIANCE: dict[str, str | None] = {
-    "gaussian": "gaussian",
-    "bernoulli": "binomial",
-    "binomial": "binomial",
-    "poisson": "poisson",
-    "negativebinomial": "quasipoisson",
-    "gamma": "gamma",
-    "beta": "quasibinomial",
-    "t": "gaussian",
-    "wald": "inverse_gaussian",
-    # lognormal: a Gaussian GLM of log(y) would be the one; not wired in, so "default" only.
-    "lognormal": None,
-    # The mean model of exponential and Weibull responses: the gamma GLM's (quasi-likelihood).
-    "exponential": "gamma",
-    "weibull": "gamma",
-    "laplace": "gaussian",
-    "zero_inflated_poisson": None,
-    "zero_inflated_negativebinomial": None,
-    "zero_inflated_binomial": None,
-    "hurdle_poisson": None,
-    "hurdle_negativebinomial": None,
-    "hurdle_gamma": None,
-    "hurdle_lognormal": None,
-    # A location model like laplace's: the Gaussian GLM scales the slopes.
-    "asym_laplace": "gaussian",
-    "vonmises": None,
-    # Its mean is not mu (zeros and ones are modelled apart): no GLM of this kind.
-    "zoib": None,
-    # Overdispersed binomial: the quasi-binomial GLM of the proportions.
-    "beta_binomial": "quasibinomial",
-    # Models of categories have no GLM of this kind: only the default automatic priors.
-    "cumulative": None,
-    "sratio": None,
-    "cratio": None,
-    "acat": None,
-    "categorical": None,
-    "multinomial": None,
-}
+# The ML GLM behind ``automatic_priors="mle"`` (``glm_variance``): negative binomial and beta
+# use the quasi-likelihoods of the same mean-variance family, t uses the Gaussian. Zero-inflated
+# and hurdle families have no GLM of that kind (their mean is not the parent), nor does the
+# circular von Mises: they support only the default automatic priors.
 
 _BINARY_LINKS = ("logit", "probit", "cloglog", "identity")
 
 
-def _with_zeros(
-    name: str, base: Family, pymc_name: str, zero: str, draw: Callable | None = None
-) -> Family:
-    """``base`` with an auxiliary probability of a zero, named as brms does: ``zi``, a
-    structural zero beside the zeros of ``base`` (zero-inflated), or ``hu``, a zero whose
-    non-zero responses are draws of ``base`` restricted to positive values, ``draw`` (hurdle).
-    PyMC takes ``psi = 1 - zero``, the probability of the ``base`` process."""
-    likelihood = base.likelihood
-    to_base = likelihood.dist_kwargs
-    return replace(
-        base,
-        name=name,
-        likelihood=replace(
-            likelihood,
-            name=pymc_name,
-            params=(*likelihood.params, zero),
-            to_dist=lambda v: {
-                "psi": 1 - v[zero],
-                **to_base({k: x for k, x in v.items() if k != zero}),
-            },
-            # PyMC's zero-inflated binomial takes p only.
-            logit_kwarg=None,
-            draw=with_zeros(draw or likelihood.draw, zero),  # type: ignore[arg-type]
-        ),
-        aux_priors={**base.aux_priors, zero: _zero_prior},
-        aux_bounds={**base.aux_bounds, zero: _OPEN_UNIT},
-    )
-
-
-def _inside_unit(y: np.ndarray) -> np.ndarray:
-    """The responses strictly between 0 and 1 (all of them if there are none)."""
-    inside = y[(y > 0) & (y < 1)]
-    return inside if inside.size else y
-
-
-def _ordinal_family(name: str, categories: Categories) -> Family:
-    """An ordinal family: PyMC's Categorical with probabilities from K - 1 thresholds."""
-    return Family(
-        name,
-        Likelihood("Categorical", ("p", "threshold"), "p", draw=category_draw),
-        "logit",
-        links=("logit", "probit", "cloglog"),
-        aux_priors={"threshold": _threshold_prior},
-        support=_ORDINAL,
-        categories=categories,
-    )
-
-
-def _location_family(
-    name: str, likelihood: Likelihood, scale: str, **shape: Callable[[ResponseStats], Prior]
-) -> Family:
-    """A family of real responses with a location ``mu``, a scale on the response's scale,
-    and any ``shape`` parameters (positive, with their default priors)."""
-    return Family(
-        name,
-        likelihood,
-        "identity",
-        links=("identity", "log", "inverse"),
-        aux_priors={scale: _sigma_prior, **shape},
-        support=REAL,
-        aux_bounds={scale: _POSITIVE, **dict.fromkeys(shape, _POSITIVE)},
-    )
+# A file holding a family derived from a built-in one names its default priors and prior
+# scales where they were defined before (``bayesmm.families.builtin:_sigma_prior``).
+_inside_unit = inside_unit
+_kappa_vonmises_prior = kappa_vonmises_prior
+_log_nonzero = log_nonzero
+_median_quantile = median_quantile
+_nonzero = nonzero
+_nu_prior = nu_prior
+_shape_prior = shape_prior
+_sigma_prior = sigma_prior
+_threshold_prior = threshold_prior
+_zero_prior = zero_prior
 
 
 def _continuous() -> list[Family]:
@@ -268,16 +139,21 @@ def _continuous() -> list[Family]:
             "mu",
             lambda v: {"alpha": v["alpha"], "beta": v["alpha"] / v["mu"]},
             draw=gamma_draw,
+            logpdf=gamma_logpdf,
         ),
         "inverse",
         links=("inverse", "log", "identity"),
-        aux_priors={"alpha": _shape_prior},
+        aux_priors={"alpha": shape_prior},
         support=POSITIVE,
-        aux_bounds={"alpha": _POSITIVE},
+        glm_variance="gamma",
+        aux_bounds={"alpha": ABOVE_ZERO},
     )
     return [
-        _location_family(
-            "gaussian", Likelihood("Normal", ("mu", "sigma"), "mu", draw=normal_draw), "sigma"
+        location_family(
+            "gaussian",
+            Likelihood("Normal", ("mu", "sigma"), "mu", draw=normal_draw, logpdf=normal_logpdf),
+            "sigma",
+            glm_variance="gaussian",
         ),
         gamma,
         Family(
@@ -289,33 +165,43 @@ def _continuous() -> list[Family]:
                 "mu",
                 lambda v: {"alpha": v["mu"] * v["kappa"], "beta": (1 - v["mu"]) * v["kappa"]},
                 draw=lambda v, rng: rng.beta(v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]),
+                logpdf=beta_logpdf,
             ),
             "logit",
             links=("logit", "probit", "cloglog"),
-            aux_priors={"kappa": _shape_prior},
+            aux_priors={"kappa": shape_prior},
             support=UNIT_OPEN,
-            aux_bounds={"kappa": _POSITIVE},
+            # The quasi-binomial GLM: the same mean-variance family.
+            glm_variance="quasibinomial",
+            aux_bounds={"kappa": ABOVE_ZERO},
         ),
-        _location_family(
+        location_family(
             "t",
-            Likelihood("StudentT", ("mu", "sigma", "nu"), "mu", draw=studentt_draw),
+            Likelihood(
+                "StudentT", ("mu", "sigma", "nu"), "mu", draw=studentt_draw, logpdf=studentt_logpdf
+            ),
             "sigma",
-            nu=_nu_prior,
+            glm_variance="gaussian",
+            nu=nu_prior,
         ),
         Family(
             "wald",
-            Likelihood("Wald", ("mu", "lam"), "mu", draw=wald_draw),
+            Likelihood("Wald", ("mu", "lam"), "mu", draw=wald_draw, logpdf=wald_logpdf),
             "inverse_squared",
             links=("inverse_squared", "inverse", "log", "identity"),
-            aux_priors={"lam": _shape_prior},
+            aux_priors={"lam": shape_prior},
             support=POSITIVE,
-            aux_bounds={"lam": _POSITIVE},
+            glm_variance="inverse_gaussian",
+            aux_bounds={"lam": ABOVE_ZERO},
         ),
         _lognormal(),
         *_rates(),
         # Location mu (the median) and scale b; the sd is b * sqrt(2).
-        _location_family(
-            "laplace", Likelihood("Laplace", ("mu", "b"), "mu", draw=laplace_draw), "b"
+        location_family(
+            "laplace",
+            Likelihood("Laplace", ("mu", "b"), "mu", draw=laplace_draw, logpdf=laplace_logpdf),
+            "b",
+            glm_variance="gaussian",
         ),
     ]
 
@@ -333,10 +219,14 @@ def _rates() -> list[Family]:
                 "mu",
                 lambda v: {"scale": v["mu"]},
                 draw=lambda v, rng: rng.exponential(v["mu"]),
+                logpdf=exponential_logpdf,
             ),
             "log",
             links=("log", "identity", "inverse"),
             support=POSITIVE,
+            # The mean model of exponential and Weibull responses: the gamma GLM's
+            # (quasi-likelihood).
+            glm_variance="gamma",
         ),
         Family(
             "weibull",
@@ -346,12 +236,14 @@ def _rates() -> list[Family]:
                 "mu",
                 lambda v: {"alpha": v["alpha"], "beta": weibull_scale(v)},
                 draw=lambda v, rng: weibull_scale(v) * rng.weibull(v["alpha"]),
+                logpdf=weibull_logpdf,
             ),
             "log",
             links=("log", "identity", "inverse"),
-            aux_priors={"alpha": _shape_prior},
+            aux_priors={"alpha": shape_prior},
             support=POSITIVE,
-            aux_bounds={"alpha": _POSITIVE},
+            glm_variance="gamma",
+            aux_bounds={"alpha": ABOVE_ZERO},
         ),
     ]
 
@@ -360,12 +252,16 @@ def _lognormal() -> Family:
     # mu and sigma are the mean and sd of log(y), as in brms and lme4-style software.
     return Family(
         "lognormal",
-        Likelihood("LogNormal", ("mu", "sigma"), "mu", draw=lognormal_draw),
+        Likelihood(
+            "LogNormal", ("mu", "sigma"), "mu", draw=lognormal_draw, logpdf=lognormal_logpdf
+        ),
         "identity",
-        aux_priors={"sigma": _sigma_prior},
+        aux_priors={"sigma": sigma_prior},
         support=POSITIVE,
+        # A Gaussian GLM of log(y) would be the one; not wired in, so "default" priors only.
+        glm_variance=None,
         prior_scale=np.log,
-        aux_bounds={"sigma": _POSITIVE},
+        aux_bounds={"sigma": ABOVE_ZERO},
     )
 
 
@@ -374,37 +270,61 @@ def _discrete() -> list[Family]:
     return [
         Family(
             "bernoulli",
-            Likelihood("Bernoulli", ("p",), "p", logit_kwarg="logit_p", draw=bernoulli_draw),
+            Likelihood(
+                "Bernoulli",
+                ("p",),
+                "p",
+                logit_kwarg="logit_p",
+                draw=bernoulli_draw,
+                logpdf=bernoulli_logpdf,
+            ),
             "logit",
             links=_BINARY_LINKS,
             support=BINARY,
             binary=True,
+            glm_variance="binomial",
         ),
         Family(
             "binomial",
             Likelihood(
-                "Binomial", ("p",), "p", logit_kwarg="logit_p", trials_kwarg="n", draw=binomial_draw
+                "Binomial",
+                ("p",),
+                "p",
+                logit_kwarg="logit_p",
+                trials_kwarg="n",
+                draw=binomial_draw,
+                logpdf=binomial_logpmf,
             ),
             "logit",
             links=_BINARY_LINKS,
             support=SUCCESSES,
             trials=True,
+            glm_variance="binomial",
         ),
         Family(
             "poisson",
-            Likelihood("Poisson", ("mu",), "mu", draw=poisson_draw),
+            Likelihood("Poisson", ("mu",), "mu", draw=poisson_draw, logpdf=poisson_logpmf),
             "log",
             links=("log", "identity"),
             support=COUNTS,
+            glm_variance="poisson",
         ),
         Family(
             "negativebinomial",
-            Likelihood("NegativeBinomial", ("mu", "alpha"), "mu", draw=negbinomial_draw),
+            Likelihood(
+                "NegativeBinomial",
+                ("mu", "alpha"),
+                "mu",
+                draw=negbinomial_draw,
+                logpdf=negbinomial_logpmf,
+            ),
             "log",
             links=("log", "identity"),
-            aux_priors={"alpha": _shape_prior},
+            aux_priors={"alpha": shape_prior},
             support=COUNTS,
-            aux_bounds={"alpha": _POSITIVE},
+            # The quasi-Poisson GLM: the same mean-variance family.
+            glm_variance="quasipoisson",
+            aux_bounds={"alpha": ABOVE_ZERO},
         ),
     ]
 
@@ -413,42 +333,68 @@ def _zeros(base: dict[str, Family]) -> list[Family]:
     """The zero-inflated (``zi``) and hurdle (``hu``) variants of the base families."""
     poisson, negativebinomial = base["poisson"], base["negativebinomial"]
     return [
-        _with_zeros("zero_inflated_poisson", poisson, "ZeroInflatedPoisson", "zi"),
-        _with_zeros(
-            "zero_inflated_negativebinomial", negativebinomial, "ZeroInflatedNegativeBinomial", "zi"
+        zeros_family(
+            "zero_inflated_poisson",
+            poisson,
+            "ZeroInflatedPoisson",
+            "zi",
+            logpdf=zero_inflated_logpdf(poisson_logpmf),
         ),
-        _with_zeros("zero_inflated_binomial", base["binomial"], "ZeroInflatedBinomial", "zi"),
+        zeros_family(
+            "zero_inflated_negativebinomial",
+            negativebinomial,
+            "ZeroInflatedNegativeBinomial",
+            "zi",
+            logpdf=zero_inflated_logpdf(negbinomial_logpmf),
+        ),
+        zeros_family(
+            "zero_inflated_binomial",
+            base["binomial"],
+            "ZeroInflatedBinomial",
+            "zi",
+            logpdf=zero_inflated_logpdf(binomial_logpmf),
+        ),
         # mu of a hurdle count family is the mean of the count distribution before it is
         # restricted to positive values, as in brms.
-        replace(
-            _with_zeros(
-                "hurdle_poisson", poisson, "HurdlePoisson", "hu", positive_count_draw(scipy_poisson)
-            ),
-            prior_scale=_nonzero,
+        zeros_family(
+            "hurdle_poisson",
+            poisson,
+            "HurdlePoisson",
+            "hu",
+            logpdf=hurdle_logpdf(poisson_logpmf, poisson_log_positive),
+            draw=positive_count_draw(scipy_poisson),
+            prior_scale=nonzero,
         ),
-        replace(
-            _with_zeros(
-                "hurdle_negativebinomial",
-                negativebinomial,
-                "HurdleNegativeBinomial",
-                "hu",
-                positive_count_draw(scipy_nbinom),
-            ),
-            prior_scale=_nonzero,
+        zeros_family(
+            "hurdle_negativebinomial",
+            negativebinomial,
+            "HurdleNegativeBinomial",
+            "hu",
+            logpdf=hurdle_logpdf(negbinomial_logpmf, negbinomial_log_positive),
+            draw=positive_count_draw(scipy_nbinom),
+            prior_scale=nonzero,
         ),
         # The log link by default (brms's): the inverse link of gamma is a GLM convention.
-        replace(
-            _with_zeros("hurdle_gamma", base["gamma"], "HurdleGamma", "hu", gamma_draw),
+        zeros_family(
+            "hurdle_gamma",
+            base["gamma"],
+            "HurdleGamma",
+            "hu",
+            logpdf=hurdle_logpdf(gamma_logpdf),
+            draw=gamma_draw,
             link="log",
             links=("log", "inverse", "identity"),
-            prior_scale=_nonzero,
+            prior_scale=nonzero,
             support=NONNEGATIVE,
         ),
-        replace(
-            _with_zeros(
-                "hurdle_lognormal", base["lognormal"], "HurdleLogNormal", "hu", lognormal_draw
-            ),
-            prior_scale=_log_nonzero,
+        zeros_family(
+            "hurdle_lognormal",
+            base["lognormal"],
+            "HurdleLogNormal",
+            "hu",
+            logpdf=hurdle_logpdf(lognormal_logpdf),
+            draw=lognormal_draw,
+            prior_scale=log_nonzero,
             support=NONNEGATIVE,
         ),
     ]
@@ -467,12 +413,15 @@ def _special() -> list[Family]:
                 "mu",
                 lambda v: {"mu": v["mu"], "b": 1 / v["b"], "q": v["q"]},
                 draw=asym_laplace_draw,
+                logpdf=asym_laplace_logpdf,
             ),
             "identity",
             links=("identity", "log", "inverse"),
-            aux_priors={"b": _sigma_prior, "q": _median_quantile},
+            aux_priors={"b": sigma_prior, "q": median_quantile},
             support=REAL,
-            aux_bounds={"b": _POSITIVE, "q": _OPEN_UNIT},
+            # A location model like laplace's: the Gaussian GLM scales the slopes.
+            glm_variance="gaussian",
+            aux_bounds={"b": ABOVE_ZERO, "q": OPEN_UNIT},
         ),
         Family(
             "vonmises",
@@ -481,12 +430,14 @@ def _special() -> list[Family]:
                 ("mu", "kappa"),
                 "mu",
                 draw=lambda v, rng: rng.vonmises(v["mu"], v["kappa"]),
+                logpdf=vonmises_logpdf,
             ),
             "tan_half",
             links=("tan_half", "identity"),
-            aux_priors={"kappa": _kappa_vonmises_prior},
+            aux_priors={"kappa": kappa_vonmises_prior},
             support=ANGLES,
-            aux_bounds={"kappa": _POSITIVE},
+            glm_variance=None,
+            aux_bounds={"kappa": ABOVE_ZERO},
         ),
         Family(
             "zoib",
@@ -503,14 +454,17 @@ def _special() -> list[Family]:
                     "coi": v["coi"],
                 },
                 draw=zoib_draw,
+                logpdf=zoib_logpdf,
             ),
             "logit",
             links=("logit", "probit", "cloglog"),
-            aux_priors={"kappa": _shape_prior, "zoi": _zero_prior, "coi": _zero_prior},
+            aux_priors={"kappa": shape_prior, "zoi": zero_prior, "coi": zero_prior},
             support=UNIT_CLOSED,
-            aux_bounds={"kappa": _POSITIVE, "zoi": _OPEN_UNIT, "coi": _OPEN_UNIT},
+            # Its mean is not mu (zeros and ones are modelled apart): no GLM of this kind.
+            glm_variance=None,
+            aux_bounds={"kappa": ABOVE_ZERO, "zoi": OPEN_UNIT, "coi": OPEN_UNIT},
             # mu is the mean of the responses inside (0, 1): the intercept's prior too.
-            prior_scale=_inside_unit,
+            prior_scale=inside_unit,
         ),
         Family(
             "beta_binomial",
@@ -522,13 +476,16 @@ def _special() -> list[Family]:
                 lambda v: {"alpha": v["mu"] * v["kappa"], "beta": (1 - v["mu"]) * v["kappa"]},
                 trials_kwarg="n",
                 draw=beta_binomial_draw,
+                logpdf=beta_binomial_logpmf,
             ),
             "logit",
             links=("logit", "probit", "cloglog"),
-            aux_priors={"kappa": _shape_prior},
+            aux_priors={"kappa": shape_prior},
             support=SUCCESSES,
             trials=True,
-            aux_bounds={"kappa": _POSITIVE},
+            # Overdispersed binomial: the quasi-binomial GLM of the proportions.
+            glm_variance="quasibinomial",
+            aux_bounds={"kappa": ABOVE_ZERO},
         ),
     ]
 
@@ -536,32 +493,36 @@ def _special() -> list[Family]:
 def _with_categories() -> list[Family]:
     """Families of responses with categories: ordinal and the multinomial logit."""
     return [
-        _ordinal_family("cumulative", Categories("cumulative", ordered=True)),
+        ordinal_family("cumulative", Categories("cumulative", ordered=True)),
         # A stopping-ratio threshold is a property of its own step (a conditional
         # probability), so no order among them is implied: they are sampled unordered.
-        _ordinal_family("sratio", Categories("sratio", ordered=False)),
+        ordinal_family("sratio", Categories("sratio", ordered=False)),
         # So are those of the continuation ratio and of adjacent categories (as brms).
-        _ordinal_family("cratio", Categories("cratio", ordered=False)),
-        _ordinal_family("acat", Categories("acat", ordered=False)),
+        ordinal_family("cratio", Categories("cratio", ordered=False)),
+        ordinal_family("acat", Categories("acat", ordered=False)),
         Family(
             "categorical",
             # One linear predictor per category but the reference, through the softmax (which
             # is named by the logit link it generalises).
-            Likelihood("Categorical", ("p",), "p", draw=category_draw),
+            Likelihood("Categorical", ("p",), "p", draw=category_draw, logpdf=category_logpmf),
             "logit",
             links=("logit",),
             support=_CATEGORICAL,
+            glm_variance=None,
             categories=Categories("categorical", ordered=False),
         ),
         Family(
             "multinomial",
             # The multinomial logit of counts: as categorical, with each row's number of
             # trials the sum of its counts.
-            Likelihood("Multinomial", ("p",), "p", draw=multinomial_draw),
+            Likelihood(
+                "Multinomial", ("p",), "p", draw=multinomial_draw, logpdf=multinomial_logpmf
+            ),
             "logit",
             links=("logit",),
             support=_MULTINOMIAL,
             trials=True,
+            glm_variance=None,
             categories=Categories("categorical", ordered=False, counts=True),
         ),
     ]
@@ -580,12 +541,5 @@ def _records() -> list[Family]:
     return [*ordered, *_zeros(base), *_special(), *_with_categories()]
 
 
-#: The built-in families, each with its numpy log density and ML GLM filled in.
-BUILTIN_FAMILIES: list[Family] = [
-    replace(
-        family,
-        likelihood=replace(family.likelihood, logpdf=LOGPDF[family.name]),
-        glm_variance=GLM_VARIANCE[family.name],
-    )
-    for family in _records()
-]
+#: The built-in families, each written once: its log density and ML GLM are in its record.
+BUILTIN_FAMILIES: list[Family] = _records()

@@ -2,8 +2,9 @@
 multinomial logit) turns its linear predictor into the probability of each category.
 
 The probabilities are written once, for numpy and for pytensor; the readings of observed
-categories and of predictive draws of categories are here too, so that nothing outside
-:mod:`bayesmm.families` branches on a family of categories.
+categories and of predictive draws of categories are here too, and
+:class:`CategoryQuestions`, what the rest of bayesmm asks a :class:`~bayesmm.Family` about
+its categories, so that nothing outside :mod:`bayesmm.families` branches on them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from .._errors import DataError, FamilyError
 from .._validation import choice_message
 
-__all__ = ["Categories", "CATEGORY_MODELS", "threshold_labels"]
+__all__ = ["Categories", "CategoryQuestions", "CATEGORY_MODELS", "threshold_labels"]
 
 
 def threshold_labels(levels: Sequence[Any]) -> tuple[str, ...]:
@@ -198,3 +199,112 @@ class Categories:
                 "keep their coding against a reference level",
             ),
         ]
+
+
+class CategoryQuestions:
+    """What the rest of bayesmm asks a family about the categories of its response.
+
+    A base of :class:`~bayesmm.Family` (which holds ``categories``, a :class:`Categories` or
+    ``None``): the design, the backend, prediction, fitted models and the server call these
+    methods, never reading ``categories`` themselves, so every branch on a family of
+    categories stays in :mod:`bayesmm.families`.
+
+    Examples
+    --------
+    >>> from bayesmm.families import get_family
+    >>> get_family("cumulative").is_ordinal(), get_family("gaussian").is_categorical()
+    (True, False)
+    """
+
+    name: str
+    categories: Categories | None
+
+    def is_categorical(self) -> bool:
+        """Whether the family predicts a probability for each category of the response
+        (ordinal, categorical and multinomial families): ``(draws, rows, K)`` arrays."""
+        return self.categories is not None
+
+    def is_ordinal(self) -> bool:
+        """Whether the categories are ordered, with thresholds in place of the intercept."""
+        return self.categories is not None and self.categories.ordinal
+
+    def has_category_predictors(self) -> bool:
+        """Whether each category but the reference has a linear predictor of its own (the
+        multinomial logit: categorical and multinomial)."""
+        return self.categories is not None and not self.categories.ordinal
+
+    def counts_each_category(self) -> bool:
+        """Whether each row holds a count of every category (multinomial)."""
+        return self.categories is not None and self.categories.counts
+
+    def min_categories(self) -> int:
+        """The fewest categories the response may have; 0 for a family without categories."""
+        return 0 if self.categories is None else self.categories.min_levels
+
+    def threshold_param(self) -> str | None:
+        """The auxiliary parameter holding an ordinal family's ``K - 1`` thresholds; ``None``
+        for other families."""
+        categories = self.categories
+        return categories.threshold if categories is not None and categories.ordinal else None
+
+    def ordered_thresholds(self) -> bool:
+        """Whether an ordinal family's thresholds are sampled in increasing order."""
+        categories = self.categories
+        return categories is not None and categories.ordinal and categories.ordered
+
+    def category_probabilities(self, z: Any, cdf: Callable[[Any], Any], xp: Any) -> Any:
+        """The probability of each category (see :meth:`Categories.probabilities`), written
+        once for numpy and pytensor (``xp``).
+
+        Raises
+        ------
+        FamilyError
+            If the family has no categories.
+        """
+        if self.categories is None:
+            raise FamilyError(f"Family {self.name!r} has no categories to give probabilities of.")
+        return self.categories.probabilities(z, cdf, xp)
+
+    def category_labels(self, levels: Sequence[Any] | None) -> tuple[str, ...] | None:
+        """The categories as text, which label a prediction's columns; ``None`` for a family
+        without categories."""
+        if self.categories is None or levels is None:
+            return None
+        return tuple(str(level) for level in levels)
+
+    def point_draws(
+        self, values: np.ndarray, levels: Sequence[Any] | None, kind: str, stat: str
+    ) -> np.ndarray:
+        """The draws whose ``stat`` is the point estimate: as they are, except the predictive
+        draws of a family of one category per row, whose codes become indicators
+        ``(draws, rows, K)`` (see :meth:`Categories.indicators`).
+
+        Raises
+        ------
+        DataError
+            If ``stat`` is not ``"mean"`` for such draws.
+        """
+        if self.categories is None or kind != "response" or levels is None or values.ndim != 2:
+            return values
+        return self.categories.indicators(values, len(levels), stat, self.name)
+
+    def describe_categories(self, levels: Sequence[Any] | None) -> list[tuple[str, str]]:
+        """``(label, text)`` lines describing the categories for ``print(model)``; none for
+        a family without categories."""
+        if self.categories is None or levels is None:
+            return []
+        return self.categories.describe(levels)
+
+    def predictor_names(self, levels: Sequence[Any] | None) -> tuple[str, ...]:
+        """The names of a multinomial logit's linear predictors, one per category but the
+        reference (``mub``, ``muc``); none for other families."""
+        if self.categories is None or levels is None:
+            return ()
+        return self.categories.predictor_names(levels)
+
+    def observed_codes(self, y: Any, levels: Sequence[Any] | None, response: str) -> Any:
+        """Observed responses as the family reads them: the codes of a response with
+        categories (see :meth:`Categories.codes`), other responses as they are."""
+        if self.categories is None or levels is None:
+            return y
+        return self.categories.codes(y, levels, response)

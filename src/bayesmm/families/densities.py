@@ -1,6 +1,7 @@
 """numpy samplers and log densities of the built-in families, in each family's own
-parameters; where those are PyMC's own, ``_pymc_likelihoods`` lists the same functions for
-the distribution of that name.
+parameters; each record of :mod:`bayesmm.families.builtin` names its own (``draw=`` and
+``logpdf=``). Where those parameters are PyMC's own, :mod:`bayesmm.families.known` lists the
+same functions for the distribution of that name.
 
 Each sampler is ``draw(values, rng)`` and each log density ``logpdf(y, values)``, where
 ``values`` maps the family's parameters (and ``"trials"``) to arrays that broadcast together;
@@ -55,7 +56,7 @@ def scipy_poisson(v: Values) -> Any:
     return scipy_stats().poisson(v["mu"])
 
 
-# --- in PyMC's parameters: shared with the distributions of ``_pymc_likelihoods`` -----------
+# --- in PyMC's parameters: shared with the distributions of ``known`` ----------------------
 
 
 def normal_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
@@ -191,7 +192,7 @@ def zoib_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     return np.where(inflated, ones, beta)
 
 
-def _zoib_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+def zoib_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
     zoi, coi = v["zoi"], v["coi"]
     inside = np.where((y > 0) & (y < 1), y, 0.5)  # the beta's density only where it applies
     beta = scipy_stats().beta.logpdf(inside, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"])
@@ -226,7 +227,7 @@ def multinomial_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
     return rng.multinomial(trials, p / p.sum(axis=-1, keepdims=True))
 
 
-def _multinomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
+def multinomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
     """The log probability of counts ``y`` of shape ``(..., K)``."""
     from scipy.special import gammaln, xlogy
 
@@ -238,7 +239,7 @@ def _multinomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
 # --- numpy log densities -------------------------------------------------------------------
 
 
-def _zero_inflated_logpdf(logpmf: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+def zero_inflated_logpdf(logpmf: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """``zi + (1 - zi) f(0)`` at zero, ``(1 - zi) f(y)`` elsewhere, on the log scale."""
 
     def logpdf(y: np.ndarray, v: Values) -> np.ndarray:
@@ -250,7 +251,7 @@ def _zero_inflated_logpdf(logpmf: Callable[..., np.ndarray]) -> Callable[..., np
     return logpdf
 
 
-def _hurdle_logpdf(
+def hurdle_logpdf(
     logpdf_positive: Callable[..., np.ndarray],
     log_prob_positive: Callable[[Values], np.ndarray] | None = None,
 ) -> Callable[..., np.ndarray]:
@@ -269,11 +270,11 @@ def _hurdle_logpdf(
     return logpdf
 
 
-def _gamma_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+def gamma_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
     return scipy_stats().gamma.logpdf(y, v["alpha"], scale=v["mu"] / v["alpha"])
 
 
-def _category_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
+def category_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
     """``log p[y]`` for category codes ``y`` and probabilities ``p`` of shape ``(..., K)``."""
     p = v["p"]
     codes = np.broadcast_to(np.asarray(y, dtype=np.int64), p.shape[:-1])
@@ -281,48 +282,46 @@ def _category_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
         return np.log(np.take_along_axis(p, codes[..., None], axis=-1)[..., 0])
 
 
-# Each log density is written in the family's own parameters; tests/test_families.py checks
-# every one against PyMC's logp.
-LOGPDF: dict[str, Callable[[np.ndarray, Values], np.ndarray]] = {
-    "gaussian": normal_logpdf,
-    "bernoulli": bernoulli_logpdf,
-    "binomial": binomial_logpmf,
-    "poisson": poisson_logpmf,
-    "negativebinomial": negbinomial_logpmf,
-    "gamma": _gamma_logpdf,
-    "beta": lambda y, v: scipy_stats().beta.logpdf(
-        y, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
-    ),
-    "t": studentt_logpdf,
-    "wald": wald_logpdf,
-    "lognormal": lognormal_logpdf,
-    "exponential": lambda y, v: scipy_stats().expon.logpdf(y, scale=v["mu"]),
-    "weibull": lambda y, v: scipy_stats().weibull_min.logpdf(y, v["alpha"], scale=weibull_scale(v)),
-    "laplace": laplace_logpdf,
-    "zero_inflated_poisson": _zero_inflated_logpdf(poisson_logpmf),
-    "zero_inflated_negativebinomial": _zero_inflated_logpdf(negbinomial_logpmf),
-    "zero_inflated_binomial": _zero_inflated_logpdf(binomial_logpmf),
-    "hurdle_poisson": _hurdle_logpdf(
-        poisson_logpmf, lambda v: scipy_stats().poisson.logsf(0, v["mu"])
-    ),
-    "hurdle_negativebinomial": _hurdle_logpdf(
-        negbinomial_logpmf, lambda v: scipy_nbinom(v).logsf(0)
-    ),
-    "hurdle_gamma": _hurdle_logpdf(_gamma_logpdf),
-    "hurdle_lognormal": _hurdle_logpdf(lognormal_logpdf),
+def beta_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().beta.logpdf(y, v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"])
+
+
+def exponential_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().expon.logpdf(y, scale=v["mu"])
+
+
+def weibull_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().weibull_min.logpdf(y, v["alpha"], scale=weibull_scale(v))
+
+
+def poisson_log_positive(v: Values) -> np.ndarray:
+    """``log P(Y > 0)`` of a Poisson of mean mu (the hurdle's positive part)."""
+    return scipy_stats().poisson.logsf(0, v["mu"])
+
+
+def negbinomial_log_positive(v: Values) -> np.ndarray:
+    """``log P(Y > 0)`` of a negative binomial of mean mu (the hurdle's positive part)."""
+    return scipy_nbinom(v).logsf(0)
+
+
+def asym_laplace_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
     # scipy's laplace_asymmetric(kappa, loc, scale) is PyMC's AsymmetricLaplace(b=1 / scale).
-    "asym_laplace": lambda y, v: scipy_stats().laplace_asymmetric.logpdf(
-        y, _quantile_kappa(v["q"]), v["mu"], v["b"]
-    ),
-    "vonmises": lambda y, v: scipy_stats().vonmises.logpdf(y, v["kappa"], loc=v["mu"]),
-    "cumulative": _category_logpmf,
-    "sratio": _category_logpmf,
-    "cratio": _category_logpmf,
-    "acat": _category_logpmf,
-    "categorical": _category_logpmf,
-    "multinomial": _multinomial_logpmf,
-    "zoib": _zoib_logpdf,
-    "beta_binomial": lambda y, v: scipy_stats().betabinom.logpmf(
+    return scipy_stats().laplace_asymmetric.logpdf(y, _quantile_kappa(v["q"]), v["mu"], v["b"])
+
+
+def vonmises_logpdf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().vonmises.logpdf(y, v["kappa"], loc=v["mu"])
+
+
+def beta_binomial_logpmf(y: np.ndarray, v: Values) -> np.ndarray:
+    return scipy_stats().betabinom.logpmf(
         y, v["trials"], v["mu"] * v["kappa"], (1 - v["mu"]) * v["kappa"]
-    ),
-}
+    )
+
+
+# A file holding a family derived from a built-in one names its log density where it was
+# defined before these functions were public (``bayesmm.families.densities:_gamma_logpdf``).
+_category_logpmf = category_logpmf
+_gamma_logpdf = gamma_logpdf
+_multinomial_logpmf = multinomial_logpmf
+_zoib_logpdf = zoib_logpdf

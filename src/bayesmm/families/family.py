@@ -30,7 +30,7 @@ from .arguments import (
     checked_support,
     legacy_keywords,
 )
-from .categories import Categories
+from .categories import Categories, CategoryQuestions
 from .known import KNOWN_LIKELIHOODS, default_support
 from .likelihood import KNOWN, Likelihood, resolve_known
 from .support import Support
@@ -42,7 +42,7 @@ _LinkArg = str | Link | Mapping[str, str | Link]
 
 
 @dataclass(frozen=True, init=False)
-class Family:
+class Family(CategoryQuestions):
     """A response family: likelihood, links and default auxiliary priors.
 
     Every argument after ``link`` is keyword-only; passing them by position still works but
@@ -81,8 +81,10 @@ class Family:
         ``automatic_priors="mle"``: one of ``bayesmm.families.variances.GLM_VARIANCES``.
         Families without one support only the default automatic priors.
     categories : Categories, optional
-        For an ordinal response: how the thresholds and the linear predictor give each
-        category's probability. The parent is then the vector of probabilities ``p``.
+        For a response with categories: how the thresholds and the linear predictor give each
+        category's probability. The parent is then the vector of probabilities ``p``. The
+        rest of bayesmm asks the family about them (:class:`CategoryQuestions`:
+        ``is_categorical()``, ``is_ordinal()``, ``counts_each_category()``, ...).
     prior_scale : callable, optional
         Maps the response to the scale its parent parameter lives on before the default
         priors are scaled from its mean and sd; e.g. ``np.log`` for lognormal, whose ``mu``
@@ -292,16 +294,15 @@ class Family:
         FamilyError
             If ``link`` is not a registered link the parameter's range allows.
         """
-        if param not in self.aux_params or (
-            self.categories is not None and param == self.categories.threshold
-        ):
+        thresholds = self.threshold_param()
+        if param not in self.aux_params or param == thresholds:
             if param == self.parent:
                 what = "the parameter the main formula models"
             elif param in self.aux_params:
                 what = f"the thresholds of family {self.name!r}, which take no formula"
             else:
                 what = f"not a parameter of family {self.name!r}"
-            names = [p for p in self.aux_params if p != getattr(self.categories, "threshold", "")]
+            names = [p for p in self.aux_params if p != thresholds]
             raise FormulaError(
                 f"A distributional formula models {param!r}, which is {what}; the parameters "
                 f"a formula can model are {names}." + did_you_mean(param, names)
@@ -363,18 +364,21 @@ class Family:
                 f"{self.name!r}; {problem}"
             )
 
-    # --- responses with categories -------------------------------------------------------
+    def log_density(self, y: np.ndarray, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The numpy log density (or mass) of responses ``y`` given the family's parameters
+        (and ``"trials"``), ``values``, which broadcast together: the likelihood's ``logpdf``.
 
-    @property
-    def has_categories(self) -> bool:
-        """Whether the family predicts a probability for each category of the response
-        (ordinal, categorical and multinomial families): ``(draws, rows, K)`` arrays."""
-        return self.categories is not None
-
-    @property
-    def counts_categories(self) -> bool:
-        """Whether each row holds a count of every category (multinomial)."""
-        return self.categories is not None and self.categories.counts
+        Raises
+        ------
+        FamilyError
+            If the family has none (``Likelihood(logpdf=...)``).
+        """
+        if self.likelihood.logpdf is None:
+            raise FamilyError(
+                f"Family {self.name!r} has no numpy log density (Likelihood(logpdf=...)), "
+                "so the log-likelihood of new data cannot be computed."
+            )
+        return self.likelihood.logpdf(y, dict(values))
 
     def parameters(
         self, eta: np.ndarray, aux: Mapping[str, np.ndarray], link: Link
@@ -400,43 +404,6 @@ class Family:
             return None
         z = np.stack([main, *parts.values()], axis=-1)
         return {self.parent: self.categories.probabilities(z, lambda x: x, np)}
-
-    def point_draws(
-        self, values: np.ndarray, levels: Sequence[Any] | None, kind: str, stat: str
-    ) -> np.ndarray:
-        """The draws whose ``stat`` is the point estimate: as they are, except the predictive
-        draws of a family of one category per row, whose codes become indicators
-        ``(draws, rows, K)`` (see :meth:`Categories.indicators`).
-
-        Raises
-        ------
-        DataError
-            If ``stat`` is not ``"mean"`` for such draws.
-        """
-        if self.categories is None or kind != "response" or levels is None or values.ndim != 2:
-            return values
-        return self.categories.indicators(values, len(levels), stat, self.name)
-
-    def describe_categories(self, levels: Sequence[Any] | None) -> list[tuple[str, str]]:
-        """``(label, text)`` lines describing the categories for ``print(model)``; none for
-        a family without categories."""
-        if self.categories is None or levels is None:
-            return []
-        return self.categories.describe(levels)
-
-    def predictor_names(self, levels: Sequence[Any] | None) -> tuple[str, ...]:
-        """The names of a multinomial logit's linear predictors, one per category but the
-        reference (``mub``, ``muc``); none for other families."""
-        if self.categories is None or levels is None:
-            return ()
-        return self.categories.predictor_names(levels)
-
-    def observed_codes(self, y: Any, levels: Sequence[Any] | None, response: str) -> Any:
-        """Observed responses as the family reads them: the codes of a response with
-        categories (see :meth:`Categories.codes`), other responses as they are."""
-        if self.categories is None or levels is None:
-            return y
-        return self.categories.codes(y, levels, response)
 
     # --- files -------------------------------------------------------------------------------
 

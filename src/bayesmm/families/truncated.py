@@ -2,7 +2,7 @@
 parameters: the probability of the bounds and draws between them.
 
 ``tests/test_truncation.py`` checks each distribution's log density against the family's
-(``densities.LOGPDF``), so the two cannot drift apart.
+own (``Likelihood.logpdf``), so the two cannot drift apart.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Predictions for more rows than their draws fit in memory, a chunk of rows at a time.
 
 A prediction holds every posterior draw for every row: 2,000 draws of ten million rows are
-160 GB. :class:`Chunked` runs a fitted model's per-row summaries (``point``, ``interval``,
-``quantiles``, ``density``) on ``chunk_rows`` rows at a time and joins their tables, so
-that memory follows the chunk, not the data.
+160 GB. :class:`Chunked` runs a function of per-row summaries (a fitted model's ``point``,
+``interval``, ``quantiles``, ``density``) on ``chunk_rows`` rows at a time and joins their
+tables, so that memory follows the chunk, not the data.
 
 Two things keep the chunks one prediction. Each chunk draws its responses from its own
 stream, spawned from one ``random_seed``, so that no two chunks share their noise. And an
@@ -14,6 +14,7 @@ new level whose rows fall in several chunks is the same level in all of them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,27 +22,52 @@ import pandas as pd
 
 from .._errors import DataError
 
-__all__ = ["Chunked", "DEFAULT_CHUNK_ROWS"]
+__all__ = ["Chunked", "DEFAULT_CHUNK_ROWS", "SUMMARIES"]
 
 #: Rows per chunk by default: 2,000 draws of 20,000 rows are 320 MB per array.
 DEFAULT_CHUNK_ROWS = 20_000
+
+#: The per-row summaries a :class:`Chunked` runs, each a method of the same name.
+SUMMARIES = ("point", "interval", "quantiles", "density")
 
 _log = logging.getLogger("bayesmm")
 
 
 class Chunked:
-    """A fitted model's per-row summaries, ``chunk_rows`` rows at a time (see the module).
+    """Per-row summaries, ``chunk_rows`` rows at a time (see the module).
 
     Made by :meth:`bayesmm.FittedModel.chunked`; its methods take what the fitted model's
     methods of the same names take.
+
+    Parameters
+    ----------
+    summarise : callable
+        ``summarise(name, rows, **options)``: the summary ``name`` (one of :data:`SUMMARIES`)
+        of a DataFrame of rows, as a DataFrame with one row per row.
+    chunk_rows : int, default 20,000
+        Rows per chunk, at least 1.
+
+    Raises
+    ------
+    DataError
+        If ``chunk_rows`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> chunked = Chunked(lambda name, rows, **options: rows.assign(n=len(rows)), chunk_rows=2)
+    >>> chunked.point(pd.DataFrame({"x": [1, 2, 3]}))["n"].tolist()
+    [2, 2, 1]
     """
 
-    def __init__(self, fitted: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
+    def __init__(
+        self, summarise: Callable[..., pd.DataFrame], chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> None:
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer):
             raise DataError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
         if chunk_rows < 1:
             raise DataError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
-        self.fitted, self.chunk_rows = fitted, int(chunk_rows)
+        self.summarise, self.chunk_rows = summarise, int(chunk_rows)
 
     def _run(self, method: str, data: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
         if not isinstance(data, pd.DataFrame):
@@ -62,8 +88,8 @@ class Chunked:
         tables = []
         for number, (start, stream) in enumerate(zip(starts, streams, strict=True)):
             rows = data.iloc[start : start + self.chunk_rows]
-            summary = getattr(self.fitted, method)
-            tables.append(summary(rows, random_seed=np.random.default_rng(stream), **options))
+            seeded = np.random.default_rng(stream)
+            tables.append(self.summarise(method, rows, random_seed=seeded, **options))
             _log.info("chunked %s: chunk %d of %d done", method, number + 1, len(starts))
         if not tables:
             raise DataError(f"chunked().{method}() got no rows.")

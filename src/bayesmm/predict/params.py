@@ -162,7 +162,7 @@ def response_draws(
             "(e.g. identity for a positive parameter) allows."
         ) from None
     out = np.asarray(out, dtype=float)
-    if family.has_categories:
+    if family.is_categorical():
         return out  # category codes, one per (draw, row)
     shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
     # A writable array: a broadcast view would be read-only in the user's hands.

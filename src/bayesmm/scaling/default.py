@@ -104,7 +104,7 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
                 "or pass auto_scale=False."
             )
         location = eta_location(link, stats)
-        if family.categories is not None:
+        if family.is_categorical():
             location = 0.0  # a multinomial logit's log odds against its reference category
         if design.offset is not None:  # eta = intercept + offset: centre the rest
             location -= float(np.average(design.offset.values, weights=weights))

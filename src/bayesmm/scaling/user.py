@@ -75,7 +75,7 @@ def resolve_priors(
     shrinkage = [
         t.prior for t in merged.terms if isinstance(t.prior, Prior) and t.prior.is_shrinkage
     ]
-    if shrinkage and family.categories is not None and not family.categories.ordinal:
+    if shrinkage and family.has_category_predictors():
         raise PriorError(
             f"A {shrinkage[0].name} prior shrinks the slopes of one linear predictor; family "
             f"{family.name!r} has one per category but the first, which it does not cover. "

@@ -56,9 +56,8 @@ class Served:
     @classmethod
     def of(cls, fitted: FittedModel, names: list[str]) -> "Served":
         family = fitted.family
-        levels = fitted.design.response.levels if family.has_categories else None
-        labels = tuple(str(level) for level in levels) if levels is not None else None
-        return cls(fitted, tuple(names), labels, family.counts_categories)
+        labels = family.category_labels(fitted.design.response.levels)
+        return cls(fitted, tuple(names), labels, family.counts_each_category())
 
     def answer(self, endpoint: str, request: Any) -> bytes:
         """The JSON of the answer to a validated request of ``endpoint`` ("point",
