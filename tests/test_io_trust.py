@@ -118,8 +118,13 @@ def _written_paths() -> set[str]:
     return found
 
 
-def test_the_vetted_functions_are_exactly_those_bayesmm_writes():
-    assert _written_paths() == set(VETTED_FUNCTIONS)
+def test_the_vetted_functions_are_exactly_those_bayesmm_writes_and_wrote():
+    from bayesmm.persist.importpath import EARLIER_PATHS, resolve_path
+
+    assert _written_paths() | set(EARLIER_PATHS) == set(VETTED_FUNCTIONS)
+    assert not _written_paths() & set(EARLIER_PATHS)
+    for path in EARLIER_PATHS:  # each earlier path still names the function that moved
+        assert callable(resolve_path(path))
 
 
 def test_every_path_a_built_in_family_copy_writes_is_vetted():

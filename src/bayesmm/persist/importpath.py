@@ -29,6 +29,7 @@ from typing import Any
 from .._errors import DataError
 
 __all__ = [
+    "EARLIER_PATHS",
     "VETTED_FUNCTIONS",
     "PathPolicy",
     "LazyCallable",
@@ -130,6 +131,32 @@ _FAMILY_FUNCTIONS = (
     "bayesmm.families.support:unit_open",
     # Default priors of auxiliary parameters, and the scales default priors are taken from
     # (numpy:log, above, is lognormal's).
+    "bayesmm.families.builtin_parts:sigma_prior",
+    "bayesmm.families.builtin_parts:shape_prior",
+    "bayesmm.families.builtin_parts:nu_prior",
+    "bayesmm.families.builtin_parts:zero_prior",
+    "bayesmm.families.builtin_parts:kappa_vonmises_prior",
+    "bayesmm.families.builtin_parts:threshold_prior",
+    "bayesmm.families.builtin_parts:median_quantile",
+    "bayesmm.families.builtin_parts:nonzero",
+    "bayesmm.families.builtin_parts:log_nonzero",
+    "bayesmm.families.builtin_parts:inside_unit",
+    # Log densities that once lived in side tables, now on their families' records.
+    "bayesmm.families.densities:asym_laplace_logpdf",
+    "bayesmm.families.densities:beta_binomial_logpmf",
+    "bayesmm.families.densities:beta_logpdf",
+    "bayesmm.families.densities:category_logpmf",
+    "bayesmm.families.densities:exponential_logpdf",
+    "bayesmm.families.densities:gamma_logpdf",
+    "bayesmm.families.densities:multinomial_logpmf",
+    "bayesmm.families.densities:vonmises_logpdf",
+    "bayesmm.families.densities:weibull_logpdf",
+    "bayesmm.families.densities:zoib_logpdf",
+)
+
+#: Paths earlier versions of bayesmm wrote for the same functions, before they moved; the
+#: functions are still there under these names, so that every saved file loads.
+EARLIER_PATHS = (
     "bayesmm.families.builtin:_sigma_prior",
     "bayesmm.families.builtin:_shape_prior",
     "bayesmm.families.builtin:_nu_prior",
@@ -140,15 +167,19 @@ _FAMILY_FUNCTIONS = (
     "bayesmm.families.builtin:_nonzero",
     "bayesmm.families.builtin:_log_nonzero",
     "bayesmm.families.builtin:_inside_unit",
+    "bayesmm.families.densities:_category_logpmf",
+    "bayesmm.families.densities:_gamma_logpdf",
+    "bayesmm.families.densities:_multinomial_logpmf",
+    "bayesmm.families.densities:_zoib_logpdf",
 )
 
 #: The functions a model file may name without the caller's leave, by exact import path:
 #: bayesmm's built-in links' functions and the operations their inverses use, and the
 #: densities, supports, default priors and prior scales of its built-in families. These are
-#: every path bayesmm writes for a family or link made of its own parts
-#: (``tests/test_io_trust.py`` checks both ways), and each is a pure function of arrays or
-#: of a response summary.
-VETTED_FUNCTIONS: frozenset[str] = frozenset((*_LINK_FUNCTIONS, *_FAMILY_FUNCTIONS))
+#: every path bayesmm writes for a family or link made of its own parts, and the paths
+#: earlier versions wrote for them (:data:`EARLIER_PATHS`; ``tests/test_io_trust.py`` checks
+#: both ways), and each is a pure function of arrays or of a response summary.
+VETTED_FUNCTIONS: frozenset[str] = frozenset((*_LINK_FUNCTIONS, *_FAMILY_FUNCTIONS, *EARLIER_PATHS))
 
 #: Modules whose functions are found on first use (importing them is heavy).
 _LAZY_MODULES = ("pytensor",)
