@@ -29,6 +29,20 @@ def choice_message(arg: str, got: object, choices: Iterable[str]) -> str:
     return f"{arg} must be one of {options}; got {got!r}." + did_you_mean(str(got), options)
 
 
+def check_choice(arg: str, got: Any, choices: Iterable[str]) -> str:
+    """``got`` if it is one of the text ``choices`` (never compared as an array would be).
+
+    Raises
+    ------
+    DataError
+        With :func:`choice_message`.
+    """
+    options = tuple(choices)
+    if not isinstance(got, str) or got not in options:
+        raise DataError(choice_message(arg, got, options))
+    return got
+
+
 def describe_values(values: Iterable[object], limit: int = 5) -> str:
     """Show up to ``limit`` values, then a count of the rest."""
     values = list(values)

@@ -364,7 +364,7 @@ class _Groups:
 
 def _vector_groups(models: list[Model], vectorize: Any, fit_kwargs: Mapping[str, Any]) -> _Groups:
     """Which fits run together in one vectorised program, and which one by one."""
-    if vectorize not in (True, False, "auto"):
+    if not (isinstance(vectorize, bool) or (isinstance(vectorize, str) and vectorize == "auto")):
         raise DataError(f"vectorize must be True, False or 'auto'; got {vectorize!r}.")
     everything = list(range(len(models)))
     if vectorize is False or (vectorize == "auto" and not _vectorising_wins()):

@@ -72,11 +72,9 @@ def require_method(method: Any) -> None:
         For an unknown method (with the valid ones and a did-you-mean), or one whose
         packages are missing (with the command that installs them).
     """
-    if method == AUTO:
-        return
-    if not isinstance(method, str) or method not in SAMPLERS:
+    if not isinstance(method, str) or method not in (AUTO, *SAMPLERS):
         raise BackendError(choice_message("inference_method", method, (AUTO, *SAMPLERS)))
-    missing = [p for p in SAMPLERS[method] if importlib.util.find_spec(p) is None]
+    missing = [p for p in SAMPLERS.get(method, ()) if importlib.util.find_spec(p) is None]
     if missing:
         raise BackendError(
             f"inference_method={method!r} needs the package(s) {missing}, which are not "

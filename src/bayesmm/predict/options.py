@@ -39,7 +39,7 @@ def resolve_policy(sample_new_groups: bool | str) -> str | None:
         return None
     if sample_new_groups is True:
         return "uncertainty"
-    if sample_new_groups not in POLICIES:
+    if not isinstance(sample_new_groups, str) or sample_new_groups not in POLICIES:
         raise DataError(
             choice_message("sample_new_groups", sample_new_groups, [*POLICIES, "True", "False"])
         )
