@@ -207,3 +207,40 @@ def test_any_value_of_a_fit_many_argument_is_fits_or_our_error(
     arguments = {"models": [model], "draws": 2, "tune": 0, "chains": 1, "progressbar": False}
     arguments[argument] = value
     _ours_or_a_result(lambda: bmm.fit_many(**arguments), argument)
+
+
+PLOTS: dict[str, tuple[Callable[..., Any], dict[str, Any], tuple[str, ...]]] = {
+    "plot_predictions": (interpret.plot_predictions, {"conditional": "x"}, ("conditional",)),
+    "plot_comparisons": (
+        interpret.plot_comparisons,
+        {"contrast": "arm", "conditional": "x"},
+        ("contrast", "conditional"),
+    ),
+    "plot_slopes": (interpret.plot_slopes, {"wrt": "x", "conditional": "arm"}, ("wrt",)),
+    "plot_group_effects": (
+        interpret.plot_group_effects,
+        {"term": "1|g"},
+        ("term", "column", "prob", "method"),
+    ),
+}
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    case=st.sampled_from(
+        [(name, argument) for name, (_, _, arguments) in PLOTS.items() for argument in arguments]
+    ),
+    value=ANY,
+)
+def test_any_value_of_a_plot_argument_is_a_figure_or_our_error(fitted, case, value):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name, argument = case
+    function, valid, _ = PLOTS[name]
+    try:
+        _ours_or_a_result(lambda: function(fitted, **{**valid, argument: value}), argument)
+    finally:
+        plt.close("all")

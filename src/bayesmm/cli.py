@@ -286,12 +286,9 @@ def _fit(args: argparse.Namespace) -> int:
             random_seed=args.seed,
             progressbar=not args.quiet,
         )
-        path = model.save(
-            args.output,
-            idata,
-            posterior_only=args.posterior_only,
-            sample_new_groups=policy,
-        )
+        # Without --sample-new-groups, the spec keeps the model's own default.
+        chosen: dict[str, Any] = {} if policy is None else {"sample_new_groups": policy}
+        path = model.save(args.output, idata, posterior_only=args.posterior_only, **chosen)
     except BayesmmError as err:
         print(f"bayesmm fit: {err}", file=sys.stderr)
         return 2
