@@ -3,6 +3,7 @@ traceback). Its fits are run by tests/test_remote.py (to S3, then served)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -52,3 +53,66 @@ def test_the_help_lists_the_options():
     out = _fit("--help")
     for option in ("FORMULA", "DATA", "--output", "--family", "--draws", "--seed", "--quiet"):
         assert option in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["-o", "MISSING/m.nc"],
+            r"--output must be in an existing directory; '.*missing' does not",
+        ),
+        (["-o", "FOLDER"], r"--output must be a file name; '.*' is a directory"),
+        (
+            ["-o", "gss://bucket/m.nc"],
+            r"--output 'gss://bucket/m.nc' has the scheme 'gss', which fsspec does not know; .* Did you mean .*'gs'",
+        ),
+        (
+            ["--sample-new-groups", "gausian"],
+            r"sample_new_groups must be one of \[.*\]; got 'gausian'. Did you mean 'gaussian'\?",
+        ),
+        (["--inference-method", "nuts"], r"inference_method must be one of \[.*\]; got 'nuts'"),
+        (["--family", "gausian"], r"got 'gausian'. Did you mean 'gaussian'"),
+        (["--link", "logit"], r"link 'logit' is not allowed for family 'gaussian'"),
+        (["--seed", "-1"], r"--seed must be a non-negative integer or None; got int -1"),
+        (["--tune", "-1"], r"tune must be an integer >= 0; got -1"),
+    ],
+)
+def test_every_argument_is_checked_before_the_data_are_read(tmp_path, capsys, args, message):
+    from bayesmm.cli import main
+
+    # DATA does not exist: a message about the options shows they were checked first.
+    argv = ["fit", "y ~ x", str(tmp_path / "absent.csv"), "-o", str(tmp_path / "m.nc")]
+    args = [str(tmp_path / "missing" / "m.nc") if a == "MISSING/m.nc" else a for a in args]
+    args = [str(tmp_path) if a == "FOLDER" else a for a in args]
+    assert main([*argv, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayesmm fit: ") and "cannot read" not in err
+    assert re.search(message, err), err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path, capsys):
+    from bayesmm.cli import main
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        assert main(["fit", "y ~ x", "absent.csv", "-o", str(folder / "m.nc")]) == 2
+    finally:
+        folder.chmod(0o700)
+    assert "must be in a directory you may write to" in capsys.readouterr().err
+
+
+def test_a_boolean_policy_is_taken_in_words(tmp_path, monkeypatch, capsys):
+    from bayesmm import cli
+
+    def stop(path: str) -> None:
+        raise ValueError("stopped after the checks")
+
+    monkeypatch.setattr(cli, "_read_table", stop)
+    for word in ("true", "False"):
+        out = ["fit", "y ~ x", "t.csv", "-o", str(tmp_path / "m.nc"), "--sample-new-groups", word]
+        assert cli.main(out) == 2
+        assert "stopped after the checks" in capsys.readouterr().err

@@ -386,3 +386,43 @@ def test_a_loaded_model_without_rows_makes_the_same_grid(sleep, tmp_path):
         pd.testing.assert_frame_equal(
             interpret.data_grid(loaded, conditional), interpret.data_grid(fitted, conditional)
         )
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda f: bmm.interpret.hypothesis(f, 5),
+            r"hypotheses must be a statement or a list of them, e\.g\. 'Days > 5' .*; got int 5\.",
+        ),
+        (
+            lambda f: bmm.interpret.data_grid(f, 123),
+            r"conditional must be a column name, a list of names, or a dict .*; got 123\.",
+        ),
+        (
+            lambda f: bmm.interpret.comparisons(f, ["trt"]),
+            r"contrast must be a variable's name or a dict of one variable .*; got \['trt'\]\.",
+        ),
+        (
+            lambda f: bmm.interpret.comparisons(f, "trt", "week"),
+            r"comparisons\(\) takes a FittedModel without idata, so its second argument is "
+            r"contrast; got 'trt' there and contrast='week' as well\. Pass each by name",
+        ),
+        (
+            lambda f: bmm.interpret.slopes(f, 0.5),
+            r"wrt must be the name of a numeric predictor of the model, .*; got 0\.5\.",
+        ),
+        (
+            lambda f: bmm.interpret.predictions(f, "week", return_draws="yes"),
+            r"return_draws must be True or False; got 'yes'",
+        ),
+        (
+            lambda f: bmm.interpret.predictions(f, "week", method=np.array(["hdi", "eti"])),
+            r"method must be one of \['eti', 'hdi'\]; got array",
+        ),
+    ],
+)
+def test_a_wrong_argument_is_named_as_the_user_passed_it(bacteria_fit, call, match):
+    _, fitted = bacteria_fit
+    with pytest.raises(bmm.DataError, match=match):
+        call(fitted)

@@ -126,7 +126,11 @@ def test_summaries_or_files_instead_of_inference_data(models, stub_sampler, tmp_
         (([1, 2],), {}, r"models must be bayesmm.Model objects; got int at position\(s\) \[0, 1\]"),
         ((), {"keep": "everything"}, r"keep must be one of \['idata', 'summary'\] or an existing"),
         ((), {"executor": "processes"}, r"executor must be a concurrent.futures.Executor, a dask"),
-        ((), {"random_seed": "abc"}, r"random_seed must be an integer, a numpy.random.SeedSeq"),
+        (
+            (),
+            {"random_seed": "abc"},
+            r"random_seed must be a non-negative integer, a numpy.random.SeedSeq",
+        ),
         ((), {"draws": 0}, r"draws must be an integer >= 1; got 0"),
         ((), {"vectorize": "always"}, r"vectorize must be True, False or 'auto'; got 'always'"),
     ],
@@ -168,3 +172,52 @@ def test_a_failed_batch_falls_back_to_fits_one_by_one(models, stub_sampler, monk
     monkeypatch.setattr(batch, "vector_key", lambda built, kwargs: ("numpyro", "same"))
     fits = bmm.fit_many(models, random_seed=1, progressbar=False, **FIT)
     assert not fits.failures and len(fits) == 4
+
+
+def test_one_model_instead_of_a_list_is_named(models):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"models must be a list of bayesmm.Model objects; got Model\. Pass a list, e\.g\. "
+        r"fit_many\(\[model\]\)",
+    ):
+        bmm.fit_many(models[0], progressbar=False)
+
+
+def test_an_unknown_inference_method_is_refused_once_before_any_fit(models, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("no fit may start")
+
+    monkeypatch.setattr(backend, "run_sampler", never)
+    with pytest.raises(
+        bmm.BackendError, match=r"inference_method must be one of \[.*\]; got 'nuts'\."
+    ):
+        bmm.fit_many(models, inference_method="nuts", progressbar=False)
+
+
+def test_under_auto_an_option_no_route_takes_is_refused_with_a_did_you_mean(models, monkeypatch):
+    monkeypatch.setattr(backend, "run_sampler", lambda *a, **k: pytest.fail("no fit may start"))
+    with pytest.raises(
+        bmm.DataError,
+        match=r"inference_method='auto' does not take the option\(s\) \['target_acept'\] on any "
+        r"route it may pick here \[.*\]\. Did you mean 'target_accept'\?",
+    ):
+        bmm.fit_many(models, target_acept=0.9, progressbar=False)
+
+
+def test_an_option_some_route_of_auto_takes_is_left_to_each_fit(models, stub_sampler):
+    # maxdepth is nutpie's own name: "auto" may pick nutpie (a larger model), so it is not
+    # refused up front; a fit whose route does not take it fails alone, saying which it picked.
+    pytest.importorskip("numpyro")  # what "auto" picks for 30 rows
+    with pytest.warns(FitManyWarning, match=r"inference_method='auto' \(which picked '\w+' here"):
+        fits = bmm.fit_many(models[:1], random_seed=1, progressbar=False, maxdepth=8, **FIT)
+    assert len(fits.failures) == 1
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_bad_seed_is_worded_as_model_fit_words_it(models, seed):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"random_seed must be a non-negative integer, a numpy.random.SeedSequence or None; "
+        rf"got {type(seed).__name__} {seed!r}\.",
+    ):
+        bmm.fit_many(models, random_seed=seed, progressbar=False)

@@ -143,7 +143,10 @@ def test_grids_take_whole_values_and_slopes_are_refused(data, stub_sampler):
     grid = bmm.interpret.data_grid(fitted, "x")
     assert list(grid["x"]) == [0, 1, 2, 3, 4]
     assert len(bmm.interpret.predictions(fitted, "x")) == 5
-    with pytest.raises(bmm.DataError, match=r"enters the model as mo\(x\).*no slope"):
+    with pytest.raises(
+        bmm.DataError,
+        match=r"enters the model as mo\(x\).*no slope; use comparisons\(\.\.\., contrast=",
+    ):
         bmm.interpret.slopes(fitted, "x")
 
 

@@ -137,6 +137,27 @@ def test_shrinkage_is_refused_where_it_does_not_belong(data):
     assert model.priors["sigma_x2"].name == "Normal" and model.priors["x1"].name == "R2D2"
 
 
+@pytest.mark.parametrize(
+    ("formula", "key", "match"),
+    [
+        (
+            "y ~ x0 + (1|g)",
+            "group_specific",
+            r"priors\['group_specific'\] = Horseshoe\(\), but a Horseshoe prior shrinks "
+            r"the slopes of the main formula jointly and it is never a prior of group-specific "
+            r"effects\. Give it to 'common'",
+        ),
+        ("y ~ 1 + (1|g)", "common", r"priors\['common'\] .* the main formula has no slopes"),
+    ],
+)
+def test_a_shrinkage_prior_for_a_kind_it_cannot_reach_is_refused(data, formula, key, match):
+    with pytest.raises(bmm.PriorError, match=match):
+        bmm.Model(formula, data, priors={key: bmm.Prior("Horseshoe")})
+    model = bmm.Model(formula, data)
+    with pytest.raises(bmm.PriorError, match=match):
+        model.set_priors(**{key: bmm.Prior("Horseshoe")})
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["Horseshoe", "R2D2"])
 def test_sparse_slopes_are_recovered_and_the_zeros_shrunk(name):

@@ -29,6 +29,20 @@ def choice_message(arg: str, got: object, choices: Iterable[str]) -> str:
     return f"{arg} must be one of {options}; got {got!r}." + did_you_mean(str(got), options)
 
 
+def check_choice(arg: str, got: Any, choices: Iterable[str]) -> str:
+    """``got`` if it is one of the text ``choices`` (never compared as an array would be).
+
+    Raises
+    ------
+    DataError
+        With :func:`choice_message`.
+    """
+    options = tuple(choices)
+    if not isinstance(got, str) or got not in options:
+        raise DataError(choice_message(arg, got, options))
+    return got
+
+
 def describe_values(values: Iterable[object], limit: int = 5) -> str:
     """Show up to ``limit`` values, then a count of the rest."""
     values = list(values)
@@ -58,15 +72,11 @@ def check_sampling(random_seed: Any, options: Mapping[str, Any]) -> None:
     Raises
     ------
     DataError
-        For a seed that is not a non-negative integer (or None), a ``target_accept`` outside
-        (0, 1), or a ``max_tree_depth`` or ``cores`` that is not a positive integer.
+        For a seed that is not a non-negative integer or None (:func:`check_seed`), a
+        ``target_accept`` outside (0, 1), or a ``max_tree_depth`` or ``cores`` that is not a
+        positive integer.
     """
-    is_int = isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool)
-    if random_seed is not None and not (is_int and random_seed >= 0):
-        raise DataError(
-            f"random_seed must be a non-negative integer or None; got "
-            f"{type(random_seed).__name__} {random_seed!r}."
-        )
+    check_seed(random_seed)
     if "target_accept" in options:
         value = options["target_accept"]
         number = isinstance(value, int | float | np.integer | np.floating)
@@ -78,6 +88,32 @@ def check_sampling(random_seed: Any, options: Mapping[str, Any]) -> None:
     for name in ("max_tree_depth", "cores"):
         if name in options:
             check_count(name, options[name], minimum=1)
+
+
+#: What a seed may be besides a non-negative integer or None, where a function takes it.
+SEED_KINDS: Mapping[str, tuple[type, str]] = {
+    "generator": (np.random.Generator, "a numpy.random.Generator"),
+    "sequence": (np.random.SeedSequence, "a numpy.random.SeedSequence"),
+}
+
+
+def check_seed(seed: Any, argument: str = "random_seed", also: tuple[str, ...] = ()) -> None:
+    """Check a seed: a non-negative integer or None, or one of the kinds ``also`` names
+    (keys of :data:`SEED_KINDS`), the one check of every function that takes a seed.
+
+    Raises
+    ------
+    DataError
+        Naming ``argument``, what it may be, and the type and value it was.
+    """
+    if seed is None or any(isinstance(seed, SEED_KINDS[kind][0]) for kind in also):
+        return
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
+        return
+    kinds = ["a non-negative integer", *(SEED_KINDS[kind][1] for kind in also)]
+    raise DataError(
+        f"{argument} must be {', '.join(kinds)} or None; got {type(seed).__name__} {seed!r}."
+    )
 
 
 def check_count(name: str, value: Any, minimum: int) -> None:

@@ -98,7 +98,10 @@ def _fit_parser(commands: Any) -> None:
         help="fit a model to a table and save it",
         description="Fit FORMULA to the rows of DATA (.csv, .tsv, .parquet or .json) with "
         "NUTS and save the model to OUTPUT, the file that `bayesmm serve` and bayesmm.load "
-        "read. For a scheduled job that retrains the model a service loads.",
+        "read. For a scheduled job that retrains the model a service loads. Every option is "
+        "checked before DATA is read: OUTPUT's folder exists and is writable (for a URL, "
+        "fsspec knows its scheme), and the family, link, counts, seed, inference method and "
+        "policy are valid.",
     )
     fit.add_argument("formula", metavar="FORMULA", help="e.g. 'Reaction ~ Days + (Days | Subject)'")
     fit.add_argument("data", metavar="DATA", help="a table: .csv, .tsv, .parquet or .json")
@@ -124,7 +127,8 @@ def _fit_parser(commands: Any) -> None:
         "--sample-new-groups",
         default=None,
         metavar="POLICY",
-        help="the saved policy for group levels not seen at fit time (e.g. gaussian)",
+        help="the saved policy for group levels not seen at fit time: uncertainty, gaussian, "
+        "old_levels, population, true (uncertainty) or false (an error)",
     )
     fit.add_argument(
         "--posterior-only",
@@ -217,9 +221,46 @@ def _read_table(path: str) -> Any:
         raise ValueError(f"cannot read {path!r}: {err}") from None
 
 
+#: ``--sample-new-groups`` values that mean the booleans of ``Model.save``.
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _check_fit_arguments(args: argparse.Namespace) -> bool | str | None:
+    """Check every argument that needs no data, before the data are read and the model
+    fitted: a scheduled retrain must not lose its fit to a typo. Returns the new-group
+    policy to save.
+
+    Raises
+    ------
+    BayesmmError
+        Naming the option, what it may be and what it was.
+    """
+    from ._validation import check_counts, check_seed
+    from .backend.options import require_method
+    from .families import get_family
+    from .persist.netcdf import check_writable
+    from .predict.options import resolve_policy
+
+    check_writable(args.output, "--output")
+    check_counts(draws=args.draws, tune=args.tune, chains=args.chains)
+    check_seed(args.seed, "--seed")
+    require_method(args.inference_method)
+    get_family(args.family).resolve_link(args.link)
+    policy = args.sample_new_groups
+    if policy is not None:
+        policy = _BOOLEANS.get(policy.lower(), policy)
+        resolve_policy(policy)
+    return policy
+
+
 def _fit(args: argparse.Namespace) -> int:
     from ._errors import BayesmmError
 
+    try:
+        policy = _check_fit_arguments(args)
+    except BayesmmError as err:
+        print(f"bayesmm fit: {err}", file=sys.stderr)
+        return 2
     try:
         data = _read_table(args.data)
     except ValueError as err:
@@ -246,12 +287,9 @@ def _fit(args: argparse.Namespace) -> int:
             random_seed=args.seed,
             progressbar=not args.quiet,
         )
-        path = model.save(
-            args.output,
-            idata,
-            posterior_only=args.posterior_only,
-            sample_new_groups=args.sample_new_groups,
-        )
+        # Without --sample-new-groups, the spec keeps the model's own default.
+        chosen: dict[str, Any] = {} if policy is None else {"sample_new_groups": policy}
+        path = model.save(args.output, idata, posterior_only=args.posterior_only, **chosen)
     except BayesmmError as err:
         print(f"bayesmm fit: {err}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ._errors import BayesmmWarning, DataError
-from ._validation import check_counts, check_sampling
+from ._validation import check_counts, check_sampling, check_seed
+from .backend.options import AUTO, check_options
 from .model import Model
 
 if TYPE_CHECKING:
@@ -119,17 +120,12 @@ class ManyFits(Sequence[Any]):
 
 def spawn_seeds(random_seed: Any, n: int) -> list[int]:
     """An independent seed per fit, spawned from ``random_seed`` (reproducibly)."""
-    if isinstance(random_seed, np.random.SeedSequence):
-        sequence = random_seed
-    elif random_seed is None or (
-        isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool)
-    ):
-        sequence = np.random.SeedSequence(random_seed)
-    else:
-        raise DataError(
-            "random_seed must be an integer, a numpy.random.SeedSequence or None; got "
-            f"{type(random_seed).__name__} {random_seed!r}."
-        )
+    check_seed(random_seed, also=("sequence",))
+    sequence = (
+        random_seed
+        if isinstance(random_seed, np.random.SeedSequence)
+        else np.random.SeedSequence(random_seed)
+    )
     return [int(child.generate_state(1)[0]) for child in sequence.spawn(n)]
 
 
@@ -270,15 +266,23 @@ def fit_many(
 
     Raises
     ------
+    BackendError
+        For an unknown ``inference_method``, or one whose packages are missing.
     DataError
-        For a model that is not a ``bmm.Model``, or a bad ``keep``, ``executor`` or
-        ``random_seed``.
+        For ``models`` that is not a list of ``bmm.Model``, a bad ``keep``, ``executor``,
+        ``random_seed``, count or sampler option (under ``"auto"``, one that no route it
+        may pick takes), all checked once before any fit.
 
     Examples
     --------
     >>> fits = bmm.fit_many(models, random_seed=1, draws=500)  # doctest: +SKIP
     >>> fits.diagnostics[["divergences", "max_rhat"]].max()  # doctest: +SKIP
     """
+    if isinstance(models, Model) or not isinstance(models, Iterable):
+        raise DataError(
+            f"models must be a list of bayesmm.Model objects; got {type(models).__name__}. "
+            "Pass a list, e.g. fit_many([model]) for one model."
+        )
     models = list(models)
     bad = [i for i, m in enumerate(models) if not isinstance(m, Model)]
     if bad:
@@ -291,12 +295,12 @@ def fit_many(
     counts = ("draws", "tune", "chains")
     check_counts(**{k: fit_kwargs[k] for k in counts if k in fit_kwargs})
     check_sampling(None, fit_kwargs)
-    method = fit_kwargs.get("inference_method", "auto")
-    if method != "auto":  # "auto" picks a route per fit; each fit checks its own
-        from .backend.options import translate_options
-
-        fit_arguments = set(inspect.signature(Model.fit).parameters)
-        translate_options(method, {k: v for k, v in fit_kwargs.items() if k not in fit_arguments})
+    fit_arguments = set(inspect.signature(Model.fit).parameters)
+    check_options(
+        fit_kwargs.get("inference_method", AUTO),
+        {k: v for k, v in fit_kwargs.items() if k not in fit_arguments},
+        sufficient_statistics=fit_kwargs.get("sufficient_statistics"),
+    )
     keep = _check_keep(keep)
     pool = _as_executor(executor)
     seeds = spawn_seeds(random_seed, len(models))
@@ -360,7 +364,7 @@ class _Groups:
 
 def _vector_groups(models: list[Model], vectorize: Any, fit_kwargs: Mapping[str, Any]) -> _Groups:
     """Which fits run together in one vectorised program, and which one by one."""
-    if vectorize not in (True, False, "auto"):
+    if not (isinstance(vectorize, bool) or (isinstance(vectorize, str) and vectorize == "auto")):
         raise DataError(f"vectorize must be True, False or 'auto'; got {vectorize!r}.")
     everything = list(range(len(models)))
     if vectorize is False or (vectorize == "auto" and not _vectorising_wins()):

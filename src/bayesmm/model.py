@@ -15,6 +15,7 @@ import pandas as pd
 from ._errors import DataError, NotFittedError, PriorError
 from ._validation import check_count, check_counts, check_sampling, choice_message
 from ._version import __version__
+from .backend.options import AUTO, check_options
 from .design import Design, build_design
 from .design.gps import warn_if_too_coarse
 from .display import model_html, model_summary, model_text
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Model"]
 
 _log = logging.getLogger("bayesmm")
-
-#: The default sampler: see docs/fitting.md for the measurements behind the choice.
-DEFAULT_INFERENCE_METHOD = "auto"
 
 
 class Model:
@@ -207,7 +205,7 @@ class Model:
         draws: int = 1000,
         tune: int = 1000,
         chains: int | None = None,
-        inference_method: str = DEFAULT_INFERENCE_METHOD,
+        inference_method: str = AUTO,
         random_seed: int | None = None,
         progressbar: bool = True,
         log_likelihood: bool | None = None,
@@ -271,11 +269,15 @@ class Model:
         ------
         BackendError
             If the sampler is unknown or not installed.
+        DataError
+            For a bad count, seed or option (checked before any work), or options that
+            cannot go together (``batch_size`` with ``sufficient_statistics=True``).
         """
         from .backend.pymc import sample
 
         check_counts(draws=draws, tune=tune, chains=chains)
         check_sampling(random_seed, kwargs)
+        check_options(inference_method, kwargs, self.design.n_obs, sufficient_statistics)
         idata = sample(
             self.backend,
             sufficient_statistics=sufficient_statistics,
@@ -589,8 +591,7 @@ class Model:
     def __str__(self) -> str:
         return model_text(self._summary())
 
-    def __repr__(self) -> str:
-        return model_text(self._summary())
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         # Jupyter's rich display: the same summary as ``print(model)``, as tables.

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import arviz as az
@@ -25,7 +26,7 @@ from pymc.blocking import DictToArrayBijection, RaveledVars
 from scipy import optimize
 
 from .._errors import BackendError, BayesmmWarning, DataError
-from .._validation import check_count, check_flag
+from .._validation import check_count, check_flag, choice_message
 from .jax_ops import cannot_translate
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "LAPLACE_OPTIONS",
     "PATHFINDER_OPTIONS",
     "KHAT_TRUSTED",
+    "check_approximation_options",
     "sample_vi",
     "sample_laplace",
     "sample_pathfinder",
@@ -75,6 +77,51 @@ LAPLACE_MAX_PARAMETERS = 4_000
 
 #: Above this k-hat the approximation is not to be trusted.
 KHAT_TRUSTED = 0.7
+
+
+def _check_vi_method(name: str, value: Any) -> None:
+    if not isinstance(value, str) or value not in VI_METHODS:
+        raise DataError(choice_message(name, value, VI_METHODS))
+
+
+def _check_rate(name: str, value: Any) -> None:
+    number = isinstance(value, int | float | np.integer | np.floating)
+    if isinstance(value, bool) or not number or not 0 < float(value) < np.inf:
+        raise DataError(f"{name} must be a positive number; got {value!r}.")
+
+
+def _check_optional_count(name: str, value: Any) -> None:
+    if value is not None:
+        check_count(name, value, 1)
+
+
+#: How each option of the approximations is checked, before any work.
+_OPTION_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "vi_method": _check_vi_method,
+    "steps": partial(check_count, minimum=1),
+    "batch_size": _check_optional_count,
+    "learning_rate": _check_rate,
+    "importance_resampling": check_flag,
+    "cores": _check_optional_count,
+    "num_paths": partial(check_count, minimum=1),
+    "maxiter": partial(check_count, minimum=1),
+    "num_elbo_draws": partial(check_count, minimum=1),
+    "refine": check_flag,
+}
+
+
+def check_approximation_options(options: Mapping[str, Any]) -> None:
+    """Check the values of an approximation's options (their names are checked against
+    ``<METHOD>_OPTIONS`` by ``options.translate_options``).
+
+    Raises
+    ------
+    DataError
+        Naming the option, what it must be and what it was.
+    """
+    for name, value in options.items():
+        if name in _OPTION_CHECKS:
+            _OPTION_CHECKS[name](name, value)
 
 
 def _normal_draws(
@@ -247,17 +294,19 @@ def sample_vi(
     ``idata.attrs`` records the method, the steps, the batch size and ``pareto_k``;
     ``sample_stats`` holds each draw's log importance ratio.
     """
-    if vi_method not in VI_METHODS:
-        raise DataError(f"vi_method must be one of {sorted(VI_METHODS)}; got {vi_method!r}.")
-    check_count("steps", steps, 1)
-    if isinstance(learning_rate, bool) or not (
-        isinstance(learning_rate, int | float) and 0 < learning_rate < np.inf
-    ):
-        raise DataError(f"learning_rate must be a positive number; got {learning_rate!r}.")
+    check_approximation_options(
+        {
+            "vi_method": vi_method,
+            "steps": steps,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "importance_resampling": importance_resampling,
+            "cores": cores,
+        }
+    )
     rng = np.random.default_rng(random_seed)
     fitted = model
     if batch_size is not None:
-        check_count("batch_size", batch_size, 1)
         if batched is None:
             raise DataError("batch_size (minibatch ADVI) does not apply to this model's family.")
         fitted = batched(batch_size=batch_size).model
@@ -311,6 +360,7 @@ def sample_laplace(
 ) -> az.InferenceData:
     """A normal approximation at the posterior mode on the unconstrained space, with the
     inverse of the negative Hessian there as its covariance; ``chains * draws`` draws."""
+    check_approximation_options({"importance_resampling": importance_resampling, "cores": cores})
     start = DictToArrayBijection.map(model.initial_point())
     info = start.point_map_info
     if start.data.size > LAPLACE_MAX_PARAMETERS:
@@ -368,11 +418,16 @@ def sample_pathfinder(
     it, as the paper does for multi-path resampling; its Pareto k-hat is checked and stored
     like ADVI's.
     """
-    check_count("num_paths", num_paths, 1)
-    check_count("maxiter", maxiter, 1)
-    check_count("num_elbo_draws", num_elbo_draws, 1)
-    check_flag("refine", refine)
-    check_flag("importance_resampling", importance_resampling)
+    check_approximation_options(
+        {
+            "num_paths": num_paths,
+            "maxiter": maxiter,
+            "num_elbo_draws": num_elbo_draws,
+            "refine": refine,
+            "importance_resampling": importance_resampling,
+            "cores": cores,
+        }
+    )
     rng = np.random.default_rng(random_seed)
     total = chains * draws
     n_parameters = DictToArrayBijection.map(model.initial_point()).data.size

@@ -12,6 +12,7 @@ from pymc.logprob.utils import ParameterValueError
 
 from .._errors import BackendError, PriorError
 from .._names import mu_name, sigma_name
+from .._validation import check_seed
 from ..design import Design
 from ..priors import PriorSet
 from .built import BuiltModel, user_facing
@@ -32,6 +33,7 @@ def prior_predictive(
     does. With ``var_names``, only those variables (and what they depend on) are drawn, and
     the response is not.
     """
+    check_seed(random_seed)
     model = built.model
     try:
         idata = pm.sample_prior_predictive(

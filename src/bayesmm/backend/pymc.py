@@ -22,7 +22,6 @@ import xarray as xr
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .._errors import BackendError, DataError
-from .._validation import choice_message
 from ..design import Design
 from ..families import Family
 from ..links import Link, get_link
@@ -40,7 +39,7 @@ from .effects import (
 from .imputation import imputed_columns
 from .jax_ops import cannot_translate
 from .likelihoods import Auxiliary, category_response, row_likelihood
-from .options import APPROXIMATIONS, sampler_arguments
+from .options import APPROXIMATIONS, AUTO, SAMPLERS, require_method, sampler_arguments
 from .sufficient import summed_for
 from .variables import (
     CATEGORY_DIM,
@@ -227,33 +226,9 @@ def _pymc_model(
 
 # --- sampling --------------------------------------------------------------------------------
 
-#: Each sampler and the packages it needs.
-#: The pip requirement that brings each sampler's packages.
-_INSTALL = {
-    "nutpie": "nutpie",
-    "numpyro": '"bayesmm[jax]"',
-    "blackjax": '"bayesmm[jax]"',
-    "pathfinder": '"bayesmm[jax]" (or "bayesmm[approx]")',
-}
-
-#: The ``inference_method`` that picks a sampler from the model and what is installed.
-AUTO = "auto"
-
 #: ``"auto"`` uses NumPyro for models of at most this many rows, nutpie above (see
 #: :func:`choose_sampler`).
 AUTO_JAX_MAX_ROWS = 5_000
-
-SAMPLERS: dict[str, tuple[str, ...]] = {
-    "pymc": (),
-    "nutpie": ("nutpie",),
-    "numpyro": ("jax", "numpyro"),
-    "blackjax": ("jax", "blackjax"),
-    # Approximations, checked by Pareto k-hat (backend.approximate).
-    "vi": (),
-    "laplace": (),
-    # JAX and blackjax (backend.pathfinder), else pymc-extras: checked when it runs.
-    "pathfinder": (),
-}
 
 
 def _check_batch(design: Design, batch_size: int | None) -> None:
@@ -276,19 +251,6 @@ def _check_batch(design: Design, batch_size: int | None) -> None:
 
 def _installed(method: str) -> bool:
     return all(importlib.util.find_spec(p) is not None for p in SAMPLERS[method])
-
-
-def _require(method: str) -> None:
-    if method == AUTO:
-        return
-    if method not in SAMPLERS:
-        raise BackendError(choice_message("inference_method", method, (AUTO, *SAMPLERS)))
-    missing = [p for p in SAMPLERS[method] if importlib.util.find_spec(p) is None]
-    if missing:
-        raise BackendError(
-            f"inference_method={method!r} needs the package(s) {missing}, which are not "
-            f"installed. Install them with: pip install {_INSTALL[method]}"
-        )
 
 
 def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
@@ -468,7 +430,7 @@ def sample(
     summed = None
     if built.summarised is not None:
         summed = built.summarised(sufficient_statistics, (draws, tune, chains), inference_method)
-    _require(inference_method)
+    require_method(inference_method)
     asked = inference_method
     automatic = inference_method == AUTO
     if automatic:

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError
-from .._validation import choice_message, did_you_mean
+from .._validation import check_choice, did_you_mean
 from ..fitted import FittedModel
 from .effects import (
     Effect,
     averaged,
+    check_summary,
     group_note,
     long_table,
     prediction_options,
@@ -31,10 +32,10 @@ from .effects import (
     summary,
 )
 from .grid import (
-    as_fitted,
     check_levels,
     column_summary,
     conditional_values,
+    fitted_and,
     monotonic_columns,
     predictors_of,
 )
@@ -233,11 +234,9 @@ def comparisons(
         For a variable that is not a predictor, a value outside its levels, or an unknown
         comparison.
     """
-    if comparison not in COMPARISONS:
-        raise DataError(choice_message("comparison", comparison, COMPARISONS))
-    if isinstance(idata, str | Mapping) and contrast is None:
-        idata, contrast = None, idata
-    fitted = as_fitted(model, idata)
+    check_choice("comparison", comparison, COMPARISONS)
+    check_summary(prob, method, return_draws)
+    fitted, contrast = fitted_and("comparisons", model, idata, "contrast", contrast)
     effect = Effect(target, kind, scale).check(fitted)
     wanted = contrasts_of(fitted, contrast)
     if conditional is not None:
@@ -304,11 +303,9 @@ def slopes(
     DataError
         For a variable that is not a numeric predictor, or an unknown slope.
     """
-    if slope not in SLOPES:
-        raise DataError(choice_message("slope", slope, SLOPES))
-    if isinstance(idata, str) and wrt is None:
-        idata, wrt = None, idata
-    fitted = as_fitted(model, idata)
+    check_choice("slope", slope, SLOPES)
+    check_summary(prob, method, return_draws)
+    fitted, wrt = fitted_and("slopes", model, idata, "wrt", wrt)
     effect = Effect(target, kind, scale).check(fitted)
     if kind == "response":
         raise DataError(
@@ -329,7 +326,7 @@ def slopes(
     if wrt in monotonic_columns(fitted):
         raise DataError(
             f"{wrt!r} enters the model as mo({wrt}), whose effect moves in steps between its "
-            f"whole values and has no slope; use comparisons(..., variables={{{wrt!r}: [a, b]}})."
+            f"whole values and has no slope; use comparisons(..., contrast={{{wrt!r}: [a, b]}})."
         )
     chosen = prediction_options(**options)
     base = rows_to_use(fitted, conditional, average_by)

@@ -10,7 +10,6 @@ posterior mean, and a ``prob`` interval), averaged within ``average_by`` groups 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +17,17 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError
-from .._validation import choice_message
+from .._validation import check_choice, check_flag
 from ..fitted import FittedModel
-from ..predict import KINDS, PredictOptions, interval
-from .grid import as_fitted, data_grid
+from ..predict import KINDS, PredictOptions, check_interval, interval
+from .grid import data_grid, fitted_and
 
 __all__ = [
     "rows_to_use",
     "averaged",
     "long_table",
     "summary",
+    "check_summary",
     "group_note",
     "prediction_options",
     "SCALES",
@@ -50,13 +50,11 @@ class Effect:
     scale: str = "response"
 
     def check(self, fitted: FittedModel) -> Effect:
-        if self.kind not in KINDS:
-            raise DataError(choice_message("kind", self.kind, KINDS))
-        if self.scale not in SCALES:
-            raise DataError(choice_message("scale", self.scale, SCALES))
-        params = (fitted.family.parent, *fitted.family.aux_params)
-        if self.target != "mean" and self.target not in params:
-            raise DataError(choice_message("target", self.target, ("mean", *params)))
+        check_choice("kind", self.kind, KINDS)
+        check_choice("scale", self.scale, SCALES)
+        check_choice(
+            "target", self.target, ("mean", fitted.family.parent, *fitted.family.aux_params)
+        )
         if self.kind == "response" and (self.scale == "link" or self.target != "mean"):
             raise DataError(
                 "kind='response' gives draws of the response itself: it takes no target and "
@@ -169,6 +167,19 @@ def check_columns(rows: pd.DataFrame) -> None:
         )
 
 
+def check_summary(prob: Any, method: Any, return_draws: Any) -> None:
+    """Check the arguments of a table's summary before any work (:func:`summary`).
+
+    Raises
+    ------
+    DataError
+        For a ``prob`` outside (0, 1), an unknown ``method``, or a ``return_draws`` that is
+        not a bool.
+    """
+    check_interval(prob, method)
+    check_flag("return_draws", return_draws)
+
+
 def summary(
     values: np.ndarray, table: pd.DataFrame, prob: float, method: str, return_draws: bool
 ) -> Any:
@@ -278,9 +289,8 @@ def predictions(
     DataError
         For an unknown variable, target, kind or scale, or averages without observed rows.
     """
-    if isinstance(idata, str | Mapping | list | tuple) and conditional is None:
-        idata, conditional = None, idata
-    fitted = as_fitted(model, idata)
+    check_summary(prob, method, return_draws)
+    fitted, conditional = fitted_and("predictions", model, idata, "conditional", conditional)
     effect = Effect(target, kind, scale).check(fitted)
     chosen = prediction_options(**options)
     rows = rows_to_use(fitted, conditional, average_by)

@@ -18,10 +18,19 @@ from .._errors import DataError
 from .._validation import describe_values, did_you_mean
 from ..fitted import FittedModel
 
-__all__ = ["Conditional", "as_fitted", "conditional_values", "data_grid", "typical_values"]
+__all__ = [
+    "Conditional",
+    "as_fitted",
+    "fitted_and",
+    "conditional_values",
+    "data_grid",
+    "typical_values",
+]
 
 #: Points of the range of a numeric variable on the x axis.
 RANGE_POINTS = 50
+#: The most points ``num`` may ask for: each is a row of every grid built on it.
+MAX_RANGE_POINTS = 100_000
 #: Quantiles taken of a numeric variable that colours or splits the panels.
 PANEL_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -52,6 +61,37 @@ def as_fitted(model: Any, idata: Any = None) -> FittedModel:
         f"with the InferenceData its fit() returned as idata; got {type(model).__name__}"
         + (" without idata." if idata is None else f" and {type(idata).__name__}.")
     )
+
+
+def fitted_and(function: str, model: Any, idata: Any, name: str, value: Any) -> tuple[Any, Any]:
+    """The ``FittedModel`` and the argument ``name`` (``value``) of ``function(model, idata,
+    name, ...)``: given a ``FittedModel``, the second positional argument is ``name``'s.
+
+    Raises
+    ------
+    DataError
+        For anything :func:`as_fitted` refuses, and for a ``FittedModel`` with both a second
+        positional argument and ``name``, naming what was passed where.
+    """
+    if not isinstance(model, FittedModel) or idata is None or _is_posterior(idata):
+        return as_fitted(model, idata), value
+    if value is None:
+        return model, idata
+    raise DataError(
+        f"{function}() takes a FittedModel without idata, so its second argument is {name}; "
+        f"got {_short(idata)} there and {name}={_short(value)} as well. Pass each by name, "
+        f"e.g. {function}(fitted, {name}=...)."
+    )
+
+
+def _is_posterior(value: Any) -> bool:
+    """Whether ``value`` is an InferenceData (arviz is not imported to ask)."""
+    return type(value).__name__ == "InferenceData"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{type(value).__name__} {text[:50]}..."
 
 
 @dataclass(frozen=True)
@@ -264,7 +304,7 @@ def data_grid(
         variable runs over its range in ``num`` points, later numeric ones take their
         quantiles (0, 0.25, 0.5, 0.75, 1), categorical ones every level.
     num : int, default 50
-        Points in the range of the first numeric variable.
+        Points in the range of the first numeric variable, from 2 to 100,000.
 
     Returns
     -------
@@ -285,15 +325,17 @@ def data_grid(
     0     0     308
     1     9     308
     """
-    if isinstance(idata, str | Mapping | list | tuple) and conditional is None:
-        idata, conditional = None, idata
-    fitted = as_fitted(model, idata)
+    fitted, conditional = fitted_and("data_grid", model, idata, "conditional", conditional)
     wanted = conditional_values(conditional)
+    if (
+        isinstance(num, bool)
+        or not isinstance(num, int | np.integer)
+        or not 2 <= num <= MAX_RANGE_POINTS
+    ):
+        raise DataError(f"num must be an integer from 2 to {MAX_RANGE_POINTS}; got {num!r}.")
     trials = trials_columns(fitted)
     predictors = _check_names(fitted, wanted.names, "conditional", trials)
     predictors += [name for name in trials if name not in predictors]
-    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
-        raise DataError(f"num must be an integer >= 2; got {num!r}.")
     axes: dict[str, list[Any]] = {}
     for position, name in enumerate(wanted.names):
         given = wanted.values.get(name)

@@ -203,9 +203,16 @@ def hypothesis(
     DataError
         For a statement that does not parse, or names what the posterior does not have.
     """
-    statements = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses)
-    if not statements or not all(isinstance(s, str) for s in statements):
-        raise DataError(f"hypotheses must be a statement or a list of them; got {hypotheses!r}.")
+    statements = [hypotheses] if isinstance(hypotheses, str) else hypotheses
+    if (
+        not isinstance(statements, list | tuple)
+        or not statements
+        or not all(isinstance(s, str) for s in statements)
+    ):
+        raise DataError(
+            "hypotheses must be a statement or a list of them, e.g. 'Days > 5' or "
+            f"['Days > 5', 'Intercept > 250']; got {type(hypotheses).__name__} {hypotheses!r}."
+        )
     if isinstance(model, tuple) and len(model) == 2 and isinstance(model[1], np.ndarray):
         draws = np.asarray(model[1])
         variables = _row_variables(draws.reshape(draws.shape[0], -1))

@@ -17,7 +17,7 @@ import pandas as pd
 from .._errors import DataError
 from .contrasts import comparisons, slopes
 from .effects import predictions
-from .grid import as_fitted, conditional_values
+from .grid import as_fitted, conditional_values, fitted_and
 
 __all__ = ["plot_predictions", "plot_comparisons", "plot_slopes", "plot_group_effects"]
 
@@ -207,9 +207,7 @@ def plot_predictions(
     -------
     (matplotlib.figure.Figure, matplotlib.axes.Axes or array of them)
     """
-    if isinstance(idata, str | list | tuple | dict) and conditional is None:
-        idata, conditional = None, idata
-    fitted = as_fitted(model, idata)
+    fitted, conditional = fitted_and("plot_predictions", model, idata, "conditional", conditional)
     table = predictions(fitted, conditional=conditional, **options)
     roles = _roles(conditional, table, "category")
     label = _ylabel(fitted, options)
@@ -234,9 +232,7 @@ def plot_comparisons(
 ) -> tuple[Any, Any]:
     """Plot comparisons (see :func:`comparisons`) over a grid of up to three variables; a
     contrast of several pairs shows them in colour."""
-    if isinstance(idata, str | dict) and contrast is None:
-        idata, contrast = None, idata
-    fitted = as_fitted(model, idata)
+    fitted, contrast = fitted_and("plot_comparisons", model, idata, "contrast", contrast)
     table = comparisons(fitted, contrast=contrast, conditional=conditional, **options)
     table = _series(table, ["term", "contrast", "category"])
     roles = _roles(conditional, table, "comparison")
@@ -256,9 +252,7 @@ def plot_slopes(
     **options: Any,
 ) -> tuple[Any, Any]:
     """Plot slopes (see :func:`slopes`) over a grid of up to three variables."""
-    if isinstance(idata, str) and wrt is None:
-        idata, wrt = None, idata
-    fitted = as_fitted(model, idata)
+    fitted, wrt = fitted_and("plot_slopes", model, idata, "wrt", wrt)
     table = slopes(fitted, wrt=wrt, conditional=conditional, **options)
     roles = _roles(conditional, table, "category")
     what = f"{options.get('slope', 'dydx')} by {wrt}"
@@ -296,13 +290,14 @@ def plot_group_effects(
     """
     import matplotlib.pyplot as plt
 
-    from ..predict import interval
+    from ..predict import check_interval, interval
 
+    check_interval(prob, method)
     fitted = as_fitted(model, idata)
     terms = {t.name: t for t in fitted.design.group_terms}
     for part in fitted.design.distributional:
         terms.update({t.name: t for t in part.design.group_terms})
-    if term not in terms:
+    if not isinstance(term, str) or term not in terms:
         from .._validation import did_you_mean
 
         raise DataError(
@@ -318,9 +313,15 @@ def plot_group_effects(
     )
     if values.shape[2] > 1:
         labels = [str(c) for c in (info.expr_levels or info.columns)]
-        if column is None or (str(column) not in labels and not isinstance(column, int)):
-            raise DataError(f"term {term!r} has the columns {labels}: pass column= one of them.")
-        index = column if isinstance(column, int) else labels.index(str(column))
+        if isinstance(column, int) and not isinstance(column, bool) and 0 <= column < len(labels):
+            index = column
+        elif column is not None and str(column) in labels:
+            index = labels.index(str(column))
+        else:
+            raise DataError(
+                f"term {term!r} has the columns {labels}: pass column= one of them (or its "
+                f"position); got {column!r}."
+            )
         values = values[:, :, index]
     else:
         values = values[:, :, 0]

@@ -29,7 +29,7 @@ from .._errors import DataError, ModelFileError, ModelFileNotFoundError
 from .._names import OBS_DIM
 from .._validation import check_path
 from .._version import __version__
-from .remote import is_url, local_path, uploaded
+from .remote import check_scheme, is_url, local_path, uploaded
 
 __all__ = [
     "FORMAT_NAME",
@@ -38,6 +38,7 @@ __all__ = [
     "thin",
     "training_rows",
     "saved_groups",
+    "check_writable",
     "write",
     "format_attrs",
     "check_signature",
@@ -117,6 +118,41 @@ def saved_groups(
     return groups
 
 
+def check_writable(path: Any, argument: str = "path") -> str:
+    """Where a model file can be written, checked before any work: a file name in an
+    existing folder that may be written to, or a URL of a scheme fsspec knows.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is not a path, is a directory, or its folder is missing or read-only.
+    ModelFileError
+        If it is a URL of an unknown scheme, or fsspec is not installed
+        (:func:`~bayesmm.persist.remote.check_scheme`).
+    """
+    path = check_path(path, argument)
+    if is_url(path):
+        check_scheme(path, argument)
+        return path
+    target = Path(local_path(path))
+    folder = target.parent
+    try:
+        is_dir, folder_is_dir = target.is_dir(), folder.is_dir()
+    except OSError as err:  # a name too long, a folder that cannot be searched, ...
+        raise ModelFileError(f"Could not write {path!r}: {_os_error(err)}") from None
+    if is_dir:
+        raise DataError(f"{argument} must be a file name; {path!r} is a directory.")
+    if not folder_is_dir:
+        raise DataError(
+            f"{argument} must be in an existing directory; {str(folder)!r} does not exist."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(
+            f"{argument} must be in a directory you may write to; {str(folder)!r} is not."
+        )
+    return path
+
+
 def write(
     path: str | os.PathLike[str],
     groups: Mapping[str, xr.Dataset],
@@ -132,11 +168,12 @@ def write(
     Raises
     ------
     DataError
-        If ``path`` is a directory or its directory does not exist.
+        If ``path`` is a directory or its directory does not exist (:func:`check_writable`).
     ModelFileError
-        If the file cannot be written (no permission, disk full, ...).
+        If the file cannot be written (no permission, disk full, ...), or a URL's scheme is
+        unknown.
     """
-    path = check_path(path)
+    path = check_writable(path)
     if is_url(path):
         with uploaded(str(path), storage_options) as local:
             write(local, groups, attrs)
@@ -146,16 +183,6 @@ def write(
     out = az.InferenceData(**groups)  # type: ignore[arg-type]
     out.attrs = dict(attrs)
     target = Path(local_path(path))
-    try:
-        is_dir, parent_is_dir = target.is_dir(), target.parent.is_dir()
-    except OSError as err:  # a name too long, a folder that cannot be searched, ...
-        raise ModelFileError(f"Could not write {path!r}: {_os_error(err)}") from None
-    if is_dir:
-        raise DataError(f"path must be a file name; {path!r} is a directory.")
-    if not parent_is_dir:
-        raise DataError(
-            f"path must be in an existing directory; {str(target.parent)!r} does not exist."
-        )
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
     try:
         out.to_netcdf(str(temporary), engine="h5netcdf")

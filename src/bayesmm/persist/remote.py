@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ModelFileError, ModelFileNotFoundError
+from .._validation import did_you_mean
 
-__all__ = ["is_url", "local_path", "fetched", "uploaded", "named"]
+__all__ = ["is_url", "local_path", "check_scheme", "fetched", "uploaded", "named"]
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
@@ -81,6 +82,32 @@ def local_path(path: str) -> str:
 
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0].lower()
+
+
+def check_scheme(url: str, argument: str = "path") -> None:
+    """Check, before any work, that fsspec is installed and knows the scheme of ``url``
+    (whether the filesystem's own package is installed is checked when it is opened).
+
+    Raises
+    ------
+    ModelFileError
+        If fsspec is missing, or the scheme is not one of its protocols (with the close
+        ones).
+    """
+    scheme = _scheme(url)
+    try:
+        import fsspec
+    except ImportError:
+        raise ModelFileError(
+            f"{argument} {url!r} is a URL: writing and reading URLs needs fsspec (pip install "
+            "'bayesmm[remote]')."
+        ) from None
+    known = fsspec.available_protocols()
+    if scheme not in known:
+        raise ModelFileError(
+            f"{argument} {url!r} has the scheme {scheme!r}, which fsspec does not know; it knows "
+            f"{sorted(known)}." + did_you_mean(scheme, known)
+        )
 
 
 def _open(url: str, mode: str, storage_options: Mapping[str, Any] | None) -> Any:

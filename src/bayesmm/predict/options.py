@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
-from .._validation import choice_message, did_you_mean
+from .._validation import check_seed, choice_message, did_you_mean
 
 __all__ = [
     "KINDS",
@@ -39,7 +39,7 @@ def resolve_policy(sample_new_groups: bool | str) -> str | None:
         return None
     if sample_new_groups is True:
         return "uncertainty"
-    if sample_new_groups not in POLICIES:
+    if not isinstance(sample_new_groups, str) or sample_new_groups not in POLICIES:
         raise DataError(
             choice_message("sample_new_groups", sample_new_groups, [*POLICIES, "True", "False"])
         )
@@ -107,15 +107,7 @@ class PredictOptions:
             )
         if self.sample_new_groups is not None:
             resolve_policy(self.sample_new_groups)
-        seed = self.random_seed
-        is_int = isinstance(seed, int | np.integer) and not isinstance(seed, bool)
-        if not (seed is None or is_int or isinstance(seed, np.random.Generator)):
-            raise DataError(
-                "random_seed must be an integer, a numpy.random.Generator or None; got "
-                f"{type(seed).__name__} {seed!r}."
-            )
-        if is_int and int(seed) < 0:  # type: ignore[arg-type]
-            raise DataError(f"random_seed must be a non-negative integer; got {seed!r}.")
+        check_seed(self.random_seed, also=("generator",))
         n = self.n_samples
         if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer)):
             raise DataError(f"n_samples must be an integer; got {n!r}.")

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DataError
-from .._validation import check_bins, check_probabilities, check_probability, choice_message
+from .._validation import check_bins, check_choice, check_probabilities, check_probability
 
 __all__ = [
     "POINT_STATS",
@@ -31,15 +30,13 @@ INTERVAL_METHODS = ("hdi", "eti")
 
 def point_estimate(values: np.ndarray, stat: str = "mean") -> np.ndarray:
     """Mean or median over draws (axis 0)."""
-    if stat not in POINT_STATS:
-        raise DataError(choice_message("stat", stat, POINT_STATS))
+    check_choice("stat", stat, POINT_STATS)
     return values.mean(axis=0) if stat == "mean" else np.median(values, axis=0)
 
 
 def check_interval(prob: Any, method: Any) -> float:
     """Check an interval's probability and method; return the probability as a float."""
-    if method not in INTERVAL_METHODS:
-        raise DataError(choice_message("method", method, INTERVAL_METHODS))
+    check_choice("method", method, INTERVAL_METHODS)
     return check_probability("prob", prob)
 
 

@@ -4,7 +4,7 @@ priors merged over the defaults (the defaults themselves are scaled from the dat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,9 +121,11 @@ def merge_priors(defaults: PriorSet, priors: Mapping[str, Any] | None) -> PriorS
         names = list(key) if isinstance(key, tuple) else [key]
         for name in names:
             if name in by_kind:
-                for term in defaults.of_kind(*by_kind[name]):
-                    if _shrinks(value) and not (term.kind == "common" and term.param is None):
-                        continue  # a shrinkage prior covers the main formula's slopes alone
+                terms = defaults.of_kind(*by_kind[name])
+                if _shrinks(value):  # a shrinkage prior covers the main formula's slopes alone
+                    terms = [t for t in terms if t.kind == "common" and t.param is None]
+                    _check_shrinkage_kind(name, value, terms)
+                for term in terms:
                     chosen.setdefault(term.name, value)
             elif name in valid:
                 named[name] = value
@@ -149,6 +151,23 @@ def merge_priors(defaults: PriorSet, priors: Mapping[str, Any] | None) -> PriorS
 
 def _shrinks(value: Any) -> bool:
     return isinstance(value, Prior) and value.is_shrinkage
+
+
+def _check_shrinkage_kind(key: str, value: Prior, slopes: Sequence[TermPrior]) -> None:
+    """A shrinkage prior given to every term of a kind must reach some slope: never silently
+    none (``"group_specific"``, or ``"common"`` in a model without slopes)."""
+    if slopes:
+        return
+    why = (
+        "it is never a prior of group-specific effects"
+        if key == "group_specific"
+        else "the main formula has no slopes"
+    )
+    raise PriorError(
+        f"priors[{key!r}] = {value!r}, but a {value.name} prior shrinks the slopes of the main "
+        f"formula jointly and {why}. Give it to 'common' (every slope, never the intercept) or "
+        f"to a tuple of slopes, e.g. priors={{('x1', 'x2'): Prior({value.name!r})}}."
+    )
 
 
 def _check_shrinkage(term: TermPrior, value: Prior, chosen: Mapping[str, Any]) -> None:
