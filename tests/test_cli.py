@@ -65,7 +65,7 @@ def test_the_help_lists_the_options():
         (["-o", "FOLDER"], r"--output must be a file name; '.*' is a directory"),
         (
             ["-o", "gss://bucket/m.nc"],
-            r"--output 'gss://bucket/m.nc' has the scheme 'gss', which fsspec does not know; .* Did you mean .*'gs'",
+            r"--output 'gss://bucket/m.nc' is not a URL fsspec can open: .*which fsspec does not know; .* Did you mean .*'gs'",
         ),
         (
             ["--sample-new-groups", "gausian"],

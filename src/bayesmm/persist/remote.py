@@ -97,15 +97,13 @@ def check_scheme(url: str, argument: str = "path") -> None:
     scheme = _scheme(url)
     try:
         import fsspec
-    except ImportError:
-        raise ModelFileError(
-            f"{argument} {url!r} is a URL: writing and reading URLs needs fsspec (pip install "
-            "'bayesmm[remote]')."
-        ) from None
+    except ImportError as err:  # worded as when the URL is opened
+        raise _failed(url, "write", err) from None
     known = fsspec.available_protocols()
     if scheme not in known:
         raise ModelFileError(
-            f"{argument} {url!r} has the scheme {scheme!r}, which fsspec does not know; it knows "
+            f"{argument} {url!r} is not a URL fsspec can open: Protocol not known: {scheme}. "
+            f"Check the scheme ({scheme}://), which fsspec does not know; it knows "
             f"{sorted(known)}." + did_you_mean(scheme, known)
         )
 
