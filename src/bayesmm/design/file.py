@@ -145,8 +145,8 @@ def check_formula_calls(description: Any, formula: str) -> None:
     from formulae.transforms import TRANSFORMS
 
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
-    allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
-    allowed.add("censored")  # read by bayesmm itself (_censoring), never called
+    allowed.add("np.linspace")  # bounded in files: see design.splines.file_linspace
+    allowed.add("censored")  # read by bayesmm itself (design.censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
     allowed.update((MONOTONIC, SMOOTH, GP, MISSING))  # bayesmm's own transforms: data only
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself

@@ -264,7 +264,7 @@ class DesignState:
     dropped_columns: tuple[int, ...] = ()
     #: The states of the distributional formulas, in the design's order.
     distributional: tuple[DesignState, ...] = ()
-    #: formulae's offset terms (see ``_offsets``), evaluated again on new rows.
+    #: formulae's offset terms (see ``design.offsets``), evaluated again on new rows.
     offsets: tuple[Any, ...] = ()
     #: A multinomial response's columns of counts, whose sum is a new row's number of trials.
     count_columns: tuple[str, ...] = ()

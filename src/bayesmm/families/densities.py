@@ -1,5 +1,5 @@
 """numpy samplers and log densities of the built-in families, in each family's own
-parameters; where those are PyMC's own, ``_pymc_likelihoods`` lists the same functions for
+parameters; where those are PyMC's own, ``families.known`` lists the same functions for
 the distribution of that name.
 
 Each sampler is ``draw(values, rng)`` and each log density ``logpdf(y, values)``, where
@@ -55,7 +55,7 @@ def scipy_poisson(v: Values) -> Any:
     return scipy_stats().poisson(v["mu"])
 
 
-# --- in PyMC's parameters: shared with the distributions of ``_pymc_likelihoods`` -----------
+# --- in PyMC's parameters: shared with the distributions of ``families.known`` --------------
 
 
 def normal_draw(v: Values, rng: np.random.Generator) -> np.ndarray:
