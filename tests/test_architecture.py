@@ -17,9 +17,11 @@ import pytest
 
 import bayesmm
 from _codegraph import (
+    Import,
     category_reads,
     category_reads_outside_families,
     cycles,
+    imports,
     internal_edges,
     long_functions,
     long_modules,
@@ -65,6 +67,31 @@ def test_the_import_graph_has_no_cycle_but_the_documented_shims():
 
 def test_no_module_imports_another_modules_private_name():
     assert private_imports() == []
+
+
+def _reads_json_values(item: Import) -> bool:
+    """Whether an import takes the JSON codec of plain values (``persist.values``)."""
+    codec = "bayesmm.persist.values"
+    return (
+        item.module == codec
+        or item.module.startswith(codec + ".")
+        or (item.module == "bayesmm.persist" and "values" in item.names)
+        or "decode_value" in item.names
+    )
+
+
+def test_interpret_and_serve_read_typed_column_summaries_not_json():
+    """What crosses the layers is a typed record: interpret and serve read the design's
+    ``ColumnSummary``, never the JSON values a file holds (imports parsed, under
+    ``TYPE_CHECKING`` and inside functions too)."""
+    found = [item for item in imports() if _reads_json_values(item)]
+    assert any(item.importer == "bayesmm.design.file" for item in found)  # the check sees them
+    offenders = [
+        f"{item.importer}:{item.line}"
+        for item in found
+        if item.importer.startswith(("bayesmm.interpret", "bayesmm.serve"))
+    ]
+    assert offenders == []
 
 
 def test_modules_and_functions_are_small():

@@ -38,17 +38,6 @@ __all__ = [
     "family_from_spec",
 ]
 
-#: The options of ``Model(...)`` a spec records, besides formula, family, link and priors.
-MODEL_OPTIONS = (
-    "categorical",
-    "dropna",
-    "auto_scale",
-    "noncentered",
-    "center_predictors",
-    "automatic_priors",
-)
-
-
 #: The names these had before priors wrote themselves (``Prior.to_dict``); kept for callers.
 prior_to_json = prior_to_dict
 prior_from_json = prior_from_dict

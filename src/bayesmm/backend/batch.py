@@ -26,9 +26,6 @@ from .pymc import (
 
 __all__ = ["accelerator", "vector_key", "sample_many"]
 
-#: The options of ``fit()`` that are not the sampler's own.
-_FIT_OPTIONS = ("draws", "tune", "chains", "inference_method", "log_likelihood", "progressbar")
-
 
 def accelerator() -> bool:
     """Whether JAX is installed and runs on an accelerator (a GPU or TPU)."""

@@ -194,7 +194,7 @@ def row_likelihood(
     Each row's log-likelihood is its log density (observed), log CDF (left censored), log
     survival function (right censored) or log probability of its interval, times its weight.
     For discrete families the lower bound is included: a right-censored row is
-    ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``_censoring``).
+    ``P(Y >= y)`` and an interval row ``P(y <= Y <= y_upper)`` (see ``design.censoring``).
     A truncated response's density is the family's over its probability between the bounds
     (both included), from :mod:`~bayesmm.backend.cdfs`, whose gradients stay finite at
     one-sided and far bounds; draws from it (prior predictive) are PyMC's ``Truncated``.

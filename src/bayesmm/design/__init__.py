@@ -19,6 +19,7 @@ reads them for a model file.
 from __future__ import annotations
 
 from .build import DroppedRowsWarning, build_design
+from .columns import ColumnSummary
 from .file import design_from_dict, design_to_dict
 from .response import threshold_labels
 from .state import DesignState
@@ -40,6 +41,7 @@ from .types import (
 __all__ = [
     "Design",
     "DesignState",
+    "ColumnSummary",
     "Distributional",
     "NewDesign",
     "NewGroup",

@@ -210,7 +210,7 @@ def build_design(
         If false, such rows are an error.
     weights : str or array-like, optional
         A column of observation weights, or one weight per row of ``data``: each row's
-        log-likelihood is multiplied by its weight (see ``_weights``).
+        log-likelihood is multiplied by its weight (see :mod:`~bayesmm.design.weights`).
     distributional : mapping, optional
         ``{param: (terms, link)}``: auxiliary parameters modelled by formulas of their own,
         e.g. ``{"sigma": ("x + (1|g)", "log")}`` (see :class:`Distributional`). Their

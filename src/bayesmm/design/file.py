@@ -24,6 +24,7 @@ import pandas as pd
 from ..families import Family, get_family
 from ..formula import parse_formula
 from ..persist.values import decode_value, encode_value
+from .columns import ColumnSummary
 from .formulae_state import apply_state, dump_state, lazy_calls
 from .gps import GP, GaussianProcess
 from .missing import MISSING, Missing, filled
@@ -62,82 +63,37 @@ if TYPE_CHECKING:
 __all__ = ["design_to_dict", "design_from_dict", "check_formula_calls", "SAFE_NUMPY"]
 
 
-def _describe_columns(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """What each column was at fit time, enough to rebuild formulae's terms without the data.
-
-    Numeric columns keep their dtype and range (a stand-in frame takes its values from the
-    range, where every function the formula applies is defined), their mean and quartiles;
-    categorical columns keep their levels in coding order and how often each occurs.
-    """
-    columns: dict[str, dict[str, Any]] = {}
-    for name in frame.columns:
-        column = frame[name]
-        where = f"column {name!r}"
-        if isinstance(column.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype)
-        ):
-            categorical = pd.Categorical(column)
-            levels = categorical.categories.tolist()
-            columns[str(name)] = {
-                "kind": "categorical",
-                "levels": encode_value(levels, where),
-                # How often each level occurs: the typical level of a loaded model's grids.
-                "counts": [int(n) for n in np.bincount(categorical.codes, minlength=len(levels))],
-            }
-        elif pd.api.types.is_bool_dtype(column.dtype):
-            columns[str(name)] = {"kind": "bool", "share": float(column.mean())}
-        else:
-            values = column.to_numpy(dtype=float)
-            values = values[~np.isnan(values)]  # an mi() column's missing values
-            quartiles = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
-            columns[str(name)] = {
-                "kind": "numeric",
-                "dtype": column.to_numpy().dtype.str,
-                "range": [encode_value(values.min(), where), encode_value(values.max(), where)],
-                # Whole numbers (counts, even in a float column): the stand-in keeps them whole.
-                "integral": bool(np.all(np.mod(values, 1) == 0)),
-                # The mean and quartiles: the typical values of a loaded model's grids.
-                "mean": float(values.mean()),
-                "quartiles": [float(q) for q in quartiles],
-            }
-    return columns
-
-
-def _stand_in_frame(columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
+def _stand_in_frame(columns: dict[str, ColumnSummary]) -> pd.DataFrame:
     """A small frame of the same column kinds, on which formulae builds the same terms.
 
     The terms' learned state is then overwritten with the stored one, so the values here only
     need the right kinds and a valid domain: numeric columns run evenly from their minimum to
     their maximum, categorical ones cycle through their levels.
     """
-    levels = {
-        name: decode_value(c["levels"]) for name, c in columns.items() if c["kind"] == "categorical"
-    }
+    levels = {name: list(c.levels) for name, c in columns.items() if c.kind == "categorical"}
     n = max([4, *(len(v) for v in levels.values())])
     data: dict[str, Any] = {}
     for name, column in columns.items():
-        if column["kind"] == "numeric":
-            low, high = (decode_value(v) for v in column["range"])
+        if column.kind == "numeric":
+            low, high = column.range  # type: ignore[misc]
             values = np.linspace(low, high, n)
-            dtype = np.dtype(column["dtype"])
-            whole = dtype.kind in "iu" or column.get("integral", False)
-            data[name] = (np.round(values) if whole else values).astype(dtype)
-        elif column["kind"] == "bool":
+            data[name] = (np.round(values) if column.whole else values).astype(column.dtype)
+        elif column.kind == "bool":
             data[name] = np.arange(n) % 2 == 1
         else:
-            values = levels[name]
+            cycle = levels[name]
             data[name] = pd.Categorical(
-                [values[i % len(values)] for i in range(n)], categories=values, ordered=True
+                [cycle[i % len(cycle)] for i in range(n)], categories=cycle, ordered=True
             )
     return pd.DataFrame(data)
 
 
-def _restore_dtypes(frame: pd.DataFrame, columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
+def _restore_dtypes(frame: pd.DataFrame, columns: dict[str, ColumnSummary]) -> pd.DataFrame:
     """Give stored training rows their fit-time dtypes back (categories and their order)."""
     frame = frame.copy()
     for name, column in columns.items():
-        if column["kind"] == "categorical":
-            levels = decode_value(column["levels"])
+        if column.kind == "categorical":
+            levels = list(column.levels)
             # Matched by text: the file stores the values as text or numbers.
             codes = pd.Index([str(v) for v in levels]).get_indexer(
                 [str(v) for v in frame[name].to_numpy(dtype=object)]
@@ -145,7 +101,7 @@ def _restore_dtypes(frame: pd.DataFrame, columns: dict[str, dict[str, Any]]) -> 
             if np.any(codes < 0):
                 raise ValueError(f"column {name!r} has values outside its stored levels")
             frame[name] = pd.Categorical.from_codes(codes, categories=levels, ordered=True)
-        elif column["kind"] == "bool":
+        elif column.kind == "bool":
             frame[name] = frame[name].astype(bool)
     return frame
 
@@ -189,8 +145,8 @@ def check_formula_calls(description: Any, formula: str) -> None:
     from formulae.transforms import TRANSFORMS
 
     allowed = set(TRANSFORMS) | set(ENCODINGS) | {f"np.{name}" for name in SAFE_NUMPY}
-    allowed.add("np.linspace")  # bounded in files: see _splines.file_linspace
-    allowed.add("censored")  # read by bayesmm itself (_censoring), never called
+    allowed.add("np.linspace")  # bounded in files: see design.splines.file_linspace
+    allowed.add("censored")  # read by bayesmm itself (design.censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
     allowed.update((MONOTONIC, SMOOTH, GP, MISSING))  # bayesmm's own transforms: data only
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
@@ -269,12 +225,20 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "predictors": list(state.predictors),
         "categorical": list(state.categorical),
         "n_common": state.n_common,
-        "columns": state.columns or _describe_columns(state.frame),
+        "columns": {
+            name: column.to_dict(f"column {name!r}")
+            for name, column in state.column_summaries().items()
+        },
         "factors": [g.factor_encoder.to_dict(g.factor) for g in state.groups],
         "formulae": dump_state(
             [*formulae_terms(state.common_matrix, state.groups, state.trials_call), *state.offsets]
         ),
     }
+
+
+def _stored_columns(spec: dict[str, Any]) -> dict[str, ColumnSummary]:
+    """The column summaries of a design's JSON form (:func:`design_to_dict`)."""
+    return {name: ColumnSummary.from_dict(c) for name, c in spec["columns"].items()}
 
 
 def _categories_to_dict(design: Design) -> dict[str, Any]:
@@ -311,7 +275,7 @@ def _rebuild_terms(
     """formulae's terms of the formula, built on a stand-in frame and given the stored state:
     the common matrix, the group terms, the offset terms and the trials' call."""
     formula = spec["formula"]
-    stand_in = _stand_in_frame(spec["columns"])
+    stand_in = _stand_in_frame(_stored_columns(spec))
     env = _safe_environment()
     trials_call = None
     # What formulae learns from the stand-in is replaced below; its warnings (e.g. poly() on
@@ -371,7 +335,7 @@ def _state_from_dict(
         count_columns=(
             tuple(spec["response"].get("levels", ())) if family.counts_each_category() else ()
         ),
-        columns=spec["columns"],
+        columns=_stored_columns(spec),
         offsets=tuple(offsets),
         distributional=tuple(d.design.state for d in subs),  # type: ignore[misc]
         dropped_columns=tuple(spec["response"].get("dropped_columns", ())),
@@ -436,7 +400,7 @@ def design_from_dict(
         If the stored description is incomplete or does not fit the formula; the caller words
         the error for its source.
     """
-    columns = spec["columns"]
+    columns = _stored_columns(spec)
     if frame is not None:
         frame = _restore_dtypes(frame[list(columns)], columns)
     # Files before distributional formulas have none.

@@ -5,7 +5,7 @@ matrix of each categorical component, and the parameters of stateful transforms 
 ``center(x)`` (the mean), ``scale(x)`` (mean and standard deviation), ``bs(x, df=4)`` (the
 knots) and ``poly(x, 2)`` (the orthogonalisation). :func:`dump_state` records exactly that, as
 JSON values. :func:`apply_state` writes it onto term objects that formulae built for the same
-formula from other data (see ``_design_file.design_from_dict``), so that they encode new data as
+formula from other data (see ``design.file.design_from_dict``), so that they encode new data as
 the originals did.
 
 Only data attributes are set, on objects formulae made itself: nothing in a file can name a

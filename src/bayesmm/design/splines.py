@@ -1,7 +1,7 @@
 """B-splines (formulae's ``bs()``) on new rows: their boundary knots, and knots in files.
 
 formulae learns a B-spline's knots from the training rows and keeps them in the transform's
-state, which a saved file stores (``_formulae_state``). Outside its boundary knots a B-spline
+state, which a saved file stores (``design.formulae_state``). Outside its boundary knots a B-spline
 basis is not defined; formulae would extrapolate the outermost cubic pieces, which can give
 any value at all, so new rows there are refused.
 """

@@ -17,6 +17,7 @@ import pandas as pd
 from .._errors import DataError
 from .._validation import describe_values, did_you_mean, evaluation_reason
 from ..persist.values import decode_value, encode_value
+from .columns import ColumnSummary, describe_columns
 from .offsets import new_offset
 from .splines import check_spline_bounds
 from .truncation import truncation_rows
@@ -241,11 +242,11 @@ class DesignState:
         loaded from a file saved without them.
     predictors : tuple of str
         The columns prediction needs (the formula's columns except the response).
-    columns : dict
-        For a state loaded from a file: what each of the formula's columns was at fit time,
-        ``{"kind": "numeric", "dtype", "range": [min, max]}``, ``{"kind": "bool"}`` or
-        ``{"kind": "categorical", "levels"}``. Empty for a state built from data, where
-        ``frame`` has the columns themselves.
+    columns : dict of str to ColumnSummary
+        For a state loaded from a file: what each of the formula's columns was at fit time
+        (a file holds their JSON form, :meth:`ColumnSummary.to_dict`). Empty for a state
+        built from data, where ``frame`` has the columns themselves; see
+        :meth:`column_summaries`.
     """
 
     formula: str
@@ -257,13 +258,13 @@ class DesignState:
     common_levels: dict[str, pd.Index]
     groups: tuple[GroupEncoder, ...]
     trials_call: Any
-    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    columns: dict[str, ColumnSummary] = field(default_factory=dict)
     #: Columns of formulae's common matrix left out of the design: the intercept of an
     #: ordinal family, whose thresholds take its place.
     dropped_columns: tuple[int, ...] = ()
     #: The states of the distributional formulas, in the design's order.
     distributional: tuple[DesignState, ...] = ()
-    #: formulae's offset terms (see ``_offsets``), evaluated again on new rows.
+    #: formulae's offset terms (see ``design.offsets``), evaluated again on new rows.
     offsets: tuple[Any, ...] = ()
     #: A multinomial response's columns of counts, whose sum is a new row's number of trials.
     count_columns: tuple[str, ...] = ()
@@ -390,7 +391,15 @@ class DesignState:
                 and not pd.api.types.is_bool_dtype(column.dtype)
                 and not isinstance(column.dtype, pd.CategoricalDtype)
             )
-        return self.columns.get(name, {}).get("kind") == "numeric"
+        summary = self.columns.get(name)
+        return summary is not None and summary.kind == "numeric"
+
+    def column_summaries(self) -> dict[str, ColumnSummary]:
+        """What each of the formula's columns was at fit time: the stored summaries, or
+        those of the training rows."""
+        if self.columns or self.frame is None:
+            return dict(self.columns)
+        return describe_columns(self.frame)
 
     def _align_common_levels(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Check the levels of categorical common predictors, matching text to numbers.

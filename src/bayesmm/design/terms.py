@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def encode_common(
     description: Any, data: pd.DataFrame, env: Environment, n: int, offsets: bool = True
 ) -> tuple[np.ndarray, tuple[CommonTerm, ...], list[Any], Any]:
-    # Offsets are no columns (see _offsets); files before offsets kept them as columns.
+    # Offsets are no columns (see design.offsets); files before offsets kept them as columns.
     common_terms = [t for t in description.common_terms if not (offsets and is_offset(t))]
     if not common_terms:
         return np.zeros((n, 0)), (), [], None

@@ -357,14 +357,6 @@ def _step(fitted: FittedModel, variable: str, eps: float | None) -> float:
         if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
             raise DataError(f"eps must be a positive number; got {eps!r}.")
         return float(eps)
-    state = fitted.design.state
-    frame = state.frame if state is not None else None
-    if frame is not None and variable in frame:
-        values = frame[variable].to_numpy(dtype=float)
-        spread = float(np.nanmax(values) - np.nanmin(values))
-    else:
-        from ..persist.values import decode_value
-
-        low, high = (decode_value(v) for v in state.columns[variable]["range"])  # type: ignore[union-attr]
-        spread = float(high) - float(low)
+    summary = column_summary(fitted, variable)
+    spread = summary.high - summary.low
     return 1e-4 * (spread if spread > 0 else 1.0)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._errors import DataError
 from .._validation import describe_values, did_you_mean
+from ..design.columns import ColumnSummary
 from ..fitted import FittedModel
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
 RANGE_POINTS = 50
 #: The most points ``num`` may ask for: each is a row of every grid built on it.
 MAX_RANGE_POINTS = 100_000
-#: Quantiles taken of a numeric variable that colours or splits the panels.
-PANEL_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def as_fitted(model: Any, idata: Any = None) -> FittedModel:
@@ -177,80 +176,24 @@ def _check_names(
     return predictors
 
 
-@dataclass(frozen=True)
-class ColumnSummary:
-    """What the grids need of a column: its kind, levels and how often each occurs, or its
-    mean, quartiles and whether it holds whole numbers."""
-
-    kind: str  # "numeric" or "categorical" (bools and grouping factors are categorical)
-    levels: tuple[Any, ...] = ()
-    counts: tuple[int, ...] = ()
-    mean: float = 0.0
-    quartiles: tuple[float, ...] = ()
-    integral: bool = False
-
-    @property
-    def typical(self) -> Any:
-        if self.kind == "numeric":
-            return round(self.mean) if self.integral else self.mean
-        return self.levels[int(np.argmax(self.counts))] if self.counts else self.levels[0]
-
-
-def _summary_of_values(column: pd.Series, categorical: bool) -> ColumnSummary:
-    is_number = pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
-        column.dtype, pd.CategoricalDtype
-    )
-    if categorical or pd.api.types.is_bool_dtype(column.dtype) or not is_number:
-        values = pd.Categorical(column)
-        counts = np.bincount(values.codes[values.codes >= 0], minlength=len(values.categories))
-        return ColumnSummary("categorical", tuple(values.categories), tuple(int(n) for n in counts))
-    values = column.to_numpy(dtype=float)
-    values = values[~np.isnan(values)]  # an mi() column's missing values
-    return ColumnSummary(
-        "numeric",
-        mean=float(values.mean()),
-        quartiles=tuple(float(q) for q in np.quantile(values, [0, 0.25, 0.5, 0.75, 1])),
-        integral=bool(np.all(np.mod(values, 1) == 0)),
-    )
-
-
-def _summary_of_record(record: Mapping[str, Any], categorical: bool) -> ColumnSummary:
-    """The summary of a column a file describes (a model saved without its rows). Files
-    before the summaries were kept give the middle of the range and the first level."""
-    from ..persist.values import decode_value
-
-    if record["kind"] == "bool":
-        share = float(record.get("share", 0.0))
-        return ColumnSummary("categorical", (False, True), (int(share <= 0.5), int(share > 0.5)))
-    if record["kind"] == "categorical" or categorical:
-        levels = tuple(decode_value(record["levels"]))
-        return ColumnSummary("categorical", levels, tuple(record.get("counts", ())))
-    low, high = (float(decode_value(v)) for v in record["range"])
-    quartiles = tuple(record.get("quartiles") or np.linspace(low, high, 5))
-    return ColumnSummary(
-        "numeric",
-        mean=float(record.get("mean", (low + high) / 2)),
-        quartiles=quartiles,
-        integral=bool(record.get("integral", False)),
-    )
-
-
 def column_summary(fitted: FittedModel, name: str) -> ColumnSummary:
-    """A predictor's :class:`ColumnSummary`, from the training rows or the file's record."""
+    """A predictor's :class:`~bayesmm.design.columns.ColumnSummary`, from the training rows or
+    the file's record; a grouping factor's column is categorical whatever its dtype."""
     categorical = name in grouping_columns(fitted)
     for state in _states(fitted):
         if state.frame is not None and name in state.frame:
-            return _summary_of_values(state.frame[name], categorical)
+            column = state.frame[name]
+            return ColumnSummary.of_values(column.astype("category") if categorical else column)
     if categorical:  # a grouping factor: its fitted levels
         for state in _states(fitted):
             for group in state.groups:
                 encoder = group.factor_encoder
                 if name in encoder.components:
                     levels = encoder.categories[encoder.components.index(name)]
-                    return ColumnSummary("categorical", tuple(levels))
+                    return ColumnSummary(kind="categorical", levels=tuple(levels))
     for state in _states(fitted):
         if name in state.columns:
-            return _summary_of_record(state.columns[name], categorical)
+            return state.columns[name]
     raise DataError(f"The model has no record of the column {name!r}.")
 
 
@@ -277,8 +220,8 @@ def _default_values(fitted: FittedModel, name: str, position: int, num: int) -> 
     summary = column_summary(fitted, name)
     if summary.kind != "numeric":
         return list(summary.levels)
-    low, high = summary.quartiles[0], summary.quartiles[-1]
-    values = np.linspace(low, high, num) if position == 0 else np.unique(summary.quartiles)
+    five = summary.five_numbers
+    values = np.linspace(five[0], five[-1], num) if position == 0 else np.unique(five)
     if name in monotonic_columns(fitted):  # a mo() predictor takes whole numbers only
         return [int(v) for v in np.unique(np.round(values))]
     return list(values)

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model
 
 from ..fitted import FittedModel
-from ..persist.values import decode_value
 from ..predict import KINDS, POLICIES
 
 __all__ = ["InputColumn", "describe_inputs", "request_models"]
@@ -53,7 +52,7 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
     spec = fitted.spec
     if state is None or spec is None:
         raise ValueError("The model has no design state or spec to describe its inputs.")
-    columns = spec.design["columns"]
+    columns = state.column_summaries()
     factors: dict[str, tuple[str, ...]] = {}
     for group in state.groups:
         encoder = group.factor_encoder
@@ -67,21 +66,21 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
         column = columns[name]
         role = "trials" if name == state.trials_column else "predictor"
         role = "bound" if name in bounds and name not in state.predictors else role
-        if column["kind"] == "numeric":
-            low, high = (float(decode_value(v)) for v in column["range"])
+        if column.kind == "numeric":
+            low, high = column.low, column.high
             example: Any = round((low + high) / 2, 6)
             if role == "trials" or (role == "bound" and name == state.truncation.upper):  # type: ignore[union-attr]
                 example = high  # the widest bounds seen: an example row never falls outside
             elif role == "bound":
                 example = low
-            if column["dtype"][1] in "iu":
+            if column.dtype is not None and column.dtype[1] in "iu":
                 example = round(example)
             optional = any(i.column == name for i in state.imputed)
             inputs.append(InputColumn(name, role, "number", None, example, optional))
-        elif column["kind"] == "bool":
+        elif column.kind == "bool":
             inputs.append(InputColumn(name, role, "boolean", None, False))
         else:
-            levels = tuple(str(v) for v in decode_value(column["levels"]))
+            levels = tuple(str(v) for v in column.levels)
             if name in factors and name not in state.common_levels:
                 role, levels = "group", factors[name]
             inputs.append(InputColumn(name, role, "level", levels, levels[0]))

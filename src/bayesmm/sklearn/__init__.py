@@ -17,9 +17,9 @@ except ImportError as err:  # pragma: no cover - exercised without scikit-learn 
         'pip install "bayesmm[sklearn]"'
     ) from err
 
-from ._base import clear_compiled_cache, compiled_cache
-from ._estimators import BayesianClassifier, BayesianRegressor
-from ._scoring import (
+from .base import clear_compiled_cache, compiled_cache
+from .estimators import BayesianClassifier, BayesianRegressor
+from .scoring import (
     SCORERS,
     crps,
     interval_coverage,

@@ -14,7 +14,7 @@ from .._errors import DataError, FamilyError
 from .._validation import choice_message
 from ..families import get_family
 from ..predict import POINT_STATS
-from ._base import BayesianMixedModel
+from .base import BayesianMixedModel
 
 __all__ = ["BayesianRegressor", "BayesianClassifier", "CLASSIFIER_LINKS"]
 

@@ -38,9 +38,6 @@ __all__ = [
 #: The response column's name when the formula does not give one.
 DEFAULT_RESPONSE = "y"
 
-#: The links of a binary response that keep the probability in [0, 1].
-CLASSIFIER_LINKS = ("logit", "probit", "cloglog")
-
 
 def compiled_cache() -> CompiledCache:
     """The compiled samplers the estimators share in this process: the backend's shared
