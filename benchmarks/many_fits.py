@@ -302,6 +302,9 @@ def first(peer_python: str | None, readme_python: str | None = None) -> None:
             f"Bambi the same way: {peer:.2f} s (median of 3): bayesmm takes "
             f"{statistics.median(ours) / peer:.2f}x Bambi's time"
         )
+        if readme:
+            plain = statistics.median(r["process_s"] for r in readme)
+            print(f"in the README's install, bayesmm takes {plain / peer:.2f}x Bambi's time")
 
 
 if __name__ == "__main__":
