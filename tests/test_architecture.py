@@ -370,3 +370,112 @@ print(sorted(m for m in ("pymc", "pytensor") if m in sys.modules))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_no_two_modules_share_a_name():
+    """One name, one module: ``backend.options`` and ``predict.options`` (and the like)
+    would be two things a reader must tell apart by their package."""
+    seen: dict[str, list[str]] = {}
+    for path in SRC.rglob("*.py"):
+        if path.name != "__init__.py":
+            seen.setdefault(path.name, []).append(str(path.relative_to(SRC)))
+    assert {name: places for name, places in seen.items() if len(places) > 1} == {}
+
+
+TESTS = Path(__file__).resolve().parent
+
+#: Engine internals that tests still patch: thresholds and steps inside one engine, not
+#: which sampler runs or how (a test chooses that by registering a ``Sampler`` record, see
+#: ``conftest.samplers_running``). The test below checks each is still patched somewhere.
+ENGINE_INTERNALS_PATCHED = {
+    ("bayesmm.backend.sufficient", "SHORTCUT_MIN_ROWS"),
+    ("bayesmm.backend.sufficient", "ANNOUNCE_ROWS"),
+    ("bayesmm.backend.exported", "MAX_STORED"),
+    ("bayesmm.backend.pathfinder", "run_paths"),
+    ("bayesmm.backend.pathfinder", "available"),
+    ("bayesmm.backend.batch", "sample_many"),
+    ("bayesmm.backend.batch", "vector_key"),
+    ("bayesmm.backend.jax", "_compile"),
+    ("bayesmm.backend.jax", "_build_graphs"),
+}
+
+
+def _backend_aliases(tree: ast.Module) -> dict[str, str]:
+    """The names a test file binds to modules of ``bayesmm.backend``, and those modules."""
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "bayesmm.backend":
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"bayesmm.backend.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("bayesmm.backend.") and alias.asname:
+                    aliases[alias.asname] = alias.name
+    return aliases
+
+
+def _patched_backend_attributes(source: str) -> list[tuple[str, str, int]]:
+    """``(module, attribute, line)`` of each ``<x>.setattr(<backend module>, "name", ...)``
+    (a module bound to a name, a ``bayesmm.backend...`` attribute chain, or its dotted path
+    as text) and each assignment to a backend module's attribute, in a test's source."""
+    tree = ast.parse(source)
+    aliases = _backend_aliases(tree)
+
+    def backend_module(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id)
+        if isinstance(node, ast.Attribute) and ast.unparse(node).startswith("bayesmm.backend"):
+            return ast.unparse(node)
+        return None
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr != "setattr" or not node.args:
+                continue
+            target, rest = node.args[0], node.args[1:]
+            if isinstance(target, ast.Constant) and isinstance(target.value, str):
+                if target.value.startswith("bayesmm.backend"):
+                    module, _, name = target.value.rpartition(".")
+                    found.append((module, name, node.lineno))
+                continue
+            module = backend_module(target)
+            if module is not None:
+                name = rest[0].value if rest and isinstance(rest[0], ast.Constant) else "?"
+                found.append((module, str(name), node.lineno))
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute):
+                    module = backend_module(target.value)
+                    if module is not None:
+                        found.append((module, target.attr, node.lineno))
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from bayesmm.backend import pymc as backend\nmonkeypatch.setattr(backend, 'run_sampler', f)",
+        "import bayesmm.backend.samplers as s\npatch.setattr(s, 'SAMPLERS', {})",
+        "monkeypatch.setattr('bayesmm.backend.pymc.run_sampler', f)",
+        "import bayesmm\nmonkeypatch.setattr(bayesmm.backend.pymc, 'choose_sampler', f)",
+        "from bayesmm.backend import pymc\npymc.run_sampler = f",
+    ],
+)
+def test_the_patch_check_finds_a_patched_backend_attribute(source):
+    assert len(_patched_backend_attributes(source)) == 1
+
+
+def test_no_test_patches_the_backend_to_choose_or_run_a_sampler():
+    """Tests choose and stand in for samplers by registering ``Sampler`` records (the
+    ``stub_sampler`` fixture, ``conftest.samplers_running``) or by explicit arguments
+    (``choose_sampler(..., installed=...)``), never by patching a backend module."""
+    offenders, used = [], set()
+    for path in sorted(TESTS.glob("*.py")):
+        for module, name, line in _patched_backend_attributes(path.read_text()):
+            if (module, name) in ENGINE_INTERNALS_PATCHED:
+                used.add((module, name))
+            else:
+                offenders.append(f"{path.name}:{line} {module}.{name}")
+    assert offenders == []
+    assert used == ENGINE_INTERNALS_PATCHED  # an entry no longer patched is taken out

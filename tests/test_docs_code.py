@@ -20,6 +20,7 @@ Names in ``raises``/``warns`` are bayesmm's error and warning classes, or builti
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 import textwrap
 import warnings
@@ -32,7 +33,7 @@ import pytest
 import xarray as xr
 
 import bayesmm as bmm
-from bayesmm.backend import pymc as backend
+from conftest import samplers_running
 
 matplotlib.use("Agg")
 
@@ -127,9 +128,10 @@ def _stub_with_stats(stub):
     """The stub sampler, with at most ``STUB_DRAWS`` draws a chain and the ``sample_stats``
     the docs read (no divergences, and an energy)."""
 
-    def draws(model, inference_method, *, draws, **kwargs):
+    def draws(model, settings, **options):
         # The code is checked, not the numbers: 100 draws a chain keep the pages fast.
-        idata = stub(model, inference_method, draws=min(draws, STUB_DRAWS), **kwargs)
+        fewer = dataclasses.replace(settings, draws=min(settings.draws, STUB_DRAWS))
+        idata = stub(model, fewer, **options)
         posterior = idata.posterior
         shape = (posterior.sizes["chain"], posterior.sizes["draw"])
         stats = xr.Dataset(
@@ -156,8 +158,13 @@ def test_the_python_blocks_of_a_docs_page_run(
 ):
     # A page may register a family: family_registry restores the registry afterwards.
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(backend, "run_sampler", _stub_with_stats(stub_sampler))
     namespace: dict = {"__name__": "__docs__"}
+    with samplers_running(lambda name: _stub_with_stats(stub_sampler)):
+        _run_page(page, namespace)
+
+
+def _run_page(page: Path, namespace: dict) -> None:
+    """Run the page's Python blocks in order, in one namespace."""
     try:
         for block in python_blocks(page):
             if "skip-test" in block.markers:

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 import bayesmm as bmm
 from bayesmm import interpret, many
-from bayesmm.backend import pymc as backend
 
 FUZZ = settings(
     max_examples=150,
@@ -88,10 +87,9 @@ def _data() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted():
-    with pytest.MonkeyPatch.context() as patch:
-        from conftest import _prior_draws
+    from conftest import prior_draws_everywhere
 
-        patch.setattr(backend, "run_sampler", _prior_draws)
+    with prior_draws_everywhere():
         model = bmm.Model("y ~ x + arm + (1|g)", _data())
         return model.fitted(model.fit(draws=20, chains=1, random_seed=1, progressbar=False))
 

@@ -16,6 +16,7 @@ import pytest
 import bayesmm as bmm
 from bayesmm.backend import pymc as backend
 from bayesmm.backend.compiled import CompiledCache
+from conftest import samplers_running
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 needs_jax = pytest.mark.skipif(
@@ -23,32 +24,29 @@ needs_jax = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def installed(monkeypatch):
-    """Pretend that exactly the given samplers' packages are installed."""
-
-    def pretend(*methods):
-        monkeypatch.setattr(backend, "_installed", lambda method: method in methods)
-
-    return pretend
+needs_nutpie_and_jax = pytest.mark.skipif(
+    any(importlib.util.find_spec(p) is None for p in ("nutpie", "numpyro")),
+    reason="needs nutpie and bayesmm[jax]",
+)
 
 
-def test_auto_picks_numpyro_for_small_data_and_nutpie_otherwise(installed):
-    installed("numpyro", "nutpie")
-    assert backend.choose_sampler(180) == "numpyro"
-    assert backend.choose_sampler(backend.AUTO_JAX_MAX_ROWS) == "numpyro"
-    assert backend.choose_sampler(backend.AUTO_JAX_MAX_ROWS + 1) == "nutpie"
+def test_auto_picks_numpyro_for_small_data_and_nutpie_otherwise():
+    both = ("numpyro", "nutpie")
+    assert backend.choose_sampler(180, installed=both) == "numpyro"
+    assert backend.choose_sampler(backend.AUTO_JAX_MAX_ROWS, installed=both) == "numpyro"
+    assert backend.choose_sampler(backend.AUTO_JAX_MAX_ROWS + 1, installed=both) == "nutpie"
     # A cache holds nutpie samplers.
-    assert backend.choose_sampler(180, CompiledCache()) == "nutpie"
-    installed("nutpie")
-    assert backend.choose_sampler(180) == "nutpie"
-    installed()
-    assert backend.choose_sampler(180) == "pymc"
+    assert backend.choose_sampler(180, CompiledCache(), installed=both) == "nutpie"
+    assert backend.choose_sampler(180, installed=("nutpie",)) == "nutpie"
+    assert backend.choose_sampler(180, installed=()) == "pymc"
 
 
-def test_the_choice_is_recorded(sleepstudy, stub_sampler, installed):
-    installed("nutpie")
-    idata = bmm.Model(FORMULA, sleepstudy).fit(draws=20, chains=2, random_seed=0)
+@pytest.mark.skipif(importlib.util.find_spec("nutpie") is None, reason="needs nutpie")
+def test_the_choice_is_recorded(sleepstudy, stub_sampler):
+    # A cache holds nutpie samplers: "auto" picks nutpie whatever else is installed.
+    idata = bmm.Model(FORMULA, sleepstudy).fit(
+        draws=20, chains=2, random_seed=0, cache=CompiledCache()
+    )
     assert idata.attrs["inference_method"] == "nutpie"
     idata = bmm.Model(FORMULA, sleepstudy).fit(
         draws=20, chains=2, random_seed=0, inference_method="pymc"
@@ -215,59 +213,63 @@ def test_rewritten_graphs_are_kept_on_disk_and_read_back(sleepstudy, monkeypatch
     assert len(built) == 2
 
 
-def test_auto_turns_on_nutpie_low_rank_adaptation_for_large_data(monkeypatch, installed):
+@needs_nutpie_and_jax
+def test_auto_turns_on_nutpie_low_rank_adaptation_for_large_data():
     from conftest import _prior_draws
 
     seen = {}
 
-    def capture(model, method, **kwargs):
-        seen.update(method=method, **kwargs)
-        return _prior_draws(model, method, **kwargs)
+    def capture(name):
+        def run(model, settings, **options):
+            seen.update(method=name, **options)
+            return _prior_draws(model, settings, **options)
 
-    monkeypatch.setattr(backend, "run_sampler", capture)
-    installed("numpyro", "nutpie")
+        return run
+
     rng = np.random.default_rng(0)
     n = backend.AUTO_JAX_MAX_ROWS + 1
     data = pd.DataFrame({"y": rng.normal(size=n), "g": rng.integers(0, 30, n).astype(str)})
-    bmm.Model("y ~ 1 + (1|g)", data).fit(draws=10, chains=2, random_seed=0)
-    assert seen["method"] == "nutpie" and seen["low_rank_modified_mass_matrix"] is True
-    seen.clear()
-    small = data.iloc[:500]
-    bmm.Model("y ~ 1 + (1|g)", small).fit(draws=10, chains=2, random_seed=0)
+    with samplers_running(capture):
+        bmm.Model("y ~ 1 + (1|g)", data).fit(draws=10, chains=2, random_seed=0)
+        assert seen["method"] == "nutpie" and seen["low_rank_modified_mass_matrix"] is True
+        seen.clear()
+        small = data.iloc[:500]
+        bmm.Model("y ~ 1 + (1|g)", small).fit(draws=10, chains=2, random_seed=0)
     assert seen["method"] == "numpyro" and "low_rank_modified_mass_matrix" not in seen
 
 
-def _without_jax_gradients(monkeypatch):
-    """run_sampler as if JAX could not differentiate the model, as for hurdle_negativebinomial."""
+@pytest.fixture
+def without_jax_gradients():
+    """Every sampler runs the stub, but NumPyro fails as if JAX could not differentiate the
+    model, as for hurdle_negativebinomial; the names of the samplers that ran."""
     from conftest import _prior_draws
 
     methods = []
 
-    def run(model, method, **kwargs):
-        methods.append(method)
-        if method == "numpyro":
-            raise ValueError("Betainc gradient with respect to a and b not supported.")
-        return _prior_draws(model, method, **kwargs)
+    def run_for(name):
+        def run(model, settings, **options):
+            methods.append(name)
+            if name == "numpyro":
+                raise ValueError("Betainc gradient with respect to a and b not supported.")
+            return _prior_draws(model, settings, **options)
 
-    monkeypatch.setattr(backend, "run_sampler", run)
-    return methods
+        return run
+
+    with samplers_running(run_for):
+        yield methods
 
 
-def test_auto_falls_back_to_nutpie_when_jax_cannot_differentiate(
-    monkeypatch, installed, sleepstudy
-):
-    methods = _without_jax_gradients(monkeypatch)
-    installed("numpyro", "nutpie")
+@needs_nutpie_and_jax
+def test_auto_falls_back_to_nutpie_when_jax_cannot_differentiate(without_jax_gradients, sleepstudy):
     idata = bmm.Model(FORMULA, sleepstudy).fit(draws=10, chains=2, random_seed=0)
-    assert methods == ["numpyro", "nutpie"]
+    assert without_jax_gradients == ["numpyro", "nutpie"]
     assert idata.attrs["inference_method"] == "nutpie"
 
 
+@needs_nutpie_and_jax
 def test_explicit_numpyro_that_jax_cannot_differentiate_is_a_backend_error(
-    monkeypatch, installed, sleepstudy
+    without_jax_gradients, sleepstudy
 ):
-    _without_jax_gradients(monkeypatch)
-    installed("numpyro", "nutpie")
     with pytest.raises(
         bmm.BackendError,
         match=r"NumPyro cannot sample this model: .*Betainc gradient.*'nutpie' or 'pymc'",

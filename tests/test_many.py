@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm.backend import pymc as backend
 from bayesmm.many import FitManyWarning
+from conftest import samplers_running
 
 FIT = {"draws": 20, "tune": 0, "chains": 2}
 
@@ -93,7 +93,7 @@ def test_a_failing_fit_is_reported_by_index_and_the_others_are_kept(models, stub
     assert all(fits.diagnostics.drop(index=2)["ok"])
 
 
-def test_an_interrupt_keeps_the_fits_finished_so_far(models, stub_sampler, monkeypatch):
+def test_an_interrupt_keeps_the_fits_finished_so_far(models, stub_sampler):
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -102,8 +102,10 @@ def test_an_interrupt_keeps_the_fits_finished_so_far(models, stub_sampler, monke
             raise KeyboardInterrupt
         return stub_sampler(*args, **kwargs)
 
-    monkeypatch.setattr(backend, "run_sampler", interrupted)
-    with pytest.warns(FitManyWarning, match=r"and 2 did not run \(interrupted\)"):
+    with (
+        samplers_running(lambda name: interrupted),
+        pytest.warns(FitManyWarning, match=r"and 2 did not run \(interrupted\)"),
+    ):
         fits = bmm.fit_many(models, random_seed=1, progressbar=False, **FIT)
     assert fits.interrupted
     assert fits[0] is not None and fits[1] is not None
@@ -183,23 +185,31 @@ def test_one_model_instead_of_a_list_is_named(models):
         bmm.fit_many(models[0], progressbar=False)
 
 
-def test_an_unknown_inference_method_is_refused_once_before_any_fit(models, monkeypatch):
-    def never(*args, **kwargs):
+def _never(name):
+    def run(*args, **kwargs):
         raise AssertionError("no fit may start")
 
-    monkeypatch.setattr(backend, "run_sampler", never)
-    with pytest.raises(
-        bmm.BackendError, match=r"inference_method must be one of \[.*\]; got 'nuts'\."
+    return run
+
+
+def test_an_unknown_inference_method_is_refused_once_before_any_fit(models):
+    with (
+        samplers_running(_never),
+        pytest.raises(
+            bmm.BackendError, match=r"inference_method must be one of \[.*\]; got 'nuts'\."
+        ),
     ):
         bmm.fit_many(models, inference_method="nuts", progressbar=False)
 
 
-def test_under_auto_an_option_no_route_takes_is_refused_with_a_did_you_mean(models, monkeypatch):
-    monkeypatch.setattr(backend, "run_sampler", lambda *a, **k: pytest.fail("no fit may start"))
-    with pytest.raises(
-        bmm.DataError,
-        match=r"inference_method='auto' does not take the option\(s\) \['target_acept'\] on any "
-        r"route it may pick here \[.*\]\. Did you mean 'target_accept'\?",
+def test_under_auto_an_option_no_route_takes_is_refused_with_a_did_you_mean(models):
+    with (
+        samplers_running(_never),
+        pytest.raises(
+            bmm.DataError,
+            match=r"inference_method='auto' does not take the option\(s\) \['target_acept'\] on any "
+            r"route it may pick here \[.*\]\. Did you mean 'target_accept'\?",
+        ),
     ):
         bmm.fit_many(models, target_acept=0.9, progressbar=False)
 

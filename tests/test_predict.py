@@ -15,24 +15,24 @@ import pytest
 from scipy import stats
 
 import bayesmm as bmm
-from bayesmm.backend import pymc as backend
 from bayesmm.families import FAMILIES
 from bayesmm.predict import density, interval, point_estimate, quantiles
+from conftest import samplers_running
 
 matplotlib.use("Agg")
 
 
 @pytest.fixture
-def capture_raw(monkeypatch, stub_sampler):
+def capture_raw(stub_sampler):
     """Stub sampler that also keeps the untidied draws (with the internal variables)."""
     raw = {}
 
-    def sampler(model, method, **kwargs):
-        raw["idata"] = stub_sampler(model, method, **kwargs)
+    def sampler(model, settings, **options):
+        raw["idata"] = stub_sampler(model, settings, **options)
         return raw["idata"].copy()
 
-    monkeypatch.setattr(backend, "run_sampler", sampler)
-    return raw
+    with samplers_running(lambda name: sampler):
+        yield raw
 
 
 def _pymc_parent(model, raw_idata):

@@ -149,8 +149,7 @@ def test_any_text_as_a_formula_is_a_formula_or_our_error(text):
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    from bayesmm.backend import pymc as backend
-    from conftest import _prior_draws
+    from conftest import prior_draws_everywhere
 
     rng = np.random.default_rng(0)
     data = pd.DataFrame(
@@ -161,13 +160,9 @@ def fitted(tmp_path_factory):
         }
     )
     data["y"] = data["x"] + rng.normal(size=40)
-    original = backend.run_sampler
-    backend.run_sampler = _prior_draws
-    try:
+    with prior_draws_everywhere():
         model = bmm.Model("y ~ x + c + (1|g)", data)
         return model.fitted(model.fit(draws=20, chains=1, random_seed=1))
-    finally:
-        backend.run_sampler = original
 
 
 @st.composite

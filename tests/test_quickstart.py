@@ -23,7 +23,7 @@ def test_a_plain_install_brings_the_jax_route():
     quickstart samples with nutpie, which compiles again in every process."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {re.match(r"[A-Za-z0-9_.-]+", r).group(0) for r in project["dependencies"]}
-    assert {*SAMPLERS["numpyro"], *SAMPLERS["blackjax"]} <= core
+    assert {*SAMPLERS["numpyro"].packages, *SAMPLERS["blackjax"].packages} <= core
     # The extra stays, so that `pip install "bayesmm[jax]"` (in the errors' advice) works.
     assert "jax" in project["optional-dependencies"]
 

@@ -40,12 +40,9 @@ ROWS = {
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Both models, fitted with prior draws, saved, and served from their files."""
-    from bayesmm.backend import pymc as backend
-    from conftest import _prior_draws
+    from conftest import prior_draws_everywhere
 
-    original = backend.run_sampler
-    backend.run_sampler = _prior_draws
-    try:
+    with prior_draws_everywhere():
         out = {}
         for name, (dataset, formula, family) in MODELS.items():
             model = bmm.Model(formula, bmm.load_data(dataset), family=family)
@@ -54,8 +51,6 @@ def served(tmp_path_factory):
             fitted = bmm.load(path)
             out[name] = (fitted, TestClient(create_app(path)))
         return out
-    finally:
-        backend.run_sampler = original
 
 
 def _frame(rows):
@@ -177,19 +172,14 @@ WINE_OPTIONS = {"sample_new_groups": "gaussian", "random_seed": 5}
 @pytest.fixture(scope="module")
 def served_cumulative(tmp_path_factory):
     """A cumulative model of ratings 1-5, fitted with prior draws, saved, served from its file."""
-    from bayesmm.backend import pymc as backend
-    from conftest import _prior_draws
+    from conftest import prior_draws_everywhere
 
-    original = backend.run_sampler
-    backend.run_sampler = _prior_draws
-    try:
+    with prior_draws_everywhere():
         wine = bmm.load_data("wine")
         model = bmm.Model("rating ~ temp + contact + (1|judge)", wine, family="cumulative")
         idata = model.fit(draws=50, chains=2, random_seed=3)
         path = model.save(tmp_path_factory.mktemp("cumulative") / "m.nc", idata)
         return bmm.load(path), TestClient(create_app(path))
-    finally:
-        backend.run_sampler = original
 
 
 def _by_category(table, name):

@@ -51,19 +51,14 @@ def _cumulative_app():
     place of NUTS (as the ``stub_sampler`` fixture does) and served from its file."""
     import tempfile
 
-    from bayesmm.backend import pymc as backend
-    from conftest import _prior_draws
+    from conftest import prior_draws_everywhere
 
-    original = backend.run_sampler
-    backend.run_sampler = _prior_draws
-    try:
+    with prior_draws_everywhere():
         wine = bmm.load_data("wine")
         model = bmm.Model("rating ~ temp + contact + (1|judge)", wine, family="cumulative")
         idata = model.fit(draws=20, chains=2, random_seed=3)
         with tempfile.TemporaryDirectory() as folder:
             return create_app(model.save(Path(folder) / "m.nc", idata), max_batch=20)
-    finally:
-        backend.run_sampler = original
 
 
 # schemathesis.pytest.from_fixture does not work with this pytest, so the app is built when

@@ -96,7 +96,7 @@ def test_fit_many_checks_sampler_options_before_any_fit(data):
     ("method", "name"), [("numpyro", "max_tree_depth"), ("nutpie", "maxdepth"), ("pymc", "max_treedepth")]
 )  # fmt: skip
 def test_the_common_options_are_translated_to_each_samplers_own_names(method, name):
-    from bayesmm.backend.options import sampler_options, translate_options
+    from bayesmm.backend.samplers import sampler_options, translate_options
 
     translated = translate_options(method, {"max_tree_depth": 7, "target_accept": 0.9, "cores": 1})
     assert translated[name] == 7 and translated["target_accept"] == 0.9

@@ -236,7 +236,7 @@ def _check_fit_arguments(args: argparse.Namespace) -> bool | str | None:
         Naming the option, what it may be and what it was.
     """
     from ._validation import check_counts, check_seed
-    from .backend.options import require_method
+    from .backend.samplers import require_method
     from .families import get_family
     from .persist.netcdf import check_writable
     from .predict.options import resolve_policy

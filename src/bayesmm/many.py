@@ -31,7 +31,7 @@ import pandas as pd
 
 from ._errors import BayesmmWarning, DataError
 from ._validation import check_counts, check_sampling, check_seed
-from .backend.options import AUTO, check_options
+from .backend.samplers import AUTO, check_options
 from .model import Model
 
 if TYPE_CHECKING:

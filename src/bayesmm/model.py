@@ -15,7 +15,7 @@ import pandas as pd
 from ._errors import DataError, NotFittedError, PriorError
 from ._validation import check_count, check_counts, check_sampling, choice_message
 from ._version import __version__
-from .backend.options import AUTO, check_options
+from .backend.samplers import AUTO, check_options
 from .design import Design, build_design
 from .design.gps import warn_if_too_coarse
 from .display import model_html, model_summary, model_text
@@ -318,7 +318,7 @@ class Model:
             ``prior`` holds the parameters (named as in the posterior); ``prior_predictive``
             holds simulated responses with the observed response's shape.
         """
-        from .backend.prior import prior_predictive
+        from .backend.prior_draws import prior_predictive
 
         check_count("draws", draws, minimum=1)
         return prior_predictive(self.backend, draws=draws, random_seed=random_seed)
@@ -355,7 +355,7 @@ class Model:
         """
         import arviz as az
 
-        from .backend.prior import prior_predictive, prior_variables
+        from .backend.prior_draws import prior_predictive, prior_variables
 
         check_count("draws", draws, minimum=1)
         built = self.backend

@@ -112,7 +112,7 @@ _OPTION_CHECKS: dict[str, Callable[[str, Any], None]] = {
 
 def check_approximation_options(options: Mapping[str, Any]) -> None:
     """Check the values of an approximation's options (their names are checked against
-    ``<METHOD>_OPTIONS`` by ``options.translate_options``).
+    ``<METHOD>_OPTIONS`` by ``samplers.translate_options``).
 
     Raises
     ------
@@ -289,7 +289,7 @@ def sample_vi(
     The optimiser is Adam at ``learning_rate``, lowered to a tenth and averaged over the
     second half of the steps (:class:`_Settling`). The model's intercept, and the common
     slopes a correlated block shares, are carried by a group term's or block's levels where
-    one can (``effects.intercept_carrier``; the caller builds the model so).
+    one can (``predictors.intercept_carrier``; the caller builds the model so).
 
     ``idata.attrs`` records the method, the steps, the batch size and ``pareto_k``;
     ``sample_stats`` holds each draw's log importance ratio.

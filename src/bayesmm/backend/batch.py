@@ -14,7 +14,6 @@ import arviz as az
 import numpy as np
 
 from .compiled import structure_key
-from .options import translate_options
 from .pymc import (
     AUTO,
     BuiltModel,
@@ -23,6 +22,7 @@ from .pymc import (
     log_likelihood_default,
     tidy,
 )
+from .samplers import translate_options
 
 __all__ = ["accelerator", "vector_key", "sample_many"]
 

@@ -51,7 +51,7 @@ class BuiltModel:
     #: integrated out, drawn from their conditional posterior (``backend.collapsed``).
     complete: Callable[[xr.Dataset, Any, bool], xr.Dataset] | None = None
     #: ``recentred()`` builds the same model with its intercept (and a block's shared
-    #: slopes) carried by a group term's or block's levels (``effects.intercept_carrier``),
+    #: slopes) carried by a group term's or block's levels (``predictors.intercept_carrier``),
     #: for ADVI and Pathfinder; ``None`` where none can, or this model is already built so.
     recentred: Callable[[], BuiltModel] | None = None
     #: ``summarised(sufficient_statistics, sampling, inference_method)``: the model of the

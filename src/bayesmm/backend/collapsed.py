@@ -41,7 +41,7 @@ from .._names import sigma_name
 from ..design import Design, GroupBlock, GroupTerm
 from ..priors import PriorSet
 from .blocks import block_covariance, block_summaries
-from .effects import Part, zero_mean_population
+from .predictors import Part, zero_mean_population
 from .variables import Containers, as_prior, random_variable, term_dims
 
 __all__ = [

@@ -17,7 +17,7 @@ import pytensor.tensor as pt
 from .._names import sigma_name
 from ..design import Design
 from ..priors import PriorSet
-from .effects import linear_predictor
+from .predictors import linear_predictor
 from .variables import Containers, as_prior, random_variable
 
 __all__ = ["imputed_columns", "missing_dim", "observed_dim"]

@@ -112,7 +112,7 @@ def nuts_settings(
     target_accept: float = 0.8,
     **nuts: Any,
 ) -> NutsSettings:
-    """The settings of a fit; the options are checked by ``options.translate_options``."""
+    """The settings of a fit; the options are checked by ``samplers.translate_options``."""
     target = float(target_accept)
     return NutsSettings(
         draws=int(draws),

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import logging
 import os
-import sys
 from typing import Any
 
 import arviz as az
@@ -27,19 +25,27 @@ from ..families import Family
 from ..links import Link, get_link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords, user_facing
-from .compiled import CompiledCache, shared_cache, structure_key
+from .compiled import CompiledCache
 from .convergence import check_fit
 from .distributions import likelihood_distribution
-from .effects import (
+from .imputation import imputed_columns
+from .jax_ops import cannot_translate
+from .likelihoods import Auxiliary, category_response, row_likelihood
+from .predictors import (
     CENTRED_MIN_ROWS_PER_LEVEL,
     intercept_carrier,
     linear_predictor,
     use_noncentered,
 )
-from .imputation import imputed_columns
-from .jax_ops import cannot_translate
-from .likelihoods import Auxiliary, category_response, row_likelihood
-from .options import APPROXIMATIONS, AUTO, SAMPLERS, require_method, sampler_arguments
+from .samplers import (
+    AUTO,
+    AUTO_JAX_MAX_ROWS,
+    SAMPLERS,
+    RunSettings,
+    choose_sampler,
+    require_method,
+    sampler_arguments,
+)
 from .sufficient import summed_for
 from .variables import (
     CATEGORY_DIM,
@@ -55,6 +61,8 @@ __all__ = [
     "SAMPLERS",
     "tidy",
     "choose_sampler",
+    "AUTO_JAX_MAX_ROWS",
+    "run_sampler",
     "default_chains",
     "log_likelihood_default",
     "OBS_DIM",
@@ -103,7 +111,7 @@ def build_model(
     centre_on_intercept : bool, default False
         Let a group intercept's levels, or a correlated block's, carry the intercept and the
         slopes the block shares (hierarchical centring, see
-        :func:`~bayesmm.backend.effects.intercept_carrier`), where one can.
+        :func:`~bayesmm.backend.predictors.intercept_carrier`), where one can.
 
     Returns
     -------
@@ -226,10 +234,6 @@ def _pymc_model(
 
 # --- sampling --------------------------------------------------------------------------------
 
-#: ``"auto"`` uses NumPyro for models of at most this many rows, nutpie above (see
-#: :func:`choose_sampler`).
-AUTO_JAX_MAX_ROWS = 5_000
-
 
 def _check_batch(design: Design, batch_size: int | None) -> None:
     """Minibatch ADVI takes a response whose rows are alike and no imputed values."""
@@ -247,31 +251,6 @@ def _check_batch(design: Design, batch_size: int | None) -> None:
             "batch_size (minibatch ADVI) reads a batch of rows, and the imputed values of "
             "mi() belong to all of them; fit this model without batch_size."
         )
-
-
-def _installed(method: str) -> bool:
-    return all(importlib.util.find_spec(p) is not None for p in SAMPLERS[method])
-
-
-def choose_sampler(n_obs: int, cache: CompiledCache | None = None) -> str:
-    """The sampler ``inference_method="auto"`` picks, for a model of ``n_obs`` rows.
-
-    - NumPyro (JAX), when installed, for up to :data:`AUTO_JAX_MAX_ROWS` rows: its compiled
-      sampler is kept on disk, so a later process that fits a model of the same structure
-      starts sampling almost at once, and a refit in the same process compiles nothing.
-    - nutpie otherwise, and always with a ``cache`` (which holds nutpie samplers): its
-      compile (about 5 seconds in every process) matters little once sampling dominates.
-      Above :data:`AUTO_JAX_MAX_ROWS` rows :func:`sample` turns on its low-rank mass matrix
-      adaptation.
-    - PyMC's own sampler when neither is installed.
-
-    ``benchmarks/suite.py`` measures the choice (``docs/performance.md``).
-    """
-    if cache is None and n_obs <= AUTO_JAX_MAX_ROWS and _installed("numpyro"):
-        return "numpyro"
-    if _installed("nutpie"):
-        return "nutpie"
-    return "pymc"
 
 
 def log_likelihood_default(given: bool | None, n_obs: int, draws: int, chains: int) -> bool:
@@ -309,95 +288,24 @@ def run_sampler(
     log_likelihood: bool = False,
     **kwargs: Any,
 ) -> az.InferenceData:
-    """Run one NUTS implementation on ``model``; the raw InferenceData it returns.
+    """Run the registered sampler ``inference_method`` on ``model`` (its record's ``run``,
+    :data:`~bayesmm.backend.samplers.SAMPLERS`); the raw InferenceData it returns.
 
     With a ``cache``, nutpie reuses the compiled sampler of an earlier model of the same
-    structure; the other samplers compile as usual. NumPyro computes the log-likelihood too
-    when asked (with the sampler's compiled functions); for the others :func:`sample` does.
+    structure; the other samplers compile as usual. NumPyro and nutpie compute the
+    log-likelihood too when asked (with the sampler's compiled functions); for the others
+    :func:`sample` does.
     """
-    if inference_method in APPROXIMATIONS:
-        from . import approximate as approximations
-
-        approximate = getattr(approximations, f"sample_{inference_method}")
-        settings: dict[str, Any] = {"draws": draws, "chains": chains, "random_seed": random_seed}
-        return approximate(model, progressbar=progressbar, **settings, **kwargs)
-    if inference_method == "numpyro":
-        from .jax import sample_numpyro
-
-        return sample_numpyro(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            log_likelihood=log_likelihood,
-            **kwargs,
-        )
-    if inference_method == "nutpie":
-        return _sample_nutpie(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            cache=cache if cache is not None else shared_cache(),
-            log_likelihood=log_likelihood,
-            **kwargs,
-        )
-    options: dict[str, Any] = {"cores": min(chains, os.cpu_count() or 1), **kwargs}
-    if inference_method == "pymc" and options["cores"] > 1 and "jax" in sys.modules:
-        # JAX runs threads of its own: forking this process after it started can deadlock.
-        options.setdefault("mp_ctx", "forkserver")
-    # The log-likelihood is computed afterwards, by `sample`, for every sampler alike.
-    options["idata_kwargs"] = {**kwargs.get("idata_kwargs", {}), "log_likelihood": False}
-    if inference_method != "pymc":
-        options["nuts_sampler"] = inference_method
-    return pm.sample(
+    settings = RunSettings(
         draws=draws,
         tune=tune,
         chains=chains,
         random_seed=random_seed,
         progressbar=progressbar,
-        model=model,
-        **options,
+        log_likelihood=log_likelihood,
+        cache=cache,
     )
-
-
-def _sample_nutpie(
-    model: pm.Model,
-    *,
-    draws: int,
-    tune: int,
-    chains: int,
-    random_seed: int | None,
-    progressbar: bool,
-    cache: CompiledCache,
-    log_likelihood: bool,
-    **kwargs: Any,
-) -> az.InferenceData:
-    """nutpie, with the compiled sampler (and log-likelihood) of ``cache``: a model of a
-    structure seen before compiles nothing."""
-    import nutpie
-
-    seed = None if random_seed is None else int(random_seed)
-    key = structure_key(model)
-    with cache.use(model, key) as compiled:
-        idata = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress_bar=progressbar,
-            **{"save_warmup": False, **kwargs},
-        )
-    if log_likelihood:
-        pointwise = cache.log_likelihood(model, idata["posterior"], key)
-        if pointwise is not None:
-            idata.add_groups(log_likelihood=pointwise)
-    return idata
+    return SAMPLERS[inference_method].run(model, settings, **kwargs)
 
 
 def sample(
@@ -460,7 +368,8 @@ def sample(
     }
     arguments = sampler_arguments(inference_method, options, asked)
     reads_rows = summed is None or arguments.get("batch_size") is not None
-    if inference_method in ("vi", "pathfinder") and built.recentred is not None and reads_rows:
+    recentres = SAMPLERS[inference_method].recentres
+    if recentres and built.recentred is not None and reads_rows:
         # The same posterior without the ridge of the intercept and the effects that
         # stochastic gradients, and L-BFGS, crawl along (a million-row bernoulli: ADVI 12 SDs
         # off without); the group term is reported under its own name. Not for Laplace,
@@ -472,17 +381,18 @@ def sample(
     try:
         idata = run_sampler(model, inference_method, **arguments)
     except (ValueError, NotImplementedError) as err:
-        if inference_method not in ("numpyro", "blackjax") or not cannot_translate(err):
+        record = SAMPLERS[inference_method]
+        if not record.jax or not cannot_translate(err):
             raise
         if not automatic:
             raise BackendError(
-                f"{_JAX_NAMES[inference_method]} cannot sample this model: JAX cannot compute "
+                f"{record.label} cannot sample this model: JAX cannot compute "
                 f"its log density or gradient ({type(err).__name__}: {err}). Use "
                 "inference_method='nutpie' or 'pymc'."
             ) from None
         # e.g. the gradient of the incomplete beta function in its shape parameters, which
         # the truncated negative binomial of hurdle_negativebinomial needs.
-        inference_method = "nutpie" if _installed("nutpie") else "pymc"
+        inference_method = "nutpie" if SAMPLERS["nutpie"].installed() else "pymc"
         _log.info(
             "JAX cannot differentiate this model (%s); sampling with %s.", err, inference_method
         )
@@ -518,7 +428,8 @@ def tidy(
         )
         idata.add_groups(observed_data=observed)
     idata.posterior = user_facing(built, idata["posterior"])  # type: ignore[attr-defined]
-    if inference_method not in APPROXIMATIONS:  # each approximation checks its k-hat
+    record = SAMPLERS.get(inference_method)
+    if record is None or not record.approximation:  # each approximation checks its k-hat
         check_fit(idata, inference_method)
     return idata
 
@@ -548,13 +459,10 @@ def _set_constant_data(idata: az.InferenceData, model: pm.Model) -> None:
     idata.add_groups(constant_data=group)
 
 
-_JAX_NAMES = {"numpyro": "NumPyro", "blackjax": "blackjax"}  # the routes through JAX
-
-
 def __getattr__(name: str) -> Any:
-    # ``prior_predictive`` moved to ``backend.prior``; this import path keeps working.
+    # ``prior_predictive`` moved to ``backend.prior_draws``; this import path keeps working.
     if name == "prior_predictive":
-        from .prior import prior_predictive
+        from .prior_draws import prior_predictive
 
         return prior_predictive
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,9 +39,9 @@ from ..links import Link
 from ..priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out, population
-from .effects import LinearParts, linear_parts, on_rows, use_noncentered
 from .likelihoods import Auxiliary
-from .options import APPROXIMATIONS
+from .predictors import LinearParts, linear_parts, on_rows, use_noncentered
+from .samplers import SAMPLERS
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
 __all__ = [
@@ -376,7 +376,9 @@ def summed_for(
     """
     if choice is not None and not isinstance(choice, bool):
         raise DataError(f"sufficient_statistics must be True, False or None; got {choice!r}.")
-    timed = None if inference_method in APPROXIMATIONS else sampling  # the estimate is NUTS'
+    record = SAMPLERS.get(inference_method)
+    approximate = record is not None and record.approximation
+    timed = None if approximate else sampling  # the estimate is NUTS'
     if choice is False:
         _announce(design.n_obs, timed, "sufficient_statistics=False")
         return None
