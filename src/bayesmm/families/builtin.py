@@ -530,9 +530,20 @@ def _with_categories() -> list[Family]:
 
 #: The order of the registry (and of the docs' family table).
 _ORDER = (
-    "gaussian", "bernoulli", "binomial", "poisson", "negativebinomial", "gamma", "beta", "t",
-    "wald", "lognormal", "exponential", "weibull", "laplace",
-)  # fmt: skip
+    "gaussian",
+    "bernoulli",
+    "binomial",
+    "poisson",
+    "negativebinomial",
+    "gamma",
+    "beta",
+    "t",
+    "wald",
+    "lognormal",
+    "exponential",
+    "weibull",
+    "laplace",
+)
 
 
 def _records() -> list[Family]:
