@@ -7,6 +7,8 @@ Used by ``tests/test_architecture.py``; run it as a script to print what it find
 from __future__ import annotations
 
 import ast
+import re
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,45 +158,56 @@ def private_imports(known: dict[str, Path] | None = None) -> list[str]:
     return found
 
 
-def _code_lines(node: ast.AST, source_lines: list[str]) -> int:
-    """Lines of code of a function's body: docstrings, comments and blank lines left out."""
-    body = list(getattr(node, "body", []))
+def _docstring_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines of a function's own docstring (0 when it has none)."""
+    first = node.body[0] if node.body else None
     if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
     ):
-        body = body[1:]
-    if not body:
-        return 0
-    docstrings: set[int] = set()
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and inner.body:
-            first = inner.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                docstrings |= set(range(first.lineno, (first.end_lineno or first.lineno) + 1))
-    start, stop = body[0].lineno, body[-1].end_lineno or body[-1].lineno
-    count = 0
-    for number in range(start, stop + 1):
-        text = source_lines[number - 1].strip()
-        if text and not text.startswith("#") and number not in docstrings:
-            count += 1
-    return count
+        return (first.end_lineno or first.lineno) - first.lineno + 1
+    return 0
+
+
+def function_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """A function's length from its ``def`` to its last line, its docstring left out.
+
+    Comments, blank lines and nested functions count: they are read with the function.
+    Decorators do not (``node.lineno`` is the ``def``'s line).
+    """
+    return (node.end_lineno or node.lineno) - node.lineno + 1 - _docstring_lines(node)
 
 
 def long_functions(limit: int, known: dict[str, Path] | None = None) -> list[str]:
-    """``module.function: N lines`` for each function whose body has over ``limit`` lines."""
+    """``module.function: N lines`` for each function of over ``limit`` lines
+    (``function_lines``)."""
     known = modules() if known is None else known
     found = []
     for name, path in known.items():
-        source = path.read_text()
-        lines = source.splitlines()
-        for node in ast.walk(ast.parse(source)):
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                n = _code_lines(node, lines)
+                n = function_lines(node)
                 if n > limit:
                     found.append(f"{name}.{node.name}: {n} lines")
+    return found
+
+
+#: The formatter's skip comment, however it is spaced.
+FORMAT_SKIP = re.compile(r"\bfmt:\s*skip\b")
+
+
+def format_skips(paths: list[Path]) -> list[str]:
+    """``path:line`` for each ``# fmt: skip`` comment (read as comments by ``tokenize``, so
+    a string that spells it is not one)."""
+    found = []
+    for path in paths:
+        with path.open("rb") as handle:
+            for token in tokenize.tokenize(handle.readline):
+                if token.type != tokenize.COMMENT:
+                    continue
+                if FORMAT_SKIP.search(token.string):
+                    found.append(f"{path}:{token.start[0]}")
     return found
 
 

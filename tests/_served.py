@@ -39,8 +39,9 @@ def assert_served_without_pymc(
     new = pd.DataFrame(rows).astype({c: float for c in floats})
     expected = tmp_path / "expected.npy"
     np.save(expected, fitted.draws(new, random_seed=2))
-    code = _CODE.format(rows=json.dumps(rows), floats=list(floats), path=str(path),
-                        expected=str(expected))  # fmt: skip
+    code = _CODE.format(
+        rows=json.dumps(rows), floats=list(floats), path=str(path), expected=str(expected)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "[]"

@@ -21,6 +21,8 @@ from _codegraph import (
     category_reads,
     category_reads_outside_families,
     cycles,
+    format_skips,
+    function_lines,
     imports,
     internal_edges,
     long_functions,
@@ -94,11 +96,63 @@ def test_interpret_and_serve_read_typed_column_summaries_not_json():
     assert offenders == []
 
 
+#: Functions of ``backend`` over 80 lines, left for the backend's restructuring (its own
+#: change) to split; every other function must stay within the limit.
+LONG_BACKEND_FUNCTIONS = {
+    "bayesmm.backend.pymc._pymc_model",
+    "bayesmm.backend.pymc.sample",
+}
+
+#: Backend modules that still hold a formatter's skip comment, left to its restructuring.
+FORMAT_SKIP_BACKEND = {"distributions.py", "pymc.py", "sufficient.py"}
+
+
 def test_modules_and_functions_are_small():
-    """A module over 600 lines or a function over 80 lines of code is asking to be split
-    (docstrings, comments and blank lines not counted in functions)."""
+    """A module over 600 lines or a function over 80 lines (from its ``def`` to its end,
+    docstring left out; comments count) is asking to be split."""
     assert long_modules(600) == []
-    assert long_functions(80) == []
+    found = {line.split(":")[0] for line in long_functions(80)}
+    assert found - LONG_BACKEND_FUNCTIONS == set()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # Its code is glue of a few lines per method; most of its lines are the numpydoc of
+        # the public constructor, fit, save and predict, which no move shortens.
+        pytest.param(
+            "model.py", marks=pytest.mark.xfail(strict=True, reason="docstrings of the facade")
+        ),
+        "fitted.py",
+    ],
+)
+def test_the_facade_and_the_fitted_model_leave_room_to_grow(name):
+    """``model.py`` and ``fitted.py`` hold the two public classes and the glue between
+    stages: their helpers live in the stages' packages, so each stays at 450 lines or
+    fewer."""
+    assert len((SRC / name).read_text().splitlines()) <= 450
+
+
+def test_the_function_length_counts_comments_but_not_docstrings():
+    source = '@decorator\ndef f():\n    """Doc.\n\n    More.\n    """\n    # why\n\n    return 1\n'
+    node = ast.parse(source).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    assert function_lines(node) == 4
+
+
+def test_no_code_is_squeezed_past_the_formatter():
+    """No ``# fmt: skip``: a line too long for the formatter is split along a meaningful
+    line, never kept on one line (comments read with ``tokenize``)."""
+    paths = sorted(SRC.rglob("*.py")) + sorted(ROOT.joinpath("tests").rglob("*.py"))
+    found = format_skips(paths)
+    left = [f for f in found if not any(f"backend/{name}:" in f for name in FORMAT_SKIP_BACKEND)]
+    assert left == []
+
+
+def test_the_format_skip_check_reads_comments_not_strings(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text('x = "# fmt: skip"\ny = (1,\n 2)  # fmt:skip\n')
+    assert format_skips([path]) == [f"{path}:3"]
 
 
 def test_the_package_has_few_top_level_modules():
@@ -110,29 +164,89 @@ def test_the_package_has_few_top_level_modules():
 #: subpackages, so that code written against them keeps working).
 PUBLIC_PATHS = {
     "bayesmm": ["Model", "Formula", "Prior", "Family", "Likelihood", "Link", "load", "load_data"],
-    "bayesmm.families": ["Family", "Likelihood", "Categories", "ResponseStats", "FAMILIES",
-                         "get_family", "register_family", "family_table"],
-    "bayesmm.priors": ["Prior", "PriorSet", "TermPrior", "ResponseStats", "default_priors",
-                       "merge_priors", "format_value"],
-    "bayesmm.design": ["Design", "DesignState", "NewDesign", "NewGroup", "Response",
-                       "CommonTerm", "GroupTerm", "GroupBlock", "build_design", "design_to_dict",
-                       "design_from_dict", "threshold_labels"],
-    "bayesmm.predict": ["KINDS", "POLICIES", "GroupDraws", "PosteriorDraws", "resolve_policy",
-                        "extract_draws", "linear_predictor", "response_params", "family_params",
-                        "response_draws", "point_estimate", "interval", "density", "quantiles"],
-    "bayesmm.io": ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "read_header",
-                   "save"],
-    "bayesmm.spec": ["ModelSpec", "SPEC_ENTRIES", "data_fingerprint", "prior_to_json",
-                     "prior_from_json", "term_priors_to_json", "build_spec", "family_entries",
-                     "family_from_spec"],
-    "bayesmm.backend.pymc": ["BuiltModel", "build_model", "sample", "prior_predictive",
-                             "SAMPLERS", "OBS_DIM", "CENTRED_MIN_ROWS_PER_LEVEL",
-                             "use_noncentered"],
+    "bayesmm.families": [
+        "Family",
+        "Likelihood",
+        "Categories",
+        "ResponseStats",
+        "FAMILIES",
+        "get_family",
+        "register_family",
+        "family_table",
+    ],
+    "bayesmm.priors": [
+        "Prior",
+        "PriorSet",
+        "TermPrior",
+        "ResponseStats",
+        "default_priors",
+        "merge_priors",
+        "format_value",
+    ],
+    "bayesmm.design": [
+        "Design",
+        "DesignState",
+        "NewDesign",
+        "NewGroup",
+        "Response",
+        "CommonTerm",
+        "GroupTerm",
+        "GroupBlock",
+        "build_design",
+        "design_to_dict",
+        "design_from_dict",
+        "threshold_labels",
+    ],
+    "bayesmm.predict": [
+        "KINDS",
+        "POLICIES",
+        "GroupDraws",
+        "PosteriorDraws",
+        "resolve_policy",
+        "extract_draws",
+        "linear_predictor",
+        "response_params",
+        "family_params",
+        "response_draws",
+        "point_estimate",
+        "interval",
+        "density",
+        "quantiles",
+    ],
+    "bayesmm.io": [
+        "FORMAT_NAME",
+        "FORMAT_VERSION",
+        "ModelFileError",
+        "load",
+        "read_header",
+        "save",
+    ],
+    "bayesmm.spec": [
+        "ModelSpec",
+        "SPEC_ENTRIES",
+        "data_fingerprint",
+        "prior_to_json",
+        "prior_from_json",
+        "term_priors_to_json",
+        "build_spec",
+        "family_entries",
+        "family_from_spec",
+    ],
+    "bayesmm.backend.pymc": [
+        "BuiltModel",
+        "build_model",
+        "sample",
+        "prior_predictive",
+        "SAMPLERS",
+        "OBS_DIM",
+        "CENTRED_MIN_ROWS_PER_LEVEL",
+        "use_noncentered",
+    ],
     "bayesmm.backend.compiled": ["CompiledCache", "structure_key"],
     "bayesmm.fitted": ["FittedModel"],
     "bayesmm.links": ["Link", "LINKS", "get_link", "NUMPY_OPS"],
     "bayesmm.formula": ["Formula", "parse_formula", "BarBlock", "bar_blocks"],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC_PATHS))

@@ -151,11 +151,13 @@ def test_the_log_density_is_the_exact_marginal_likelihood(frame, formula, option
 def _completed(built, one, draws=4_000):
     posterior = xr.Dataset(
         {
-            name: (("chain", "draw", *[f"d{i}" for i in range(np.ndim(value))]),
-                   np.broadcast_to(value, (1, draws, *np.shape(value))))
+            name: (
+                ("chain", "draw", *[f"d{i}" for i in range(np.ndim(value))]),
+                np.broadcast_to(value, (1, draws, *np.shape(value))),
+            )
             for name, value in one.items()
         }
-    )  # fmt: skip
+    )
     return built.complete(posterior, 6, False)
 
 
@@ -234,14 +236,64 @@ def _normal(name, mu, sigma, dims=None):
         ("y ~ x + (1|g) + (1|o)", {}, "g"),  # two factors: the one with more levels
         ("y ~ x + (1|o) + (x|g)", {}, "g"),
         ("y ~ x + (x + o|g) + (1|h)", {}, "h"),  # g has three columns: h
-        ("y ~ x + (1|g) + (1|h)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, "h"),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}}, None),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("StudentT", nu=3, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, None),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=[1.0])))}}, None),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", dist=_normal, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))}}, None),
-        ("y ~ x + (1|g)", {"priors": {"1|g": bmm.Prior("Normal", mu=0, sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=1)))}}, "g"),
+        (
+            "y ~ x + (1|g) + (1|h)",
+            {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}},
+            "h",
+        ),
+        (
+            "y ~ x + (1|g)",
+            {"priors": {"1|g": bmm.Prior("Normal", mu=1, sigma=bmm.Prior("HalfNormal", sigma=2))}},
+            None,
+        ),
+        (
+            "y ~ x + (1|g)",
+            {
+                "priors": {
+                    "1|g": bmm.Prior("StudentT", nu=3, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2))
+                }
+            },
+            None,
+        ),
+        (
+            "y ~ x + (1|g)",
+            {
+                "priors": {
+                    "1|g": bmm.Prior(
+                        "Normal",
+                        mu=0,
+                        sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=[1.0])),
+                    )
+                }
+            },
+            None,
+        ),
+        (
+            "y ~ x + (1|g)",
+            {
+                "priors": {
+                    "1|g": bmm.Prior(
+                        "Normal", dist=_normal, mu=0, sigma=bmm.Prior("HalfNormal", sigma=2)
+                    )
+                }
+            },
+            None,
+        ),
+        (
+            "y ~ x + (1|g)",
+            {
+                "priors": {
+                    "1|g": bmm.Prior(
+                        "Normal",
+                        mu=0,
+                        sigma=bmm.Prior("HalfNormal", sigma=bmm.Prior("HalfNormal", sigma=1)),
+                    )
+                }
+            },
+            "g",
+        ),
     ],
-)  # fmt: skip
+)
 def test_one_factor_of_at_most_two_columns_with_a_population_is_integrated_out(
     frame, formula, options, factor
 ):

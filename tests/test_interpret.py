@@ -51,9 +51,7 @@ def test_predictions_on_a_grid_are_the_posterior_of_the_linear_predictor(sleep):
     table, draws = interpret.predictions(
         fitted, {"Days": [0, 4.5], "Subject": ["308", "372"]}, prob=0.8, return_draws=True
     )
-    assert list(table.columns) == [
-        "Days", "Subject", "group_effects", "estimate", "lower", "upper"
-    ]  # fmt: skip
+    assert list(table.columns) == ["Days", "Subject", "group_effects", "estimate", "lower", "upper"]
     for i, row in table.iterrows():
         expected = _by_hand(fitted, row["Days"], row["Subject"])
         np.testing.assert_allclose(draws[:, i], expected, rtol=1e-12)
@@ -172,21 +170,51 @@ def test_hypotheses_give_the_share_of_draws(sleep):
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda f: interpret.predictions(f, "Dayz"), r"conditional names 'Dayz', which is not a predictor.*Did you mean 'Days'"),
-        (lambda f: interpret.slopes(f, "Subject"), r"wrt must be the name of a numeric predictor; got 'Subject', which is categorical"),
-        (lambda f: interpret.slopes(f, "Weeks"), r"wrt must be the name of a numeric predictor of the model, one of \['Days', 'Subject'\]; got 'Weeks'"),
-        (lambda f: interpret.comparisons(f, {"Days": "pairwise"}), r"contrast\['Days'\] is 'pairwise', but 'Days' is numeric: give two or more values"),
-        (lambda f: interpret.comparisons(f, "Days", comparison="quotient"), r"comparison must be one of"),
-        (lambda f: interpret.predictions(f, target="nu"), r"target must be one of \['mean', 'mu', 'sigma'\]; got 'nu'"),
+        (
+            lambda f: interpret.predictions(f, "Dayz"),
+            r"conditional names 'Dayz', which is not a predictor.*Did you mean 'Days'",
+        ),
+        (
+            lambda f: interpret.slopes(f, "Subject"),
+            r"wrt must be the name of a numeric predictor; got 'Subject', which is categorical",
+        ),
+        (
+            lambda f: interpret.slopes(f, "Weeks"),
+            r"wrt must be the name of a numeric predictor of the model, one of \['Days', 'Subject'\]; got 'Weeks'",
+        ),
+        (
+            lambda f: interpret.comparisons(f, {"Days": "pairwise"}),
+            r"contrast\['Days'\] is 'pairwise', but 'Days' is numeric: give two or more values",
+        ),
+        (
+            lambda f: interpret.comparisons(f, "Days", comparison="quotient"),
+            r"comparison must be one of",
+        ),
+        (
+            lambda f: interpret.predictions(f, target="nu"),
+            r"target must be one of \['mean', 'mu', 'sigma'\]; got 'nu'",
+        ),
         (lambda f: interpret.hypothesis(f, "Days >> 5"), r"'Days >> 5'|is not an expression"),
         (lambda f: interpret.hypothesis(f, "Days"), r"must compare two expressions with one of"),
-        (lambda f: interpret.hypothesis(f, "__import__('os') > 0"), r"is not allowed; expressions may use names"),
-        (lambda f: interpret.hypothesis(f, "Dais > 5"), r"names 'Dais', which is not a variable of the posterior.*Did you mean 'Days'"),
-        (lambda f: interpret.predictions(f, "Days", average_by=True), r"give conditional .* or average_by .* not both"),
+        (
+            lambda f: interpret.hypothesis(f, "__import__('os') > 0"),
+            r"is not allowed; expressions may use names",
+        ),
+        (
+            lambda f: interpret.hypothesis(f, "Dais > 5"),
+            r"names 'Dais', which is not a variable of the posterior.*Did you mean 'Days'",
+        ),
+        (
+            lambda f: interpret.predictions(f, "Days", average_by=True),
+            r"give conditional .* or average_by .* not both",
+        ),
         (lambda f: interpret.predictions(f, average_by="Weeks"), r"average_by names \['Weeks'\]"),
-        (lambda f: interpret.plot_group_effects(f, "1|Subjekt"), r"term must be a group term of the model"),
+        (
+            lambda f: interpret.plot_group_effects(f, "1|Subjekt"),
+            r"term must be a group term of the model",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_the_argument(sleep, call, match):
     with pytest.raises(bmm.DataError, match=match):
         call(sleep[1])

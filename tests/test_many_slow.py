@@ -82,13 +82,11 @@ def test_grid_search_runs_on_dask_with_the_results_of_this_process():
     data = _data(11, groups=6, per_group=10)
     X, y = data[["x", "g"]], data["y"]
     search = GridSearchCV(
-        BayesianRegressor(
-            draws=100, tune=100, chains=2, random_seed=1, inference_method="numpyro"
-        ),
+        BayesianRegressor(draws=100, tune=100, chains=2, random_seed=1, inference_method="numpyro"),
         {"formula": ["~ x + (1|g)", "~ 1 + (1|g)"]},
         cv=KFold(3, shuffle=True, random_state=0),
         n_jobs=2,
-    )  # fmt: skip
+    )
     here = search.fit(X, y).cv_results_["mean_test_score"]
     with (
         distributed.LocalCluster(

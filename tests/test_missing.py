@@ -12,8 +12,15 @@ from _recovery import interval_misses
 from _served import assert_served_without_pymc
 
 FORMULA = bmm.Formula("y ~ mi(x) + z", "x ~ z")
-TRUTH = {"Intercept": 1.0, "mi(x)": 0.7, "z": 0.3, "sigma": 0.5,
-         "x_Intercept": 0.5, "x_z": 0.8, "x_sigma": 0.3}  # fmt: skip
+TRUTH = {
+    "Intercept": 1.0,
+    "mi(x)": 0.7,
+    "z": 0.3,
+    "sigma": 0.5,
+    "x_Intercept": 0.5,
+    "x_z": 0.8,
+    "x_sigma": 0.3,
+}
 
 
 def _simulate(n: int, seed: int, share: float = 0.3) -> tuple[pd.DataFrame, np.ndarray]:
@@ -63,9 +70,16 @@ def test_the_model_density_is_both_regressions(data):
     pymc_model = model.backend.model
     missing = data["x"].isna().to_numpy()
     x_missing = np.linspace(-1, 1, missing.sum())
-    point = {"Intercept": 0.9, "mi(x)": 0.6, "z": 0.2, "sigma_log__": np.log(0.7),
-             "x_Intercept": 0.4, "x_z": 0.9, "x_sigma_log__": np.log(0.5),
-             "x_missing": x_missing}  # fmt: skip
+    point = {
+        "Intercept": 0.9,
+        "mi(x)": 0.6,
+        "z": 0.2,
+        "sigma_log__": np.log(0.7),
+        "x_Intercept": 0.4,
+        "x_z": 0.9,
+        "x_sigma_log__": np.log(0.5),
+        "x_missing": x_missing,
+    }
     start = pymc_model.initial_point()
     start.update({k: np.asarray(v) for k, v in point.items()})
     observed = pymc_model.compile_logp(vars=pymc_model.observed_RVs)(start)
@@ -147,12 +161,18 @@ def test_imputation_recovers_the_slope_more_precisely_than_complete_cases():
     ("formula", "error", "match"),
     [
         (bmm.Formula("y ~ mi(x) + z", "x ~ x + z"), bmm.FormulaError, r"uses 'x' itself"),
-        (bmm.Formula("y ~ mi(x)", "x ~ z", "sigma ~ mi(x)"), bmm.FormulaError,
-         r"mi\(\) is for the main formula"),
-        (bmm.Formula("y ~ mi(x) + np.log(x ** 2)", "x ~ z"), bmm.DataError,
-         r"'np.log\(x \*\* 2\)' uses a column with missing values \('x'\)"),
+        (
+            bmm.Formula("y ~ mi(x)", "x ~ z", "sigma ~ mi(x)"),
+            bmm.FormulaError,
+            r"mi\(\) is for the main formula",
+        ),
+        (
+            bmm.Formula("y ~ mi(x) + np.log(x ** 2)", "x ~ z"),
+            bmm.DataError,
+            r"'np.log\(x \*\* 2\)' uses a column with missing values \('x'\)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_misplaced_imputation_is_named(data, formula, error, match):
     with pytest.raises(error, match=match):
         bmm.Model(formula, data)

@@ -60,18 +60,31 @@ def test_numpy_log_likelihood_matches_pymcs(data, stub_sampler):
 @pytest.mark.parametrize(
     ("frame", "formula", "error", "match"),
     [
-        (lambda d: d.assign(x=d["x"] + 0.5), "y ~ mo(x)", bmm.DataError, r"whole numbers.*fractions"),
-        (lambda d: d.assign(income=d["income"].astype(str)), "y ~ mo(income)", bmm.DataError,
-         r"mo\(income\) needs an ordered factor or whole numbers.*ordered pandas Categorical"),
-        (lambda d: d.assign(income=d["income"].cat.as_unordered()), "y ~ mo(income)",
-         bmm.DataError, r"Categorical without an order"),
+        (
+            lambda d: d.assign(x=d["x"] + 0.5),
+            "y ~ mo(x)",
+            bmm.DataError,
+            r"whole numbers.*fractions",
+        ),
+        (
+            lambda d: d.assign(income=d["income"].astype(str)),
+            "y ~ mo(income)",
+            bmm.DataError,
+            r"mo\(income\) needs an ordered factor or whole numbers.*ordered pandas Categorical",
+        ),
+        (
+            lambda d: d.assign(income=d["income"].cat.as_unordered()),
+            "y ~ mo(income)",
+            bmm.DataError,
+            r"Categorical without an order",
+        ),
         (lambda d: d.assign(x=d["x"] > 2), "y ~ mo(x)", bmm.DataError, r"holds bool values"),
         (lambda d: d.assign(x=1), "y ~ mo(x)", bmm.DataError, r"at least two distinct values"),
         (lambda d: d, "y ~ mo(x):z", bmm.FormulaError, r"interacts a monotonic effect"),
         (lambda d: d, "y ~ z + (mo(x)|income)", bmm.FormulaError, r"common terms only"),
         (lambda d: d, "y ~ np.exp(mo(x))", bmm.FormulaError, r"not a monotonic effect of one"),
     ],
-)  # fmt: skip
+)
 def test_bad_monotonic_terms_are_named(data, frame, formula, error, match):
     with pytest.raises(error, match=match):
         bmm.Model(formula, frame(data))

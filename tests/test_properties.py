@@ -94,8 +94,23 @@ def frames(draw):
     return frame
 
 
-TERMS = ["x", "z", "g", "x:g", "x*z", "(1|g)", "(x|g)", "(1 + x || g)", "C(z)", "np.log(x)",
-         "scale(x)", "0", "1", "offset(x)", "bs(x, df=3)"]  # fmt: skip
+TERMS = [
+    "x",
+    "z",
+    "g",
+    "x:g",
+    "x*z",
+    "(1|g)",
+    "(x|g)",
+    "(1 + x || g)",
+    "C(z)",
+    "np.log(x)",
+    "scale(x)",
+    "0",
+    "1",
+    "offset(x)",
+    "bs(x, df=3)",
+]
 RESPONSES = ["y", "x", "p(y, x)", "censored(y, z)", "y['a']", "c(y, x)", "log(y)"]
 
 

@@ -461,9 +461,18 @@ def test_the_command_line_help():
     )
     assert out.returncode == 0
     for option in (
-        "MODEL_FILE", "--host", "--port", "--max-batch", "--max-body-bytes", "demo", "--workers",
-        "--compute-processes", "--max-queue", "--graceful-seconds", "--trusted",
-    ):  # fmt: skip
+        "MODEL_FILE",
+        "--host",
+        "--port",
+        "--max-batch",
+        "--max-body-bytes",
+        "demo",
+        "--workers",
+        "--compute-processes",
+        "--max-queue",
+        "--graceful-seconds",
+        "--trusted",
+    ):
         assert option in out.stdout
     out = subprocess.run([sys.executable, "-m", "bayesmm"], capture_output=True, text=True)
     assert out.returncode == 2 and "COMMAND" in out.stderr

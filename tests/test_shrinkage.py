@@ -58,8 +58,16 @@ def test_a_tuple_of_terms_shrinks_those_alone(data):
 
 def test_horseshoe_slopes_are_z_tau_and_the_regularised_local_scale(data):
     model = bmm.Model(FORMULA, data, priors={"common": bmm.Prior("Horseshoe", scale_slab=1.5)})
-    names = ["x0", "x5", "hs_local", "hs_global", "hs_global_raw", "hs_slab", "shrinkage_z",
-             "sigma"]  # fmt: skip
+    names = [
+        "x0",
+        "x5",
+        "hs_local",
+        "hs_global",
+        "hs_global_raw",
+        "hs_slab",
+        "shrinkage_z",
+        "sigma",
+    ]
     d = _prior_draws(model, names)
     c2 = 1.5**2 * d["hs_slab"]
     lam, tau = d["hs_local"], d["hs_global"]
@@ -85,8 +93,9 @@ def test_par_ratio_sets_the_global_scale_and_autoscale_can_be_off(data):
 
 def test_r2d2_slopes_split_the_explained_variance(data):
     model = bmm.Model(FORMULA, data, priors={"common": bmm.Prior("R2D2", mean_R2=0.4)})
-    d = _prior_draws(model, ["x0", "x7", "R2D2_R2", "R2D2_tau2", "R2D2_phi", "shrinkage_z",
-                             "sigma"])  # fmt: skip
+    d = _prior_draws(
+        model, ["x0", "x7", "R2D2_R2", "R2D2_tau2", "R2D2_phi", "shrinkage_z", "sigma"]
+    )
     np.testing.assert_allclose(d["R2D2_tau2"], d["R2D2_R2"] / (1 - d["R2D2_R2"]))
     np.testing.assert_allclose(d["R2D2_phi"].sum(axis=1), 1.0)
     scale = np.sqrt(d["R2D2_phi"] * d["R2D2_tau2"][:, None]) * d["sigma"][:, None]
@@ -184,14 +193,20 @@ def test_sparse_slopes_are_recovered_and_the_zeros_shrunk(name):
 
 def test_common_leaves_monotonic_and_smooth_terms_at_their_defaults():
     rng = np.random.default_rng(2)
-    frame = pd.DataFrame({"k": rng.integers(0, 4, 60), "z": rng.normal(size=60),
-                          "w": rng.uniform(size=60)})  # fmt: skip
+    frame = pd.DataFrame(
+        {"k": rng.integers(0, 4, 60), "z": rng.normal(size=60), "w": rng.uniform(size=60)}
+    )
     frame["y"] = frame["k"] + frame["z"] + rng.normal(size=60)
     model = bmm.Model("y ~ mo(k) + z + s(w, k=5)", frame, priors={"common": bmm.Prior("Horseshoe")})
     kinds = {t.name: t.prior.name for t in model.priors.terms}
-    assert kinds == {"Intercept": "Normal", "mo(k)": "Normal", "z": "Horseshoe",
-                     "s(w, k=5)": "Normal", "s(w, k=5)_sigma": "HalfStudentT",
-                     "sigma": "HalfStudentT"}  # fmt: skip
+    assert kinds == {
+        "Intercept": "Normal",
+        "mo(k)": "Normal",
+        "z": "Horseshoe",
+        "s(w, k=5)": "Normal",
+        "s(w, k=5)_sigma": "HalfStudentT",
+        "sigma": "HalfStudentT",
+    }
     assert "hs_global" in model.backend.model.named_vars
     assert bmm.Prior("Horseshoe", par_ratio=None).with_defaults()["par_ratio"] is None
 

@@ -142,8 +142,12 @@ def clicks():
 
 @pytest.mark.parametrize(
     ("formula", "link"),
-    [("y ~ x + t + (1|g)", "logit"), ("y ~ x + (x|g)", "probit"), ("y ~ t + (1|g) + offset(x)", "logit")],
-)  # fmt: skip
+    [
+        ("y ~ x + t + (1|g)", "logit"),
+        ("y ~ x + (x|g)", "probit"),
+        ("y ~ t + (1|g) + offset(x)", "logit"),
+    ],
+)
 def test_counted_rows_have_the_posterior_of_the_bernoulli_rows(clicks, formula, link):
     model = bmm.Model(formula, clicks, family="bernoulli", link=link)
     first, inverse = sufficient.identical_rows(model.design)

@@ -81,8 +81,12 @@ def test_log_mass_of_counts_includes_both_bounds():
     got = log_mass("poisson", values, np.array([2.0]), np.array([4.0]))
     assert got == pytest.approx(np.log(stats.poisson.pmf([2, 3, 4], 3.0).sum()))
     # Far in the upper tail, where 1 - CDF has no precision left.
-    got = log_mass("gaussian", {"mu": np.array([0.0]), "sigma": np.array([1.0])},
-                   np.array([12.0]), np.array([np.inf]))  # fmt: skip
+    got = log_mass(
+        "gaussian",
+        {"mu": np.array([0.0]), "sigma": np.array([1.0])},
+        np.array([12.0]),
+        np.array([np.inf]),
+    )
     assert got == pytest.approx(stats.norm.logsf(12.0), rel=1e-9)
 
 

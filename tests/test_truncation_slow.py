@@ -38,8 +38,12 @@ def _agrees_at_the_mode(model, mle):
 
 
 def _mle(negative_log_likelihood, start):
-    result = optimize.minimize(negative_log_likelihood, start, method="Nelder-Mead",
-                               options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20_000})  # fmt: skip
+    result = optimize.minimize(
+        negative_log_likelihood,
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20_000},
+    )
     assert result.success, result.message
     return result.x
 

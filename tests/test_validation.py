@@ -56,15 +56,21 @@ def test_text_in_a_numeric_column_at_prediction_is_named(data, stub_sampler):
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"target_accept": 1.5}, r"target_accept must be a number strictly between 0 and 1 .*got 1.5"),
+        (
+            {"target_accept": 1.5},
+            r"target_accept must be a number strictly between 0 and 1 .*got 1.5",
+        ),
         ({"target_accept": "high"}, r"target_accept must be a number strictly between 0 and 1"),
-        ({"random_seed": "abc"}, r"random_seed must be a non-negative integer or None; got str 'abc'"),
+        (
+            {"random_seed": "abc"},
+            r"random_seed must be a non-negative integer or None; got str 'abc'",
+        ),
         ({"random_seed": -1}, r"random_seed must be a non-negative integer or None; got int -1"),
         ({"max_tree_depth": 0}, r"max_tree_depth must be an integer >= 1; got 0"),
         ({"cores": 1.5}, r"cores must be an integer >= 1; got 1.5"),
         ({"draws": "many"}, r"draws must be an integer >= 1; got 'many'"),
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("method", ["auto", "numpyro", "nutpie", "pymc"])
 def test_sampler_options_are_checked_on_every_route(data, options, match, method):
     model = bmm.Model("y ~ x + (1|g)", data)
@@ -93,8 +99,9 @@ def test_fit_many_checks_sampler_options_before_any_fit(data):
 
 
 @pytest.mark.parametrize(
-    ("method", "name"), [("numpyro", "max_tree_depth"), ("nutpie", "maxdepth"), ("pymc", "max_treedepth")]
-)  # fmt: skip
+    ("method", "name"),
+    [("numpyro", "max_tree_depth"), ("nutpie", "maxdepth"), ("pymc", "max_treedepth")],
+)
 def test_the_common_options_are_translated_to_each_samplers_own_names(method, name):
     from bayesmm.backend.samplers import sampler_options, translate_options
 
@@ -115,8 +122,11 @@ def test_summary_arguments_are_checked_before_drawing(data, stub_sampler, monkey
         (lambda: fitted.quantiles(data, probs=[[0.1]]), r"non-empty list .*got \[\[0.1\]\]"),
         (lambda: fitted.quantiles(data, probs=[0.5, np.nan]), r"strictly between 0 and 1; got nan"),
         (lambda: fitted.density(data, bins=10**9), r"bins must be an integer from 1 to 10000"),
-        (lambda: fitted.density(data, bins=[0, np.inf]), r"2 to 10001 finite numbers; got \[0, inf\]"),
-    ]  # fmt: skip
+        (
+            lambda: fitted.density(data, bins=[0, np.inf]),
+            r"2 to 10001 finite numbers; got \[0, inf\]",
+        ),
+    ]
     for call, match in cases:
         with pytest.raises(bmm.DataError, match=match):
             call()

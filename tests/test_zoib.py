@@ -31,8 +31,12 @@ def test_numpy_draws_have_the_inflation_and_the_beta():
     """Binomial tests of the shares of zeros and ones, and Kolmogorov-Smirnov of the values
     inside, each at a 0.1% false-alarm rate (seeded)."""
     n = 20_000
-    values = {"mu": np.full(n, 0.3), "kappa": np.full(n, 5.0), "zoi": np.full(n, 0.25),
-              "coi": np.full(n, 0.4)}  # fmt: skip
+    values = {
+        "mu": np.full(n, 0.3),
+        "kappa": np.full(n, 5.0),
+        "zoi": np.full(n, 0.25),
+        "coi": np.full(n, 0.4),
+    }
     y = bmm.get_family("zoib").likelihood.draw(values, np.random.default_rng(3))
     inflated = (y == 0) | (y == 1)
     assert stats.binomtest(int(inflated.sum()), n, 0.25).pvalue > 1e-3

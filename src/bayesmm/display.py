@@ -25,7 +25,14 @@ from .formula import Formula
 from .links import Link
 from .priors import Prior, PriorSet
 
-__all__ = ["ModelSummary", "model_summary", "model_text", "model_html", "fitted_html"]
+__all__ = [
+    "ModelSummary",
+    "model_summary",
+    "model_text",
+    "model_html",
+    "fitted_text",
+    "fitted_html",
+]
 
 #: The width of the right-aligned labels of the text summary.
 _LABEL_WIDTH = 14
@@ -210,6 +217,15 @@ def _html_table(rows: Sequence[str], head: str = "") -> str:
 _MAX_DRAWS = 2000
 #: Rows of the posterior table; a larger model's further terms are counted, not shown.
 _MAX_ROWS = 50
+
+
+def fitted_text(formula: str, family: Family, link: Link, posterior: xr.Dataset) -> str:
+    """``repr(fitted)``: the formula, family, link and the posterior's chains and draws."""
+    sizes = posterior.sizes
+    return (
+        f"FittedModel({formula!r}, family={family.name!r}, link={link.name!r}, "
+        f"chains={sizes['chain']}, draws={sizes['draw']})"
+    )
 
 
 def fitted_html(

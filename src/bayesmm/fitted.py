@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._errors import DataError, FamilyError, NotFittedError
+from ._errors import DataError, NotFittedError
 from ._names import CATEGORY_DIM, OBS_DIM
 from ._validation import check_bins, check_probabilities
 from .design import Design, NewDesign, Truncation
-from .display import fitted_html
+from .design.state import check_training_rows, rows_to_predict, training_frame
+from .display import fitted_html, fitted_text
 from .families import Family
 from .links import Link
 from .persist import netcdf
@@ -24,21 +25,18 @@ from .predict import (
     PredictOptions,
     check_interval,
     check_kind,
-    density,
     extract_draws,
     family_params,
-    interval,
     linear_predictors,
-    per_category,
-    point_estimate,
-    quantiles,
     resolve_policy,
     response_draws,
+    tables,
 )
 from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
+from .predict.groups import FitGroups
+from .predict.likelihood import observed_response, pointwise_log_likelihood, r2_response
 from .predict.loo import chunked_loo, relative_efficiency
-from .predict.params import category_counts, truncated_log_likelihood
-from .spec import ModelSpec, family_entries
+from .spec import ModelSpec, spec_to_save
 
 if TYPE_CHECKING:
     import arviz as az
@@ -110,22 +108,7 @@ class FittedModel:
         source: Mapping[str, Any] | None = None,
         attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        # An InferenceData (itself a Mapping of groups), or the groups read from a file.
-        self._groups: dict[str, xr.Dataset] | None = None
-        self._idata: az.InferenceData | None = None
-        names: list[str] = []
-        if callable(getattr(idata, "groups", None)):
-            self._idata = idata  # type: ignore[assignment]
-            names = list(idata.groups())  # type: ignore[union-attr]
-        elif isinstance(idata, Mapping):
-            self._groups = dict(idata)
-            names = list(self._groups)
-        if "posterior" not in names:
-            raise NotFittedError(
-                "idata must be the arviz.InferenceData that Model.fit() returned, with a "
-                f"posterior group; got {type(idata).__name__}."
-            )
-        self._attrs = dict(attrs or {})
+        self._fit = FitGroups(idata, attrs)
         self.design = design
         self.family = family
         self.link = link
@@ -140,17 +123,7 @@ class FittedModel:
     @property
     def idata(self) -> az.InferenceData:
         """The InferenceData of the fit (for a loaded model, made on first use)."""
-        if self._idata is None:
-            import arviz as az
-
-            assert self._groups is not None
-            idata = az.InferenceData(**self._groups)  # type: ignore[arg-type]
-            idata.attrs = dict(self._attrs)
-            self._idata = idata
-        return self._idata
-
-    def _group(self, name: str) -> xr.Dataset:
-        return self._groups[name] if self._groups is not None else self.idata[name]
+        return self._fit.idata
 
     @property
     def spec(self) -> ModelSpec | None:
@@ -170,28 +143,13 @@ class FittedModel:
         """The posterior stacked into arrays (computed once)."""
         if self._draws is None:
             self._draws = extract_draws(
-                self._group("posterior"),
+                self._fit.group("posterior"),
                 self.design,
                 self.family.aux_params,
                 self.fixed,
                 self.normal_groups,
             )
         return self._draws
-
-    def _rows(self, data: pd.DataFrame | None) -> NewDesign:
-        if data is None:
-            self._require_training_rows()
-            return self.design.rows()
-        if self.design.state is None:
-            raise DataError("This design has no state to encode new data with.")
-        return self.design.state.encode(data)
-
-    def _require_training_rows(self) -> None:
-        if self.design.n_obs == 0:
-            raise DataError(
-                "This model was saved without its training rows (posterior_only=True), so it "
-                "cannot predict for them: pass data, the rows to predict for."
-            )
 
     def draws(
         self, data: pd.DataFrame | None = None, kind: str = "response_params", **options: Any
@@ -204,7 +162,7 @@ class FittedModel:
         """
         check_kind(kind)
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        rows = self._rows(data)
+        rows = rows_to_predict(self.design, data)
         params = self._params(rows, chosen)
         if kind == "response_params":
             return params[self.family.parent]
@@ -226,7 +184,7 @@ class FittedModel:
         parameters with distributional formulas ``(draws, rows)``, the other auxiliary
         parameters ``(draws, 1)``; ``options`` as for :meth:`draws`."""
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        return self._params(self._rows(data), chosen)
+        return self._params(rows_to_predict(self.design, data), chosen)
 
     def linear_predictors(
         self, data: pd.DataFrame | None = None, **options: Any
@@ -235,12 +193,15 @@ class FittedModel:
         rows)``: the main formula's under the parent's name (``"mu"``), each distributional
         formula's under its parameter's; ``options`` as for :meth:`draws`."""
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        draws = self.posterior_draws
-        if chosen.n_samples is not None:
-            draws = draws.thinned(chosen.n_samples)
+        draws = chosen.draws_from(self.posterior_draws)
         policy = chosen.policy(self.sample_new_groups)
         return linear_predictors(
-            draws, self._rows(data), self.design, self.family.parent, chosen, policy=policy
+            draws,
+            rows_to_predict(self.design, data),
+            self.design,
+            self.family.parent,
+            chosen,
+            policy=policy,
         )
 
     @property
@@ -252,18 +213,12 @@ class FittedModel:
         DataError
             For a model saved without them (``posterior_only=True``).
         """
-        self._require_training_rows()
-        state = self.design.state
-        if state is None or state.frame is None:
-            raise DataError("This model has no training rows.")
-        return state.frame
+        return training_frame(self.design)
 
     def _params(self, rows: NewDesign, options: PredictOptions) -> dict[str, np.ndarray]:
         """The family's parameters for each (posterior draw, row)."""
         policy = options.policy(self.sample_new_groups)
-        draws = self.posterior_draws
-        if options.n_samples is not None:
-            draws = draws.thinned(options.n_samples)
+        draws = options.draws_from(self.posterior_draws)
         return family_params(
             draws, rows, self.design, self.family, self.link, options, policy=policy
         )
@@ -285,29 +240,10 @@ class FittedModel:
             If the family has no numpy log density (``Likelihood(logpdf=...)``).
         """
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        rows = self._rows(data)
-        if self.family.counts_each_category():
-            levels = self.design.response.levels
-            values = category_counts(self.family, levels, y, rows.n_obs)[None]
-        else:
-            response = self.design.response
-            codes = self.family.observed_codes(y, response.levels, response.name)
-            flat = np.asarray(codes, dtype=float).reshape(-1)
-            if flat.shape[0] != rows.n_obs:
-                raise DataError(
-                    f"y must have one value per row of data ({rows.n_obs}); got {flat.shape[0]}."
-                )
-            self.family.check_response(flat, rows.trials, "y")
-            values = flat[None, :]
+        rows = rows_to_predict(self.design, data)
+        values = observed_response(self.family, self.design.response, y, rows)
         params = self._params(rows, chosen)
-        if rows.trials is not None and not self.family.counts_each_category():
-            params["trials"] = rows.trials[None, :]
-        out = np.asarray(self.family.log_density(values, params), dtype=float)
-        if self._truncation is None:
-            return out
-        return truncated_log_likelihood(
-            self.family, params, values, out, self._truncation, rows.truncation
-        )
+        return pointwise_log_likelihood(self.family, params, values, rows, self._truncation)
 
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
         """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
@@ -336,35 +272,16 @@ class FittedModel:
                 "posterior's; use draws(..., n_samples=...) for fewer."
             )
         values = self.draws(data, kind, **options)
-        draws = self.posterior_draws
         name = self.family.parent if kind == "response_params" else self.design.response.name
-        # Category probabilities have a last axis, labelled by the categories.
-        extra = values.shape[2:]
-        levels = self.design.response.levels
-        category = {CATEGORY_DIM: [str(v) for v in levels]} if extra and levels else {}
-        array = xr.DataArray(
-            values.reshape(draws.chains, draws.draws, values.shape[1], *extra),
-            dims=("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else [])),
-            coords={
-                "chain": self._group("posterior")["chain"].to_numpy(),
-                "draw": self._group("posterior")["draw"].to_numpy(),
-                OBS_DIM: np.arange(values.shape[1]),
-                **category,
-            },
+        posterior = self._fit.group("posterior")
+        array = tables.prediction_array(
+            values,
+            posterior["chain"].to_numpy(),
+            posterior["draw"].to_numpy(),
+            self.design.response.levels,
         )
-        groups = {g: self.idata[g] for g in self.idata.groups()}
-        if data is None and kind == "response_params":
-            groups["posterior"] = groups["posterior"].assign({name: array})
-        elif data is None:
-            groups["posterior_predictive"] = xr.Dataset({name: array})
-        else:
-            groups["predictions"] = xr.Dataset({name: array})
-            groups["predictions_constant_data"] = _constant_data(data, self.design)
-        import arviz as az
-
-        result = az.InferenceData(**groups)  # type: ignore[arg-type]
-        result.attrs.update(getattr(self.idata, "attrs", {}) or {})
-        return result
+        predictors = self.design.state.predictors if self.design.state is not None else ()
+        return tables.predictions_idata(self.idata, name, array, data, kind, predictors)
 
     def point(
         self,
@@ -386,11 +303,9 @@ class FittedModel:
             If ``stat="median"`` with ``kind="response"`` for a family of categories.
         """
         values = self.draws(data, kind, **options)
-        values = self.family.point_draws(values, self.design.response.levels, kind, stat)
-        if values.ndim == 3:
-            table = per_category(values, lambda v: point_estimate(v, stat)[:, None])
-            return self._category_frame(table, [stat], data, values)
-        return pd.DataFrame({stat: point_estimate(values, stat)}, index=_index(data, values))
+        levels = self.design.response.levels
+        values = self.family.point_draws(values, levels, kind, stat)
+        return tables.point_table(values, stat, levels, tables.row_index(data, values))
 
     def interval(
         self,
@@ -408,11 +323,8 @@ class FittedModel:
         """
         check_interval(prob, method)
         values = self.draws(data, kind, **options)
-        if values.ndim == 3:
-            table = per_category(values, lambda v: interval(v, prob, method))
-            return self._category_frame(table, ["lower", "upper"], data, values)
-        bounds = interval(values, prob, method)
-        return pd.DataFrame(bounds, columns=["lower", "upper"], index=_index(data, values))
+        levels = self.design.response.levels
+        return tables.interval_table(values, prob, method, levels, tables.row_index(data, values))
 
     def quantiles(
         self,
@@ -424,11 +336,8 @@ class FittedModel:
         """Quantiles of each row's predictive distribution: one column per probability."""
         probs = check_probabilities("probs", probs)
         values = self.draws(data, kind, **options)
-        columns = [f"q{p:g}" for p in probs]
-        if values.ndim == 3:
-            table = per_category(values, lambda v: quantiles(v, probs))
-            return self._category_frame(table, columns, data, values)
-        return pd.DataFrame(quantiles(values, probs), columns=columns, index=_index(data, values))
+        levels = self.design.response.levels
+        return tables.quantile_table(values, probs, levels, tables.row_index(data, values))
 
     def density(
         self,
@@ -444,16 +353,8 @@ class FittedModel:
         """
         checked = check_bins(bins)  # before drawing
         values = self.draws(data, kind, **options)
-        if values.ndim == 3:
-            raise DataError(
-                f"density(kind={kind!r}) is a histogram of each row's draws of one number; "
-                f"family {self.family.name!r} predicts a probability for each category. Use "
-                "kind='response' for the predictive distribution of the categories, or "
-                "point() and interval() for the probabilities."
-            )
-        edges, heights = density(values, checked)
-        return pd.DataFrame(
-            {"edges": list(edges), "density": list(heights)}, index=_index(data, values)
+        return tables.density_table(
+            values, checked, tables.row_index(data, values), self.family.name, kind
         )
 
     def chunked(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Chunked:
@@ -475,15 +376,8 @@ class FittedModel:
         plus the variance of the residuals, as computed by ``arviz.r2_score``; returns its
         posterior mean (``r2``) and standard deviation (``r2_std``).
         """
-        self._require_training_rows()
-        if self.family.is_categorical():
-            raise FamilyError(
-                f"r2() compares fitted means with the response; family {self.family.name!r} "
-                "predicts category probabilities, which have no such R². Compare models with "
-                "az.loo(idata) instead."
-            )
-        response = self.design.response
-        y = response.values if response.trials is None else response.values / response.trials
+        check_training_rows(self.design)
+        y = r2_response(self.family, self.design.response)
         mu = self.draws(None, "response_params")
         import arviz as az
 
@@ -509,21 +403,11 @@ class FittedModel:
             raise NotFittedError(
                 "This FittedModel has no model spec to save; save it with model.save(path, idata)."
             )
-        # A family (or link) the registry does not hold is written out in full, or refused
-        # with a FamilyError naming the function that cannot be saved, before anything is
-        # written.
-        changes: dict[str, Any] = family_entries(self.family, self.link)
-        if sample_new_groups is not None:
-            resolve_policy(sample_new_groups)
-            changes["sample_new_groups"] = sample_new_groups
-        if changes:
-            spec = ModelSpec.from_dict({**spec.to_dict(), **changes})
-        if not isinstance(posterior_only, bool):
-            raise DataError(f"posterior_only must be True or False; got {posterior_only!r}.")
+        spec = spec_to_save(spec, self.family, self.link, sample_new_groups)
         frame = self.design.state.frame if self.design.state is not None else None
-        groups = netcdf.saved_groups(self.idata, frame, posterior_only, draws)
-        attrs = {k: v for k, v in (getattr(self.idata, "attrs", None) or {}).items()}
-        attrs.update(netcdf.format_attrs(spec.to_dict(), spec.data_sha256))
+        groups, attrs = netcdf.fit_contents(
+            self.idata, frame, spec.to_dict(), spec.data_sha256, posterior_only, draws
+        )
         return netcdf.write(path, groups, attrs, storage_options)
 
     def to_model(
@@ -543,56 +427,24 @@ class FittedModel:
 
         return Model.from_fitted(self, data, priors, require_same_data=require_same_data)
 
-    def _category_frame(
-        self,
-        table: np.ndarray,
-        names: list[str],
-        data: pd.DataFrame | None,
-        values: np.ndarray,
-    ) -> pd.DataFrame:
-        """A table of per-category summaries, its columns named ``"<summary>[<category>]"``."""
-        levels = self.design.response.levels or tuple(range(values.shape[2]))
-        columns = [f"{name}[{level}]" for level in levels for name in names]
-        return pd.DataFrame(table, columns=columns, index=_index(data, values))
-
     def __repr__(self) -> str:
-        draws = self._group("posterior").sizes
-        return (
-            f"FittedModel({self.design.formula!r}, family={self.family.name!r}, "
-            f"link={self.link.name!r}, chains={draws['chain']}, draws={draws['draw']})"
-        )
+        posterior = self._fit.group("posterior")
+        return fitted_text(self.design.formula, self.family, self.link, posterior)
 
     def _repr_html_(self) -> str | None:
         """Jupyter's rich display: the model, the sampler and a table of the posterior of
         the common terms and auxiliary parameters. Shows what there is: a model saved with
         ``posterior_only=True`` has no sample stats."""
         try:
-            groups = list(self._groups) if self._groups is not None else list(self.idata.groups())
             return fitted_html(
                 self.design,
                 self.family,
                 self.link,
-                self._group("posterior"),
-                self._group("sample_stats") if "sample_stats" in groups else None,
+                self._fit.group("posterior"),
+                self._fit.get("sample_stats"),
                 self.fixed,
-                dict(getattr(self._idata, "attrs", None) or self._attrs),
+                self._fit.attrs,
             )
         except Exception:
             # A display hook must not raise; None makes Jupyter show the text repr instead.
             return None
-
-
-def _index(data: pd.DataFrame | None, values: np.ndarray) -> pd.Index:
-    return data.index if data is not None else pd.RangeIndex(values.shape[1])
-
-
-def _constant_data(data: pd.DataFrame, design: Design) -> xr.Dataset:
-    columns = design.state.predictors if design.state is not None else ()
-    variables = {}
-    for name in columns:
-        column = data[name]
-        values = column.to_numpy()
-        if isinstance(column.dtype, pd.CategoricalDtype) or values.dtype == object:
-            values = column.astype(str).to_numpy()
-        variables[name] = ((OBS_DIM,), values)
-    return xr.Dataset(variables, coords={OBS_DIM: np.arange(len(data))})

@@ -25,7 +25,7 @@ from .formula import Formula
 from .links import Link
 from .priors import Prior, PriorSet
 from .scaling import AUTOMATIC_PRIORS, resolve_priors
-from .spec import ModelSpec, build_spec, data_fingerprint
+from .spec import ModelSpec, build_spec, check_same_rows, rebuild_arguments
 
 if TYPE_CHECKING:
     import arviz as az
@@ -427,30 +427,13 @@ class Model:
         spec = fitted.spec
         if spec is None:
             raise NotFittedError("This FittedModel has no model spec to rebuild the model from.")
-        given = dict(priors or {})
-        stored = spec.prior_dict(skip=given)
-        family, design = fitted.family, fitted.design
-        # The distributional formulas (not a multinomial logit's per-category copies of the
-        # formula: the family makes them) and the models of mi() columns.
-        parts = [p for p in design.distributional if p.param in family.aux_params]
-        additional = [p.formula for p in parts] + [i.formula for i in design.imputed]
-        model = cls(
-            Formula(spec.formula, *additional),
-            data,
-            family=family,
-            link={family.parent: fitted.link, **{part.param: part.link for part in parts}},
-            priors={**stored, **given},
-            **spec.options,
+        formulas, arguments = rebuild_arguments(
+            spec, fitted.family, fitted.link, fitted.design, priors
         )
+        model = cls(Formula(*formulas), data, **arguments)
         if require_same_data:
             state = model.design.state
-            found = data_fingerprint(state.frame) if state is not None else ""
-            if found != spec.data_sha256:
-                raise DataError(
-                    "data must give the same training rows as the fit (require_same_data=True); "
-                    f"got SHA-256 {found[:12]}..., but the fit's rows have "
-                    f"{spec.data_sha256[:12]}...."
-                )
+            check_same_rows(spec, state.frame if state is not None else None)
         return model
 
     def _options(self) -> dict[str, Any]:

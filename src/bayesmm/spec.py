@@ -36,6 +36,9 @@ __all__ = [
     "build_spec",
     "family_entries",
     "family_from_spec",
+    "spec_to_save",
+    "rebuild_arguments",
+    "check_same_rows",
 ]
 
 #: The names these had before priors wrote themselves (``Prior.to_dict``); kept for callers.
@@ -240,3 +243,67 @@ def family_from_spec(spec: ModelSpec, policy: PathPolicy | None = None) -> tuple
         link = Link.from_dict(spec.link_record, policy, "the link_record")
         return family, family.resolve_link(link)
     return family, family.resolve_link(spec.link)
+
+
+def spec_to_save(
+    spec: ModelSpec, family: Family, link: Link, sample_new_groups: bool | str | None
+) -> ModelSpec:
+    """The spec a file holds: ``spec`` with a family (or link) the registry does not hold
+    written out in full, and the loaded model's default new-group policy if one is given.
+
+    A family or link that cannot be written is refused here, with a ``FamilyError`` naming
+    the function that cannot be saved, before anything is written.
+
+    Raises
+    ------
+    FamilyError
+        If a function of the family or link cannot be named by an import path (before
+        anything is written).
+    DataError
+        If ``sample_new_groups`` is not a policy.
+    """
+    from .predict import resolve_policy
+
+    changes: dict[str, Any] = family_entries(family, link)
+    if sample_new_groups is not None:
+        resolve_policy(sample_new_groups)
+        changes["sample_new_groups"] = sample_new_groups
+    return ModelSpec.from_dict({**spec.to_dict(), **changes}) if changes else spec
+
+
+def rebuild_arguments(
+    spec: ModelSpec,
+    family: Family,
+    link: Link,
+    design: Design,
+    priors: Mapping[str, Any] | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The formulas and keyword arguments of ``Model`` that rebuild a fitted model.
+
+    The formulas are the main one, then its distributional formulas and the models of its
+    ``mi()`` columns; the keywords its family, links, options and priors (those of the
+    fit, already scaled from its data, with ``priors`` over them).
+    """
+    given = dict(priors or {})
+    stored = spec.prior_dict(skip=given)
+    # The distributional formulas (not a multinomial logit's per-category copies of the
+    # formula: the family makes them) and the models of mi() columns.
+    parts = [p for p in design.distributional if p.param in family.aux_params]
+    formulas = [spec.formula, *(p.formula for p in parts), *(i.formula for i in design.imputed)]
+    return formulas, {
+        "family": family,
+        "link": {family.parent: link, **{part.param: part.link for part in parts}},
+        "priors": {**stored, **given},
+        **spec.options,
+    }
+
+
+def check_same_rows(spec: ModelSpec, frame: pd.DataFrame | None) -> None:
+    """Raise a ``DataError`` unless ``frame`` has the fingerprint of the fit's rows."""
+    found = data_fingerprint(frame) if frame is not None else ""
+    if found != spec.data_sha256:
+        raise DataError(
+            "data must give the same training rows as the fit (require_same_data=True); "
+            f"got SHA-256 {found[:12]}..., but the fit's rows have "
+            f"{spec.data_sha256[:12]}...."
+        )

@@ -281,30 +281,34 @@ def build_design(
     if not subs:
         return design
     parts = tuple(
-        Distributional(
-            param,
-            f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
-            link,
-            _prefixed(
-                _as_written(
-                    text,
-                    f"{param} ~ {distributional[param][0]}",  # type: ignore[index]
-                    _encode_formula,
-                    text,
-                    sub_descriptions[param],
-                    data,
-                    family,
-                    categorical,
-                    0,
-                ),
-                f"{param}_",
-            ),
+        _distributional_part(
+            param, terms, link, subs[param][0], sub_descriptions[param], data, family, categorical
         )
-        for param, (text, link) in subs.items()
+        for param, (terms, link) in (distributional or {}).items()
     )
     assert design.state is not None
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
     return replace(design, state=state, distributional=parts)
+
+
+def _distributional_part(
+    param: str,
+    terms: str,
+    link: str,
+    text: str,
+    description: Any,
+    data: pd.DataFrame,
+    family: Family,
+    categorical: str | Sequence[str] | None,
+) -> Distributional:
+    """The design of one distributional formula on the main formula's rows, its terms
+    prefixed with the parameter's name (``sigma_x``). ``text`` is the formula as encoded,
+    with the main formula's response; errors quote it as written (``sigma ~ x``)."""
+    written = f"{param} ~ {terms}"
+    design = _as_written(
+        text, written, _encode_formula, text, description, data, family, categorical, 0
+    )
+    return Distributional(param, written, link, _prefixed(design, f"{param}_"))
 
 
 def _imputed(
@@ -371,21 +375,7 @@ def _encode_formula(
     n_dropped: int,
 ) -> Design:
     """Encode the (complete, tidied) rows of ``data`` as ``description`` says."""
-    from formulae.environment import Environment
-
-    # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
-    env = Environment(
-        [
-            {
-                "np": _Numpy(),
-                MONOTONIC: Monotonic,
-                SMOOTH: Smooth,
-                GP: GaussianProcess,
-                MISSING: Missing,
-            }
-        ]
-    )
-
+    env = _formula_environment()
     try:
         response = encode_response(description, data, env, family)
     except (DataError, FormulaError):
@@ -444,6 +434,24 @@ def _encode_formula(
         state=state,
         blocks=blocks,
         offset=offset,
+    )
+
+
+def _formula_environment() -> Any:
+    """The names a formula may call: numpy as ``np`` and bayesmm's transforms."""
+    from formulae.environment import Environment
+
+    # Formulas see the data's columns and numpy as `np`, nothing of the caller's scope.
+    return Environment(
+        [
+            {
+                "np": _Numpy(),
+                MONOTONIC: Monotonic,
+                SMOOTH: Smooth,
+                GP: GaussianProcess,
+                MISSING: Missing,
+            }
+        ]
     )
 
 

@@ -109,11 +109,39 @@ def _restore_dtypes(frame: pd.DataFrame, columns: dict[str, ColumnSummary]) -> p
 #: The numpy functions a formula read from a file may call (as ``np.<name>``): elementwise
 #: maths only. Everything else a formula can call is one of formulae's own transforms.
 SAFE_NUMPY = (
-    "abs", "absolute", "arccos", "arcsin", "arctan", "cbrt", "ceil", "clip", "cos", "cosh",
-    "exp", "exp2", "expm1", "floor", "log", "log10", "log1p", "log2", "maximum", "minimum",
-    "power", "reciprocal", "rint", "round", "sign", "sin", "sinh", "sqrt", "square", "tan",
-    "tanh", "trunc",
-)  # fmt: skip
+    "abs",
+    "absolute",
+    "arccos",
+    "arcsin",
+    "arctan",
+    "cbrt",
+    "ceil",
+    "clip",
+    "cos",
+    "cosh",
+    "exp",
+    "exp2",
+    "expm1",
+    "floor",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "maximum",
+    "minimum",
+    "power",
+    "reciprocal",
+    "rint",
+    "round",
+    "sign",
+    "sin",
+    "sinh",
+    "sqrt",
+    "square",
+    "tan",
+    "tanh",
+    "trunc",
+)
 
 
 def _safe_environment() -> Environment:

@@ -105,33 +105,7 @@ def encode_response(
         )
 
     if kind == "categoric":
-        if not family.binary:
-            raise DataError(
-                f"The response {name!r} is categorical (strings or categories), but family "
-                f"{family.name!r} needs numbers. Convert it to numbers, or use a family for "
-                "categorical responses such as 'bernoulli'."
-            )
-        component = term.components[0]
-        levels = list(getattr(component, "levels", None) or [])
-        if matrix.ndim == 2 and matrix.shape[1] > 1:
-            if matrix.shape[1] != 2:
-                raise DataError(
-                    f"The response {name!r} has {matrix.shape[1]} levels {levels}, but family "
-                    f"{family.name!r} needs two. Pick the event with {name}['level']."
-                )
-            # As in R's glm: the second level is the event.
-            event_level = levels[1]
-            values = matrix[:, 1].astype(float)
-        else:
-            event_level = component.reference
-            if event_level not in levels:
-                raise DataError(
-                    f"The response {name}[{event_level!r}] names a level that {name!r} does not "
-                    f"have; its levels are {levels}."
-                    + did_you_mean(str(event_level), [str(v) for v in levels])
-                )
-            values = matrix.ravel().astype(float)
-        event = f"{name} == {event_level!r}"
+        values, event = _binary_event(name, term, matrix, family)
     else:
         values = matrix.ravel().astype(float)
         event = None
@@ -141,6 +115,41 @@ def encode_response(
     if event is not None:
         _log.info("Modeling the probability that %s", event)
     return Response(name, values, None, event)
+
+
+def _binary_event(
+    name: str, term: Any, matrix: np.ndarray, family: Family
+) -> tuple[np.ndarray, str]:
+    """A categorical response of a binary family as ``1.0`` for its event, and the event
+    worded for the log (``"y == 'yes'"``)."""
+    if not family.binary:
+        raise DataError(
+            f"The response {name!r} is categorical (strings or categories), but family "
+            f"{family.name!r} needs numbers. Convert it to numbers, or use a family for "
+            "categorical responses such as 'bernoulli'."
+        )
+    component = term.components[0]
+    levels = list(getattr(component, "levels", None) or [])
+    if matrix.ndim == 2 and matrix.shape[1] > 1:
+        if matrix.shape[1] != 2:
+            raise DataError(
+                f"The response {name!r} has {matrix.shape[1]} levels {levels}, but family "
+                f"{family.name!r} needs two. Pick the event with {name}['level']."
+            )
+        # As in R's glm: the second level is the event.
+        event_level = levels[1]
+        values = matrix[:, 1].astype(float)
+    else:
+        event_level = component.reference
+        if event_level not in levels:
+            raise DataError(
+                f"The response {name}[{event_level!r}] names a level that {name!r} does not "
+                f"have; its levels are {levels}."
+                + did_you_mean(str(event_level), [str(v) for v in levels])
+            )
+        values = matrix.ravel().astype(float)
+    event = f"{name} == {event_level!r}"
+    return values, event
 
 
 def _encode_categories(description: Any, data: pd.DataFrame, family: Family) -> Response:

@@ -21,7 +21,7 @@ from .columns import ColumnSummary, describe_columns
 from .offsets import new_offset
 from .splines import check_spline_bounds
 from .truncation import truncation_rows
-from .types import NewDesign, NewGroup, NewImputation, Truncation
+from .types import Design, NewDesign, NewGroup, NewImputation, Truncation
 
 
 def as_frame(data: Any) -> pd.DataFrame:
@@ -483,3 +483,43 @@ def column_names(columns: str | Sequence[str] | None) -> tuple[str, ...]:
     if columns is None:
         return ()
     return (columns,) if isinstance(columns, str) else tuple(columns)
+
+
+def rows_to_predict(design: Design, data: pd.DataFrame | None) -> NewDesign:
+    """The rows a prediction is for, encoded: ``data``'s, or the training rows (``None``).
+
+    Raises
+    ------
+    DataError
+        For the training rows of a design kept without them, or new rows of a design
+        without a state to encode them with; and as :meth:`DesignState.encode`.
+    """
+    if data is None:
+        check_training_rows(design)
+        return design.rows()
+    if design.state is None:
+        raise DataError("This design has no state to encode new data with.")
+    return design.state.encode(data)
+
+
+def check_training_rows(design: Design) -> None:
+    """Raise a ``DataError`` if ``design`` was saved without its training rows."""
+    if design.n_obs == 0:
+        raise DataError(
+            "This model was saved without its training rows (posterior_only=True), so it "
+            "cannot predict for them: pass data, the rows to predict for."
+        )
+
+
+def training_frame(design: Design) -> pd.DataFrame:
+    """The rows ``design`` was built from (the columns its formulas use).
+
+    Raises
+    ------
+    DataError
+        For a design kept without them (``posterior_only=True``).
+    """
+    check_training_rows(design)
+    if design.state is None or design.state.frame is None:
+        raise DataError("This model has no training rows.")
+    return design.state.frame

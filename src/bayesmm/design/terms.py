@@ -58,10 +58,17 @@ def encode_common(
             levels = tuple(f"{level}:{j}" for level in gp.levels for j in range(per))
         terms.append(
             CommonTerm(
-                str(name), labels, span.start, span.stop, levels, steps, penalised, gp,
+                str(name),
+                labels,
+                span.start,
+                span.stop,
+                levels,
+                steps,
+                penalised,
+                gp,
                 imputed_column(term),
             )
-        )  # fmt: skip
+        )
     values = np.asarray(matrix.design_matrix, dtype=float)
     return values, tuple(terms), list(matrix.terms.values()), matrix
 

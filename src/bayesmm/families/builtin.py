@@ -400,8 +400,8 @@ def _zeros(base: dict[str, Family]) -> list[Family]:
     ]
 
 
-def _special() -> list[Family]:
-    """Quantile, circular and overdispersed-binomial families."""
+def _quantile_and_circular() -> list[Family]:
+    """Families of a quantile (asymmetric Laplace) and of angles (von Mises)."""
     return [
         Family(
             "asym_laplace",
@@ -439,6 +439,13 @@ def _special() -> list[Family]:
             glm_variance=None,
             aux_bounds={"kappa": ABOVE_ZERO},
         ),
+    ]
+
+
+def _beta_based() -> list[Family]:
+    """Families built on a beta of mean ``mu`` and precision ``kappa``: the zero-one-inflated
+    beta and the overdispersed binomial."""
+    return [
         Family(
             "zoib",
             # Zero-one-inflated beta (brms's zero_one_inflated_beta): a beta of mean mu and
@@ -530,15 +537,26 @@ def _with_categories() -> list[Family]:
 
 #: The order of the registry (and of the docs' family table).
 _ORDER = (
-    "gaussian", "bernoulli", "binomial", "poisson", "negativebinomial", "gamma", "beta", "t",
-    "wald", "lognormal", "exponential", "weibull", "laplace",
-)  # fmt: skip
+    "gaussian",
+    "bernoulli",
+    "binomial",
+    "poisson",
+    "negativebinomial",
+    "gamma",
+    "beta",
+    "t",
+    "wald",
+    "lognormal",
+    "exponential",
+    "weibull",
+    "laplace",
+)
 
 
 def _records() -> list[Family]:
     base = {f.name: f for f in [*_continuous(), *_discrete()]}
     ordered = [base[name] for name in _ORDER]
-    return [*ordered, *_zeros(base), *_special(), *_with_categories()]
+    return [*ordered, *_zeros(base), *_quantile_and_circular(), *_beta_based(), *_with_categories()]
 
 
 #: The built-in families, each written once: its log density and ML GLM are in its record.

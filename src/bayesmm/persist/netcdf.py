@@ -38,6 +38,7 @@ __all__ = [
     "thin",
     "training_rows",
     "saved_groups",
+    "fit_contents",
     "check_writable",
     "write",
     "format_attrs",
@@ -116,6 +117,24 @@ def saved_groups(
     else:
         groups.pop("constant_data", None)
     return groups
+
+
+def fit_contents(
+    idata: Any,
+    frame: pd.DataFrame | None,
+    spec: Mapping[str, Any],
+    data_sha256: str,
+    posterior_only: bool,
+    draws: int | None,
+) -> tuple[dict[str, xr.Dataset], dict[str, Any]]:
+    """The groups (``saved_groups``) and root attributes of a fit's file: the fit's own
+    attributes, then the format, the spec and the fingerprint of the training rows."""
+    if not isinstance(posterior_only, bool):
+        raise DataError(f"posterior_only must be True or False; got {posterior_only!r}.")
+    groups = saved_groups(idata, frame, posterior_only, draws)
+    attrs = dict(getattr(idata, "attrs", None) or {})
+    attrs.update(format_attrs(spec, data_sha256))
+    return groups, attrs
 
 
 def check_writable(path: Any, argument: str = "path") -> str:

@@ -71,8 +71,12 @@ def new_level_effects(
         if group.block is None:
             z = _per_level(
                 lambda g, m: g.standard_normal((n, m, k)),
-                levels, rng, f"{group.name}/gaussian", level_seed, axis=1,
-            )  # fmt: skip
+                levels,
+                rng,
+                f"{group.name}/gaussian",
+                level_seed,
+                axis=1,
+            )
         else:
             # One draw per new level for the whole block, correlated through its Cholesky
             # factor; each of its terms takes its own columns.
@@ -81,8 +85,12 @@ def new_level_effects(
                 chol = blocks[group.block]
                 normal = _per_level(
                     lambda g, m: g.standard_normal((n, m, chol.shape[1])),
-                    levels, rng, key, level_seed, axis=1,
-                )  # fmt: skip
+                    levels,
+                    rng,
+                    key,
+                    level_seed,
+                    axis=1,
+                )
                 choices[key] = np.einsum("sij,snj->sni", chol, normal)
             z = choices[key][:, :, group.start : group.start + k]
         return group.mu[:, None, :] + group.sigma[:, None, :] * z
@@ -93,8 +101,12 @@ def new_level_effects(
         uncertain = policy == "uncertainty"
         choices[key] = _per_level(
             lambda g, m: g.integers(0, n_levels, size=(n, m) if uncertain else (m,)),
-            levels, rng, key, level_seed, axis=1 if uncertain else 0,
-        )  # fmt: skip
+            levels,
+            rng,
+            key,
+            level_seed,
+            axis=1 if uncertain else 0,
+        )
     chosen = choices[key]
     if policy == "uncertainty":
         return np.take_along_axis(group.effects, chosen[:, :, None], axis=1)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import DataError
 from .._validation import check_seed, choice_message, did_you_mean
+
+if TYPE_CHECKING:
+    from .draws import PosteriorDraws
 
 __all__ = [
     "KINDS",
@@ -142,6 +145,11 @@ class PredictOptions:
     def rng(self) -> np.random.Generator:
         """A generator from ``random_seed`` (the same one, when it is a Generator)."""
         return np.random.default_rng(self.random_seed)
+
+    def draws_from(self, draws: PosteriorDraws) -> PosteriorDraws:
+        """The posterior draws a prediction uses: all of ``draws``, or ``n_samples`` of them
+        evenly spaced."""
+        return draws if self.n_samples is None else draws.thinned(self.n_samples)
 
     def seeded(self) -> PredictOptions:
         """These options with ``random_seed`` made a Generator, so that every step of one

@@ -194,6 +194,29 @@ def answerer(fitted: FittedModel, max_batch: int) -> Callable[[str, str], bytes]
     return answer
 
 
+def _add_service_routes(app: FastAPI, info: ModelInfo) -> None:
+    """Register the routes that answer without computing: ``/healthz``, ``/readyz`` and
+    ``/v1/model``."""
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers (the model was loaded before the app was built)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"], responses={503: {"description": "Not ready yet."}})
+    def readyz(http: Request) -> JSONResponse:
+        """Readiness: the model is loaded and the compute processes have it, so a prediction
+        is answered now; a 503 while they start and once shutdown has begun."""
+        if getattr(http.app.state, "ready", False):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "starting or stopping"}, status_code=503)
+
+    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
+    def model_info() -> ModelInfo:
+        """The served model: formula, family, inputs with their types and levels, draws."""
+        return info
+
+
 def add_routes(
     app: FastAPI,
     served: Served,
@@ -234,23 +257,7 @@ def add_routes(
             content = await pool.heavy(endpoint, body, partial(served.answer, endpoint, request))
         return Response(content, media_type="application/json")
 
-    @app.get("/healthz", tags=["service"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers (the model was loaded before the app was built)."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["service"], responses={503: {"description": "Not ready yet."}})
-    def readyz(http: Request) -> JSONResponse:
-        """Readiness: the model is loaded and the compute processes have it, so a prediction
-        is answered now; a 503 while they start and once shutdown has begun."""
-        if getattr(http.app.state, "ready", False):
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "starting or stopping"}, status_code=503)
-
-    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
-    def model_info() -> ModelInfo:
-        """The served model: formula, family, inputs with their types and levels, draws."""
-        return info
+    _add_service_routes(app, info)
 
     @app.post(
         "/v1/predict/point", response_model=point_response, responses=errors, tags=["predict"]

@@ -1,0 +1,160 @@
+"""Per-row summaries of prediction draws as tables, and predictions as InferenceData groups.
+
+What ``FittedModel``'s ``point``, ``interval``, ``quantiles``, ``density`` and ``predict``
+return, laid out from the draws and the rows' labels they are given: one row per row of
+``data`` (or of the training rows), and for a family of categories one column per summary
+and category (``"mean[1]"``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._errors import DataError
+from .._names import CATEGORY_DIM, OBS_DIM
+from .summaries import density, interval, per_category, point_estimate, quantiles
+
+__all__ = [
+    "row_index",
+    "point_table",
+    "interval_table",
+    "quantile_table",
+    "density_table",
+    "prediction_array",
+    "constant_data",
+    "predictions_idata",
+]
+
+
+def row_index(data: pd.DataFrame | None, values: np.ndarray) -> pd.Index:
+    """The index of ``data``, or ``0 .. rows - 1`` for the training rows (``data=None``)."""
+    return data.index if data is not None else pd.RangeIndex(values.shape[1])
+
+
+def _category_table(
+    table: np.ndarray, names: list[str], levels: Sequence[Any] | None, index: pd.Index, n: int
+) -> pd.DataFrame:
+    """A table of per-category summaries, its columns named ``"<summary>[<category>]"``."""
+    labels = levels or tuple(range(n))
+    columns = [f"{name}[{level}]" for level in labels for name in names]
+    return pd.DataFrame(table, columns=columns, index=index)
+
+
+def point_table(
+    values: np.ndarray, stat: str, levels: Sequence[Any] | None, index: pd.Index
+) -> pd.DataFrame:
+    """The ``stat`` of each row's draws ``(draws, rows[, categories])``, one column."""
+    if values.ndim == 3:
+        table = per_category(values, lambda v: point_estimate(v, stat)[:, None])
+        return _category_table(table, [stat], levels, index, values.shape[2])
+    return pd.DataFrame({stat: point_estimate(values, stat)}, index=index)
+
+
+def interval_table(
+    values: np.ndarray, prob: float, method: str, levels: Sequence[Any] | None, index: pd.Index
+) -> pd.DataFrame:
+    """A ``prob`` interval of each row's draws: columns ``lower`` and ``upper``."""
+    if values.ndim == 3:
+        table = per_category(values, lambda v: interval(v, prob, method))
+        return _category_table(table, ["lower", "upper"], levels, index, values.shape[2])
+    bounds = interval(values, prob, method)
+    return pd.DataFrame(bounds, columns=["lower", "upper"], index=index)
+
+
+def quantile_table(
+    values: np.ndarray, probs: Sequence[float], levels: Sequence[Any] | None, index: pd.Index
+) -> pd.DataFrame:
+    """Quantiles of each row's draws, one column per probability (``"q0.05"``, ...)."""
+    columns = [f"q{p:g}" for p in probs]
+    if values.ndim == 3:
+        table = per_category(values, lambda v: quantiles(v, probs))
+        return _category_table(table, columns, levels, index, values.shape[2])
+    return pd.DataFrame(quantiles(values, probs), columns=columns, index=index)
+
+
+def density_table(
+    values: np.ndarray, bins: int | np.ndarray, index: pd.Index, family: str, kind: str
+) -> pd.DataFrame:
+    """A histogram of each row's draws: columns ``edges`` and ``density``, one array each.
+
+    Raises
+    ------
+    DataError
+        For draws of category probabilities (``values`` of three dimensions): a histogram
+        is of one number per draw.
+    """
+    if values.ndim == 3:
+        raise DataError(
+            f"density(kind={kind!r}) is a histogram of each row's draws of one number; "
+            f"family {family!r} predicts a probability for each category. Use "
+            "kind='response' for the predictive distribution of the categories, or "
+            "point() and interval() for the probabilities."
+        )
+    edges, heights = density(values, bins)
+    return pd.DataFrame({"edges": list(edges), "density": list(heights)}, index=index)
+
+
+def prediction_array(
+    values: np.ndarray,
+    chains: np.ndarray,
+    draws: np.ndarray,
+    levels: Sequence[Any] | None,
+) -> xr.DataArray:
+    """Draws ``(chains * draws, rows[, categories])`` as a DataArray of dimensions
+    ``(chain, draw, __obs__[, category])``, with the posterior's chain and draw labels."""
+    # Category probabilities have a last axis, labelled by the categories.
+    extra = values.shape[2:]
+    category = {CATEGORY_DIM: [str(v) for v in levels]} if extra and levels else {}
+    return xr.DataArray(
+        values.reshape(len(chains), len(draws), values.shape[1], *extra),
+        dims=("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else [])),
+        coords={"chain": chains, "draw": draws, OBS_DIM: np.arange(values.shape[1]), **category},
+    )
+
+
+def constant_data(data: pd.DataFrame, predictors: Sequence[str]) -> xr.Dataset:
+    """The new rows' predictors, ArviZ's ``predictions_constant_data``: categories as text."""
+    variables = {}
+    for name in predictors:
+        column = data[name]
+        values = column.to_numpy()
+        if isinstance(column.dtype, pd.CategoricalDtype) or values.dtype == object:
+            values = column.astype(str).to_numpy()
+        variables[name] = ((OBS_DIM,), values)
+    return xr.Dataset(variables, coords={OBS_DIM: np.arange(len(data))})
+
+
+def predictions_idata(
+    idata: Any,
+    name: str,
+    array: xr.DataArray,
+    data: pd.DataFrame | None,
+    kind: str,
+    predictors: Sequence[str],
+) -> Any:
+    """A new InferenceData: the fit's ``idata`` (not changed) with the predictions ``array``
+    added by ArviZ's convention.
+
+    For the training rows (``data=None``) the parent parameter joins ``posterior``
+    (``kind="response_params"``) or makes ``posterior_predictive`` (``kind="response"``);
+    for new rows both make ``predictions``, with the rows' predictors in
+    ``predictions_constant_data``.
+    """
+    import arviz as az
+
+    groups = {g: idata[g] for g in idata.groups()}
+    if data is None and kind == "response_params":
+        groups["posterior"] = groups["posterior"].assign({name: array})
+    elif data is None:
+        groups["posterior_predictive"] = xr.Dataset({name: array})
+    else:
+        groups["predictions"] = xr.Dataset({name: array})
+        groups["predictions_constant_data"] = constant_data(data, predictors)
+    result = az.InferenceData(**groups)
+    result.attrs.update(getattr(idata, "attrs", {}) or {})
+    return result
