@@ -207,18 +207,20 @@ def check_path(path: Any, argument: str = "path") -> str:
             f"raised {type(err).__name__}: {err}"
         ) from None
     if not isinstance(text, str) or not text:
-        got = f"{type(path).__name__} {_short(path)}"
+        got = f"{type(path).__name__} {short_repr(path)}"
         raise DataError(
             f"{argument} must be a file's path or URL (a non-empty str or pathlib.Path); got {got}."
         )
     if "\x00" in text:
-        raise DataError(f"{argument} must not contain a NUL character; got {_short(text)}.")
+        raise DataError(f"{argument} must not contain a NUL character; got {short_repr(text)}.")
     return text
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters, for a message that quotes what it got
+    (an object whose ``repr`` fails is named by its type)."""
     try:
         text = repr(value)
     except Exception:  # an object whose repr fails
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= 120 else text[:117] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

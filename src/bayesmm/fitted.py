@@ -34,8 +34,8 @@ from .predict import (
 )
 from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
 from .predict.groups import FitGroups
-from .predict.likelihood import observed_response, pointwise_log_likelihood, r2_response
 from .predict.loo import chunked_loo, relative_efficiency
+from .predict.pointwise import observed_response, pointwise_log_likelihood, r2_response
 from .spec import ModelSpec, spec_to_save
 
 if TYPE_CHECKING:

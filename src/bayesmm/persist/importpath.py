@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from .._errors import DataError
+from .._validation import short_repr
 
 __all__ = [
     "EARLIER_PATHS",
@@ -216,7 +217,8 @@ def check_trust(trusted: Any, allow_modules: Any) -> tuple[bool, tuple[str, ...]
     """
     if not isinstance(trusted, bool):
         raise TypeError(
-            f"trusted must be True or False (a bool); got {_type(trusted)} {_short(trusted)}."
+            "trusted must be True or False (a bool); got "
+            f"{_type(trusted)} {short_repr(trusted, 80)}."
         )
     if not isinstance(allow_modules, list | tuple):
         hint = ""
@@ -224,18 +226,19 @@ def check_trust(trusted: Any, allow_modules: Any) -> tuple[bool, tuple[str, ...]
             hint = f" For one module, write allow_modules=[{allow_modules!r}]."
         raise TypeError(
             "allow_modules must be a list or tuple of module names (str), e.g. "
-            f"['my_package.families']; got {_type(allow_modules)} {_short(allow_modules)}.{hint}"
+            f"['my_package.families']; got {_type(allow_modules)} "
+            f"{short_repr(allow_modules, 80)}.{hint}"
         )
     for entry in allow_modules:
         if not isinstance(entry, str):
             raise TypeError(
                 "allow_modules must be a list or tuple of module names (str); got an entry "
-                f"of type {_type(entry)}: {_short(entry)}."
+                f"of type {_type(entry)}: {short_repr(entry, 80)}."
             )
         if not _ALLOWED_ENTRY.match(entry):
             raise DataError(
                 "allow_modules must hold module names such as 'my_package.families', or "
-                f"functions' import paths such as 'numpy:tanh'; got {_short(entry)}."
+                f"functions' import paths such as 'numpy:tanh'; got {short_repr(entry, 80)}."
             )
     return trusted, tuple(allow_modules)
 
@@ -248,14 +251,6 @@ def _type(value: Any) -> str:
         if kind.__module__ == "builtins"
         else f"{kind.__module__}.{kind.__qualname__}"
     )
-
-
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # an object whose repr fails
-        text = f"<{_type(value)}>"
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _lookup(module: Any, qualname: str) -> Any:
