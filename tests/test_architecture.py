@@ -96,23 +96,11 @@ def test_interpret_and_serve_read_typed_column_summaries_not_json():
     assert offenders == []
 
 
-#: Functions of ``backend`` over 80 lines, left for the backend's restructuring (its own
-#: change) to split; every other function must stay within the limit.
-LONG_BACKEND_FUNCTIONS = {
-    "bayesmm.backend.pymc._pymc_model",
-    "bayesmm.backend.pymc.sample",
-}
-
-#: Backend modules that still hold a formatter's skip comment, left to its restructuring.
-FORMAT_SKIP_BACKEND = {"distributions.py", "pymc.py", "sufficient.py"}
-
-
 def test_modules_and_functions_are_small():
     """A module over 600 lines or a function over 80 lines (from its ``def`` to its end,
     docstring left out; comments count) is asking to be split."""
     assert long_modules(600) == []
-    found = {line.split(":")[0] for line in long_functions(80)}
-    assert found - LONG_BACKEND_FUNCTIONS == set()
+    assert long_functions(80) == []
 
 
 @pytest.mark.parametrize(
@@ -145,8 +133,7 @@ def test_no_code_is_squeezed_past_the_formatter():
     line, never kept on one line (comments read with ``tokenize``)."""
     paths = sorted(SRC.rglob("*.py")) + sorted(ROOT.joinpath("tests").rglob("*.py"))
     found = format_skips(paths)
-    left = [f for f in found if not any(f"backend/{name}:" in f for name in FORMAT_SKIP_BACKEND)]
-    assert left == []
+    assert found == []
 
 
 def test_the_format_skip_check_reads_comments_not_strings(tmp_path):

@@ -130,23 +130,19 @@ def spawn_seeds(random_seed: Any, n: int) -> list[int]:
 
 
 def fit_diagnostics(idata: az.InferenceData) -> dict[str, Any]:
-    """Divergences, the largest R-hat and the smallest bulk ESS of a fit's posterior."""
-    import arviz as az
+    """Divergences, the largest R-hat and the smallest bulk ESS of a fit's posterior: those
+    the check after every NUTS fit recorded (:mod:`~bayesmm.backend.convergence`), else
+    (an approximation's draws) computed the same way."""
+    from .backend.convergence import fit_check
 
-    stats = idata.get("sample_stats")
-    divergences = int(stats["diverging"].sum()) if stats is not None else 0
-    posterior = idata["posterior"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # few draws or one chain: NaN, which is the answer
-        rhat = az.rhat(posterior)
-        ess = az.ess(posterior, method="bulk")
-    rhats = [float(np.nanmax(v.values)) for v in rhat.data_vars.values() if v.size]
-    esses = [float(np.nanmin(v.values)) for v in ess.data_vars.values() if v.size]
+    attrs = idata.attrs
+    if "sampling_max_rhat" not in attrs:
+        attrs = {**attrs, **fit_check(idata).attrs()}
     return {
         "inference_method": idata.attrs.get("inference_method"),
-        "divergences": divergences,
-        "max_rhat": max(rhats) if rhats else float("nan"),
-        "min_ess_bulk": min(esses) if esses else float("nan"),
+        "divergences": int(attrs["sampling_divergences"]),
+        "max_rhat": float(attrs["sampling_max_rhat"]),
+        "min_ess_bulk": float(attrs["sampling_min_ess_bulk"]),
     }
 
 

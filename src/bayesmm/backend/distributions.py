@@ -43,9 +43,14 @@ class ZeroOneInflatedBeta:
     def __new__(cls, name: str, *, observed: Any = None, dims: Any = None, **kwargs: Any) -> Any:
         params = [kwargs.pop(p) for p in cls._PARAMS]
         return pm.CustomDist(
-            name, *params, logp=_zoib_logp, dist=_zoib_draws, observed=observed, dims=dims,
+            name,
+            *params,
+            logp=_zoib_logp,
+            dist=_zoib_draws,
+            observed=observed,
+            dims=dims,
             **kwargs,
-        )  # fmt: skip
+        )
 
     @classmethod
     def dist(cls, size: Any = None, **kwargs: Any) -> Any:

@@ -150,16 +150,6 @@ def _pymc_model(
     internal: list[str] = []
     can_carry = intercept_carrier(design, priors, noncentered)
     carrier = can_carry if centre_on_intercept else None
-    rebuild = functools.partial(
-        build_model,
-        design,
-        family,
-        link,
-        priors,
-        noncentered=noncentered,
-        center_predictors=center_predictors,
-        centre_on_intercept=centre_on_intercept,
-    )
     with pm.Model(coords=model_coords(design)) as model:
         data = Containers(design.n_obs, batch_size)
         indexes: dict[str, Any] = {}
@@ -168,68 +158,103 @@ def _pymc_model(
             design, priors, center_predictors, noncentered, internal, data, indexes
         )
         eta = linear_predictor(
-            design, priors, center_predictors, noncentered, internal, data, indexes, aux.sigma,
-            imputed, carrier,
-        )  # fmt: skip
-        if family.is_categorical():
-            # A multinomial logit has one linear predictor per category but the reference.
-            etas = [eta] + [
+            design,
+            priors,
+            center_predictors,
+            noncentered,
+            internal,
+            data,
+            indexes,
+            aux.sigma,
+            imputed,
+            carrier,
+        )
+
+        def part_predictors() -> list[Any]:
+            """The linear predictor of each distributional formula, in its order."""
+            return [
                 linear_predictor(
                     part.design, priors, center_predictors, noncentered, internal, data, indexes
                 )
                 for part in design.distributional
             ]
+
+        categorical = family.is_categorical()
+        if categorical:
+            # A multinomial logit has one linear predictor per category but the reference.
+            etas = [eta, *part_predictors()]
             category_response(design, family, link, priors, etas, internal, data)
-            data.fill()
-            return BuiltModel(
-                model,
-                design.response.name,
-                design.response.values,
-                tuple(internal),
-                display_order(design, priors),
-            )
-        values = aux.values()
-        for part in design.distributional:
-            # Each modelled auxiliary parameter through its own link (docs/formulas.md).
-            part_eta = linear_predictor(
-                part.design, priors, center_predictors, noncentered, internal, data, indexes
-            )
-            values[part.param] = get_link(part.link).backend_inverse(part_eta, PYTENSOR_OPS)
-        likelihood = family.likelihood
-        if link.name == "logit" and link.is_registered and likelihood.logit_kwarg is not None:
-            kwargs = likelihood.dist_kwargs(values)
-            kwargs[likelihood.logit_kwarg] = eta
         else:
-            values[likelihood.parent] = link.backend_inverse(eta, PYTENSOR_OPS)
-            kwargs = likelihood.dist_kwargs(values)
-        if likelihood.trials_kwarg is not None:
-            trials = design.response.trials
-            # Whole numbers (checked by the family), perhaps stored as floats.
-            kwargs[likelihood.trials_kwarg] = data.row_ints(np.asarray(trials))
-        # A slice of the data (PyMC casts it to the response's type).
-        observed = data.response(design.response.values)
-        dist = likelihood_distribution(likelihood.name)
-        response = design.response
-        if any(t is not None for t in (response.censoring, response.truncation, design.weights)):
-            row_likelihood(design, family, dist, kwargs, observed, data)
-        elif batch_size is not None:  # scaled from the batch to all the rows
-            dist(design.response.name, observed=observed, total_size=design.n_obs, **kwargs)
-        else:
-            dist(design.response.name, observed=observed, dims=OBS_DIM, **kwargs)
+            values = aux.values()
+            for part, part_eta in zip(design.distributional, part_predictors(), strict=True):
+                # Each modelled auxiliary parameter through its own link (docs/formulas.md).
+                values[part.param] = get_link(part.link).backend_inverse(part_eta, PYTENSOR_OPS)
+            kwargs = _distribution_arguments(design, family, link, values, eta, data)
+            _observe(design, family, kwargs, data, batch_size)
         data.fill()
+    # How to build the model again: on a minibatch, or with a group term carrying the
+    # intercept (neither for categorical responses).
+    rebuild = functools.partial(
+        build_model,
+        design,
+        family,
+        link,
+        priors,
+        noncentered=noncentered,
+        center_predictors=center_predictors,
+    )
+    recentres = can_carry is not None and not centre_on_intercept and not categorical
     return BuiltModel(
         model=model,
         response=design.response.name,
         observed=design.response.values,
         internal=tuple(internal),
         order=display_order(design, priors),
-        batched=rebuild,
-        recentred=(
-            functools.partial(rebuild, centre_on_intercept=True)
-            if can_carry is not None and not centre_on_intercept
-            else None
-        ),
+        batched=None
+        if categorical
+        else functools.partial(rebuild, centre_on_intercept=centre_on_intercept),
+        recentred=functools.partial(rebuild, centre_on_intercept=True) if recentres else None,
     )
+
+
+def _distribution_arguments(
+    design: Design, family: Family, link: Link, values: dict[str, Any], eta: Any, data: Containers
+) -> dict[str, Any]:
+    """The keyword arguments of the family's PyMC distribution: the auxiliary ``values`` and
+    the parent parameter from the linear predictor ``eta`` through the link (the logit
+    itself where the distribution takes one), and the trials of a binomial-like response."""
+    likelihood = family.likelihood
+    if link.name == "logit" and link.is_registered and likelihood.logit_kwarg is not None:
+        kwargs = likelihood.dist_kwargs(values)
+        kwargs[likelihood.logit_kwarg] = eta
+    else:
+        values = {**values, likelihood.parent: link.backend_inverse(eta, PYTENSOR_OPS)}
+        kwargs = likelihood.dist_kwargs(values)
+    if likelihood.trials_kwarg is not None:
+        # Whole numbers (checked by the family), perhaps stored as floats.
+        kwargs[likelihood.trials_kwarg] = data.row_ints(np.asarray(design.response.trials))
+    return kwargs
+
+
+def _observe(
+    design: Design,
+    family: Family,
+    kwargs: dict[str, Any],
+    data: Containers,
+    batch_size: int | None,
+) -> None:
+    """The observed response: one row likelihood where rows differ (censoring, truncation,
+    weights), a minibatch scaled to all the rows, or the family's distribution."""
+    # A slice of the data (PyMC casts it to the response's type).
+    observed = data.response(design.response.values)
+    dist = likelihood_distribution(family.likelihood.name)
+    response = design.response
+    if any(t is not None for t in (response.censoring, response.truncation, design.weights)):
+        row_likelihood(design, family, dist, kwargs, observed, data)
+    elif batch_size is not None:  # scaled from the batch to all the rows
+        dist(response.name, observed=observed, total_size=design.n_obs, **kwargs)
+    else:
+        dist(response.name, observed=observed, dims=OBS_DIM, **kwargs)
 
 
 # --- sampling --------------------------------------------------------------------------------
@@ -308,6 +333,33 @@ def run_sampler(
     return SAMPLERS[inference_method].run(model, settings, **kwargs)
 
 
+def _resolved(
+    inference_method: str, n_obs: int, cache: CompiledCache | None, kwargs: dict[str, Any]
+) -> str:
+    """The sampler that runs: the one asked for, or what ``"auto"`` chooses for ``n_obs``
+    rows (with nutpie's low-rank mass matrix added to ``kwargs`` on large data).
+
+    Raises
+    ------
+    BackendError
+        If a nutpie ``cache`` is given for another sampler.
+    """
+    require_method(inference_method)
+    if inference_method == AUTO:
+        inference_method = choose_sampler(n_obs, cache)
+        if inference_method == "nutpie" and n_obs > AUTO_JAX_MAX_ROWS:
+            # Large data: the intercept and the effects of a grouping factor with few levels
+            # are strongly correlated a posteriori; nutpie's low-rank mass matrix follows
+            # that and roughly triples the smallest ESS on InstEval (benchmarks/README.md).
+            kwargs.setdefault("low_rank_modified_mass_matrix", True)
+    if cache is not None and inference_method != "nutpie":
+        raise BackendError(
+            "cache= holds compiled nutpie samplers: use it with inference_method='nutpie' or "
+            f"'auto'; got {inference_method!r} (NumPyro reuses its compiled sampler by itself)."
+        )
+    return inference_method
+
+
 def sample(
     built: BuiltModel,
     *,
@@ -338,21 +390,9 @@ def sample(
     summed = None
     if built.summarised is not None:
         summed = built.summarised(sufficient_statistics, (draws, tune, chains), inference_method)
-    require_method(inference_method)
     asked = inference_method
     automatic = inference_method == AUTO
-    if automatic:
-        inference_method = choose_sampler(len(built.observed), cache)
-        if inference_method == "nutpie" and len(built.observed) > AUTO_JAX_MAX_ROWS:
-            # Large data: the intercept and the effects of a grouping factor with few levels
-            # are strongly correlated a posteriori; nutpie's low-rank mass matrix follows
-            # that and roughly triples the smallest ESS on InstEval (benchmarks/README.md).
-            kwargs.setdefault("low_rank_modified_mass_matrix", True)
-    if cache is not None and inference_method != "nutpie":
-        raise BackendError(
-            "cache= holds compiled nutpie samplers: use it with inference_method='nutpie' or "
-            f"'auto'; got {inference_method!r} (NumPyro reuses its compiled sampler by itself)."
-        )
+    inference_method = _resolved(inference_method, len(built.observed), cache, kwargs)
     chains = chains or default_chains()
     model = (summed or built).model
     log_likelihood = log_likelihood_default(log_likelihood, len(built.observed), draws, chains)

@@ -301,9 +301,14 @@ def summed_model(
         data.fill()
     order = display_order(design, priors)
     return BuiltModel(
-        model, design.response.name, design.response.values, tuple(internal), order,
-        GAUSSIAN if spec is None else COLLAPSED, complete=complete,
-    )  # fmt: skip
+        model=model,
+        response=design.response.name,
+        observed=design.response.values,
+        internal=tuple(internal),
+        order=order,
+        likelihood=GAUSSIAN if spec is None else COLLAPSED,
+        complete=complete,
+    )
 
 
 #: A fit of at least this many rows that samples the rows says how long it may take.
