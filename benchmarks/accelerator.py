@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--fits", type=int, default=100)
     args = parser.parse_args()
 
-    from bayesmm.backend.jax import configure
+    from bayesmm.backend.programs.jax import configure
 
     jax = configure()
     devices = jax.devices()

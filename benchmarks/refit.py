@@ -31,7 +31,7 @@ FORMULA = "Reaction ~ Days + (Days | Subject)"
 def _one_way(way: str, refits: int) -> dict:
     sys.path.insert(0, str(HERE.parent / "src"))
     import bayesmm as bmm
-    from bayesmm.backend.compiled import CompiledCache
+    from bayesmm.backend.programs.compiled import CompiledCache
 
     data = bmm.load_data("sleepstudy")
     options: dict = {"draws": 1000, "tune": 1000, "chains": 2, "progressbar": False}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 
-from bayesmm.backend.approximate import _Settling
+from bayesmm.backend.samplers.approximate import _Settling
 
 
 class _Approx:

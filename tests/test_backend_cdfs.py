@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 import bayesmm as bmm
-from bayesmm.backend.cdfs import STABLE, log_interval
+from bayesmm.backend.graph.cdfs import STABLE, log_interval
 
 #: Each PyMC distribution: its scipy twin, a sampler of its parameters, and whether it is
 #: a count. The bounds are drawn from the scipy distribution's quantiles.
@@ -138,8 +138,8 @@ def test_every_stable_form_is_tested():
 def test_interval_gradients_are_finite_and_match_finite_differences(name, mode):
     if mode == "JAX":
         pytest.importorskip("jax")
-        from bayesmm.backend.jax import configure
-        from bayesmm.backend.jax_ops import register_jax_ops
+        from bayesmm.backend.programs.jax import configure
+        from bayesmm.backend.programs.jax_ops import register_jax_ops
 
         configure()
         register_jax_ops()
@@ -176,8 +176,8 @@ def test_a_one_sided_gaussian_models_gradient_is_finite_at_random_points(mode, b
 
     if mode == "JAX":
         pytest.importorskip("jax")
-        from bayesmm.backend.jax import configure
-        from bayesmm.backend.jax_ops import register_jax_ops
+        from bayesmm.backend.programs.jax import configure
+        from bayesmm.backend.programs.jax_ops import register_jax_ops
 
         configure()
         register_jax_ops()

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import bayesmm as bmm
-from bayesmm.backend.convergence import MAX_RHAT, check_fit, fit_check
+from bayesmm.backend.samplers.convergence import MAX_RHAT, check_fit, fit_check
 
 
 def _idata(values: np.ndarray, diverging: np.ndarray | None = None) -> az.InferenceData:

@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import bayesmm as bmm
-from bayesmm.backend import pymc as backend
+from bayesmm.backend import samplers as backend
 from bayesmm.backend.samplers import (
     APPROXIMATIONS,
     SAMPLERS,

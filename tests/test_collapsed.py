@@ -1,4 +1,4 @@
-"""Group effects integrated out of a summed gaussian model (bayesmm.backend.collapsed): the
+"""Group effects integrated out of a summed gaussian model (bayesmm.backend.graph.collapsed): the
 log density is the exact marginal likelihood (against scipy's multivariate normal), each
 draw's effects come from their exact conditional posterior, and a fit returns the variables
 of a fit of the rows."""
@@ -12,8 +12,8 @@ import xarray as xr
 from scipy import stats
 
 import bayesmm as bmm
-from bayesmm.backend import sufficient
-from bayesmm.backend.collapsed import COLLAPSED, collapsible
+from bayesmm.backend.graph import sufficient
+from bayesmm.backend.graph.collapsed import COLLAPSED, collapsible
 
 LEVELS = 12
 

@@ -5,7 +5,7 @@ import pytest
 
 import bayesmm as bmm
 from bayesmm import Prior
-from bayesmm.backend.compiled import CompiledCache, structure_key
+from bayesmm.backend.programs.compiled import CompiledCache, structure_key
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 

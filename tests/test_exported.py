@@ -23,7 +23,7 @@ NAMES = ("start", "advance", "draws", "draws_and_log_likelihood")
 
 @pytest.fixture
 def jax():
-    from bayesmm.backend.jax import configure
+    from bayesmm.backend.programs.jax import configure
 
     return configure()
 
@@ -34,7 +34,7 @@ def _functions(jax, function):
 
 
 def test_programs_are_written_and_read_back(jax, tmp_path):
-    from bayesmm.backend import exported
+    from bayesmm.backend.programs import exported
 
     folder = tmp_path / "programs" / "one"
     function = jax.jit(lambda x: (2 * x, x.sum(axis=1)))
@@ -52,7 +52,7 @@ def test_programs_are_written_and_read_back(jax, tmp_path):
 
 
 def test_a_damaged_or_missing_program_is_traced_again(jax, tmp_path):
-    from bayesmm.backend import exported
+    from bayesmm.backend.programs import exported
 
     one, other = tmp_path / "one", tmp_path / "other"
     exported.write(jax, one, _functions(jax, jax.jit(lambda x: x + 1)), ["b"], ["y"])
@@ -72,7 +72,7 @@ def test_a_damaged_or_missing_program_is_traced_again(jax, tmp_path):
 def test_writers_of_one_folder_at_once_leave_it_whole(jax, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from bayesmm.backend import exported
+    from bayesmm.backend.programs import exported
 
     folder = tmp_path / "p"
     functions = _functions(jax, jax.jit(lambda x: (x * 5, x.max())))
@@ -85,7 +85,7 @@ def test_writers_of_one_folder_at_once_leave_it_whole(jax, tmp_path):
 
 
 def test_a_program_with_a_host_callback_runs_as_traced_and_is_not_stored(jax, tmp_path):
-    from bayesmm.backend import exported
+    from bayesmm.backend.programs import exported
 
     seen = []
 
@@ -103,7 +103,7 @@ def test_a_program_with_a_host_callback_runs_as_traced_and_is_not_stored(jax, tm
 def test_only_the_most_recently_used_structures_are_kept(jax, tmp_path, monkeypatch):
     import os
 
-    from bayesmm.backend import exported
+    from bayesmm.backend.programs import exported
 
     monkeypatch.setattr(exported, "MAX_STORED", 3)
     functions = _functions(jax, jax.jit(lambda x: x + 2))
@@ -118,7 +118,7 @@ def test_only_the_most_recently_used_structures_are_kept(jax, tmp_path, monkeypa
 
 
 def test_the_folder_follows_the_key_the_devices_and_the_cache(tmp_path):
-    from bayesmm.backend.exported import folder_for
+    from bayesmm.backend.programs.exported import folder_for
 
     one = folder_for(str(tmp_path), ("structure", (3, 2)), 2, "cpu")
     assert one is not None and one.parent == tmp_path / "programs"
@@ -187,9 +187,9 @@ def test_a_new_process_samples_from_the_stored_program_without_tracing(tmp_path)
 def test_the_folder_follows_the_code_of_every_module_that_shapes_a_log_density():
     """A response's log density is a Python function (a CustomDist's) that the structure key
     cannot see: a changed likelihood must not find the programs the old one made."""
-    from bayesmm.backend.exported import code_files
+    from bayesmm.backend.programs.exported import code_files
 
     package = Path(bmm.__file__).resolve().parent
     names = {p.relative_to(package).as_posix() for p in code_files()}
-    assert {"backend/likelihoods.py", "backend/cdfs.py", "families/builtin.py"} <= names
+    assert {"backend/graph/likelihoods.py", "backend/graph/cdfs.py", "families/builtin.py"} <= names
     assert names == {p.relative_to(package).as_posix() for p in package.rglob("*.py")}

@@ -205,7 +205,7 @@ _LOGPDF_CASES = {
 def test_numpy_log_density_equals_pymc_logp(name):
     import pymc as pm
 
-    from bayesmm.backend.distributions import likelihood_distribution
+    from bayesmm.backend.graph.distributions import likelihood_distribution
 
     family = get_family(name)
     raw, y = _LOGPDF_CASES[name]

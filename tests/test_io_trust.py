@@ -89,7 +89,7 @@ def _written_paths() -> set[str]:
     """Every import path bayesmm writes for a family or link made of its own parts: copies
     of the built-in families (those without lambdas), their functions field by field, the
     known distributions' densities, the built-in links and the operations of ``ops``."""
-    from bayesmm.backend.variables import PYTENSOR_OPS
+    from bayesmm.backend.graph.variables import PYTENSOR_OPS
 
     found: set[str] = set()
 
@@ -146,7 +146,7 @@ def test_every_vetted_function_resolves_without_leave():
 
 
 def test_the_backend_operations_are_where_the_links_say():
-    from bayesmm.backend.variables import PYTENSOR_OPS
+    from bayesmm.backend.graph.variables import PYTENSOR_OPS
 
     for op, paths in BACKEND_OP_PATHS.items():
         for path in paths:

@@ -14,8 +14,8 @@ import pymc as pm
 import pytest
 
 import bayesmm as bmm
-from bayesmm.backend import pymc as backend
-from bayesmm.backend.compiled import CompiledCache
+from bayesmm.backend import samplers as backend
+from bayesmm.backend.programs.compiled import CompiledCache
 from conftest import samplers_running
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
@@ -63,7 +63,7 @@ def test_a_cache_is_for_nutpie(sleepstudy, method):
 
 
 def test_the_persistent_cache_folder(monkeypatch, tmp_path):
-    from bayesmm.backend.jax import CACHE_ENV, cache_dir
+    from bayesmm.backend.programs.jax import CACHE_ENV, cache_dir
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     assert cache_dir() == str(tmp_path)
@@ -96,7 +96,7 @@ def _resampled(data, seed):
 @needs_jax
 @pytest.mark.slow
 def test_a_refit_reuses_the_compiled_sampler_and_follows_the_new_data(sleepstudy, monkeypatch):
-    from bayesmm.backend import jax as jax_backend
+    from bayesmm.backend.programs import jax as jax_backend
 
     jax_backend.clear_programs()
     compiles = []
@@ -171,10 +171,10 @@ def test_the_compiled_sampler_is_kept_on_disk(tmp_path):
 
 
 def test_the_structure_key_is_the_same_in_every_process(sleepstudy):
-    from bayesmm.backend.compiled import structure_key
+    from bayesmm.backend.programs.compiled import structure_key
 
     script = (
-        "import bayesmm as bmm; from bayesmm.backend.compiled import structure_key;"
+        "import bayesmm as bmm; from bayesmm.backend.programs.compiled import structure_key;"
         "d = bmm.load_data('sleepstudy');"
         f"print(structure_key(bmm.Model({FORMULA!r}, d).backend.model))"
     )
@@ -192,7 +192,7 @@ def test_the_structure_key_is_the_same_in_every_process(sleepstudy):
 
 
 def test_rewritten_graphs_are_kept_on_disk_and_read_back(sleepstudy, monkeypatch, tmp_path):
-    from bayesmm.backend import jax as jax_backend
+    from bayesmm.backend.programs import jax as jax_backend
 
     monkeypatch.setenv(jax_backend.CACHE_ENV, str(tmp_path))
     built = []
@@ -289,7 +289,7 @@ def test_unknown_numpyro_options_are_named(sleepstudy):
 
 def test_the_jax_log_density_equals_pymcs(sleepstudy):
     """What checks approximations by k-hat: the same log density as PyMC's C function."""
-    from bayesmm.backend.jax import log_density
+    from bayesmm.backend.programs.jax import log_density
 
     model = bmm.Model("Reaction ~ Days + (Days | Subject)", sleepstudy).backend.model
     ours, theirs = log_density(model), model.compile_logp(jacobian=True)
@@ -310,7 +310,7 @@ def test_the_jax_log_density_equals_pymcs(sleepstudy):
 def test_the_initial_point_function_gives_pymcs_initial_point(formula, family, dataset):
     # It is compiled without C (Python's implementation of each operation, every
     # OpFromGraph inlined), so that a first fit need not read PyTensor's compile cache.
-    from bayesmm.backend.start import initial_point_function
+    from bayesmm.backend.programs.start import initial_point_function
 
     data = bmm.load_data(dataset)
     if dataset == "bacteria":

@@ -151,7 +151,7 @@ def test_the_seed_of_each_fit_is_fit_manys_to_give(models):
 def test_settings_with_large_arrays_have_distinct_keys():
     """A kernel option that is a large array keys its program by its bytes (numpy's repr
     elides the middle of large arrays, which would make two different ones look equal)."""
-    from bayesmm.backend.nuts import NutsSettings
+    from bayesmm.backend.programs.nuts import NutsSettings
 
     first, second = np.eye(40), np.eye(40)
     second[20, 20] = 2.0
@@ -164,7 +164,7 @@ def test_settings_with_large_arrays_have_distinct_keys():
 
 
 def test_a_failed_batch_falls_back_to_fits_one_by_one(models, stub_sampler, monkeypatch):
-    from bayesmm.backend import batch
+    from bayesmm.backend.batch import vectorised as batch
 
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("RESOURCE_EXHAUSTED: out of memory")

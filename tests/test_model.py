@@ -193,7 +193,7 @@ def test_arviz_summary_and_trace_plot_work_on_the_result(sleepstudy, stub_sample
 
 
 def test_auto_parameterisation_centres_terms_with_many_rows_per_level(sleepstudy):
-    from bayesmm.backend.pymc import CENTRED_MIN_ROWS_PER_LEVEL
+    from bayesmm.backend.graph import CENTRED_MIN_ROWS_PER_LEVEL
 
     assert CENTRED_MIN_ROWS_PER_LEVEL == 20
     # sleepstudy: 10 rows per subject, non-centred.

@@ -228,7 +228,7 @@ def test_acat_with_another_link_uses_its_odds(link):
 def test_the_pytensor_probabilities_equal_numpy(name):
     import pytensor.tensor as pt
 
-    from bayesmm.backend.variables import PYTENSOR_OPS
+    from bayesmm.backend.graph.variables import PYTENSOR_OPS
     from bayesmm.links import get_link
 
     tau, eta = np.array([-0.5, 0.2, 1.0]), np.array([[-1.0], [0.3], [2.0]])

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm.backend import pathfinder
+from bayesmm.backend.samplers import pathfinder
 
 needs_jax = pytest.mark.skipif(not pathfinder.available(), reason="needs bayesmm[jax]")
 
@@ -159,7 +159,7 @@ def test_the_refined_centre_is_where_the_gradient_averages_to_zero():
     import jax
     import jax.numpy as jnp
 
-    from bayesmm.backend.jax import configure
+    from bayesmm.backend.programs.jax import configure
 
     configure()
     alpha, beta, gamma = _diagonal_normal()
@@ -184,7 +184,7 @@ def test_a_centre_where_the_density_is_not_finite_is_kept():
     import jax
     import jax.numpy as jnp
 
-    from bayesmm.backend.jax import configure
+    from bayesmm.backend.programs.jax import configure
 
     configure()
     alpha, beta, gamma = _diagonal_normal()

@@ -332,7 +332,7 @@ def test_bayesian_r2_is_the_variance_ratio_of_each_draw(sleep_fit, sleepstudy):
 @pytest.mark.parametrize("name", sorted(n for n, f in FAMILIES.items() if f.categories is None))
 def test_numpy_draws_of_each_family_follow_pymc(name):
     """The numpy draws used for predictions follow the PyMC likelihood the model is fit with."""
-    from bayesmm.backend.distributions import likelihood_distribution
+    from bayesmm.backend.graph.distributions import likelihood_distribution
 
     family = FAMILIES[name]
     values = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bayesmm.backend.pymc import SAMPLERS
+from bayesmm.backend.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart.py"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm.backend.predictors import carried_columns, intercept_carrier
+from bayesmm.backend.graph.predictors import carried_columns, intercept_carrier
 
 LEVELS = 6
 

@@ -1,5 +1,5 @@
 """Gaussian models sampled from their rows summed into exact sufficient statistics
-(bayesmm.backend.sufficient): the same log density and gradient as the model of the rows, at
+(bayesmm.backend.graph.sufficient): the same log density and gradient as the model of the rows, at
 any point, for every kind of term; chosen by size; refused with a reason where not exact."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 import bayesmm as bmm
-from bayesmm.backend import sufficient
-from bayesmm.backend.collapsed import COLLAPSED
-from bayesmm.backend.sufficient import summed_model
+from bayesmm.backend.graph import sufficient
+from bayesmm.backend.graph.collapsed import COLLAPSED
+from bayesmm.backend.graph.sufficient import summed_model
+from bayesmm.backend.samplers import choice
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +94,15 @@ def test_statistics_as_large_as_the_rows_are_not_used_by_default(frame, monkeypa
     # One level per 2 rows: the statistics are not much smaller than the rows.
     fine = frame.assign(g=np.arange(len(frame)) // 2)
     model = bmm.Model("y ~ x + (1|g) + (1|h)", fine)
-    parts = (model.design, model.family, model.link, model.priors)
-    assert sufficient.summed_for(*parts, None) is None
-    assert sufficient.summed_for(*parts, True) is not None
+    assert choice.summed_for(model.backend, None) is None
+    assert choice.summed_for(model.backend, True) is not None
     # With its effects integrated out, NUTS samples four numbers whatever the levels, and a
     # gradient reads fewer numbers than the rows: worth it at any size.
     one = bmm.Model("y ~ x + (1|g)", fine)
-    collapsed = sufficient.summed_for(one.design, one.family, one.link, one.priors, None)
+    collapsed = choice.summed_for(one.backend, None)
     assert collapsed is not None and collapsed.likelihood == COLLAPSED
     # The model's own summary is the same: build_model passes its arguments on.
-    assert one.backend.summarised(None).likelihood == COLLAPSED
+    assert one.backend.summarised(False).likelihood == COLLAPSED
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_counted_rows_have_the_posterior_of_the_bernoulli_rows(clicks, formula, 
 
 
 def test_a_large_fit_of_the_rows_says_why_and_about_how_long(frame, stub_sampler, monkeypatch):
-    monkeypatch.setattr(sufficient, "ANNOUNCE_ROWS", 1_000)
+    monkeypatch.setattr(choice, "ANNOUNCE_ROWS", 1_000)
     monkeypatch.setattr(sufficient, "SHORTCUT_MIN_ROWS", 1_000)
     model = bmm.Model("y ~ x + (1|g)", frame, family="t")
     # 2,000 rows x 2,000 iterations x 31 steps x 1.1e-8 s on 2 cores: about a second.

@@ -127,8 +127,8 @@ def test_truncated_counts_are_drawn_between_their_bounds():
 
 def test_jax_erfcx_matches_scipy_with_finite_gradients():
     jax = pytest.importorskip("jax")
-    from bayesmm.backend.jax import configure
-    from bayesmm.backend.jax_ops import _erfcx
+    from bayesmm.backend.programs.jax import configure
+    from bayesmm.backend.programs.jax_ops import _erfcx
 
     configure()
     x = np.array([-30.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 0.5, 1.0, 5.0, 30.0, 1e4])
@@ -326,8 +326,8 @@ def test_the_jax_route_differentiates_the_truncated_families_the_docs_name(famil
     import pytensor
     import pytensor.tensor as pt
 
-    from bayesmm.backend.jax import configure
-    from bayesmm.backend.jax_ops import register_jax_ops
+    from bayesmm.backend.programs.jax import configure
+    from bayesmm.backend.programs.jax_ops import register_jax_ops
 
     configure()
     register_jax_ops()

@@ -220,7 +220,7 @@ def test_each_approximation_checks_its_options_before_any_work(
 
 
 def test_the_approximations_check_their_options_when_called_directly(data):
-    from bayesmm.backend import approximate
+    from bayesmm.backend.samplers import approximate
 
     built = bmm.Model("y ~ x + (1|g)", data).backend.model
     settings = {"draws": 5, "chains": 1, "random_seed": 1, "progressbar": False}

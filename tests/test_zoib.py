@@ -47,7 +47,7 @@ def test_numpy_draws_have_the_inflation_and_the_beta():
 def test_pymc_prior_draws_have_the_inflation():
     import pymc as pm
 
-    from bayesmm.backend.distributions import ZeroOneInflatedBeta
+    from bayesmm.backend.graph.distributions import ZeroOneInflatedBeta
 
     dist = ZeroOneInflatedBeta.dist(alpha=1.5, beta=3.5, zoi=0.25, coi=0.4, size=20_000)
     y = pm.draw(dist, random_seed=4)

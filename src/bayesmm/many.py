@@ -133,7 +133,7 @@ def fit_diagnostics(idata: az.InferenceData) -> dict[str, Any]:
     """Divergences, the largest R-hat and the smallest bulk ESS of a fit's posterior: those
     the check after every NUTS fit recorded (:mod:`~bayesmm.backend.convergence`), else
     (an approximation's draws) computed the same way."""
-    from .backend.convergence import fit_check
+    from .backend.samplers import fit_check
 
     attrs = idata.attrs
     if "sampling_max_rhat" not in attrs:

@@ -30,8 +30,8 @@ from .spec import ModelSpec, build_spec, check_same_rows, rebuild_arguments
 if TYPE_CHECKING:
     import arviz as az
 
-    from .backend.compiled import CompiledCache
-    from .backend.pymc import BuiltModel
+    from .backend.graph import BuiltModel
+    from .backend.programs import CompiledCache
 
 __all__ = ["Model"]
 
@@ -181,7 +181,7 @@ class Model:
 
     def build(self) -> None:
         """Build the PyMC model without sampling; it is then at ``model.backend.model``."""
-        from .backend.pymc import build_model
+        from .backend.graph import build_model
 
         self._built = build_model(
             self.design,
@@ -273,7 +273,7 @@ class Model:
             For a bad count, seed or option (checked before any work), or options that
             cannot go together (``batch_size`` with ``sufficient_statistics=True``).
         """
-        from .backend.pymc import sample
+        from .backend.samplers import sample
 
         check_counts(draws=draws, tune=tune, chains=chains)
         check_sampling(random_seed, kwargs)
@@ -318,7 +318,7 @@ class Model:
             ``prior`` holds the parameters (named as in the posterior); ``prior_predictive``
             holds simulated responses with the observed response's shape.
         """
-        from .backend.prior_draws import prior_predictive
+        from .backend.graph import prior_predictive
 
         check_count("draws", draws, minimum=1)
         return prior_predictive(self.backend, draws=draws, random_seed=random_seed)
@@ -355,7 +355,7 @@ class Model:
         """
         import arviz as az
 
-        from .backend.prior_draws import prior_predictive, prior_variables
+        from .backend.graph import prior_predictive, prior_variables
 
         check_count("draws", draws, minimum=1)
         built = self.backend

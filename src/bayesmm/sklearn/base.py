@@ -25,7 +25,7 @@ from ..model import Model
 from ..predict import INTERVAL_METHODS, PredictOptions, interval
 
 if TYPE_CHECKING:
-    from ..backend.compiled import CompiledCache
+    from ..backend.programs import CompiledCache
     from ..fitted import FittedModel
 
 __all__ = [
@@ -47,7 +47,7 @@ def compiled_cache() -> CompiledCache:
     cannot live on the estimators. ``compiled_cache().hits`` and ``.misses`` count the fits
     that reused one and the fits that compiled one.
     """
-    from ..backend.compiled import shared_cache
+    from ..backend.programs import shared_cache
 
     return shared_cache()
 
@@ -232,7 +232,7 @@ class BayesianMixedModel(BaseEstimator):
         )
         cache = None
         if self.inference_method == "nutpie":
-            from ..backend.compiled import CompiledCache
+            from ..backend.programs import CompiledCache
 
             # reuse_compiled=False: a cache of this fit alone, so nutpie compiles afresh.
             cache = compiled_cache() if self.reuse_compiled else CompiledCache(max_size=1)

@@ -29,7 +29,7 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.printing import debugprint
 from pytensor.tensor.random.type import RandomType
 
-from .._names import OBS_DIM
+from ..._names import OBS_DIM
 
 try:  # newer pytensor moved the graph walkers here (the old place warns)
     from pytensor.graph import traversal as _graph

@@ -23,8 +23,6 @@ intercept), with ``theta - theta0`` in place of ``theta``.
 from __future__ import annotations
 
 import math
-import os
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +30,14 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._errors import BayesmmWarning, DataError
-from ..design import Design
-from ..families import Family
-from ..links import Link
-from ..priors import PriorSet
+from ...design import Design
+from ...families import Family
+from ...links import Link
+from ...priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out, population
 from .likelihoods import Auxiliary
 from .predictors import LinearParts, linear_parts, on_rows, use_noncentered
-from .samplers import SAMPLERS
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
 __all__ = [
@@ -51,7 +47,8 @@ __all__ = [
     "statistics",
     "worth_it",
     "summed_model",
-    "summed_for",
+    "summary_model",
+    "NOT_WORTH_IT",
     "counted_model",
     "identical_rows",
 ]
@@ -311,102 +308,39 @@ def summed_model(
     )
 
 
-#: A fit of at least this many rows that samples the rows says how long it may take.
-ANNOUNCE_ROWS = 100_000
-
-#: Seconds of one chain's NUTS step per row, and the steps of a typical iteration, measured on
-#: ``y ~ x + (1|g)`` with a million rows (349 s for 2 chains of 1,000 iterations of about 31
-#: steps each, on 2 cores; ``benchmarks/large_data.py``).
-SECONDS_PER_ROW_STEP = 349 / (1_000_000 * 1_000 * 31)
-TYPICAL_STEPS = 31
-
-
-def _announce(n_obs: int, sampling: tuple[int, int, int | None] | None, why: str) -> None:
-    """Say, for a large NUTS fit of the rows, why the rows are sampled and about how long
-    (``sampling`` is ``None`` for an approximation, whose time this does not estimate)."""
-    if n_obs < ANNOUNCE_ROWS or sampling is None:
-        return
-    draws, tune, chains = sampling
-    chains = chains or 4
-    rounds = math.ceil(chains / max(1, min(chains, os.cpu_count() or 1)))
-    seconds = n_obs * (draws + tune) * TYPICAL_STEPS * SECONDS_PER_ROW_STEP * rounds
-    minutes = max(1, round(seconds / 60))
-    warnings.warn(
-        f"Sampling all {n_obs} rows with NUTS ({why}): expect roughly {minutes} "
-        f"minute{'s' if minutes > 1 else ''}, more for a model with more terms or a harder "
-        "posterior. See docs/large-data.md.",
-        BayesmmWarning,
-        stacklevel=5,  # the line that called fit(): through summed_for, sample, fit
-    )
-
-
-def summed_for(
+def summary_model(
     design: Design,
     family: Family,
     link: Link,
     priors: PriorSet,
-    choice: bool | None,
-    sampling: tuple[int, int, int | None] = (1000, 1000, None),
-    inference_method: str = "auto",
+    insist: bool,
     *,
     noncentered: bool | str = "auto",
     center: bool = True,
-) -> BuiltModel | None:
-    """The summed model of ``build_model(design, family, link, priors, ...)`` for
-    ``fit(sufficient_statistics=choice)``: ``None`` to sample the rows (then, for a large NUTS
-    fit, a warning estimating its time; ``sampling`` is its ``(draws, tune, chains)``; an
-    approximation's optimisation shows its own progress).
+) -> BuiltModel | str:
+    """The model of ``build_model(design, family, link, priors, ...)``'s rows summed where that
+    is exact: the statistics of a gaussian identity-link model (with one factor integrated
+    out where it can be), or the counts of a bernoulli model's identical rows. Otherwise the
+    reason there is none, as text: what blocks it, or that the summary would not be much
+    smaller than the rows (:func:`worth_it`; with ``insist``, it is built anyway).
 
-    Parameters
-    ----------
-    design, family, link, priors
-        The model's, as :func:`~bayesmm.backend.pymc.build_model` takes them.
-    choice : bool or None
-        ``True`` insists on an exact summary, ``False`` declines, ``None`` uses one where it is
-        exact and worth it (:func:`worth_it`).
-    sampling : (int, int, int or None), default (1000, 1000, None)
-        The fit's draws, tune and chains, for the estimate of its time.
-    inference_method : str, default "auto"
-        The fit's; an approximation's time is not estimated.
-    noncentered : bool or "auto", default "auto"
-        As for ``build_model``.
-    center : bool, default True
-        Centre the common predictors (``build_model``'s ``center_predictors``).
-
-    Raises
-    ------
-    DataError
-        For a ``choice`` that is not a bool or None, and for ``True`` on a model whose
-        statistics are not exact, saying why.
+    Which model a fit samples is the samplers' choice (``backend.samplers.choice``).
     """
-    if choice is not None and not isinstance(choice, bool):
-        raise DataError(f"sufficient_statistics must be True, False or None; got {choice!r}.")
-    record = SAMPLERS.get(inference_method)
-    approximate = record is not None and record.approximation
-    timed = None if approximate else sampling  # the estimate is NUTS'
-    if choice is False:
-        _announce(design.n_obs, timed, "sufficient_statistics=False")
-        return None
-    if choice is None and design.n_obs < SHORTCUT_MIN_ROWS:
-        return None
     blocker = shortcut_blocker(design, family, link)
     if blocker is not None:
-        if choice:
-            raise DataError(
-                "sufficient_statistics=True needs a gaussian model with the identity link or a "
-                "bernoulli model without weights, with an uncensored response and no "
-                f"distributional formulas; here {blocker}."
-            )
-        _announce(design.n_obs, timed, f"no exact summary: {blocker}")
-        return None
-    settings = (design, priors, noncentered, center, bool(choice))
+        return blocker
+    settings = (design, priors, noncentered, center, insist)
     if family.likelihood.name == "Normal":
         summed = summed_model(*settings, collapse=True)
     else:
         summed = counted_model(*settings, link=link)
     if summed is None:
-        _announce(design.n_obs, timed, "its summary would not be much smaller than its rows")
+        return NOT_WORTH_IT
     return summed
+
+
+#: :func:`summary_model`'s reason when a summary would not pay.
+NOT_WORTH_IT = "its summary would not be much smaller than its rows"
 
 
 def identical_rows(design: Design) -> tuple[np.ndarray, np.ndarray]:

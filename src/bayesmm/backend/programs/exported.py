@@ -72,9 +72,9 @@ def code_files() -> list[Path]:
     """The modules whose code shapes a stored program: all of bayesmm's. A change to any of
     them, in a checkout whose version string stays the same, must not find the programs the
     old code made; and not only the samplers' modules shape them: a response's log density
-    is a Python function of ``backend.likelihoods`` (a ``CustomDist``'s), which the
+    is a Python function of ``backend.graph.likelihoods`` (a ``CustomDist``'s), which the
     structure key of the model's graph cannot see."""
-    package = Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parents[2]  # bayesmm, from backend/programs
     return sorted(package.rglob("*.py"))
 
 

@@ -1,14 +1,9 @@
-"""The PyMC backend (with ``backend``'s other modules, the only code importing pymc and
-pytensor): a :class:`~bayesmm.design.Design`, a family, a link and a
-:class:`~bayesmm.priors.PriorSet` become a ``pm.Model``, and a NUTS sampler runs on it. The
-linear predictors come from ``effects``, responses of several PyMC distributions from
-``likelihoods``, both built of ``variables``' pieces.
-"""
+"""Running a sampler on a built model: the sampler ``"auto"`` chooses, the summed model when
+one is exact and worth it, the fallback when JAX cannot translate a model, and the tidied
+InferenceData ``fit()`` returns."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import logging
 import os
 from typing import Any
@@ -19,25 +14,14 @@ import pymc as pm
 import xarray as xr
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .._errors import BackendError, DataError
-from ..design import Design
-from ..families import Family
-from ..links import Link, get_link
-from ..priors import PriorSet
-from .built import BuiltModel, display_order, model_coords, user_facing
-from .compiled import CompiledCache
+from ..._errors import BackendError
+from ..graph.built import BuiltModel, user_facing
+from ..graph.variables import CATEGORY_DIM, OBS_DIM
+from ..programs.compiled import CompiledCache
+from ..programs.jax_ops import cannot_translate
+from .choice import summed_for
 from .convergence import check_fit
-from .distributions import likelihood_distribution
-from .imputation import imputed_columns
-from .jax_ops import cannot_translate
-from .likelihoods import Auxiliary, category_response, row_likelihood
-from .predictors import (
-    CENTRED_MIN_ROWS_PER_LEVEL,
-    intercept_carrier,
-    linear_predictor,
-    use_noncentered,
-)
-from .samplers import (
+from .registry import (
     AUTO,
     AUTO_JAX_MAX_ROWS,
     SAMPLERS,
@@ -46,236 +30,20 @@ from .samplers import (
     require_method,
     sampler_arguments,
 )
-from .sufficient import summed_for
-from .variables import (
-    CATEGORY_DIM,
-    OBS_DIM,
-    PYTENSOR_OPS,
-    Containers,
-)
 
 __all__ = [
-    "BuiltModel",
-    "build_model",
     "sample",
-    "SAMPLERS",
     "tidy",
-    "choose_sampler",
-    "AUTO_JAX_MAX_ROWS",
     "run_sampler",
     "default_chains",
     "log_likelihood_default",
-    "OBS_DIM",
-    "CENTRED_MIN_ROWS_PER_LEVEL",
-    "use_noncentered",
+    "LOG_LIKELIHOOD_MAX_VALUES",
 ]
-
 
 #: Largest log-likelihood stored by default: 25 million float64 values, 200 MB.
 LOG_LIKELIHOOD_MAX_VALUES = 25_000_000
 
 _log = logging.getLogger("bayesmm")
-
-
-def build_model(
-    design: Design,
-    family: Family,
-    link: Link,
-    priors: PriorSet,
-    *,
-    noncentered: bool | str = "auto",
-    center_predictors: bool = True,
-    batch_size: int | None = None,
-    centre_on_intercept: bool = False,
-) -> BuiltModel:
-    """Build the PyMC model of a design.
-
-    Parameters
-    ----------
-    design : Design
-        The encoded data.
-    family : Family
-        The response family.
-    link : Link
-        The link of the family's parent parameter.
-    priors : PriorSet
-        The priors of every term and auxiliary parameter.
-    noncentered : bool or "auto", default "auto"
-        Use the non-centred parameterisation of group-specific effects; ``"auto"`` decides
-        per term with :func:`use_noncentered`.
-    center_predictors : bool, default True
-        Centre the common predictors when the model has an intercept.
-    batch_size : int, optional
-        Build the minibatch model of minibatch ADVI: its likelihood reads a random batch of
-        this many rows at each evaluation, scaled up to all the rows.
-    centre_on_intercept : bool, default False
-        Let a group intercept's levels, or a correlated block's, carry the intercept and the
-        slopes the block shares (hierarchical centring, see
-        :func:`~bayesmm.backend.predictors.intercept_carrier`), where one can.
-
-    Returns
-    -------
-    BuiltModel
-        With ``summarised``, the model of the same rows summed where that is exact
-        (:func:`~bayesmm.backend.sufficient.summed_for`), which :func:`sample` asks for.
-    """
-    built = _pymc_model(
-        design,
-        family,
-        link,
-        priors,
-        noncentered,
-        center_predictors,
-        batch_size,
-        centre_on_intercept,
-    )
-    summarised = functools.partial(
-        summed_for, design, family, link, priors, noncentered=noncentered, center=center_predictors
-    )
-    return dataclasses.replace(built, summarised=summarised)
-
-
-def _pymc_model(
-    design: Design,
-    family: Family,
-    link: Link,
-    priors: PriorSet,
-    noncentered: bool | str,
-    center_predictors: bool,
-    batch_size: int | None,
-    centre_on_intercept: bool,
-) -> BuiltModel:
-    """The PyMC model of :func:`build_model`, without its summary."""
-    _check_batch(design, batch_size)
-    internal: list[str] = []
-    can_carry = intercept_carrier(design, priors, noncentered)
-    carrier = can_carry if centre_on_intercept else None
-    with pm.Model(coords=model_coords(design)) as model:
-        data = Containers(design.n_obs, batch_size)
-        indexes: dict[str, Any] = {}
-        aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        imputed = imputed_columns(
-            design, priors, center_predictors, noncentered, internal, data, indexes
-        )
-        eta = linear_predictor(
-            design,
-            priors,
-            center_predictors,
-            noncentered,
-            internal,
-            data,
-            indexes,
-            aux.sigma,
-            imputed,
-            carrier,
-        )
-
-        def part_predictors() -> list[Any]:
-            """The linear predictor of each distributional formula, in its order."""
-            return [
-                linear_predictor(
-                    part.design, priors, center_predictors, noncentered, internal, data, indexes
-                )
-                for part in design.distributional
-            ]
-
-        categorical = family.is_categorical()
-        if categorical:
-            # A multinomial logit has one linear predictor per category but the reference.
-            etas = [eta, *part_predictors()]
-            category_response(design, family, link, priors, etas, internal, data)
-        else:
-            values = aux.values()
-            for part, part_eta in zip(design.distributional, part_predictors(), strict=True):
-                # Each modelled auxiliary parameter through its own link (docs/formulas.md).
-                values[part.param] = get_link(part.link).backend_inverse(part_eta, PYTENSOR_OPS)
-            kwargs = _distribution_arguments(design, family, link, values, eta, data)
-            _observe(design, family, kwargs, data, batch_size)
-        data.fill()
-    # How to build the model again: on a minibatch, or with a group term carrying the
-    # intercept (neither for categorical responses).
-    rebuild = functools.partial(
-        build_model,
-        design,
-        family,
-        link,
-        priors,
-        noncentered=noncentered,
-        center_predictors=center_predictors,
-    )
-    recentres = can_carry is not None and not centre_on_intercept and not categorical
-    return BuiltModel(
-        model=model,
-        response=design.response.name,
-        observed=design.response.values,
-        internal=tuple(internal),
-        order=display_order(design, priors),
-        batched=None
-        if categorical
-        else functools.partial(rebuild, centre_on_intercept=centre_on_intercept),
-        recentred=functools.partial(rebuild, centre_on_intercept=True) if recentres else None,
-    )
-
-
-def _distribution_arguments(
-    design: Design, family: Family, link: Link, values: dict[str, Any], eta: Any, data: Containers
-) -> dict[str, Any]:
-    """The keyword arguments of the family's PyMC distribution: the auxiliary ``values`` and
-    the parent parameter from the linear predictor ``eta`` through the link (the logit
-    itself where the distribution takes one), and the trials of a binomial-like response."""
-    likelihood = family.likelihood
-    if link.name == "logit" and link.is_registered and likelihood.logit_kwarg is not None:
-        kwargs = likelihood.dist_kwargs(values)
-        kwargs[likelihood.logit_kwarg] = eta
-    else:
-        values = {**values, likelihood.parent: link.backend_inverse(eta, PYTENSOR_OPS)}
-        kwargs = likelihood.dist_kwargs(values)
-    if likelihood.trials_kwarg is not None:
-        # Whole numbers (checked by the family), perhaps stored as floats.
-        kwargs[likelihood.trials_kwarg] = data.row_ints(np.asarray(design.response.trials))
-    return kwargs
-
-
-def _observe(
-    design: Design,
-    family: Family,
-    kwargs: dict[str, Any],
-    data: Containers,
-    batch_size: int | None,
-) -> None:
-    """The observed response: one row likelihood where rows differ (censoring, truncation,
-    weights), a minibatch scaled to all the rows, or the family's distribution."""
-    # A slice of the data (PyMC casts it to the response's type).
-    observed = data.response(design.response.values)
-    dist = likelihood_distribution(family.likelihood.name)
-    response = design.response
-    if any(t is not None for t in (response.censoring, response.truncation, design.weights)):
-        row_likelihood(design, family, dist, kwargs, observed, data)
-    elif batch_size is not None:  # scaled from the batch to all the rows
-        dist(response.name, observed=observed, total_size=design.n_obs, **kwargs)
-    else:
-        dist(response.name, observed=observed, dims=OBS_DIM, **kwargs)
-
-
-# --- sampling --------------------------------------------------------------------------------
-
-
-def _check_batch(design: Design, batch_size: int | None) -> None:
-    """Minibatch ADVI takes a response whose rows are alike and no imputed values."""
-    if batch_size is None:
-        return
-    response = design.response
-    if any(t is not None for t in (response.censoring, response.truncation, design.weights)):
-        raise DataError(
-            "batch_size (minibatch ADVI) needs a response without censoring or truncation and "
-            "without weights; fit this model with inference_method='vi' on all its rows (no "
-            "batch_size)."
-        )
-    if design.imputed:
-        raise DataError(
-            "batch_size (minibatch ADVI) reads a batch of rows, and the imputed values of "
-            "mi() belong to all of them; fit this model without batch_size."
-        )
 
 
 def log_likelihood_default(given: bool | None, n_obs: int, draws: int, chains: int) -> bool:
@@ -380,16 +148,14 @@ def sample(
     :data:`LOG_LIKELIHOOD_MAX_VALUES` numbers (observations x draws x chains).
 
     ``sufficient_statistics`` chooses whether the sampler reads the rows summed (see
-    :func:`~bayesmm.backend.sufficient.summed_for`); the log-likelihood of each row, when
+    :func:`~bayesmm.backend.samplers.choice.summed_for`); the log-likelihood of each row, when
     stored, comes from ``built``, which has the same variables once the summed model's
     ``complete`` (if any) has drawn those it integrated out.
 
     The posterior keeps the user-facing variables; the internal ones of
     :attr:`BuiltModel.internal` are dropped after the log-likelihood is computed.
     """
-    summed = None
-    if built.summarised is not None:
-        summed = built.summarised(sufficient_statistics, (draws, tune, chains), inference_method)
+    summed = summed_for(built, sufficient_statistics, (draws, tune, chains), inference_method)
     asked = inference_method
     automatic = inference_method == AUTO
     inference_method = _resolved(inference_method, len(built.observed), cache, kwargs)
@@ -497,12 +263,3 @@ def _set_constant_data(idata: az.InferenceData, model: pm.Model) -> None:
     if "constant_data" in idata.groups():
         del idata["constant_data"]
     idata.add_groups(constant_data=group)
-
-
-def __getattr__(name: str) -> Any:
-    # ``prior_predictive`` moved to ``backend.prior_draws``; this import path keeps working.
-    if name == "prior_predictive":
-        from .prior_draws import prior_predictive
-
-        return prior_predictive
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,16 +13,10 @@ from typing import Any
 import arviz as az
 import numpy as np
 
-from .compiled import structure_key
-from .pymc import (
-    AUTO,
-    BuiltModel,
-    choose_sampler,
-    default_chains,
-    log_likelihood_default,
-    tidy,
-)
-from .samplers import translate_options
+from ..graph.built import BuiltModel
+from ..programs.compiled import structure_key
+from ..samplers.registry import AUTO, choose_sampler, translate_options
+from ..samplers.run import default_chains, log_likelihood_default, tidy
 
 __all__ = ["accelerator", "vector_key", "sample_many"]
 
@@ -33,7 +27,7 @@ def accelerator() -> bool:
 
     if importlib.util.find_spec("jax") is None:
         return False
-    from .jax import configure
+    from ..programs.jax import configure
 
     return bool(configure().default_backend() != "cpu")
 
@@ -67,7 +61,7 @@ def sample_many(
 ) -> list[az.InferenceData]:
     """Sample models of one :func:`vector_key` in one program; what ``fit()`` returns for
     each (with the same seed, the same keys and starting points)."""
-    from .jax import sample_numpyro_many
+    from ..programs.jax import sample_numpyro_many
 
     chains = chains or default_chains()
     stored = log_likelihood_default(log_likelihood, len(builts[0].observed), draws, chains)

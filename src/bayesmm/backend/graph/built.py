@@ -11,9 +11,9 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .._names import mu_name, sigma_name
-from ..design import Design
-from ..priors import PriorSet
+from ..._names import mu_name, sigma_name
+from ...design import Design
+from ...priors import PriorSet
 from .variables import OBS_DIM, common_dim, expr_dim, factor_dim
 
 __all__ = ["BuiltModel", "model_coords", "display_order"]
@@ -54,10 +54,10 @@ class BuiltModel:
     #: slopes) carried by a group term's or block's levels (``predictors.intercept_carrier``),
     #: for ADVI and Pathfinder; ``None`` where none can, or this model is already built so.
     recentred: Callable[[], BuiltModel] | None = None
-    #: ``summarised(sufficient_statistics, sampling, inference_method)``: the model of the
-    #: same rows summed, or ``None`` to sample the rows (:func:`backend.sufficient.summed_for`
+    #: ``summarised(insist)``: the model of the same rows summed, or the reason there is none
+    #: (:func:`backend.graph.sufficient.summary_model`
     #: with this model's arguments); ``None`` where this model is itself a summary.
-    summarised: Callable[..., BuiltModel | None] | None = None
+    summarised: Callable[[bool], BuiltModel | str] | None = None
 
 
 def model_coords(design: Design) -> dict[str, Any]:

@@ -14,11 +14,11 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._names import sigma_name
-from ..design import Design
-from ..priors import PriorSet
-from .predictors import linear_predictor
-from .variables import Containers, as_prior, random_variable
+from ...._names import sigma_name
+from ....design import Design
+from ....priors import PriorSet
+from ..predictors import linear_predictor
+from ..variables import Containers, as_prior, random_variable
 
 __all__ = ["imputed_columns", "missing_dim", "observed_dim"]
 

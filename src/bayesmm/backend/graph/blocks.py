@@ -9,10 +9,10 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._errors import PriorError
-from .._names import mu_name, sigma_name
-from ..design import Design, GroupBlock, GroupTerm
-from ..priors import Prior, PriorSet
+from ..._errors import PriorError
+from ..._names import mu_name, sigma_name
+from ...design import Design, GroupBlock, GroupTerm
+from ...priors import Prior, PriorSet
 from .variables import Containers, as_prior, distribution, hyper_dims, random_variable, term_dims
 
 

@@ -10,11 +10,11 @@ import pymc as pm
 from pymc.exceptions import TruncationError
 from pymc.logprob.utils import ParameterValueError
 
-from .._errors import BackendError, PriorError
-from .._names import mu_name, sigma_name
-from .._validation import check_seed
-from ..design import Design
-from ..priors import PriorSet
+from ..._errors import BackendError, PriorError
+from ..._names import mu_name, sigma_name
+from ..._validation import check_seed
+from ...design import Design
+from ...priors import PriorSet
 from .built import BuiltModel, user_facing
 
 __all__ = ["prior_predictive", "prior_variables"]

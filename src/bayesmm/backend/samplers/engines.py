@@ -12,13 +12,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .compiled import shared_cache, structure_key
+from ..programs.compiled import shared_cache, structure_key
 
 if TYPE_CHECKING:
     import arviz as az
     import pymc as pm
 
-    from .samplers import RunSettings
+    from .registry import RunSettings
 
 __all__ = [
     "BLACKJAX_OPTIONS",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._errors import SamplingWarning, warn_user
+from ..._errors import SamplingWarning, warn_user
 
 if TYPE_CHECKING:
     import arviz as az

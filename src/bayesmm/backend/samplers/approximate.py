@@ -25,9 +25,9 @@ import xarray as xr
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from scipy import optimize
 
-from .._errors import BackendError, BayesmmWarning, DataError
-from .._validation import check_count, check_flag, choice_message
-from .jax_ops import cannot_translate
+from ..._errors import BackendError, BayesmmWarning, DataError
+from ..._validation import check_count, check_flag, choice_message
+from ..programs.jax_ops import cannot_translate
 
 __all__ = [
     "VI_METHODS",
@@ -160,7 +160,7 @@ def _log_density(model: pm.Model) -> Callable[[dict[str, np.ndarray]], float]:
     (at a million rows a third of the time, which matters for thousands of draws), else
     PyMC's compiled function."""
     if importlib.util.find_spec("jax") is not None:
-        from .jax import log_density
+        from ..programs.jax import log_density
 
         try:
             return log_density(model)

@@ -10,12 +10,12 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._errors import FamilyError, PriorError
-from ..design import Design
-from ..families import Family
-from ..families.categories import threshold_labels
-from ..links import Link
-from ..priors import Prior, PriorSet, TermPrior
+from ..._errors import FamilyError, PriorError
+from ...design import Design
+from ...families import Family
+from ...families.categories import threshold_labels
+from ...links import Link
+from ...priors import Prior, PriorSet, TermPrior
 from .cdfs import log_cdf, log_interval, log_sf
 from .variables import (
     CATEGORY_DIM,

@@ -11,12 +11,12 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._names import monotonic_dim, monotonic_name, mu_name, sigma_name
-from ..design import CommonTerm, Design, GroupBlock, GroupTerm
-from ..design.gps import spectral_density
-from ..priors import Prior, PriorSet
+from ..._names import monotonic_dim, monotonic_name, mu_name, sigma_name
+from ...design import CommonTerm, Design, GroupBlock, GroupTerm
+from ...design.gps import spectral_density
+from ...priors import Prior, PriorSet
 from .blocks import block_effects
-from .shrinkage import shrunk_slopes
+from .terms.shrinkage import shrunk_slopes
 from .variables import (
     Containers,
     as_prior,

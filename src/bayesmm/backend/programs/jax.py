@@ -42,7 +42,7 @@ try:  # newer pytensor moved the graph walkers here (the old place warns)
 except ImportError:  # pragma: no cover - older pytensor
     from pytensor.graph.basic import graph_inputs  # type: ignore[no-redef]
 
-from .._version import __version__
+from ..._version import __version__
 from . import exported
 from .compiled import structure_key
 from .jax_ops import register_jax_ops

@@ -37,9 +37,9 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.graph.replace import clone_replace
 
-from .._names import sigma_name
-from ..design import Design, GroupBlock, GroupTerm
-from ..priors import PriorSet
+from ..._names import sigma_name
+from ...design import Design, GroupBlock, GroupTerm
+from ...priors import PriorSet
 from .blocks import block_covariance, block_summaries
 from .predictors import Part, zero_mean_population
 from .variables import Containers, as_prior, random_variable, term_dims

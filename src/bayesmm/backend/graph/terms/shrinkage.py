@@ -28,9 +28,9 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._names import common_dim
-from ..design import CommonTerm
-from ..priors import Prior
+from ...._names import common_dim
+from ....design import CommonTerm
+from ....priors import Prior
 
 __all__ = ["SHRINKAGE_DIM", "shrunk_slopes"]
 

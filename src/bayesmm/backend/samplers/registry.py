@@ -19,14 +19,14 @@ from collections.abc import Callable, Collection, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .._errors import BackendError, DataError
-from .._validation import choice_message, did_you_mean
+from ..._errors import BackendError, DataError
+from ..._validation import choice_message, did_you_mean
 
 if TYPE_CHECKING:
     import arviz as az
     import pymc as pm
 
-    from .compiled import CompiledCache
+    from ..programs.compiled import CompiledCache
 
 __all__ = [
     "APPROXIMATIONS",
@@ -162,7 +162,7 @@ def _nuts_options(own: Callable[[], Collection[str]]) -> Callable[[], frozenset[
 
 
 def _numpyro_options() -> frozenset[str]:
-    from .nuts import numpyro_options
+    from ..programs.nuts import numpyro_options
 
     return frozenset(numpyro_options())
 
@@ -186,7 +186,7 @@ def _blackjax_options() -> frozenset[str]:
 
 
 def _run_numpyro(model: pm.Model, settings: RunSettings, **options: Any) -> az.InferenceData:
-    from .jax import sample_numpyro
+    from ..programs.jax import sample_numpyro
 
     return sample_numpyro(
         model,

@@ -13,11 +13,11 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .._errors import PriorError
-from .._names import CATEGORY_DIM, DATA_PREFIX, OBS_DIM, common_dim, expr_dim, factor_dim
-from .._validation import did_you_mean
-from ..design import GroupTerm
-from ..priors import Prior, PriorSet
+from ..._errors import PriorError
+from ..._names import CATEGORY_DIM, DATA_PREFIX, OBS_DIM, common_dim, expr_dim, factor_dim
+from ..._validation import did_you_mean
+from ...design import GroupTerm
+from ...priors import Prior, PriorSet
 
 __all__ = [
     "OBS_DIM",

@@ -86,7 +86,7 @@ class Paths:
 def _flat_log_density(model: pm.Model) -> tuple[Callable[..., Any], list[np.ndarray], int]:
     """The log density as a JAX function of ``(flat values, *data)``, the data, and the
     number of values. Raises ``NotImplementedError`` if JAX lacks an operation."""
-    from .jax import log_density_function
+    from ..programs.jax import log_density_function
 
     function = log_density_function(model)
     info = DictToArrayBijection.map(model.initial_point()).point_map_info
@@ -259,7 +259,7 @@ def run_paths(
 
     Raises ``NotImplementedError`` if JAX lacks an operation of the model's graph.
     """
-    from .jax import configure
+    from ..programs.jax import configure
 
     jax = configure()
     log_density, data, size = _flat_log_density(model)

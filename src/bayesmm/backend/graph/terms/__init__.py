@@ -1,0 +1,1 @@
+"""The graph's piece of each special kind of term, one module per kind."""
