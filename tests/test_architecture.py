@@ -614,3 +614,17 @@ def test_no_test_patches_the_backend_to_choose_or_run_a_sampler():
                 offenders.append(f"{path.name}:{line} {module}.{name}")
     assert offenders == []
     assert used == ENGINE_INTERNALS_PATCHED  # an entry no longer patched is taken out
+
+
+def test_no_folder_of_the_backend_holds_more_than_twelve_modules():
+    """The backend's packages stay small enough to read as one concern each; a folder that
+    outgrows twelve modules splits along a line that means something (as the graph's term
+    pieces did into ``graph/terms``)."""
+    folders = [SRC / "backend", *(p for p in (SRC / "backend").rglob("*") if p.is_dir())]
+    sizes = {
+        str(f.relative_to(SRC)): len([p for p in f.glob("*.py") if p.name != "__init__.py"])
+        for f in folders
+        if f.name != "__pycache__"
+    }
+    assert {f: n for f, n in sizes.items() if n > 12} == {}
+    assert {"backend/graph", "backend/graph/terms", "backend/programs"} <= set(sizes)

@@ -235,6 +235,27 @@ class CommonTerm:
     gp: GPBasis | None = None
     #: For ``mi(x)``: the column ``x``, whose missing values are imputed; else ``None``.
     imputed: str | None = None
+    #: For a term of a kind registered with :func:`bayesmm.design.kinds.register_term_kind`
+    #: (read from the formula text): the kind's name; else ``None``.
+    custom_kind: str | None = None
+    #: That kind's options as written in the call, e.g. ``{"s": 2.0}`` (JSON values).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str | None:
+        """The term's kind (:data:`bayesmm.design.kinds.TERM_KINDS`): ``"s"``, ``"hsgp"``,
+        ``"mo"``, ``"mi"``, a registered kind's name, or ``None`` for a plain column."""
+        if self.custom_kind is not None:
+            return self.custom_kind
+        if self.penalised is not None:
+            return "s"
+        if self.gp is not None:
+            return "hsgp"
+        if self.steps is not None:
+            return "mo"
+        if self.imputed is not None:
+            return "mi"
+        return None
 
     @property
     def fixed_columns(self) -> tuple[int, ...]:
@@ -263,6 +284,8 @@ class CommonTerm:
             **({} if self.penalised is None else {"penalised": [list(b) for b in self.penalised]}),
             **({} if self.gp is None else {"gp": self.gp.to_dict()}),
             **({} if self.imputed is None else {"imputed": self.imputed}),
+            **({} if self.custom_kind is None else {"kind": self.custom_kind}),
+            **({"options": dict(self.options)} if self.options else {}),
         }
 
     @classmethod
@@ -279,6 +302,8 @@ class CommonTerm:
             None if penalised is None else tuple((int(a), int(b)) for a, b in penalised),
             GPBasis.from_dict(record["gp"]) if record.get("gp") else None,
             record.get("imputed"),
+            record.get("kind"),
+            dict(record.get("options") or {}),
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from ...families import Family
 from ...links import Link, get_link
 from ...priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
+from .context import GraphContext, internal_of
 from .distributions import likelihood_distribution
 from .likelihoods import Auxiliary, category_response, row_likelihood
 from .predictors import intercept_carrier, linear_predictor
@@ -106,51 +108,31 @@ def _pymc_model(
 ) -> BuiltModel:
     """The PyMC model of :func:`build_model`, without its summary."""
     _check_batch(design, batch_size)
-    internal: list[str] = []
     can_carry = intercept_carrier(design, priors, noncentered)
     carrier = can_carry if centre_on_intercept else None
     with pm.Model(coords=model_coords(design)) as model:
         data = Containers(design.n_obs, batch_size)
-        indexes: dict[str, Any] = {}
         aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        imputed = imputed_columns(
-            design, priors, center_predictors, noncentered, internal, data, indexes
-        )
-        eta = linear_predictor(
-            design,
-            priors,
-            center_predictors,
-            noncentered,
-            internal,
-            data,
-            indexes,
-            aux.sigma,
-            imputed,
-            carrier,
-        )
-
-        def part_predictors() -> list[Any]:
-            """The linear predictor of each distributional formula, in its order."""
-            return [
-                linear_predictor(
-                    part.design, priors, center_predictors, noncentered, internal, data, indexes
-                )
-                for part in design.distributional
-            ]
-
+        plain = GraphContext(priors, data, center_predictors, noncentered)
+        imputed = imputed_columns(design, plain, linear_predictor)
+        ctx = replace(plain, sigma=aux.sigma, imputed=imputed.value, carrier=carrier)
+        main = linear_predictor(design, ctx)
+        # The linear predictor of each distributional formula, in its order.
+        others = [linear_predictor(part.design, plain) for part in design.distributional]
         categorical = family.is_categorical()
         if categorical:
             # A multinomial logit has one linear predictor per category but the reference.
-            etas = [eta, *part_predictors()]
-            category_response(design, family, link, priors, etas, internal, data)
+            etas = [main.value, *(other.value for other in others)]
+            category_response(design, family, link, priors, etas, data)
         else:
             values = aux.values()
-            for part, part_eta in zip(design.distributional, part_predictors(), strict=True):
+            for part, other in zip(design.distributional, others, strict=True):
                 # Each modelled auxiliary parameter through its own link (docs/formulas.md).
-                values[part.param] = get_link(part.link).backend_inverse(part_eta, PYTENSOR_OPS)
-            kwargs = _distribution_arguments(design, family, link, values, eta, data)
+                values[part.param] = get_link(part.link).backend_inverse(other.value, PYTENSOR_OPS)
+            kwargs = _distribution_arguments(design, family, link, values, main.value, data)
             _observe(design, family, kwargs, data, batch_size)
         data.fill()
+    internal = internal_of([imputed, main, *others])
     # How to build the model again: on a minibatch, or with a group term carrying the
     # intercept (neither for categorical responses).
     rebuild = functools.partial(
@@ -167,7 +149,7 @@ def _pymc_model(
         model=model,
         response=design.response.name,
         observed=design.response.values,
-        internal=tuple(internal),
+        internal=internal,
         order=display_order(design, priors),
         batched=None
         if categorical

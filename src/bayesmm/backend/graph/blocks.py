@@ -13,18 +13,13 @@ from ..._errors import PriorError
 from ..._names import mu_name, sigma_name
 from ...design import Design, GroupBlock, GroupTerm
 from ...priors import Prior, PriorSet
+from .context import Added, GraphContext
 from .variables import Containers, as_prior, distribution, hyper_dims, random_variable, term_dims
 
 
 def block_effects(
-    design: Design,
-    block: GroupBlock,
-    priors: PriorSet,
-    noncentered: bool,
-    internal: list[str],
-    data: Containers,
-    carried: Any = None,
-) -> dict[str, Any]:
+    design: Design, block: GroupBlock, ctx: GraphContext, noncentered: bool, carried: Any = None
+) -> Added:
     """The effects of a block of correlated terms, by term name.
 
     Each level's effects are multivariate normal, ``b = mu + L z`` with ``L`` the Cholesky
@@ -38,7 +33,10 @@ def block_effects(
     totals ``b + carried ~ MvNormal(mu + carried, L L')`` are sampled in place of ``b``, a
     shift of unit Jacobian, and the effects are the totals less ``carried``.
     """
-    terms, chol, corr, sds = block_covariance(design, block, priors, internal, data)
+    priors, data = ctx.priors, ctx.data
+    covariance = block_covariance(design, block, priors, data)
+    terms, chol, corr, sds = covariance.value
+    internal = [*covariance.internal]
     n_levels, width = len(terms[0].levels), sum(len(t.columns) for t in terms)
     means = []
     for term in terms:
@@ -64,7 +62,7 @@ def block_effects(
             f"{block.prior_name}_effects", mu=mean, chol=chol, shape=(n_levels, width)
         )
         internal.append(f"{block.prior_name}_effects")
-    out = {}
+    out: dict[str, Any] = {}
     start = 0
     for term in terms:
         stop = start + len(term.columns)
@@ -73,14 +71,14 @@ def block_effects(
         out[term.name] = pm.Deterministic(term.name, column, dims=dims)
         start = stop
     block_summaries(design, block, terms, corr, sds)
-    return out
+    return Added(out, tuple(internal))
 
 
 def block_covariance(
-    design: Design, block: GroupBlock, priors: PriorSet, internal: list[str], data: Containers
-) -> tuple[list[GroupTerm], Any, Any, Any]:
+    design: Design, block: GroupBlock, priors: PriorSet, data: Containers
+) -> Added:
     """A block's terms and the Cholesky factor, correlations and sds of its effects'
-    covariance (see :func:`block_effects`)."""
+    covariance (see :func:`block_effects`), as a tuple; its internal variable the factor."""
     terms = [next(t for t in design.group_terms if t.name == name) for name in block.terms]
     width = sum(len(t.columns) for t in terms)
     sd_dist = _block_sd_dist(block, terms, priors, data)
@@ -89,8 +87,7 @@ def block_covariance(
     chol, corr, sds = pm.LKJCholeskyCov(
         name, n=width, eta=float(eta), sd_dist=sd_dist, compute_corr=True, store_in_trace=False
     )
-    internal.append(name)
-    return terms, chol, corr, sds
+    return Added((terms, chol, corr, sds), (name,))
 
 
 def block_summaries(

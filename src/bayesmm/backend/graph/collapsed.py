@@ -41,7 +41,8 @@ from ..._names import sigma_name
 from ...design import Design, GroupBlock, GroupTerm
 from ...priors import PriorSet
 from .blocks import block_covariance, block_summaries
-from .predictors import Part, zero_mean_population
+from .context import Added, Part
+from .predictors import zero_mean_population
 from .variables import Containers, as_prior, random_variable, term_dims
 
 __all__ = [
@@ -104,20 +105,19 @@ def collapsible(design: Design, priors: PriorSet) -> Collapsible | None:
     return max(candidates, key=lambda c: len(c.terms[0].levels), default=None)
 
 
-def population(
-    spec: Collapsible, design: Design, priors: PriorSet, internal: list[str], data: Containers
-) -> Any:
+def population(spec: Collapsible, design: Design, priors: PriorSet, data: Containers) -> Added:
     """The variables of the effects' population, named as in the model of the rows; the
     Cholesky factor of its covariance ``Sigma`` (``width x width``)."""
     if spec.block is not None:
-        terms, chol, corr, sds = block_covariance(design, spec.block, priors, internal, data)
+        covariance = block_covariance(design, spec.block, priors, data)
+        terms, chol, corr, sds = covariance.value
         block_summaries(design, spec.block, terms, corr, sds)
-        return chol
+        return Added(chol, covariance.internal)
     taus = [
         random_variable(sigma_name(t.name), as_prior(priors, t.name).params["sigma"], None, data)
         for t in spec.terms
     ]
-    return pt.diag(pt.stack(taus))
+    return Added(pt.diag(pt.stack(taus)))
 
 
 def integrate_out(

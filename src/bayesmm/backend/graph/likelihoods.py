@@ -37,7 +37,6 @@ def category_response(
     link: Link,
     priors: PriorSet,
     etas: list[Any],
-    internal: list[str],
     data: Containers,
 ) -> None:
     """The response of a family of categories: PyMC's Categorical, with the probability of

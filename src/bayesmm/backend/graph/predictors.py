@@ -3,23 +3,21 @@ group-specific effects, independent (centred or not) or correlated within a bloc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ..._names import monotonic_dim, monotonic_name, mu_name, sigma_name
-from ...design import CommonTerm, Design, GroupBlock, GroupTerm
-from ...design.gps import spectral_density
+from ..._names import mu_name, sigma_name
+from ...design import Design, GroupBlock, GroupTerm
 from ...priors import Prior, PriorSet
 from .blocks import block_effects
+from .context import Added, GraphContext, LinearParts, Part, internal_of
+from .terms import ROLES, graph_piece, role_of, term_piece
 from .terms.shrinkage import shrunk_slopes
 from .variables import (
     Containers,
-    as_prior,
     common_dim,
     hyper_dims,
     random_variable,
@@ -113,7 +111,7 @@ def carried_columns(design: Design, block: GroupBlock) -> tuple[int | None, ...]
     slopes = {
         label: term.start + k
         for term in design.common_terms
-        if not term.is_intercept and term.steps is None and term.imputed is None
+        if not term.is_intercept and role_of(term) == "slopes"
         for k, label in enumerate(term.columns)
     }
     by_name = {term.name: term for term in design.group_terms}
@@ -129,109 +127,50 @@ def carried_columns(design: Design, block: GroupBlock) -> tuple[int | None, ...]
     return tuple(carried)
 
 
-@dataclass(frozen=True)
-class Part:
-    """One coefficient tensor of a linear predictor and the data it multiplies.
-
-    ``coef`` is a scalar (an intercept: a column of ones), a vector of common slopes (times
-    the dense ``columns``), or a group term's effects, shape ``(levels,)`` or ``(levels, k)``
-    (row ``i`` takes level ``index[i]``, times ``columns[i]``; ``None``: ones).
-    """
-
-    coef: Any
-    columns: np.ndarray | None = None
-    index: np.ndarray | None = None
-    factor: str | None = None
-    levels: int = 0
-    #: The common slopes' part: the column of the common matrix of each coefficient, and
-    #: the column means subtracted from ``columns`` (``None``: not centred).
-    positions: tuple[int, ...] = ()
-    means: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class LinearParts:
-    """A linear predictor as parts: ``eta = common parts + offset + group parts``."""
-
-    common: tuple[Part, ...]
-    offset: np.ndarray | None
-    groups: tuple[Part, ...]
-    #: ``mi()`` terms: their coefficient and their values on every row (a tensor: the
-    #: observed values with the imputed ones, see ``imputation``).
-    imputed: tuple[tuple[Any, Any], ...] = ()
-
-    def take(self, rows: np.ndarray) -> LinearParts:
-        """The same coefficients on some of the rows."""
-
-        def one(part: Part) -> Part:
-            columns = None if part.columns is None else part.columns[rows]
-            return replace(
-                part, columns=columns, index=None if part.index is None else part.index[rows]
-            )
-
-        offset = None if self.offset is None else self.offset[rows]
-        imputed = tuple((coef, values[rows]) for coef, values in self.imputed)
-        return LinearParts(
-            tuple(map(one, self.common)), offset, tuple(map(one, self.groups)), imputed
-        )
-
-
-def linear_parts(
-    design: Design,
-    priors: PriorSet,
-    center: bool,
-    noncentered: bool | str,
-    internal: list[str],
-    data: Containers,
-    sigma: Callable[[], Any] = lambda: 1.0,
-    imputed: Mapping[str, Any] | None = None,
-    without: str | None = None,
-    carrier: str | None = None,
-) -> LinearParts:
+def linear_parts(design: Design, ctx: GraphContext, without: str | None = None) -> LinearParts:
     """The random variables of one formula's linear predictor, as :class:`Part` objects;
-    no per-row value enters the graph here (see :func:`linear_predictor`). ``sigma()`` is
-    the residual sd a shrinkage prior of the slopes scales with (see ``shrinkage``);
-    ``imputed`` holds the values of the ``mi()`` terms (see ``imputation``).
-    ``without`` names a factor whose group terms are left out (see ``collapsed``); ``carrier``
-    names the group term, or block, whose levels carry common coefficients (see
+    no per-row value enters the graph here (see :func:`linear_predictor`). ``without``
+    names a factor whose group terms are left out (see ``collapsed``); the context's
+    ``carrier`` names the group term, or block, whose levels carry common coefficients (see
     :func:`intercept_carrier`)."""
-    common = _common_parts(design, priors, center, internal, data, sigma)
+    common, internal = _common_parts(design, ctx)
     intercept = None
-    carrying = next((b for b in design.blocks if b.prior_name == carrier), None)
-    if carrier is not None and carrying is None:  # an independent group intercept
+    carrying = next((b for b in design.blocks if b.prior_name == ctx.carrier), None)
+    if ctx.carrier is not None and carrying is None:  # an independent group intercept
         intercept = next(p.coef for p in common if p.columns is None)
         common = [p for p in common if p.columns is not None]
-    with_missing = tuple(
-        (random_variable(t.name, as_prior(priors, t.name), None, data), (imputed or {})[t.name])
-        for t in design.common_terms
-        if t.imputed is not None
-    )
-    monotonic = [
-        _monotonic_part(design, term, as_prior(priors, term.name), data)
+    kinds = [
+        term_piece(design, term, ctx)
+        for role in ROLES[1:]  # "values", then "part"
         for term in design.common_terms
-        if term.steps is not None
+        if role_of(term) == role
     ]
+    parts = [piece.value for piece in kinds if isinstance(piece.value, Part)]
+    with_missing = tuple(piece.value for piece in kinds if not isinstance(piece.value, Part))
     correlated: dict[str, Any] = {}
-    group_terms = [t for t in design.group_terms if t.factor != without]
+    pieces = [*kinds]
     for block in (b for b in design.blocks if b.factor != without):
         first = next(t for t in design.group_terms if t.name == block.terms[0])
-        centring = use_noncentered(first, design.n_obs, noncentered)
-        carried = _carried(design, block, common, data) if block is carrying else None
-        correlated.update(block_effects(design, block, priors, centring, internal, data, carried))
-    groups = []
-    for group in group_terms:
+        centring = use_noncentered(first, design.n_obs, ctx.noncentered)
+        carried = _carried(design, block, common, ctx.data) if block is carrying else None
+        piece = block_effects(design, block, ctx, centring, carried)
+        correlated.update(piece.value)
+        pieces.append(piece)
+    for group in (t for t in design.group_terms if t.factor != without):
         if group.name in correlated:
             effect = correlated[group.name]
-        elif group.name == carrier:
-            prior = as_prior(priors, group.name)
-            effect = _carried_intercept(group, prior, intercept, internal, data)
         else:
-            prior = as_prior(priors, group.name)
-            centring = use_noncentered(group, design.n_obs, noncentered)
-            effect = _group_effect(group, prior, centring, internal, data)
-        groups.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
+            if group.name == ctx.carrier:
+                piece = _carried_intercept(group, ctx, intercept)
+            else:
+                centring = use_noncentered(group, design.n_obs, ctx.noncentered)
+                piece = _group_effect(group, ctx, centring)
+            effect = piece.value
+            pieces.append(piece)
+        parts.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
     offset = None if design.offset is None else design.offset.values
-    return LinearParts(tuple(common), offset, (*monotonic, *groups), with_missing)
+    internal += internal_of(pieces)
+    return LinearParts(tuple(common), offset, tuple(parts), with_missing, tuple(internal))
 
 
 def _carried(design: Design, block: GroupBlock, common: list[Part], data: Containers) -> Any:
@@ -258,30 +197,13 @@ def _carried(design: Design, block: GroupBlock, common: list[Part], data: Contai
     return pt.stack(values)
 
 
-def linear_predictor(
-    design: Design,
-    priors: PriorSet,
-    center: bool,
-    noncentered: bool | str,
-    internal: list[str],
-    data: Containers,
-    indexes: dict[str, Any],
-    sigma: Callable[[], Any] = lambda: 1.0,
-    imputed: Mapping[str, Any] | None = None,
-    carrier: str | None = None,
-) -> Any:
-    """The linear predictor of one formula, one value per row.
-
-    ``indexes`` holds each grouping factor's level index, shared by every term (and every
-    formula) of that factor; ``sigma``, ``carrier`` as for :func:`linear_parts`.
-    """
-    parts = linear_parts(
-        design, priors, center, noncentered, internal, data, sigma, imputed, carrier=carrier
-    )
-    return on_rows(parts, data, indexes)
+def linear_predictor(design: Design, ctx: GraphContext) -> Added:
+    """The linear predictor of one formula, one value per row, and its internal variables."""
+    parts = linear_parts(design, ctx)
+    return Added(on_rows(parts, ctx.data), parts.internal)
 
 
-def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> Any:
+def on_rows(parts: LinearParts, data: Containers) -> Any:
     """``parts`` evaluated on their rows (``data``'s), one value per row."""
     eta: Any = 0.0
     for part in parts.common:
@@ -296,9 +218,7 @@ def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> An
         eta = eta + data.rows(parts.offset)[:, 0]
     for part in parts.groups:
         assert part.factor is not None and part.index is not None
-        if part.factor not in indexes:
-            indexes[part.factor] = data.row_ints(part.index)
-        index = indexes[part.factor]
+        index = data.factor_index(part.factor, part.index)
         if part.columns is None:
             eta = eta + part.coef[index]
             continue
@@ -313,43 +233,32 @@ def on_rows(parts: LinearParts, data: Containers, indexes: dict[str, Any]) -> An
     return eta
 
 
-def _common_parts(
-    design: Design,
-    priors: PriorSet,
-    center: bool,
-    internal: list[str],
-    data: Containers,
-    sigma: Callable[[], Any],
-) -> list[Part]:
-    """The common slopes and the intercept; registers ``Intercept`` on the user's scale.
-    Monotonic effects are parts of their own (:func:`_monotonic_part`)."""
-    slopes = [
-        t
-        for t in design.common_terms
-        if not t.is_intercept and t.steps is None and t.imputed is None
-    ]
-    parts = []
+def _common_parts(design: Design, ctx: GraphContext) -> tuple[list[Part], list[str]]:
+    """The common slopes and the intercept, and their internal variables; registers
+    ``Intercept`` on the user's scale. A kind of term whose piece has a role other than
+    ``"slopes"`` is a part of its own (:mod:`~bayesmm.backend.graph.terms`)."""
+    slopes = [t for t in design.common_terms if not t.is_intercept and role_of(t) == "slopes"]
+    parts, internal = [], []
     coefficients = []
-    shrunk = [t for t in slopes if t.gp is None and as_prior(priors, t.name).is_shrinkage]
-    joint = (
-        shrunk_slopes(as_prior(priors, shrunk[0].name), shrunk, design.n_obs, sigma, internal)
-        if shrunk
-        else {}
-    )
+    shrunk = [t for t in slopes if t.gp is None and ctx.prior(t.name).is_shrinkage]
+    joint: dict[str, Any] = {}
+    if shrunk:
+        first = ctx.prior(shrunk[0].name)
+        shrinkage = shrunk_slopes(first, shrunk, design.n_obs, ctx.sigma)
+        joint, internal = shrinkage.value, [*shrinkage.internal]
     for term in slopes:
         dims = (common_dim(term.name),) if term.levels is not None else None
-        if term.penalised is not None:
-            beta = smooth_coefficients(term, priors, data, internal)
-        elif term.gp is not None:
-            beta = gp_coefficients(term, priors, data, internal)
+        if graph_piece(term) is not None:
+            piece = term_piece(design, term, ctx)
+            beta, internal = piece.value, [*internal, *piece.internal]
         elif term.name in joint:
             beta = joint[term.name]
         else:
-            beta = random_variable(term.name, as_prior(priors, term.name), dims, data)
+            beta = ctx.variable(term.name, dims)
         coefficients.append(pt.atleast_1d(beta))
     columns = [j for t in slopes for j in range(t.start, t.stop)]
     X = design.common[:, columns] if slopes else None
-    centred = center and design.has_intercept and X is not None
+    centred = ctx.center and design.has_intercept and X is not None
     if X is not None:
         beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
         means = X.mean(axis=0)
@@ -359,135 +268,43 @@ def _common_parts(
         )
     if design.has_intercept:
         name = next(t.name for t in design.common_terms if t.is_intercept)
-        intercept_prior = as_prior(priors, name)
+        intercept_prior = ctx.prior(name)
         if centred:
             # Sample the intercept of the centred predictors (less correlated with the slopes),
             # and report it on the user's scale: b0 = b0_c - mean(x) . beta.
-            inner = random_variable(f"{name}_centered", intercept_prior, None, data)
+            inner = random_variable(f"{name}_centered", intercept_prior, None, ctx.data)
             internal.append(f"{name}_centered")
-            pm.Deterministic(name, inner - pt.dot(data.param(means), beta_all))
+            pm.Deterministic(name, inner - pt.dot(ctx.data.param(means), beta_all))
             parts.append(Part(inner))
         else:
-            parts.append(Part(random_variable(name, intercept_prior, None, data)))
-    return parts
+            parts.append(Part(random_variable(name, intercept_prior, None, ctx.data)))
+    return parts, internal
 
 
-def smooth_coefficients(
-    term: CommonTerm, priors: PriorSet, data: Containers, internal: list[str]
-) -> Any:
-    """A smooth's coefficients, ``s(x)`` over its columns: its linear trends with the term's
-    prior, and its penalised columns ``s(x)_sigma * z``, ``z ~ Normal(0, 1)`` (non-centred),
-    one sd per block (per ``by`` level). See :mod:`bayesmm.design.smooths`."""
-    assert term.penalised is not None
-    fixed, blocks = term.fixed_columns, term.penalised
-    model = pm.modelcontext(None)
-    sd_dims = None
-    labels = term.levels or ()
-    if len(blocks) > 1:  # one per level of by: "a:trend", "a:1", ... give "a"
-        sd_dims = (f"{sigma_name(term.name)}_dim",)
-        model.add_coord(sd_dims[0], [labels[start].rsplit(":", 1)[0] for start, _ in blocks])
-    sd_prior = as_prior(priors, sigma_name(term.name))
-    sd = random_variable(sigma_name(term.name), sd_prior, sd_dims, data)
-    trend_dims = None
-    if len(fixed) > 1:
-        trend_dims = (f"{term.name}_trend_dim",)
-        model.add_coord(trend_dims[0], [labels[j] for j in fixed])
-    trend = random_variable(f"{term.name}_trend", as_prior(priors, term.name), trend_dims, data)
-    internal.append(f"{term.name}_trend")
-    n_wiggly = sum(stop - start for start, stop in blocks)
-    z_dim = f"{term.name}_z_dim"
-    model.add_coord(z_dim, [str(j) for j in range(n_wiggly)])
-    z = pm.Normal(f"{term.name}_z", mu=0.0, sigma=1.0, dims=z_dim)
-    internal.append(f"{term.name}_z")
-    sds, trends = pt.atleast_1d(sd), pt.atleast_1d(trend)
-    pieces, at = [], 0
-    for b, (start, stop) in enumerate(blocks):  # each level: its trend, then its wiggles
-        pieces += [trends[b : b + 1], z[at : at + stop - start] * sds[b]]
-        at += stop - start
-    coefficients = pt.concatenate(pieces)
-    return pm.Deterministic(term.name, coefficients, dims=(common_dim(term.name),))
-
-
-def gp_coefficients(
-    term: CommonTerm, priors: PriorSet, data: Containers, internal: list[str]
-) -> Any:
-    """An ``hsgp()`` term's coefficients: ``sqrt(spd(omega)) * z``, ``z ~ Normal(0, 1)``,
-    with the kernel's spectral density at the basis's frequencies given the term's
-    lengthscale and amplitude (one of each per ``by`` level). See
-    :mod:`bayesmm.design.gps`."""
-    gp = term.gp
-    assert gp is not None
-    blocks = max(len(gp.levels), 1)
-    model = pm.modelcontext(None)
-    dims = None
-    if gp.levels:
-        dims = (f"{term.name}_by_dim",)
-        model.add_coord(dims[0], list(gp.levels))
-    amplitude = random_variable(
-        sigma_name(term.name), as_prior(priors, sigma_name(term.name)), dims, data
-    )
-    scale_name = f"{term.name}_lengthscale"
-    lengthscale = random_variable(scale_name, as_prior(priors, scale_name), dims, data)
-    width = len(gp.omega2)
-    z_dim = f"{term.name}_z_dim"
-    model.add_coord(z_dim, [str(j) for j in range(width * blocks)])
-    z = pm.Normal(f"{term.name}_z", mu=0.0, sigma=1.0, dims=z_dim)
-    internal.append(f"{term.name}_z")
-    omega2 = np.asarray(gp.omega2)
-    amplitudes, lengthscales = pt.atleast_1d(amplitude), pt.atleast_1d(lengthscale)
-    pieces = [
-        z[b * width : (b + 1) * width]
-        * pt.sqrt(spectral_density(omega2, lengthscales[b], amplitudes[b], gp.kernel, gp.dims, pt))
-        for b in range(blocks)
-    ]
-    coefficients = pt.concatenate(pieces) if blocks > 1 else pieces[0]
-    return pm.Deterministic(term.name, coefficients, dims=(common_dim(term.name),))
-
-
-def _monotonic_part(design: Design, term: CommonTerm, prior: Prior, data: Containers) -> Part:
-    """``mo(x)``: ``b * D * cumsum(zeta)`` at each row's code, with ``b ~ prior`` (the
-    average change per step) and the simplex ``zeta ~ Dirichlet(1)`` (``mo(x)_simplex``,
-    one share of the total change per step). Indexed by the codes, as a group term is."""
-    assert term.steps is not None
-    steps = len(term.steps)
-    b = random_variable(term.name, prior, None, data)
-    if steps == 1:
-        cumulative: Any = pt.as_tensor(np.array([0.0, 1.0]))
-    else:
-        dim = monotonic_dim(term.name)
-        pm.modelcontext(None).add_coord(dim, list(term.steps))
-        zeta = pm.Dirichlet(monotonic_name(term.name), a=np.ones(steps), dims=dim)
-        cumulative = pt.concatenate([pt.zeros(1), pt.cumsum(zeta)]) * steps
-    codes = design.common[:, term.start].astype(np.int64)
-    return Part(b * cumulative, None, codes, f"@{term.name}", steps + 1)
-
-
-def _group_effect(
-    term: GroupTerm, prior: Prior, noncentered: bool, internal: list[str], data: Containers
-) -> Any:
+def _group_effect(term: GroupTerm, ctx: GraphContext, noncentered: bool) -> Added:
     dims = term_dims(term)
+    prior = ctx.prior(term.name)
     if not (noncentered and prior.is_normal_with_hyperprior):
-        return random_variable(term.name, prior, dims, data)
+        return Added(random_variable(term.name, prior, dims, ctx.data))
     # Non-centred: b = mu + sigma * z with z ~ Normal(0, 1) (Papaspiliopoulos et al. 2007).
     sigma_prior = prior.params["sigma"]
-    sigma = random_variable(sigma_name(term.name), sigma_prior, hyper_dims(sigma_prior, dims), data)
+    sigma = random_variable(
+        sigma_name(term.name), sigma_prior, hyper_dims(sigma_prior, dims), ctx.data
+    )
     mu = prior.params.get("mu", 0.0)
     if isinstance(mu, Prior):
-        mu = random_variable(mu_name(term.name), mu, hyper_dims(mu, dims), data)
+        mu = random_variable(mu_name(term.name), mu, hyper_dims(mu, dims), ctx.data)
     offset = pm.Normal(f"{term.name}_offset", mu=0.0, sigma=1.0, dims=dims)
-    internal.append(f"{term.name}_offset")
-    return pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
+    effects = pm.Deterministic(term.name, mu + offset * sigma, dims=dims)
+    return Added(effects, (f"{term.name}_offset",))
 
 
-def _carried_intercept(
-    term: GroupTerm, prior: Prior, intercept: Any, internal: list[str], data: Containers
-) -> Any:
+def _carried_intercept(term: GroupTerm, ctx: GraphContext, intercept: Any) -> Added:
     """Each level's total ``b0 + u_l ~ Normal(b0, sigma)``, the coefficient the rows read;
     registers ``u_l`` under the term's name (see :func:`intercept_carrier`)."""
     dims = term_dims(term)
-    sigma_prior = prior.params["sigma"]
-    sigma = random_variable(sigma_name(term.name), sigma_prior, None, data)
+    sigma_prior = ctx.prior(term.name).params["sigma"]
+    sigma = random_variable(sigma_name(term.name), sigma_prior, None, ctx.data)
     totals = pm.Normal(f"{term.name}_with_intercept", mu=intercept, sigma=sigma, dims=dims)
-    internal.append(f"{term.name}_with_intercept")
     pm.Deterministic(term.name, totals - intercept, dims=dims)
-    return totals
+    return Added(totals, (f"{term.name}_with_intercept",))

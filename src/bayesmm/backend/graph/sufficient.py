@@ -36,8 +36,9 @@ from ...links import Link
 from ...priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .collapsed import COLLAPSED, EffectDraws, collapsible, integrate_out, population
+from .context import GraphContext, LinearParts
 from .likelihoods import Auxiliary
-from .predictors import LinearParts, linear_parts, on_rows, use_noncentered
+from .predictors import linear_parts, on_rows, use_noncentered
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
 __all__ = [
@@ -265,17 +266,17 @@ def summed_model(
     """
     spec = collapsible(design, priors) if collapse else None
     factor = None if spec is None else spec.terms[0].factor
-    internal: list[str] = []
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     complete = None
     with pm.Model(coords=coords) as model:
         data = Containers(design.n_obs)
         aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        parts = linear_parts(
-            design, priors, center, noncentered, internal, data, aux.sigma, without=factor
-        )
+        ctx = GraphContext(priors, data, center, noncentered, aux.sigma)
+        parts = linear_parts(design, ctx, without=factor)
+        internal = parts.internal
         if spec is not None:
-            chol = population(spec, design, priors, internal, data)
+            effects = population(spec, design, priors, data)
+            chol, internal = effects.value, (*internal, *effects.internal)
             groups = (*parts.groups, spec.part(design.n_obs))
             parts = LinearParts(parts.common, parts.offset, groups)
         stats = statistics(design, parts)
@@ -301,7 +302,7 @@ def summed_model(
         model=model,
         response=design.response.name,
         observed=design.response.values,
-        internal=tuple(internal),
+        internal=internal,
         order=order,
         likelihood=GAUSSIAN if spec is None else COLLAPSED,
         complete=complete,
@@ -375,12 +376,11 @@ def counted_model(
         return None
     trials = np.bincount(inverse, minlength=len(first)).astype(float)
     successes = np.bincount(inverse, weights=design.response.values, minlength=len(first))
-    internal: list[str] = []
     coords = {**model_coords(design), OBS_DIM: np.arange(len(first))}
     with pm.Model(coords=coords) as model:
         data = Containers(len(first))
-        parts = linear_parts(design, priors, center, noncentered, internal, data)
-        eta = on_rows(parts.take(first), data, {})
+        parts = linear_parts(design, GraphContext(priors, data, center, noncentered))
+        eta = on_rows(parts.take(first), data)
         if link is None or (link.name == "logit" and link.is_registered):
             kwargs = {"logit_p": eta}
         else:
@@ -395,5 +395,5 @@ def counted_model(
         data.fill()
     order = display_order(design, priors)
     return BuiltModel(
-        model, design.response.name, design.response.values, tuple(internal), order, BINOMIAL
+        model, design.response.name, design.response.values, parts.internal, order, BINOMIAL
     )

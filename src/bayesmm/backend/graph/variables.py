@@ -75,6 +75,7 @@ class Containers:
         self._parts: dict[str, list[np.ndarray]] = {}
         self._sizes: dict[str, int] = {}
         self._containers: dict[str, Any] = {}
+        self._indexes: dict[str, Any] = {}
 
     def _add(self, name: str, part: np.ndarray, width: int) -> tuple[Any, int]:
         if name not in self._containers:
@@ -139,6 +140,13 @@ class Containers:
     def row_ints(self, values: np.ndarray) -> Any:
         """A per-row column of whole numbers, shape ``(n_obs,)``, as int32."""
         return pt.cast(self.rows(values)[:, 0], "int32")
+
+    def factor_index(self, factor: str, codes: np.ndarray) -> Any:
+        """The level index of the grouping factor ``factor`` on every row, from its ``codes``:
+        one column of the rows, shared by every term (and every formula) of that factor."""
+        if factor not in self._indexes:
+            self._indexes[factor] = self.row_ints(codes)
+        return self._indexes[factor]
 
     def fill(self) -> None:
         """Give each container its values, now that the graph is built."""

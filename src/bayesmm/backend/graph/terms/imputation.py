@@ -8,6 +8,7 @@ main formula's ``mi(x)`` then reads ``x`` with those parameters in its missing r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,12 +16,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ...._names import sigma_name
-from ....design import Design
-from ....priors import PriorSet
-from ..predictors import linear_predictor
-from ..variables import Containers, as_prior, random_variable
+from ....design import CommonTerm, Design
+from ..context import Added, GraphContext
 
-__all__ = ["imputed_columns", "missing_dim", "observed_dim"]
+__all__ = ["imputed_columns", "imputed_coefficient", "missing_dim", "observed_dim"]
 
 
 def missing_dim(column: str) -> str:
@@ -32,17 +31,13 @@ def observed_dim(column: str) -> str:
 
 
 def imputed_columns(
-    design: Design,
-    priors: PriorSet,
-    center: bool,
-    noncentered: bool | str,
-    internal: list[str],
-    data: Containers,
-    indexes: dict[str, Any],
-) -> dict[str, Any]:
+    design: Design, ctx: GraphContext, predictor: Callable[[Design, GraphContext], Added]
+) -> Added:
     """Each ``mi()`` term's values on every row, by term name (``"mi(x)"``): the observed
-    ``x`` where it is, its parameters where it is not; with ``x``'s model added."""
+    ``x`` where it is, its parameters where it is not; with ``x``'s model added, whose
+    linear predictor ``predictor`` builds (the graph's ``linear_predictor``)."""
     values: dict[str, Any] = {}
+    internal: list[str] = []
     model = pm.modelcontext(None)
     for imputed in design.imputed:
         column = imputed.column
@@ -50,11 +45,10 @@ def imputed_columns(
         observed = np.flatnonzero(~imputed.missing)
         model.add_coord(missing_dim(column), missing)
         model.add_coord(observed_dim(column), observed)
-        eta = linear_predictor(imputed.design, priors, center, noncentered, internal, data, indexes)
-        spread = random_variable(
-            sigma_name(column), as_prior(priors, sigma_name(column)), None, data
-        )
-        x = data.rows(imputed.design.response.values)[:, 0]
+        linear = predictor(imputed.design, ctx.plain())
+        eta, internal = linear.value, [*internal, *linear.internal]
+        spread = ctx.variable(sigma_name(column))
+        x = ctx.data.rows(imputed.design.response.values)[:, 0]
         pm.Normal(
             f"{column}_observed",
             mu=eta[observed],
@@ -67,4 +61,10 @@ def imputed_columns(
         )
         term = next(t.name for t in design.common_terms if t.imputed == column)
         values[term] = pt.set_subtensor(x[missing], drawn)
-    return values
+    return Added(values, tuple(internal))
+
+
+def imputed_coefficient(design: Design, term: CommonTerm, ctx: GraphContext) -> Added:
+    """The graph's piece of an ``mi(x)`` term: its coefficient, and ``x`` on every row (the
+    observed values with the imputed ones, from :func:`imputed_columns`)."""
+    return Added((ctx.variable(term.name), ctx.imputed[term.name]))

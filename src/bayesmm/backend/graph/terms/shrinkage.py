@@ -31,6 +31,7 @@ import pytensor.tensor as pt
 from ...._names import common_dim
 from ....design import CommonTerm
 from ....priors import Prior
+from ..context import Added
 
 __all__ = ["SHRINKAGE_DIM", "shrunk_slopes"]
 
@@ -48,15 +49,14 @@ def _labels(terms: Sequence[CommonTerm]) -> list[str]:
     return labels
 
 
-def _horseshoe(p: dict[str, Any], n_obs: int, unit: Any, internal: list[str]) -> Any:
+def _horseshoe(p: dict[str, Any], n_obs: int, unit: Any) -> Added:
     local = pm.HalfStudentT("hs_local", nu=p["df"], sigma=1.0, dims=SHRINKAGE_DIM)
     scale_global = p["scale_global"] if p["par_ratio"] is None else p["par_ratio"] / np.sqrt(n_obs)
     raw = pm.HalfStudentT("hs_global_raw", nu=p["df_global"], sigma=1.0)
-    internal.append("hs_global_raw")
     tau = pm.Deterministic("hs_global", raw * scale_global * unit)
     slab = pm.InverseGamma("hs_slab", alpha=p["df_slab"] / 2, beta=p["df_slab"] / 2)
     c2 = p["scale_slab"] ** 2 * slab
-    return tau * pt.sqrt(c2 * local**2 / (c2 + tau**2 * local**2))
+    return Added(tau * pt.sqrt(c2 * local**2 / (c2 + tau**2 * local**2)), ("hs_global_raw",))
 
 
 def _r2d2(p: dict[str, Any], k: int, unit: Any) -> Any:
@@ -72,8 +72,7 @@ def shrunk_slopes(
     terms: Sequence[CommonTerm],
     n_obs: int,
     sigma: Callable[[], Any],
-    internal: list[str],
-) -> dict[str, Any]:
+) -> Added:
     """The coefficients of ``terms`` under one shrinkage ``prior``, by term name: a scalar
     for a one-column term, a vector (over the term's columns) otherwise. ``sigma()`` gives
     the residual sd the scales are relative to (asked only when ``autoscale`` is on)."""
@@ -82,12 +81,11 @@ def shrunk_slopes(
     p = prior.with_defaults()
     unit = sigma() if p["autoscale"] else 1.0
     if prior.name == "Horseshoe":
-        scale = _horseshoe(p, n_obs, unit, internal)
+        scale = _horseshoe(p, n_obs, unit)
     else:
-        scale = _r2d2(p, len(labels), unit)
+        scale = Added(_r2d2(p, len(labels), unit))
     z = pm.Normal("shrinkage_z", mu=0.0, sigma=1.0, dims=SHRINKAGE_DIM)
-    internal.append("shrinkage_z")
-    slopes = z * scale
+    slopes = z * scale.value
     out: dict[str, Any] = {}
     start = 0
     for term in terms:
@@ -98,4 +96,4 @@ def shrunk_slopes(
             dims = (common_dim(term.name),)
             out[term.name] = pm.Deterministic(term.name, slopes[start : start + width], dims=dims)
         start += width
-    return out
+    return Added(out, (*scale.internal, "shrinkage_z"))
