@@ -103,17 +103,7 @@ def test_modules_and_functions_are_small():
     assert long_functions(80) == []
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        # Its code is glue of a few lines per method; most of its lines are the numpydoc of
-        # the public constructor, fit, save and predict, which no move shortens.
-        pytest.param(
-            "model.py", marks=pytest.mark.xfail(strict=True, reason="docstrings of the facade")
-        ),
-        "fitted.py",
-    ],
-)
+@pytest.mark.parametrize("name", ["model.py", "fitted.py"])
 def test_the_facade_and_the_fitted_model_leave_room_to_grow(name):
     """``model.py`` and ``fitted.py`` hold the two public classes and the glue between
     stages: their helpers live in the stages' packages, so each stays at 450 lines or

@@ -1,6 +1,6 @@
 """``print(model)`` and a notebook's display of a model and of a fitted model: each formula,
 the family and its links, the data terms (offsets, weights, censoring), the priors of every
-formula, and a fitted model's posterior.
+formula, and a fitted model's posterior; and the plot of draws from the priors.
 
 Every function takes explicit arguments (a formula, a family, a design, priors), never a
 ``Model``. One structured summary (:func:`model_summary`) feeds both the text and the HTML,
@@ -32,6 +32,7 @@ __all__ = [
     "model_html",
     "fitted_text",
     "fitted_html",
+    "plot_prior_draws",
 ]
 
 #: The width of the right-aligned labels of the text summary.
@@ -217,6 +218,15 @@ def _html_table(rows: Sequence[str], head: str = "") -> str:
 _MAX_DRAWS = 2000
 #: Rows of the posterior table; a larger model's further terms are counted, not shown.
 _MAX_ROWS = 50
+
+
+def plot_prior_draws(idata: Any, names: Sequence[str], **kwargs: Any) -> Any:
+    """``Model.plot_priors``: the ``prior`` group of ``idata`` plotted by
+    ``arviz.plot_posterior``, one panel per parameter of ``names`` (and per level of a
+    multi-column term); ``kwargs`` (``hdi_prob``, ``figsize``, ``ax``, ...) go to it."""
+    import arviz as az  # on first use: importing bayesmm loads neither arviz nor matplotlib
+
+    return az.plot_posterior(idata, group="prior", var_names=list(names), **kwargs)
 
 
 def fitted_text(formula: str, family: Family, link: Link, posterior: xr.Dataset) -> str:

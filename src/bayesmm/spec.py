@@ -29,6 +29,7 @@ from .priors import Prior, PriorSet, TermPrior, prior_from_dict, prior_to_dict
 __all__ = [
     "ModelSpec",
     "SPEC_ENTRIES",
+    "MODEL_OPTIONS",
     "data_fingerprint",
     "prior_to_json",
     "prior_from_json",
@@ -78,8 +79,8 @@ class ModelSpec:
     family, link : str
         Names in the family and link registries.
     options : dict
-        The other arguments of ``Model`` (``categorical``, ``dropna``, ``auto_scale``,
-        ``noncentered``, ``center_predictors``, ``automatic_priors``).
+        The other arguments of ``Model``, those of :data:`MODEL_OPTIONS` (``weights`` only
+        when given).
     priors : list of dict
         Every term's prior as used in the fit: ``{"name", "kind", "prior"}``, the prior in the
         form of :func:`prior_to_json`.
@@ -150,6 +151,17 @@ def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
 OPTIONAL_ENTRIES = ("family_record", "link_record")
 #: The entries of every spec: what a file must hold to be loaded.
 SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec) if f.name not in OPTIONAL_ENTRIES)
+#: The arguments of ``Model`` besides its formula, family, link and priors, which a spec keeps
+#: as its ``options`` and a rebuild passes back.
+MODEL_OPTIONS = (
+    "categorical",
+    "dropna",
+    "auto_scale",
+    "noncentered",
+    "center_predictors",
+    "automatic_priors",
+    "weights",
+)
 #: The built-in families by name: a family record with one of these names must be it.
 _BUILTIN = {family.name: family for family in BUILTIN_FAMILIES}
 
@@ -164,7 +176,8 @@ def build_spec(
     fixed: Mapping[str, float] | None = None,
     normal_groups: list[str] | None = None,
 ) -> ModelSpec:
-    """The spec of a model from its parts (what ``Model.spec()`` and ``Model.fitted`` use).
+    """The spec of a model from its parts (what ``Model.spec()`` and ``Model.fitted`` use);
+    ``options`` by the names of :data:`MODEL_OPTIONS`.
 
     Raises
     ------
@@ -179,11 +192,16 @@ def build_spec(
         used = priors.to_list()
     except UnsupportedValueError as err:
         raise DataError(f"This model cannot be saved: {err}, which a file cannot hold.") from None
+    # A copy of each list (the categorical columns), and weights only when given, so that
+    # specs of unweighted models are as before.
+    kept = {k: list(v) if isinstance(v, list) else v for k, v in options.items()}
+    if kept.get("weights") is None:
+        kept.pop("weights", None)
     return ModelSpec(
         formula=formula,
         family=family,
         link=link,
-        options=dict(options),
+        options=kept,
         priors=used,
         fixed=dict(priors.fixed() if fixed is None else fixed),
         normal_groups=list(priors.normal_groups() if normal_groups is None else normal_groups),
@@ -298,8 +316,10 @@ def rebuild_arguments(
     }
 
 
-def check_same_rows(spec: ModelSpec, frame: pd.DataFrame | None) -> None:
-    """Raise a ``DataError`` unless ``frame`` has the fingerprint of the fit's rows."""
+def check_same_rows(spec: ModelSpec, design: Design) -> None:
+    """Raise a ``DataError`` unless the training rows of ``design`` have the fingerprint of
+    the fit's rows."""
+    frame = design.state.frame if design.state is not None else None
     found = data_fingerprint(frame) if frame is not None else ""
     if found != spec.data_sha256:
         raise DataError(

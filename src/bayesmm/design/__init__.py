@@ -18,7 +18,7 @@ reads them for a model file.
 
 from __future__ import annotations
 
-from .build import DroppedRowsWarning, build_design
+from .build import DroppedRowsWarning, build_design, formula_design
 from .columns import ColumnSummary
 from .file import design_from_dict, design_to_dict
 from .response import threshold_labels
@@ -55,6 +55,7 @@ __all__ = [
     "GroupBlock",
     "DroppedRowsWarning",
     "build_design",
+    "formula_design",
     "design_to_dict",
     "design_from_dict",
     "threshold_labels",

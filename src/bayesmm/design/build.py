@@ -13,7 +13,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,10 @@ from .truncation import truncation_of
 from .types import Design, Distributional, GroupBlock
 from .weights import add_weights, weight_values
 
-__all__ = ["build_design", "DroppedRowsWarning"]
+if TYPE_CHECKING:
+    from ..formula import Formula
+
+__all__ = ["build_design", "formula_design", "DroppedRowsWarning"]
 
 _log = logging.getLogger("bayesmm")
 
@@ -289,6 +292,31 @@ def build_design(
     assert design.state is not None
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
     return replace(design, state=state, distributional=parts)
+
+
+def formula_design(
+    formula: Formula,
+    data: pd.DataFrame,
+    family: Family,
+    links: Mapping[str, str],
+    categorical: str | Sequence[str] | None = None,
+    dropna: bool = False,
+    weights: Any = None,
+) -> Design:
+    """:func:`build_design` of a :class:`~bayesmm.Formula` (what ``Model`` encodes): its
+    main formula, each distributional formula with its parameter's link from ``links``, and
+    the models of its ``mi()`` columns."""
+    distributional = {p: (terms, links[p]) for p, terms in formula.distributional.items()}
+    return build_design(
+        formula.main,
+        data,
+        family,
+        categorical=categorical,
+        dropna=dropna,
+        distributional=distributional,
+        weights=weights,
+        imputation=formula.imputation,
+    )
 
 
 def _distributional_part(

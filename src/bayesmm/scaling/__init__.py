@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .default import DEFAULT_SCALE, default_priors, eta_location, eta_scale
 from .mle import AUTOMATIC_PRIORS, NAMED_SCALES, is_scale, mle_priors, resolve_scale
-from .user import resolve_priors
+from .user import GivenPriors, resolve_priors
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -25,4 +25,5 @@ __all__ = [
     "resolve_scale",
     "is_scale",
     "resolve_priors",
+    "GivenPriors",
 ]

@@ -8,6 +8,7 @@ A value is a :class:`~bayesmm.Prior`, a number that fixes an auxiliary parameter
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import PriorError
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from ..families import Family
     from ..links import Link
 
-__all__ = ["resolve_priors"]
+__all__ = ["resolve_priors", "GivenPriors"]
 
 
 def resolve_priors(
@@ -82,6 +83,38 @@ def resolve_priors(
             "Give the slopes ordinary priors."
         )
     return merged, scales, user
+
+
+@dataclass
+class GivenPriors:
+    """The priors a model was given so far (``Model(priors=...)``, then each ``set_priors``),
+    by key, and the scales among them (``automatic_priors="mle"``)."""
+
+    priors: dict[Any, Any] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)
+
+    def resolve(
+        self,
+        design: Design,
+        family: Family,
+        link: Link,
+        priors: Mapping[Any, Any] | None,
+        automatic_priors: str,
+        auto_scale: bool,
+    ) -> PriorSet:
+        """The model's priors (:func:`resolve_priors`) with ``priors`` over those given so far;
+        they are kept for the next call only if they resolve."""
+        merged, self.scales, self.priors = resolve_priors(
+            design,
+            family,
+            link,
+            priors,
+            automatic_priors=automatic_priors,
+            auto_scale=auto_scale,
+            scales=self.scales,
+            user=self.priors,
+        )
+        return merged
 
 
 def _check_scale_key(design: Design, name: str) -> None:
