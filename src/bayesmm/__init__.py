@@ -26,6 +26,7 @@ from ._errors import (
 )
 from ._version import __version__
 from .datasets import load_data
+from .design.kinds import TermKind, register_term_kind, unregister_term_kind
 from .families import FAMILIES, Family, Likelihood, get_family, register_family
 from .formula import Formula
 from .io import load
@@ -60,6 +61,9 @@ __all__ = [
     "LINKS",
     "get_family",
     "register_family",
+    "TermKind",
+    "register_term_kind",
+    "unregister_term_kind",
     "load_data",
     "load",
     "interpret",

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .design import Design
+from .design import TERM_KINDS, Design
 from .families import Family
 from .formula import Formula
 from .links import Link
@@ -33,11 +33,13 @@ __all__ = [
     "fitted_text",
     "fitted_html",
     "plot_prior_draws",
+    "DISPLAY_PIECES",
 ]
 
 #: The width of the right-aligned labels of the text summary.
 _LABEL_WIDTH = 14
 _PRIOR_SECTIONS = (
+    # ... and the priors of terms of registered kinds, by their kind's name (_prior_sections).
     ("Common-level effects", ("intercept", "common", "monotonic", "smooth", "gp")),
     ("Group-level effects", ("group",)),
     ("Correlations of group-level effects", ("correlation",)),
@@ -157,27 +159,60 @@ def model_html(summary: ModelSummary) -> str:
     )
 
 
+def _offset_field(design: Design) -> list[_Field]:
+    if design.offset is None:
+        return []
+    return [_Field("Offset", (f"{' + '.join(design.offset.terms)} (coefficient 1)",))]
+
+
+def _censoring_field(design: Design) -> list[_Field]:
+    censoring = design.response.censoring
+    if censoring is None:
+        return []
+    return [_Field("Censoring", (", ".join(f"{n} {w}" for w, n in censoring.counts().items()),))]
+
+
+def _truncation_field(design: Design) -> list[_Field]:
+    truncation = design.state.truncation if design.state is not None else None
+    return [] if truncation is None else [_Field("Truncation", (truncation.describe(),))]
+
+
+#: The display stage's table of kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): each kind's
+#: lines in ``print(model)``, ``piece(design) -> [field, ...]``; a registered kind's own
+#: ``describe(options)`` gives one line per term of it (:func:`_kind_terms`).
+DISPLAY_PIECES: dict[str, Callable[[Design], list[_Field]]] = {
+    "offset": _offset_field,
+    "censored": _censoring_field,
+    "trunc": _truncation_field,
+}
+
+
+def _kind_terms(design: Design) -> list[_Field]:
+    """A line for each term of a registered kind, by its record's ``describe``."""
+    lines = []
+    for term in design.common_terms:
+        kind = TERM_KINDS.get(term.kind or "")
+        if kind is not None and kind.describe is not None and kind.name not in DISPLAY_PIECES:
+            lines.append(f"{term.name}: {kind.describe(dict(term.options))}")
+    return [_Field("Terms", tuple(lines))] if lines else []
+
+
 def _data_terms(design: Design) -> list[_Field]:
-    """What enters the likelihood as data: offsets, weights, censoring and truncation."""
-    fields = []
-    if design.offset is not None:
-        fields.append(_Field("Offset", (f"{' + '.join(design.offset.terms)} (coefficient 1)",)))
+    """What enters the likelihood as data: offsets, weights, censoring and truncation; and
+    the terms of registered kinds."""
+    fields = DISPLAY_PIECES["offset"](design)
     if design.weights_column is not None:
         fields.append(_Field("Weights", (str(design.weights_column),)))
-    censoring = design.response.censoring
-    if censoring is not None:
-        counts = ", ".join(f"{n} {word}" for word, n in censoring.counts().items())
-        fields.append(_Field("Censoring", (counts,)))
-    truncation = design.state.truncation if design.state is not None else None
-    if truncation is not None:
-        fields.append(_Field("Truncation", (truncation.describe(),)))
-    return fields
+    fields += DISPLAY_PIECES["censored"](design) + DISPLAY_PIECES["trunc"](design)
+    return fields + _kind_terms(design)
 
 
 def _prior_sections(priors: PriorSet, param: str | None) -> tuple[_PriorSection, ...]:
     """The priors of the main formula (``param=None``) or of one distributional formula."""
     sections = []
     for title, kinds in _PRIOR_SECTIONS:
+        if title == "Common-level effects":
+            kinds = (*kinds, *(k for k in TERM_KINDS if k not in kinds))
         terms = [t for t in priors.of_kind(*kinds) if t.param == param]
         if terms:
             rows = tuple((t.name, _prior_text(t.prior)) for t in terms)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from ._errors import FormulaError
 
-__all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks"]
+__all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks", "CallText", "find_calls"]
 
 #: ``mi(x)``: a predictor whose missing values are imputed from a model of their own.
 _MI = re.compile(r"\bmi\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)")
@@ -222,6 +223,48 @@ def bar_blocks(formula: str) -> tuple[BarBlock, ...]:
                 position += 1
         position += 1
     return tuple(blocks)
+
+
+@dataclass(frozen=True)
+class CallText:
+    """A call found in a formula's text: ``text[start:stop]`` is ``name(arguments)``."""
+
+    name: str
+    start: int
+    stop: int
+    arguments: str
+
+
+def find_calls(formula: str, names: Collection[str]) -> tuple[CallText, ...]:
+    """The calls of the functions ``names`` in ``formula``, in order, outermost only.
+
+    A call is a name not preceded by a letter, digit, ``_`` or ``.`` (so ``np.scaled(x)`` is
+    not ``scaled``), then ``(``, its arguments and the matching ``)``. Used to read the calls
+    formulae cannot evaluate (a kind of term's options, say) before formulae sees the text.
+
+    Raises
+    ------
+    FormulaError
+        If a call's parenthesis is never closed.
+    """
+    if not names:
+        return ()
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")\s*\(")
+    found: list[CallText] = []
+    position = 0
+    while match := pattern.search(formula, position):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(formula)):
+            depth += {"(": 1, ")": -1}.get(formula[end], 0)
+            if depth == 0:
+                break
+        if depth:
+            raise FormulaError(
+                _pointer(formula, match.start(), f"{match.group(1)}( is never closed")
+            )
+        found.append(CallText(match.group(1), match.start(), end + 1, formula[match.end() : end]))
+        position = end + 1
+    return tuple(found)
 
 
 def _pointer(formula: str, position: int, what: str) -> str:

@@ -25,7 +25,7 @@ from .persist import netcdf, remote
 from .persist.importpath import PathPolicy, UntrustedPathError, check_trust
 from .persist.netcdf import FORMAT_NAME, FORMAT_VERSION
 from .persist.remote import is_url
-from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_from_spec
+from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_from_spec, kinds_from_spec
 
 __all__ = [
     "FORMAT_NAME",
@@ -160,7 +160,9 @@ def _load(
         spec = ModelSpec.from_dict(header["spec"])
     except (KeyError, TypeError) as err:
         raise ModelFileError(f"{str(path)!r} has an incomplete model spec ({err}).") from None
-    family, link = _family(path, spec, PathPolicy(trusted, allow_modules))
+    policy = PathPolicy(trusted, allow_modules)
+    family, link = _family(path, spec, policy)
+    _kinds(path, spec, policy)
     groups = netcdf.read_groups(path, header["groups"])
     design = _design(path, spec, family, groups)
     return _fitted(path, origin, header, spec, family, link, design, groups)
@@ -199,6 +201,19 @@ def _family(path: Path, spec: ModelSpec, policy: PathPolicy) -> tuple[Any, Any]:
             f"{str(path)!r} was fitted with family {spec.family!r} and link {spec.link!r}, "
             f"which this session cannot provide: {err} Register the family with "
             "bmm.register_family before loading."
+        ) from None
+
+
+def _kinds(path: Path, spec: ModelSpec, policy: PathPolicy) -> None:
+    """Register the kinds of term a file's formulas use, found under ``policy``."""
+    try:
+        kinds_from_spec(spec, policy)
+    except UntrustedPathError as err:
+        raise ModelFileError(f"{str(path)!r} was not loaded: {err}.") from None
+    except (LookupError, BayesmmError) as err:
+        raise ModelFileError(
+            f"{str(path)!r} uses the kinds of term {sorted(spec.term_kinds or {})}, which this "
+            f"session cannot rebuild: {err}. Make their module importable before loading."
         ) from None
 
 

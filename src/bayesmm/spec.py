@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._errors import DataError, FamilyError
-from .design import Design, design_to_dict
+from ._errors import DataError, FamilyError, FormulaError
+from .design import TERM_KINDS, Design, TermKind, design_to_dict, register_term_kind
 from .families import BUILTIN_FAMILIES, Family, get_family
 from .families.paths import own_paths
 from .links import Link
-from .persist.importpath import PathPolicy
+from .persist.importpath import PathPolicy, resolve_path
 from .persist.values import UnsupportedValueError
 from .priors import Prior, PriorSet, TermPrior, prior_from_dict, prior_to_dict
 
@@ -37,6 +37,7 @@ __all__ = [
     "build_spec",
     "family_entries",
     "family_from_spec",
+    "kinds_from_spec",
     "spec_to_save",
     "rebuild_arguments",
     "check_same_rows",
@@ -98,6 +99,9 @@ class ModelSpec:
         A family (or link) that is not in the registry, as :meth:`Family.to_dict` (or
         :meth:`Link.to_dict`) writes it; ``None`` when the name is enough. Files without them
         (all files before custom families could be saved) name registered ones.
+    term_kinds : dict, optional
+        The registered kinds of term the formulas use (``register_term_kind``), each by the
+        import path of its record; ``None`` when they use bayesmm's own alone.
     """
 
     formula: str
@@ -112,6 +116,7 @@ class ModelSpec:
     data_sha256: str
     family_record: dict[str, Any] | None = None
     link_record: dict[str, Any] | None = None
+    term_kinds: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in SPEC_ENTRIES}
@@ -148,7 +153,7 @@ def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
 
 
 #: The entries a spec may leave out.
-OPTIONAL_ENTRIES = ("family_record", "link_record")
+OPTIONAL_ENTRIES = ("family_record", "link_record", "term_kinds")
 #: The entries of every spec: what a file must hold to be loaded.
 SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec) if f.name not in OPTIONAL_ENTRIES)
 #: The arguments of ``Model`` besides its formula, family, link and priors, which a spec keeps
@@ -208,7 +213,35 @@ def build_spec(
         sample_new_groups=False,
         design=described,
         data_sha256=data_fingerprint(state.frame),
+        term_kinds=_kinds_used(design) or None,
     )
+
+
+def _kinds_used(design: Design) -> dict[str, str]:
+    """The registered kinds of ``design``'s terms (and its formulas'), each by its path
+    (``""`` for a kind without one, which :func:`spec_to_save` refuses)."""
+    designs = [design, *(p.design for p in design.distributional)]
+    names = {t.custom_kind for d in designs for t in d.common_terms if t.custom_kind is not None}
+    return {name: TERM_KINDS[name].path or "" for name in sorted(names) if name in TERM_KINDS}
+
+
+def kinds_from_spec(spec: ModelSpec, policy: PathPolicy | None = None) -> None:
+    """Register the kinds of term a spec's formulas use, found by their paths under
+    ``policy`` (as a custom family's functions are), unless the same kinds are registered.
+
+    Raises
+    ------
+    LookupError
+        If a path cannot be imported, does not name a :class:`~bayesmm.design.TermKind` of
+        that name, or the policy does not allow it
+        (:class:`~bayesmm.persist.importpath.UntrustedPathError`).
+    """
+    for name, path in (spec.term_kinds or {}).items():
+        kind = resolve_path(path, policy, f"the term kind {name!r}")
+        if not isinstance(kind, TermKind) or kind.name != name:
+            raise LookupError(f"the term kind {name!r} names {path!r}, which is not its TermKind")
+        if TERM_KINDS.get(name) != kind:
+            register_term_kind(kind)
 
 
 def family_entries(family: Family, link: Link) -> dict[str, Any]:
@@ -282,6 +315,12 @@ def spec_to_save(
     """
     from .predict import resolve_policy
 
+    unnamed = [name for name, path in (spec.term_kinds or {}).items() if not path]
+    if unnamed:
+        raise FormulaError(
+            f"The kind of term {unnamed[0]!r} has no path, so a file cannot name it: register "
+            "it as a module-level TermKind(..., path='module:NAME') to save models that use it."
+        )
     changes: dict[str, Any] = family_entries(family, link)
     if sample_new_groups is not None:
         resolve_policy(sample_new_groups)

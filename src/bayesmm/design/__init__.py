@@ -21,6 +21,15 @@ from __future__ import annotations
 from .build import DroppedRowsWarning, build_design, formula_design
 from .columns import ColumnSummary
 from .file import design_from_dict, design_to_dict
+from .kinds import (
+    STAGES,
+    TERM_KINDS,
+    TermKind,
+    read_kind_calls,
+    register_term_kind,
+    registered_kinds,
+    unregister_term_kind,
+)
 from .response import threshold_labels
 from .state import DesignState
 from .types import (
@@ -59,4 +68,11 @@ __all__ = [
     "design_to_dict",
     "design_from_dict",
     "threshold_labels",
+    "STAGES",
+    "TERM_KINDS",
+    "TermKind",
+    "read_kind_calls",
+    "register_term_kind",
+    "registered_kinds",
+    "unregister_term_kind",
 ]

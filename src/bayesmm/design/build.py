@@ -24,6 +24,7 @@ from ..families import Family, get_family
 from ..formula import parse_formula
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
+from .kinds import read_kind_calls, registered_kinds, with_kinds
 from .missing import (
     MISSING,
     Missing,
@@ -234,6 +235,10 @@ def build_design(
         constant predictors, or responses outside the family's support.
     """
     data = as_frame(data)
+    # The terms of registered kinds as formulae reads them (their options removed); the
+    # design keeps the formula as written, and the terms their options (design.kinds).
+    written, (formula, found) = formula, read_kind_calls(formula)
+    distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
     _check_columns(formula, needed, data)
@@ -243,12 +248,12 @@ def build_design(
         param: (f"{lhs} ~ {terms}", link) for param, (terms, link) in (distributional or {}).items()
     }
     sub_descriptions = {
-        param: _as_written(text, f"{param} ~ {distributional[param][0]}", parse_formula, text)  # type: ignore[index]
+        param: _as_written(text, f"{param} ~ {distributional[param][0]}", parse_formula, text)
         for param, (text, _) in subs.items()
     }
     for param, sub in sub_descriptions.items():
         sub_needed = {name for name in sub.var_names if name}
-        _check_columns(f"{param} ~ {distributional[param][0]}", sub_needed, data)  # type: ignore[index]
+        _check_columns(f"{param} ~ {distributional[param][0]}", sub_needed, data)
         needed |= sub_needed
     imputation = dict(imputation or {})
     for column, terms in imputation.items():
@@ -272,7 +277,7 @@ def build_design(
         check_smooths(each, data)
         check_gps(each, data)
     data = _tidy_categories(data)
-    design = _encode_formula(formula, description, data, family, categorical, n_dropped)
+    design = _encode_formula(written, description, data, family, categorical, n_dropped)
     if weights_column is not None:
         values = weight_values(data[weights_column], weights_column)
         design = replace(design, weights=values, weights_column=weights_column)
@@ -280,7 +285,7 @@ def build_design(
     design = _split_categories(formula, design, family)
     for sub in sub_descriptions.values():
         check_missing_only_in_main(sub)
-    design = _imputed(design, imputation, data, categorical, family)
+    design = _imputed(with_kinds(design, found), imputation, data, categorical, family)
     if not subs:
         return design
     parts = tuple(
@@ -289,6 +294,7 @@ def build_design(
         )
         for param, (terms, link) in (distributional or {}).items()
     )
+    parts = tuple(replace(p, design=with_kinds(p.design, found, f"{p.param}_")) for p in parts)
     assert design.state is not None
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
     return replace(design, state=state, distributional=parts)
@@ -317,6 +323,22 @@ def formula_design(
         weights=weights,
         imputation=formula.imputation,
     )
+
+
+def _read_part_calls(
+    distributional: Mapping[str, tuple[str, str]] | None, found: dict[str, dict[str, float]]
+) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, float]]]:
+    """The distributional formulas with their calls of registered kinds read
+    (:func:`~bayesmm.design.kinds.read_kind_calls`), and those calls' options with
+    ``found``'s."""
+    parts = {}
+    for param, (terms, link) in (distributional or {}).items():
+        text, more = read_kind_calls(terms)
+        clash = [k for k in more if k in found and found[k] != more[k]]
+        if clash:
+            raise FormulaError(f"{clash[0]} is written with different options in two formulas.")
+        parts[param], found = (text, link), {**found, **more}
+    return parts, found
 
 
 def _distributional_part(
@@ -478,6 +500,7 @@ def _formula_environment() -> Any:
                 SMOOTH: Smooth,
                 GP: GaussianProcess,
                 MISSING: Missing,
+                **registered_kinds(),
             }
         ]
     )

@@ -27,6 +27,7 @@ from ..persist.values import decode_value, encode_value
 from .columns import ColumnSummary
 from .formulae_state import apply_state, dump_state, lazy_calls
 from .gps import GP, GaussianProcess
+from .kinds import read_kind_calls, registered_kinds
 from .missing import MISSING, Missing, filled
 from .monotonic import MONOTONIC, Monotonic
 from .offsets import encode_offset, offset_terms
@@ -158,6 +159,9 @@ def _safe_environment() -> Environment:
                 SMOOTH: Smooth,
                 GP: GaussianProcess,
                 MISSING: Missing,
+                # Kinds of term registered in this process: a file's kinds are registered
+                # only under the trust rules before its design is read (docs/io.md).
+                **registered_kinds(),
             }
         ]
     )
@@ -177,6 +181,7 @@ def check_formula_calls(description: Any, formula: str) -> None:
     allowed.add("censored")  # read by bayesmm itself (design.censoring), never called
     allowed.update(("trunc", "truncated"))  # read by bayesmm itself (truncation), never called
     allowed.update((MONOTONIC, SMOOTH, GP, MISSING))  # bayesmm's own transforms: data only
+    allowed.update(registered_kinds())  # registered kinds (a file's, only once trusted)
     allowed.add("c")  # a multinomial response's columns, read by bayesmm itself
     terms = [*description.common_terms]
     if description.response is not None:
@@ -335,7 +340,7 @@ def _state_from_dict(
 ) -> DesignState:
     """The design's state: formulae's terms with the stored state, and the factors' encoders."""
     formula = spec["formula"]
-    description = parse_formula(formula)
+    description = parse_formula(read_kind_calls(formula)[0])
     check_formula_calls(description, formula)
     common_matrix, built_groups, offsets, trials_call = _rebuild_terms(spec, description, family)
     groups = tuple(
@@ -399,7 +404,7 @@ def _training_rows(
 ) -> tuple[Response, NewDesign]:
     """The response and rows of the stored training rows, checked against the stored design."""
     stored = spec["response"]
-    description = parse_formula(spec["formula"])
+    description = parse_formula(read_kind_calls(spec["formula"])[0])
     response = encode_response(description, frame, _safe_environment(), family)
     if response.name != stored["name"] or response.event != stored["event"]:
         raise ValueError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import re
 import sys
 from collections.abc import Callable, Collection
@@ -330,11 +331,22 @@ class PathPolicy:
             return
         home = getattr(obj, "__module__", None)
         home = home if isinstance(home, str) else getattr(type(obj), "__module__", "")
+        module, _, qualname = path.partition(":")
+        if "." not in qualname and not _defined(obj):
+            # A record (a kind of term, say) made at the top level of an allowed module is
+            # that module's own, whatever module its class comes from.
+            home = module
         if not _within(home, self.modules):
             raise UntrustedPathError(
                 f"the file names {path!r}, which resolves to an object of the module "
                 f"{home!r}, not of the modules it was allowed ({list(self.modules)})"
             )
+
+
+def _defined(obj: Any) -> bool:
+    """Whether ``obj`` is defined by a ``def`` or ``class`` (or is a module or a builtin),
+    and so has a module of its own, rather than being an instance made somewhere."""
+    return inspect.isroutine(obj) or inspect.isclass(obj) or inspect.ismodule(obj)
 
 
 class LazyCallable:

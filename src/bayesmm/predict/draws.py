@@ -7,7 +7,7 @@ auxiliary parameters ``(S, 1)`` and the Cholesky factors of each correlated bloc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,7 +17,7 @@ from .._errors import DataError
 from .._names import monotonic_name, mu_name, sigma_name
 from ..design import CommonTerm, Design, GroupBlock
 
-__all__ = ["GroupDraws", "ImputedDraws", "PosteriorDraws", "extract_draws"]
+__all__ = ["DRAW_PIECES", "GroupDraws", "ImputedDraws", "PosteriorDraws", "extract_draws"]
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,11 @@ def extract_draws(
         extract_draws(posterior, part.design, (), {}, normal_groups)
         for part in design.distributional
     )
-    monotonic = {t.start: _monotonic_steps(posterior, t, n) for t in design.common_terms if t.steps}
+    monotonic = {
+        t.start: DRAW_PIECES[t.kind](posterior, t, n)
+        for t in design.common_terms
+        if t.kind in DRAW_PIECES
+    }
     imputed = tuple(
         ImputedDraws(
             extract_draws(posterior, i.design, (), {}, normal_groups),
@@ -229,6 +233,15 @@ def _monotonic_steps(posterior: xr.Dataset, term: CommonTerm, n: int) -> np.ndar
         return np.broadcast_to(np.array([0.0, 1.0]), (n, 2))
     zeta = _stacked(posterior, monotonic_name(term.name), n, steps)
     return np.concatenate([np.zeros((n, 1)), np.cumsum(zeta, axis=1) * steps], axis=1)
+
+
+#: The prediction stage's table of kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): what a
+#: kind's term reads from the posterior in place of its coefficients alone, ``piece(posterior,
+#: term, n) -> (n, values)`` at each of its codes. Other kinds' columns are encoded again on
+#: new rows by the design's state, and multiply their coefficients as plain slopes.
+DRAW_PIECES: dict[str, Callable[[xr.Dataset, CommonTerm, int], np.ndarray]] = {
+    "mo": _monotonic_steps,
+}
 
 
 def _correlation_cholesky(

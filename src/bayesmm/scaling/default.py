@@ -16,6 +16,7 @@ rstanarm's autoscaling (Gabry & Goodrich, "Prior distributions for rstanarm mode
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +24,8 @@ import numpy as np
 from .._errors import DataError
 from .._names import sigma_name
 from ..design.gps import KERNELS
-from ..design.types import GPBasis
+from ..design.kinds import TERM_KINDS
+from ..design.types import CommonTerm, GPBasis
 from ..design.weights import mean_sd
 from ..links import get_link
 from ..priors import DEFAULT_CORRELATION_PRIOR, Prior, PriorSet, ResponseStats, TermPrior
@@ -33,7 +35,15 @@ if TYPE_CHECKING:
     from ..families import Family
     from ..links import Link
 
-__all__ = ["DEFAULT_SCALE", "default_priors", "eta_scale", "eta_location"]
+__all__ = [
+    "DEFAULT_SCALE",
+    "PRIOR_PIECES",
+    "SlopeScale",
+    "default_priors",
+    "eta_scale",
+    "eta_location",
+    "prior_piece",
+]
 
 #: Multiplier of the data scale in the default priors: rstanarm's 2.5.
 DEFAULT_SCALE = 2.5
@@ -144,25 +154,13 @@ def _formula_priors(
     column_sd = design.column_sd(weights) if auto_scale else np.ones(design.common.shape[1])
     terms: list[TermPrior] = []
     for term in design.common_terms:
-        if term.gp is not None:
-            terms += _gp_priors(term.name, term.gp, scale, param)
-            continue
         if term.is_intercept:
             prior = Prior("Normal", mu=location, sigma=DEFAULT_SCALE * scale)
             terms.append(TermPrior(term.name, "intercept", prior, param))
             continue
         sigma = DEFAULT_SCALE * scale / column_sd[term.start : term.stop]
-        if term.penalised is not None:  # a smooth: its linear trends, and its wiggliness
-            sigma = sigma[list(term.fixed_columns)]
-            wiggly = Prior("HalfStudentT", nu=3, sigma=DEFAULT_SCALE * scale)
-            terms.append(TermPrior(sigma_name(term.name), "smooth", wiggly, param))
-        value = float(sigma[0]) if sigma.size == 1 else sigma
-        # mo() and s() terms are set by name: "common" and the "mle" rules are for slopes.
-        kind = "smooth" if term.penalised else "monotonic" if term.steps else "common"
-        terms.insert(
-            len(terms) - (term.penalised is not None),
-            TermPrior(term.name, kind, Prior("Normal", mu=0.0, sigma=value), param),
-        )
+        piece = prior_piece(term)
+        terms += piece(term, SlopeScale(scale, sigma, param))
 
     for group in design.group_terms:
         if group.values is None or not auto_scale:
@@ -177,6 +175,74 @@ def _formula_priors(
     for block in design.blocks:
         terms.append(TermPrior(block.prior_name, "correlation", DEFAULT_CORRELATION_PRIOR, param))
     return terms
+
+
+@dataclass(frozen=True)
+class SlopeScale:
+    """What a kind's default priors are scaled by: the scale ``S`` of the linear predictor,
+    the default sd of each of the term's columns as a plain slope's (``2.5 S / sd(x)``), and
+    the parameter of the term's formula (``None``: the response's)."""
+
+    scale: float
+    sigma: np.ndarray
+    param: str | None
+
+
+def _slope_priors(term: CommonTerm, at: SlopeScale) -> list[TermPrior]:
+    """A plain slope's prior: ``Normal(0, 2.5 S / sd(x))`` per column."""
+    value = float(at.sigma[0]) if at.sigma.size == 1 else at.sigma
+    return [TermPrior(term.name, "common", Prior("Normal", mu=0.0, sigma=value), at.param)]
+
+
+def _smooth_priors(term: CommonTerm, at: SlopeScale) -> list[TermPrior]:
+    """A smooth's linear trends, as slopes, and its wiggliness, as a group sd's."""
+    sigma = at.sigma[list(term.fixed_columns)]
+    value = float(sigma[0]) if sigma.size == 1 else sigma
+    # mo() and s() terms are set by name: "common" and the "mle" rules are for slopes.
+    trends = TermPrior(term.name, "smooth", Prior("Normal", mu=0.0, sigma=value), at.param)
+    wiggly = Prior("HalfStudentT", nu=3, sigma=DEFAULT_SCALE * at.scale)
+    return [trends, TermPrior(sigma_name(term.name), "smooth", wiggly, at.param)]
+
+
+def _monotonic_priors(term: CommonTerm, at: SlopeScale) -> list[TermPrior]:
+    """A monotonic effect's average change per step, scaled as the slope of its codes."""
+    value = float(at.sigma[0]) if at.sigma.size == 1 else at.sigma
+    return [TermPrior(term.name, "monotonic", Prior("Normal", mu=0.0, sigma=value), at.param)]
+
+
+def _gp_term_priors(term: CommonTerm, at: SlopeScale) -> list[TermPrior]:
+    assert term.gp is not None
+    return _gp_priors(term.name, term.gp, at.scale, at.param)
+
+
+#: The scaling stage's table of kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): each kind's
+#: default priors, ``piece(term, SlopeScale) -> [TermPrior, ...]``. A kind without a piece
+#: here has a plain slope's prior, or its record's own (:func:`prior_piece`).
+PRIOR_PIECES: dict[str, Callable[[CommonTerm, SlopeScale], list[TermPrior]]] = {
+    "s": _smooth_priors,
+    "hsgp": _gp_term_priors,
+    "mo": _monotonic_priors,
+}
+
+
+def prior_piece(term: CommonTerm) -> Callable[[CommonTerm, SlopeScale], list[TermPrior]]:
+    """The default priors of ``term``'s kind: the table's piece, a registered kind's own
+    (its ``prior(options, scale)``, under the kind's name), or a plain slope's."""
+    if term.kind is None:
+        return _slope_priors
+    if term.kind in PRIOR_PIECES:
+        return PRIOR_PIECES[term.kind]
+    kind = TERM_KINDS.get(term.kind)
+    if kind is None or kind.prior is None:
+        return _slope_priors
+    own = kind.prior
+
+    def registered(term: CommonTerm, at: SlopeScale) -> list[TermPrior]:
+        # The sd a plain slope of the column would get, as one number (one column).
+        prior = own(dict(term.options), float(np.max(at.sigma)))
+        return [TermPrior(term.name, term.kind or "common", prior, at.param)]
+
+    return registered
 
 
 def _gp_priors(name: str, gp: GPBasis, scale: float, param: str | None) -> list[TermPrior]:

@@ -10,15 +10,28 @@ whole numbers, matched by their text (``308`` for ``"308"``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model
 
+from ..design import DesignState
 from ..fitted import FittedModel
 from ..predict import KINDS, POLICIES
 
-__all__ = ["InputColumn", "describe_inputs", "request_models"]
+__all__ = ["InputColumn", "SCHEMA_PIECES", "describe_inputs", "request_models"]
+
+
+def _imputed_columns(state: DesignState) -> set[str]:
+    return {imputed.column for imputed in state.imputed}
+
+
+#: The serving stage's table of kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): the columns
+#: of a kind's terms that a request may leave out, ``piece(state) -> {column, ...}`` (an
+#: ``mi()`` column, which the model imputes). Other kinds' columns are plain fields, typed
+#: from the training data's summary (:class:`~bayesmm.design.ColumnSummary`).
+SCHEMA_PIECES: dict[str, Callable[[DesignState], set[str]]] = {"mi": _imputed_columns}
 
 Kind = Literal["response_params", "response"]
 # A strict bool first: Literal[False] alone would accept 0, which equals False in Python.
@@ -75,7 +88,7 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
                 example = low
             if column.dtype is not None and column.dtype[1] in "iu":
                 example = round(example)
-            optional = any(i.column == name for i in state.imputed)
+            optional = any(name in piece(state) for piece in SCHEMA_PIECES.values())
             inputs.append(InputColumn(name, role, "number", None, example, optional))
         elif column.kind == "bool":
             inputs.append(InputColumn(name, role, "boolean", None, False))
