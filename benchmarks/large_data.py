@@ -23,7 +23,7 @@ rows with NUTS, ADVI and Pathfinder, has its own script, ``benchmarks/large_cros
 ``python benchmarks/large_data.py --crossed ...`` runs it with the arguments that follow.
 
 ``--store`` fits the rows (the sampler every fit used before the statistics) and writes the
-posterior means, SDs and Monte-Carlo standard errors that ``tests/test_large_slow.py``
+posterior means, SDs and Monte-Carlo standard errors that ``tests/test_backend_large_slow.py``
 checks the default fit against.
 """
 

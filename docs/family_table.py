@@ -4,7 +4,7 @@
 - README.md and docs/migrating-from-bambi.md: the count and names of the built-in families
   between ``<!-- family-list:start -->`` and ``<!-- family-list:end -->``.
 
-``tests/test_families.py`` and ``tests/test_docs_families.py`` check that they match.
+``tests/test_families_registry.py`` and ``tests/test_docs_families.py`` check that they match.
 """
 
 import textwrap

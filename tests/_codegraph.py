@@ -1,7 +1,7 @@
 """Static reading of ``src/bayesmm``: its import graph (imports inside functions too), the
 private names one module takes from another, and the sizes of modules and functions.
 
-Used by ``tests/test_architecture.py``; run it as a script to print what it finds.
+Used by ``tests/test_bayesmm_architecture.py``; run it as a script to print what it finds.
 """
 
 from __future__ import annotations

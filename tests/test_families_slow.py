@@ -80,7 +80,7 @@ TRIALS = 20
 
 
 def _simulate_new(name: str, rng: np.random.Generator) -> tuple[str, pd.DataFrame]:
-    """Responses drawn with the family's numpy sampler (tests/test_predict.py checks each
+    """Responses drawn with the family's numpy sampler (tests/test_predict_rows.py checks each
     sampler against PyMC's draws)."""
     family = bmm.get_family(name)
     intercept, slope, aux, options = ZERO_TRUTH[name]

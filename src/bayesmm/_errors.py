@@ -13,7 +13,7 @@ from pathlib import Path
 # Two warnings of our dependencies that a bayesmm user cannot act on, silenced by their
 # message when bayesmm is imported (this module is the first of bayesmm's to load;
 # docs/fitting.md says how to see them again). arviz and pytensor load later, on first use;
-# the filters stay in place until then (tests/test_imports.py):
+# the filters stay in place until then (tests/test_bayesmm_imports.py):
 # - arviz 0.23 announces its 1.0 refactor once a day, on import;
 # - a pip-installed pytensor finds no BLAS to link its C code with. bayesmm samples with
 #   NumPyro (JAX) or nutpie (numba), which bring their own; only the inference_method="pymc"

@@ -5,8 +5,8 @@ same functions for the distribution of that name.
 
 Each sampler is ``draw(values, rng)`` and each log density ``logpdf(y, values)``, where
 ``values`` maps the family's parameters (and ``"trials"``) to arrays that broadcast together;
-``tests/test_predict.py`` checks the samplers and ``tests/test_families.py`` the log densities
-against PyMC. scipy is imported on first use.
+``tests/test_predict_rows.py`` checks the samplers and ``tests/test_families_registry.py``
+the log densities against PyMC. scipy is imported on first use.
 """
 
 from __future__ import annotations

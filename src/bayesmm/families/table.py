@@ -1,5 +1,5 @@
 """The family table of ``docs/families.md``, generated from the registry so it cannot go
-stale (``tests/test_families.py`` checks the page; ``python docs/family_table.py`` rewrites
+stale (``tests/test_families_registry.py`` checks the page; ``python docs/family_table.py`` rewrites
 it)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["family_table"]
 def family_table(families: Mapping[str, Family] | None = None) -> str:
     """The markdown table of the registered families, as ``docs/families.md`` shows it.
 
-    Generated from the registry (``tests/test_families.py`` checks that the page holds
+    Generated from the registry (``tests/test_families_registry.py`` checks that the page holds
     exactly this), so that the page cannot go stale; ``python docs/family_table.py`` rewrites it.
     """
     rows = [

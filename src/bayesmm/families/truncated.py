@@ -1,7 +1,7 @@
 """The built-in families that may be truncated, as scipy distributions in each family's own
 parameters: the probability of the bounds and draws between them.
 
-``tests/test_truncation.py`` checks each distribution's log density against the family's
+``tests/test_design_truncation.py`` checks each distribution's log density against the family's
 own (``Likelihood.logpdf``), so the two cannot drift apart.
 """
 

@@ -1,7 +1,7 @@
 """The ``Prior`` record: a PyMC distribution's name and parameters, checked when made.
 
 The table of PyMC's scalar distributions (:data:`DISTRIBUTIONS`) is written out here, so that
-a prior is checked without importing PyMC; ``tests/test_priors.py`` checks the table against
+a prior is checked without importing PyMC; ``tests/test_priors_records.py`` checks the table against
 the installed PyMC. A prior writes itself to JSON-ready values (:meth:`Prior.to_dict`) for
 saved files.
 """
@@ -38,7 +38,7 @@ _REAL, _POS, _NONNEG, _UNIT, _COUNT, _INT = (
 )
 
 #: PyMC's scalar distributions, each parameter with its constraint. Kept here so that a Prior
-#: is checked when it is made, without importing PyMC; ``tests/test_priors.py`` checks the
+#: is checked when it is made, without importing PyMC; ``tests/test_priors_records.py`` checks the
 #: table against the installed PyMC.
 DISTRIBUTIONS: dict[str, dict[str, str]] = {
     "AsymmetricLaplace": {"kappa": _POS, "mu": _REAL, "b": _POS, "q": _UNIT},

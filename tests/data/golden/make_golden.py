@@ -1,4 +1,4 @@
-"""Write the golden model files that every later bayesmm must load (``tests/test_io.py``).
+"""Write the golden model files that every later bayesmm must load (``tests/test_io_files.py``).
 
 Run once per file-format version, from the repository root:
 

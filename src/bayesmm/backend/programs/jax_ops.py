@@ -6,7 +6,7 @@ and survival function, so a truncated or censored gaussian response needs it. It
 here from ``jax.scipy.special``: ``exp(x^2) erfc(x)`` for ``x < 0`` (no cancellation there),
 ``2 exp(x^2 + log_ndtr(-sqrt(2) x))`` for ``0 <= x < 50``, where ``log_ndtr`` keeps its
 precision far in the tail, and the asymptotic series beyond, where ``x^2`` would swamp it.
-``tests/test_truncation.py`` checks it and its gradient against scipy.
+``tests/test_design_truncation.py`` checks it and its gradient against scipy.
 """
 
 from __future__ import annotations

@@ -618,3 +618,34 @@ def test_no_folder_of_the_backend_holds_more_than_twelve_modules():
     }
     assert {f: n for f, n in sizes.items() if n > 12} == {}
     assert {"backend/graph", "backend/graph/terms", "backend/programs"} <= set(sizes)
+
+
+#: The packages a test module may be named for: ``tests/test_<package>_<topic>.py``.
+TESTED_PACKAGES = (
+    "backend",
+    "bayesmm",
+    "cli",
+    "datasets",
+    "design",
+    "display",
+    "docs",
+    "families",
+    "formula",
+    "interpret",
+    "io",
+    "many",
+    "model",
+    "persist",
+    "predict",
+    "priors",
+    "scaling",
+    "serve",
+    "sklearn",
+)
+
+
+def test_test_modules_are_named_for_the_package_they_test():
+    names = [p.stem for p in TESTS.glob("test_*.py")]
+    offenders = [n for n in names if not n.removeprefix("test_").startswith(TESTED_PACKAGES)]
+    assert offenders == []
+    assert all(n.removeprefix("test_").split("_", 1)[0] in TESTED_PACKAGES for n in names)

@@ -69,7 +69,7 @@ def test_fit_uses_the_statistics_from_a_size_on_and_says_so(frame, stub_sampler,
     model = bmm.Model("y ~ x + (1|g)", frame)
     assert model.fit(draws=5, chains=1).attrs["likelihood"] == "rows"  # under 10,000 rows
     forced = model.fit(draws=5, chains=1, sufficient_statistics=True)
-    # One group term of one column: its effects are integrated out (test_collapsed.py).
+    # One group term of one column: its effects are integrated out (test_backend_collapsed.py).
     assert forced.attrs["likelihood"] == COLLAPSED
     # Two factors: g's effects integrated out (it has more levels), h's sampled.
     crossed = bmm.Model("y ~ x + (1|g) + (1|h)", frame).fit(

@@ -1,6 +1,6 @@
 """The multinomial logit of counts (family="multinomial"): c(a, b, c) ~ x.
 
-Recovery of simulated coefficients with real NUTS is in ``tests/test_categorical_slow.py``.
+Recovery of simulated coefficients with real NUTS is in ``tests/test_families_categorical_slow.py``.
 """
 
 import numpy as np

@@ -194,7 +194,7 @@ def test_each_key_form_changes_the_prior_of_the_pymc_model(sleepstudy):
     laplace = Prior("Laplace", mu=0, b=10)
     cauchy = Prior("Normal", mu=0, sigma=Prior("HalfCauchy", beta=5))
     # Independent effects ('||'): each term's sd has a prior of its own (correlated effects
-    # need one family for all; tests/test_correlated.py).
+    # need one family for all; tests/test_backend_correlated.py).
     model = bmm.Model(
         "Reaction ~ Days + I(Days**2) + (Days || Subject)",
         sleepstudy,

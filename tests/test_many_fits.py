@@ -1,5 +1,5 @@
 """fit_many: order, seeds, failures, what is kept, executors and bad arguments (stub sampler;
-real NUTS, Dask and memory are in test_many_slow.py)."""
+real NUTS, Dask and memory are in test_many_fits_slow.py)."""
 
 from concurrent.futures import ThreadPoolExecutor
 

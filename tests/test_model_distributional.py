@@ -1,7 +1,7 @@
 """Distributional regression: auxiliary parameters with formulas of their own.
 
 The posterior itself (a simulated log-linear sigma) is checked with real NUTS in
-``tests/test_distributional_slow.py``.
+``tests/test_model_distributional_slow.py``.
 """
 
 import numpy as np

@@ -2,7 +2,7 @@
 
 Examples that would fit a model with NUTS, or need a file, say ``# doctest: +SKIP``; the
 docs pages' code is run by tests/test_docs_code.py and the notebooks by
-tests/test_notebooks.py.
+tests/test_docs_notebooks.py.
 """
 
 import doctest

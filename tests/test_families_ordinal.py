@@ -1,5 +1,5 @@
 """Ordinal families (cumulative, sratio, cratio, acat): encoding, thresholds, errors, numpy densities
-against PyMC, predictions and files. Real NUTS fits are in test_ordinal_slow.py."""
+against PyMC, predictions and files. Real NUTS fits are in test_families_ordinal_slow.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`bayesmm fit`: what it says about bad input (a sentence and exit code 2, never a
-traceback). Its fits are run by tests/test_remote.py (to S3, then served)."""
+traceback). Its fits are run by tests/test_persist_remote.py (to S3, then served)."""
 
 from __future__ import annotations
 

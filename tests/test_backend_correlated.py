@@ -1,7 +1,7 @@
 """Correlated group-specific effects: formula blocks, priors, the PyMC model, prediction, files.
 
 The posterior itself (sleepstudy against lme4, a simulated correlation) is checked with real
-NUTS in ``tests/test_correlated_slow.py``.
+NUTS in ``tests/test_backend_correlated_slow.py``.
 """
 
 import numpy as np

@@ -1,8 +1,8 @@
 """The multinomial logit (family="categorical"): one linear predictor per category but the first.
 
 Its numpy sampler and log density are checked against PyMC with the ordinal families in
-``tests/test_ordinal.py``; recovery of simulated coefficients with real NUTS is in
-``tests/test_categorical_slow.py``.
+``tests/test_families_ordinal.py``; recovery of simulated coefficients with real NUTS is in
+``tests/test_families_categorical_slow.py``.
 """
 
 import numpy as np

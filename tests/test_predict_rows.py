@@ -328,7 +328,7 @@ def test_bayesian_r2_is_the_variance_ratio_of_each_draw(sleep_fit, sleepstudy):
     assert r2["r2_std"] == pytest.approx(ratio.std(), rel=0.01)
 
 
-# Families of categories take probability vectors: tests/test_ordinal.py checks their draws.
+# Families of categories take probability vectors: tests/test_families_ordinal.py checks their draws.
 @pytest.mark.parametrize("name", sorted(n for n, f in FAMILIES.items() if f.categories is None))
 def test_numpy_draws_of_each_family_follow_pymc(name):
     """The numpy draws used for predictions follow the PyMC likelihood the model is fit with."""
