@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_STORED", "Stored", "folder_for", "read", "write", "specs"]
+__all__ = ["MAX_STORED", "Stored", "code_digest", "folder_for", "read", "write", "specs"]
 
 _log = logging.getLogger("bayesmm")
 
@@ -79,7 +79,9 @@ def code_files() -> list[Path]:
 
 
 @functools.cache
-def _code() -> str:
+def code_digest() -> str:
+    """The SHA-256 of the code of every bayesmm module (:func:`code_files`), once per
+    process."""
     digest = hashlib.sha256()
     for path in code_files():
         digest.update(path.read_bytes())
@@ -96,7 +98,7 @@ def folder_for(cache: str | None, key: Any, devices: int, platform: str) -> Path
 
     versions = tuple((p, _version(p)) for p in _PACKAGES)
     settings = tuple((name, jax.config.values.get(name)) for name in _SETTINGS)
-    tag = repr((key, versions, settings, _code(), devices, platform))
+    tag = repr((key, versions, settings, code_digest(), devices, platform))
     return Path(cache) / "programs" / hashlib.sha256(tag.encode()).hexdigest()[:32]
 
 

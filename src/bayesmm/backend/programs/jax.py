@@ -241,15 +241,16 @@ def _graphs(model: pm.Model, key: str) -> _Graphs:
     """The rewritten graphs, from the disk cache when an earlier process left them there.
 
     Rewriting is most of a warm start's compile time. The file's name holds the structure
-    key (with the data's shapes) and the versions of pytensor, pymc and bayesmm; a file that
-    cannot be read is rewritten.
+    key (with the data's shapes), the versions of pytensor, pymc and bayesmm, and the digest
+    of bayesmm's code (a pickle names its classes by module path, which code changes move);
+    a file that cannot be read is rewritten.
     """
     import pytensor
 
     folder = cache_dir()
     if not folder:
         return _build_graphs(model)
-    tag = f"{key}-{pytensor.__version__}-{pm.__version__}-{__version__}"
+    tag = f"{key}-{pytensor.__version__}-{pm.__version__}-{__version__}-{exported.code_digest()}"
     digest = hashlib.sha256(tag.encode()).hexdigest()[:32]
     path = Path(folder) / "graphs" / f"{digest}.pkl"
     try:
