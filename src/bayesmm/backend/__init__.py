@@ -18,9 +18,7 @@ naming the new one (CHANGELOG.md).
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 import types
 import warnings
@@ -97,14 +95,15 @@ class _Moved(types.ModuleType):
         raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
 
 
-class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds the old module paths of :data:`MOVED`, warning once per import."""
+class _MovedFinder:
+    """Finds the old module paths of :data:`MOVED`, warning once per import (a meta path
+    finder and its loader, by their protocol: ``importlib.abc`` costs an import)."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         prefix, _, old = fullname.rpartition(".")
         if prefix != __name__ or old not in MOVED:
             return None
-        return importlib.machinery.ModuleSpec(fullname, self)
+        return importlib.machinery.ModuleSpec(fullname, self)  # type: ignore[arg-type]
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         old = spec.name.rpartition(".")[2]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import re
 import sys
 from collections.abc import Callable, Collection
@@ -346,6 +345,8 @@ class PathPolicy:
 def _defined(obj: Any) -> bool:
     """Whether ``obj`` is defined by a ``def`` or ``class`` (or is a module or a builtin),
     and so has a module of its own, rather than being an instance made somewhere."""
+    import inspect  # on first use: loading a file needs it, importing bayesmm does not
+
     return inspect.isroutine(obj) or inspect.isclass(obj) or inspect.ismodule(obj)
 
 
