@@ -20,11 +20,17 @@ from bayesmm.design.kinds import registered_kinds
 
 #: Each stage's table of pieces, by kind name (docs/architecture.md, "Adding a kind of term").
 TABLES = {
-    "scaling": ("bayesmm.scaling.default", "PRIOR_PIECES"),
-    "graph": ("bayesmm.backend.graph.terms", "GRAPH_PIECES"),
-    "predict": ("bayesmm.predict.draws", "DRAW_PIECES"),
-    "serve": ("bayesmm.serve.schemas", "SCHEMA_PIECES"),
-    "display": ("bayesmm.display", "DISPLAY_PIECES"),
+    "scaling": [("bayesmm.scaling.default", "PRIOR_PIECES")],
+    "graph": [
+        ("bayesmm.backend.graph.terms", "GRAPH_PIECES"),
+        ("bayesmm.backend.graph.likelihoods", "RESPONSE_PIECES"),
+    ],
+    "predict": [
+        ("bayesmm.predict.draws", "DRAW_PIECES"),
+        ("bayesmm.predict.params", "PARAM_PIECES"),
+    ],
+    "serve": [("bayesmm.serve.schemas", "SCHEMA_PIECES")],
+    "display": [("bayesmm.display", "DISPLAY_PIECES")],
 }
 #: The modules that read the built-in kinds' calls and columns (their design pieces).
 DESIGN_PIECES = {
@@ -37,6 +43,7 @@ DESIGN_PIECES = {
     "factor": "bayesmm.design.terms",
     "censored": "bayesmm.design.censoring",
     "trunc": "bayesmm.design.truncation",
+    "se": "bayesmm.design.known_sd",
 }
 
 
@@ -59,8 +66,11 @@ def rows():
 def _piece(kind, stage):
     if stage == "design":
         return DESIGN_PIECES.get(kind.name) or kind.own_piece("design")
-    module, table = TABLES[stage]
-    return getattr(importlib.import_module(module), table).get(kind.name) or kind.own_piece(stage)
+    for module, table in TABLES[stage]:
+        piece = getattr(importlib.import_module(module), table).get(kind.name)
+        if piece is not None:
+            return piece
+    return kind.own_piece(stage)
 
 
 @pytest.mark.parametrize("name", sorted(TERM_KINDS))
@@ -73,9 +83,10 @@ def test_every_kind_has_a_piece_in_each_stage_it_declares(name):
 
 
 def test_every_stage_table_names_only_kinds_that_declare_it():
-    for stage, (module, table) in TABLES.items():
-        for name in getattr(importlib.import_module(module), table):
-            assert stage in TERM_KINDS[name].stages, (stage, name)
+    for stage, tables in TABLES.items():
+        for module, table in tables:
+            for name in getattr(importlib.import_module(module), table):
+                assert stage in TERM_KINDS[name].stages, (stage, name)
     assert set(TABLES) | {"design"} == set(STAGES)
 
 

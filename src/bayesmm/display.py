@@ -177,6 +177,14 @@ def _truncation_field(design: Design) -> list[_Field]:
     return [] if truncation is None else [_Field("Truncation", (truncation.describe(),))]
 
 
+def _known_sd_field(design: Design) -> list[_Field]:
+    known = design.state.known_sd if design.state is not None else None
+    if known is None:
+        return []
+    extra = ", plus a residual sigma" if known.sigma else " (no residual sigma)"
+    return [_Field("Known SDs", (f"{known.column}{extra}",))]
+
+
 #: The display stage's table of kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): each kind's
 #: lines in ``print(model)``, ``piece(design) -> [field, ...]``; a registered kind's own
 #: ``describe(options)`` gives one line per term of it (:func:`_kind_terms`).
@@ -184,6 +192,7 @@ DISPLAY_PIECES: dict[str, Callable[[Design], list[_Field]]] = {
     "offset": _offset_field,
     "censored": _censoring_field,
     "trunc": _truncation_field,
+    "se": _known_sd_field,
 }
 
 
@@ -203,7 +212,8 @@ def _data_terms(design: Design) -> list[_Field]:
     fields = DISPLAY_PIECES["offset"](design)
     if design.weights_column is not None:
         fields.append(_Field("Weights", (str(design.weights_column),)))
-    fields += DISPLAY_PIECES["censored"](design) + DISPLAY_PIECES["trunc"](design)
+    for kind in ("censored", "trunc", "se"):  # the response's kinds
+        fields += DISPLAY_PIECES[kind](design)
     return fields + _kind_terms(design)
 
 

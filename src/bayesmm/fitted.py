@@ -163,17 +163,10 @@ class FittedModel:
         check_kind(kind)
         chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = rows_to_predict(self.design, data)
-        params = self._params(rows, chosen)
+        params = self._params(rows, chosen, spread=kind != "response_params")
         if kind == "response_params":
             return params[self.family.parent]
-        return response_draws(
-            self.family,
-            params,
-            rows.trials,
-            chosen.rng(),
-            truncated=self._truncation,
-            bounds=rows.truncation,
-        )
+        return response_draws(self.family, params, rows, chosen.rng(), self._truncation)
 
     @property
     def _truncation(self) -> Truncation | None:  # a truncated response's bounds, as written
@@ -215,13 +208,15 @@ class FittedModel:
         """
         return training_frame(self.design)
 
-    def _params(self, rows: NewDesign, options: PredictOptions) -> dict[str, np.ndarray]:
-        """The family's parameters for each (posterior draw, row)."""
+    def _params(
+        self, rows: NewDesign, options: PredictOptions, spread: bool = True
+    ) -> dict[str, np.ndarray]:
+        """The family's parameters for each (posterior draw, row); ``spread=False`` for the
+        parent alone (see :func:`~bayesmm.predict.params.family_params`)."""
         policy = options.policy(self.sample_new_groups)
         draws = options.draws_from(self.posterior_draws)
-        return family_params(
-            draws, rows, self.design, self.family, self.link, options, policy=policy
-        )
+        model = (self.design, self.family, self.link)
+        return family_params(draws, rows, *model, options, policy=policy, need_spread=spread)
 
     def log_likelihood(self, data: pd.DataFrame, y: Any, **options: Any) -> np.ndarray:
         """Pointwise log-likelihood of responses ``y`` of new rows, shape ``(draws, rows)``.

@@ -98,6 +98,20 @@ DATASETS: dict[str, DatasetInfo] = {
             ),
         ),
         DatasetInfo(
+            "bcg",
+            "BCG vaccine against tuberculosis: 13 trials (`trial`, `author`, `year`), with "
+            "the tuberculosis cases (`tpos`) and non-cases (`tneg`) among the vaccinated, the "
+            "same (`cpos`, `cneg`) among the controls, the absolute latitude of the trial "
+            "(`ablat`, degrees) and how treatment was allocated (`alloc`: random, alternate, "
+            "systematic). 13 rows.",
+            "Colditz et al. (1994), Table 1, as distributed with the R package metafor "
+            "(data set `dat.bcg`).",
+            "Colditz, Brewer, Berkey, Wilson, Burdick, Fineberg and Mosteller (1994), Efficacy "
+            "of BCG vaccine in the prevention of tuberculosis: meta-analysis of the published "
+            "literature, JAMA 271, 698-702.",
+            categorical=("author", "alloc"),
+        ),
+        DatasetInfo(
             "wine",
             "Bitterness of wine: `rating` on an ordered scale 1 (least bitter) to 5 (most "
             "bitter), and the underlying score `response` (0-100), for two `bottle`s of each "

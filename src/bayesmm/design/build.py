@@ -25,6 +25,7 @@ from ..formula import parse_formula
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
 from .kinds import read_kind_calls, registered_kinds, with_kinds
+from .known_sd import check_known_sd_family, known_sd_rows, read_known_sd
 from .missing import (
     MISSING,
     Missing,
@@ -237,10 +238,14 @@ def build_design(
     data = as_frame(data)
     # The terms of registered kinds as formulae reads them (their options removed); the
     # design keeps the formula as written, and the terms their options (design.kinds).
-    written, (formula, found) = formula, read_kind_calls(formula)
+    written, (formula, known) = formula, read_known_sd(formula)
+    formula, found = read_kind_calls(formula)
+    if known is not None:
+        check_known_sd_family(family.name, bool(distributional))
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
+    needed |= {known.column} if known is not None else set()
     _check_columns(formula, needed, data)
     _check_no_dates(formula, description, data)
     lhs = formula.split("~", 1)[0].strip()
@@ -278,6 +283,11 @@ def build_design(
         check_gps(each, data)
     data = _tidy_categories(data)
     design = _encode_formula(written, description, data, family, categorical, n_dropped)
+    if known is not None:  # se(y, sei): each row's standard error, and the column's name
+        known = known_sd_rows(known, data, design.response.name)
+        assert design.state is not None
+        state = replace(design.state, known_sd=replace(known, values=np.zeros(0)))
+        design = replace(design, response=replace(design.response, known_sd=known), state=state)
     if weights_column is not None:
         values = weight_values(data[weights_column], weights_column)
         design = replace(design, weights=values, weights_column=weights_column)

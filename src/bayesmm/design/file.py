@@ -27,7 +27,8 @@ from ..persist.values import decode_value, encode_value
 from .columns import ColumnSummary
 from .formulae_state import apply_state, dump_state, lazy_calls
 from .gps import GP, GaussianProcess
-from .kinds import read_kind_calls, registered_kinds
+from .kinds import formulae_text, registered_kinds
+from .known_sd import known_sd_rows, read_known_sd
 from .missing import MISSING, Missing, filled
 from .monotonic import MONOTONIC, Monotonic
 from .offsets import encode_offset, offset_terms
@@ -340,7 +341,7 @@ def _state_from_dict(
 ) -> DesignState:
     """The design's state: formulae's terms with the stored state, and the factors' encoders."""
     formula = spec["formula"]
-    description = parse_formula(read_kind_calls(formula)[0])
+    description = parse_formula(formulae_text(formula))
     check_formula_calls(description, formula)
     common_matrix, built_groups, offsets, trials_call = _rebuild_terms(spec, description, family)
     groups = tuple(
@@ -374,6 +375,7 @@ def _state_from_dict(
         dropped_columns=tuple(spec["response"].get("dropped_columns", ())),
         truncation=truncation_of(getattr(description.response, "term", None)),
         response_name=spec["response"]["name"],
+        known_sd=read_known_sd(formula)[1],
     )
 
 
@@ -404,13 +406,15 @@ def _training_rows(
 ) -> tuple[Response, NewDesign]:
     """The response and rows of the stored training rows, checked against the stored design."""
     stored = spec["response"]
-    description = parse_formula(read_kind_calls(spec["formula"])[0])
+    description = parse_formula(formulae_text(spec["formula"]))
     response = encode_response(description, frame, _safe_environment(), family)
     if response.name != stored["name"] or response.event != stored["event"]:
         raise ValueError(
             f"the stored training rows give response {response.name!r} "
             f"(event {response.event!r}), not {stored['name']!r} (event {stored['event']!r})"
         )
+    if state.known_sd is not None:
+        response = replace(response, known_sd=known_sd_rows(state.known_sd, frame, response.name))
     rows = state.encode(frame)
     if any(len(g.new_levels) for g in rows.groups):
         raise ValueError("the stored training rows have grouping levels the model does not")

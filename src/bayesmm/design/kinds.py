@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import FormulaError
 from .._validation import did_you_mean
 from ..formula import find_calls
+from .known_sd import read_known_sd
 
 if TYPE_CHECKING:
     from ..priors import Prior
@@ -51,6 +52,7 @@ __all__ = [
     "unregister_term_kind",
     "registered_kinds",
     "read_kind_calls",
+    "formulae_text",
     "with_kinds",
 ]
 
@@ -157,6 +159,12 @@ _OTHER_KINDS = (
         stages=("design", "display"),
         summary="trunc(y, lb=, ub=): a truncated response",
     ),
+    TermKind(
+        "se",
+        part="response",
+        stages=("design", "graph", "predict", "serve", "display"),
+        summary="se(yi, sei[, sigma=True]): a gaussian response with known standard errors",
+    ),
 )
 _BUILTIN: dict[str, TermKind] = {k.name: k for k in (*_COLUMN_KINDS, *_OTHER_KINDS)}
 
@@ -254,6 +262,12 @@ def read_kind_calls(formula: str) -> tuple[str, dict[str, dict[str, float]]]:
         pieces += [formula[at : call.start], term]
         at = call.stop
     return "".join([*pieces, formula[at:]]), found
+
+
+def formulae_text(formula: str) -> str:
+    """``formula`` as formulae reads it: an ``se()`` response as its column, and the calls of
+    registered kinds without their options."""
+    return read_kind_calls(read_known_sd(formula)[0])[0]
 
 
 def with_kinds(

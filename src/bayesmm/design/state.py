@@ -18,10 +18,11 @@ from .._errors import DataError
 from .._validation import describe_values, did_you_mean, evaluation_reason
 from ..persist.values import decode_value, encode_value
 from .columns import ColumnSummary, describe_columns
+from .known_sd import known_sd_rows
 from .offsets import new_offset
 from .splines import check_spline_bounds
 from .truncation import truncation_rows
-from .types import Design, NewDesign, NewGroup, NewImputation, Truncation
+from .types import Design, KnownSD, NewDesign, NewGroup, NewImputation, Truncation
 
 
 def as_frame(data: Any) -> pd.DataFrame:
@@ -274,6 +275,15 @@ class DesignState:
     response_name: str = ""
     #: The ``mi()`` columns: each one's column in the common matrix and its model's state.
     imputed: tuple[ImputedState, ...] = ()
+    #: An ``se()`` response's column of standard errors, as written; ``None`` without.
+    known_sd: KnownSD | None = None
+
+    @property
+    def response_kinds(self) -> tuple[str, ...]:
+        """The kinds of the response its state knows (:data:`~bayesmm.design.TERM_KINDS`):
+        ``"trunc"``, ``"se"``."""
+        present = (("trunc", self.truncation), ("se", self.known_sd))
+        return tuple(name for name, part in present if part is not None)
 
     @property
     def trials_column(self) -> str | None:
@@ -359,7 +369,11 @@ class DesignState:
         if self.truncation is not None and set(self.truncation.columns) <= set(data.columns):
             truncation = truncation_rows(self.truncation, data, self.response_name)
         imputed = tuple(self._imputation(i, frame, data) for i in self.imputed)
-        return NewDesign(n, common, tuple(groups), trials, subs, offset, truncation, imputed)
+        known = None
+        column = self.known_sd.column if self.known_sd is not None else None
+        if column in data.columns and data[column].notna().all():  # else: the mean alone
+            known = known_sd_rows(self.known_sd, data, self.response_name).values  # type: ignore[arg-type]
+        return NewDesign(n, common, tuple(groups), trials, subs, offset, truncation, imputed, known)
 
     @staticmethod
     def _imputation(
@@ -373,10 +387,13 @@ class DesignState:
     @property
     def response_columns(self) -> tuple[str, ...]:
         """Columns that predictive draws of the response need besides the predictors: the
-        number of trials of a binomial response, the bounds of a truncated one."""
+        number of trials of a binomial response, the bounds of a truncated one, the standard
+        errors of an ``se()`` one."""
         columns = [self.trials_column] if self.trials_column is not None else []
         if self.truncation is not None:
             columns += self.truncation.columns
+        if self.known_sd is not None:
+            columns.append(self.known_sd.column)
         return tuple(dict.fromkeys(columns))
 
     def was_numeric(self, name: str) -> bool:

@@ -26,6 +26,7 @@ __all__ = [
     "Imputation",
     "NewImputation",
     "Truncation",
+    "KnownSD",
     "Offset",
     "Response",
     "CommonTerm",
@@ -97,6 +98,32 @@ class Truncation:
             elif bound is not None:
                 words.append(f"{side} bound {bound + 0.0:g}")  # + 0.0: never "-0"
         return ", ".join(words)
+
+
+@dataclass(frozen=True)
+class KnownSD:
+    """The known standard errors of a response, ``se(yi, sei)`` (see
+    :mod:`bayesmm.design.known_sd`).
+
+    Attributes
+    ----------
+    column : str
+        The column of the standard errors, ``sei``.
+    sigma : bool
+        Whether a residual sd is estimated besides them (``se(yi, sei, sigma=True)``).
+    values : numpy.ndarray
+        Each row's standard error; empty for the call as written alone (a design state's).
+    """
+
+    column: str
+    sigma: bool = False
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        """The family's parameters the known spread takes the place of: no residual sigma
+        is sampled, unless ``sigma``."""
+        return () if self.sigma else ("sigma",)
 
 
 @dataclass(frozen=True)
@@ -191,6 +218,14 @@ class Response:
     levels: tuple[Any, ...] | None = None
     censoring: Censoring | None = None
     truncation: Truncation | None = None
+    #: For ``se(y, sei)`` responses, each row's known standard error.
+    known_sd: KnownSD | None = None
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of this response (:data:`bayesmm.design.kinds.TERM_KINDS`)."""
+        present = (("censored", self.censoring), ("trunc", self.truncation))
+        return tuple(name for name, part in (*present, ("se", self.known_sd)) if part is not None)
 
     def stats(
         self,
@@ -439,6 +474,9 @@ class NewDesign:
     #: For each ``mi()`` column, in the design's order: which rows lack it, and their rows of
     #: its model.
     imputed: tuple[NewImputation, ...] = ()
+    #: An ``se()`` response's standard errors on these rows; ``None`` without ``se()``, or
+    #: when the rows lack the column.
+    known_sd: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

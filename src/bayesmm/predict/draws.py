@@ -154,6 +154,8 @@ def extract_draws(
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     n = chains * draws
     modelled = {part.param for part in design.distributional}
+    known = design.state.known_sd if design.state is not None else None
+    modelled.update(known.replaced if known is not None else ())  # se(): known spread
     aux = [a for a in aux if a not in modelled]
     missing = [
         name

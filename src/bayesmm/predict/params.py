@@ -7,7 +7,7 @@ family's numpy sampler draws responses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -81,9 +81,12 @@ def family_params(
     options: PredictOptions | None = None,
     *,
     policy: str | None,
+    need_spread: bool = True,
 ) -> dict[str, np.ndarray]:
     """Every parameter of the family for the rows of ``new``: the parent and the parameters
-    with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``."""
+    with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``;
+    ``need_spread=False`` for the parent alone (an ``se()`` response's rows may then lack
+    their standard errors)."""
     etas = linear_predictors(draws, new, design, family.parent, options, policy=policy)
     main = etas.pop(family.parent)
     parts = {
@@ -95,7 +98,45 @@ def family_params(
         return combined
     values = response_params(draws, main, family, link)
     values.update(parts)
+    kinds = design.state.response_kinds if design.state is not None else ()
+    for kind in (k for k in kinds if k in PARAM_PIECES):  # e.g. se(): the rows' known spread
+        values = PARAM_PIECES[kind](design, new, values, need_spread)
     return values
+
+
+def known_spread(
+    design: Design, new: NewDesign, values: dict[str, np.ndarray], need: bool
+) -> dict[str, np.ndarray]:
+    """The spread of an ``se(y, sei)`` response on the rows of ``new``: their standard
+    errors, or with ``sigma=True`` ``sqrt(sigma^2 + sei^2)``. Rows without the column give
+    the mean alone, unless the spread is ``need``-ed.
+
+    Raises
+    ------
+    DataError
+        If the spread is needed and the rows lack the column of standard errors.
+    """
+    assert design.state is not None and design.state.known_sd is not None
+    known, name = design.state.known_sd, design.state.response_name
+    if new.known_sd is None:
+        if need:
+            raise DataError(
+                f"kind='response', the log-likelihood and parameters() of se({name}, "
+                f"{known.column}) need each row's standard error: data must have the column "
+                f"{known.column!r}, with a value in each row. kind='response_params' does not."
+            )
+        return values
+    se = new.known_sd[None, :]
+    spread = np.sqrt(values["sigma"] ** 2 + se**2) if known.sigma else se
+    return {**values, "sigma": np.broadcast_to(spread, np.shape(values["mu"])).copy()}
+
+
+#: The prediction stage's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`):
+#: each one's change to the family's parameters on new rows, ``piece(design, new, values,
+#: need) -> values`` (``need``: the response's spread is needed, not its mean alone).
+PARAM_PIECES: dict[
+    str, Callable[[Design, NewDesign, dict[str, np.ndarray], bool], dict[str, np.ndarray]]
+] = {"se": known_spread}
 
 
 def _bounds(
@@ -125,18 +166,18 @@ def _bounds(
 def response_draws(
     family: Family,
     params: Mapping[str, np.ndarray],
-    trials: np.ndarray | None,
+    new: NewDesign,
     rng: np.random.Generator,
-    *,
     truncated: Truncation | None = None,
-    bounds: Truncation | None = None,
 ) -> np.ndarray:
-    """One posterior predictive draw of the response per parameter draw, shape ``(S, rows)``.
+    """One posterior predictive draw of the response per parameter draw on the rows of
+    ``new``, shape ``(S, rows)``, with their numbers of trials where the family has them.
 
     For a ``truncated`` response (its bounds as written), each draw lies within the rows'
-    ``bounds`` (:attr:`NewDesign.truncation`).
+    bounds (:attr:`NewDesign.truncation`).
     """
-    rows = _bounds(family, truncated, bounds)
+    trials = new.trials
+    rows = _bounds(family, truncated, new.truncation)
     if rows is not None:
         return truncated_draws(family.name, dict(params), rows.low, rows.high, rng)
     draw = family.likelihood.draw

@@ -124,6 +124,8 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
 
     terms = _formula_priors(design, scale, location, auto_scale, None, weights)
     modelled = {d.param for d in design.distributional}
+    known = design.response.known_sd
+    modelled.update(known.replaced if known is not None else ())  # se(): the spread is known
     for name in family.aux_params:
         if name not in modelled:
             terms.append(TermPrior(name, "auxiliary", family.aux_priors[name](stats)))

@@ -31,7 +31,14 @@ def _imputed_columns(state: DesignState) -> set[str]:
 #: of a kind's terms that a request may leave out, ``piece(state) -> {column, ...}`` (an
 #: ``mi()`` column, which the model imputes). Other kinds' columns are plain fields, typed
 #: from the training data's summary (:class:`~bayesmm.design.ColumnSummary`).
-SCHEMA_PIECES: dict[str, Callable[[DesignState], set[str]]] = {"mi": _imputed_columns}
+def _known_sd_column(state: DesignState) -> set[str]:
+    return {state.known_sd.column} if state.known_sd is not None else set()
+
+
+SCHEMA_PIECES: dict[str, Callable[[DesignState], set[str]]] = {
+    "mi": _imputed_columns,
+    "se": _known_sd_column,
+}
 
 Kind = Literal["response_params", "response"]
 # A strict bool first: Literal[False] alone would accept 0, which equals False in Python.
@@ -52,11 +59,11 @@ class InputColumn:
     """One column a request row must have."""
 
     name: str
-    role: str  # "predictor", "group", "trials" or "bound"
+    role: str  # "predictor", "group", "trials", "bound" or "sd" (se()'s standard errors)
     type: str  # "number", "boolean" or "level"
     levels: tuple[str, ...] | None  # the fitted levels of categorical columns and factors
     example: Any
-    optional: bool = False  # an mi() column: may be null or left out, and is then imputed
+    optional: bool = False  # may be null or left out: an mi() column (imputed), se()'s sd
 
 
 def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
@@ -79,6 +86,7 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
         column = columns[name]
         role = "trials" if name == state.trials_column else "predictor"
         role = "bound" if name in bounds and name not in state.predictors else role
+        role = "sd" if name in _known_sd_column(state) else role
         if column.kind == "numeric":
             low, high = column.low, column.high
             example: Any = round((low + high) / 2, 6)
@@ -107,12 +115,17 @@ def _row_field(column: InputColumn) -> tuple[Any, Any]:
         "sample_new_groups).",
         "trials": f"Number of trials {column.name!r} of the binomial response.",
         "bound": f"Bound {column.name!r} of the truncated response.",
+        "sd": f"Known standard error {column.name!r} of the response (se()).",
     }[column.role]
     if column.type == "number":
         if column.role == "trials":
             return int, Field(alias=column.name, ge=0, description=description)
         if column.optional:
-            description += " Null or left out: imputed from its model (mi())."
+            description += (
+                " Null or left out: needed for kind='response' only."
+                if column.role == "sd"
+                else " Null or left out: imputed from its model (mi())."
+            )
             return float | None, Field(
                 None, alias=column.name, allow_inf_nan=False, description=description
             )
@@ -282,7 +295,7 @@ class DensityResponse(_Response):
 
 class ColumnInfo(BaseModel):
     name: str
-    role: Literal["predictor", "group", "trials", "bound"]
+    role: Literal["predictor", "group", "trials", "bound", "sd"]
     type: Literal["number", "boolean", "level"]
     levels: list[str] | None
 

@@ -22,7 +22,7 @@ from ...priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .context import GraphContext, internal_of
 from .distributions import likelihood_distribution
-from .likelihoods import Auxiliary, category_response, row_likelihood
+from .likelihoods import RESPONSE_PIECES, Auxiliary, category_response, row_likelihood
 from .predictors import intercept_carrier, linear_predictor
 from .sufficient import summary_model
 from .terms.imputation import imputed_columns
@@ -129,6 +129,8 @@ def _pymc_model(
             for part, other in zip(design.distributional, others, strict=True):
                 # Each modelled auxiliary parameter through its own link (docs/formulas.md).
                 values[part.param] = get_link(part.link).backend_inverse(other.value, PYTENSOR_OPS)
+            for kind in design.response.kinds:  # e.g. se(): the rows' known spread
+                values = RESPONSE_PIECES.get(kind, lambda _, v, __: v)(design, values, data)
             kwargs = _distribution_arguments(design, family, link, values, main.value, data)
             _observe(design, family, kwargs, data, batch_size)
         data.fill()

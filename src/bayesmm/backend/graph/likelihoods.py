@@ -4,6 +4,7 @@ weighted response (one ``pm.CustomDist`` per row); and the auxiliary parameters'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -177,6 +178,23 @@ def _censored(
         log_cdf(dist, params, value),
         pt.switch(right, at_least, pt.switch(interval, between, observed)),
     )
+
+
+def known_spread(design: Design, values: dict[str, Any], data: Containers) -> dict[str, Any]:
+    """The spread of an ``se(y, sei)`` response: each row's known standard error, or with
+    ``sigma=True`` ``sqrt(sigma^2 + sei^2)`` (see :mod:`bayesmm.design.known_sd`)."""
+    known = design.response.known_sd
+    assert known is not None
+    se = data.rows(known.values)[:, 0]
+    spread = pt.sqrt(values["sigma"] ** 2 + se**2) if known.sigma else se
+    return {**values, "sigma": spread}
+
+
+#: The graph's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): each one's
+#: change to the family's parameters, ``piece(design, values, data) -> values``.
+RESPONSE_PIECES: dict[str, Callable[[Design, dict[str, Any], Containers], dict[str, Any]]] = {
+    "se": known_spread,
+}
 
 
 def row_likelihood(

@@ -78,6 +78,8 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
         return "the response is censored"
     if design.response.truncation is not None:
         return "the response is truncated"
+    if design.response.known_sd is not None:
+        return "se() gives each row its own known standard error"
     if any(term.steps is not None for term in design.common_terms):
         return "it has a monotonic effect"
     if design.imputed:
