@@ -78,7 +78,7 @@ ax.errorbar(
     color="C3",
     label="pooled",
 )
-labels = [f"{a} {y}" for a, y in zip(data["author"], data["year"])]
+labels = [f"{a} {y}" for a, y in zip(data["author"], data["year"], strict=True)]
 ax.set_yticks([*rows, -1.2], [labels[i] for i in order] + ["pooled"])
 ax.axvline(0, color="0.7", lw=1)
 ax.set_xlabel("log risk ratio of tuberculosis (vaccinated / control)")
