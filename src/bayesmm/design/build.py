@@ -56,7 +56,7 @@ from .terms import (
     encode_group,
 )
 from .truncation import truncation_of
-from .types import Design, Distributional, GroupBlock
+from .types import Design, Distributional, GroupBlock, KnownSD
 from .weights import add_weights, weight_values
 
 if TYPE_CHECKING:
@@ -236,12 +236,7 @@ def build_design(
         constant predictors, or responses outside the family's support.
     """
     data = as_frame(data)
-    # The terms of registered kinds as formulae reads them (their options removed); the
-    # design keeps the formula as written, and the terms their options (design.kinds).
-    written, (formula, known) = formula, read_known_sd(formula)
-    formula, found = read_kind_calls(formula)
-    if known is not None:
-        check_known_sd_family(family.name, bool(distributional))
+    written, formula, known, found = _read_calls(formula, family, bool(distributional))
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
@@ -283,11 +278,7 @@ def build_design(
         check_gps(each, data)
     data = _tidy_categories(data)
     design = _encode_formula(written, description, data, family, categorical, n_dropped)
-    if known is not None:  # se(y, sei): each row's standard error, and the column's name
-        known = known_sd_rows(known, data, design.response.name)
-        assert design.state is not None
-        state = replace(design.state, known_sd=replace(known, values=np.zeros(0)))
-        design = replace(design, response=replace(design.response, known_sd=known), state=state)
+    design = _with_known_sd(design, known, data)
     if weights_column is not None:
         values = weight_values(data[weights_column], weights_column)
         design = replace(design, weights=values, weights_column=weights_column)
@@ -333,6 +324,29 @@ def formula_design(
         weights=weights,
         imputation=formula.imputation,
     )
+
+
+def _read_calls(
+    formula: str, family: Family, has_parts: bool
+) -> tuple[str, str, KnownSD | None, dict[str, dict[str, float]]]:
+    """The formula as written, as formulae reads it (an ``se()`` response as its column, the
+    terms of registered kinds without their options), the ``se()`` call, and the kinds'
+    options by term (:mod:`~bayesmm.design.kinds`): the design keeps the formula as written."""
+    text, known = read_known_sd(formula)
+    text, found = read_kind_calls(text)
+    if known is not None:
+        check_known_sd_family(family.name, has_parts)
+    return formula, text, known, found
+
+
+def _with_known_sd(design: Design, known: KnownSD | None, data: pd.DataFrame) -> Design:
+    """``design`` with an ``se(y, sei)`` response's standard error of each row, and the
+    column's name in its state."""
+    if known is None or design.state is None:
+        return design
+    known = known_sd_rows(known, data, design.response.name)
+    state = replace(design.state, known_sd=replace(known, values=np.zeros(0)))
+    return replace(design, response=replace(design.response, known_sd=known), state=state)
 
 
 def _read_part_calls(

@@ -153,10 +153,7 @@ def extract_draws(
     """
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     n = chains * draws
-    modelled = {part.param for part in design.distributional}
-    known = design.state.known_sd if design.state is not None else None
-    modelled.update(known.replaced if known is not None else ())  # se(): known spread
-    aux = [a for a in aux if a not in modelled]
+    aux = _sampled_aux(design, aux)
     missing = [
         name
         for name in [t.name for t in design.common_terms]
@@ -225,6 +222,15 @@ def extract_draws(
     return PosteriorDraws(
         chains, draws, common, tuple(groups), values, blocks, parts, monotonic, imputed
     )
+
+
+def _sampled_aux(design: Design, aux: Sequence[str]) -> list[str]:
+    """The family's auxiliary parameters the posterior holds: not those modelled by formulas
+    of their own, nor those a known spread takes the place of (``se()``)."""
+    modelled = {part.param for part in design.distributional}
+    known = design.state.known_sd if design.state is not None else None
+    modelled.update(known.replaced if known is not None else ())
+    return [a for a in aux if a not in modelled]
 
 
 def _monotonic_steps(posterior: xr.Dataset, term: CommonTerm, n: int) -> np.ndarray:
