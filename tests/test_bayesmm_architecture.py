@@ -641,6 +641,7 @@ TESTED_PACKAGES = (
     "scaling",
     "serve",
     "sklearn",
+    "workflow",
 )
 
 

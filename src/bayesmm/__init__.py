@@ -34,6 +34,7 @@ from .links import LINKS, Link
 from .many import FitFailure, ManyFits, fit_many
 from .model import Model
 from .priors import Prior
+from .workflow import kfold
 
 logging.getLogger("bayesmm").addHandler(logging.NullHandler())
 
@@ -52,6 +53,7 @@ __all__ = [
     "fit_many",
     "ManyFits",
     "FitFailure",
+    "kfold",
     "Formula",
     "Prior",
     "Family",

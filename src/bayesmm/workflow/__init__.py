@@ -1,0 +1,27 @@
+"""Workflows over many fits of one model: K-fold cross-validation and leave-one-group-out.
+
+:func:`kfold` refits a model on the rows of all folds but one, for every fold, through
+:func:`~bayesmm.fit_many`, and scores each held-out row by its log predictive density; the
+result is an ``az.ELPDData`` that ``az.compare`` takes (``docs/workflow.md``).
+:mod:`~bayesmm.workflow.folds` assigns the folds: rows at random, stratified rows, or whole
+groups.
+
+>>> import bayesmm as bmm
+>>> model = bmm.Model("Reaction ~ Days + (Days | Subject)", bmm.load_data("sleepstudy"))
+>>> by_subject = bmm.kfold(model, groups="Subject", random_seed=1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .folds import DEFAULT_K, assign_folds, group_folds, row_folds
+from .kfold import NEW_GROUPS, KFoldFits, kfold
+
+__all__ = [
+    "kfold",
+    "KFoldFits",
+    "DEFAULT_K",
+    "NEW_GROUPS",
+    "assign_folds",
+    "row_folds",
+    "group_folds",
+]
