@@ -34,7 +34,7 @@ from .links import LINKS, Link
 from .many import FitFailure, ManyFits, fit_many
 from .model import Model
 from .priors import Prior
-from .workflow import kfold
+from .workflow import average_predictions, compare, kfold
 
 logging.getLogger("bayesmm").addHandler(logging.NullHandler())
 
@@ -54,6 +54,8 @@ __all__ = [
     "ManyFits",
     "FitFailure",
     "kfold",
+    "compare",
+    "average_predictions",
     "Formula",
     "Prior",
     "Family",

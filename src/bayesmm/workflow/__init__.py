@@ -1,10 +1,13 @@
-"""Workflows over many fits of one model: K-fold cross-validation and leave-one-group-out.
+"""Workflows over many fits: K-fold cross-validation and leave-one-group-out, comparing
+fitted models and averaging their predictions.
 
 :func:`kfold` refits a model on the rows of all folds but one, for every fold, through
 :func:`~bayesmm.fit_many`, and scores each held-out row by its log predictive density; the
 result is an ``az.ELPDData`` that ``az.compare`` takes (``docs/workflow.md``).
 :mod:`~bayesmm.workflow.folds` assigns the folds: rows at random, stratified rows, or whole
-groups.
+groups. :func:`compare` ranks fitted models by ELPD with ``az.compare``'s weights, after
+checking that they saw the same data, and :func:`average_predictions` mixes their response
+draws by those weights (:mod:`~bayesmm.workflow.averaging`).
 
 >>> import bayesmm as bmm
 >>> model = bmm.Model("Reaction ~ Days + (Days | Subject)", bmm.load_data("sleepstudy"))
@@ -13,11 +16,15 @@ groups.
 
 from __future__ import annotations
 
+from .averaging import average_predictions, compare, model_weights
 from .folds import DEFAULT_K, assign_folds, group_folds, row_folds
 from .kfold import NEW_GROUPS, KFoldFits, kfold
 
 __all__ = [
     "kfold",
+    "compare",
+    "average_predictions",
+    "model_weights",
     "KFoldFits",
     "DEFAULT_K",
     "NEW_GROUPS",
