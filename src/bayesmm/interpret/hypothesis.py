@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError
+from .._errors import BayesmmWarning, DataError
 from .._validation import did_you_mean
 from ..fitted import FittedModel
 from ..predict import interval
+from ..priors import Prior
+from ..priors.scipy_table import prior_draws, scipy_prior
 from .grid import as_fitted
 
-__all__ = ["hypothesis", "FUNCTIONS"]
+__all__ = ["hypothesis", "FUNCTIONS", "PRIOR_DRAWS"]
 
 #: The functions an expression may call.
 FUNCTIONS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -167,6 +170,93 @@ def _row_variables(draws: np.ndarray) -> Callable[[str], np.ndarray]:
     return variable
 
 
+#: Draws of the priors for the prior density of a statement about several parameters.
+PRIOR_DRAWS = 20_000
+
+
+def _centred(fitted: FittedModel) -> bool:
+    """Whether the model's ``Intercept`` is sampled on centred predictors (its prior is
+    then that of the centred intercept, not of the one reported)."""
+    design, spec = fitted.design, fitted.spec
+    slopes = any(not t.is_intercept for t in design.common_terms)
+    center = True if spec is None else bool(spec.options.get("center_predictors", True))
+    return design.has_intercept and slopes and center
+
+
+def _prior_of(fitted: FittedModel, name: str) -> tuple[Any, str | None]:
+    """The prior of the posterior variable ``name`` (an element of a vector term takes the
+    term's), or ``None`` and why there is none."""
+    base = re.sub(r"\[[^\]]*\]$", "", name)
+    if fitted.spec is None:
+        return None, "the model's priors are not known (a FittedModel without its spec)"
+    if base == "Intercept" and _centred(fitted):
+        return None, "the prior of the Intercept is on the centred predictors"
+    priors = fitted.spec.prior_dict()
+    prior = priors.get(base)
+    group = priors.get(base.removesuffix("_sigma"))
+    if prior is None and base.endswith("_sigma") and isinstance(group, Prior):
+        prior = group.params.get("sigma")  # a group term's sd
+    if not isinstance(prior, Prior):
+        return None, f"{name!r} has no prior of its own"
+    return prior, None
+
+
+def _savage_dickey(
+    fitted: FittedModel | None, statement: str, left: str, right: str, difference: np.ndarray
+) -> float:
+    """The posterior density of ``left - right`` at 0 over its prior density (see
+    :func:`hypothesis`); NaN with a warning where there is no proper prior density."""
+    from scipy import stats
+
+    def nan(why: str) -> float:
+        warnings.warn(f"hypothesis {statement!r}: no evidence ratio, {why}.", BayesmmWarning, 3)
+        return float("nan")
+
+    if fitted is None:
+        return nan("the rows of a table have no prior")
+    rng = np.random.default_rng(0)
+    found: dict[str, np.ndarray] = {}
+
+    def draws(name: str) -> np.ndarray:
+        prior, why = _prior_of(fitted, name)
+        values = None if prior is None else prior_draws(prior, PRIOR_DRAWS, rng)
+        if values is None:
+            raise _NoPrior(why or f"the prior of {name!r} is improper or has no scipy density")
+        return found.setdefault(name, values)
+
+    try:
+        single = _single_name(left, right)
+        density = None if single is None else scipy_prior(_prior_of(fitted, single[0])[0])
+        if single is not None and density is not None:  # one parameter: its prior's density
+            prior_at = float(density.pdf(single[1]))
+        else:
+            evaluate = _Evaluator(draws, statement)
+            prior_difference = evaluate(left) - evaluate(right)
+            prior_at = float(stats.gaussian_kde(prior_difference)(0.0)[0])
+    except _NoPrior as err:
+        return nan(str(err))
+    if not prior_at > 0:
+        return nan("the prior density at the point is 0")
+    return float(stats.gaussian_kde(difference)(0.0)[0]) / prior_at
+
+
+class _NoPrior(Exception):
+    """A statement names a parameter without a proper prior density."""
+
+
+def _single_name(left: str, right: str) -> tuple[str, float] | None:
+    """``(name, number)`` for a statement of one parameter against a number."""
+    for one, other in ((left, right), (right, left)):
+        name = one.strip().strip("`")
+        try:
+            number = float(other)
+        except ValueError:
+            continue
+        if re.fullmatch(r"[^\s+\-*/()]+(\[[^\]]+\])?", name):
+            return name, number
+    return None
+
+
 def hypothesis(
     model: Any,
     hypotheses: str | Sequence[str],
@@ -196,7 +286,13 @@ def hypothesis(
     pandas.DataFrame
         One row per statement: ``hypothesis``, ``estimate`` (the posterior mean of
         ``left - right``), ``lower``, ``upper``, ``probability`` (that the inequality holds;
-        NaN for ``=``) and ``evidence_ratio`` (``p / (1 - p)``).
+        NaN for ``=``) and ``evidence_ratio``: ``p / (1 - p)`` for an inequality; for a
+        point hypothesis (``=``), the posterior density of ``left - right`` at 0 over its prior
+        density there, the Bayes factor of the point hypothesis (Savage–Dickey; as brms's).
+        The prior density is the prior's own where the statement is one parameter against a
+        number, and otherwise from :data:`PRIOR_DRAWS` draws of the priors, with the
+        posterior's density estimator (a Gaussian KDE); NaN, with a warning saying why, where
+        a parameter has no proper prior of its own.
 
     Raises
     ------
@@ -232,10 +328,12 @@ def hypothesis(
         bounds = interval(difference[:, None], prob, method)[0]
         if op == "=":
             p = float("nan")
+            fitted = None if isinstance(model, tuple) else as_fitted(model, idata)
+            ratio = _savage_dickey(fitted, statement, left, right, difference)
         else:
             holds = difference > 0 if op in (">", ">=") else difference < 0
             p = float(holds.mean())
-        ratio = float("nan") if p != p else (float("inf") if p == 1 else p / (1 - p))
+            ratio = float("inf") if p == 1 else p / (1 - p)
         rows.append(
             {
                 "hypothesis": statement,
