@@ -190,7 +190,7 @@ def _prior_of(fitted: FittedModel, name: str) -> tuple[Any, str | None]:
     if fitted.spec is None:
         return None, "the model's priors are not known (a FittedModel without its spec)"
     if base == "Intercept" and _centred(fitted):
-        return None, "the prior of the Intercept is on the centred predictors"
+        return None, "the prior of the Intercept is on the centred predictors (drawn instead)"
     priors = fitted.spec.prior_dict()
     prior = priors.get(base)
     group = priors.get(base.removesuffix("_sigma"))
@@ -218,6 +218,10 @@ def _savage_dickey(
     found: dict[str, np.ndarray] = {}
 
     def draws(name: str) -> np.ndarray:
+        if name in found:  # one draw of each parameter per prior draw, however often named
+            return found[name]
+        if name == "Intercept" and _centred(fitted):
+            return found.setdefault(name, _intercept_draws(fitted, draws))
         prior, why = _prior_of(fitted, name)
         values = None if prior is None else prior_draws(prior, PRIOR_DRAWS, rng)
         if values is None:
@@ -238,6 +242,41 @@ def _savage_dickey(
     if not prior_at > 0:
         return nan("the prior density at the point is 0")
     return float(stats.gaussian_kde(difference)(0.0)[0]) / prior_at
+
+
+def _intercept_draws(fitted: FittedModel, draws: Callable[[str], np.ndarray]) -> np.ndarray:
+    """The prior draws of the reported ``Intercept`` of a model with centred predictors:
+    ``b0 = b0_c - mean(x) . beta``, ``b0_c`` from the ``Intercept``'s prior and each slope
+    from its own (the same draws as the statement's other mentions of the slope)."""
+    design = fitted.design
+    if design.n_obs == 0:
+        raise _NoPrior(
+            "the prior of the Intercept is on the centred predictors, whose means "
+            "a model saved without its training rows does not have"
+        )
+    prior, _ = _prior_of_term(fitted, "Intercept")
+    centred = None if prior is None else prior_draws(prior, PRIOR_DRAWS, np.random.default_rng(1))
+    if centred is None:
+        raise _NoPrior("the prior of the Intercept is improper or has no scipy density")
+    means = design.common.mean(axis=0)
+    total = centred
+    for term in (t for t in design.common_terms if not t.is_intercept):
+        if term.kind is not None:
+            raise _NoPrior(
+                f"the prior of the Intercept is on the centred predictors, and {term.name!r} is "
+                "not a plain slope"
+            )
+        names = [term.name] if term.levels is None else [f"{term.name}[{v}]" for v in term.levels]
+        for j, element in zip(range(term.start, term.stop), names, strict=True):
+            total = total - means[j] * draws(element)
+    return total
+
+
+def _prior_of_term(fitted: FittedModel, name: str) -> tuple[Any, str | None]:
+    """The prior a term's name keys (for the Intercept: the centred intercept's)."""
+    assert fitted.spec is not None
+    prior = fitted.spec.prior_dict().get(name)
+    return (prior, None) if isinstance(prior, Prior) else (None, f"{name!r} has no prior")
 
 
 class _NoPrior(Exception):
