@@ -34,7 +34,7 @@ from .predict import (
 )
 from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
 from .predict.groups import FitGroups
-from .predict.loo import chunked_loo, relative_efficiency
+from .predict.loo import chunked_loo, loo_r2, relative_efficiency
 from .predict.pointwise import observed_response, pointwise_log_likelihood, r2_response
 from .spec import ModelSpec, spec_to_save
 
@@ -364,16 +364,20 @@ class FittedModel:
         }
         return Chunked(lambda name, rows, **options: summaries[name](rows, **options), chunk_rows)
 
-    def r2(self) -> pd.Series:
+    def r2(self, loo: bool = False) -> pd.Series:
         """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019) on the training rows.
 
         For each draw, the variance of the fitted means over the variance of the fitted means
         plus the variance of the residuals, as computed by ``arviz.r2_score``; returns its
-        posterior mean (``r2``) and standard deviation (``r2_std``).
+        posterior mean (``r2``) and standard deviation (``r2_std``). ``loo=True`` gives the
+        LOO-adjusted R² instead (brms's ``loo_R2``, :func:`~bayesmm.predict.loo.loo_r2`).
         """
         check_training_rows(self.design)
         y = r2_response(self.family, self.design.response)
         mu = self.draws(None, "response_params")
+        if loo:  # each row's mean predicted from the other rows (PSIS)
+            ll = self.log_likelihood(self.training_rows, self.design.response.values)
+            return pd.Series(loo_r2(y, mu, ll, relative_efficiency(self.idata["posterior"])))
         import arviz as az
 
         return az.r2_score(y, mu)

@@ -21,7 +21,7 @@ from .._validation import check_count
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["chunked_loo", "relative_efficiency"]
+__all__ = ["chunked_loo", "relative_efficiency", "loo_r2", "BOOTSTRAP_DRAWS"]
 
 
 def relative_efficiency(posterior: xr.Dataset) -> float:
@@ -84,3 +84,29 @@ def chunked_loo(
             "good_k",
         ],
     )
+
+
+#: Bayesian-bootstrap draws of the LOO-adjusted R² (its posterior-like spread).
+BOOTSTRAP_DRAWS = 4000
+
+
+def loo_r2(
+    y: np.ndarray, mu: np.ndarray, log_lik: np.ndarray, reff: float, seed: int = 0
+) -> dict[str, float]:
+    """The LOO-adjusted R² (brms's ``loo_R2``): ``1 - var(y - ŷ_loo) / var(y)``, with each
+    row's leave-one-out mean ``ŷ_loo`` the PSIS-weighted mean of its ``mu`` draws
+    (``mu`` and ``log_lik`` are ``(draws, rows)``); its mean and sd over
+    :data:`BOOTSTRAP_DRAWS` Bayesian-bootstrap weightings of the rows (Dirichlet(1))."""
+    import arviz as az  # on first use: arviz takes longer to import than bayesmm
+
+    log_weights, _ = az.psislw(-log_lik.T.copy(), reff)  # (rows, draws), normalised
+    predicted = np.sum(np.exp(log_weights) * mu.T, axis=1)
+    error = y - predicted
+    weights = np.random.default_rng(seed).dirichlet(np.ones(len(y)), size=BOOTSTRAP_DRAWS)
+
+    def variance(x: np.ndarray) -> np.ndarray:
+        mean = weights @ x
+        return weights @ x**2 - mean**2
+
+    r2 = 1 - variance(error) / variance(y)
+    return {"r2": float(r2.mean()), "r2_std": float(r2.std())}
