@@ -34,7 +34,7 @@ from .links import LINKS, Link
 from .many import FitFailure, ManyFits, fit_many
 from .model import Model
 from .priors import Prior
-from .workflow import average_predictions, compare, kfold
+from .workflow import average_predictions, compare, kfold, reloo
 
 logging.getLogger("bayesmm").addHandler(logging.NullHandler())
 
@@ -54,6 +54,7 @@ __all__ = [
     "ManyFits",
     "FitFailure",
     "kfold",
+    "reloo",
     "compare",
     "average_predictions",
     "Formula",

@@ -16,7 +16,7 @@ fold fits the same model, and only the rows differ.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +50,15 @@ __all__ = [
     "response_strata",
     "observed_responses",
     "fold_models",
+    "model_builder",
+    "missing_columns",
     "log_predictive_density",
+    "in_sample_density",
     "elpd_data",
+    "seed_streams",
+    "SeedStreams",
+    "fit_results",
+    "scoring_options",
 ]
 
 #: The new-group policy for the levels a fold's fit never saw (all of a held-out group's):
@@ -85,7 +92,7 @@ class KFoldFits:
 
 
 @dataclass(frozen=True)
-class _Streams:
+class SeedStreams:
     """The independent random streams of one call, all spawned from its ``random_seed``."""
 
     folds: np.random.Generator
@@ -93,7 +100,15 @@ class _Streams:
     predictions: np.random.SeedSequence
 
 
-def _streams(random_seed: Any) -> _Streams:
+def seed_streams(random_seed: Any) -> SeedStreams:
+    """Three independent streams from one ``random_seed`` (an int, ``SeedSequence`` or
+    ``Generator``): the folds' generator, the fits' and the predictions' seed sequences.
+
+    Raises
+    ------
+    DataError
+        For a seed of another kind, or a negative integer.
+    """
     check_seed(random_seed, also=("generator", "sequence"))
     if isinstance(random_seed, np.random.Generator):
         root = np.random.SeedSequence(int(random_seed.integers(2**63)))
@@ -102,7 +117,7 @@ def _streams(random_seed: Any) -> _Streams:
     else:
         root = np.random.SeedSequence(random_seed)
     folds, fits, predictions = root.spawn(3)
-    return _Streams(np.random.default_rng(folds), fits, predictions)
+    return SeedStreams(np.random.default_rng(folds), fits, predictions)
 
 
 def _as_model(model: Any) -> Model:
@@ -197,6 +212,26 @@ def _term_columns(design: Design) -> list[str]:
     return common + group
 
 
+def model_builder(model: Model) -> Callable[[pd.DataFrame], Model]:
+    """A function of rows that builds ``model`` on them: its formula, family, links, options
+    and priors as used (default priors scaled once, from all its rows), only the rows new."""
+    formulas, arguments = rebuild_arguments(
+        model.spec(), model.family, model.link, model.design, None
+    )
+
+    def build(rows: pd.DataFrame) -> Model:
+        return Model(Formula(*formulas), rows, **arguments)
+
+    return build
+
+
+def missing_columns(model: Model, rebuilt: Model) -> list[str]:
+    """The columns of ``model``'s terms that ``rebuilt`` (on fewer rows) lacks: the levels
+    of a categorical predictor found only in the rows left out."""
+    have = set(_term_columns(rebuilt.design))
+    return [c for c in _term_columns(model.design) if c not in have]
+
+
 def fold_models(model: Model, rows: pd.DataFrame, folds: np.ndarray) -> list[Model]:
     """One model per fold, built on the rows of the other folds, with ``model``'s formula,
     family, links, options and priors (as used: scaled from all the rows).
@@ -208,17 +243,14 @@ def fold_models(model: Model, rows: pd.DataFrame, folds: np.ndarray) -> list[Mod
         predictor found only in the held-out fold), naming the fold and the columns; an
         error building a fold's model, of its own type, names the fold.
     """
-    formulas, arguments = rebuild_arguments(
-        model.spec(), model.family, model.link, model.design, None
-    )
-    expected = _term_columns(model.design)
+    build = model_builder(model)
     built = []
     for fold in range(int(folds.max()) + 1):
         try:
-            rebuilt = Model(Formula(*formulas), rows[folds != fold], **arguments)
+            rebuilt = build(rows[folds != fold])
         except BayesmmError as err:
             raise type(err)(f"kfold: building the model of fold {fold}: {err}") from err
-        missing = [c for c in expected if c not in _term_columns(rebuilt.design)]
+        missing = missing_columns(model, rebuilt)
         if missing:
             raise DataError(
                 f"kfold: the rows outside fold {fold} lack the columns {missing[:5]} of the "
@@ -268,8 +300,9 @@ def _held_out(
     return elpd
 
 
-def _in_sample(fit: FittedModel, rows: pd.DataFrame, y: Any) -> float:
-    """The full fit's log pointwise predictive density of its own rows, summed."""
+def in_sample_density(fit: FittedModel, rows: pd.DataFrame, y: Any) -> float:
+    """The full fit's log pointwise predictive density of its own rows (``lppd``), summed,
+    ``CHUNK_ROWS`` rows at a time."""
     total = 0.0
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = slice(start, start + CHUNK_ROWS)
@@ -301,14 +334,15 @@ def elpd_data(elpd_i: np.ndarray, lppd: float, n_samples: int, folds: np.ndarray
     return az.ELPDData(data=list(values.values()), index=list(values))
 
 
-def _fit_results(fits: ManyFits, n_folds: int) -> list[Any]:
-    """The InferenceData of each fit, or a BackendError naming those that failed."""
+def fit_results(fits: ManyFits, names: Sequence[str], caller: str) -> list[Any]:
+    """The InferenceData of each fit, or a BackendError from ``caller`` naming those that
+    failed by their ``names`` (one per fit)."""
     bad = [i for i, result in enumerate(fits) if result is None or isinstance(result, FitFailure)]
     if bad:
-        names = ["the full fit" if i == n_folds else f"fold {i}" for i in bad]
+        failed = [names[i] for i in bad]
         said = "; ".join(str(fits[i]) for i in bad[:3] if fits[i] is not None)
         raise BackendError(
-            f"kfold: the fits of {', '.join(names[:10])} failed or did not run"
+            f"{caller}: the fits of {', '.join(failed[:10])} failed or did not run"
             + (f" ({said})" if said else "")
             + "; the held-out rows cannot be scored without them."
         )
@@ -323,14 +357,23 @@ def _strata(stratify: Any, model: Model, rows: pd.DataFrame) -> np.ndarray | Non
     return row_labels(rows, "stratify", stratify)
 
 
-def _fit_options(fit_kwargs: Mapping[str, Any]) -> tuple[bool | str, dict[str, Any]]:
-    """The new-group policy for held-out groups, and the options for ``fit_many``."""
+def scoring_options(
+    fit_kwargs: Mapping[str, Any], caller: str
+) -> tuple[bool | str, dict[str, Any]]:
+    """The new-group policy for held-out groups (``sample_new_groups``, ``NEW_GROUPS``
+    unless given), and the other options, for ``fit_many``.
+
+    Raises
+    ------
+    DataError
+        For an unknown policy, or ``keep``: ``caller`` needs every fit's InferenceData.
+    """
     options = dict(fit_kwargs)
     policy = options.pop("sample_new_groups", NEW_GROUPS)
     resolve_policy(policy)
     if "keep" in options:
         raise DataError(
-            "kfold keeps every fit's InferenceData to score the held-out rows; keep is not "
+            f"{caller} keeps every fit's InferenceData to score the held-out rows; keep is not "
             "one of its options. Save the fits from result.fits afterwards."
         )
     return policy, options
@@ -414,17 +457,18 @@ def kfold(
     >>> logo = bmm.kfold(model, groups="Subject", random_seed=1)  # doctest: +SKIP
     >>> az.compare({"k-fold": result, "by subject": logo})  # doctest: +SKIP
     """
-    policy, options = _fit_options(fit_kwargs)
+    policy, options = scoring_options(fit_kwargs, "kfold")
     base = _as_model(model)
     rows = training_frame(base.design)
     full = _full_fit(model, fitted, rows)
-    streams = _streams(random_seed)
+    streams = seed_streams(random_seed)
     group_labels = None if groups is None else row_labels(rows, "groups", groups)
     folds = assign_folds(len(rows), k, streams.folds, group_labels, _strata(stratify, base, rows))
     models = fold_models(base, rows, folds)
     to_fit = models if full is not None else [*models, base]
     fits = fit_many(to_fit, executor, random_seed=streams.fits, **options)
-    results = _fit_results(fits, len(models))
+    names = [f"fold {i}" for i in range(len(models))] + ["the full fit"]
+    results = fit_results(fits, names, "kfold")
     fold_fits = tuple(
         m.fitted(idata) for m, idata in zip(models, results[: len(models)], strict=True)
     )
@@ -433,7 +477,7 @@ def kfold(
     elpd_i = _held_out(fold_fits, rows, y, folds, policy, streams.predictions)
     posterior = results[0].posterior
     n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
-    result = elpd_data(elpd_i, _in_sample(full_fit, rows, y), n_samples, folds)
+    result = elpd_data(elpd_i, in_sample_density(full_fit, rows, y), n_samples, folds)
     # A pandas Series takes plain attributes; ELPDData.copy() does not carry this one.
     result.fits = KFoldFits(fold_fits, full_fit, fits.diagnostics)
     return result
