@@ -144,3 +144,14 @@ def test_standard_errors_must_be_positive_numbers(bcg):
         bmm.Model("se(yi, sei) ~ 1", bad)
     with pytest.raises(bmm.FormulaError, match="cannot take distributional formulas"):
         bmm.Model(bmm.Formula("se(yi, sei) ~ 1", "sigma ~ ablat"), bcg)
+
+
+def test_a_refit_on_other_data_has_the_same_structure(bcg):
+    """The standard errors enter the graph as data, so a model of other trials (other
+    estimates and errors, the same shapes) reuses the compiled sampler."""
+    from bayesmm.backend.programs import structure_key
+
+    other = bcg.assign(yi=bcg["yi"] * 0.5, sei=bcg["sei"] * 2)
+    first = bmm.Model("se(yi, sei) ~ ablat + (1|trial)", bcg).backend.model
+    second = bmm.Model("se(yi, sei) ~ ablat + (1|trial)", other).backend.model
+    assert structure_key(first) == structure_key(second)

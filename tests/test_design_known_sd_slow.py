@@ -25,11 +25,13 @@ def bcg():
 
 
 @pytest.mark.slow
-def test_the_pooled_effect_matches_dersimonian_laird_and_paule_mandel(bcg):
+@pytest.mark.parametrize("method", ["auto", "nutpie"])  # "auto": NumPyro, where installed
+def test_the_pooled_effect_matches_dersimonian_laird_and_paule_mandel(bcg, method):
     from statsmodels.stats.meta_analysis import combine_effects
 
     model = bmm.Model("se(yi, sei) ~ 1 + (1|trial)", bcg)
-    idata = model.fit(draws=1000, chains=2, random_seed=7, progressbar=False)
+    options = {"draws": 1000, "chains": 2, "random_seed": 7, "progressbar": False}
+    idata = model.fit(inference_method=method, **options)
     post = idata.posterior
     median = float(post["Intercept"].median())
     low, high = np.quantile(post["1|trial_sigma"], [0.05, 0.95])
