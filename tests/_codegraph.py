@@ -198,8 +198,8 @@ FORMAT_SKIP = re.compile(r"\bfmt:\s*skip\b")
 
 
 def format_skips(paths: list[Path]) -> list[str]:
-    """``path:line`` for each ``# fmt: skip`` comment (read as comments by ``tokenize``, so
-    a string that spells it is not one)."""
+    """``path:line`` for each formatter-skip comment (``fmt`` then ``: skip`` or ``:skip``,
+    read as comments by ``tokenize``, so a string that spells it is not one)."""
     found = []
     for path in paths:
         with path.open("rb") as handle:

@@ -98,3 +98,11 @@ def test_the_ratio_is_the_closed_form_bayes_factor_of_a_normal_mean():
     m = v * len(y) * y.mean()
     exact = scipy.stats.norm(m, np.sqrt(v)).pdf(0) / scipy.stats.norm(0, 1).pdf(0)
     assert ratio == pytest.approx(exact, rel=0.10)
+
+
+def test_draws_all_alike_have_no_density_and_say_so(rows, stub_sampler):
+    model = bmm.Model("y ~ x", rows, priors={"x": bmm.Prior("Normal", mu=0, sigma=1)})
+    idata = model.fit(draws=100, chains=1, random_seed=3)
+    idata.posterior["x"] = idata.posterior["x"] * 0 + 0.5  # a posterior of one value
+    with pytest.warns(bmm.BayesmmWarning, match="posterior draws are all alike"):
+        assert np.isnan(hypothesis(model.fitted(idata), "x = 0.5")["evidence_ratio"][0])

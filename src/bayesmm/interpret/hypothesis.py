@@ -206,7 +206,6 @@ def _savage_dickey(
 ) -> float:
     """The posterior density of ``left - right`` at 0 over its prior density (see
     :func:`hypothesis`); NaN with a warning where there is no proper prior density."""
-    from scipy import stats
 
     def nan(why: str) -> float:
         warnings.warn(f"hypothesis {statement!r}: no evidence ratio, {why}.", BayesmmWarning, 3)
@@ -236,12 +235,12 @@ def _savage_dickey(
         else:
             evaluate = _Evaluator(draws, statement)
             prior_difference = evaluate(left) - evaluate(right)
-            prior_at = float(stats.gaussian_kde(prior_difference)(0.0)[0])
+            prior_at = _density_at_zero(prior_difference, "its prior draws")
+        if not prior_at > 0:
+            raise _NoPrior("the prior density at the point is 0")
+        return _density_at_zero(difference, "its posterior draws") / prior_at
     except _NoPrior as err:
         return nan(str(err))
-    if not prior_at > 0:
-        return nan("the prior density at the point is 0")
-    return float(stats.gaussian_kde(difference)(0.0)[0]) / prior_at
 
 
 def _intercept_draws(fitted: FittedModel, draws: Callable[[str], np.ndarray]) -> np.ndarray:
@@ -277,6 +276,15 @@ def _prior_of_term(fitted: FittedModel, name: str) -> tuple[Any, str | None]:
     assert fitted.spec is not None
     prior = fitted.spec.prior_dict().get(name)
     return (prior, None) if isinstance(prior, Prior) else (None, f"{name!r} has no prior")
+
+
+def _density_at_zero(draws: np.ndarray, what: str) -> float:
+    """A Gaussian KDE's density of ``draws`` at 0; draws all alike have none."""
+    from scipy import stats
+
+    if not np.all(np.isfinite(draws)) or np.ptp(draws) == 0:
+        raise _NoPrior(f"{what} are all alike or not finite, and have no density")
+    return float(stats.gaussian_kde(draws)(0.0)[0])
 
 
 class _NoPrior(Exception):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import TYPE_CHECKING, Any
@@ -29,8 +28,8 @@ from ..many import fit_many
 from ..model import Model
 from .kfold import (
     fit_results,
+    held_out_density,
     in_sample_density,
-    log_predictive_density,
     missing_columns,
     model_builder,
     observed_responses,
@@ -240,31 +239,6 @@ def _models_without(model: Model, rows: pd.DataFrame, positions: np.ndarray) -> 
     return built
 
 
-def _scores(
-    fits: Sequence[FittedModel],
-    rows: pd.DataFrame,
-    y: Any,
-    positions: np.ndarray,
-    policy: bool | str,
-    seeds: np.random.SeedSequence,
-) -> np.ndarray:
-    """Each refitted row's log predictive density under the refit that left it out."""
-    children = seeds.spawn(len(fits))
-    exact = np.empty(len(positions))
-    for j, (fit, position, seed) in enumerate(zip(fits, positions, children, strict=True)):
-        try:
-            exact[j] = log_predictive_density(
-                fit,
-                rows.iloc[[position]],
-                y[[position]],
-                sample_new_groups=policy,
-                random_seed=int(seed.generate_state(1)[0]),
-            )[0]
-        except DataError as err:
-            raise DataError(f"reloo: scoring row {position} under its refit: {err}") from err
-    return exact
-
-
 def _warn_left(left: int, max_refits: int | None, k_threshold: float) -> None:
     warnings.warn(
         f"reloo: {left} row(s) with Pareto k above {k_threshold} keep their PSIS values: "
@@ -363,7 +337,15 @@ def reloo(
     results = fit_results(many, [f"row {p}" for p in positions], "reloo")
     refits = tuple(m.fitted(idata) for m, idata in zip(models, results, strict=True))
     y = observed_responses(base.family, base.design)
-    exact = _scores(refits, rows, y, positions, policy, streams.predictions)
+    exact = held_out_density(  # each refitted row its own fold
+        refits,
+        rows.iloc[positions],
+        y[positions],
+        np.arange(len(positions)),
+        policy,
+        streams.predictions,
+        lambda j, _: f"reloo: scoring row {positions[j]} under its refit",
+    )
     result = exact_elpd(psis, positions, exact, in_sample_density(fitted, rows, y), seconds)
     # A pandas Series takes plain attributes; ELPDData.copy() does not carry this one.
     result.refits = RelooFits(positions, refits, many.diagnostics)

@@ -53,6 +53,7 @@ __all__ = [
     "model_builder",
     "missing_columns",
     "log_predictive_density",
+    "held_out_density",
     "in_sample_density",
     "elpd_data",
     "seed_streams",
@@ -271,15 +272,23 @@ def log_predictive_density(
     return np.asarray(logsumexp(pointwise, axis=0) - np.log(pointwise.shape[0]), dtype=float)
 
 
-def _held_out(
+def held_out_density(
     fits: Sequence[FittedModel],
     rows: pd.DataFrame,
     y: Any,
     folds: np.ndarray,
     policy: bool | str,
     seeds: np.random.SeedSequence,
+    where: Callable[[int, np.ndarray], str] | None = None,
 ) -> np.ndarray:
-    """Each row's log predictive density under the fit of its fold (which left it out)."""
+    """Each row's log predictive density under the fit of its fold (which left it out):
+    ``fits[j]`` scores the rows whose fold is ``j``. A scoring error is raised again with
+    ``where(j, rows)``, what the caller calls those rows (by default kfold's fold)."""
+    where = where or (
+        lambda fold, held: (
+            f"kfold: scoring the held-out rows of fold {fold} (positions {describe_values(held)})"
+        )
+    )
     elpd = np.empty(len(rows))
     children = seeds.spawn(len(fits))
     for fold, (fit, seed) in enumerate(zip(fits, children, strict=True)):
@@ -293,10 +302,7 @@ def _held_out(
                 random_seed=int(seed.generate_state(1)[0]),
             )
         except DataError as err:
-            raise DataError(
-                f"kfold: scoring the held-out rows of fold {fold} (positions "
-                f"{describe_values(held)}): {err}"
-            ) from err
+            raise DataError(f"{where(fold, held)}: {err}") from err
     return elpd
 
 
@@ -474,7 +480,7 @@ def kfold(
     )
     full_fit = full if full is not None else base.fitted(results[-1])
     y = observed_responses(base.family, base.design)
-    elpd_i = _held_out(fold_fits, rows, y, folds, policy, streams.predictions)
+    elpd_i = held_out_density(fold_fits, rows, y, folds, policy, streams.predictions)
     posterior = results[0].posterior
     n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
     result = elpd_data(elpd_i, in_sample_density(full_fit, rows, y), n_samples, folds)
