@@ -44,6 +44,8 @@ DESIGN_PIECES = {
     "censored": "bayesmm.design.censoring",
     "trunc": "bayesmm.design.truncation",
     "se": "bayesmm.design.known_sd",
+    "ar": "bayesmm.design.autocorrelation",
+    "cosy": "bayesmm.design.autocorrelation",
 }
 
 

@@ -11,6 +11,9 @@ from here, so that the fit, prediction, saved files and the server agree on one 
 * ``sigma_x``, ``sigma_1|g``: the terms of a distributional formula, prefixed by its
   parameter;
 * ``mo(x)_simplex``: the shares of the steps of a monotonic effect ``mo(x)``;
+* ``ar``, ``cosy``: a residual structure's correlation parameters (``ar_partial``, the
+  partial autocorrelations an ``ar(p)`` with ``p > 1`` samples); ``series_residuals``, the
+  residuals a forecast starts from, over ``__series__`` and ``__lag__`` (lags 1 to p);
 * dimensions: ``__obs__`` (rows), ``__category__`` (categories), ``Subject__factor_dim``
   (a factor's levels), ``Days|Subject__expr_dim`` (a group term's columns), ``x_dim`` (a
   common term's columns).
@@ -21,6 +24,9 @@ from __future__ import annotations
 __all__ = [
     "OBS_DIM",
     "CATEGORY_DIM",
+    "SERIES_DIM",
+    "LAG_DIM",
+    "SERIES_RESIDUALS",
     "DATA_PREFIX",
     "sigma_name",
     "mu_name",
@@ -37,6 +43,12 @@ __all__ = [
 OBS_DIM = "__obs__"
 #: The dimension of the category probabilities of a family of categories.
 CATEGORY_DIM = "__category__"
+#: The dimension of the series of an ``ar()``/``cosy()`` term, and of an ``ar(p)``'s lags.
+SERIES_DIM = "__series__"
+LAG_DIM = "__lag__"
+#: Each series' residuals a forecast starts from, per draw: an ``ar(p)``'s last ``p``
+#: (newest first, by lag), a ``cosy``'s sum.
+SERIES_RESIDUALS = "series_residuals"
 #: The prefix of the names of a model's data containers (never a column's name).
 DATA_PREFIX = "@"
 

@@ -43,7 +43,7 @@ _PRIOR_SECTIONS = (
     ("Common-level effects", ("intercept", "common", "monotonic", "smooth", "gp")),
     ("Group-level effects", ("group",)),
     ("Correlations of group-level effects", ("correlation",)),
-    ("Auxiliary parameters", ("auxiliary", "imputation")),
+    ("Auxiliary parameters", ("auxiliary", "imputation", "autocorrelation")),
 )
 
 
@@ -185,6 +185,14 @@ def _known_sd_field(design: Design) -> list[_Field]:
     return [_Field("Known SDs", (f"{known.column}{extra}",))]
 
 
+def _series_field(design: Design) -> list[_Field]:
+    series = design.state.series if design.state is not None else None
+    if series is None:
+        return []
+    line = f"{series.term.call}: {len(series.labels)} series, {int(series.length.sum())} rows"
+    return [_Field("Residuals", (line,))]
+
+
 #: The display stage's table of kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): each kind's
 #: lines in ``print(model)``, ``piece(design) -> [field, ...]``; a registered kind's own
 #: ``describe(options)`` gives one line per term of it (:func:`_kind_terms`).
@@ -193,6 +201,8 @@ DISPLAY_PIECES: dict[str, Callable[[Design], list[_Field]]] = {
     "censored": _censoring_field,
     "trunc": _truncation_field,
     "se": _known_sd_field,
+    "ar": _series_field,
+    "cosy": _series_field,
 }
 
 
@@ -212,7 +222,7 @@ def _data_terms(design: Design) -> list[_Field]:
     fields = DISPLAY_PIECES["offset"](design)
     if design.weights_column is not None:
         fields.append(_Field("Weights", (str(design.weights_column),)))
-    for kind in ("censored", "trunc", "se"):  # the response's kinds
+    for kind in ("censored", "trunc", "se", "ar"):  # the response's kinds (ar: cosy too)
         fields += DISPLAY_PIECES[kind](design)
     return fields + _kind_terms(design)
 

@@ -28,13 +28,13 @@ from .predict import (
     extract_draws,
     family_params,
     linear_predictors,
+    predictive_draws,
     resolve_policy,
-    response_draws,
     tables,
 )
 from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
 from .predict.groups import FitGroups
-from .predict.loo import chunked_loo, loo_r2, relative_efficiency
+from .predict.loo import loo_r2, relative_efficiency, training_loo
 from .predict.pointwise import observed_response, pointwise_log_likelihood, r2_response
 from .spec import ModelSpec, spec_to_save
 
@@ -166,7 +166,8 @@ class FittedModel:
         params = self._params(rows, chosen, spread=kind != "response_params")
         if kind == "response_params":
             return params[self.family.parent]
-        return response_draws(self.family, params, rows, chosen.rng(), self._truncation)
+        model = (self._truncation, chosen.draws_from(self.posterior_draws), self.design)
+        return predictive_draws(self.family, params, rows, chosen.rng(), *model)
 
     @property
     def _truncation(self) -> Truncation | None:  # a truncated response's bounds, as written
@@ -242,13 +243,11 @@ class FittedModel:
 
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
         """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
-        the posterior ``chunk_rows`` rows at a time: no stored log-likelihood needed."""
-        if self.family.is_categorical() or self.design.imputed:  # codes; imputed values
-            raise DataError("loo() of this model: use az.loo(idata, var_name=...) on a stored fit.")
-        rows, y = self.training_rows, np.asarray(self.design.response.values)
+        the posterior ``chunk_rows`` rows at a time: no stored log-likelihood needed. Rows of
+        a series (``ar()``, ``cosy()``) are each scored given the rest of their series."""
         reff = relative_efficiency(self.idata["posterior"])
-        pointwise = lambda s: self.log_likelihood(rows.iloc[s], y[s])  # noqa: E731
-        return chunked_loo(pointwise, len(rows), reff, chunk_rows)
+        model = (self.design, self.family, self.link, self.posterior_draws)
+        return training_loo(*model, reff, chunk_rows, self.log_likelihood, self.linear_predictors)
 
     def predict(
         self, data: pd.DataFrame | None = None, kind: str = "response_params", **options: Any

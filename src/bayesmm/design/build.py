@@ -22,6 +22,7 @@ from .._errors import BayesmmWarning, DataError, FormulaError
 from .._validation import did_you_mean, evaluation_reason
 from ..families import Family, get_family
 from ..formula import parse_formula
+from .autocorrelation import check_series_family, read_series, with_series
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
 from .kinds import read_kind_calls, registered_kinds, with_kinds
@@ -237,10 +238,13 @@ def build_design(
     """
     data = as_frame(data)
     written, formula, known, found = _read_calls(formula, family, bool(distributional))
+    formula, series = read_series(formula)
+    check_series_family(series, family.name, bool(distributional))
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
     needed |= {known.column} if known is not None else set()
+    needed |= set(series.columns) if series is not None else set()
     _check_columns(formula, needed, data)
     _check_no_dates(formula, description, data)
     lhs = formula.split("~", 1)[0].strip()
@@ -278,7 +282,7 @@ def build_design(
         check_gps(each, data)
     data = _tidy_categories(data)
     design = _encode_formula(written, description, data, family, categorical, n_dropped)
-    design = _with_known_sd(design, known, data)
+    design = with_series(_with_known_sd(design, known, data), series, data)
     if weights_column is not None:
         values = weight_values(data[weights_column], weights_column)
         design = replace(design, weights=values, weights_column=weights_column)

@@ -24,6 +24,7 @@ import pandas as pd
 from ..families import Family, get_family
 from ..formula import parse_formula
 from ..persist.values import decode_value, encode_value
+from .autocorrelation import SeriesRows, SeriesState, read_series, series_rows
 from .columns import ColumnSummary
 from .formulae_state import apply_state, dump_state, lazy_calls
 from .gps import GP, GaussianProcess
@@ -254,6 +255,8 @@ def design_to_dict(design: Design) -> dict[str, Any]:
             if design.imputed
             else {}
         ),
+        # Only with ar() or cosy(): the training series, which forecasts continue.
+        **({"series": state.series.to_dict()} if state.series is not None else {}),
         # Only with offsets: a file without the entry keeps offset() as a column (format 1).
         **({"offsets": list(design.offset.terms)} if design.offset is not None else {}),
         "predictors": list(state.predictors),
@@ -376,7 +379,14 @@ def _state_from_dict(
         truncation=truncation_of(getattr(description.response, "term", None)),
         response_name=spec["response"]["name"],
         known_sd=read_known_sd(formula)[1],
+        series=_stored_series(spec, formula),
     )
+
+
+def _stored_series(spec: dict[str, Any], formula: str) -> SeriesState | None:
+    """The training series of an ``ar()``/``cosy()`` term, as stored; ``None`` without."""
+    term = read_series(read_known_sd(formula)[0])[1]
+    return None if term is None else SeriesState.from_dict(term, spec["series"])
 
 
 def _no_rows(spec: dict[str, Any], state: DesignState) -> tuple[Response, NewDesign]:
@@ -478,7 +488,16 @@ def design_from_dict(
         weights=_stored_weights(spec, frame),
         weights_column=spec.get("weights"),
         imputed=imputed,
+        series=None if frame is None or state.series is None else _layout(state.series, frame),
     )
+
+
+def _layout(state: SeriesState, frame: pd.DataFrame) -> SeriesRows:
+    """The training rows' layout in their series, checked against the stored series."""
+    stored, rows = series_rows(state.term, frame)
+    if stored.labels != state.labels or not np.array_equal(stored.last, state.last):
+        raise ValueError("the stored training rows have other series than the model")
+    return rows
 
 
 def _stored_imputations(spec: dict[str, Any], frame: pd.DataFrame | None) -> tuple[Imputation, ...]:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import FormulaError
 from .._validation import did_you_mean
 from ..formula import find_calls
+from .autocorrelation import read_series
 from .known_sd import read_known_sd
 
 if TYPE_CHECKING:
@@ -160,6 +161,18 @@ _OTHER_KINDS = (
         summary="trunc(y, lb=, ub=): a truncated response",
     ),
     TermKind(
+        "ar",
+        part="response",
+        stages=("design", "graph", "predict", "serve", "display"),
+        summary="ar(time=t, gr=g, p=1): autoregressive residuals within series",
+    ),
+    TermKind(
+        "cosy",
+        part="response",
+        stages=("design", "graph", "predict", "serve", "display"),
+        summary="cosy(time=t, gr=g): equally correlated residuals within series",
+    ),
+    TermKind(
         "se",
         part="response",
         stages=("design", "graph", "predict", "serve", "display"),
@@ -266,8 +279,8 @@ def read_kind_calls(formula: str) -> tuple[str, dict[str, dict[str, float]]]:
 
 def formulae_text(formula: str) -> str:
     """``formula`` as formulae reads it: an ``se()`` response as its column, and the calls of
-    registered kinds without their options."""
-    return read_kind_calls(read_known_sd(formula)[0])[0]
+    registered kinds without their options, and no residual structure (``ar()``)."""
+    return read_kind_calls(read_series(read_known_sd(formula)[0])[0])[0]
 
 
 def with_kinds(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from .autocorrelation import NewSeries
     from .types import Truncation
 
 __all__ = ["NewGroup", "NewDesign", "NewImputation"]
@@ -49,6 +50,9 @@ class NewDesign:
     #: An ``se()`` response's standard errors on these rows; ``None`` without ``se()``, or
     #: when the rows lack the column.
     known_sd: np.ndarray | None = None
+    #: The rows' series of an ``ar()``/``cosy()`` term; ``None`` without one, or when the
+    #: rows lack its columns.
+    series: NewSeries | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from .._errors import DataError
 from .._validation import describe_values, did_you_mean, evaluation_reason
 from ..persist.values import decode_value, encode_value
+from .autocorrelation import SeriesState, encode_series
 from .columns import ColumnSummary, describe_columns
 from .known_sd import known_sd_rows
 from .offsets import new_offset
@@ -277,12 +278,15 @@ class DesignState:
     imputed: tuple[ImputedState, ...] = ()
     #: An ``se()`` response's column of standard errors, as written; ``None`` without.
     known_sd: KnownSD | None = None
+    #: The training series of an ``ar()``/``cosy()`` term; ``None`` without one.
+    series: SeriesState | None = None
 
     @property
     def response_kinds(self) -> tuple[str, ...]:
         """The kinds of the response its state knows (:data:`~bayesmm.design.TERM_KINDS`):
         ``"trunc"``, ``"se"``."""
-        present = (("trunc", self.truncation), ("se", self.known_sd))
+        kind = self.series.term.kind if self.series is not None else "ar"
+        present = (("trunc", self.truncation), ("se", self.known_sd), (kind, self.series))
         return tuple(name for name, part in present if part is not None)
 
     @property
@@ -373,7 +377,10 @@ class DesignState:
         column = self.known_sd.column if self.known_sd is not None else None
         if column in data.columns and data[column].notna().all():  # else: the mean alone
             known = known_sd_rows(self.known_sd, data, self.response_name).values  # type: ignore[arg-type]
-        return NewDesign(n, common, tuple(groups), trials, subs, offset, truncation, imputed, known)
+        series = None if self.series is None else encode_series(self.series, data)
+        return NewDesign(
+            n, common, tuple(groups), trials, subs, offset, truncation, imputed, known, series
+        )
 
     @staticmethod
     def _imputation(
@@ -394,6 +401,8 @@ class DesignState:
             columns += self.truncation.columns
         if self.known_sd is not None:
             columns.append(self.known_sd.column)
+        if self.series is not None:
+            columns += self.series.term.columns
         return tuple(dict.fromkeys(columns))
 
     def was_numeric(self, name: str) -> bool:

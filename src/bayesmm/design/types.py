@@ -14,6 +14,7 @@ import numpy as np
 
 from .._names import correlation_name, correlation_prior_name
 from ..priors import ResponseStats
+from .autocorrelation import NewSeries, SeriesRows
 from .new_rows import NewDesign, NewGroup, NewImputation
 from .weights import mean_sd
 
@@ -520,6 +521,8 @@ class Design:
     weights_column: str | None = None
     #: The models of the ``mi()`` columns, in the order of their terms.
     imputed: tuple[Imputation, ...] = ()
+    #: The rows' series of an ``ar()``/``cosy()`` term (:mod:`~bayesmm.design.autocorrelation`).
+    series: SeriesRows | None = None
 
     @property
     def n_obs(self) -> int:
@@ -549,6 +552,7 @@ class Design:
                 )
                 for imp in self.imputed
             ),
+            series=None if self.series is None else NewSeries.of_training(self.series),
         )
 
     def block_columns(self, block: GroupBlock) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from .params import (
     category_counts,
     family_params,
     linear_predictors,
+    predictive_draws,
     response_draws,
     response_params,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "response_params",
     "linear_predictors",
     "family_params",
+    "predictive_draws",
     "response_draws",
     "point_estimate",
     "interval",

@@ -16,6 +16,7 @@ import xarray as xr
 from .._errors import DataError
 from .._names import monotonic_name, mu_name, sigma_name
 from ..design import CommonTerm, Design, GroupBlock
+from .series import SeriesDraws, series_draws
 
 __all__ = ["DRAW_PIECES", "GroupDraws", "ImputedDraws", "PosteriorDraws", "extract_draws"]
 
@@ -83,6 +84,8 @@ class PosteriorDraws:
     monotonic: dict[int, np.ndarray] = field(default_factory=dict)
     #: The models of the ``mi()`` columns, in the design's order.
     imputed: tuple[ImputedDraws, ...] = ()
+    #: The residual structure's draws (``ar()``, ``cosy()``); ``None`` without one.
+    series: SeriesDraws | None = None
 
     def thinned(self, n_samples: int) -> PosteriorDraws:
         """``n_samples`` evenly spaced draws of the stacked chains (as one chain)."""
@@ -109,8 +112,9 @@ class PosteriorDraws:
         parts = tuple(part.thinned(n_samples) for part in self.distributional)
         monotonic = {column: steps[keep] for column, steps in self.monotonic.items()}
         imputed = tuple(i.thinned(keep, n_samples) for i in self.imputed)
+        series = None if self.series is None else self.series.thinned(keep)
         return PosteriorDraws(
-            1, len(keep), self.common[keep], groups, aux, blocks, parts, monotonic, imputed
+            1, len(keep), self.common[keep], groups, aux, blocks, parts, monotonic, imputed, series
         )
 
     @property
@@ -219,8 +223,9 @@ def extract_draws(
         )
         for i in design.imputed
     )
+    series = series_draws(posterior, design.state.series if design.state else None, n)
     return PosteriorDraws(
-        chains, draws, common, tuple(groups), values, blocks, parts, monotonic, imputed
+        chains, draws, common, tuple(groups), values, blocks, parts, monotonic, imputed, series
     )
 
 

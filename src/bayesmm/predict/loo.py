@@ -13,15 +13,31 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
+from .._errors import DataError
 from .._validation import check_count
+from ..design import Design
+from ..design.autocorrelation import SeriesTerm, series_rows
+from ..design.state import training_frame
+from ..families import Family
+from ..links import Link
+from .draws import PosteriorDraws
+from .series import series_loo_density
 
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["chunked_loo", "relative_efficiency", "loo_r2", "BOOTSTRAP_DRAWS"]
+__all__ = [
+    "chunked_loo",
+    "training_loo",
+    "series_loo",
+    "relative_efficiency",
+    "loo_r2",
+    "BOOTSTRAP_DRAWS",
+]
 
 
 def relative_efficiency(posterior: xr.Dataset) -> float:
@@ -37,10 +53,15 @@ def relative_efficiency(posterior: xr.Dataset) -> float:
 
 
 def chunked_loo(
-    pointwise: Callable[[slice], np.ndarray], n_rows: int, reff: float, chunk_rows: int = 20_000
+    pointwise: Callable[[slice], np.ndarray],
+    n_rows: int,
+    reff: float,
+    chunk_rows: int = 20_000,
+    order: np.ndarray | None = None,
 ) -> az.ELPDData:
     """PSIS-LOO from ``pointwise(rows)``, the ``(draws, rows)`` log-likelihood of a slice of
-    rows, as ``az.loo(..., pointwise=True)`` gives it."""
+    rows, as ``az.loo(..., pointwise=True)`` gives it; ``order``: the slices are of the rows
+    in this order, and the result's rows in theirs."""
     import arviz as az  # on first use: arviz takes longer to import than bayesmm
 
     check_count("chunk_rows", chunk_rows, minimum=1)
@@ -54,8 +75,9 @@ def chunked_loo(
         loo_i.append(logsumexp(log_weights + by_row, axis=1))
         lppd_i.append(logsumexp(by_row, axis=1) - np.log(n_samples))
         pareto_k.append(np.atleast_1d(np.asarray(k, dtype=float)))
-    loo = np.concatenate(loo_i)
-    shape = np.concatenate(pareto_k)
+    loo, shape = np.concatenate(loo_i), np.concatenate(pareto_k)
+    if order is not None:
+        loo[order], shape[order] = loo.copy(), shape.copy()
     elpd = float(loo.sum())
     good_k = min(1 - 1 / np.log10(n_samples), 0.7)
     return az.ELPDData(
@@ -84,6 +106,59 @@ def chunked_loo(
             "good_k",
         ],
     )
+
+
+def training_loo(
+    design: Design,
+    family: Family,
+    link: Link,
+    draws: PosteriorDraws,
+    reff: float,
+    chunk_rows: int,
+    log_likelihood: Callable[[pd.DataFrame, np.ndarray], np.ndarray],
+    linear: Callable[[pd.DataFrame], dict[str, np.ndarray]],
+) -> az.ELPDData:
+    """PSIS-LOO of a fit's training rows, ``chunk_rows`` at a time, from the pointwise
+    ``log_likelihood(rows, y)`` of some rows, or, for rows of a series (``ar()``, ``cosy()``),
+    from the linear predictors ``linear(rows)`` (:func:`series_loo`)."""
+    if family.is_categorical() or design.imputed:  # codes; imputed values
+        raise DataError("loo() of this model: use az.loo(idata, var_name=...) on a stored fit.")
+    rows, y = training_frame(design), np.asarray(design.response.values)
+    if design.series is not None:  # each row given the rest of its series
+        mean = lambda f: link.linkinv(linear(f)[family.parent])  # noqa: E731
+        term = design.series.state.term
+        return series_loo(rows, y, draws, term, mean, reff, chunk_rows)
+    pointwise = lambda s: log_likelihood(rows.iloc[s], y[s])  # noqa: E731
+    return chunked_loo(pointwise, len(rows), reff, chunk_rows)
+
+
+def series_loo(
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    draws: PosteriorDraws,
+    term: SeriesTerm,
+    mean: Callable[[pd.DataFrame], np.ndarray],
+    reff: float,
+    chunk_rows: int = 20_000,
+) -> az.ELPDData:
+    """PSIS-LOO of the training ``rows`` of a response with correlated residuals within
+    series (``ar()``, ``cosy()``), each row scored given every other row of its series
+    (:func:`~bayesmm.predict.series.series_loo_density`), whole series at a time. ``mean(rows)``
+    is the family's mean of some rows ``(draws, rows)``."""
+    series = draws.series
+    assert series is not None
+    layout = series_rows(term, rows)[1]
+    sigma = draws.aux["sigma"]
+
+    def pointwise(chunk: slice) -> np.ndarray:
+        wanted = layout.order[chunk]
+        covered = np.flatnonzero(np.isin(layout.series, layout.series[wanted]))
+        part = rows.iloc[covered]
+        e = y[covered][None, :] - mean(part)
+        density = series_loo_density(series, series_rows(term, part)[1], e, sigma)
+        return density[:, np.searchsorted(covered, wanted)]
+
+    return chunked_loo(pointwise, len(rows), reff, chunk_rows, layout.order)
 
 
 #: Bayesian-bootstrap draws of the LOO-adjusted R² (its posterior-like spread).

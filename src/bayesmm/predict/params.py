@@ -21,6 +21,7 @@ from ..links import Link, get_link
 from .draws import PosteriorDraws
 from .linear import linear_predictor
 from .options import PredictOptions
+from .series import series_params, series_response_draws
 
 __all__ = [
     "response_params",
@@ -28,6 +29,7 @@ __all__ = [
     "family_params",
     "response_draws",
     "truncated_log_likelihood",
+    "predictive_draws",
 ]
 
 
@@ -99,13 +101,17 @@ def family_params(
     values = response_params(draws, main, family, link)
     values.update(parts)
     kinds = design.state.response_kinds if design.state is not None else ()
-    for kind in (k for k in kinds if k in PARAM_PIECES):  # e.g. se(): the rows' known spread
-        values = PARAM_PIECES[kind](design, new, values, need_spread)
+    for kind in (k for k in kinds if k in PARAM_PIECES):  # se(): the rows' known spread; ar()
+        values = PARAM_PIECES[kind](design, new, values, need_spread, draws)
     return values
 
 
 def known_spread(
-    design: Design, new: NewDesign, values: dict[str, np.ndarray], need: bool
+    design: Design,
+    new: NewDesign,
+    values: dict[str, np.ndarray],
+    need: bool,
+    draws: PosteriorDraws | None = None,
 ) -> dict[str, np.ndarray]:
     """The spread of an ``se(y, sei)`` response on the rows of ``new``: their standard
     errors, or with ``sigma=True`` ``sqrt(sigma^2 + sei^2)``. Rows without the column give
@@ -131,12 +137,51 @@ def known_spread(
     return {**values, "sigma": np.broadcast_to(spread, np.shape(values["mu"])).copy()}
 
 
+def series_spread(
+    design: Design,
+    new: NewDesign,
+    values: dict[str, np.ndarray],
+    need: bool,
+    draws: PosteriorDraws | None = None,
+) -> dict[str, np.ndarray]:
+    """The mean and sd of each row of a response with correlated residuals (``ar()``,
+    ``cosy()``) given the training rows: see :mod:`bayesmm.predict.series`."""
+    assert design.state is not None and design.state.series is not None
+    assert draws is not None and draws.series is not None
+    fitted = new.series is not None and new.series.fitted is not None
+    y = np.asarray(design.response.values, dtype=float) if fitted else None
+    state, series = design.state.series, new.series
+    mean, sd = series_params(draws.series, state, series, values["mu"], values["sigma"], y)
+    return {**values, "mu": mean, "sigma": sd}
+
+
 #: The prediction stage's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`):
 #: each one's change to the family's parameters on new rows, ``piece(design, new, values,
-#: need) -> values`` (``need``: the response's spread is needed, not its mean alone).
-PARAM_PIECES: dict[
-    str, Callable[[Design, NewDesign, dict[str, np.ndarray], bool], dict[str, np.ndarray]]
-] = {"se": known_spread}
+#: need, draws) -> values`` (``need``: the response's spread is needed, not its mean alone).
+PARAM_PIECES: dict[str, Callable[..., dict[str, np.ndarray]]] = {
+    "se": known_spread,
+    "ar": series_spread,
+    "cosy": series_spread,
+}
+
+
+def predictive_draws(
+    family: Family,
+    params: Mapping[str, np.ndarray],
+    new: NewDesign,
+    rng: np.random.Generator,
+    truncated: Truncation | None,
+    draws: PosteriorDraws,
+    design: Design,
+) -> np.ndarray:
+    """:func:`response_draws`, joint over each series' new rows where the residuals are
+    correlated (``ar()``, ``cosy()``: :func:`~bayesmm.predict.series.series_response_draws`)."""
+    series = new.series
+    if series is None or series.fitted is not None or draws.series is None:
+        return response_draws(family, params, new, rng, truncated)
+    assert design.state is not None and design.state.series is not None
+    mean, sigma = params["mu"], draws.aux["sigma"]
+    return series_response_draws(draws.series, design.state.series, series, mean, sigma, rng)
 
 
 def _bounds(

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._errors import DataError
 from .._names import sigma_name
+from ..design.autocorrelation import series_priors
 from ..design.gps import KERNELS
 from ..design.kinds import TERM_KINDS
 from ..design.types import CommonTerm, GPBasis
@@ -129,6 +130,8 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
     for name in family.aux_params:
         if name not in modelled:
             terms.append(TermPrior(name, "auxiliary", family.aux_priors[name](stats)))
+    if design.series is not None:  # ar(), cosy(): their correlations' bounds
+        terms += series_priors(design.series.state.term)
     for part in design.distributional:
         scale, location = _distributional_scale(family, part.param, get_link(part.link), stats)
         terms += _formula_priors(part.design, scale, location, auto_scale, part.param, weights)

@@ -35,9 +35,17 @@ def _known_sd_column(state: DesignState) -> set[str]:
     return {state.known_sd.column} if state.known_sd is not None else set()
 
 
+def _series_columns(state: DesignState) -> set[str]:
+    """``ar()``, ``cosy()``: none; their time and series columns are required, and a series'
+    column takes any label (a new series is predicted from the stationary distribution)."""
+    return set()
+
+
 SCHEMA_PIECES: dict[str, Callable[[DesignState], set[str]]] = {
     "mi": _imputed_columns,
     "se": _known_sd_column,
+    "ar": _series_columns,
+    "cosy": _series_columns,
 }
 
 Kind = Literal["response_params", "response"]
@@ -78,6 +86,11 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
         encoder = group.factor_encoder
         for name, levels in zip(encoder.components, encoder.categories, strict=True):
             factors[name] = tuple(str(level) for level in levels)
+    examples: dict[str | None, Any] = {}
+    if state.series is not None:  # the example forecasts the first series one step on
+        term, labels = state.series.term, state.series.labels
+        examples = {term.time: int(state.series.last[0]) + 1, term.group: labels[0]}
+        factors.update({term.group: labels} if term.group is not None else {})
     names = list(state.predictors)
     names += [c for c in state.response_columns if c not in names]
     bounds = state.truncation.columns if state.truncation is not None else ()
@@ -96,6 +109,7 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
                 example = low
             if column.dtype is not None and column.dtype[1] in "iu":
                 example = round(example)
+            example = examples.get(name, example)
             optional = any(name in piece(state) for piece in SCHEMA_PIECES.values())
             inputs.append(InputColumn(name, role, "number", None, example, optional))
         elif column.kind == "bool":
@@ -104,7 +118,8 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
             levels = tuple(str(v) for v in column.levels)
             if name in factors and name not in state.common_levels:
                 role, levels = "group", factors[name]
-            inputs.append(InputColumn(name, role, "level", levels, levels[0]))
+            example = examples.get(name, levels[0])
+            inputs.append(InputColumn(name, role, "level", levels, example))
     return inputs
 
 

@@ -129,9 +129,10 @@ def _pymc_model(
             for part, other in zip(design.distributional, others, strict=True):
                 # Each modelled auxiliary parameter through its own link (docs/formulas.md).
                 values[part.param] = get_link(part.link).backend_inverse(other.value, PYTENSOR_OPS)
-            for kind in design.response.kinds:  # e.g. se(): the rows' known spread
-                values = RESPONSE_PIECES.get(kind, lambda _, v, __: v)(design, values, data)
             kwargs = _distribution_arguments(design, family, link, values, main.value, data)
+            kinds = design.response.kinds if design.state is None else design.state.response_kinds
+            for kind in (k for k in RESPONSE_PIECES if k in kinds):  # se(): known spread; ar()
+                kwargs = RESPONSE_PIECES[kind](design, kwargs, plain)
             _observe(design, family, kwargs, data, batch_size)
         data.fill()
     internal = internal_of([imputed, main, *others])
@@ -210,6 +211,12 @@ def _check_batch(design: Design, batch_size: int | None) -> None:
             "batch_size (minibatch ADVI) needs a response without censoring or truncation and "
             "without weights; fit this model with inference_method='vi' on all its rows (no "
             "batch_size)."
+        )
+    if design.series is not None:
+        raise DataError(
+            "batch_size (minibatch ADVI) reads a batch of rows, and "
+            f"{design.series.state.term.call} makes a series' rows depend on each other; fit "
+            "this model without batch_size."
         )
     if design.imputed:
         raise DataError(

@@ -18,6 +18,8 @@ from ...families.categories import threshold_labels
 from ...links import Link
 from ...priors import Prior, PriorSet, TermPrior
 from .cdfs import log_cdf, log_interval, log_sf
+from .context import GraphContext
+from .terms.residuals import series_likelihood
 from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
@@ -180,20 +182,23 @@ def _censored(
     )
 
 
-def known_spread(design: Design, values: dict[str, Any], data: Containers) -> dict[str, Any]:
+def known_spread(design: Design, values: dict[str, Any], ctx: GraphContext) -> dict[str, Any]:
     """The spread of an ``se(y, sei)`` response: each row's known standard error, or with
     ``sigma=True`` ``sqrt(sigma^2 + sei^2)`` (see :mod:`bayesmm.design.known_sd`)."""
     known = design.response.known_sd
     assert known is not None
-    se = data.rows(known.values)[:, 0]
+    se = ctx.data.rows(known.values)[:, 0]
     spread = pt.sqrt(values["sigma"] ** 2 + se**2) if known.sigma else se
     return {**values, "sigma": spread}
 
 
 #: The graph's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`): each one's
-#: change to the family's parameters, ``piece(design, values, data) -> values``.
-RESPONSE_PIECES: dict[str, Callable[[Design, dict[str, Any], Containers], dict[str, Any]]] = {
+#: change to the arguments of the family's distribution, ``piece(design, kwargs, ctx) ->
+#: kwargs``, in the order the table lists them.
+RESPONSE_PIECES: dict[str, Callable[[Design, dict[str, Any], GraphContext], dict[str, Any]]] = {
     "se": known_spread,
+    "ar": series_likelihood,
+    "cosy": series_likelihood,
 }
 
 

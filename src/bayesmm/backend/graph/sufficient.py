@@ -80,6 +80,8 @@ def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
         return "the response is truncated"
     if design.response.known_sd is not None:
         return "se() gives each row its own known standard error"
+    if design.series is not None:
+        return f"{design.series.state.term.call} makes a series' rows depend on each other"
     if any(term.steps is not None for term in design.common_terms):
         return "it has a monotonic effect"
     if design.imputed:

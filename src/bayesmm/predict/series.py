@@ -1,0 +1,288 @@
+"""Prediction for a response with correlated residuals within series, ``ar()`` and ``cosy()``
+(:mod:`bayesmm.design.autocorrelation`), from the posterior draws alone.
+
+- The training rows: each row given the rows before it in its series (the conditional mean
+  and sd of the likelihood).
+- New rows of a series the model has seen, after its last training time: forecasts. Each
+  series continues from its residuals at the end of training (``series_residuals`` in the
+  posterior), ``h`` steps ahead, so an AR(1) forecast's mean is ``mu + ar^h e_T``.
+- New rows of a series the model has not seen, or rows without the term's columns: the
+  stationary (marginal) distribution.
+
+:func:`series_params` gives each row's mean and sd, given the training rows; its draws
+(:func:`series_response_draws`) are joint over a series' new rows, so a path keeps its
+autocorrelation. :func:`series_loo_density` is each training row's density given all the
+other rows of its series (non-factorised leave-one-out, Bürkner, Gabry and Vehtari 2021).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import xarray as xr
+
+from .._errors import DataError
+from .._names import SERIES_RESIDUALS
+from ..design.autocorrelation import NewSeries, SeriesRows, SeriesState, durbin_levinson
+
+__all__ = [
+    "SeriesDraws",
+    "series_draws",
+    "series_params",
+    "series_response_draws",
+    "series_loo_density",
+]
+
+
+@dataclass(frozen=True)
+class SeriesDraws:
+    """Posterior draws of a residual structure: ``partial`` ``(S, p)``, an ``ar(p)``'s
+    partial autocorrelations or ``cosy``'s correlation ``(S, 1)``; ``residuals`` ``(S,
+    series, lags)``, what each series' forecasts start from."""
+
+    kind: str
+    partial: np.ndarray
+    residuals: np.ndarray
+
+    def thinned(self, keep: np.ndarray) -> SeriesDraws:
+        return replace(self, partial=self.partial[keep], residuals=self.residuals[keep])
+
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ar``: each order's coefficients ``(S, p + 1, p)`` and variance factors ``(S, p +
+        1)`` (:func:`~bayesmm.design.autocorrelation.durbin_levinson`)."""
+        return durbin_levinson(list(self.partial.T))
+
+
+def series_draws(posterior: xr.Dataset, state: SeriesState | None, n: int) -> SeriesDraws | None:
+    """The draws of a design's residual structure; ``None`` without one."""
+    if state is None:
+        return None
+    term = state.term
+    name = term.kind if term.kind == "cosy" or term.p == 1 else "ar_partial"
+    partial = posterior[name].transpose("chain", "draw", ...).to_numpy().reshape(n, -1)
+    residuals = posterior[SERIES_RESIDUALS].transpose("chain", "draw", ...).to_numpy()
+    return SeriesDraws(term.kind, partial, residuals.reshape(n, *residuals.shape[2:]))
+
+
+def _step(
+    draws: SeriesDraws, sigma: np.ndarray, count: np.ndarray, history: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of each series: the weights of its history and the innovation sd ``(S,
+    G)``, for series with ``count`` values before (``history``: ``(S, G, lags)``, newest
+    first, or a ``cosy``'s running sum ``(S, G, 1)``)."""
+    if draws.kind == "cosy":
+        rho = draws.partial  # (S, 1)
+        k = count[None, :]
+        weight = rho / (1 + (k - 1) * rho)
+        sd = sigma * np.sqrt((1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho))
+        return weight[..., None] * np.ones_like(history), sd
+    table, scales = draws.table()
+    p = table.shape[-1]
+    m = np.minimum(count, p)
+    return table[:, m, :], sigma * np.sqrt(scales[:, m])
+
+
+def _forecast(
+    draws: SeriesDraws,
+    sigma: np.ndarray,
+    start: np.ndarray,
+    count: np.ndarray,
+    horizon: int,
+    rng: np.random.Generator | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The residuals of ``G`` series ``horizon`` steps on: their means and sds ``(S, G, H)``
+    given the starting ``history`` (``start``, ``(S, G, lags)``), or, with ``rng``, one path
+    per draw (and zero sds).
+
+    The mean and covariance of the window of the last values go forward linearly: the new
+    value is the weights times the window plus an innovation.
+    """
+    S, G, L = start.shape
+    mean, cov = start.copy(), np.zeros((S, G, L, L))
+    means, sds = np.zeros((S, G, horizon)), np.zeros((S, G, horizon))
+    for t in range(horizon):
+        weights, sd = _step(draws, sigma, count + t, mean)
+        value = np.einsum("sgl,sgl->sg", weights, mean)
+        if rng is not None:
+            value = value + sd * rng.standard_normal((S, G))
+        across = np.einsum("sgl,sglk->sgk", weights, cov)
+        var = np.einsum("sgk,sgk->sg", across, weights) + (sd**2 if rng is None else 0)
+        means[..., t], sds[..., t] = value, np.sqrt(np.maximum(var, 0))
+        if draws.kind == "cosy":  # the running sum grows by the new value
+            mean = mean + value[..., None]
+            grown = cov + across[..., None, :] + across[..., :, None]
+            cov = grown + var[..., None, None]
+        else:  # the window moves on
+            mean = np.concatenate([value[..., None], mean[..., :-1]], axis=-1)
+            new = np.zeros_like(cov)
+            new[..., 0, 0] = var
+            new[..., 0, 1:] = across[..., :-1]
+            new[..., 1:, 0] = across[..., :-1]
+            new[..., 1:, 1:] = cov[..., :-1, :-1]
+            cov = new
+    return means, sds
+
+
+def _new_steps(state: SeriesState, series: NewSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The new rows' series among those of the request (``(rows,)`` codes into its list),
+    their steps (``1..H``), and each series of the request's training code (``-1``: new).
+
+    Raises
+    ------
+    DataError
+        For a row of a seen series at or before its last training time, or a time twice in
+        a series.
+    """
+    term = state.term
+    labels = series.labels.astype(str)
+    names, which = np.unique(labels, return_inverse=True)
+    codes = np.full(len(names), -1, dtype=np.int64)
+    codes[which] = series.code
+    steps = np.zeros(len(labels), dtype=np.int64)
+    for g, name in enumerate(names.tolist()):
+        rows = np.flatnonzero(which == g)
+        times = series.time[rows]
+        if len(np.unique(times)) < len(times):
+            raise DataError(
+                f"{term.call}: series {name!r} has a time twice among the rows to predict "
+                f"({sorted(times.tolist())[:10]})."
+            )
+        if codes[g] >= 0:
+            last = int(state.last[codes[g]])
+            if times.min() <= last:
+                raise DataError(
+                    f"{term.call}: series {name!r} was observed until time {last}; new rows "
+                    f"of it are forecasts, after that time, but got time {int(times.min())}. "
+                    "Predict the training rows with data=None."
+                )
+            start = last
+        else:
+            start = int(times.min()) - 1
+        if term.kind == "cosy":  # one step per new row, in time order
+            steps[rows[np.argsort(times)]] = np.arange(1, len(rows) + 1)
+        else:
+            steps[rows] = times - start
+    return which, steps, codes
+
+
+def _start(
+    draws: SeriesDraws, state: SeriesState, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each series' residuals at the end of training (zeros for a new one) and its count."""
+    known = codes >= 0
+    start = np.zeros((draws.residuals.shape[0], len(codes), draws.residuals.shape[2]))
+    start[:, known] = draws.residuals[:, codes[known]]
+    count = np.where(known, state.length[np.maximum(codes, 0)], 0)
+    return start, count
+
+
+def _stationary_sd(draws: SeriesDraws, sigma: np.ndarray) -> np.ndarray:
+    if draws.kind == "cosy":
+        return sigma
+    return sigma * np.sqrt(draws.table()[1][:, :1])
+
+
+def _training(
+    draws: SeriesDraws, rows: SeriesRows, e: np.ndarray, sigma: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each training row's conditional mean shift and sd given the rows before it."""
+    position = rows.position
+    if draws.kind == "cosy":
+        rho = draws.partial
+        ordered = e[:, rows.order]
+        before = np.cumsum(ordered, axis=1) - ordered
+        starts = np.arange(len(rows.order)) - position[rows.order]
+        earlier = np.empty_like(e)
+        earlier[:, rows.order] = before - before[:, starts]
+        k = position[None, :]
+        shift = rho / (1 + (k - 1) * rho) * earlier
+        return shift, sigma * np.sqrt((1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho))
+    table, scales = draws.table()
+    m = np.minimum(position, table.shape[-1])
+    shift = np.einsum("snp,snp->sn", table[:, m, :], e[:, rows.lags])
+    return shift, sigma * np.sqrt(scales[:, m])
+
+
+def series_params(
+    draws: SeriesDraws,
+    state: SeriesState,
+    series: NewSeries | None,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    y: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean and sd ``(S, rows)``, given the training rows, from the mean ``mu``
+    and innovation sd ``sigma`` of the family (``y``: the training response, for the
+    training rows).
+
+    Raises
+    ------
+    DataError
+        As :func:`_new_steps`.
+    """
+    if series is None:  # the rows lack the term's columns: the stationary distribution
+        return mu, np.broadcast_to(_stationary_sd(draws, sigma), mu.shape).copy()
+    if series.fitted is not None:
+        assert y is not None
+        shift, sd = _training(draws, series.fitted, y[None, :] - mu, sigma)
+        return mu + shift, np.broadcast_to(sd, mu.shape).copy()
+    which, steps, codes = _new_steps(state, series)
+    start, count = _start(draws, state, codes)
+    means, sds = _forecast(draws, sigma, start, count, int(steps.max()), None)
+    return mu + means[:, which, steps - 1], sds[:, which, steps - 1]
+
+
+def series_response_draws(
+    draws: SeriesDraws,
+    state: SeriesState,
+    series: NewSeries | None,
+    mean: np.ndarray,
+    sigma: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """One response per draw and row of new rows, joint over each series: a path of each
+    series from its training residuals, ``(S, rows)``. ``mean`` is :func:`series_params`'s,
+    ``sigma`` the innovation sd ``(S, 1)``."""
+    assert series is not None and series.fitted is None
+    which, steps, codes = _new_steps(state, series)
+    start, count = _start(draws, state, codes)
+    paths, _ = _forecast(draws, sigma, start, count, int(steps.max()), rng)
+    expected, _ = _forecast(draws, sigma, start, count, int(steps.max()), None)
+    return mean + (paths - expected)[:, which, steps - 1]
+
+
+def series_loo_density(
+    draws: SeriesDraws, rows: SeriesRows, e: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """Each training row's log density given every other row of its series, ``(S, rows)``,
+    from the residuals ``e`` ``(S, rows)`` of all the rows of the series it covers.
+
+    With the series' precision matrix ``Q``, row ``i`` given the others is normal with mean
+    ``y_i - (Q e)_i / Q_ii`` and variance ``1 / Q_ii``. ``Q = L' D^-1 L`` from the
+    prediction-error decomposition (``L e`` the innovations, ``D`` their variances), so
+    ``Q e`` and the diagonal need each row and the ``p`` rows after it, no matrix.
+    """
+    shift, sd = _training(draws, rows, e, sigma)
+    var = np.broadcast_to(sd**2, e.shape)
+    if draws.kind == "cosy":
+        rho = draws.partial
+        sums = np.zeros((e.shape[0], len(rows.state.labels)))
+        np.add.at(sums.T, rows.series, e.T)
+        length = np.bincount(rows.series, minlength=sums.shape[1])[rows.series]
+        share = rho / (1 + (length[None, :] - 1) * rho)
+        scale = sigma**2 * (1 - rho)
+        qe = (e - share * sums[:, rows.series]) / scale
+        qii = (1 - share) / scale
+    else:
+        table, _ = draws.table()
+        m = np.minimum(rows.position, table.shape[-1])
+        weights = table[:, m, :]  # (S, n, p): row i's weight on its lag k
+        w = (e - shift) / var
+        qe, qii = w.copy(), 1 / var
+        for k, lead in enumerate(rows.leads.T):
+            has = lead >= 0
+            c = weights[:, lead[has], k]
+            qe[:, has] -= c * w[:, lead[has]]
+            qii[:, has] += c**2 / var[:, lead[has]]
+    return -0.5 * np.log(2 * np.pi) + 0.5 * np.log(qii) - 0.5 * qe**2 / qii
