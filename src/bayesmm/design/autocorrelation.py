@@ -167,11 +167,8 @@ class NewSeries:
         return cls(rows.series, labels, np.zeros(len(rows.series), dtype=np.int64), rows)
 
 
-def _arguments(call: Any, written: str) -> SeriesTerm:
+def _arguments(kind: str, node: ast.Call, written: str) -> SeriesTerm:
     """The term of one parsed call ``kind(time, gr, p=..)``, checked."""
-    kind = call.name
-    node = ast.parse(f"f({call.arguments})", mode="eval").body
-    assert isinstance(node, ast.Call)
     names = ["time", "gr", "p"] if kind == "ar" else ["time", "gr"]
     given: dict[str, Any] = dict(zip(names, node.args, strict=False))
     if len(node.args) > len(names):
@@ -231,9 +228,11 @@ def read_series(formula: str) -> tuple[str, SeriesTerm | None]:
     if call.start < len(lhs) + 1:
         raise FormulaError(f"{written} is a term of the right-hand side of formula {formula!r}.")
     try:
-        term = _arguments(call, written)
-    except (SyntaxError, ValueError):
+        node = ast.parse(f"f({call.arguments})", mode="eval").body
+    except SyntaxError:
         raise FormulaError(f"Could not read {written!r} in formula {formula!r}.") from None
+    assert isinstance(node, ast.Call)
+    term = _arguments(call.name, node, written)
     before, after = formula[: call.start].rstrip(), formula[call.stop :].lstrip()
     if before.endswith("+"):
         before = before[:-1].rstrip()
@@ -277,16 +276,22 @@ def series_priors(term: SeriesTerm) -> list[TermPrior]:
     return [TermPrior(term.kind, "autocorrelation", Prior("Uniform", lower=low, upper=1.0))]
 
 
-def check_series_family(term: SeriesTerm | None, family_name: str, has_parts: bool) -> None:
-    """``ar()`` and ``cosy()`` are exact for gaussian responses with one ``sigma``.
+def check_series_family(
+    term: SeriesTerm | None, family_name: str, has_parts: bool, data: pd.DataFrame
+) -> None:
+    """``ar()`` and ``cosy()`` are exact for gaussian responses with one ``sigma``, and name
+    columns of ``data``.
 
     Raises
     ------
     FormulaError
         For another family, or a formula for ``sigma``.
+    DataError
+        For a column ``data`` lacks.
     """
     if term is None:
         return
+    _check_columns(term, data)
     if family_name != "gaussian":
         raise FormulaError(
             f"{term.call} models correlated residuals of a gaussian response; family "
@@ -298,11 +303,15 @@ def check_series_family(term: SeriesTerm | None, family_name: str, has_parts: bo
         )
 
 
-def _times(term: SeriesTerm, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's time (whole numbers) and series label, checked."""
+def _check_columns(term: SeriesTerm, data: pd.DataFrame) -> None:
     for column in term.columns:
         if column not in data.columns:
             raise DataError(f"{term.call} names the column {column!r}, which data does not have.")
+
+
+def _times(term: SeriesTerm, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's time (whole numbers) and series label, checked."""
+    _check_columns(term, data)
     raw = data[term.time]
     times = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(times) | (np.mod(times, 1) != 0)
@@ -329,7 +338,7 @@ def _check_steps(term: SeriesTerm, labels: np.ndarray, times: np.ndarray, gaps: 
         if bad.any():
             at = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{term.call}: series {labels[at]!r} has the time {times[at + 1]} {what}"
+                f"{term.call}: series {str(labels[at])!r} has the time {times[at + 1]} {what}"
                 + (f" (after {times[at]})" if what != "twice" else "")
                 + "; within a series each time comes once"
                 + ("." if gaps else ", one step after the last (fill gaps with rows).")

@@ -239,7 +239,7 @@ def build_design(
     data = as_frame(data)
     written, formula, known, found = _read_calls(formula, family, bool(distributional))
     formula, series = read_series(formula)
-    check_series_family(series, family.name, bool(distributional))
+    check_series_family(series, family.name, bool(distributional), data)
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}

@@ -30,6 +30,7 @@ from ...._names import LAG_DIM, SERIES_DIM, SERIES_RESIDUALS
 from ....design import Design
 from ....design.autocorrelation import SeriesRows, durbin_levinson
 from ..context import GraphContext
+from ..variables import random_variable
 
 __all__ = ["series_likelihood", "PARTIAL"]
 
@@ -44,7 +45,7 @@ def _ar(rows: SeriesRows, e: Any, ctx: GraphContext) -> tuple[Any, Any, Any]:
     if p == 1:
         partial = [ctx.variable("ar")]
     else:
-        values = ctx.variable(PARTIAL, (LAG_DIM,))
+        values = random_variable(PARTIAL, ctx.prior("ar"), (LAG_DIM,), data)
         partial = [values[k] for k in range(p)]
     table, scales = durbin_levinson(partial, lambda xs, axis: pt.stack(xs, axis=axis))
     if p > 1:
@@ -85,9 +86,9 @@ def series_likelihood(design: Design, kwargs: dict[str, Any], ctx: GraphContext)
     model.add_coord(SERIES_DIM, list(rows.state.labels))
     y = ctx.data.rows(np.asarray(design.response.values, dtype=float))[:, 0]
     e = y - kwargs["mu"]
-    build = _ar if rows.state.term.kind == "ar" else _cosy
-    shift, factor, state = build(rows, e, ctx)
     lags = max(rows.state.term.lags, 1)
     model.add_coord(LAG_DIM, [str(k) for k in range(1, lags + 1)])
+    build = _ar if rows.state.term.kind == "ar" else _cosy
+    shift, factor, state = build(rows, e, ctx)
     pm.Deterministic(SERIES_RESIDUALS, state, dims=(SERIES_DIM, LAG_DIM))
     return {**kwargs, "mu": kwargs["mu"] + shift, "sigma": kwargs["sigma"] * factor}
