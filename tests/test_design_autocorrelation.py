@@ -164,7 +164,11 @@ def test_the_likelihood_is_each_series_multivariate_normal(call, kind, params):
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     names = [v.name for v in model.value_vars]
     gradient = dict(
-        zip(names, np.split(dlogp(point), np.cumsum([point[n].size for n in names])[:-1]))
+        zip(
+            names,
+            np.split(dlogp(point), np.cumsum([point[n].size for n in names])[:-1]),
+            strict=True,
+        )
     )
     for name in names:
         for i in range(point[name].size):

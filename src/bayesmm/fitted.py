@@ -163,7 +163,7 @@ class FittedModel:
         check_kind(kind)
         chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = rows_to_predict(self.design, data)
-        params = self._params(rows, chosen, spread=kind != "response_params")
+        params = self._params(rows, chosen, need_spread=kind != "response_params")
         if kind == "response_params":
             return params[self.family.parent]
         model = (self._truncation, chosen.draws_from(self.posterior_draws), self.design)
@@ -209,15 +209,13 @@ class FittedModel:
         """
         return training_frame(self.design)
 
-    def _params(
-        self, rows: NewDesign, options: PredictOptions, spread: bool = True
-    ) -> dict[str, np.ndarray]:
-        """The family's parameters for each (posterior draw, row); ``spread=False`` for the
-        parent alone (see :func:`~bayesmm.predict.params.family_params`)."""
+    def _params(self, rows: NewDesign, options: PredictOptions, **extra: Any) -> dict[str, Any]:
+        """The family's parameters for each (posterior draw, row); ``extra``: ``need_spread``
+        or ``observed`` (see :func:`~bayesmm.predict.params.family_params`)."""
         policy = options.policy(self.sample_new_groups)
         draws = options.draws_from(self.posterior_draws)
         model = (self.design, self.family, self.link)
-        return family_params(draws, rows, *model, options, policy=policy, need_spread=spread)
+        return family_params(draws, rows, *model, options, policy=policy, **extra)
 
     def log_likelihood(self, data: pd.DataFrame, y: Any, **options: Any) -> np.ndarray:
         """Pointwise log-likelihood of responses ``y`` of new rows, shape ``(draws, rows)``.
@@ -238,7 +236,7 @@ class FittedModel:
         chosen = PredictOptions.from_kwargs(**options).seeded()
         rows = rows_to_predict(self.design, data)
         values = observed_response(self.family, self.design.response, y, rows)
-        params = self._params(rows, chosen)
+        params = self._params(rows, chosen, observed=values)
         return pointwise_log_likelihood(self.family, params, values, rows, self._truncation)
 
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:

@@ -84,11 +84,13 @@ def family_params(
     *,
     policy: str | None,
     need_spread: bool = True,
+    observed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Every parameter of the family for the rows of ``new``: the parent and the parameters
     with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``;
     ``need_spread=False`` for the parent alone (an ``se()`` response's rows may then lack
-    their standard errors)."""
+    their standard errors); ``observed``: the rows' responses, for a log-likelihood (an
+    ``ar()`` row is then given the rows before it in its series)."""
     etas = linear_predictors(draws, new, design, family.parent, options, policy=policy)
     main = etas.pop(family.parent)
     parts = {
@@ -102,7 +104,7 @@ def family_params(
     values.update(parts)
     kinds = design.state.response_kinds if design.state is not None else ()
     for kind in (k for k in kinds if k in PARAM_PIECES):  # se(): the rows' known spread; ar()
-        values = PARAM_PIECES[kind](design, new, values, need_spread, draws)
+        values = PARAM_PIECES[kind](design, new, values, need_spread, draws, observed)
     return values
 
 
@@ -112,6 +114,7 @@ def known_spread(
     values: dict[str, np.ndarray],
     need: bool,
     draws: PosteriorDraws | None = None,
+    observed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The spread of an ``se(y, sei)`` response on the rows of ``new``: their standard
     errors, or with ``sigma=True`` ``sqrt(sigma^2 + sei^2)``. Rows without the column give
@@ -143,6 +146,7 @@ def series_spread(
     values: dict[str, np.ndarray],
     need: bool,
     draws: PosteriorDraws | None = None,
+    observed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The mean and sd of each row of a response with correlated residuals (``ar()``,
     ``cosy()``) given the training rows: see :mod:`bayesmm.predict.series`."""
@@ -151,13 +155,15 @@ def series_spread(
     fitted = new.series is not None and new.series.fitted is not None
     y = np.asarray(design.response.values, dtype=float) if fitted else None
     state, series = design.state.series, new.series
-    mean, sd = series_params(draws.series, state, series, values["mu"], values["sigma"], y)
+    mu, sigma = values["mu"], values["sigma"]
+    mean, sd = series_params(draws.series, state, series, mu, sigma, y, observed)
     return {**values, "mu": mean, "sigma": sd}
 
 
 #: The prediction stage's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`):
 #: each one's change to the family's parameters on new rows, ``piece(design, new, values,
-#: need, draws) -> values`` (``need``: the response's spread is needed, not its mean alone).
+#: need, draws, observed) -> values`` (``need``: the response's spread is needed, not its mean
+#: alone; ``observed``: the rows' responses, for a log-likelihood).
 PARAM_PIECES: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "se": known_spread,
     "ar": series_spread,

@@ -89,14 +89,17 @@ def _forecast(
     start: np.ndarray,
     count: np.ndarray,
     horizon: int,
-    rng: np.random.Generator | None,
+    rng: np.random.Generator | None = None,
+    observed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The residuals of ``G`` series ``horizon`` steps on: their means and sds ``(S, G, H)``
-    given the starting ``history`` (``start``, ``(S, G, lags)``), or, with ``rng``, one path
-    per draw (and zero sds).
+    given the starting ``history`` (``start``, ``(S, G, lags)``); with ``rng``, one path per
+    draw instead (and zero sds); with ``observed`` residuals ``(S, G, H)`` (NaN where a step
+    has none), each step's mean and sd given the observed steps before it.
 
-    The mean and covariance of the window of the last values go forward linearly: the new
-    value is the weights times the window plus an innovation.
+    The mean and covariance of the window of the last values (a ``cosy``'s running sum) go
+    forward linearly: the new value is the weights times the window plus an innovation. An
+    observed value conditions the window on it (a Kalman filter's update).
     """
     S, G, L = start.shape
     mean, cov = start.copy(), np.zeros((S, G, L, L))
@@ -109,18 +112,27 @@ def _forecast(
         across = np.einsum("sgl,sglk->sgk", weights, cov)
         var = np.einsum("sgk,sgk->sg", across, weights) + (sd**2 if rng is None else 0)
         means[..., t], sds[..., t] = value, np.sqrt(np.maximum(var, 0))
+        seen = None if observed is None else observed[..., t]
+        gain = 0.0 if seen is None else np.where(np.isnan(seen), 0.0, 1.0)
+        surprise = 0.0 if seen is None else np.nan_to_num(seen - value) * gain
         if draws.kind == "cosy":  # the running sum grows by the new value
-            mean = mean + value[..., None]
-            grown = cov + across[..., None, :] + across[..., :, None]
-            cov = grown + var[..., None, None]
-        else:  # the window moves on
-            mean = np.concatenate([value[..., None], mean[..., :-1]], axis=-1)
-            new = np.zeros_like(cov)
-            new[..., 0, 0] = var
-            new[..., 0, 1:] = across[..., :-1]
-            new[..., 1:, 0] = across[..., :-1]
-            new[..., 1:, 1:] = cov[..., :-1, :-1]
-            cov = new
+            before, to_sum = cov[..., 0, 0], across[..., 0]
+            grown = before + 2 * to_sum + var
+            given = before - to_sum**2 / np.where(var > 0, var, 1)
+            mean = mean + (value + surprise * (1 + to_sum / np.where(var > 0, var, 1)))[..., None]
+            cov = ((1 - gain) * grown + gain * given)[..., None, None]
+            continue
+        mean = np.concatenate([value[..., None], mean[..., :-1]], axis=-1)  # the window moves
+        new = np.zeros_like(cov)
+        new[..., 0, 0] = var
+        new[..., 0, 1:] = across[..., :-1]
+        new[..., 1:, 0] = across[..., :-1]
+        new[..., 1:, 1:] = cov[..., :-1, :-1]
+        cov = new
+        if seen is not None:  # the window given the observed value
+            k = new[..., :, 0] / var[..., None] * np.asarray(gain)[..., None]
+            mean = mean + k * np.asarray(surprise)[..., None]
+            cov = new - k[..., :, None] * new[..., None, 0, :]
     return means, sds
 
 
@@ -211,10 +223,12 @@ def series_params(
     mu: np.ndarray,
     sigma: np.ndarray,
     y: np.ndarray | None = None,
+    observed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's mean and sd ``(S, rows)``, given the training rows, from the mean ``mu``
     and innovation sd ``sigma`` of the family (``y``: the training response, for the
-    training rows).
+    training rows). With the new rows' ``observed`` responses, each new row is also given
+    the rows before it in its series, so that a series' log densities sum to its joint one.
 
     Raises
     ------
@@ -229,7 +243,12 @@ def series_params(
         return mu + shift, np.broadcast_to(sd, mu.shape).copy()
     which, steps, codes = _new_steps(state, series)
     start, count = _start(draws, state, codes)
-    means, sds = _forecast(draws, sigma, start, count, int(steps.max()), None)
+    horizon = int(steps.max())
+    residuals = None
+    if observed is not None:
+        residuals = np.full((mu.shape[0], len(codes), horizon), np.nan)
+        residuals[:, which, steps - 1] = np.asarray(observed, dtype=float)[None, :] - mu
+    means, sds = _forecast(draws, sigma, start, count, horizon, observed=residuals)
     return mu + means[:, which, steps - 1], sds[:, which, steps - 1]
 
 
@@ -248,7 +267,7 @@ def series_response_draws(
     which, steps, codes = _new_steps(state, series)
     start, count = _start(draws, state, codes)
     paths, _ = _forecast(draws, sigma, start, count, int(steps.max()), rng)
-    expected, _ = _forecast(draws, sigma, start, count, int(steps.max()), None)
+    expected, _ = _forecast(draws, sigma, start, count, int(steps.max()))
     return mean + (paths - expected)[:, which, steps - 1]
 
 

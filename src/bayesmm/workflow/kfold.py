@@ -37,7 +37,7 @@ from ..many import FitFailure, ManyFits, fit_many
 from ..model import Model
 from ..predict import resolve_policy
 from ..spec import data_fingerprint, rebuild_arguments
-from .folds import assign_folds, row_labels
+from .folds import DEFAULT_K, assign_folds, row_labels
 
 if TYPE_CHECKING:
     import arviz as az
@@ -308,7 +308,11 @@ def held_out_density(
 
 def in_sample_density(fit: FittedModel, rows: pd.DataFrame, y: Any) -> float:
     """The full fit's log pointwise predictive density of its own rows (``lppd``), summed,
-    ``CHUNK_ROWS`` rows at a time."""
+    ``CHUNK_ROWS`` rows at a time; a row of a series (``ar()``, ``cosy()``) given the rows
+    before it, so that a series' densities sum to its joint one."""
+    if fit.design.series is not None:
+        density = fit.family.log_density(np.asarray(y, dtype=float), fit.parameters())
+        return float((logsumexp(density, axis=0) - np.log(len(density))).sum())
     total = 0.0
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = slice(start, start + CHUNK_ROWS)
@@ -353,6 +357,27 @@ def fit_results(fits: ManyFits, names: Sequence[str], caller: str) -> list[Any]:
             + "; the held-out rows cannot be scored without them."
         )
     return list(fits)
+
+
+def _series_labels(design: Design, k: int | None) -> tuple[np.ndarray, int | None]:
+    """Each row's series of an ``ar()``/``cosy()`` model, and the folds: ``k``, or 10 (as for
+    rows) or one per series where there are fewer; a fold leaves whole series out.
+
+    Raises
+    ------
+    DataError
+        For a model of one series, whose rows no fold can leave out without a gap.
+    """
+    assert design.series is not None
+    state = design.series.state
+    if len(state.labels) < 2:
+        raise DataError(
+            f"kfold leaves whole series of {state.term.call} out, and this model has one "
+            "series; name a column that groups rows into series (gr=), or compare forecasts "
+            "of its later times (fit on the earlier ones)."
+        )
+    labels = np.asarray(state.labels, dtype=object)[design.series.series]
+    return labels, k if k is not None else min(DEFAULT_K, len(state.labels))
 
 
 def _strata(stratify: Any, model: Model, rows: pd.DataFrame) -> np.ndarray | None:
@@ -469,6 +494,8 @@ def kfold(
     full = _full_fit(model, fitted, rows)
     streams = seed_streams(random_seed)
     group_labels = None if groups is None else row_labels(rows, "groups", groups)
+    if groups is None and base.design.series is not None:  # whole series, by default
+        group_labels, k = _series_labels(base.design, k)
     folds = assign_folds(len(rows), k, streams.folds, group_labels, _strata(stratify, base, rows))
     models = fold_models(base, rows, folds)
     to_fit = models if full is not None else [*models, base]
