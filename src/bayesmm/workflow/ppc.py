@@ -206,10 +206,9 @@ def _intervals(
         inner.append((low25, high75))
         outer.append((low5, high95))
         middle.append(median)
-    for (lo, hi), width, label in ((outer, 1, "90% interval"), (inner, 4, "50% interval")):
-        for x, (a, b) in zip(positions, zip(lo, hi, strict=True), strict=True):
-            ax.plot([x, x], [a, b], color="C0", linewidth=width, alpha=0.7)
-        ax.plot([], [], color="C0", linewidth=width, label=label)
+    for bounds, width, label in ((outer, 1, "90% interval"), (inner, 4, "50% interval")):
+        low, high = np.transpose(bounds)
+        ax.vlines(positions, low, high, color="C0", linewidth=width, alpha=0.7, label=label)
     ax.plot(positions, middle, "o", color="C0", markersize=3, label="predicted (median)")
     ax.plot(positions, observed, "o", color="k", label="observed")
     ax.set_xticks(positions, [str(v) for v in levels], rotation=90 if len(levels) > 8 else 0)
