@@ -39,11 +39,17 @@ class FitChecks:
 
     design: Design
     family: Family
-    idata: az.InferenceData
-    spec: ModelSpec | None
-    training_rows: pd.DataFrame
 
     if TYPE_CHECKING:  # FittedModel's
+
+        @property
+        def idata(self) -> az.InferenceData: ...
+
+        @property
+        def spec(self) -> ModelSpec | None: ...
+
+        @property
+        def training_rows(self) -> pd.DataFrame: ...
 
         def draws(self, data: Any = None, kind: str = ..., **options: Any) -> np.ndarray: ...
 
