@@ -43,6 +43,8 @@ SHIMS = {
     ("bayesmm.priors", "bayesmm.scaling"),
     # FittedModel.to_model, a shortcut for Model.from_fitted.
     ("bayesmm.fitted", "bayesmm.model"),
+    # FittedModel.plot_ppc, a shortcut for bayesmm.workflow.ppc.plot_ppc.
+    ("bayesmm.fitted", "bayesmm.workflow.ppc"),
 }
 
 

@@ -15,7 +15,7 @@ from ._errors import DataError, NotFittedError
 from ._names import CATEGORY_DIM, OBS_DIM
 from ._validation import check_bins, check_probabilities
 from .design import Design, NewDesign, Truncation
-from .design.state import check_training_rows, rows_to_predict, training_frame
+from .design.state import rows_to_predict, training_frame
 from .display import fitted_html, fitted_text
 from .families import Family
 from .links import Link
@@ -33,9 +33,9 @@ from .predict import (
     tables,
 )
 from .predict.chunks import DEFAULT_CHUNK_ROWS, Chunked
+from .predict.fit_checks import FitChecks
 from .predict.groups import FitGroups
-from .predict.loo import loo_r2, relative_efficiency, training_loo
-from .predict.pointwise import observed_response, pointwise_log_likelihood, r2_response
+from .predict.pointwise import observed_response, pointwise_log_likelihood
 from .spec import ModelSpec, spec_to_save
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["FittedModel", "OBS_DIM", "CATEGORY_DIM"]
 
 
-class FittedModel:
+class FittedModel(FitChecks):
     """A fitted model that predicts for any rows from its posterior draws.
 
     Every method takes ``data`` (a DataFrame of new rows, or ``None`` for the training rows)
@@ -239,14 +239,6 @@ class FittedModel:
         params = self._params(rows, chosen, observed=values)
         return pointwise_log_likelihood(self.family, params, values, rows, self._truncation)
 
-    def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
-        """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
-        the posterior ``chunk_rows`` rows at a time: no stored log-likelihood needed. Rows of
-        a series (``ar()``, ``cosy()``) are each scored given the rest of their series."""
-        reff = relative_efficiency(self.idata["posterior"])
-        model = (self.design, self.family, self.link, self.posterior_draws)
-        return training_loo(*model, reff, chunk_rows, self.log_likelihood, self.linear_predictors)
-
     def predict(
         self, data: pd.DataFrame | None = None, kind: str = "response_params", **options: Any
     ) -> az.InferenceData:
@@ -361,23 +353,18 @@ class FittedModel:
         }
         return Chunked(lambda name, rows, **options: summaries[name](rows, **options), chunk_rows)
 
-    def r2(self, loo: bool = False) -> pd.Series:
-        """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019) on the training rows.
-
-        For each draw, the variance of the fitted means over the variance of the fitted means
-        plus the variance of the residuals, as computed by ``arviz.r2_score``; returns its
-        posterior mean (``r2``) and standard deviation (``r2_std``). ``loo=True`` gives the
-        LOO-adjusted R² instead (brms's ``loo_R2``, :func:`~bayesmm.predict.loo.loo_r2`).
+    def plot_ppc(
+        self, kind: str = "density", data: pd.DataFrame | None = None, **options: Any
+    ) -> Any:
+        """A posterior predictive check, as matplotlib axes: ``kind`` one of ``"density"``,
+        ``"stat"`` (``stat=``), ``"intervals"`` (``group=``), ``"bars"``, ``"loo_pit"``; on
+        the training rows, or on ``data`` with its observed responses. A shortcut for
+        :func:`bayesmm.workflow.ppc.plot_ppc` (see there), the one call from a fitted model up
+        to the workflow layer, listed as such in the import contract (``pyproject.toml``).
         """
-        check_training_rows(self.design)
-        y = r2_response(self.family, self.design.response)
-        mu = self.draws(None, "response_params")
-        if loo:  # each row's mean predicted from the other rows (PSIS)
-            ll = self.log_likelihood(self.training_rows, self.design.response.values)
-            return pd.Series(loo_r2(y, mu, ll, relative_efficiency(self.idata["posterior"])))
-        import arviz as az
+        from .workflow.ppc import plot_ppc
 
-        return az.r2_score(y, mu)
+        return plot_ppc(self, kind, data, **options)
 
     def save(
         self,

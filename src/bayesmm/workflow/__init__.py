@@ -9,7 +9,8 @@ groups. :func:`reloo` replaces the PSIS-LOO values of the rows whose Pareto k is
 by exact leave-one-out refits (:mod:`~bayesmm.workflow.exact_loo`). :func:`compare` ranks
 fitted models by ELPD with ``az.compare``'s weights, after checking that they saw the same
 data, and :func:`average_predictions` mixes their response draws by those weights
-(:mod:`~bayesmm.workflow.averaging`).
+(:mod:`~bayesmm.workflow.averaging`). :func:`plot_ppc` draws posterior predictive checks
+(:mod:`~bayesmm.workflow.ppc`; also ``FittedModel.plot_ppc``).
 
 >>> import bayesmm as bmm
 >>> model = bmm.Model("Reaction ~ Days + (Days | Subject)", bmm.load_data("sleepstudy"))
@@ -22,6 +23,7 @@ from .averaging import average_predictions, compare, model_weights
 from .exact_loo import DEFAULT_K_THRESHOLD, RelooFits, reloo
 from .folds import DEFAULT_K, assign_folds, group_folds, row_folds
 from .kfold import NEW_GROUPS, KFoldFits, kfold
+from .ppc import PPC_KINDS, PPC_STATS, plot_ppc
 
 __all__ = [
     "kfold",
@@ -29,6 +31,9 @@ __all__ = [
     "compare",
     "average_predictions",
     "model_weights",
+    "plot_ppc",
+    "PPC_KINDS",
+    "PPC_STATS",
     "KFoldFits",
     "RelooFits",
     "DEFAULT_K_THRESHOLD",
