@@ -9,9 +9,9 @@ Tolerances, as the issue states them:
   covers the chains' own error.
 - ``cosy``: its posterior mean within 0.5 posterior sd of the intra-class correlation
   ``tau^2 / (tau^2 + sigma^2)`` of statsmodels' REML ``MixedLM`` of the same rows.
-- The coverage of ``ar`` over repeated fits: 40 simulated panels fitted together with
-  ``fit_many`` (vectorised), 90% intervals; a correct model covers between 31 and 40 times
-  with probability 0.993 (binomial, n = 40, p = 0.9), so a false alarm is about 0.7%.
+- The coverage of ``ar`` over repeated fits: 40 simulated panels fitted with ``fit_many``,
+  90% intervals; a correct model covers at least 31 times with probability 0.995
+  (binomial, n = 40, p = 0.9), so a false alarm is about 0.5%.
 """
 
 from __future__ import annotations

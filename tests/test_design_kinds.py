@@ -24,6 +24,7 @@ TABLES = {
     "graph": [
         ("bayesmm.backend.graph.terms", "GRAPH_PIECES"),
         ("bayesmm.backend.graph.likelihoods", "RESPONSE_PIECES"),
+        ("bayesmm.backend.graph.likelihoods", "OBSERVED_PIECES"),
     ],
     "predict": [
         ("bayesmm.predict.draws", "DRAW_PIECES"),

@@ -22,7 +22,13 @@ from ...priors import PriorSet
 from .built import BuiltModel, display_order, model_coords
 from .context import GraphContext, internal_of
 from .distributions import likelihood_distribution
-from .likelihoods import RESPONSE_PIECES, Auxiliary, category_response, row_likelihood
+from .likelihoods import (
+    OBSERVED_PIECES,
+    RESPONSE_PIECES,
+    Auxiliary,
+    category_response,
+    row_likelihood,
+)
 from .predictors import intercept_carrier, linear_predictor
 from .sufficient import summary_model
 from .terms.imputation import imputed_columns
@@ -131,9 +137,13 @@ def _pymc_model(
                 values[part.param] = get_link(part.link).backend_inverse(other.value, PYTENSOR_OPS)
             kwargs = _distribution_arguments(design, family, link, values, main.value, data)
             kinds = design.response.kinds if design.state is None else design.state.response_kinds
-            for kind in (k for k in RESPONSE_PIECES if k in kinds):  # se(): known spread; ar()
+            for kind in (k for k in RESPONSE_PIECES if k in kinds):  # se(): known spread
                 kwargs = RESPONSE_PIECES[kind](design, kwargs, plain)
-            _observe(design, family, kwargs, data, batch_size)
+            observe = next((OBSERVED_PIECES[k] for k in kinds if k in OBSERVED_PIECES), None)
+            if observe is None:
+                _observe(design, family, kwargs, data, batch_size)
+            else:  # ar(), cosy(): each row given the rows before it in its series
+                observe(design, kwargs, data.response(design.response.values), plain)
         data.fill()
     internal = internal_of([imputed, main, *others])
     # How to build the model again: on a minibatch, or with a group term carrying the

@@ -19,7 +19,7 @@ from ...links import Link
 from ...priors import Prior, PriorSet, TermPrior
 from .cdfs import log_cdf, log_interval, log_sf
 from .context import GraphContext
-from .terms.residuals import series_likelihood
+from .terms.residuals import series_response
 from .variables import (
     CATEGORY_DIM,
     OBS_DIM,
@@ -197,8 +197,12 @@ def known_spread(design: Design, values: dict[str, Any], ctx: GraphContext) -> d
 #: kwargs``, in the order the table lists them.
 RESPONSE_PIECES: dict[str, Callable[[Design, dict[str, Any], GraphContext], dict[str, Any]]] = {
     "se": known_spread,
-    "ar": series_likelihood,
-    "cosy": series_likelihood,
+}
+#: The graph's table of response kinds whose observed response is not the family's
+#: distribution row by row: ``piece(design, kwargs, observed, ctx)`` makes it.
+OBSERVED_PIECES: dict[str, Callable[[Design, dict[str, Any], Any, GraphContext], None]] = {
+    "ar": series_response,
+    "cosy": series_response,
 }
 
 

@@ -20,75 +20,147 @@ The rows keep their order: each row reads its earlier rows through index columns
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ...._names import LAG_DIM, SERIES_DIM, SERIES_RESIDUALS
+from ...._names import LAG_DIM, OBS_DIM, SERIES_DIM, SERIES_RESIDUALS
 from ....design import Design
 from ....design.autocorrelation import SeriesRows, durbin_levinson
 from ..context import GraphContext
 from ..variables import random_variable
 
-__all__ = ["series_likelihood", "PARTIAL"]
+__all__ = ["series_response", "PARTIAL"]
 
 #: The partial autocorrelations an ``ar(p)`` with ``p > 1`` samples (its prior is ``ar``'s).
 PARTIAL = "ar_partial"
+_LOG_2PI = float(np.log(2 * np.pi))
 
 
-def _ar(rows: SeriesRows, e: Any, ctx: GraphContext) -> tuple[Any, Any, Any]:
-    """The conditional mean shift, sd factor and forecast state of ``ar(p)``."""
+def _ar_parameters(rows: SeriesRows, ctx: GraphContext) -> list[Any]:
+    """``ar``'s partial autocorrelations, one scalar per lag (and ``ar`` itself for p > 1)."""
     p = rows.state.term.p
-    data = ctx.data
     if p == 1:
-        partial = [ctx.variable("ar")]
-    else:
-        values = random_variable(PARTIAL, ctx.prior("ar"), (LAG_DIM,), data)
-        partial = [values[k] for k in range(p)]
-    table, scales = durbin_levinson(partial, lambda xs, axis: pt.stack(xs, axis=axis))
-    if p > 1:
-        pm.Deterministic("ar", table[p], dims=(LAG_DIM,))
-    order = pt.cast(data.rows(np.minimum(rows.position, p)), "int64")[:, 0]
-    lags = pt.cast(data.rows(rows.lags), "int64")
-    shift = (table[order] * e[lags]).sum(axis=1)
-    tails = np.maximum(rows.tails, 0)
-    state = e[data.param_ints(tails)] * data.param((rows.tails >= 0).astype(float))
-    return shift, pt.sqrt(scales[order]), state
+        return [ctx.variable("ar")]
+    values = random_variable(PARTIAL, ctx.prior("ar"), (LAG_DIM,), ctx.data)
+    partial = [values[k] for k in range(p)]
+    table, _ = durbin_levinson(partial, lambda xs, axis: pt.stack(xs, axis=axis))
+    pm.Deterministic("ar", table[p], dims=(LAG_DIM,))
+    return partial
 
 
-def _cosy(rows: SeriesRows, e: Any, ctx: GraphContext) -> tuple[Any, Any, Any]:
-    """The conditional mean shift, sd factor and forecast state of ``cosy``."""
-    rho = ctx.variable("cosy")
-    data = ctx.data
-    order = data.param_ints(rows.order)
+def _ar_columns(rows: SeriesRows, ctx: GraphContext) -> list[Any]:
+    """The data ``ar(p)``'s density reads, one column per row each: the row ``k`` steps back
+    (``k = 1..p``), then a mark of the rows of each order ``m < p``."""
+    data, p = ctx.data, rows.state.term.p
+    lags = [pt.cast(data.rows(rows.lags[:, k]), "int64")[:, 0] for k in range(p)]
+    return lags + [data.rows((rows.position == m).astype(float))[:, 0] for m in range(p)]
+
+
+def _ar_logp(p: int) -> Callable[..., Any]:
+    """Each row's log density given the ``p`` before it in its series: ``e_t - sum_k
+    phi(m)_k e_{t-k}`` is normal with variance ``sigma^2 c_m``, at order ``m = min(position,
+    p)``. The rows of each order ``m < p`` are marked by a column of the data, so the
+    coefficients and variances are elementwise sums, not gathers from a table (whose
+    gradient would be a scatter of every row)."""
+
+    def logp(value: Any, mu: Any, sigma: Any, *args: Any) -> Any:
+        lags, marks, partial = args[:p], args[p : 2 * p], args[2 * p :]
+        table, scales = durbin_levinson(list(partial), lambda xs, axis: pt.stack(xs, axis=axis))
+        e = value - mu
+        shift, log_scale, inverse = 0.0, 0.0, 1.0
+        for k in range(p):  # rows of order p take the AR coefficients; earlier ones their own
+            coef = table[p, k] + sum(marks[m] * (table[m, k] - table[p, k]) for m in range(p))
+            shift = shift + coef * e[lags[k]]
+        for m in range(p):
+            log_scale = log_scale + marks[m] * pt.log(scales[m])
+            inverse = inverse + marks[m] * (1 / scales[m] - 1)
+        u = e - shift
+        return -0.5 * _LOG_2PI - pt.log(sigma) - 0.5 * log_scale - 0.5 * u**2 * inverse / sigma**2
+
+    return logp
+
+
+def _cosy_columns(rows: SeriesRows, ctx: GraphContext) -> list[Any]:
+    """The data ``cosy``'s density reads, one column per row each: the rows sorted by series
+    and time, the way back, each sorted row's series start, and each row's position."""
+    data, n = ctx.data, len(rows.order)
     inverse = np.empty_like(rows.order)
-    inverse[rows.order] = np.arange(len(rows.order))
-    starts = np.arange(len(rows.order)) - rows.position[rows.order]
-    sorted_e = e[order]
-    before = pt.cumsum(sorted_e) - sorted_e
-    earlier = (before - before[data.param_ints(starts)])[data.param_ints(inverse)]
-    k = data.rows(rows.position)[:, 0]
-    shift = rho / (1 + (k - 1) * rho) * earlier
-    factor = pt.sqrt((1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho))
-    codes = data.param_ints(rows.series)
-    sums = pt.inc_subtensor(pt.zeros(len(rows.state.labels))[codes], e)
-    return shift, factor, sums[:, None]
+    inverse[rows.order] = np.arange(n)
+    starts = np.arange(n) - rows.position[rows.order]
+    ints = [pt.cast(data.rows(v), "int64")[:, 0] for v in (rows.order, inverse, starts)]
+    return [*ints, data.rows(rows.position)[:, 0]]
 
 
-def series_likelihood(design: Design, kwargs: dict[str, Any], ctx: GraphContext) -> dict[str, Any]:
-    """The family's arguments ``kwargs`` (``mu``, ``sigma``) given each row's earlier rows in
-    its series; and each series' residuals a forecast starts from, ``series_residuals``."""
+def _cosy_logp(value: Any, mu: Any, sigma: Any, *args: Any) -> Any:
+    """Each row's log density given the ``k`` rows before it in its series, whose residuals
+    sum to ``S`` (a cumulative sum over the rows sorted by series and time)."""
+    order, unsort, starts, k, rho = args
+    e = value - mu
+    ordered = e[order]
+    before = pt.cumsum(ordered) - ordered
+    earlier = (before - before[starts])[unsort]
+    u = e - rho / (1 + (k - 1) * rho) * earlier
+    var = sigma**2 * (1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho)
+    return -0.5 * _LOG_2PI - 0.5 * pt.log(var) - 0.5 * u**2 / var
+
+
+def _forecast_state(rows: SeriesRows, e: Any, ctx: GraphContext) -> Any:
+    """What a forecast of each series starts from: an ``ar(p)``'s last ``p`` residuals
+    (newest first), a ``cosy``'s sum of residuals; ``(series, lags)``."""
+    data = ctx.data
+    if rows.state.term.kind == "cosy":
+        codes = data.param_ints(rows.series)
+        return pt.inc_subtensor(pt.zeros(len(rows.state.labels))[codes], e)[:, None]
+    tails = data.param_ints(np.maximum(rows.tails, 0))
+    return e[tails] * data.param((rows.tails >= 0).astype(float))
+
+
+def series_response(
+    design: Design, kwargs: dict[str, Any], observed: Any, ctx: GraphContext
+) -> None:
+    """The observed response with correlated residuals within series, each row's density
+    given the rows before it in its series (their product is each series' joint density);
+    and each series' residuals a forecast starts from, ``series_residuals``.
+
+    Prior predictive draws of the response (the stub of tests, ``sample_prior_predictive``)
+    are each row's stationary distribution, one row at a time.
+    """
     rows = design.series
     assert rows is not None
     model = pm.modelcontext(None)
     model.add_coord(SERIES_DIM, list(rows.state.labels))
+    model.add_coord(LAG_DIM, [str(k) for k in range(1, max(rows.state.term.lags, 1) + 1)])
+    mu, sigma = kwargs["mu"], kwargs["sigma"]
+    ar = rows.state.term.kind == "ar"
+    # The data are parameters of the distribution, not names it closes over, so that a
+    # copy of the model (a sampler's, with frozen data) reads its own.
+    if ar:
+        p = rows.state.term.p
+        columns, params, logp = _ar_columns(rows, ctx), _ar_parameters(rows, ctx), _ar_logp(p)
+    else:
+        columns, params, logp = _cosy_columns(rows, ctx), [ctx.variable("cosy")], _cosy_logp
     y = ctx.data.rows(np.asarray(design.response.values, dtype=float))[:, 0]
-    e = y - kwargs["mu"]
-    lags = max(rows.state.term.lags, 1)
-    model.add_coord(LAG_DIM, [str(k) for k in range(1, lags + 1)])
-    build = _ar if rows.state.term.kind == "ar" else _cosy
-    shift, factor, state = build(rows, e, ctx)
+    state = _forecast_state(rows, y - mu, ctx)
     pm.Deterministic(SERIES_RESIDUALS, state, dims=(SERIES_DIM, LAG_DIM))
-    return {**kwargs, "mu": kwargs["mu"] + shift, "sigma": kwargs["sigma"] * factor}
+
+    def draw(mu: Any, sigma: Any, *args: Any) -> Any:  # the parameters, then the size
+        stack = lambda xs, axis: pt.stack(xs, axis=axis)  # noqa: E731
+        partial = list(args[len(columns) : -1])
+        scale = durbin_levinson(partial, stack)[1][0] if ar else 1.0
+        return pm.Normal.dist(mu, sigma * pt.sqrt(scale), size=args[-1])
+
+    pm.CustomDist(
+        design.response.name,
+        mu,
+        sigma,
+        *columns,
+        *params,
+        logp=logp,
+        dist=draw,
+        observed=observed,
+        dims=OBS_DIM,
+    )
