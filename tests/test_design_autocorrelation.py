@@ -231,3 +231,18 @@ def test_the_leave_one_out_density_is_the_dense_conditional(kind):
             mean = values - precision @ values / np.diag(precision)
             expected = scipy.stats.norm(mean, np.diag(precision) ** -0.5).logpdf(values)
             np.testing.assert_allclose(got[s, index], expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("formula", "options", "taken"),
+    [
+        ("y ~ x + ar(time=t, gr=g)", {"weights": "w"}, "weights"),
+        ("censored(y, status) ~ x + ar(time=t, gr=g)", {}, "censoring"),
+        ("trunc(y, lb=-10) ~ x + cosy(time=t, gr=g)", {}, "truncation"),
+        ("se(y, s) ~ x + ar(time=t, gr=g)", {}, r"se\(\)"),
+    ],
+)
+def test_what_the_joint_density_does_not_take_is_refused(formula, options, taken):
+    data = _panel().assign(w=1.0, status="none", s=0.5)
+    with pytest.raises(bmm.FormulaError, match=f"joint density, which takes no {taken}"):
+        bmm.Model(formula, data, **options)

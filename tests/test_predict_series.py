@@ -242,3 +242,24 @@ def test_the_server_forecasts_the_example_row(ar1, tmp_path):
     assert answer.json()["results"][0]["value"] == pytest.approx(float(np.ravel(expected)[0]))
     inside = client.post("/v1/predict/point", json={"rows": [{**row, "t": 2}]})
     assert inside.status_code == 422 and "observed until time 7" in inside.text
+
+
+def test_a_refit_on_other_series_has_the_same_structure():
+    """The layout of the series (lags, positions, the rows' order) enters the graph as data,
+    so a model of other rows of the same shape, in another order, reuses the compiled
+    sampler."""
+    from bayesmm.backend.programs import structure_key
+
+    for call in ("ar(time=t, gr=g, p=2)", "cosy(time=t, gr=g)"):
+        first = bmm.Model(f"y ~ x + {call}", _panel(seed=1)).backend.model
+        second = bmm.Model(f"y ~ x + {call}", _panel(seed=2)).backend.model
+        assert structure_key(first) == structure_key(second)
+
+
+def test_interpret_predicts_over_a_grid_without_the_series(ar1):
+    """A data grid has no times or series: its rows are predicted from the stationary
+    distribution, whose mean is the linear predictor's."""
+    table = bmm.interpret.predictions(ar1, conditional="x")
+    grid = pd.DataFrame({"x": table["x"].to_numpy()})
+    expected = ar1.linear_predictors(grid)["mu"].mean(axis=0)
+    np.testing.assert_allclose(table["estimate"].to_numpy(), expected, rtol=1e-10)

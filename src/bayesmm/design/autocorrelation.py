@@ -383,9 +383,29 @@ def series_rows(term: SeriesTerm, data: pd.DataFrame) -> tuple[SeriesState, Seri
 
 
 def with_series(design: Design, term: SeriesTerm | None, data: pd.DataFrame) -> Design:
-    """``design`` with the series of its rows (``data``, the encoded rows), and their state."""
+    """``design`` with the series of its rows (``data``, the encoded rows), and their state.
+
+    Raises
+    ------
+    FormulaError
+        For weights, censoring, truncation or known standard errors, which the series'
+        joint density does not take.
+    """
     if term is None or design.state is None:
         return design
+    response = design.response
+    parts = {
+        "weights": design.weights,
+        "censoring": response.censoring,
+        "truncation": response.truncation,
+        "se()": response.known_sd,
+    }
+    taken = [name for name, part in parts.items() if part is not None]
+    if taken:
+        raise FormulaError(
+            f"{term.call} models each series' joint density, which takes no {taken[0]}; fit "
+            "the model without it."
+        )
     state, rows = series_rows(term, data)
     return replace(design, series=rows, state=replace(design.state, series=state))
 

@@ -282,10 +282,11 @@ def build_design(
         check_gps(each, data)
     data = _tidy_categories(data)
     design = _encode_formula(written, description, data, family, categorical, n_dropped)
-    design = with_series(_with_known_sd(design, known, data), series, data)
+    design = _with_known_sd(design, known, data)
     if weights_column is not None:
         values = weight_values(data[weights_column], weights_column)
         design = replace(design, weights=values, weights_column=weights_column)
+    design = with_series(design, series, data)
     design = _replace_intercept(formula, design, family)
     design = _split_categories(formula, design, family)
     for sub in sub_descriptions.values():

@@ -156,9 +156,14 @@ def grouping_columns(fitted: FittedModel) -> set[str]:
 
 def trials_columns(fitted: FittedModel) -> list[str]:
     """The columns besides the predictors that predictive draws (``kind="response"``) need
-    of new rows: a binomial response's number of trials, a truncated response's bounds."""
+    of new rows: a binomial response's number of trials, a truncated response's bounds. Not
+    the times and series of ``ar()``/``cosy()``: a grid's rows are predicted from the
+    stationary distribution, whose mean is the linear predictor's."""
     state = fitted.design.state
-    return list(state.response_columns) if state is not None else []
+    if state is None:
+        return []
+    series = set(state.series.term.columns) if state.series is not None else set()
+    return [c for c in state.response_columns if c not in series]
 
 
 def _check_names(
