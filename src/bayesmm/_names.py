@@ -18,7 +18,8 @@ from here, so that the fit, prediction, saved files and the server agree on one 
   response ``y1`` of a multivariate model, prefixed by the response (as distributional
   terms are by their parameter); ``y1:y2_rescor``, the residual correlation of a pair of
   responses (prior key ``rescor``); ``y1:y2``, their joint observed variable;
-* dimensions: ``__response__`` (the responses of a multivariate model), ``__obs__`` (rows), ``__category__`` (categories), ``Subject__factor_dim``
+* dimensions: ``__response__`` (the responses of a multivariate model), ``__obs__``
+  (rows), ``__category__`` (categories), ``Subject__factor_dim``
   (a factor's levels), ``Days|Subject__expr_dim`` (a group term's columns), ``x_dim`` (a
   common term's columns).
 """

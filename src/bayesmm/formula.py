@@ -13,7 +13,12 @@ __all__ = [
     "Formula",
     "MvFormula",
     "as_formula",
-    "parse_formula", "BarBlock", "bar_blocks", "CallText", "find_calls"]
+    "parse_formula",
+    "BarBlock",
+    "bar_blocks",
+    "CallText",
+    "find_calls",
+]
 
 #: ``mvbind(y1, y2) ~ ...``: several responses with the same right-hand side.
 _MVBIND = re.compile(r"^\s*mvbind\s*\((.*)\)\s*$", re.DOTALL)
