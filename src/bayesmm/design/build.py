@@ -63,7 +63,7 @@ from .weights import add_weights, weight_values
 if TYPE_CHECKING:
     from ..formula import Formula
 
-__all__ = ["build_design", "formula_design", "DroppedRowsWarning"]
+__all__ = ["build_design", "formula_design", "prefixed_design", "DroppedRowsWarning"]
 
 _log = logging.getLogger("bayesmm")
 
@@ -182,11 +182,11 @@ def _split_categories(formula: str, design: Design, family: Family) -> Design:
     if not names:
         return design
     parts = tuple(
-        Distributional(name, formula, "identity", _prefixed(design, f"{name}_"))
+        Distributional(name, formula, "identity", prefixed_design(design, f"{name}_"))
         for name in names[1:]
     )
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
-    return replace(_prefixed(design, f"{names[0]}_"), state=state, distributional=parts)
+    return replace(prefixed_design(design, f"{names[0]}_"), state=state, distributional=parts)
 
 
 def build_design(
@@ -387,7 +387,7 @@ def _distributional_part(
     design = _as_written(
         text, written, _encode_formula, text, description, data, family, categorical, 0
     )
-    return Distributional(param, written, link, _prefixed(design, f"{param}_"))
+    return Distributional(param, written, link, prefixed_design(design, f"{param}_"))
 
 
 def _imputed(
@@ -414,7 +414,7 @@ def _imputed(
         sub = _as_written(
             text, text, _encode_formula, text, description, rows, gaussian, categorical, 0
         )
-        return _prefixed(sub, f"{column}_")
+        return prefixed_design(sub, f"{column}_")
 
     imputations = encode_imputations(imputation, data, encode)
     check_no_missing_elsewhere(design, imputations)
@@ -433,7 +433,7 @@ def _as_written(text: str, written: str, function: Callable[..., Any], *args: An
         raise type(err)(str(err).replace(repr(text), repr(written))) from None
 
 
-def _prefixed(design: Design, prefix: str) -> Design:
+def prefixed_design(design: Design, prefix: str) -> Design:
     """``design`` with every term (and block) named with ``prefix``."""
     return replace(
         design,

@@ -1,0 +1,211 @@
+"""The design of a multivariate model: one :class:`~bayesmm.design.Design` per response, on
+the same rows, and whether the responses' residuals are correlated (``rescor``).
+
+Each response's design is the design of its own :class:`~bayesmm.Formula`, its terms named
+as a univariate model's (``Intercept``, ``1|g``, ``sigma_x``); :meth:`MvDesign.prefixed`
+names them by the response (``y1_Intercept``, ``y1_1|g``, ``y1_sigma_x``) for the graph,
+as distributional formulas are named by their parameter. Prediction reads each response's
+posterior under the univariate names, so that every univariate piece serves each response.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .._errors import DataError, FamilyError, FormulaError
+from .._names import response_name
+from .._validation import did_you_mean
+from ..families import Family
+from .build import DroppedRowsWarning, formula_design, prefixed_design
+from .state import as_frame
+from .types import Design
+
+if TYPE_CHECKING:
+    from ..formula import MvFormula
+
+__all__ = ["MvDesign", "build_mv_design", "resolve_rescor", "RESCOR_FAMILIES"]
+
+#: The families whose responses may have correlated residuals (a multivariate normal or t).
+RESCOR_FAMILIES = ("gaussian", "t")
+
+
+@dataclass(frozen=True)
+class MvDesign:
+    """The designs of a multivariate model's responses, on the same rows.
+
+    Attributes
+    ----------
+    responses : tuple of str
+        The responses, in order (the columns of the data).
+    designs : tuple of Design
+        Each response's design, its terms named as a univariate model's.
+    rescor : bool
+        Whether the responses' residuals are correlated (one multivariate likelihood).
+    """
+
+    responses: tuple[str, ...]
+    designs: tuple[Design, ...]
+    rescor: bool = False
+
+    @property
+    def n_obs(self) -> int:
+        return self.designs[0].n_obs
+
+    def design_of(self, response: str) -> Design:
+        """The design of ``response``, named as a univariate model's."""
+        return self.designs[self.responses.index(response)]
+
+    def prefixed(self, response: str) -> Design:
+        """The design of ``response`` with every term named by the response, its
+        distributional formulas' too (``y1_x``, ``y1_sigma_x``)."""
+        prefix = response_name(response, "")
+        design = prefixed_design(self.design_of(response), prefix)
+        parts = tuple(
+            replace(part, design=prefixed_design(part.design, prefix))
+            for part in design.distributional
+        )
+        return replace(design, distributional=parts)
+
+
+def resolve_rescor(families: Mapping[str, Family], rescor: bool | None) -> bool:
+    """Whether the responses' residuals are correlated: ``rescor=None`` turns it on when every
+    response is gaussian, or every one is student, and off otherwise.
+
+    Raises
+    ------
+    FamilyError
+        For ``rescor=True`` with a response of another family, or with gaussian and student
+        responses together; for a ``rescor`` that is not a bool or None.
+    """
+    if rescor is not None and not isinstance(rescor, bool):
+        raise FamilyError(f"rescor must be True, False or None; got {rescor!r}.")
+    names = {response: family.name for response, family in families.items()}
+    kinds = set(names.values())
+    if rescor is None:
+        return len(kinds) == 1 and kinds <= set(RESCOR_FAMILIES)
+    if rescor:
+        other = next((r for r, name in names.items() if name not in RESCOR_FAMILIES), None)
+        if other is not None:
+            raise FamilyError(
+                f"rescor=True correlates gaussian or t (student) residuals; the response {other!r} "
+                f"has family {names[other]!r}. Pass rescor=False (or leave it None)."
+            )
+        if len(kinds) > 1:
+            raise FamilyError(
+                f"rescor=True needs every response gaussian, or every one t; got {names}."
+            )
+    return rescor
+
+
+def build_mv_design(
+    formula: MvFormula,
+    data: pd.DataFrame,
+    families: Mapping[str, Family],
+    links: Mapping[str, Mapping[str, str]],
+    *,
+    rescor: bool,
+    categorical: str | Sequence[str] | None = None,
+    dropna: bool = False,
+) -> MvDesign:
+    """Encode ``data`` for each response of ``formula``, on the same rows.
+
+    Rows missing any response are dropped with a :class:`DroppedRowsWarning` under
+    ``dropna=True``; otherwise they are a ``DataError`` naming the response and the rows.
+    Rows missing a predictor of any response's formulas are handled as a univariate model
+    handles them, and every response keeps the rows that all keep.
+
+    Raises
+    ------
+    FormulaError
+        For a response that is not a column of ``data``.
+    DataError
+        For missing responses without ``dropna``, and for what the univariate design refuses.
+    FamilyError
+        For a family or a kind of term a multivariate model does not take yet.
+    """
+    data = as_frame(data)
+    data = _complete_responses(formula.responses, data, dropna)
+    designs = _designs(formula, data, families, links, categorical, dropna)
+    kept = [d.state.frame.index for d in designs if d.state is not None]
+    common = kept[0]
+    for index in kept[1:]:
+        common = common.intersection(index, sort=False)
+    if any(len(index) != len(common) for index in kept):  # a predictor of one missing
+        designs = _designs(formula, data.loc[common], families, links, categorical, dropna)
+    for response, design in zip(formula.responses, designs, strict=True):
+        _check_supported(response, design, families[response], rescor)
+    return MvDesign(responses=formula.responses, designs=tuple(designs), rescor=rescor)
+
+
+def _designs(
+    formula: MvFormula,
+    data: pd.DataFrame,
+    families: Mapping[str, Family],
+    links: Mapping[str, Mapping[str, str]],
+    categorical: str | Sequence[str] | None,
+    dropna: bool,
+) -> list[Design]:
+    return [
+        formula_design(f, data, families[r], links[r], categorical, dropna)
+        for r, f in formula.by_response().items()
+    ]
+
+
+def _complete_responses(responses: tuple[str, ...], data: pd.DataFrame, dropna: bool) -> Any:
+    """``data`` without the rows missing a response (``dropna``), or an error naming them."""
+    columns = [str(c) for c in data.columns]
+    for response in responses:
+        if response not in data.columns:
+            hint = did_you_mean(response, columns) or f" Columns are {columns[:20]}."
+            raise FormulaError(f"The response {response!r} is not a column of data.{hint}")
+    missing = data[list(responses)].isna()
+    incomplete = missing.any(axis=1)
+    if not incomplete.any():
+        return data
+    if not dropna:
+        first = next(r for r in responses if missing[r].any())
+        rows = list(data.index[missing[first]])
+        shown = f"{rows[:10]}{' ...' if len(rows) > 10 else ''}"
+        raise DataError(
+            f"The response {first!r} is missing in {len(rows)} rows: {shown}. A multivariate "
+            "model needs every response of a row; pass dropna=True to drop the rows missing "
+            "any response, or fill them in first."
+        )
+    n_bad = int(incomplete.sum())
+    if n_bad == len(data):
+        raise DataError("Every row of data misses a response.")
+    counts = {r: int(n) for r, n in missing.sum().items() if n}
+    warnings.warn(
+        f"Automatically removing {n_bad}/{len(data)} rows missing a response {counts}.",
+        DroppedRowsWarning,
+        stacklevel=4,
+    )
+    return data.loc[~incomplete]
+
+
+def _check_supported(response: str, design: Design, family: Family, rescor: bool) -> None:
+    """What a multivariate model does not take yet, named by the response."""
+    if family.has_category_predictors():
+        raise FamilyError(
+            f"The response {response!r} has family {family.name!r}, with one linear predictor "
+            "per category, which a multivariate model does not take yet."
+        )
+    parts = [
+        ("ar()/cosy()", design.series is not None),
+        ("mi()", bool(design.imputed)),
+        ("weights", design.weights is not None),
+    ]
+    if rescor:
+        response_kinds = design.response.kinds
+        parts += [(f"{kind}()", True) for kind in response_kinds]
+    for what, present in parts:
+        if present:
+            raise FormulaError(
+                f"The formula of response {response!r} uses {what}, which a multivariate "
+                f"model {'with rescor ' if rescor else ''}does not take yet."
+            )
