@@ -2,42 +2,16 @@
 rescor's default, missing responses, and the priors named by response."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import bayesmm as bmm
+from _multivariate import design_of, frame
 from bayesmm._errors import DataError, FamilyError, FormulaError, PriorError
 from bayesmm.design import DroppedRowsWarning
-from bayesmm.design.multivariate import build_mv_design, resolve_rescor
+from bayesmm.design.multivariate import resolve_rescor
 from bayesmm.families import get_family
 from bayesmm.links import get_link
 from bayesmm.scaling.multivariate import mv_priors
-
-
-def frame(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "y1": rng.normal(size=n),
-            "y2": rng.normal(size=n),
-            "b": rng.integers(0, 2, size=n),
-            "x": rng.normal(size=n),
-            "w": rng.normal(size=n),
-            "g": np.repeat(list("abcd"), n // 4),
-        }
-    )
-
-
-def design_of(formula, data, family=None, rescor=None, dropna=False):
-    family = family or {r: "gaussian" for r in formula.responses}
-    families = {r: get_family(f) for r, f in family.items()}
-    links = {
-        r: families[r].resolve_links(None, f.distributional)[1]
-        for r, f in formula.by_response().items()
-    }
-    rescor = resolve_rescor(families, rescor)
-    design = build_mv_design(formula, data, families, links, rescor=rescor, dropna=dropna)
-    return design, families
 
 
 def test_each_response_has_its_design_on_the_same_rows_named_by_prefix():

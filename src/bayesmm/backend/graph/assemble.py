@@ -34,7 +34,7 @@ from .sufficient import summary_model
 from .terms.imputation import imputed_columns
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "distribution_arguments", "observe"]
 
 
 def build_model(
@@ -135,13 +135,13 @@ def _pymc_model(
             for part, other in zip(design.distributional, others, strict=True):
                 # Each modelled auxiliary parameter through its own link (docs/formulas.md).
                 values[part.param] = get_link(part.link).backend_inverse(other.value, PYTENSOR_OPS)
-            kwargs = _distribution_arguments(design, family, link, values, main.value, data)
+            kwargs = distribution_arguments(design, family, link, values, main.value, data)
             kinds = design.response.kinds if design.state is None else design.state.response_kinds
             for kind in (k for k in RESPONSE_PIECES if k in kinds):  # se(): known spread
                 kwargs = RESPONSE_PIECES[kind](design, kwargs, plain)
             observe = next((OBSERVED_PIECES[k] for k in kinds if k in OBSERVED_PIECES), None)
             if observe is None:
-                _observe(design, family, kwargs, data, batch_size)
+                observe(design, family, kwargs, data, batch_size)
             else:  # ar(), cosy(): each row given the rows before it in its series
                 observe(design, kwargs, data.response(design.response.values), plain)
         data.fill()
@@ -171,7 +171,7 @@ def _pymc_model(
     )
 
 
-def _distribution_arguments(
+def distribution_arguments(
     design: Design, family: Family, link: Link, values: dict[str, Any], eta: Any, data: Containers
 ) -> dict[str, Any]:
     """The keyword arguments of the family's PyMC distribution: the auxiliary ``values`` and
@@ -190,7 +190,7 @@ def _distribution_arguments(
     return kwargs
 
 
-def _observe(
+def observe(
     design: Design,
     family: Family,
     kwargs: dict[str, Any],
