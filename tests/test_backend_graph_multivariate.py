@@ -7,8 +7,8 @@ from scipy import stats
 
 import bayesmm as bmm
 from _multivariate import design_of, frame
-from bayesmm.backend.graph.multivariate import build_mv_model
-from bayesmm.scaling.multivariate import mv_priors
+from bayesmm.backend.graph.assemble import build_mv_model
+from bayesmm.scaling.per_response import mv_priors
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 

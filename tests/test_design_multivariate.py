@@ -11,7 +11,7 @@ from bayesmm.design import DroppedRowsWarning
 from bayesmm.design.multivariate import resolve_rescor
 from bayesmm.families import get_family
 from bayesmm.links import get_link
-from bayesmm.scaling.multivariate import mv_priors
+from bayesmm.scaling.per_response import mv_priors
 
 
 def test_each_response_has_its_design_on_the_same_rows_named_by_prefix():

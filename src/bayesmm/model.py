@@ -22,7 +22,7 @@ from .design.gps import warn_if_too_coarse
 from .display import model_html, model_summary, model_text, plot_prior_draws
 from .families import Family, get_family
 from .fitted import FittedModel
-from .formula import Formula
+from .formula import Formula, MvFormula, as_formula
 from .links import Link
 from .priors import Prior, PriorSet
 from .scaling import AUTOMATIC_PRIORS, GivenPriors
@@ -92,6 +92,14 @@ class Model:
     >>> model.design.n_obs
     180
     """
+
+    def __new__(cls, formula: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # A multivariate formula makes a multivariate model (docs/multivariate.md).
+        if isinstance(formula, str | MvFormula) and isinstance(as_formula(formula), MvFormula):
+            from .mv import MvModel
+
+            return MvModel(formula, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,

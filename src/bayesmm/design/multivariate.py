@@ -131,7 +131,7 @@ def build_mv_design(
     data = as_frame(data)
     data = _complete_responses(formula.responses, data, dropna)
     designs = _designs(formula, data, families, links, categorical, dropna)
-    kept = [d.state.frame.index for d in designs if d.state is not None]
+    kept = [_rows_of(d) for d in designs]
     common = kept[0]
     for index in kept[1:]:
         common = common.intersection(index, sort=False)
@@ -140,6 +140,13 @@ def build_mv_design(
     for response, design in zip(formula.responses, designs, strict=True):
         _check_supported(response, design, families[response], rescor)
     return MvDesign(responses=formula.responses, designs=tuple(designs), rescor=rescor)
+
+
+def _rows_of(design: Design) -> pd.Index:
+    """The labels of the rows of ``data`` a design kept."""
+    if design.state is None or design.state.frame is None:
+        return pd.RangeIndex(design.n_obs)
+    return design.state.frame.index
 
 
 def _designs(

@@ -1,0 +1,346 @@
+"""Predictions of a multivariate model, with numpy: each response's parameters as a univariate
+model's, from its posterior read under univariate names (``y1_x`` as ``x``), and response
+draws that keep the residual correlation.
+
+With correlated residuals, row ``i``'s responses are drawn jointly: ``y_i = mu_i + s_i * e_i``
+with ``e_i = L z_i``, ``z_i`` standard normal and ``L`` the Cholesky factor of the draw's
+residual correlation matrix (a t response divides ``e_i`` by one ``sqrt(w_i)``,
+``w_i ~ Gamma(nu/2, rate=nu/2)``, shared by the row's responses: the multivariate t).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._errors import DataError
+from .._names import RESPONSE_DIM, rescor_name, response_name
+from .._validation import check_bins, check_probabilities, choice_message
+from ..design.multivariate import MvDesign
+from ..design.state import rows_to_predict
+from ..families import Family
+from ..links import Link
+from . import tables
+from .draws import PosteriorDraws, extract_draws
+from .options import PredictOptions, check_kind
+from .params import family_params, predictive_draws
+from .summaries import check_interval
+
+__all__ = [
+    "MvFittedModel",
+    "univariate_posterior",
+    "univariate_name",
+    "rescor_cholesky",
+    "joint_residuals",
+]
+
+#: Parameters that correlated responses share, named without a response.
+_SHARED = ("nu",)
+
+
+def univariate_name(name: str, response: str) -> str:
+    """``name`` of a response's variable without the response's prefix, in each part of a
+    correlation's name too: ``"y1_1|g:y1_x|g_corr"`` is ``"1|g:x|g_corr"``."""
+    prefix = response_name(response, "")
+    return ":".join(p[len(prefix) :] if p.startswith(prefix) else p for p in name.split(":"))
+
+
+def _owner(name: str, responses: Sequence[str]) -> str | None:
+    """The response a variable or dimension is of: the longest whose prefix it has."""
+    found = [r for r in responses if name.startswith(response_name(r, ""))]
+    return max(found, key=len) if found else None
+
+
+def univariate_posterior(
+    posterior: xr.Dataset, response: str, responses: Sequence[str]
+) -> xr.Dataset:
+    """The posterior of ``response``'s variables (and the shared ``nu``) under a univariate
+    model's names, its dimensions renamed alike."""
+    names = {
+        str(name): univariate_name(str(name), response)
+        for name in posterior.data_vars
+        if _owner(str(name), responses) == response
+    }
+    names.update({s: s for s in _SHARED if s in posterior.data_vars})
+    part = posterior[list(names)].rename_vars(names)
+    dims = {
+        str(d): univariate_name(str(d), response)
+        for d in part.dims
+        if _owner(str(d), responses) == response
+    }
+    return part.rename(dims) if dims else part
+
+
+def rescor_cholesky(posterior: xr.Dataset, responses: Sequence[str]) -> np.ndarray:
+    """The Cholesky factor of each posterior draw's residual correlation matrix, stacked over
+    chains as :class:`~bayesmm.predict.draws.PosteriorDraws` are: shape ``(S, K, K)``."""
+    k = len(responses)
+    first = posterior[rescor_name(responses[0], responses[1])]
+    n = first.sizes["chain"] * first.sizes["draw"]
+    corr = np.broadcast_to(np.eye(k), (n, k, k)).copy()
+    for i in range(k):
+        for j in range(i + 1, k):
+            var = posterior[rescor_name(responses[i], responses[j])]
+            values = var.transpose("chain", "draw").to_numpy().reshape(n)
+            corr[:, i, j] = corr[:, j, i] = values
+    return np.linalg.cholesky(corr)
+
+
+def joint_residuals(
+    chol: np.ndarray, n_rows: int, rng: np.random.Generator, nu: np.ndarray | None = None
+) -> np.ndarray:
+    """Standardised residuals of each draw and row, correlated across responses by ``chol``
+    ``(S, K, K)``: shape ``(S, rows, K)``; multivariate t with ``nu`` ``(S, 1)`` when given."""
+    z = rng.standard_normal((chol.shape[0], n_rows, chol.shape[1]))
+    e = np.einsum("skl,snl->snk", chol, z)
+    if nu is not None:
+        w = rng.gamma(nu / 2.0, 2.0 / nu, size=(chol.shape[0], n_rows)) / 1.0
+        e = e / np.sqrt(w)[:, :, None]
+    return e
+
+
+class MvFittedModel:
+    """A fitted multivariate model that predicts each response from its posterior draws.
+
+    ``draws`` returns each response's draws; ``point``, ``interval``, ``quantiles`` and
+    ``density`` one table per response, stacked, with a ``__response__`` column (or one
+    response's table with ``response=``). ``kind="response"`` draws keep the residual
+    correlation: the draws of one row are joint.
+
+    Parameters
+    ----------
+    design : MvDesign
+        The designs the model was fitted on.
+    families, links : mapping
+        Each response's family and link of its parent parameter.
+    idata : arviz.InferenceData or mapping of str to xarray.Dataset
+        The fit (at least its ``posterior``).
+    fixed : mapping, optional
+        Auxiliary parameters fixed to a number, named by response (``"y1_sigma"``).
+    normal_groups : sequence of str, optional
+        Group terms whose population the ``"gaussian"`` policy draws from, named by response.
+    """
+
+    def __init__(
+        self,
+        design: MvDesign,
+        families: Mapping[str, Family],
+        links: Mapping[str, Link],
+        idata: Any,
+        *,
+        fixed: Mapping[str, float] | None = None,
+        normal_groups: Sequence[str] = (),
+    ) -> None:
+        self.design = design
+        self.families = dict(families)
+        self.links = dict(links)
+        self.idata = idata
+        self.fixed = dict(fixed or {})
+        self.normal_groups = tuple(normal_groups)
+        self._draws: dict[str, PosteriorDraws] = {}
+
+    @property
+    def responses(self) -> tuple[str, ...]:
+        return self.design.responses
+
+    def posterior_draws(self, response: str) -> PosteriorDraws:
+        """The posterior of ``response`` stacked into arrays (computed once)."""
+        if response not in self._draws:
+            responses = self.responses
+            own = {
+                univariate_name(k, response): v
+                for k, v in self.fixed.items()
+                if _owner(k, responses) == response
+            }
+            groups = [
+                univariate_name(g, response)
+                for g in self.normal_groups
+                if _owner(g, responses) == response
+            ]
+            self._draws[response] = extract_draws(
+                univariate_posterior(self.idata["posterior"], response, responses),
+                self.design.design_of(response),
+                self.families[response].aux_params,
+                own,
+                groups,
+            )
+        return self._draws[response]
+
+    def parameters(
+        self, data: pd.DataFrame | None = None, response: str | None = None, **options: Any
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Each response's family parameters for each posterior draw and row, as
+        ``FittedModel.parameters`` gives them; ``response=`` for one."""
+        chosen = PredictOptions.from_kwargs(**options).seeded()
+        return {r: self._params(r, data, chosen) for r in self._chosen(response)}
+
+    def _params(
+        self, response: str, data: pd.DataFrame | None, options: PredictOptions, **extra: Any
+    ) -> dict[str, np.ndarray]:
+        design = self.design.design_of(response)
+        draws = options.draws_from(self.posterior_draws(response))
+        model = (design, self.families[response], self.links[response])
+        rows = rows_to_predict(design, data)
+        return family_params(draws, rows, *model, options, policy=options.policy(False), **extra)
+
+    def _chosen(self, response: str | None) -> tuple[str, ...]:
+        if response is None:
+            return self.responses
+        if response not in self.responses:
+            raise DataError(choice_message("response", response, self.responses))
+        return (response,)
+
+    def draws(
+        self,
+        data: pd.DataFrame | None = None,
+        kind: str = "response_params",
+        response: str | None = None,
+        **options: Any,
+    ) -> dict[str, np.ndarray]:
+        """Each response's posterior draws for each row, ``(draws, rows)``, by response.
+
+        ``kind="response"`` draws responses; with correlated residuals, jointly per row.
+        ``options`` are the prediction options of :class:`~bayesmm.predict.PredictOptions`.
+        """
+        check_kind(kind)
+        chosen = PredictOptions.from_kwargs(**options).seeded()
+        names = self._chosen(response)
+        spread = kind != "response_params"
+        params = {r: self._params(r, data, chosen, need_spread=spread) for r in self.responses}
+        if kind == "response_params":
+            return {r: params[r][self.families[r].parent] for r in names}
+        if self.design.rescor:
+            joint = self._joint_draws(params, chosen)
+            return {r: joint[r] for r in names}
+        out = {}
+        for r in names:
+            design = self.design.design_of(r)
+            rows = rows_to_predict(design, data)
+            draws = chosen.draws_from(self.posterior_draws(r))
+            truncation = design.state.truncation if design.state is not None else None
+            out[r] = predictive_draws(
+                self.families[r], params[r], rows, chosen.rng(), truncation, draws, design
+            )
+        return out
+
+    def _joint_draws(
+        self, params: Mapping[str, Mapping[str, np.ndarray]], options: PredictOptions
+    ) -> dict[str, np.ndarray]:
+        chol = rescor_cholesky(self.idata["posterior"], self.responses)
+        total = chol.shape[0]
+        if options.n_samples is not None and options.n_samples != total:
+            keep = np.round(np.linspace(0, total - 1, int(options.n_samples))).astype(np.int64)
+            chol = chol[keep]
+        first = params[self.responses[0]]
+        nu = first.get("nu") if self.families[self.responses[0]].name == "t" else None
+        n_rows = np.broadcast_shapes(*(np.shape(params[r]["mu"]) for r in self.responses))[1]
+        e = joint_residuals(chol, n_rows, options.rng(), None if nu is None else np.asarray(nu))
+        return {
+            r: params[r]["mu"] + params[r]["sigma"] * e[:, :, k]
+            for k, r in enumerate(self.responses)
+        }
+
+    def draws_array(
+        self, data: pd.DataFrame | None = None, kind: str = "response", **options: Any
+    ) -> xr.DataArray:
+        """Every response's draws as one array ``(draw, __obs__, __response__)``."""
+        found = self.draws(data, kind, **options)
+        values = np.stack([found[r] for r in self.responses], axis=-1)
+        return xr.DataArray(
+            values,
+            dims=("draw", "__obs__", RESPONSE_DIM),
+            coords={RESPONSE_DIM: list(self.responses)},
+        )
+
+    def _tables(
+        self,
+        data: pd.DataFrame | None,
+        kind: str,
+        response: str | None,
+        options: Mapping[str, Any],
+        make: Any,
+    ) -> pd.DataFrame:
+        found = self.draws(data, kind, response, **options)
+        frames = []
+        for r, values in found.items():
+            table = make(r, values, tables.row_index(data, values))
+            table.insert(0, RESPONSE_DIM, r)
+            frames.append(table)
+        return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+    def point(
+        self,
+        data: pd.DataFrame | None = None,
+        stat: str = "mean",
+        kind: str = "response_params",
+        response: str | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """The posterior mean or median of each row of each response."""
+
+        def make(r: str, values: np.ndarray, index: pd.Index) -> pd.DataFrame:
+            values = self.families[r].point_draws(values, None, kind, stat)
+            return tables.point_table(values, stat, None, index)
+
+        return self._tables(data, kind, response, options, make)
+
+    def interval(
+        self,
+        data: pd.DataFrame | None = None,
+        prob: float = 0.9,
+        method: str = "hdi",
+        kind: str = "response",
+        response: str | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """A ``prob`` interval of each row of each response: ``lower`` and ``upper``."""
+        check_interval(prob, method)
+        return self._tables(
+            data,
+            kind,
+            response,
+            options,
+            lambda r, v, index: tables.interval_table(v, prob, method, None, index),
+        )
+
+    def quantiles(
+        self,
+        data: pd.DataFrame | None = None,
+        probs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+        kind: str = "response",
+        response: str | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Quantiles of each row's predictive distribution, per response."""
+        checked = check_probabilities("probs", probs)
+        return self._tables(
+            data,
+            kind,
+            response,
+            options,
+            lambda r, v, index: tables.quantile_table(v, checked, None, index),
+        )
+
+    def density(
+        self,
+        data: pd.DataFrame | None = None,
+        bins: int | Sequence[float] = 20,
+        kind: str = "response",
+        response: str | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """A histogram density of each row's predictive draws, per response."""
+        checked = check_bins(bins)
+        return self._tables(
+            data,
+            kind,
+            response,
+            options,
+            lambda r, v, index: tables.density_table(
+                v, checked, index, self.families[r].name, kind
+            ),
+        )
