@@ -254,7 +254,7 @@ def _check_batch(design: Design, batch_size: int | None) -> None:
         )
 
 
-#: The LKJ variable of the residual correlations (packed, as PyMC samples it); internal.
+#: The LKJ Cholesky factor of the residual correlations (packed, as PyMC samples it); internal.
 RESCOR_INTERNAL = "rescor_lkj"
 #: Why a multivariate model samples its rows (``sufficient_statistics``).
 NO_SUMMARY = "the model has several responses, whose exact summaries bayesmm does not compute yet"
@@ -390,14 +390,21 @@ def _joint(
     responses = design.responses
     k = len(responses)
     eta = float(as_prior(priors, RESCOR_PRIOR).params["eta"])
-    packed = pm.LKJCorr(RESCOR_INTERNAL, n=k, eta=eta)
-    rows, cols = np.triu_indices(k, 1)
-    corr = pt.eye(k)
-    corr = pt.set_subtensor(corr[rows, cols], packed)
-    corr = pt.set_subtensor(corr[cols, rows], packed)
+    # An LKJ Cholesky covariance whose rows are scaled to unit length: its correlation has
+    # the LKJ(eta) prior, and its sds (unit exponentials, in no likelihood) drop out. PyMC's
+    # LKJCorr would need a positive-definiteness check that compiled backends cannot run.
+    cov_chol, _, _ = pm.LKJCholeskyCov(
+        RESCOR_INTERNAL,
+        n=k,
+        eta=eta,
+        sd_dist=pm.Exponential.dist(1.0, size=k),
+        compute_corr=True,
+        store_in_trace=False,
+    )
+    chol = cov_chol / pt.sqrt(pt.sum(cov_chol**2, axis=1, keepdims=True))
+    corr = chol @ chol.T
     for name, i, j in _rescor_pairs(responses):
         pm.Deterministic(name, corr[i, j])
-    chol = pt.linalg.cholesky(corr)
     n = data.row_count()
     mu = pt.stack([pt.broadcast_to(arguments[r]["mu"], (n,)) for r in responses], axis=1)
     sds = [arguments[r]["sigma"] for r in responses]
