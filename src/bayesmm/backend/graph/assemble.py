@@ -391,13 +391,13 @@ def _joint(
     k = len(responses)
     eta = float(as_prior(priors, RESCOR_PRIOR).params["eta"])
     # An LKJ Cholesky covariance whose rows are scaled to unit length: its correlation has
-    # the LKJ(eta) prior, and its sds (unit exponentials, in no likelihood) drop out. PyMC's
+    # the LKJ(eta) prior, and its sds (standard log-normals, in no likelihood) drop out. PyMC's
     # LKJCorr would need a positive-definiteness check that compiled backends cannot run.
     cov_chol, _, _ = pm.LKJCholeskyCov(
         RESCOR_INTERNAL,
         n=k,
         eta=eta,
-        sd_dist=pm.Exponential.dist(1.0, size=k),
+        sd_dist=pm.LogNormal.dist(0.0, 1.0, size=k),
         compute_corr=True,
         store_in_trace=False,
     )
