@@ -353,6 +353,26 @@ class FittedModel(FitChecks):
         }
         return Chunked(lambda name, rows, **options: summaries[name](rows, **options), chunk_rows)
 
+    def loo(
+        self,
+        chunk_rows: int = 20_000,
+        *,
+        reloo: bool = False,
+        k_threshold: float = 0.7,
+        max_refits: int | None = None,
+        **fit_kwargs: Any,
+    ) -> az.ELPDData:
+        """PSIS-LOO of the training rows (:meth:`FitChecks.loo <bayesmm.predict.fit_checks.
+        FitChecks.loo>`); ``reloo=True`` refits without each row whose Pareto k exceeds
+        ``k_threshold`` and uses its exact value (brms's ``reloo``): a shortcut for
+        :func:`bayesmm.workflow.exact_loo.reloo`, listed with ``plot_ppc`` in the import
+        contract (``pyproject.toml``)."""
+        if not reloo:
+            return super().loo(chunk_rows)
+        from .workflow.exact_loo import reloo as exact
+
+        return exact(self, k_threshold, max_refits, **fit_kwargs)
+
     def plot_ppc(
         self, kind: str = "density", data: pd.DataFrame | None = None, **options: Any
     ) -> Any:
