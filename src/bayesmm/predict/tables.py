@@ -100,21 +100,34 @@ def density_table(
 
 
 def prediction_array(
-    values: np.ndarray,
-    chains: np.ndarray,
-    draws: np.ndarray,
-    levels: Sequence[Any] | None,
+    values: np.ndarray, posterior: xr.Dataset, levels: Sequence[Any] | None, name: str
 ) -> xr.DataArray:
-    """Draws ``(chains * draws, rows[, categories])`` as a DataArray of dimensions
-    ``(chain, draw, __obs__[, category])``, with the posterior's chain and draw labels."""
-    # Category probabilities have a last axis, labelled by the categories.
+    """Draws ``(chains * draws, rows[, categories])`` as a DataArray ``name`` of dimensions
+    ``(chain, draw, __obs__[, category])``, with the ``posterior``'s chain and draw labels."""
     extra = values.shape[2:]
-    category = {CATEGORY_DIM: [str(v) for v in levels]} if extra and levels else {}
-    return xr.DataArray(
-        values.reshape(len(chains), len(draws), values.shape[1], *extra),
-        dims=("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else [])),
-        coords={"chain": chains, "draw": draws, OBS_DIM: np.arange(values.shape[1]), **category},
-    )
+    dims = ("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else []))
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"], values.shape[1], *extra)
+    rows = xr.indexes.PandasIndex(pd.Index(np.arange(values.shape[1])), OBS_DIM)
+    # The posterior's own chain and draw indexes, and the new rows' index made directly:
+    # xarray's default indexes, and a DataArray's copies of its coordinates, were most of a
+    # one-row Model.predict.
+    indexes = {dim: posterior.xindexes[dim] for dim in ("chain", "draw")} | {OBS_DIM: rows}
+    variables = {dim: _plain(posterior.variables[dim]) for dim in ("chain", "draw")}
+    coords = xr.Coordinates(variables | rows.create_variables(), indexes=indexes)
+    if extra:  # category probabilities: the last axis is labelled by the categories
+        labels = [str(v) for v in levels] if levels else None
+        coords = coords.assign(xr.Coordinates({CATEGORY_DIM: labels} if labels else {}))
+    variable = xr.Variable(dims, values.reshape(shape))
+    return xr.Dataset({name: variable}, coords=coords)[name]
+
+
+def _plain(variable: xr.Variable) -> xr.Variable:
+    """A coordinate without its attributes, as ``posterior[dim].to_numpy()`` gave it."""
+    if not variable.attrs:
+        return variable
+    bare = variable.copy(deep=False)
+    bare.attrs = {}
+    return bare
 
 
 def constant_data(data: pd.DataFrame, predictors: Sequence[str]) -> xr.Dataset:
@@ -151,9 +164,9 @@ def predictions_idata(
     if data is None and kind == "response_params":
         groups["posterior"] = groups["posterior"].assign({name: array})
     elif data is None:
-        groups["posterior_predictive"] = xr.Dataset({name: array})
+        groups["posterior_predictive"] = array.to_dataset(name=name)
     else:
-        groups["predictions"] = xr.Dataset({name: array})
+        groups["predictions"] = array.to_dataset(name=name)
         groups["predictions_constant_data"] = constant_data(data, predictors)
     result = az.InferenceData(**groups)
     result.attrs.update(getattr(idata, "attrs", {}) or {})
