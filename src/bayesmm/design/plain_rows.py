@@ -68,10 +68,7 @@ class _Levels:
         """Code of each value, -1 where no level matches."""
         exact, text = self.exact, self.text or {}
         return np.fromiter(
-            (
-                code if (code := exact.get(v)) is not None else text.get(str(v), -1)
-                for v in values
-            ),
+            (code if (code := exact.get(v)) is not None else text.get(str(v), -1) for v in values),
             dtype=np.int64,
             count=len(values),
         )
@@ -131,9 +128,7 @@ class PlainRows:
         other = tuple(name for name in state.predictors if name not in numeric)
         return cls(numeric, other, common, state.n_common, state.dropped_columns, groups)
 
-    def encode(
-        self, data: pd.DataFrame
-    ) -> tuple[int, np.ndarray, tuple[NewGroup, ...]] | None:
+    def encode(self, data: pd.DataFrame) -> tuple[int, np.ndarray, tuple[NewGroup, ...]] | None:
         """The number of rows, the common matrix and the group terms of ``data``'s rows; or
         ``None`` where the general path must encode them (and perhaps raise)."""
         columns = _read(data, self.numeric, self.other)
