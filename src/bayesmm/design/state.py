@@ -395,7 +395,8 @@ class DesignState:
             # A multinomial row's number of trials: the sum of its counts.
             trials = np.asarray(data[list(self.count_columns)], dtype=float).sum(axis=1)
         subs = tuple(state.encode(data) for state in self.distributional)
-        offset, imputed = None, ()
+        offset: np.ndarray | None = None
+        imputed: tuple[NewImputation, ...] = ()
         if frame is not None:
             offset = new_offset(self.offsets, frame, self.formula)
             imputed = tuple(self._imputation(i, frame, data) for i in self.imputed)

@@ -111,23 +111,28 @@ def prediction_array(
     # The posterior's own chain and draw indexes, and the new rows' index made directly:
     # xarray's default indexes, and a DataArray's copies of its coordinates, were most of a
     # one-row Model.predict.
-    indexes = {dim: posterior.xindexes[dim] for dim in ("chain", "draw")} | {OBS_DIM: rows}
-    variables = {dim: _plain(posterior.variables[dim]) for dim in ("chain", "draw")}
+    labels = {dim: _labels(posterior, dim) for dim in ("chain", "draw")}
+    indexes = {dim: index for dim, (_, index) in labels.items()} | {OBS_DIM: rows}
+    variables = {dim: variable for dim, (variable, _) in labels.items()}
     coords = xr.Coordinates(variables | rows.create_variables(), indexes=indexes)
     if extra:  # category probabilities: the last axis is labelled by the categories
-        labels = [str(v) for v in levels] if levels else None
-        coords = coords.assign(xr.Coordinates({CATEGORY_DIM: labels} if labels else {}))
+        names = {CATEGORY_DIM: [str(v) for v in levels]} if levels else {}
+        coords = coords.assign(xr.Coordinates(names))
     variable = xr.Variable(dims, values.reshape(shape))
     return xr.Dataset({name: variable}, coords=coords)[name]
 
 
-def _plain(variable: xr.Variable) -> xr.Variable:
-    """A coordinate without its attributes, as ``posterior[dim].to_numpy()`` gave it."""
-    if not variable.attrs:
-        return variable
-    bare = variable.copy(deep=False)
-    bare.attrs = {}
-    return bare
+def _labels(posterior: xr.Dataset, dim: str) -> tuple[xr.Variable, xr.indexes.Index]:
+    """The coordinate and index of ``dim``, without attributes, as ``posterior[dim]`` gives
+    them: the posterior's own, or ``0 .. n - 1`` for a dimension without labels."""
+    if dim not in posterior.xindexes:
+        index = xr.indexes.PandasIndex(pd.Index(np.arange(posterior.sizes[dim])), dim)
+        return index.create_variables()[dim], index
+    variable = posterior.variables[dim]
+    if variable.attrs:
+        variable = variable.copy(deep=False)
+        variable.attrs = {}
+    return variable, posterior.xindexes[dim]
 
 
 def constant_data(data: pd.DataFrame, predictors: Sequence[str]) -> xr.Dataset:
