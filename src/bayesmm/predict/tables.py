@@ -107,7 +107,7 @@ def prediction_array(
     extra = values.shape[2:]
     dims = ("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else []))
     shape = (posterior.sizes["chain"], posterior.sizes["draw"], values.shape[1], *extra)
-    rows = xr.indexes.PandasIndex(pd.Index(np.arange(values.shape[1])), OBS_DIM)
+    rows = _rows_index(values.shape[1])
     # The posterior's own chain and draw indexes, and the new rows' index made directly:
     # xarray's default indexes, and a DataArray's copies of its coordinates, were most of a
     # one-row Model.predict.
@@ -120,6 +120,11 @@ def prediction_array(
         coords = coords.assign(xr.Coordinates(names))
     variable = xr.Variable(dims, values.reshape(shape))
     return xr.Dataset({name: variable}, coords=coords)[name]
+
+
+def _rows_index(n: int) -> xr.indexes.PandasIndex:
+    """The index of the rows' dimension, ``0 .. n - 1``, as xarray makes it by default."""
+    return xr.indexes.PandasIndex(pd.Index(np.arange(n)), OBS_DIM)
 
 
 def _labels(posterior: xr.Dataset, dim: str) -> tuple[xr.Variable, xr.indexes.Index]:
@@ -143,8 +148,9 @@ def constant_data(data: pd.DataFrame, predictors: Sequence[str]) -> xr.Dataset:
         values = column.to_numpy()
         if isinstance(column.dtype, pd.CategoricalDtype) or values.dtype == object:
             values = column.astype(str).to_numpy()
-        variables[name] = ((OBS_DIM,), values)
-    return xr.Dataset(variables, coords={OBS_DIM: np.arange(len(data))})
+        variables[name] = xr.Variable((OBS_DIM,), values)
+    rows = _rows_index(len(data))
+    return xr.Dataset(variables, coords=xr.Coordinates(rows.create_variables(), {OBS_DIM: rows}))
 
 
 def predictions_idata(
