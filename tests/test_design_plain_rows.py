@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,3 +197,13 @@ def test_predictions_are_the_same_for_the_same_seed(frame, formula, kind, monkey
     assert model.design.state.plain_rows is None
     general = fitted.draws(rows, kind, **options)
     assert fast.tobytes() == general.tobytes()
+
+
+def test_a_loaded_model_encodes_as_formulae_does(frame, tmp_path):
+    model = bmm.Model("Reaction ~ Days * g + c + (Days | Subject)", frame)
+    idata = az.InferenceData(posterior=random_posterior(model))
+    model.save(tmp_path / "model.nc", idata, posterior_only=True)
+    state = bmm.load(tmp_path / "model.nc").design.state
+    assert state.frame is None and state.plain_rows is not None  # levels from the file
+    for rows in (_new_rows(1), _new_rows(40, seed=4)):
+        _assert_same(state.encode(rows), state.encode_with_formulae(rows))
