@@ -40,3 +40,12 @@ def test_an_interval_of_every_draw_fails_as_arviz_does():
         _arviz(values, 1.0)
     with pytest.raises(ValueError, match="Too few elements"):
         summaries.highest_density(values, 1.0)
+
+
+@pytest.mark.parametrize("shape", [(500, 1), (500, 3), (1, 4)])
+def test_highest_density_leaves_the_draws_as_they_are(shape):
+    values = np.random.default_rng(1).normal(size=shape)
+    kept = values.copy()
+    values.flags.writeable = False  # a read-only array is summarised too
+    interval(values, 0.9, "hdi")
+    assert values.tobytes() == kept.tobytes()

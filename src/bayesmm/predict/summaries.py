@@ -64,7 +64,7 @@ def highest_density(values: np.ndarray, prob: float) -> np.ndarray:
     As ArviZ does for one row: the draws sorted, ``k = floor(prob * draws)``, the widths
     ``sorted[k:] - sorted[:draws - k]`` in float64 and the first narrowest, so the bounds are
     the same numbers. Rows are sorted a block at a time, each block's draws copied to be
-    contiguous.
+    contiguous; ``values`` is not changed.
     """
     n, rows = values.shape
     inside = int(np.floor(prob * n))
@@ -73,7 +73,8 @@ def highest_density(values: np.ndarray, prob: float) -> np.ndarray:
     bounds = np.empty((rows, 2))
     size = max(1, BLOCK_VALUES // max(n, 1))
     for start in range(0, rows, size):
-        block = np.ascontiguousarray(values[:, start : start + size].T)
+        # A copy, always (sorted in place): the caller's draws stay as they are.
+        block = values[:, start : start + size].T.copy(order="C")
         block.sort(axis=1)
         widths = np.subtract(block[:, inside:], block[:, : n - inside], dtype=np.float64)
         first = np.argmin(widths, axis=1)
