@@ -65,6 +65,11 @@ def highest_density(values: np.ndarray, prob: float) -> np.ndarray:
     ``sorted[k:] - sorted[:draws - k]`` in float64 and the first narrowest, so the bounds are
     the same numbers. Rows are sorted a block at a time, each block's draws copied to be
     contiguous; ``values`` is not changed.
+
+    Examples
+    --------
+    >>> highest_density(np.arange(10.0)[:, None], 0.5)
+    array([[0., 5.]])
     """
     n, rows = values.shape
     inside = int(np.floor(prob * n))
