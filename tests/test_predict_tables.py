@@ -36,3 +36,12 @@ def test_prediction_array_is_xarrays_default(labelled, extra, levels):
     expected = _default(values, posterior["chain"].to_numpy(), posterior["draw"].to_numpy(), levels)
     xr.testing.assert_identical(made, expected)
     xr.testing.assert_identical(made.to_dataset(), xr.Dataset({"mu": expected}))
+
+
+def test_the_predictions_coordinates_are_their_own():
+    posterior = xr.Dataset(
+        {"b": (("chain", "draw"), np.zeros((2, 3)))}, coords={"chain": [0, 1], "draw": [0, 1, 2]}
+    )
+    made = prediction_array(np.ones((6, 2)), posterior, None, "mu")
+    made["chain"].attrs["note"] = "the predictions' own"
+    assert posterior["chain"].attrs == {}
