@@ -189,16 +189,19 @@ def _add_group_terms(
     size = max(1, BLOCK_VALUES // max(n_rows, 1))
     if any(rows.values is not None and rows.values.shape[1] > 1 for rows in groups):
         size = n_draws  # a term of several columns is summed by einsum, on all draws at once
-    # One (block, rows) temporary for every term: this is the hot loop of serving.
-    scratch = np.empty((min(size, n_draws), n_rows))
+    # One (block, rows) temporary for every term (of the effects' dtype, in which the product
+    # with the predictor is rounded, as it always was): this is the hot loop of serving.
+    scratch: dict[np.dtype, np.ndarray] = {}
     for start in range(0, n_draws, size):
         block = eta[start : start + size]
-        part = scratch[: len(block)]
         for term_effects, rows in zip(effects, groups, strict=True):
             drawn = term_effects[start : start + size]
             if rows.values is not None and rows.values.shape[1] > 1:
                 block += np.einsum("snk,nk->sn", drawn[:, rows.index, :], rows.values)
                 continue
+            if drawn.dtype not in scratch:
+                scratch[drawn.dtype] = np.empty((min(size, n_draws), n_rows), drawn.dtype)
+            part = scratch[drawn.dtype][: len(block)]
             # Indices are level codes, always in range: "clip" takes them without a buffer.
             np.take(drawn[:, :, 0], rows.index, axis=1, out=part, mode="clip")
             if rows.values is not None:
