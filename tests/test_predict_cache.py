@@ -72,9 +72,11 @@ def test_dropped_idata_are_released_and_the_cache_does_not_grow(model):
         idata = az.InferenceData(posterior=random_posterior(model, seed=seed))
         model.predict(idata, ROW)
         refs.append(weakref.ref(idata))
+        assert len(model._stacked) == 1  # the live one alone
     del idata
     gc.collect()
     assert all(ref() is None for ref in refs)
+    assert len(model._stacked) == 0
 
 
 def test_entries_live_as_long_as_their_idata(model):
