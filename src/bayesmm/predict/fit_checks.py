@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..spec import ModelSpec
     from .draws import PosteriorDraws
 
-__all__ = ["FitChecks", "PSIS_K_THRESHOLD", "REFIT_ALPHAS"]
+__all__ = ["FitChecks", "PSIS_K_THRESHOLD", "REFIT_ALPHAS", "refit_settings"]
 
 #: Above this Pareto k-hat, importance weights are unreliable (Vehtari et al. 2024).
 PSIS_K_THRESHOLD = 0.7
@@ -231,15 +231,7 @@ class FitChecks:
         draws = parameter_draws(posterior, self.design)
         table = table.copy()
         table["mean"] = [float(draws[name].mean()) for name in table.index]
-        attrs = self.idata.attrs
-        settings = {
-            "draws": posterior.sizes["draw"],
-            "chains": posterior.sizes["chain"],
-            "tune": attrs.get("tuning_steps", posterior.sizes["draw"]),
-            "inference_method": attrs.get("inference_method", "auto"),
-            "progressbar": False,
-            **fit_kwargs,
-        }
+        settings = refit_settings(self.idata, {"progressbar": False, **fit_kwargs})
         rows = self.training_rows
         reff = relative_efficiency(posterior)
         seeds = np.random.SeedSequence(random_seed).generate_state(len(REFIT_ALPHAS))
@@ -265,6 +257,25 @@ class FitChecks:
             return np.asarray(total, dtype=float).ravel()
         ll = self.log_likelihood(self.training_rows, self.design.response.values)
         return ll.sum(axis=1)
+
+
+def refit_settings(idata: az.InferenceData, fit_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The fit's sampler, draws and chains (and tuning steps where recorded), unless
+    ``fit_kwargs`` gives them, then the rest of ``fit_kwargs``: what a refit of the same
+    model (``reloo``, ``sensitivity(refit=True)``) samples with."""
+    posterior = idata["posterior"]
+    settings: dict[str, Any] = {
+        "draws": int(posterior.sizes["draw"]),
+        "chains": int(posterior.sizes["chain"]),
+    }
+    method = idata.attrs.get("inference_method")
+    if method is not None:
+        settings["inference_method"] = str(method)
+    if "sample_stats" in idata.groups():
+        tune = idata["sample_stats"].attrs.get("tuning_steps")
+        if tune is not None:
+            settings["tune"] = int(tune)
+    return {**settings, **fit_kwargs}
 
 
 def parameter_draws(posterior: xr.Dataset, design: Design) -> dict[str, np.ndarray]:
