@@ -10,6 +10,10 @@ compiles nothing), and that refit's sampling time for comparison.
     python benchmarks/autocorrelation.py
     python benchmarks/autocorrelation.py --series 200 --times 50   # a quicker look
     python benchmarks/autocorrelation.py --method nutpie
+    python benchmarks/autocorrelation.py --gradient   # the log density's gradient alone
+
+``--gradient`` times one evaluation of the log density and its gradient (the median of 100)
+of the model with ``ar()`` and of the same model without it, and fits nothing.
 """
 
 from __future__ import annotations
@@ -41,12 +45,32 @@ def simulate(series: int, times: int, seed: int, phi: float = 0.6) -> pd.DataFra
     return data.sample(frac=1, random_state=seed).reset_index(drop=True)
 
 
+def gradient_times(data: pd.DataFrame) -> None:
+    """The median time of the log density's gradient with and without ``ar()``."""
+    import bayesmm as bmm
+
+    for formula in ("y ~ x + ar(time=t, gr=g)", "y ~ x"):
+        model = bmm.Model(formula, data).backend.model
+        gradient, point = model.compile_dlogp(), model.initial_point()
+        gradient(point)
+        times = []
+        for _ in range(100):
+            start = time.perf_counter()
+            gradient(point)
+            times.append(time.perf_counter() - start)
+        print(f"{formula}: gradient {1000 * float(np.median(times)):.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--times", type=int, default=100)
     parser.add_argument("--method", default="auto")
+    parser.add_argument("--gradient", action="store_true")
     args = parser.parse_args()
+    if args.gradient:
+        gradient_times(simulate(args.series, args.times, seed=1))
+        return
     import arviz as az
 
     import bayesmm as bmm

@@ -45,6 +45,8 @@ SHIMS = {
     ("bayesmm.fitted", "bayesmm.model"),
     # FittedModel.plot_ppc, a shortcut for bayesmm.workflow.ppc.plot_ppc.
     ("bayesmm.fitted", "bayesmm.workflow.ppc"),
+    # FittedModel.loo(reloo=True), a shortcut for bayesmm.workflow.exact_loo.reloo.
+    ("bayesmm.fitted", "bayesmm.workflow.exact_loo"),
 }
 
 

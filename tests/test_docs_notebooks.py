@@ -18,6 +18,10 @@ FAST = {
     "BAYESMM_EXAMPLE_DRAWS": "100",
     "BAYESMM_EXAMPLE_TUNE": "100",
     "BAYESMM_EXAMPLE_CHAINS": "2",
+    # The workflow notebook's refits: two folds of rows, two of patients, one exact refit.
+    "BAYESMM_EXAMPLE_FOLDS": "2",
+    "BAYESMM_EXAMPLE_GROUP_FOLDS": "2",
+    "BAYESMM_EXAMPLE_MAX_REFITS": "1",
 }
 CELL_TIMEOUT_S = 600
 

@@ -202,11 +202,24 @@ def test_the_file_keeps_the_series_so_forecasts_need_no_rows(ar1, tmp_path):
 
 
 def test_loo_scores_each_row_given_the_rest_of_its_series(ar1):
-    """loo() uses the non-factorised density: its pointwise values differ from PSIS-LOO of
-    the rows' one-step-ahead densities (what the independent rows' loo would be)."""
-    result = ar1.loo()
-    assert result.n_data_points == 32 and result["loo_i"].shape == (32,)
-    assert np.isfinite(result.elpd_loo)
+    """loo() is PSIS of each row's density given the rest of its series, in the rows' own
+    order, however the chunks cut the series (7 rows a chunk, series of 8)."""
+    import arviz as az
+    from scipy.special import logsumexp
+
+    from bayesmm.predict.loo import relative_efficiency
+    from bayesmm.predict.series import series_loo_density
+
+    rows = ar1.training_rows
+    draws = ar1.posterior_draws
+    e = rows["y"].to_numpy()[None, :] - ar1.linear_predictors(rows)["mu"]
+    density = series_loo_density(draws.series, ar1.design.series, e, draws.aux["sigma"])
+    log_weights, k = az.psislw(-density.T.copy(), relative_efficiency(ar1.idata.posterior))
+    expected = logsumexp(log_weights + density.T, axis=1)
+    result = ar1.loo(chunk_rows=7)
+    np.testing.assert_allclose(result["loo_i"].values, expected, rtol=1e-10)
+    np.testing.assert_allclose(result["pareto_k"].values, k, rtol=1e-10)
+    assert result.n_data_points == 32
 
 
 def test_sufficient_statistics_say_why_they_do_not_apply(stub_sampler):

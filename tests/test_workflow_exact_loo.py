@@ -151,6 +151,17 @@ def test_without_loo_it_computes_psis_itself(fitted, stub_sampler):
     assert result.refits.rows[0] == int(np.nanargmax(psis.pareto_k.values))
 
 
+def test_fitted_loo_with_reloo_is_the_same_call(fitted, stub_sampler):
+    """``fitted.loo(reloo=True, ...)`` (brms's spelling) gives what ``bmm.reloo`` gives."""
+    options = {"max_refits": 1, "random_seed": 2, "progressbar": False}
+    with pytest.warns(bmm.BayesmmWarning, match="reloo: 11 row"):
+        by_method = fitted.loo(reloo=True, **options)
+    with pytest.warns(bmm.BayesmmWarning, match="reloo: 11 row"):
+        by_function = bmm.reloo(fitted, **options)
+    np.testing.assert_array_equal(by_method["loo_i"].values, by_function["loo_i"].values)
+    assert by_method.refits.rows == by_function.refits.rows
+
+
 # Errors, each before any fit.
 
 

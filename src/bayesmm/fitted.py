@@ -86,6 +86,9 @@ class FittedModel(FitChecks):
         The policy for unseen group levels when a method is not given one.
     source : dict, optional
         For a loaded model: the file's path, format version, library versions and save time.
+    stacked : PosteriorDraws, optional
+        The posterior already stacked from ``idata`` (``Model`` keeps it for each live
+        InferenceData, :mod:`bayesmm.predict.cache`); by default stacked on first use.
 
     Examples
     --------
@@ -107,6 +110,7 @@ class FittedModel(FitChecks):
         sample_new_groups: bool | str = False,
         source: Mapping[str, Any] | None = None,
         attrs: Mapping[str, Any] | None = None,
+        stacked: PosteriorDraws | None = None,
     ) -> None:
         self._fit = FitGroups(idata, attrs)
         self.design = design
@@ -118,7 +122,7 @@ class FittedModel(FitChecks):
         self.sample_new_groups = sample_new_groups
         self.source = dict(source) if source is not None else None
         self._spec = spec
-        self._draws: PosteriorDraws | None = None
+        self._draws: PosteriorDraws | None = stacked
 
     @property
     def idata(self) -> az.InferenceData:
@@ -258,12 +262,7 @@ class FittedModel(FitChecks):
         values = self.draws(data, kind, **options)
         name = self.family.parent if kind == "response_params" else self.design.response.name
         posterior = self._fit.group("posterior")
-        array = tables.prediction_array(
-            values,
-            posterior["chain"].to_numpy(),
-            posterior["draw"].to_numpy(),
-            self.design.response.levels,
-        )
+        array = tables.prediction_array(values, posterior, self.design.response.levels, name)
         predictors = self.design.state.predictors if self.design.state is not None else ()
         return tables.predictions_idata(self.idata, name, array, data, kind, predictors)
 
@@ -352,6 +351,24 @@ class FittedModel(FitChecks):
             "density": self.density,
         }
         return Chunked(lambda name, rows, **options: summaries[name](rows, **options), chunk_rows)
+
+    def loo(
+        self,
+        chunk_rows: int = 20_000,
+        *,
+        reloo: bool = False,
+        k_threshold: float = 0.7,
+        max_refits: int | None = None,
+        **fit_kwargs: Any,
+    ) -> az.ELPDData:
+        """PSIS-LOO of the training rows (``FitChecks.loo``); ``reloo=True`` refits without each
+        row whose Pareto k exceeds ``k_threshold`` (brms's ``reloo``): a shortcut for
+        :func:`bayesmm.workflow.exact_loo.reloo`, listed in the import contract."""
+        if not reloo:
+            return super().loo(chunk_rows)
+        from .workflow.exact_loo import reloo as exact
+
+        return exact(self, k_threshold, max_refits, **fit_kwargs)
 
     def plot_ppc(
         self, kind: str = "density", data: pd.DataFrame | None = None, **options: Any

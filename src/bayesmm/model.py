@@ -24,6 +24,7 @@ from .families import Family, get_family
 from .fitted import FittedModel
 from .formula import Formula, MvFormula, as_formula
 from .links import Link
+from .predict.cache import StackedDraws
 from .priors import Prior, PriorSet
 from .scaling import AUTOMATIC_PRIORS, GivenPriors
 from .spec import MODEL_OPTIONS, ModelSpec, build_spec, check_same_rows, rebuild_arguments
@@ -135,6 +136,7 @@ class Model:
         self.weights = self.design.weights_column
         self._given = GivenPriors()  # the user's priors and scales, kept for set_priors
         self._built: BuiltModel | None = None
+        self._stacked = StackedDraws()  # each live InferenceData's draws, for predict()
         self.priors: PriorSet = self._given.resolve(
             self.design, self.family, self.link, priors, automatic_priors, auto_scale
         )
@@ -318,14 +320,16 @@ class Model:
         # The spec is built on first use, from this moment's design, priors and options; the
         # FittedModel keeps no reference to this Model.
         spec = partial(build_spec, *self._spec_parts())
+        fixed, normal_groups = self.priors.fixed(), self.priors.normal_groups()
         return FittedModel(
             self.design,
             self.family,
             self.link,
             idata,
-            fixed=self.priors.fixed(),
-            normal_groups=self.priors.normal_groups(),
+            fixed=fixed,
+            normal_groups=normal_groups,
             spec=spec,
+            stacked=self._stacked.get(idata, fixed, normal_groups),
         )
 
     @classmethod
@@ -430,11 +434,13 @@ class Model:
             at fit time (of a grouping factor, unless ``sample_new_groups`` says what to do), or
             an option is unknown.
         """
-        return self.fitted(idata).predict(data, kind, **options)
+        fitted = self.fitted(idata)  # the draws stacked once per live idata (predict.cache)
+        self._stacked.keep(idata, fitted.posterior_draws, fitted.fixed, fitted.normal_groups)
+        return fitted.predict(data, kind, **options)
 
     def __getstate__(self) -> dict[str, Any]:
         # The PyMC model is rebuilt on demand (`backend`): it is large, and not always picklable.
-        return {**self.__dict__, "_built": None}
+        return {**self.__dict__, "_built": None, "_stacked": StackedDraws()}
 
     def _summary(self) -> Any:
         return model_summary(self.formula, self.family, self.link, self.design, self.priors)

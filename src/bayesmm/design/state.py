@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from .autocorrelation import SeriesState, encode_series
 from .columns import ColumnSummary, describe_columns
 from .known_sd import known_sd_rows
 from .offsets import new_offset
+from .plain_rows import PlainRows
 from .splines import check_spline_bounds
 from .truncation import truncation_rows
 from .types import Design, KnownSD, NewDesign, NewGroup, NewImputation, Truncation
@@ -34,7 +36,7 @@ def as_frame(data: Any) -> pd.DataFrame:
         )
     if data.shape[0] == 0:
         raise DataError("data must have at least one row; got an empty DataFrame.")
-    duplicated = data.columns[data.columns.duplicated()]
+    duplicated = data.columns[data.columns.duplicated()] if not data.columns.is_unique else ()
     if len(duplicated):
         raise DataError(
             f"data must have unique column names; got the column(s) "
@@ -309,6 +311,21 @@ class DesignState:
             :class:`NewGroup`).
         """
         data = as_frame(data)
+        plain = self.plain_rows.encode(data) if self.plain_rows is not None else None
+        if plain is not None:  # numpy alone (design.plain_rows); the same arrays as below
+            return self._new_design(data, *plain)
+        return self.encode_with_formulae(data)
+
+    @cached_property
+    def plain_rows(self) -> PlainRows | None:
+        """How new rows of this formula are encoded without formulae; ``None`` when a term
+        has a shape that only formulae encodes (see :mod:`bayesmm.design.plain_rows`)."""
+        return PlainRows.of(self)
+
+    def encode_with_formulae(self, data: pd.DataFrame) -> NewDesign:
+        """:meth:`encode` through formulae and pandas, whatever the formula's terms: the
+        general path, which the fast one falls back to and is checked against."""
+        data = as_frame(data)
         optional = [i.column for i in self.imputed]
         # An imputed column may be missing, in some rows or all of them (left out).
         data = data.assign(**{c: np.nan for c in optional if c not in data.columns})
@@ -358,6 +375,20 @@ class DesignState:
         for group in self.groups:
             index, new_levels = factors[group.factor]
             groups.append(NewGroup(index, _expr_values(group, frame), new_levels))
+        return self._new_design(data, n, common, tuple(groups), frame)
+
+    def _new_design(
+        self,
+        data: pd.DataFrame,
+        n: int,
+        common: np.ndarray,
+        groups: tuple[NewGroup, ...],
+        frame: pd.DataFrame | None = None,
+    ) -> NewDesign:
+        """The rows' design from their common matrix and group terms: the parts read from
+        ``data`` itself (trials, distributional formulas, bounds, standard errors), and those
+        read from the checked predictors ``frame`` (offsets, ``mi()``), which a formula
+        encoded without formulae has none of."""
         trials = None
         if self.trials_call is not None:
             column = self.trials_column
@@ -368,18 +399,21 @@ class DesignState:
             # A multinomial row's number of trials: the sum of its counts.
             trials = np.asarray(data[list(self.count_columns)], dtype=float).sum(axis=1)
         subs = tuple(state.encode(data) for state in self.distributional)
-        offset = new_offset(self.offsets, frame, self.formula)
+        offset: np.ndarray | None = None
+        imputed: tuple[NewImputation, ...] = ()
+        if frame is not None:
+            offset = new_offset(self.offsets, frame, self.formula)
+            imputed = tuple(self._imputation(i, frame, data) for i in self.imputed)
         truncation = None
         if self.truncation is not None and set(self.truncation.columns) <= set(data.columns):
             truncation = truncation_rows(self.truncation, data, self.response_name)
-        imputed = tuple(self._imputation(i, frame, data) for i in self.imputed)
         known = None
         column = self.known_sd.column if self.known_sd is not None else None
         if column in data.columns and data[column].notna().all():  # else: the mean alone
             known = known_sd_rows(self.known_sd, data, self.response_name).values  # type: ignore[arg-type]
         series = None if self.series is None else encode_series(self.series, data)
         return NewDesign(
-            n, common, tuple(groups), trials, subs, offset, truncation, imputed, known, series
+            n, common, groups, trials, subs, offset, truncation, imputed, known, series
         )
 
     @staticmethod

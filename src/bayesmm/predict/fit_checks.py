@@ -7,19 +7,26 @@ the prediction methods; what it reads of the model is declared below.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._errors import BackendError, BayesmmWarning, DataError, PriorError, warn_user
+from .._errors import BayesmmWarning, DataError, PriorError, warn_user
 from .._validation import check_flag
 from ..design.state import check_training_rows
 from .log_prior import LogPrior, log_prior_density
 from .loo import loo_r2, relative_efficiency, training_loo
 from .pointwise import r2_response
-from .powerscale import LOWER_ALPHA, THRESHOLD, UPPER_ALPHA, sensitivity_table
+from .powerscale import (
+    LOWER_ALPHA,
+    THRESHOLD,
+    UPPER_ALPHA,
+    powerscale_weights,
+    sensitivity_table,
+)
 
 if TYPE_CHECKING:
     import arviz as az
@@ -27,13 +34,16 @@ if TYPE_CHECKING:
     from ..design import Design
     from ..families import Family
     from ..links import Link
+    from ..model import Model
     from ..spec import ModelSpec
     from .draws import PosteriorDraws
 
-__all__ = ["FitChecks", "PSIS_K_THRESHOLD"]
+__all__ = ["FitChecks", "PSIS_K_THRESHOLD", "REFIT_ALPHAS", "refit_settings"]
 
 #: Above this Pareto k-hat, importance weights are unreliable (Vehtari et al. 2024).
 PSIS_K_THRESHOLD = 0.7
+#: The powers of the prior that ``sensitivity(refit=True)`` refits with.
+REFIT_ALPHAS = (0.8, 1.25)
 
 
 class FitChecks:
@@ -62,6 +72,8 @@ class FitChecks:
         def posterior_draws(self) -> PosteriorDraws: ...
 
         def linear_predictors(self, data: Any = None, **options: Any) -> dict[str, np.ndarray]: ...
+
+        def to_model(self, data: pd.DataFrame) -> Model: ...
 
     def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
         """PSIS-LOO of the training rows as ``az.loo(idata, pointwise=True)`` gives it, from
@@ -129,6 +141,8 @@ class FitChecks:
         lower_alpha: float = LOWER_ALPHA,
         upper_alpha: float = UPPER_ALPHA,
         threshold: float = THRESHOLD,
+        random_seed: Any = None,
+        **fit_kwargs: Any,
     ) -> pd.DataFrame:
         """Power-scaling prior and likelihood sensitivity of each parameter (Kallioinen,
         Paananen, Bürkner & Vehtari 2023), by importance sampling from the posterior.
@@ -143,12 +157,21 @@ class FitChecks:
         Parameters
         ----------
         refit : bool, default False
-            ``True`` would also refit with the prior powered by 0.8 and 1.25; not available
-            yet.
+            Also refit the training rows with the prior powered by 0.8 and 1.25
+            (:data:`REFIT_ALPHAS`), and add each parameter's posterior mean under each power,
+            by refit (``refit_mean_0.8``, ``refit_mean_1.25``) and by importance sampling
+            (``is_mean_0.8``, ``is_mean_1.25``), beside its ``mean``: where the two disagree,
+            the importance weights are not to be trusted. The power is data in the model's
+            graph (``PriorSet.power``), so the second refit compiles nothing.
         lower_alpha, upper_alpha : float, default 0.99 and 1.01
             The powers, ``0 < lower_alpha < 1 < upper_alpha`` (priorsense's defaults).
         threshold : float, default 0.05
             The sensitivity above which a parameter is flagged (priorsense's).
+        random_seed : int, optional
+            Seeds the refits.
+        **fit_kwargs
+            Options of the refits (``draws``, ``chains``, ``inference_method``, ...); by
+            default the fit's own draws, chains, tuning steps and sampler.
 
         Returns
         -------
@@ -164,16 +187,10 @@ class FitChecks:
             For powers or a threshold out of range, or a model saved without its log
             likelihood and its training rows.
         BackendError
-            For ``refit=True``.
+            If a refit fails.
         """
         check_flag("refit", refit)
         _check_alphas(lower_alpha, upper_alpha, threshold)
-        if refit:
-            raise BackendError(
-                "sensitivity(refit=True) is not available yet: the refits with the prior "
-                "powered by 0.8 and 1.25 need the power in the model's graph. Use "
-                "sensitivity() (importance sampling), or refit with scaled priors by hand."
-            )
         posterior = self.idata["posterior"]
         found = self._log_prior()
         if found.missing:
@@ -190,6 +207,8 @@ class FitChecks:
             upper_alpha=upper_alpha,
             threshold=threshold,
         )
+        if refit:
+            table = self._powered_refits(table, found.total().ravel(), random_seed, fit_kwargs)
         high = {k: v for k, v in table.attrs["pareto_k"].items() if v > PSIS_K_THRESHOLD}
         if high:
             warn_user(
@@ -197,6 +216,34 @@ class FitChecks:
                 "importance weights of those powers are unreliable.",
                 BayesmmWarning,
             )
+        return table
+
+    def _powered_refits(
+        self,
+        table: pd.DataFrame,
+        log_prior: np.ndarray,
+        random_seed: Any,
+        fit_kwargs: dict[str, Any],
+    ) -> pd.DataFrame:
+        """``table`` with each parameter's mean, and its means under the prior powered by
+        each of :data:`REFIT_ALPHAS`, by refit and by importance sampling."""
+        posterior = self.idata["posterior"]
+        draws = parameter_draws(posterior, self.design)
+        table = table.copy()
+        table["mean"] = [float(draws[name].mean()) for name in table.index]
+        settings = refit_settings(self.idata, {"progressbar": False, **fit_kwargs})
+        rows = self.training_rows
+        reff = relative_efficiency(posterior)
+        seeds = np.random.SeedSequence(random_seed).generate_state(len(REFIT_ALPHAS))
+        for alpha, seed in zip(REFIT_ALPHAS, seeds, strict=True):
+            model = self.to_model(rows)
+            model.priors = replace(model.priors, power=alpha)
+            idata = model.fit(random_seed=int(seed), **settings)
+            refitted = parameter_draws(idata["posterior"], self.design)
+            weights, k = powerscale_weights(log_prior, alpha, reff)
+            table.attrs["pareto_k"][f"prior@{alpha}"] = k
+            table[f"refit_mean_{alpha:g}"] = [float(refitted[n].mean()) for n in table.index]
+            table[f"is_mean_{alpha:g}"] = [float(draws[n] @ weights) for n in table.index]
         return table
 
     def _summed_log_likelihood(self) -> np.ndarray:
@@ -210,6 +257,25 @@ class FitChecks:
             return np.asarray(total, dtype=float).ravel()
         ll = self.log_likelihood(self.training_rows, self.design.response.values)
         return ll.sum(axis=1)
+
+
+def refit_settings(idata: az.InferenceData, fit_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The fit's sampler, draws and chains (and tuning steps where recorded), unless
+    ``fit_kwargs`` gives them, then the rest of ``fit_kwargs``: what a refit of the same
+    model (``reloo``, ``sensitivity(refit=True)``) samples with."""
+    posterior = idata["posterior"]
+    settings: dict[str, Any] = {
+        "draws": int(posterior.sizes["draw"]),
+        "chains": int(posterior.sizes["chain"]),
+    }
+    method = idata.attrs.get("inference_method")
+    if method is not None:
+        settings["inference_method"] = str(method)
+    if "sample_stats" in idata.groups():
+        tune = idata["sample_stats"].attrs.get("tuning_steps")
+        if tune is not None:
+            settings["tune"] = int(tune)
+    return {**settings, **fit_kwargs}
 
 
 def parameter_draws(posterior: xr.Dataset, design: Design) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._errors import DataError
 from .._validation import describe_values
-from ..design import NewDesign, NewImputation
+from ..design import NewDesign, NewGroup, NewImputation
 from .draws import GroupDraws, ImputedDraws, PosteriorDraws
 from .options import POLICIES, PredictOptions
 
@@ -140,6 +140,75 @@ def _impute(
     eta[:, missing] += draws.common[:, [rows.column]] * (values - placeholder)
 
 
+def _group_effects(
+    draws: PosteriorDraws,
+    new: NewDesign,
+    options: PredictOptions,
+    rng: np.random.Generator,
+    policy: str | None,
+    choices: dict[str, np.ndarray],
+) -> list[np.ndarray]:
+    """Each group term's effects ``(S, levels, columns)``: the fitted levels', then the
+    unseen levels' drawn or borrowed under ``policy``.
+
+    Raises
+    ------
+    DataError
+        If a grouping factor has levels not seen at fit time and ``policy`` is ``None``.
+    """
+    effects = []
+    for group, rows in zip(draws.groups, new.groups, strict=True):
+        if not rows.new_levels:
+            effects.append(group.effects)
+            continue
+        if policy is None:
+            raise DataError(
+                f"The grouping factor {group.factor!r} has level(s) "
+                f"{describe_values(rows.new_levels)} that were not seen at fit time. Pass "
+                f"sample_new_groups= one of {list(POLICIES)} (True means 'uncertainty') to "
+                "predict them; see docs/prediction.md."
+            )
+        extra = new_level_effects(
+            group, rows.new_levels, policy, choices, rng, draws.blocks, options.level_seed
+        )
+        effects.append(np.concatenate([group.effects, extra], axis=1))
+    return effects
+
+
+#: About how many values of the linear predictor take the group terms at a time (1 MiB of
+#: them): a block of draws stays in the processor's cache while every term is added to it.
+BLOCK_VALUES = 2**17
+
+
+def _add_group_terms(
+    eta: np.ndarray, effects: Sequence[np.ndarray], groups: Sequence[NewGroup]
+) -> None:
+    """Add ``b[index] * x`` of each group term to ``eta``, in place, a block of draws at a
+    time: each value takes the same operations, in the same order, as without blocks."""
+    n_draws, n_rows = eta.shape
+    size = max(1, BLOCK_VALUES // max(n_rows, 1))
+    if any(rows.values is not None and rows.values.shape[1] > 1 for rows in groups):
+        size = n_draws  # a term of several columns is summed by einsum, on all draws at once
+    # One (block, rows) temporary for every term (of the effects' dtype, in which the product
+    # with the predictor is rounded, as it always was): this is the hot loop of serving.
+    scratch: dict[np.dtype, np.ndarray] = {}
+    for start in range(0, n_draws, size):
+        block = eta[start : start + size]
+        for term_effects, rows in zip(effects, groups, strict=True):
+            drawn = term_effects[start : start + size]
+            if rows.values is not None and rows.values.shape[1] > 1:
+                block += np.einsum("snk,nk->sn", drawn[:, rows.index, :], rows.values)
+                continue
+            if drawn.dtype not in scratch:
+                scratch[drawn.dtype] = np.empty((min(size, n_draws), n_rows), drawn.dtype)
+            part = scratch[drawn.dtype][: len(block)]
+            # Indices are level codes, always in range: "clip" takes them without a buffer.
+            np.take(drawn[:, :, 0], rows.index, axis=1, out=part, mode="clip")
+            if rows.values is not None:
+                part *= rows.values[:, 0]
+            block += part
+
+
 def linear_predictor(
     draws: PosteriorDraws,
     new: NewDesign,
@@ -174,27 +243,6 @@ def linear_predictor(
     if not options.include_group_specific:
         return eta
     choices = choices if choices is not None else {}
-    for group, rows in zip(draws.groups, new.groups, strict=True):
-        effects = group.effects
-        if rows.new_levels:
-            if policy is None:
-                raise DataError(
-                    f"The grouping factor {group.factor!r} has level(s) "
-                    f"{describe_values(rows.new_levels)} that were not seen at fit time. Pass "
-                    f"sample_new_groups= one of {list(POLICIES)} (True means 'uncertainty') to "
-                    "predict them; see docs/prediction.md."
-                )
-            extra = new_level_effects(
-                group, rows.new_levels, policy, choices, rng, draws.blocks, options.level_seed
-            )
-            effects = np.concatenate([effects, extra], axis=1)
-        # In place, one (draws, rows) temporary per term: this is the hot loop of serving.
-        if rows.values is None:
-            eta += np.take(effects[:, :, 0], rows.index, axis=1)
-        elif rows.values.shape[1] == 1:
-            contribution = np.take(effects[:, :, 0], rows.index, axis=1)
-            contribution *= rows.values[:, 0]
-            eta += contribution
-        else:
-            eta += np.einsum("snk,nk->sn", effects[:, rows.index, :], rows.values)
+    effects = _group_effects(draws, new, options, rng, policy, choices)
+    _add_group_terms(eta, effects, new.groups)
     return eta

@@ -18,6 +18,7 @@ __all__ = [
     "INTERVAL_METHODS",
     "point_estimate",
     "interval",
+    "highest_density",
     "check_interval",
     "quantiles",
     "density",
@@ -49,9 +50,43 @@ def interval(values: np.ndarray, prob: float = 0.9, method: str = "hdi") -> np.n
     prob = check_interval(prob, method)
     if method == "eti":
         return np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2], axis=0).T
-    import arviz as az
+    return highest_density(values, prob)
 
-    return np.asarray(az.hdi(values[None], hdi_prob=prob)).reshape(values.shape[1], 2)
+
+#: About how many draws :func:`highest_density` sorts at a time (8 MiB of them).
+BLOCK_VALUES = 2**20
+
+
+def highest_density(values: np.ndarray, prob: float) -> np.ndarray:
+    """The narrowest interval holding ``prob`` of each row's draws ``(draws, rows)``, shape
+    ``(rows, 2)``: ArviZ's ``hdi`` (unimodal), computed for many rows at once.
+
+    As ArviZ does for one row: the draws sorted, ``k = floor(prob * draws)``, the widths
+    ``sorted[k:] - sorted[:draws - k]`` in float64 and the first narrowest, so the bounds are
+    the same numbers. Rows are sorted a block at a time, each block's draws copied to be
+    contiguous; ``values`` is not changed.
+
+    Examples
+    --------
+    >>> highest_density(np.arange(10.0)[:, None], 0.5)
+    array([[0., 5.]])
+    """
+    n, rows = values.shape
+    inside = int(np.floor(prob * n))
+    if inside >= n:
+        raise ValueError("Too few elements for interval calculation. ")  # as ArviZ says it
+    bounds = np.empty((rows, 2))
+    size = max(1, BLOCK_VALUES // max(n, 1))
+    for start in range(0, rows, size):
+        # A copy, always (sorted in place): the caller's draws stay as they are.
+        block = values[:, start : start + size].T.copy(order="C")
+        block.sort(axis=1)
+        widths = np.subtract(block[:, inside:], block[:, : n - inside], dtype=np.float64)
+        first = np.argmin(widths, axis=1)
+        taken = np.arange(len(block))
+        bounds[start : start + size, 0] = block[taken, first]
+        bounds[start : start + size, 1] = block[taken, first + inside]
+    return bounds
 
 
 def quantiles(values: np.ndarray, probs: Sequence[float]) -> np.ndarray:

@@ -100,21 +100,44 @@ def density_table(
 
 
 def prediction_array(
-    values: np.ndarray,
-    chains: np.ndarray,
-    draws: np.ndarray,
-    levels: Sequence[Any] | None,
+    values: np.ndarray, posterior: xr.Dataset, levels: Sequence[Any] | None, name: str
 ) -> xr.DataArray:
-    """Draws ``(chains * draws, rows[, categories])`` as a DataArray of dimensions
-    ``(chain, draw, __obs__[, category])``, with the posterior's chain and draw labels."""
-    # Category probabilities have a last axis, labelled by the categories.
+    """Draws ``(chains * draws, rows[, categories])`` as a DataArray ``name`` of dimensions
+    ``(chain, draw, __obs__[, category])``, with the ``posterior``'s chain and draw labels."""
     extra = values.shape[2:]
-    category = {CATEGORY_DIM: [str(v) for v in levels]} if extra and levels else {}
-    return xr.DataArray(
-        values.reshape(len(chains), len(draws), values.shape[1], *extra),
-        dims=("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else [])),
-        coords={"chain": chains, "draw": draws, OBS_DIM: np.arange(values.shape[1]), **category},
-    )
+    dims = ("chain", "draw", OBS_DIM, *([CATEGORY_DIM] if extra else []))
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"], values.shape[1], *extra)
+    rows = _rows_index(values.shape[1])
+    # The posterior's own chain and draw indexes, and the new rows' index made directly:
+    # xarray's default indexes, and a DataArray's copies of its coordinates, were most of a
+    # one-row Model.predict.
+    labels = {dim: _labels(posterior, dim) for dim in ("chain", "draw")}
+    indexes = {dim: index for dim, (_, index) in labels.items()} | {OBS_DIM: rows}
+    variables = {dim: variable for dim, (variable, _) in labels.items()}
+    coords = xr.Coordinates(variables | rows.create_variables(), indexes=indexes)
+    if extra:  # category probabilities: the last axis is labelled by the categories
+        names = {CATEGORY_DIM: [str(v) for v in levels]} if levels else {}
+        coords = coords.assign(xr.Coordinates(names))
+    variable = xr.Variable(dims, values.reshape(shape))
+    return xr.Dataset({name: variable}, coords=coords)[name]
+
+
+def _rows_index(n: int) -> xr.indexes.PandasIndex:
+    """The index of the rows' dimension, ``0 .. n - 1``, as xarray makes it by default."""
+    return xr.indexes.PandasIndex(pd.Index(np.arange(n)), OBS_DIM)
+
+
+def _labels(posterior: xr.Dataset, dim: str) -> tuple[xr.Variable, xr.indexes.Index]:
+    """The coordinate and index of ``dim``, without attributes, as ``posterior[dim]`` gives
+    them: the posterior's own, or ``0 .. n - 1`` for a dimension without labels."""
+    if dim not in posterior.xindexes:
+        index = xr.indexes.PandasIndex(pd.Index(np.arange(posterior.sizes[dim])), dim)
+        return index.create_variables()[dim], index
+    variable = posterior.variables[dim]
+    if variable.attrs:
+        variable = variable.copy(deep=False)
+        variable.attrs = {}
+    return variable, posterior.xindexes[dim]
 
 
 def constant_data(data: pd.DataFrame, predictors: Sequence[str]) -> xr.Dataset:
@@ -125,8 +148,9 @@ def constant_data(data: pd.DataFrame, predictors: Sequence[str]) -> xr.Dataset:
         values = column.to_numpy()
         if isinstance(column.dtype, pd.CategoricalDtype) or values.dtype == object:
             values = column.astype(str).to_numpy()
-        variables[name] = ((OBS_DIM,), values)
-    return xr.Dataset(variables, coords={OBS_DIM: np.arange(len(data))})
+        variables[name] = xr.Variable((OBS_DIM,), values)
+    rows = _rows_index(len(data))
+    return xr.Dataset(variables, coords=xr.Coordinates(rows.create_variables(), {OBS_DIM: rows}))
 
 
 def predictions_idata(
@@ -151,9 +175,9 @@ def predictions_idata(
     if data is None and kind == "response_params":
         groups["posterior"] = groups["posterior"].assign({name: array})
     elif data is None:
-        groups["posterior_predictive"] = xr.Dataset({name: array})
+        groups["posterior_predictive"] = array.to_dataset(name=name)
     else:
-        groups["predictions"] = xr.Dataset({name: array})
+        groups["predictions"] = array.to_dataset(name=name)
         groups["predictions_constant_data"] = constant_data(data, predictors)
     result = az.InferenceData(**groups)
     result.attrs.update(getattr(idata, "attrs", {}) or {})

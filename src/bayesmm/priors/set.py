@@ -54,6 +54,10 @@ class PriorSet:
     """All the priors of a model, in display order."""
 
     terms: tuple[TermPrior, ...]
+    #: Raise the prior of the population-level parameters and hyperparameters to this power
+    #: in the model's graph (power-scaling refits, ``FittedModel.sensitivity(refit=True)``);
+    #: ``None``: the prior as it is. Not saved: a fit's priors are the unpowered ones.
+    power: float | None = None
 
     def __getitem__(self, name: str) -> Prior | float:
         for term in self.terms:

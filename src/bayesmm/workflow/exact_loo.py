@@ -26,6 +26,7 @@ from .._errors import BayesmmWarning, DataError
 from ..fitted import FittedModel
 from ..many import fit_many
 from ..model import Model
+from ..predict.fit_checks import refit_settings
 from .kfold import (
     fit_results,
     held_out_density,
@@ -195,25 +196,6 @@ def _psis(fitted: FittedModel, loo: Any) -> az.ELPDData:
     return loo
 
 
-def _refit_settings(fitted: FittedModel, fit_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The original fit's sampler, draws and chains (and tuning steps where recorded),
-    unless ``fit_kwargs`` gives them, then the rest of ``fit_kwargs``."""
-    idata = fitted.idata
-    posterior = idata["posterior"]
-    settings: dict[str, Any] = {
-        "draws": int(posterior.sizes["draw"]),
-        "chains": int(posterior.sizes["chain"]),
-    }
-    method = idata.attrs.get("inference_method")
-    if method is not None:
-        settings["inference_method"] = str(method)
-    if "sample_stats" in idata.groups():
-        tune = idata["sample_stats"].attrs.get("tuning_steps")
-        if tune is not None:
-            settings["tune"] = int(tune)
-    return {**settings, **fit_kwargs}
-
-
 def _models_without(model: Model, rows: pd.DataFrame, positions: np.ndarray) -> list[Model]:
     """One model per position, built on every training row but that one.
 
@@ -332,7 +314,9 @@ def reloo(
     rows = fitted.training_rows
     models = _models_without(base, rows, positions)
     start = time.perf_counter()
-    many = fit_many(models, executor, random_seed=streams.fits, **_refit_settings(fitted, options))
+    many = fit_many(
+        models, executor, random_seed=streams.fits, **refit_settings(fitted.idata, options)
+    )
     seconds = time.perf_counter() - start
     results = fit_results(many, [f"row {p}" for p in positions], "reloo")
     refits = tuple(m.fitted(idata) for m, idata in zip(models, results, strict=True))

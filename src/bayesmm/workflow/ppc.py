@@ -259,4 +259,7 @@ def _loo_pit(
         log_weights, _ = az.psislw(-np.asarray(ll, dtype=float).T.copy(), reff)
     else:  # rows the fit never saw: the posterior predictive is already out of sample
         log_weights = np.full(y_rep.T.shape, -np.log(y_rep.shape[0]))
-    return az.plot_loo_pit(y=y, y_hat=y_rep.T.copy(), log_weights=log_weights, ax=ax)
+    axes = az.plot_loo_pit(y=y, y_hat=y_rep.T.copy(), log_weights=log_weights, ax=ax)
+    # ArviZ labels the x axis with the text of ``y`` when it is an array: every response.
+    (axes if not isinstance(axes, np.ndarray) else axes.ravel()[0]).set_xlabel("LOO-PIT")
+    return axes

@@ -51,7 +51,7 @@ from .likelihoods import (
 from .predictors import intercept_carrier, linear_predictor
 from .sufficient import summary_model
 from .terms.imputation import imputed_columns
-from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior
+from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior, powered_prior
 
 __all__ = ["build_model", "build_mv_model", "RESCOR_INTERNAL", "NO_SUMMARY"]
 
@@ -163,6 +163,7 @@ def _pymc_model(
                 _observe(design, family, kwargs, data, batch_size)
             else:  # ar(), cosy(): each row given the rows before it in its series
                 observe(design, kwargs, data.response(design.response.values), plain)
+        powered_prior(model, design, priors.power, data)  # sensitivity(refit=True)'s refits
         data.fill()
     internal = internal_of([imputed, main, *others])
     # How to build the model again: on a minibatch, or with a group term carrying the

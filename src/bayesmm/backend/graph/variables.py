@@ -218,3 +218,29 @@ def as_prior(priors: PriorSet, name: str) -> Prior:
     if not isinstance(prior, Prior):
         raise PriorError(f"The prior of {name!r} must be a Prior; got {prior!r}.")
     return prior
+
+
+#: The potential that raises a powered model's prior to its power (``PriorSet.power``).
+PRIOR_POWER = "__prior_power__"
+
+
+def powered_prior(model: pm.Model, design: Any, power: float | None, data: Containers) -> None:
+    """With a ``power``, add ``(power - 1) * log p(theta)`` to the model's log density, for
+    the priors of its population-level parameters and hyperparameters: every free variable
+    but the group effects given their sds (a group term's, its ``_offset``, a smooth's or a
+    GP's coefficients) and imputed values. The power is data (a prior parameter), so models
+    powered differently share one compiled program. Its Jacobian is not powered: the
+    density of the parameters is, as power-scaling defines it (Kallioinen et al. 2023)."""
+    if power is None:
+        return
+    designs = [design, *(d.design for d in design.distributional)]
+    designs += [i.design for i in design.imputed]
+    effects = {t.name for d in designs for t in d.group_terms}
+    effects |= {t.name for d in designs for t in d.common_terms if t.kind in ("s", "hsgp")}
+    powered = [
+        rv
+        for rv in model.free_RVs
+        if rv.name not in effects and not rv.name.endswith(("_offset", "_missing"))
+    ]
+    log_density = pt.sum([pm.logp(rv, rv).sum() for rv in powered])
+    pm.Potential(PRIOR_POWER, (data.param(power) - 1.0) * log_density)

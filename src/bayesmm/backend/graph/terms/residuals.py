@@ -143,8 +143,7 @@ def series_response(
         columns, params, logp = _ar_columns(rows, ctx), _ar_parameters(rows, ctx), _ar_logp(p)
     else:
         columns, params, logp = _cosy_columns(rows, ctx), [ctx.variable("cosy")], _cosy_logp
-    y = ctx.data.rows(np.asarray(design.response.values, dtype=float))[:, 0]
-    state = _forecast_state(rows, y - mu, ctx)
+    state = _forecast_state(rows, observed - mu, ctx)
     pm.Deterministic(SERIES_RESIDUALS, state, dims=(SERIES_DIM, LAG_DIM))
 
     def draw(mu: Any, sigma: Any, *args: Any) -> Any:  # the parameters, then the size
