@@ -484,6 +484,10 @@ def sample_numpyro(
             len(program.names),
             progressbar,
         )
+        # The chains come back split between the CPU's devices. The draws program runs on
+        # host copies: given the split arrays, XLA partitioned a model with an LKJ Cholesky
+        # factor across the devices, and the two halves waited on each other for ever.
+        values = jax.device_get(values)
         if log_likelihood:
             both = program.draws_and_log_likelihood(values, list(data))
             drawn, pointwise = both[: len(program.outputs)], both[len(program.outputs) :]
