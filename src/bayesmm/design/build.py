@@ -25,6 +25,7 @@ from ..formula import parse_formula
 from .autocorrelation import check_series_family, read_series, with_series
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
+from .group_calls import read_group_calls
 from .kinds import read_kind_calls, registered_kinds, with_kinds
 from .known_sd import check_known_sd_family, known_sd_rows, read_known_sd
 from .missing import (
@@ -239,6 +240,7 @@ def build_design(
     data = as_frame(data)
     written, formula, known, found = _read_calls(formula, family, bool(distributional))
     formula, series = read_series(formula)
+    formula = read_group_calls(formula)[0]
     check_series_family(series, family.name, bool(distributional), data)
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
@@ -363,6 +365,12 @@ def _read_part_calls(
     parts = {}
     for param, (terms, link) in (distributional or {}).items():
         text, more = read_kind_calls(terms)
+        text, linked = read_group_calls(text)
+        if linked:
+            raise FormulaError(
+                f"{linked[0].written} in the formula of {param!r}: an id links the terms of "
+                "the responses' main formulas; a distributional formula's cannot be linked yet."
+            )
         clash = [k for k in more if k in found and found[k] != more[k]]
         if clash:
             raise FormulaError(f"{clash[0]} is written with different options in two formulas.")
@@ -481,7 +489,7 @@ def _encode_formula(
     check_categorical_levels(formula, [*common_raw, *group_raw])
     check_constant_columns(common, common_terms)
     check_group_levels(group_terms)
-    blocks = correlated_blocks(formula, group_terms)
+    blocks = correlated_blocks(read_group_calls(formula)[0], group_terms)
     response_term = description.response.term
     predictors = tuple(c for c in data.columns if c in _predictor_names(description))
     state = DesignState(

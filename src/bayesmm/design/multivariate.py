@@ -21,17 +21,53 @@ from .._errors import DataError, FamilyError, FormulaError
 from .._names import response_name
 from .._validation import did_you_mean
 from ..families import Family
+from ..formula import bar_blocks
 from .build import DroppedRowsWarning, formula_design, prefixed_design
+from .group_calls import read_group_calls
+from .kinds import formulae_text
 from .state import as_frame
-from .types import Design
+from .types import Design, GroupBlock
 
 if TYPE_CHECKING:
     from ..formula import MvFormula
 
-__all__ = ["MvDesign", "build_mv_design", "resolve_rescor", "RESCOR_FAMILIES"]
+__all__ = ["MvDesign", "LinkedBlock", "build_mv_design", "resolve_rescor", "RESCOR_FAMILIES"]
 
 #: The families whose responses may have correlated residuals (a multivariate normal or t).
 RESCOR_FAMILIES = ("gaussian", "t")
+
+
+@dataclass(frozen=True)
+class LinkedBlock:
+    """Group terms of one factor in several responses whose effects are correlated, written
+    ``(1 | gr(g, id="p"))`` (or ``(1 | p | g)``) in each response's formula.
+
+    Each level's effects over all the terms' columns are one multivariate normal, whose
+    correlation has one LKJ prior keyed :attr:`prior_name` (``"g_corr"``). The correlations
+    are named by the columns they join, ``"y1_1|g:y2_1|g_corr"``.
+
+    Attributes
+    ----------
+    id : str
+        The id the formulas give.
+    factor : str
+        The grouping factor.
+    terms : tuple of str
+        The terms, named by their response (``"y1_1|g"``), in the responses' order.
+    """
+
+    id: str
+    factor: str
+    terms: tuple[str, ...]
+
+    @property
+    def block(self) -> GroupBlock:
+        """The terms as one correlated block (named without a response)."""
+        return GroupBlock(self.factor, self.terms)
+
+    @property
+    def prior_name(self) -> str:
+        return self.block.prior_name
 
 
 @dataclass(frozen=True)
@@ -46,11 +82,22 @@ class MvDesign:
         Each response's design, its terms named as a univariate model's.
     rescor : bool
         Whether the responses' residuals are correlated (one multivariate likelihood).
+    linked : tuple of LinkedBlock
+        Group terms whose effects are correlated across responses (``gr(g, id=)``).
     """
 
     responses: tuple[str, ...]
     designs: tuple[Design, ...]
     rescor: bool = False
+    linked: tuple[LinkedBlock, ...] = ()
+
+    def linked_design(self, linked: LinkedBlock) -> Design:
+        """A design of the linked block's terms alone (named by their responses) as one
+        correlated block, which the graph builds and prediction reads as a univariate
+        block (its sds, correlations named ``"y1_1|g:y2_1|g_corr"`` and columns)."""
+        parts = [self.prefixed(r) for r in self.responses]
+        terms = tuple(t for part in parts for t in part.group_terms if t.name in linked.terms)
+        return replace(parts[0], group_terms=terms, blocks=(linked.block,))
 
     @property
     def n_obs(self) -> int:
@@ -139,7 +186,55 @@ def build_mv_design(
         designs = _designs(formula, data.loc[common], families, links, categorical, dropna)
     for response, design in zip(formula.responses, designs, strict=True):
         _check_supported(response, design, families[response], rescor)
-    return MvDesign(responses=formula.responses, designs=tuple(designs), rescor=rescor)
+    linked = linked_blocks(formula, designs)
+    return MvDesign(formula.responses, tuple(designs), rescor, linked)
+
+
+def linked_blocks(formula: MvFormula, designs: Sequence[Design]) -> tuple[LinkedBlock, ...]:
+    """The group terms linked across responses by an id (:class:`LinkedBlock`).
+
+    An id written in one response only links nothing, as in a univariate model.
+
+    Raises
+    ------
+    FormulaError
+        For an id given to two factors, a factor linked by two ids, or a linked factor with
+        another group term in the same formula.
+    """
+    by_id: dict[str, list[tuple[str, str]]] = {}
+    for response, part in formula.by_response().items():
+        for call in read_group_calls(part.main)[1]:
+            blocks = [b for b in bar_blocks(formulae_text(part.main)) if b.factor == call.factor]
+            if len(blocks) > 1:
+                raise FormulaError(
+                    f"The formula of response {response!r} links the factor {call.factor!r} in "
+                    f"{call.written} and has another group term of it; write its terms as one, "
+                    f"e.g. '(1 + x | gr({call.factor}, id=\"{call.id}\"))'."
+                )
+            by_id.setdefault(call.id, []).append((response, call.factor))
+    linked: list[LinkedBlock] = []
+    for group_id, members in by_id.items():
+        factors = sorted({factor for _, factor in members})
+        if len(factors) > 1:
+            raise FormulaError(
+                f"The id {group_id!r} links the factors {factors}; an id links one factor's "
+                "terms across responses."
+            )
+        if len(members) < 2:
+            continue
+        if any(b.factor == factors[0] for b in linked):
+            raise FormulaError(
+                f"The factor {factors[0]!r} is linked by two ids; give its terms one id."
+            )
+        terms = tuple(
+            response_name(response, term.name)
+            for response, design in zip(formula.responses, designs, strict=True)
+            if (response, factors[0]) in members
+            for term in design.group_terms
+            if term.factor == factors[0]
+        )
+        linked.append(LinkedBlock(group_id, factors[0], terms))
+    return tuple(linked)
 
 
 def _rows_of(design: Design) -> pd.Index:

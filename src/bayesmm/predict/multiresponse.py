@@ -11,6 +11,7 @@ residual correlation matrix (a t response divides ``e_i`` by one ``sqrt(w_i)``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..design.state import rows_to_predict
 from ..families import Family
 from ..links import Link
 from . import tables
-from .draws import PosteriorDraws, extract_draws
+from .draws import PosteriorDraws, correlation_cholesky, extract_draws
 from .options import PredictOptions, check_kind
 from .params import family_params, predictive_draws
 from .summaries import check_interval
@@ -161,14 +162,40 @@ class MvFittedModel:
                 for g in self.normal_groups
                 if _owner(g, responses) == response
             ]
-            self._draws[response] = extract_draws(
+            draws = extract_draws(
                 univariate_posterior(self.idata["posterior"], response, responses),
                 self.design.design_of(response),
                 self.families[response].aux_params,
                 own,
                 groups,
             )
+            self._draws[response] = self._linked(draws, response)
         return self._draws[response]
+
+    def _linked(self, draws: PosteriorDraws, response: str) -> PosteriorDraws:
+        """``draws`` with their correlated blocks keyed by the response (``"y1_g_corr"``),
+        and the terms of blocks linked across responses read as parts of those blocks
+        (``"g_corr"``): the responses' predictions share one dict of new groups, in which a
+        linked block's new levels are drawn once for all the responses, correlated as the
+        fit found, and a block of one response's is its own."""
+        prefix = response_name(response, "")
+        groups = [
+            replace(g, block=None if g.block is None else prefix + g.block) for g in draws.groups
+        ]
+        blocks = {prefix + name: chol for name, chol in draws.blocks.items()}
+        for linked in self.design.linked:
+            joint = self.design.linked_design(linked)
+            blocks[linked.prior_name] = correlation_cholesky(
+                self.idata["posterior"], joint, linked.block, draws.common.shape[0]
+            )
+            for k, group in enumerate(groups):
+                name = prefix + group.name
+                if name in linked.terms:
+                    before = linked.terms[: linked.terms.index(name)]
+                    start = sum(len(t.columns) for t in joint.group_terms if t.name in before)
+                    groups[k] = replace(group, block=linked.prior_name, start=start)
+        parts = tuple(self._linked(part, response) for part in draws.distributional)
+        return replace(draws, groups=tuple(groups), blocks=blocks, distributional=parts)
 
     def parameters(
         self, data: pd.DataFrame | None = None, response: str | None = None, **options: Any
@@ -176,7 +203,8 @@ class MvFittedModel:
         """Each response's family parameters for each posterior draw and row, as
         ``FittedModel.parameters`` gives them; ``response=`` for one."""
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        return {r: self._params(r, data, chosen) for r in self._chosen(response)}
+        choices: dict[str, np.ndarray] = {}
+        return {r: self._params(r, data, chosen, choices=choices) for r in self._chosen(response)}
 
     def _params(
         self, response: str, data: pd.DataFrame | None, options: PredictOptions, **extra: Any
@@ -210,7 +238,12 @@ class MvFittedModel:
         chosen = PredictOptions.from_kwargs(**options).seeded()
         names = self._chosen(response)
         spread = kind != "response_params"
-        params = {r: self._params(r, data, chosen, need_spread=spread) for r in self.responses}
+        # One dict of new groups for every response: a new level is the same in each.
+        choices: dict[str, np.ndarray] = {}
+        params = {
+            r: self._params(r, data, chosen, need_spread=spread, choices=choices)
+            for r in self.responses
+        }
         if kind == "response_params":
             return {r: params[r][self.families[r].parent] for r in names}
         if self.design.rescor:

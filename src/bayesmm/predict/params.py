@@ -52,16 +52,18 @@ def linear_predictors(
     options: PredictOptions | None = None,
     *,
     policy: str | None,
+    choices: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """The linear predictor of each formula for the rows of ``new``, ``(S, rows)``: the main
     formula's under ``parent``'s name, each distributional formula's under its parameter's
     (a multinomial logit's under each category's predictor name).
 
     ``policy`` is the resolved new-group policy; every formula sees a new group as the same
-    one, and draws from one random stream (``options.seeded()``).
+    one, and draws from one random stream (``options.seeded()``). ``choices`` shares the
+    new groups with other calls (a multivariate model's other responses).
     """
     options = (options if options is not None else PredictOptions()).seeded()
-    choices: dict[str, np.ndarray] = {}
+    choices = {} if choices is None else choices
 
     def eta(part_draws: PosteriorDraws, rows: NewDesign) -> np.ndarray:
         return linear_predictor(part_draws, rows, options, policy=policy, choices=choices)
@@ -85,13 +87,17 @@ def family_params(
     policy: str | None,
     need_spread: bool = True,
     observed: np.ndarray | None = None,
+    choices: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every parameter of the family for the rows of ``new``: the parent and the parameters
     with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``;
     ``need_spread=False`` for the parent alone (an ``se()`` response's rows may then lack
     their standard errors); ``observed``: the rows' responses, for a log-likelihood (an
-    ``ar()`` row is then given the rows before it in its series)."""
-    etas = linear_predictors(draws, new, design, family.parent, options, policy=policy)
+    ``ar()`` row is then given the rows before it in its series); ``choices``: new groups
+    shared with other calls (see :func:`linear_predictors`)."""
+    etas = linear_predictors(
+        draws, new, design, family.parent, options, policy=policy, choices=choices
+    )
     main = etas.pop(family.parent)
     parts = {
         part.param: get_link(part.link).linkinv(etas[part.param]) for part in design.distributional

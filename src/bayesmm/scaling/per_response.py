@@ -13,7 +13,7 @@ from .._names import RESCOR_PRIOR, response_name
 from ..design.multivariate import MvDesign
 from ..families import Family
 from ..links import Link
-from ..priors import Prior, PriorSet, TermPrior
+from ..priors import DEFAULT_CORRELATION_PRIOR, Prior, PriorSet, TermPrior
 from .user import resolve_priors
 
 __all__ = ["mv_priors", "split_priors", "SHARED_NU", "RESCOR_DEFAULT"]
@@ -28,14 +28,15 @@ _EVERY_RESPONSE = ("common", "group_specific")
 
 
 def split_priors(
-    responses: tuple[str, ...], priors: Mapping[Any, Any] | None
+    responses: tuple[str, ...], priors: Mapping[Any, Any] | None, linked: tuple[str, ...] = ()
 ) -> tuple[dict[str, dict[Any, Any]], dict[str, Any]]:
     """The user's priors of each response, under a univariate model's names, and the shared
     ones (``rescor``, a shared ``nu``).
 
     A key is a response with a dict of its priors (``{"y1": {"x": ...}}``), a name prefixed
-    by its response (``"y1_x"``), ``"common"`` or ``"group_specific"`` (every response), or
-    ``"rescor"``.
+    by its response (``"y1_x"``), ``"common"`` or ``"group_specific"`` (every response),
+    ``"rescor"``, or one of ``linked``, the correlation priors of blocks linked across
+    responses (``"g_corr"``).
 
     Raises
     ------
@@ -50,7 +51,7 @@ def split_priors(
     shared: dict[str, Any] = {}
     by_length = sorted(responses, key=len, reverse=True)  # "y_2_x" is y_2's, not y's
     for key, value in (priors or {}).items():
-        if key in (RESCOR_PRIOR, SHARED_NU):
+        if key in (RESCOR_PRIOR, SHARED_NU, *linked):
             shared[key] = value
         elif key in responses and isinstance(value, Mapping):
             each[key].update(value)
@@ -90,7 +91,8 @@ def mv_priors(
         For a prior the model does not have (named as the user wrote it), or a ``rescor``
         prior that is not an LKJ.
     """
-    each, shared = split_priors(design.responses, priors)
+    linked = tuple(b.prior_name for b in design.linked)
+    each, shared = split_priors(design.responses, priors, linked)
     terms: list[TermPrior] = []
     for response, part in zip(design.responses, design.designs, strict=True):
         family = families[response]
@@ -108,6 +110,8 @@ def mv_priors(
         except PriorError as err:
             raise PriorError(f"The priors of response {response!r}: {err}") from None
         terms += [replace(t, name=response_name(response, t.name)) for t in merged.terms]
+    terms = _linked_priors(design, terms, shared)
+    shared = {k: v for k, v in shared.items() if k not in linked}
     if not design.rescor:
         if shared:
             raise PriorError(
@@ -129,3 +133,21 @@ def mv_priors(
         terms = [t for t in terms if t.name not in nus]
         terms.append(TermPrior(SHARED_NU, "auxiliary", nu))
     return PriorSet(tuple(terms))
+
+
+def _linked_priors(
+    design: MvDesign, terms: list[TermPrior], shared: Mapping[str, Any]
+) -> list[TermPrior]:
+    """``terms`` with the correlation priors of blocks linked across responses (``g_corr``)
+    in place of each response's own block of the factor (``y1_g_corr``)."""
+    for block in design.linked:
+        own = {response_name(r, block.prior_name) for r in design.responses}
+        terms = [t for t in terms if t.name not in own]
+        prior = shared.get(block.prior_name, DEFAULT_CORRELATION_PRIOR)
+        if not isinstance(prior, Prior) or prior.name != "LKJCorr":
+            raise PriorError(
+                f"priors[{block.prior_name!r}] must be an LKJ prior, e.g. "
+                f"Prior('LKJCorr', eta=2); got {prior!r}."
+            )
+        terms.append(TermPrior(block.prior_name, "correlation", prior))
+    return terms

@@ -37,6 +37,7 @@ from ...design.multivariate import MvDesign
 from ...families import Family
 from ...links import Link, get_link
 from ...priors import PriorSet, TermPrior
+from .blocks import block_effects
 from .built import BuiltModel, display_order, model_coords
 from .context import Added, GraphContext, internal_of
 from .distributions import likelihood_distribution
@@ -48,7 +49,7 @@ from .likelihoods import (
     category_response,
     row_likelihood,
 )
-from .predictors import intercept_carrier, linear_predictor
+from .predictors import intercept_carrier, linear_predictor, use_noncentered
 from .sufficient import summary_model
 from .terms.imputation import imputed_columns
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior, powered_prior
@@ -299,6 +300,9 @@ def build_mv_model(
         data = Containers(design.n_obs)
         plain = GraphContext(priors, data, center_predictors, noncentered)
         shared = _shared_auxiliary(priors, data)
+        linked = _linked_effects(design, plain)
+        added.append(linked)
+        plain = replace(plain, linked=linked.value)
         arguments = {}
         for response in design.responses:
             kwargs, parts = _response_arguments(
@@ -329,6 +333,21 @@ def build_mv_model(
         summarised=functools.partial(_no_summary),
         observations=observations,
     )
+
+
+def _linked_effects(design: MvDesign, ctx: GraphContext) -> Added:
+    """The effects of the blocks linked across responses (``gr(g, id=)``), by term name:
+    each one correlated block over the responses' terms, built as a block of one formula's
+    terms is (:func:`~bayesmm.backend.graph.blocks.block_effects`)."""
+    effects: dict[str, Any] = {}
+    internal: list[str] = []
+    for linked in design.linked:
+        joint = design.linked_design(linked)
+        centring = use_noncentered(joint.group_terms[0], design.n_obs, ctx.noncentered)
+        piece = block_effects(joint, linked.block, ctx, centring)
+        effects.update(piece.value)
+        internal += piece.internal
+    return Added(effects, tuple(internal))
 
 
 def _no_summary(insist: bool) -> str:
