@@ -111,3 +111,38 @@ def test_nutpie_agrees_with_the_default_route(fit):
         # combined Monte-Carlo standard errors, but for a 1 in 16,000 chance each.
         mcse = np.hypot(az.mcse(a).to_array().item(), az.mcse(b).to_array().item())
         assert abs(a.mean().item() - b.mean().item()) < 4 * mcse, name
+
+
+LINKED = {
+    "y1_1|g_sigma": 1.0,
+    "y2_1|g_sigma": 0.8,
+    "y1_1|g:y2_1|g_corr": 0.7,
+    "y1_x": 0.5,
+    "y2_x": -1.0,
+}
+
+
+def test_linked_group_effects_recover_their_correlation():
+    rng = np.random.default_rng(20261208)
+    n_groups, per_group = 40, 6
+    g = np.repeat(np.arange(n_groups), per_group)
+    s1, s2, rho = LINKED["y1_1|g_sigma"], LINKED["y2_1|g_sigma"], LINKED["y1_1|g:y2_1|g_corr"]
+    cov = [[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]]
+    u = rng.multivariate_normal([0, 0], cov, n_groups)[g]
+    x = rng.normal(size=g.size)
+    data = pd.DataFrame(
+        {
+            "y1": LINKED["y1_x"] * x + u[:, 0] + rng.normal(0, 0.5, g.size),
+            "y2": LINKED["y2_x"] * x + u[:, 1] + rng.normal(0, 0.5, g.size),
+            "x": x,
+            "g": [f"g{i}" for i in g],
+        }
+    )
+    formula = bmm.Formula('y1 ~ x + (1 | gr(g, id="p"))') + bmm.Formula("y2 ~ x + (1 | p | g)")
+    model = bmm.Model(formula, data, rescor=False)
+    idata = model.fit(draws=500, tune=500, chains=2, random_seed=3, progressbar=False)
+    # Five quantities, each central interval at 1 - 0.05/5: all cover with probability 0.95.
+    tail = 0.05 / len(LINKED) / 2
+    for name, truth in LINKED.items():
+        low, high = np.quantile(idata.posterior[name].to_numpy().ravel(), [tail, 1 - tail])
+        assert low <= truth <= high, (name, low, high, truth)
