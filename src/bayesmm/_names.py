@@ -32,6 +32,7 @@ __all__ = [
     "SERIES_DIM",
     "LAG_DIM",
     "SERIES_RESIDUALS",
+    "SERIES_DISTANCE",
     "DATA_PREFIX",
     "RESPONSE_DIM",
     "RESCOR_PRIOR",
@@ -59,6 +60,9 @@ LAG_DIM = "__lag__"
 #: Each series' residuals a forecast starts from, per draw: an ``ar(p)``'s last ``p``
 #: (newest first, by lag), a ``cosy``'s sum.
 SERIES_RESIDUALS = "series_residuals"
+#: A t response's ``ar()``/``cosy()``: each series' sum of squared standardised innovations
+#: over its training rows, which a forecast's scale grows with.
+SERIES_DISTANCE = "series_distance"
 #: The dimension of the responses of a multivariate model.
 RESPONSE_DIM = "__response__"
 #: The key of the prior of a multivariate model's residual correlations (an LKJ).

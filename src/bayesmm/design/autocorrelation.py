@@ -276,11 +276,15 @@ def series_priors(term: SeriesTerm) -> list[TermPrior]:
     return [TermPrior(term.kind, "autocorrelation", Prior("Uniform", lower=low, upper=1.0))]
 
 
+#: The families whose series' likelihood is exact: a multivariate normal or t per series.
+SERIES_FAMILIES = ("gaussian", "t")
+
+
 def check_series_family(
     term: SeriesTerm | None, family_name: str, has_parts: bool, data: pd.DataFrame
 ) -> None:
-    """``ar()`` and ``cosy()`` are exact for gaussian responses with one ``sigma``, and name
-    columns of ``data``.
+    """``ar()`` and ``cosy()`` are exact for gaussian and t responses with one ``sigma``, and
+    name columns of ``data``.
 
     Raises
     ------
@@ -292,10 +296,10 @@ def check_series_family(
     if term is None:
         return
     _check_columns(term, data)
-    if family_name != "gaussian":
+    if family_name not in SERIES_FAMILIES:
         raise FormulaError(
-            f"{term.call} models correlated residuals of a gaussian response; family "
-            f"{family_name!r} is not available with it yet (docs/autocorrelation.md)."
+            f"{term.call} models correlated residuals of a gaussian or t (student) response; "
+            f"family {family_name!r} is not available with it yet (docs/autocorrelation.md)."
         )
     if has_parts:
         raise FormulaError(

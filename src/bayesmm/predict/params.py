@@ -162,8 +162,8 @@ def series_spread(
     y = np.asarray(design.response.values, dtype=float) if fitted else None
     state, series = design.state.series, new.series
     mu, sigma = values["mu"], values["sigma"]
-    mean, sd = series_params(draws.series, state, series, mu, sigma, y, observed)
-    return {**values, "mu": mean, "sigma": sd}
+    mean, sd, nu = series_params(draws.series, state, series, mu, sigma, y, observed)
+    return {**values, "mu": mean, "sigma": sd, **({} if nu is None else {"nu": nu})}
 
 
 #: The prediction stage's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`):
