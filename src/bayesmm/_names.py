@@ -33,6 +33,9 @@ __all__ = [
     "LAG_DIM",
     "SERIES_RESIDUALS",
     "SERIES_DISTANCE",
+    "SDERR",
+    "SERIES_LATENT",
+    "SERIES_ROW_DIM",
     "DATA_PREFIX",
     "RESPONSE_DIM",
     "RESCOR_PRIOR",
@@ -63,6 +66,12 @@ SERIES_RESIDUALS = "series_residuals"
 #: A t response's ``ar()``/``cosy()``: each series' sum of squared standardised innovations
 #: over its training rows, which a forecast's scale grows with.
 SERIES_DISTANCE = "series_distance"
+#: A latent ``ar()`` (a family without a residual sd): its innovation sd, and the latent
+#: residual of each training row, on the linear predictor's scale.
+SDERR = "sderr"
+SERIES_LATENT = "series_latent"
+#: The dimension of ``series_latent``: the training rows by series, then time.
+SERIES_ROW_DIM = "__series_row__"
 #: The dimension of the responses of a multivariate model.
 RESPONSE_DIM = "__response__"
 #: The key of the prior of a multivariate model's residual correlations (an LKJ).

@@ -241,7 +241,7 @@ def build_design(
     written, formula, known, found = _read_calls(formula, family, bool(distributional))
     formula, series = read_series(formula)
     formula = read_group_calls(formula)[0]
-    check_series_family(series, family.name, bool(distributional), data)
+    series = check_series_family(series, family, bool(distributional), data)
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}

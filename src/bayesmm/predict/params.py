@@ -21,7 +21,7 @@ from ..links import Link, get_link
 from .draws import PosteriorDraws
 from .linear import linear_predictor
 from .options import PredictOptions
-from .series import series_params, series_response_draws
+from .series import latent_shift, series_params, series_response_draws
 
 __all__ = [
     "response_params",
@@ -99,6 +99,11 @@ def family_params(
         draws, new, design, family.parent, options, policy=policy, choices=choices
     )
     main = etas.pop(family.parent)
+    series = design.state.series if design.state is not None else None
+    if series is not None and series.term.latent:  # ar() of a family without a residual sd
+        assert draws.series is not None
+        rng = (options if options is not None else PredictOptions()).seeded().rng()
+        main = main + latent_shift(draws.series, series, new.series, np.shape(main), rng)
     parts = {
         part.param: get_link(part.link).linkinv(etas[part.param]) for part in design.distributional
     }
@@ -158,6 +163,8 @@ def series_spread(
     ``cosy()``) given the training rows: see :mod:`bayesmm.predict.series`."""
     assert design.state is not None and design.state.series is not None
     assert draws is not None and draws.series is not None
+    if design.state.series.term.latent:  # on the linear predictor (family_params)
+        return values
     fitted = new.series is not None and new.series.fitted is not None
     y = np.asarray(design.response.values, dtype=float) if fitted else None
     state, series = design.state.series, new.series
@@ -189,7 +196,8 @@ def predictive_draws(
     """:func:`response_draws`, joint over each series' new rows where the residuals are
     correlated (``ar()``, ``cosy()``: :func:`~bayesmm.predict.series.series_response_draws`)."""
     series = new.series
-    if series is None or series.fitted is not None or draws.series is None:
+    latent = draws.series is not None and draws.series.latent is not None
+    if series is None or series.fitted is not None or draws.series is None or latent:
         return response_draws(family, params, new, rng, truncated)
     assert design.state is not None and design.state.series is not None
     mean, sigma = params["mu"], draws.aux["sigma"]

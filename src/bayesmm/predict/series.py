@@ -24,7 +24,7 @@ import xarray as xr
 from scipy import stats as scipy_stats
 
 from .._errors import DataError
-from .._names import SERIES_DISTANCE, SERIES_RESIDUALS
+from .._names import SDERR, SERIES_DISTANCE, SERIES_LATENT, SERIES_RESIDUALS
 from ..design.autocorrelation import NewSeries, SeriesRows, SeriesState, durbin_levinson
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "series_params",
     "series_response_draws",
     "series_loo_density",
+    "latent_shift",
 ]
 
 
@@ -49,17 +50,15 @@ class SeriesDraws:
     #: standardised innovations over its training rows ``(S, series)``; ``None`` otherwise.
     nu: np.ndarray | None = None
     distance: np.ndarray | None = None
+    #: A latent ``ar()``'s innovation sd ``(S, 1)`` and each training row's residual ``(S,
+    #: rows)``; ``None`` otherwise.
+    sderr: np.ndarray | None = None
+    latent: np.ndarray | None = None
 
     def thinned(self, keep: np.ndarray) -> SeriesDraws:
-        student = (
-            {}
-            if self.nu is None or self.distance is None
-            else {
-                "nu": self.nu[keep],
-                "distance": self.distance[keep],
-            }
-        )
-        return replace(self, partial=self.partial[keep], residuals=self.residuals[keep], **student)
+        names = ("nu", "distance", "sderr", "latent")
+        present = {n: getattr(self, n)[keep] for n in names if getattr(self, n) is not None}
+        return replace(self, partial=self.partial[keep], residuals=self.residuals[keep], **present)
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """``ar``: each order's coefficients ``(S, p + 1, p)`` and variance factors ``(S, p +
@@ -76,6 +75,14 @@ def series_draws(posterior: xr.Dataset, state: SeriesState | None, n: int) -> Se
     partial = posterior[name].transpose("chain", "draw", ...).to_numpy().reshape(n, -1)
     residuals = posterior[SERIES_RESIDUALS].transpose("chain", "draw", ...).to_numpy()
     residuals = residuals.reshape(n, *residuals.shape[2:])
+    if SERIES_LATENT in posterior:
+        latent = posterior[SERIES_LATENT].transpose("chain", "draw", ...).to_numpy()
+        sderr = posterior[SDERR].transpose("chain", "draw").to_numpy().reshape(n, 1)
+        return replace(
+            SeriesDraws(term.kind, partial, residuals),
+            sderr=sderr,
+            latent=latent.reshape(n, -1),
+        )
     if SERIES_DISTANCE not in posterior:
         return SeriesDraws(term.kind, partial, residuals)
     distance = posterior[SERIES_DISTANCE].transpose("chain", "draw", ...).to_numpy()
@@ -390,3 +397,37 @@ def series_loo_density(
     length = np.bincount(rows.series, minlength=totals.shape[1])[rows.series]
     sd, dof = _student(draws.nu, 1 / np.sqrt(qii), length[None, :] - 1.0, others)
     return scipy_stats.t.logpdf(qe / qii, dof, scale=sd)
+
+
+def latent_shift(
+    draws: SeriesDraws,
+    state: SeriesState,
+    series: NewSeries | None,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A latent ``ar()``'s residual on the linear predictor of each row, ``shape`` ``(S,
+    rows)``: a training time's fitted residual; for later rows of a seen series, one path
+    per draw from its last residuals (joint over the series' new rows); for a new series,
+    a path from the stationary distribution; for rows without the term's columns,
+    independent stationary draws."""
+    assert draws.sderr is not None and draws.latent is not None
+    if series is None:
+        return rng.standard_normal(shape) * _stationary_sd(draws, draws.sderr)
+    offset = np.concatenate([[0], np.cumsum(state.length)[:-1]])
+    if series.fitted is not None:
+        fitted = series.fitted
+        return draws.latent[:, offset[fitted.series] + fitted.position]
+    code, time = series.code, np.asarray(series.time, dtype=np.int64)
+    safe = np.maximum(code, 0)
+    seen = (code >= 0) & (time >= state.first[safe]) & (time <= state.last[safe])
+    out = np.empty(shape)
+    out[:, seen] = draws.latent[:, offset[safe[seen]] + time[seen] - state.first[safe[seen]]]
+    later = ~seen
+    if later.any():
+        ahead = NewSeries(code[later], series.labels[later], time[later])
+        which, steps, codes = _new_steps(state, ahead)
+        start, count = _start(draws, state, codes)
+        paths, _ = _forecast(draws, draws.sderr, start, count, int(steps.max()), rng)
+        out[:, later] = paths[:, which, steps - 1]
+    return out

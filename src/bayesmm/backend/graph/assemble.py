@@ -52,6 +52,7 @@ from .likelihoods import (
 from .predictors import intercept_carrier, linear_predictor, use_noncentered
 from .sufficient import summary_model
 from .terms.imputation import imputed_columns
+from .terms.residuals import latent_series
 from .variables import OBS_DIM, PYTENSOR_OPS, Containers, as_prior, powered_prior
 
 __all__ = ["build_model", "build_mv_model", "RESCOR_INTERNAL", "NO_SUMMARY"]
@@ -143,6 +144,10 @@ def _pymc_model(
         imputed = imputed_columns(design, plain, linear_predictor)
         ctx = replace(plain, sigma=aux.sigma, imputed=imputed.value, carrier=carrier)
         main = linear_predictor(design, ctx)
+        latent = design.series is not None and design.series.state.term.latent
+        if latent:  # ar() of a family without a residual sd: a latent residual on eta
+            residual = latent_series(design, ctx)
+            main = Added(main.value + residual.value, main.internal + residual.internal)
         # The linear predictor of each distributional formula, in its order.
         others = [linear_predictor(part.design, plain) for part in design.distributional]
         categorical = family.is_categorical()
@@ -159,7 +164,8 @@ def _pymc_model(
             kinds = design.response.kinds if design.state is None else design.state.response_kinds
             for kind in (k for k in RESPONSE_PIECES if k in kinds):  # se(): known spread
                 kwargs = RESPONSE_PIECES[kind](design, kwargs, plain)
-            observe = next((OBSERVED_PIECES[k] for k in kinds if k in OBSERVED_PIECES), None)
+            pieces = () if latent else kinds
+            observe = next((OBSERVED_PIECES[k] for k in pieces if k in OBSERVED_PIECES), None)
             if observe is None:
                 _observe(design, family, kwargs, data, batch_size)
             else:  # ar(), cosy(): each row given the rows before it in its series

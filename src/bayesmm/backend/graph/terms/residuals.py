@@ -25,15 +25,25 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 
-from ...._names import LAG_DIM, OBS_DIM, SERIES_DIM, SERIES_DISTANCE, SERIES_RESIDUALS
+from ...._names import (
+    LAG_DIM,
+    OBS_DIM,
+    SDERR,
+    SERIES_DIM,
+    SERIES_DISTANCE,
+    SERIES_LATENT,
+    SERIES_RESIDUALS,
+    SERIES_ROW_DIM,
+)
 from ....design import Design
 from ....design.autocorrelation import SeriesRows, durbin_levinson
-from ..context import GraphContext
+from ..context import Added, GraphContext
 from ..variables import random_variable
 
-__all__ = ["series_response", "PARTIAL"]
+__all__ = ["series_response", "latent_series", "PARTIAL"]
 
 #: The partial autocorrelations an ``ar(p)`` with ``p > 1`` samples (its prior is ``ar``'s).
 PARTIAL = "ar_partial"
@@ -217,3 +227,57 @@ def series_response(
         observed=observed,
         dims=OBS_DIM,
     )
+
+
+#: The standard normals a latent ``ar()``'s residuals are made from (non-centred); internal.
+LATENT_NORMALS = "series_latent_z"
+
+
+def latent_series(design: Design, ctx: GraphContext) -> Added:
+    """A latent autocorrelated residual of each row on the linear predictor, for an ``ar(p)``
+    of a family without a residual sd (brms's latent residuals): each series a stationary
+    AR(p) with innovation sd ``sderr``, non-centred.
+
+    Standard normals ``z`` (one per row) become the residuals a step at a time over the
+    series' positions, all series at once: ``e_t = sum_k phi(m)_k e_{t-k} + sderr
+    sqrt(c_m) z_t`` at order ``m = min(t, p)`` (the Durbin-Levinson coefficients and
+    variance factors), so the first row is stationary. Reported: each row's residual
+    (``series_latent``) and each series' last ``p`` (``series_residuals``), which
+    forecasts continue.
+    """
+    rows = design.series
+    assert rows is not None
+    model = pm.modelcontext(None)
+    model.add_coord(SERIES_DIM, list(rows.state.labels))
+    p = rows.state.term.p
+    model.add_coord(LAG_DIM, [str(k) for k in range(1, p + 1)])
+    partial = _ar_parameters(rows, ctx)
+    sderr = ctx.variable(SDERR)
+    z = pm.Normal(LATENT_NORMALS, 0.0, 1.0, dims=OBS_DIM)
+    table, scales = durbin_levinson(partial, lambda xs, axis: pt.stack(xs, axis=axis))
+    n_series, length = len(rows.state.labels), int(rows.position.max()) + 1
+    series = ctx.data.param_ints(rows.series)
+    position = ctx.data.param_ints(rows.position)
+    # The normals on a (position, series) grid; padding where a series is shorter.
+    grid = pt.zeros((length, n_series))[position, series].set(z)
+    steps = np.minimum(np.arange(length), p)
+    coefficients, sds = table[steps], sderr * pt.sqrt(scales[steps])
+
+    def step(normals: Any, coefficient: Any, sd: Any, window: Any) -> Any:
+        value = (window * coefficient[None, :]).sum(axis=1) + sd * normals
+        return pt.concatenate([value[:, None], window[:, :-1]], axis=1)
+
+    windows, _ = pytensor.scan(
+        step,
+        sequences=[grid, coefficients, sds],
+        outputs_info=[pt.zeros((n_series, p))],
+        strict=True,
+    )
+    e = windows[position, series, 0]
+    # Reported in series order (by series, then time), so that prediction finds a training
+    # time's residual from the series' first time alone (the stored state).
+    model.add_coord(SERIES_ROW_DIM, np.arange(len(rows.order)))
+    pm.Deterministic(SERIES_LATENT, e[ctx.data.param_ints(rows.order)], dims=SERIES_ROW_DIM)
+    state = _forecast_state(rows, e, ctx)
+    pm.Deterministic(SERIES_RESIDUALS, state, dims=(SERIES_DIM, LAG_DIM))
+    return Added(e, (LATENT_NORMALS,))
