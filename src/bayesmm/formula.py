@@ -13,6 +13,7 @@ __all__ = [
     "Formula",
     "MvFormula",
     "as_formula",
+    "is_multivariate",
     "parse_formula",
     "BarBlock",
     "bar_blocks",
@@ -259,6 +260,11 @@ def as_formula(formula: str | Formula | MvFormula) -> Formula | MvFormula:
     if isinstance(formula, str) and _is_mvbind(formula):
         return MvFormula(formula)
     return Formula(formula)
+
+
+def is_multivariate(formula: Any) -> bool:
+    """Whether ``formula`` (a string, ``Formula`` or ``MvFormula``) has several responses."""
+    return isinstance(formula, str | MvFormula) and isinstance(as_formula(formula), MvFormula)
 
 
 def _check_additional(formula: Any) -> str:

@@ -162,7 +162,8 @@ def _without_ids(formula: str) -> tuple[str, tuple[GroupCall, ...]]:
 def _bar_positions(formula: str) -> list[tuple[int, list[int], int]]:
     """Each parenthesised block with single bars at its own depth: its ``(``, the bars'
     positions and its ``)``. ``||`` is one bar (an independent block)."""
-    blocks, opened = [], []
+    blocks: list[tuple[int, list[int], int]] = []
+    opened: list[tuple[int, list[int]]] = []
     position = 0
     while position < len(formula):
         char = formula[position]

@@ -484,9 +484,7 @@ def sample_numpyro(
             len(program.names),
             progressbar,
         )
-        # The chains come back split between the CPU's devices. The draws program runs on
-        # host copies: given the split arrays, XLA partitioned a model with an LKJ Cholesky
-        # factor across the devices, and the two halves waited on each other for ever.
+        # Host copies: split between devices, an LKJ factor's draws program deadlocked.
         values = jax.device_get(values)
         if log_likelihood:
             both = program.draws_and_log_likelihood(values, list(data))
