@@ -100,3 +100,15 @@ def test_rescor_has_an_lkj_prior_and_students_share_nu():
     assert "nu" in priors.names() and "y1_nu" not in priors.names()
     with pytest.raises(PriorError, match="must be an LKJ"):
         mv_priors(design, families, links, {"rescor": bmm.Prior("Normal", mu=0, sigma=1)})
+
+
+def test_a_response_of_categories_is_refused_naming_it():
+    data = frame()
+    data["r"] = np.asarray(["lo", "mid", "hi"])[np.arange(len(data)) % 3]
+    for family in ("cumulative", "categorical"):
+        with pytest.raises(FamilyError, match=r"response 'r' has family .*a probability per"):
+            bmm.Model(
+                bmm.Formula("y1 ~ x") + bmm.Formula("r ~ x"),
+                data,
+                family={"y1": "gaussian", "r": family},
+            )

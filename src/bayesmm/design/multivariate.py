@@ -292,10 +292,10 @@ def _complete_responses(responses: tuple[str, ...], data: pd.DataFrame, dropna: 
 
 def _check_supported(response: str, design: Design, family: Family, rescor: bool) -> None:
     """What a multivariate model does not take yet, named by the response."""
-    if family.has_category_predictors():
+    if family.is_categorical():
         raise FamilyError(
-            f"The response {response!r} has family {family.name!r}, with one linear predictor "
-            "per category, which a multivariate model does not take yet."
+            f"The response {response!r} has family {family.name!r}, a probability per "
+            "category, which a multivariate model does not take yet; fit it on its own."
         )
     parts = [
         ("ar()/cosy()", design.series is not None),
