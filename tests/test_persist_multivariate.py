@@ -294,3 +294,20 @@ def test_a_bad_policy_is_refused_before_anything_is_written(rescor, tmp_path):
     with pytest.raises(bmm.DataError, match="sample_new_groups"):
         model.save(tmp_path / "m.nc", idata, sample_new_groups="sometimes")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("nu", [None, 4.0], ids=["sampled nu", "fixed nu"])
+def test_t_responses_keep_their_shared_nu(nu, tmp_path):
+    """Correlated t responses share one nu, sampled or fixed to a number: a prior of the
+    responses together, which the file holds beside the responses' own."""
+    priors = {} if nu is None else {"nu": nu}
+    model = bmm.Model("mvbind(y1, y2) ~ x + (1|g)", frame(), family="t", priors=priors)
+    idata = _fit(model, seed=4)
+    loaded = bmm.load(model.save(tmp_path / "t.nc", idata))
+    assert [p["name"] for p in loaded.spec.priors] == ["rescor", "nu"]
+    assert loaded.fixed == ({} if nu is None else {"nu": 4.0}) == model.fitted(idata).fixed
+    new = NEW.drop(columns="w")
+    for kind in ("response_params", "response"):
+        expected = model.fitted(idata).draws(new, kind, sample_new_groups=True, random_seed=8)
+        got = loaded.draws(new, kind, sample_new_groups=True, random_seed=8)
+        assert all(np.array_equal(expected[r], got[r]) for r in expected)

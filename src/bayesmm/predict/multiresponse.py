@@ -228,10 +228,10 @@ class MvFittedModel:
         """The posterior of ``response`` stacked into arrays (computed once)."""
         if response not in self._draws:
             responses = self.responses
-            own = {
+            own = {  # and a shared nu fixed to a number
                 univariate_name(k, response): v
                 for k, v in self.fixed.items()
-                if _owner(k, responses) == response
+                if _owner(k, responses) == response or k in _SHARED
             }
             groups = [
                 univariate_name(g, response)
