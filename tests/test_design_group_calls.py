@@ -171,3 +171,17 @@ def test_unlinked_blocks_of_two_responses_keep_their_own_new_levels():
     mu = model.fitted(idata).draws(new, sample_new_groups="gaussian", random_seed=2)
     # Independent a priori: 1,000 draws, the sample correlation's sd about 0.03.
     assert abs(np.corrcoef(mu["y1"][:, 0], mu["y2"][:, 0])[0, 1]) < 0.15
+
+
+def test_a_saved_linked_model_draws_new_levels_as_the_fitted_one(tmp_path):
+    model = linked_model()
+    fitted = model.fitted(_posterior(model, corr=0.8, n=300))
+    path = fitted.save(tmp_path / "linked.nc")
+    loaded = bmm.load(path)
+    assert loaded.design.linked == model.design.linked
+    new = pd.DataFrame({"x": np.zeros(2), "w": np.zeros(2), "g": ["new1", "a"]})
+    for kind in ("response_params", "response"):
+        got = loaded.draws(new, kind=kind, sample_new_groups="gaussian", random_seed=5)
+        expected = fitted.draws(new, kind=kind, sample_new_groups="gaussian", random_seed=5)
+        for response in ("y1", "y2"):
+            np.testing.assert_array_equal(got[response], expected[response])

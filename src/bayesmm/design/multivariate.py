@@ -31,7 +31,14 @@ from .types import Design, GroupBlock
 if TYPE_CHECKING:
     from ..formula import MvFormula
 
-__all__ = ["MvDesign", "LinkedBlock", "build_mv_design", "resolve_rescor", "RESCOR_FAMILIES"]
+__all__ = [
+    "MvDesign",
+    "LinkedBlock",
+    "build_mv_design",
+    "linked_blocks",
+    "resolve_rescor",
+    "RESCOR_FAMILIES",
+]
 
 #: The families whose responses may have correlated residuals (a multivariate normal or t).
 RESCOR_FAMILIES = ("gaussian", "t")
@@ -186,12 +193,13 @@ def build_mv_design(
         designs = _designs(formula, data.loc[common], families, links, categorical, dropna)
     for response, design in zip(formula.responses, designs, strict=True):
         _check_supported(response, design, families[response], rescor)
-    linked = linked_blocks(formula, designs)
+    linked = linked_blocks(formula.responses, designs)
     return MvDesign(formula.responses, tuple(designs), rescor, linked)
 
 
-def linked_blocks(formula: MvFormula, designs: Sequence[Design]) -> tuple[LinkedBlock, ...]:
-    """The group terms linked across responses by an id (:class:`LinkedBlock`).
+def linked_blocks(responses: Sequence[str], designs: Sequence[Design]) -> tuple[LinkedBlock, ...]:
+    """The group terms linked across responses by an id (:class:`LinkedBlock`), read from
+    each response's main formula as written (its design's state: a loaded file's too).
 
     An id written in one response only links nothing, as in a univariate model.
 
@@ -202,9 +210,10 @@ def linked_blocks(formula: MvFormula, designs: Sequence[Design]) -> tuple[Linked
         another group term in the same formula.
     """
     by_id: dict[str, list[tuple[str, str]]] = {}
-    for response, part in formula.by_response().items():
-        for call in read_group_calls(part.main)[1]:
-            blocks = [b for b in bar_blocks(formulae_text(part.main)) if b.factor == call.factor]
+    for response, design in zip(responses, designs, strict=True):
+        main = design.state.formula if design.state is not None else ""
+        for call in read_group_calls(main)[1]:
+            blocks = [b for b in bar_blocks(formulae_text(main)) if b.factor == call.factor]
             if len(blocks) > 1:
                 raise FormulaError(
                     f"The formula of response {response!r} links the factor {call.factor!r} in "
@@ -228,7 +237,7 @@ def linked_blocks(formula: MvFormula, designs: Sequence[Design]) -> tuple[Linked
             )
         terms = tuple(
             response_name(response, term.name)
-            for response, design in zip(formula.responses, designs, strict=True)
+            for response, design in zip(responses, designs, strict=True)
             if (response, factors[0]) in members
             for term in design.group_terms
             if term.factor == factors[0]

@@ -3,7 +3,10 @@ Each method hands explicit arguments to the stage that does its work."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -15,11 +18,13 @@ from ..backend.samplers import AUTO, check_options
 from ..design.multivariate import MvDesign, build_mv_design, resolve_rescor
 from ..families import Family, get_family
 from ..formula import MvFormula, as_formula
+from ..io import write_multivariate
 from ..links import Link
 from ..predict.multiresponse import MvFittedModel
 from ..priors import PriorSet
 from ..scaling import AUTOMATIC_PRIORS
 from ..scaling.per_response import mv_priors
+from ..spec import MODEL_OPTIONS, MvSpec, build_mv_spec
 
 if TYPE_CHECKING:
     import arviz as az
@@ -127,6 +132,9 @@ class MvModel:
         )
         self.noncentered = noncentered
         self.center_predictors = center_predictors
+        # The other options a spec keeps (``MODEL_OPTIONS``), as ``Model`` keeps them.
+        self.categorical, self.dropna = categorical, dropna
+        self.auto_scale, self.automatic_priors = auto_scale, automatic_priors
         self.priors: PriorSet = mv_priors(
             self.design,
             self.families,
@@ -207,6 +215,41 @@ class MvModel:
             idata,
             fixed=self.priors.fixed(),
             normal_groups=self.priors.normal_groups(),
+            # Built on first use from this moment's parts: no reference to this model.
+            spec=partial(build_mv_spec, *self._spec_parts()),
+            saver=write_multivariate,
+        )
+
+    def spec(self) -> MvSpec:
+        """Everything needed to rebuild this model, as JSON-ready values: each response's
+        spec and what they share (``docs/multivariate.md``); a ``DataError`` if a level or a
+        transform's state cannot be written as JSON (dates)."""
+        return build_mv_spec(*self._spec_parts())
+
+    def _spec_parts(self) -> tuple[Any, ...]:
+        """The arguments of ``spec.build_mv_spec`` for this model, as it is now."""
+        options = {name: getattr(self, name, None) for name in MODEL_OPTIONS}
+        return (self.formula, self.families, self.links, options, self.priors, self.design)
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        idata: az.InferenceData,
+        *,
+        posterior_only: bool = False,
+        draws: int | None = None,
+        sample_new_groups: bool | str = False,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Path | str:
+        """Save the fitted model to one portable netCDF file, which ``bayesmm.load`` reads
+        back with neither a refit, nor the data, nor pymc, as an ``MvFittedModel``; the
+        options are those of :meth:`bayesmm.Model.save` (``docs/multivariate.md``)."""
+        return self.fitted(idata).save(
+            path,
+            posterior_only=posterior_only,
+            draws=draws,
+            sample_new_groups=sample_new_groups,
+            storage_options=storage_options,
         )
 
     def __str__(self) -> str:

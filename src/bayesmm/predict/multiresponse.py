@@ -10,15 +10,17 @@ residual correlation matrix (a t response divides ``e_i`` by one ``sqrt(w_i)``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._errors import DataError
+from .._errors import DataError, NotFittedError
 from .._names import RESPONSE_DIM, rescor_name, response_name
 from .._validation import check_bins, check_probabilities, choice_message
 from ..design.multivariate import MvDesign
@@ -27,9 +29,13 @@ from ..families import Family
 from ..links import Link
 from . import tables
 from .draws import PosteriorDraws, correlation_cholesky, extract_draws
-from .options import PredictOptions, check_kind
+from .groups import FitGroups
+from .options import PredictOptions, check_kind, resolve_policy
 from .params import family_params, predictive_draws
 from .summaries import check_interval
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "MvFittedModel",
@@ -124,6 +130,18 @@ class MvFittedModel:
         Auxiliary parameters fixed to a number, named by response (``"y1_sigma"``).
     normal_groups : sequence of str, optional
         Group terms whose population the ``"gaussian"`` policy draws from, named by response.
+    spec : MvSpec or callable returning one, optional
+        What the model is (:class:`~bayesmm.spec.MvSpec`), for :meth:`save`.
+    saver : callable, optional
+        ``saver(fitted, path, **options)``, which writes a fitted model and its spec to a
+        file (:func:`bayesmm.io.write_multivariate`, given by ``MvModel.fitted`` and
+        ``bmm.load``: this stage imports no file layout).
+    sample_new_groups : bool or str, default False
+        The policy for unseen group levels when a method is not given one.
+    source : dict, optional
+        For a loaded model: the file's path, format version, library versions and save time.
+    attrs : mapping, optional
+        The attributes of the InferenceData made from the groups of a file.
     """
 
     def __init__(
@@ -135,14 +153,73 @@ class MvFittedModel:
         *,
         fixed: Mapping[str, float] | None = None,
         normal_groups: Sequence[str] = (),
+        spec: Any = None,
+        saver: Callable[..., Path | str] | None = None,
+        sample_new_groups: bool | str = False,
+        source: Mapping[str, Any] | None = None,
+        attrs: Mapping[str, Any] | None = None,
     ) -> None:
         self.design = design
         self.families = dict(families)
         self.links = dict(links)
-        self.idata = idata
+        self._fit = FitGroups(idata, attrs)
         self.fixed = dict(fixed or {})
         self.normal_groups = tuple(normal_groups)
+        resolve_policy(sample_new_groups)
+        self.sample_new_groups = sample_new_groups
+        self.source = dict(source) if source is not None else None
+        self._spec = spec
+        self._saver = saver
         self._draws: dict[str, PosteriorDraws] = {}
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The InferenceData of the fit (for a loaded model, made on first use)."""
+        return self._fit.idata
+
+    @property
+    def spec(self) -> Any:
+        """The model spec (:class:`~bayesmm.spec.MvSpec`), if known."""
+        if callable(self._spec):
+            self._spec = self._spec()
+        return self._spec
+
+    @property
+    def data_sha256(self) -> str | None:
+        """SHA-256 fingerprint of the training rows, every response's columns."""
+        spec = self.spec
+        return spec.data_sha256 if spec is not None else None
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        posterior_only: bool = False,
+        draws: int | None = None,
+        sample_new_groups: bool | str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Path | str:
+        """Write this model to one netCDF file, which ``bmm.load`` reads back without pymc;
+        the options are those of :meth:`bayesmm.Model.save` (``docs/multivariate.md``).
+
+        Raises
+        ------
+        NotFittedError
+            For a fitted model made without a spec (not by ``MvModel.fitted`` or ``load``).
+        """
+        if self._saver is None or self.spec is None:
+            raise NotFittedError(
+                "This MvFittedModel has no model spec to save; save it with "
+                "model.save(path, idata)."
+            )
+        return self._saver(
+            self,
+            path,
+            posterior_only=posterior_only,
+            draws=draws,
+            sample_new_groups=sample_new_groups,
+            storage_options=storage_options,
+        )
 
     @property
     def responses(self) -> tuple[str, ...]:
@@ -152,10 +229,10 @@ class MvFittedModel:
         """The posterior of ``response`` stacked into arrays (computed once)."""
         if response not in self._draws:
             responses = self.responses
-            own = {
+            own = {  # and a shared nu fixed to a number
                 univariate_name(k, response): v
                 for k, v in self.fixed.items()
-                if _owner(k, responses) == response
+                if _owner(k, responses) == response or k in _SHARED
             }
             groups = [
                 univariate_name(g, response)
@@ -163,7 +240,7 @@ class MvFittedModel:
                 if _owner(g, responses) == response
             ]
             draws = extract_draws(
-                univariate_posterior(self.idata["posterior"], response, responses),
+                univariate_posterior(self._fit.group("posterior"), response, responses),
                 self.design.design_of(response),
                 self.families[response].aux_params,
                 own,
@@ -186,7 +263,7 @@ class MvFittedModel:
         for linked in self.design.linked:
             joint = self.design.linked_design(linked)
             blocks[linked.prior_name] = correlation_cholesky(
-                self.idata["posterior"], joint, linked.block, draws.common.shape[0]
+                self._fit.group("posterior"), joint, linked.block, draws.common.shape[0]
             )
             for k, group in enumerate(groups):
                 name = prefix + group.name
@@ -213,7 +290,8 @@ class MvFittedModel:
         draws = options.draws_from(self.posterior_draws(response))
         model = (design, self.families[response], self.links[response])
         rows = rows_to_predict(design, data)
-        return family_params(draws, rows, *model, options, policy=options.policy(False), **extra)
+        policy = options.policy(self.sample_new_groups)
+        return family_params(draws, rows, *model, options, policy=policy, **extra)
 
     def _chosen(self, response: str | None) -> tuple[str, ...]:
         if response is None:
@@ -263,7 +341,7 @@ class MvFittedModel:
     def _joint_draws(
         self, params: Mapping[str, Mapping[str, np.ndarray]], options: PredictOptions
     ) -> dict[str, np.ndarray]:
-        chol = rescor_cholesky(self.idata["posterior"], self.responses)
+        chol = rescor_cholesky(self._fit.group("posterior"), self.responses)
         total = chol.shape[0]
         if options.n_samples is not None and options.n_samples != total:
             keep = np.round(np.linspace(0, total - 1, int(options.n_samples))).astype(np.int64)
