@@ -93,7 +93,7 @@ def test_joint_predictive_draws_have_the_residual_correlation(fit):
 
 
 def test_nutpie_agrees_with_the_default_route(fit):
-    data, model, idata = fit
+    _, model, idata = fit
     other = model.fit(
         draws=500,
         tune=500,

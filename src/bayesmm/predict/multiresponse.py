@@ -11,6 +11,7 @@ residual correlation matrix (a t response divides ``e_i`` by one ``sqrt(w_i)``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import xarray as xr
 from .._errors import DataError
 from .._names import RESPONSE_DIM, rescor_name, response_name
 from .._validation import check_bins, check_probabilities, choice_message
+from ..design import Design
 from ..design.multivariate import MvDesign
 from ..design.state import rows_to_predict
 from ..families import Family
@@ -32,6 +34,7 @@ from .summaries import check_interval
 
 __all__ = [
     "MvFittedModel",
+    "ResponseParts",
     "univariate_posterior",
     "univariate_name",
     "rescor_cholesky",
@@ -103,6 +106,20 @@ def joint_residuals(
     return e
 
 
+@dataclass(frozen=True)
+class ResponseParts:
+    """One response of a multivariate model as a univariate model sees it: its design,
+    family and link, and its posterior, fixed parameters and population-drawn group terms
+    under univariate names (``x``, ``sigma``, ``1|g``)."""
+
+    design: Design
+    family: Family
+    link: Link
+    posterior: xr.Dataset
+    fixed: dict[str, float]
+    normal_groups: tuple[str, ...]
+
+
 class MvFittedModel:
     """A fitted multivariate model that predicts each response from its posterior draws.
 
@@ -147,26 +164,55 @@ class MvFittedModel:
     def responses(self) -> tuple[str, ...]:
         return self.design.responses
 
-    def posterior_draws(self, response: str) -> PosteriorDraws:
-        """The posterior of ``response`` stacked into arrays (computed once)."""
-        if response not in self._draws:
-            responses = self.responses
-            own = {
+    def check_response(self, response: Any) -> str:
+        """``response`` if it is one of the model's responses.
+
+        Raises
+        ------
+        DataError
+            Naming the responses, for ``None`` or a name that is not one of them.
+        """
+        if response is None:
+            raise DataError(
+                f"This model has several responses, {list(self.responses)}: pass response= "
+                f"one of them, e.g. response={self.responses[0]!r}."
+            )
+        if not isinstance(response, str) or response not in self.responses:
+            raise DataError(choice_message("response", response, self.responses))
+        return response
+
+    def response_parts(self, response: str) -> ResponseParts:
+        """``response``'s parts under univariate names, for the univariate machinery (a
+        ``FittedModel`` of one response); ``DataError`` for a name that is not a response."""
+        response = self.check_response(response)
+        responses = self.responses
+        return ResponseParts(
+            design=self.design.design_of(response),
+            family=self.families[response],
+            link=self.links[response],
+            posterior=univariate_posterior(self.idata["posterior"], response, responses),
+            fixed={
                 univariate_name(k, response): v
                 for k, v in self.fixed.items()
                 if _owner(k, responses) == response
-            }
-            groups = [
+            },
+            normal_groups=tuple(
                 univariate_name(g, response)
                 for g in self.normal_groups
                 if _owner(g, responses) == response
-            ]
+            ),
+        )
+
+    def posterior_draws(self, response: str) -> PosteriorDraws:
+        """The posterior of ``response`` stacked into arrays (computed once)."""
+        if response not in self._draws:
+            parts = self.response_parts(response)
             self._draws[response] = extract_draws(
-                univariate_posterior(self.idata["posterior"], response, responses),
-                self.design.design_of(response),
-                self.families[response].aux_params,
-                own,
-                groups,
+                parts.posterior,
+                parts.design,
+                parts.family.aux_params,
+                parts.fixed,
+                parts.normal_groups,
             )
         return self._draws[response]
 
@@ -190,9 +236,7 @@ class MvFittedModel:
     def _chosen(self, response: str | None) -> tuple[str, ...]:
         if response is None:
             return self.responses
-        if response not in self.responses:
-            raise DataError(choice_message("response", response, self.responses))
-        return (response,)
+        return (self.check_response(response),)
 
     def draws(
         self,
@@ -210,12 +254,18 @@ class MvFittedModel:
         chosen = PredictOptions.from_kwargs(**options).seeded()
         names = self._chosen(response)
         spread = kind != "response_params"
-        params = {r: self._params(r, data, chosen, need_spread=spread) for r in self.responses}
+        # Joint draws need every response's parameters; otherwise the rows need only the
+        # predictors of the responses asked for.
+        joint = spread and self.design.rescor
+        params = {
+            r: self._params(r, data, chosen, need_spread=spread)
+            for r in (self.responses if joint else names)
+        }
         if kind == "response_params":
             return {r: params[r][self.families[r].parent] for r in names}
-        if self.design.rescor:
-            joint = self._joint_draws(params, chosen)
-            return {r: joint[r] for r in names}
+        if joint:
+            drawn = self._joint_draws(params, chosen)
+            return {r: drawn[r] for r in names}
         out = {}
         for r in names:
             design = self.design.design_of(r)
