@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,16 +21,22 @@ import xarray as xr
 from .._errors import DataError
 from .._names import RESPONSE_DIM, rescor_name, response_name
 from .._validation import check_bins, check_probabilities, choice_message
-from ..design import Design
+from ..design import Design, NewDesign, Truncation
 from ..design.multivariate import MvDesign
-from ..design.state import rows_to_predict
+from ..design.state import rows_to_predict, training_frame
 from ..families import Family
 from ..links import Link
 from . import tables
 from .draws import PosteriorDraws, extract_draws
+from .joint_density import joint_log_density
+from .loo import chunked_loo, relative_efficiency
 from .options import PredictOptions, check_kind
 from .params import family_params, predictive_draws
+from .pointwise import observed_response, pointwise_log_likelihood
 from .summaries import check_interval
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "MvFittedModel",
@@ -118,6 +124,11 @@ class ResponseParts:
     posterior: xr.Dataset
     fixed: dict[str, float]
     normal_groups: tuple[str, ...]
+
+
+def _truncation(design: Design) -> Truncation | None:
+    """A truncated response's bounds, as written."""
+    return design.state.truncation if design.state is not None else None
 
 
 class MvFittedModel:
@@ -222,15 +233,17 @@ class MvFittedModel:
         """Each response's family parameters for each posterior draw and row, as
         ``FittedModel.parameters`` gives them; ``response=`` for one."""
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        return {r: self._params(r, data, chosen) for r in self._chosen(response)}
+        return {r: self._params(r, self._rows(r, data), chosen) for r in self._chosen(response)}
+
+    def _rows(self, response: str, data: pd.DataFrame | None) -> NewDesign:
+        return rows_to_predict(self.design.design_of(response), data)
 
     def _params(
-        self, response: str, data: pd.DataFrame | None, options: PredictOptions, **extra: Any
+        self, response: str, rows: NewDesign, options: PredictOptions, **extra: Any
     ) -> dict[str, np.ndarray]:
         design = self.design.design_of(response)
         draws = options.draws_from(self.posterior_draws(response))
         model = (design, self.families[response], self.links[response])
-        rows = rows_to_predict(design, data)
         return family_params(draws, rows, *model, options, policy=options.policy(False), **extra)
 
     def _chosen(self, response: str | None) -> tuple[str, ...]:
@@ -257,10 +270,8 @@ class MvFittedModel:
         # Joint draws need every response's parameters; otherwise the rows need only the
         # predictors of the responses asked for.
         joint = spread and self.design.rescor
-        params = {
-            r: self._params(r, data, chosen, need_spread=spread)
-            for r in (self.responses if joint else names)
-        }
+        rows = {r: self._rows(r, data) for r in (self.responses if joint else names)}
+        params = {r: self._params(r, rows[r], chosen, need_spread=spread) for r in rows}
         if kind == "response_params":
             return {r: params[r][self.families[r].parent] for r in names}
         if joint:
@@ -269,22 +280,22 @@ class MvFittedModel:
         out = {}
         for r in names:
             design = self.design.design_of(r)
-            rows = rows_to_predict(design, data)
             draws = chosen.draws_from(self.posterior_draws(r))
-            truncation = design.state.truncation if design.state is not None else None
             out[r] = predictive_draws(
-                self.families[r], params[r], rows, chosen.rng(), truncation, draws, design
+                self.families[r],
+                params[r],
+                rows[r],
+                chosen.rng(),
+                _truncation(design),
+                draws,
+                design,
             )
         return out
 
     def _joint_draws(
         self, params: Mapping[str, Mapping[str, np.ndarray]], options: PredictOptions
     ) -> dict[str, np.ndarray]:
-        chol = rescor_cholesky(self.idata["posterior"], self.responses)
-        total = chol.shape[0]
-        if options.n_samples is not None and options.n_samples != total:
-            keep = np.round(np.linspace(0, total - 1, int(options.n_samples))).astype(np.int64)
-            chol = chol[keep]
+        chol = self._cholesky(options)
         first = params[self.responses[0]]
         nu = first.get("nu") if self.families[self.responses[0]].name == "t" else None
         n_rows = np.broadcast_shapes(*(np.shape(params[r]["mu"]) for r in self.responses))[1]
@@ -293,6 +304,15 @@ class MvFittedModel:
             r: params[r]["mu"] + params[r]["sigma"] * e[:, :, k]
             for k, r in enumerate(self.responses)
         }
+
+    def _cholesky(self, options: PredictOptions) -> np.ndarray:
+        """Each draw's residual correlation Cholesky factor, of the draws ``options`` keep."""
+        chol = rescor_cholesky(self.idata["posterior"], self.responses)
+        total = chol.shape[0]
+        if options.n_samples is not None and options.n_samples != total:
+            keep = np.round(np.linspace(0, total - 1, int(options.n_samples))).astype(np.int64)
+            chol = chol[keep]
+        return chol
 
     def draws_array(
         self, data: pd.DataFrame | None = None, kind: str = "response", **options: Any
@@ -305,6 +325,120 @@ class MvFittedModel:
             dims=("draw", "__obs__", RESPONSE_DIM),
             coords={RESPONSE_DIM: list(self.responses)},
         )
+
+    def log_likelihood(
+        self, data: pd.DataFrame | None = None, y: Any = None, **options: Any
+    ) -> np.ndarray:
+        """The log-likelihood of each row's responses together, ``(draws, rows)``.
+
+        With correlated residuals, a row's responses are one multivariate normal (or t)
+        observation, and this is its joint log density (:mod:`~bayesmm.predict.joint_density`);
+        otherwise the responses are independent given the parameters, and this is the sum of
+        each response's pointwise log-likelihood (as ``FittedModel.log_likelihood`` gives it).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, optional
+            New rows; ``None`` for the training rows and their responses.
+        y : mapping of response to values, optional
+            The observed responses of ``data``'s rows, one value per row each (on each
+            family's scale); by default ``data``'s columns named by the responses.
+        **options
+            The prediction options (see :meth:`draws`).
+
+        Raises
+        ------
+        DataError
+            For ``y`` with the training rows, a response missing from ``y`` (or ``data``), or
+            values that are not one per row or outside a family's support.
+        """
+        chosen = PredictOptions.from_kwargs(**options).seeded()
+        if data is None:
+            if y is not None:
+                raise DataError(
+                    "y is for new rows (data=...): the training rows' responses are the fit's."
+                )
+            frames: dict[str, pd.DataFrame | None] = dict.fromkeys(self.responses)
+            observed = {r: self.design.design_of(r).response.values for r in self.responses}
+        else:
+            frames = dict.fromkeys(self.responses, data)
+            observed = self._observed(data, y)
+        return self._row_log_likelihood(frames, observed, chosen)
+
+    def _observed(self, data: pd.DataFrame, y: Any) -> dict[str, Any]:
+        given = y if y is not None else data
+        where = "y" if y is not None else "data"
+        missing = [r for r in self.responses if r not in given]
+        if not isinstance(given, Mapping | pd.DataFrame) or missing:
+            raise DataError(
+                f"{where} must hold every response's observed values, {list(self.responses)} "
+                f"(a dict or DataFrame by response); missing {missing or list(self.responses)}."
+            )
+        return {r: given[r] for r in self.responses}
+
+    def _row_log_likelihood(
+        self,
+        frames: Mapping[str, pd.DataFrame | None],
+        observed: Mapping[str, Any],
+        options: PredictOptions,
+    ) -> np.ndarray:
+        """The rows' log-likelihood of all responses, each response's rows from ``frames``."""
+        values, params, rows = {}, {}, {}
+        for r in self.responses:
+            design = self.design.design_of(r)
+            rows[r] = self._rows(r, frames[r])
+            values[r] = observed_response(self.families[r], design.response, observed[r], rows[r])
+            params[r] = self._params(r, rows[r], options, observed=values[r])
+        if not self.design.rescor:  # independent given the parameters: a product
+            total = np.zeros(())
+            for r, d in zip(self.responses, self.design.designs, strict=True):
+                family = self.families[r]
+                total = total + pointwise_log_likelihood(
+                    family, params[r], values[r], rows[r], _truncation(d)
+                )
+            return total
+        first = self.responses[0]
+        nu = params[first].get("nu") if self.families[first].name == "t" else None
+        shape = (np.shape(params[first]["mu"])[0], values[first].shape[1])  # (draws, rows)
+        stacked = {
+            name: np.stack([np.broadcast_to(params[r][name], shape) for r in self.responses], -1)
+            for name in ("mu", "sigma")
+        }
+        y = np.column_stack([values[r][0] for r in self.responses])
+        chol = self._cholesky(options)
+        return joint_log_density(y, stacked["mu"], stacked["sigma"], chol, nu)
+
+    def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
+        """PSIS-LOO of the training rows, leaving out one row with all its responses.
+
+        The rows are independent given the parameters, so each row's predictive density is
+        one factor of the likelihood: with correlated residuals, the joint density of its
+        responses (the fit's observed variable ``y1:y2`` is per row too); otherwise the
+        product of its responses' densities (their log-likelihoods summed). Pareto-smoothed
+        importance sampling of these values over the posterior draws is ``az.loo`` of them
+        (ArviZ's ``psislw`` and relative efficiency, ``chunk_rows`` rows at a time), so no
+        stored log-likelihood is needed. To leave out one response of a row instead, use
+        ``az.loo(idata, var_name=...)`` on a fit without correlated residuals.
+
+        Returns
+        -------
+        arviz.ELPDData
+            As ``az.loo(idata, pointwise=True)``: ``elpd_loo``, ``p_loo``, ``loo_i`` and
+            ``pareto_k`` per row.
+        """
+        designs = dict(zip(self.responses, self.design.designs, strict=True))
+        frames = {r: training_frame(d) for r, d in designs.items()}
+        observed = {r: np.asarray(d.response.values) for r, d in designs.items()}
+        options = PredictOptions().seeded()
+
+        def pointwise(rows: slice) -> np.ndarray:
+            part = {r: frame.iloc[rows] for r, frame in frames.items()}
+            return self._row_log_likelihood(
+                part, {r: v[rows] for r, v in observed.items()}, options
+            )
+
+        reff = relative_efficiency(self.idata["posterior"])
+        return chunked_loo(pointwise, self.design.n_obs, reff, chunk_rows)
 
     def _tables(
         self,
