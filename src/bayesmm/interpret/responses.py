@@ -53,5 +53,6 @@ def one_response(fitted: FittedModel | MvFittedModel, response: Any = None) -> F
         {"posterior": parts.posterior},
         fixed=parts.fixed,
         normal_groups=parts.normal_groups,
+        sample_new_groups=getattr(fitted, "sample_new_groups", False),
         stacked=fitted.posterior_draws(response),
     )
