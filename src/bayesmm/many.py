@@ -20,7 +20,7 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +164,10 @@ def _kept(
         import arviz as az
 
         return az.summary(idata), diagnostics
-    path = Path(keep) / f"fit-{index:05d}.nc"
-    return model.save(path, idata), diagnostics
+    save = _saver(model)
+    if save is None:  # _check_keep refuses a folder for these before any fit
+        raise DataError(f"A {type(model).__name__} cannot be saved to a file yet.")
+    return save(Path(keep) / f"fit-{index:05d}.nc", idata), diagnostics
 
 
 def fit_one(
@@ -207,6 +209,13 @@ def _check_models(models: Any) -> list[AnyModel]:
     return models
 
 
+def _saver(model: AnyModel) -> Callable[..., Path | str] | None:
+    """The model's ``save(path, idata)``, where its kind has one (multivariate models do not
+    yet)."""
+    save = getattr(model, "save", None)
+    return save if callable(save) else None
+
+
 def _check_keep(keep: Any, models: Sequence[AnyModel]) -> str | Path:
     if isinstance(keep, str) and keep in KEEP:
         return keep
@@ -217,7 +226,7 @@ def _check_keep(keep: Any, models: Sequence[AnyModel]) -> str | Path:
                 f"keep must be one of {list(KEEP)} or an existing folder to write each fit "
                 f"to; got {str(keep)!r}, which is not a folder."
             )
-        unsaved = [i for i, m in enumerate(models) if not callable(getattr(m, "save", None))]
+        unsaved = [i for i, m in enumerate(models) if _saver(m) is None]
         if unsaved:
             raise DataError(
                 f"keep={str(keep)!r} saves each fit to a file, but the model(s) at position(s) "
