@@ -200,11 +200,22 @@ class MvModel:
             log_likelihood=log_likelihood,
             **kwargs,
         )
+        return self.annotate(idata)
+
+    def annotate(self, idata: az.InferenceData) -> az.InferenceData:
+        """Add to a fit's attributes what makes it document itself, as ``Model.annotate``:
+        the bayesmm version, the formulas, each response's family and link, and ``rescor``
+        (``fit()``, and ``fit_many``'s vectorised fits)."""
         families = ", ".join(f"{r}: {f.name}" for r, f in self.families.items())
         links = ", ".join(f"{r}: {link.name}" for r, link in self.links.items())
         names = {"formula": str(self.formula), "family": families, "link": links}
         idata.attrs.update({"bayesmm_version": __version__, "rescor": int(self.rescor), **names})
         return idata
+
+    def __getstate__(self) -> dict[str, Any]:
+        # As Model's: the PyMC model is rebuilt on demand (`backend`), so that a model
+        # travels to fit_many's workers as its design and priors.
+        return {**self.__dict__, "_built": None}
 
     def fitted(self, idata: az.InferenceData) -> MvFittedModel:
         """Pair this model with the result of :meth:`fit`, for predictions per response."""

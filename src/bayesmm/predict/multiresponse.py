@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +23,19 @@ import xarray as xr
 from .._errors import DataError, NotFittedError
 from .._names import RESPONSE_DIM, rescor_name, response_name
 from .._validation import check_bins, check_probabilities, choice_message
+from ..design import Design, NewDesign, Truncation
 from ..design.multivariate import MvDesign
-from ..design.state import rows_to_predict
+from ..design.state import rows_to_predict, training_frame
 from ..families import Family
 from ..links import Link
 from . import tables
 from .draws import PosteriorDraws, correlation_cholesky, extract_draws
 from .groups import FitGroups
+from .joint_density import joint_log_density
+from .loo import chunked_loo, relative_efficiency
 from .options import PredictOptions, check_kind, resolve_policy
 from .params import family_params, predictive_draws
+from .pointwise import observed_response, pointwise_log_likelihood
 from .summaries import check_interval
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MvFittedModel",
+    "ResponseParts",
     "univariate_posterior",
     "univariate_name",
     "rescor_cholesky",
@@ -108,6 +113,25 @@ def joint_residuals(
         w = rng.gamma(nu / 2.0, 2.0 / nu, size=(chol.shape[0], n_rows)) / 1.0
         e = e / np.sqrt(w)[:, :, None]
     return e
+
+
+@dataclass(frozen=True)
+class ResponseParts:
+    """One response of a multivariate model as a univariate model sees it: its design,
+    family and link, and its posterior, fixed parameters and population-drawn group terms
+    under univariate names (``x``, ``sigma``, ``1|g``)."""
+
+    design: Design
+    family: Family
+    link: Link
+    posterior: xr.Dataset
+    fixed: dict[str, float]
+    normal_groups: tuple[str, ...]
+
+
+def _truncation(design: Design) -> Truncation | None:
+    """A truncated response's bounds, as written."""
+    return design.state.truncation if design.state is not None else None
 
 
 class MvFittedModel:
@@ -225,26 +249,55 @@ class MvFittedModel:
     def responses(self) -> tuple[str, ...]:
         return self.design.responses
 
-    def posterior_draws(self, response: str) -> PosteriorDraws:
-        """The posterior of ``response`` stacked into arrays (computed once)."""
-        if response not in self._draws:
-            responses = self.responses
-            own = {  # and a shared nu fixed to a number
+    def check_response(self, response: Any) -> str:
+        """``response`` if it is one of the model's responses.
+
+        Raises
+        ------
+        DataError
+            Naming the responses, for ``None`` or a name that is not one of them.
+        """
+        if response is None:
+            raise DataError(
+                f"This model has several responses, {list(self.responses)}: pass response= "
+                f"one of them, e.g. response={self.responses[0]!r}."
+            )
+        if not isinstance(response, str) or response not in self.responses:
+            raise DataError(choice_message("response", response, self.responses))
+        return response
+
+    def response_parts(self, response: str) -> ResponseParts:
+        """``response``'s parts under univariate names, for the univariate machinery (a
+        ``FittedModel`` of one response); ``DataError`` for a name that is not a response."""
+        response = self.check_response(response)
+        responses = self.responses
+        return ResponseParts(
+            design=self.design.design_of(response),
+            family=self.families[response],
+            link=self.links[response],
+            posterior=univariate_posterior(self._fit.group("posterior"), response, responses),
+            fixed={  # and a shared nu fixed to a number
                 univariate_name(k, response): v
                 for k, v in self.fixed.items()
                 if _owner(k, responses) == response or k in _SHARED
-            }
-            groups = [
+            },
+            normal_groups=tuple(
                 univariate_name(g, response)
                 for g in self.normal_groups
                 if _owner(g, responses) == response
-            ]
+            ),
+        )
+
+    def posterior_draws(self, response: str) -> PosteriorDraws:
+        """The posterior of ``response`` stacked into arrays (computed once)."""
+        if response not in self._draws:
+            parts = self.response_parts(response)
             draws = extract_draws(
-                univariate_posterior(self._fit.group("posterior"), response, responses),
-                self.design.design_of(response),
-                self.families[response].aux_params,
-                own,
-                groups,
+                parts.posterior,
+                parts.design,
+                parts.family.aux_params,
+                parts.fixed,
+                parts.normal_groups,
             )
             self._draws[response] = self._linked(draws, response)
         return self._draws[response]
@@ -280,25 +333,28 @@ class MvFittedModel:
         """Each response's family parameters for each posterior draw and row, as
         ``FittedModel.parameters`` gives them; ``response=`` for one."""
         chosen = PredictOptions.from_kwargs(**options).seeded()
-        choices: dict[str, np.ndarray] = {}
-        return {r: self._params(r, data, chosen, choices=choices) for r in self._chosen(response)}
+        choices: dict[str, np.ndarray] = {}  # a new level is the same in every response
+        return {
+            r: self._params(r, self._rows(r, data), chosen, choices=choices)
+            for r in self._chosen(response)
+        }
+
+    def _rows(self, response: str, data: pd.DataFrame | None) -> NewDesign:
+        return rows_to_predict(self.design.design_of(response), data)
 
     def _params(
-        self, response: str, data: pd.DataFrame | None, options: PredictOptions, **extra: Any
+        self, response: str, rows: NewDesign, options: PredictOptions, **extra: Any
     ) -> dict[str, np.ndarray]:
         design = self.design.design_of(response)
         draws = options.draws_from(self.posterior_draws(response))
         model = (design, self.families[response], self.links[response])
-        rows = rows_to_predict(design, data)
         policy = options.policy(self.sample_new_groups)
         return family_params(draws, rows, *model, options, policy=policy, **extra)
 
     def _chosen(self, response: str | None) -> tuple[str, ...]:
         if response is None:
             return self.responses
-        if response not in self.responses:
-            raise DataError(choice_message("response", response, self.responses))
-        return (response,)
+        return (self.check_response(response),)
 
     def draws(
         self,
@@ -316,36 +372,39 @@ class MvFittedModel:
         chosen = PredictOptions.from_kwargs(**options).seeded()
         names = self._chosen(response)
         spread = kind != "response_params"
-        # One dict of new groups for every response: a new level is the same in each.
+        # Joint draws need every response's parameters; otherwise the rows need only the
+        # predictors of the responses asked for. One dict of new groups for every response:
+        # a new level is the same in each.
+        joint = spread and self.design.rescor
+        rows = {r: self._rows(r, data) for r in (self.responses if joint else names)}
         choices: dict[str, np.ndarray] = {}
         params = {
-            r: self._params(r, data, chosen, need_spread=spread, choices=choices)
-            for r in self.responses
+            r: self._params(r, rows[r], chosen, need_spread=spread, choices=choices) for r in rows
         }
         if kind == "response_params":
             return {r: params[r][self.families[r].parent] for r in names}
-        if self.design.rescor:
-            joint = self._joint_draws(params, chosen)
-            return {r: joint[r] for r in names}
+        if joint:
+            drawn = self._joint_draws(params, chosen)
+            return {r: drawn[r] for r in names}
         out = {}
         for r in names:
             design = self.design.design_of(r)
-            rows = rows_to_predict(design, data)
             draws = chosen.draws_from(self.posterior_draws(r))
-            truncation = design.state.truncation if design.state is not None else None
             out[r] = predictive_draws(
-                self.families[r], params[r], rows, chosen.rng(), truncation, draws, design
+                self.families[r],
+                params[r],
+                rows[r],
+                chosen.rng(),
+                _truncation(design),
+                draws,
+                design,
             )
         return out
 
     def _joint_draws(
         self, params: Mapping[str, Mapping[str, np.ndarray]], options: PredictOptions
     ) -> dict[str, np.ndarray]:
-        chol = rescor_cholesky(self._fit.group("posterior"), self.responses)
-        total = chol.shape[0]
-        if options.n_samples is not None and options.n_samples != total:
-            keep = np.round(np.linspace(0, total - 1, int(options.n_samples))).astype(np.int64)
-            chol = chol[keep]
+        chol = self._cholesky(options)
         first = params[self.responses[0]]
         nu = first.get("nu") if self.families[self.responses[0]].name == "t" else None
         n_rows = np.broadcast_shapes(*(np.shape(params[r]["mu"]) for r in self.responses))[1]
@@ -354,6 +413,15 @@ class MvFittedModel:
             r: params[r]["mu"] + params[r]["sigma"] * e[:, :, k]
             for k, r in enumerate(self.responses)
         }
+
+    def _cholesky(self, options: PredictOptions) -> np.ndarray:
+        """Each draw's residual correlation Cholesky factor, of the draws ``options`` keep."""
+        chol = rescor_cholesky(self._fit.group("posterior"), self.responses)
+        total = chol.shape[0]
+        if options.n_samples is not None and options.n_samples != total:
+            keep = np.round(np.linspace(0, total - 1, int(options.n_samples))).astype(np.int64)
+            chol = chol[keep]
+        return chol
 
     def draws_array(
         self, data: pd.DataFrame | None = None, kind: str = "response", **options: Any
@@ -366,6 +434,120 @@ class MvFittedModel:
             dims=("draw", "__obs__", RESPONSE_DIM),
             coords={RESPONSE_DIM: list(self.responses)},
         )
+
+    def log_likelihood(
+        self, data: pd.DataFrame | None = None, y: Any = None, **options: Any
+    ) -> np.ndarray:
+        """The log-likelihood of each row's responses together, ``(draws, rows)``.
+
+        With correlated residuals, a row's responses are one multivariate normal (or t)
+        observation, and this is its joint log density (:mod:`~bayesmm.predict.joint_density`);
+        otherwise the responses are independent given the parameters, and this is the sum of
+        each response's pointwise log-likelihood (as ``FittedModel.log_likelihood`` gives it).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, optional
+            New rows; ``None`` for the training rows and their responses.
+        y : mapping of response to values, optional
+            The observed responses of ``data``'s rows, one value per row each (on each
+            family's scale); by default ``data``'s columns named by the responses.
+        **options
+            The prediction options (see :meth:`draws`).
+
+        Raises
+        ------
+        DataError
+            For ``y`` with the training rows, a response missing from ``y`` (or ``data``), or
+            values that are not one per row or outside a family's support.
+        """
+        chosen = PredictOptions.from_kwargs(**options).seeded()
+        if data is None:
+            if y is not None:
+                raise DataError(
+                    "y is for new rows (data=...): the training rows' responses are the fit's."
+                )
+            frames: dict[str, pd.DataFrame | None] = dict.fromkeys(self.responses)
+            observed = {r: self.design.design_of(r).response.values for r in self.responses}
+        else:
+            frames = dict.fromkeys(self.responses, data)
+            observed = self._observed(data, y)
+        return self._row_log_likelihood(frames, observed, chosen)
+
+    def _observed(self, data: pd.DataFrame, y: Any) -> dict[str, Any]:
+        given = y if y is not None else data
+        where = "y" if y is not None else "data"
+        missing = [r for r in self.responses if r not in given]
+        if not isinstance(given, Mapping | pd.DataFrame) or missing:
+            raise DataError(
+                f"{where} must hold every response's observed values, {list(self.responses)} "
+                f"(a dict or DataFrame by response); missing {missing or list(self.responses)}."
+            )
+        return {r: given[r] for r in self.responses}
+
+    def _row_log_likelihood(
+        self,
+        frames: Mapping[str, pd.DataFrame | None],
+        observed: Mapping[str, Any],
+        options: PredictOptions,
+    ) -> np.ndarray:
+        """The rows' log-likelihood of all responses, each response's rows from ``frames``."""
+        values, params, rows = {}, {}, {}
+        for r in self.responses:
+            design = self.design.design_of(r)
+            rows[r] = self._rows(r, frames[r])
+            values[r] = observed_response(self.families[r], design.response, observed[r], rows[r])
+            params[r] = self._params(r, rows[r], options, observed=values[r])
+        if not self.design.rescor:  # independent given the parameters: a product
+            total = np.zeros(())
+            for r, d in zip(self.responses, self.design.designs, strict=True):
+                family = self.families[r]
+                total = total + pointwise_log_likelihood(
+                    family, params[r], values[r], rows[r], _truncation(d)
+                )
+            return total
+        first = self.responses[0]
+        nu = params[first].get("nu") if self.families[first].name == "t" else None
+        shape = (np.shape(params[first]["mu"])[0], values[first].shape[1])  # (draws, rows)
+        stacked = {
+            name: np.stack([np.broadcast_to(params[r][name], shape) for r in self.responses], -1)
+            for name in ("mu", "sigma")
+        }
+        y = np.column_stack([values[r][0] for r in self.responses])
+        chol = self._cholesky(options)
+        return joint_log_density(y, stacked["mu"], stacked["sigma"], chol, nu)
+
+    def loo(self, chunk_rows: int = 20_000) -> az.ELPDData:
+        """PSIS-LOO of the training rows, leaving out one row with all its responses.
+
+        The rows are independent given the parameters, so each row's predictive density is
+        one factor of the likelihood: with correlated residuals, the joint density of its
+        responses (the fit's observed variable ``y1:y2`` is per row too); otherwise the
+        product of its responses' densities (their log-likelihoods summed). Pareto-smoothed
+        importance sampling of these values over the posterior draws is ``az.loo`` of them
+        (ArviZ's ``psislw`` and relative efficiency, ``chunk_rows`` rows at a time), so no
+        stored log-likelihood is needed. To leave out one response of a row instead, use
+        ``az.loo(idata, var_name=...)`` on a fit without correlated residuals.
+
+        Returns
+        -------
+        arviz.ELPDData
+            As ``az.loo(idata, pointwise=True)``: ``elpd_loo``, ``p_loo``, ``loo_i`` and
+            ``pareto_k`` per row.
+        """
+        designs = dict(zip(self.responses, self.design.designs, strict=True))
+        frames = {r: training_frame(d) for r, d in designs.items()}
+        observed = {r: np.asarray(d.response.values) for r, d in designs.items()}
+        options = PredictOptions().seeded()
+
+        def pointwise(rows: slice) -> np.ndarray:
+            part = {r: frame.iloc[rows] for r, frame in frames.items()}
+            return self._row_log_likelihood(
+                part, {r: v[rows] for r, v in observed.items()}, options
+            )
+
+        reff = relative_efficiency(self._fit.group("posterior"))
+        return chunked_loo(pointwise, self.design.n_obs, reff, chunk_rows)
 
     def _tables(
         self,
