@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from .._errors import DataError, NotFittedError
-from .._names import RESPONSE_DIM, rescor_name, response_name
+from .._names import RESPONSE_DIM, response_name
 from .._validation import check_bins, check_probabilities, choice_message
 from ..design import Design, NewDesign, Truncation
 from ..design.multivariate import MvDesign
@@ -31,7 +31,15 @@ from ..links import Link
 from . import tables
 from .draws import PosteriorDraws, correlation_cholesky, extract_draws
 from .groups import FitGroups
-from .joint_density import joint_log_density
+from .joint_density import (
+    SHARED_PARAMETERS,
+    joint_log_density,
+    joint_residuals,
+    rescor_cholesky,
+    response_of,
+    univariate_name,
+    univariate_posterior,
+)
 from .loo import chunked_loo, relative_efficiency
 from .options import PredictOptions, check_kind, resolve_policy
 from .params import family_params, predictive_draws
@@ -49,70 +57,6 @@ __all__ = [
     "rescor_cholesky",
     "joint_residuals",
 ]
-
-#: Parameters that correlated responses share, named without a response.
-_SHARED = ("nu",)
-
-
-def univariate_name(name: str, response: str) -> str:
-    """``name`` of a response's variable without the response's prefix, in each part of a
-    correlation's name too: ``"y1_1|g:y1_x|g_corr"`` is ``"1|g:x|g_corr"``."""
-    prefix = response_name(response, "")
-    return ":".join(p[len(prefix) :] if p.startswith(prefix) else p for p in name.split(":"))
-
-
-def _owner(name: str, responses: Sequence[str]) -> str | None:
-    """The response a variable or dimension is of: the longest whose prefix it has."""
-    found = [r for r in responses if name.startswith(response_name(r, ""))]
-    return max(found, key=len) if found else None
-
-
-def univariate_posterior(
-    posterior: xr.Dataset, response: str, responses: Sequence[str]
-) -> xr.Dataset:
-    """The posterior of ``response``'s variables (and the shared ``nu``) under a univariate
-    model's names, its dimensions renamed alike."""
-    names = {
-        str(name): univariate_name(str(name), response)
-        for name in posterior.data_vars
-        if _owner(str(name), responses) == response
-    }
-    names.update({s: s for s in _SHARED if s in posterior.data_vars})
-    part = posterior[list(names)].rename_vars(names)
-    dims = {
-        str(d): univariate_name(str(d), response)
-        for d in part.dims
-        if _owner(str(d), responses) == response
-    }
-    return part.rename(dims) if dims else part
-
-
-def rescor_cholesky(posterior: xr.Dataset, responses: Sequence[str]) -> np.ndarray:
-    """The Cholesky factor of each posterior draw's residual correlation matrix, stacked over
-    chains as :class:`~bayesmm.predict.draws.PosteriorDraws` are: shape ``(S, K, K)``."""
-    k = len(responses)
-    first = posterior[rescor_name(responses[0], responses[1])]
-    n = first.sizes["chain"] * first.sizes["draw"]
-    corr = np.broadcast_to(np.eye(k), (n, k, k)).copy()
-    for i in range(k):
-        for j in range(i + 1, k):
-            var = posterior[rescor_name(responses[i], responses[j])]
-            values = var.transpose("chain", "draw").to_numpy().reshape(n)
-            corr[:, i, j] = corr[:, j, i] = values
-    return np.linalg.cholesky(corr)
-
-
-def joint_residuals(
-    chol: np.ndarray, n_rows: int, rng: np.random.Generator, nu: np.ndarray | None = None
-) -> np.ndarray:
-    """Standardised residuals of each draw and row, correlated across responses by ``chol``
-    ``(S, K, K)``: shape ``(S, rows, K)``; multivariate t with ``nu`` ``(S, 1)`` when given."""
-    z = rng.standard_normal((chol.shape[0], n_rows, chol.shape[1]))
-    e = np.einsum("skl,snl->snk", chol, z)
-    if nu is not None:
-        w = rng.gamma(nu / 2.0, 2.0 / nu, size=(chol.shape[0], n_rows)) / 1.0
-        e = e / np.sqrt(w)[:, :, None]
-    return e
 
 
 @dataclass(frozen=True)
@@ -279,12 +223,12 @@ class MvFittedModel:
             fixed={  # and a shared nu fixed to a number
                 univariate_name(k, response): v
                 for k, v in self.fixed.items()
-                if _owner(k, responses) == response or k in _SHARED
+                if response_of(k, responses) == response or k in SHARED_PARAMETERS
             },
             normal_groups=tuple(
                 univariate_name(g, response)
                 for g in self.normal_groups
-                if _owner(g, responses) == response
+                if response_of(g, responses) == response
             ),
         )
 
