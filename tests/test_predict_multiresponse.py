@@ -56,7 +56,7 @@ def test_the_fit_names_each_responses_parts_and_the_residual_correlation(fit_res
     names = set(idata.posterior.data_vars)
     assert {"y1_Intercept", "y1_x", "y1_1|g", "y1_1|g_sigma", "y1_sigma", "y2_w"} <= names
     assert {"y2_sigma_Intercept", "y2_sigma_x", "y1:y2_rescor"} <= names
-    assert "rescor_lkj" not in names and "y2_sigma" not in names
+    assert "rescor_cpc" not in names and "y2_sigma" not in names
     assert list(idata.observed_data.data_vars) == ["y1:y2"]
     assert idata.observed_data["y1:y2"].dims == ("__obs__", "__response__")
     assert idata.log_likelihood["y1:y2"].shape == (2, 200, 40)

@@ -262,8 +262,9 @@ def _check_batch(design: Design, batch_size: int | None) -> None:
         )
 
 
-#: The LKJ Cholesky factor of the residual correlations (packed, as PyMC samples it); internal.
-RESCOR_INTERNAL = "rescor_lkj"
+#: The canonical partial correlations of the residuals, as Beta variables (``lkj_cholesky``);
+#: internal.
+RESCOR_INTERNAL = "rescor_cpc"
 #: Why a multivariate model samples its rows (``sufficient_statistics``).
 NO_SUMMARY = "the model has several responses, whose exact summaries bayesmm does not compute yet"
 
@@ -394,6 +395,31 @@ def _response_arguments(
     return kwargs, [main, *others]
 
 
+def lkj_cholesky(name: str, k: int, eta: float) -> Any:
+    """The Cholesky factor of a ``k x k`` correlation matrix with an LKJ(``eta``) prior,
+    built from its canonical partial correlations (a C-vine; Lewandowski, Kurowicka and Joe
+    2009). The partial correlation of ``j < i`` given ``0..j-1`` is ``2 B - 1`` with ``B ~
+    Beta(b_j, b_j)``, ``b_j = eta + (k - 2 - j) / 2``, each independent: then the matrix is
+    LKJ. Row ``i`` of the factor is ``z_ji sqrt(prod_{m<j} (1 - z_mi^2))`` and its diagonal
+    the rest of the unit length. No sds: PyMC's LKJ Cholesky covariance would add ``k``
+    scales in no likelihood, whose funnel made NUTS diverge."""
+    rows, cols = np.triu_indices(k, 1)
+    shape = eta + (k - 2 - rows) / 2.0
+    z = 2.0 * pm.Beta(name, alpha=shape, beta=shape, shape=len(rows)) - 1.0
+    index = {(int(j), int(i)): n for n, (j, i) in enumerate(zip(rows, cols, strict=True))}
+    one = pt.as_tensor(1.0, dtype="float64")
+    zero = pt.as_tensor(0.0, dtype="float64")
+    factor = []
+    for i in range(k):
+        remaining, row = one, []
+        for j in range(i):
+            value = z[index[(j, i)]] * pt.sqrt(remaining)
+            remaining = remaining - value**2
+            row.append(value)
+        factor.append(pt.stack([*row, pt.sqrt(remaining), *([zero] * (k - i - 1))]))
+    return pt.stack(factor)
+
+
 def _rescor_pairs(responses: tuple[str, ...]) -> list[tuple[str, int, int]]:
     """Each pair's correlation name and its place in the matrix, in PyMC's packed order
     (the upper triangle by rows)."""
@@ -416,18 +442,7 @@ def _joint(
     responses = design.responses
     k = len(responses)
     eta = float(as_prior(priors, RESCOR_PRIOR).params["eta"])
-    # An LKJ Cholesky covariance whose rows are scaled to unit length: its correlation has
-    # the LKJ(eta) prior, and its sds (standard log-normals, in no likelihood) drop out. PyMC's
-    # LKJCorr would need a positive-definiteness check that compiled backends cannot run.
-    cov_chol, _, _ = pm.LKJCholeskyCov(
-        RESCOR_INTERNAL,
-        n=k,
-        eta=eta,
-        sd_dist=pm.LogNormal.dist(0.0, 1.0, size=k),
-        compute_corr=True,
-        store_in_trace=False,
-    )
-    chol = cov_chol / pt.sqrt(pt.sum(cov_chol**2, axis=1, keepdims=True))
+    chol = lkj_cholesky(RESCOR_INTERNAL, k, eta)
     corr = chol @ chol.T
     for name, i, j in _rescor_pairs(responses):
         pm.Deterministic(name, corr[i, j])
