@@ -94,3 +94,53 @@ def test_the_coverage_of_ar_over_repeated_panels_is_within_its_binomial_band():
         covered += low < phi < high
     low_count = scipy.stats.binom.ppf(0.007, fits, 0.9)
     assert low_count <= covered <= fits, covered
+
+
+def test_a_t_response_with_ar1_recovers_the_truth():
+    """Series that are each one multivariate t (an AR(1) path over sqrt(w), w ~ Gamma(nu/2,
+    rate nu/2)): ar, the slope and sigma each inside its central interval at 1 - 0.05/3
+    (Bonferroni: all three with probability 0.95)."""
+    rng = np.random.default_rng(20261208)
+    truth = {"ar": 0.6, "x": 0.5, "sigma": 1.0}
+    nu, n_series, length = 5.0, 12, 25
+    frames = []
+    for g in range(n_series):
+        e = np.zeros(length)
+        e[0] = rng.normal(0, truth["sigma"] / np.sqrt(1 - truth["ar"] ** 2))
+        for t in range(1, length):
+            e[t] = truth["ar"] * e[t - 1] + rng.normal(0, truth["sigma"])
+        e /= np.sqrt(rng.gamma(nu / 2, 2 / nu))
+        x = rng.normal(size=length)
+        frames.append(pd.DataFrame({"g": f"s{g}", "t": np.arange(length), "x": x}))
+        frames[-1]["y"] = 1 + truth["x"] * x + e
+    data = pd.concat(frames, ignore_index=True)
+    model = bmm.Model("y ~ x + ar(time=t, gr=g)", data, family="t")
+    idata = model.fit(draws=400, tune=400, chains=2, random_seed=4, progressbar=False)
+    tail = 0.05 / len(truth) / 2
+    for name, value in truth.items():
+        low, high = np.quantile(idata.posterior[name].to_numpy().ravel(), [tail, 1 - tail])
+        assert low <= value <= high, (name, low, high, value)
+
+
+def test_a_poisson_response_with_a_latent_ar1_recovers_the_truth():
+    """Counts over a latent AR(1) residual on the log scale: ar, sderr and the slope each
+    inside its central interval at 1 - 0.05/3 (Bonferroni, 5% family-wise)."""
+    rng = np.random.default_rng(20261209)
+    truth = {"ar": 0.7, "sderr": 0.5, "x": 0.3}
+    frames = []
+    for g in range(24):
+        length = 20
+        e = np.zeros(length)
+        e[0] = rng.normal(0, truth["sderr"] / np.sqrt(1 - truth["ar"] ** 2))
+        for t in range(1, length):
+            e[t] = truth["ar"] * e[t - 1] + rng.normal(0, truth["sderr"])
+        x = rng.normal(size=length)
+        y = rng.poisson(np.exp(1 + truth["x"] * x + e))
+        frames.append(pd.DataFrame({"g": f"s{g}", "t": np.arange(length), "x": x, "y": y}))
+    data = pd.concat(frames, ignore_index=True)
+    model = bmm.Model("y ~ x + ar(time=t, gr=g)", data, family="poisson")
+    idata = model.fit(draws=400, tune=400, chains=2, random_seed=5, progressbar=False)
+    tail = 0.05 / len(truth) / 2
+    for name, value in truth.items():
+        low, high = np.quantile(idata.posterior[name].to_numpy().ravel(), [tail, 1 - tail])
+        assert low <= value <= high, (name, low, high, value)

@@ -19,6 +19,11 @@ SHIPPED = Path(bmm.__file__).parent / "serve" / "sleepstudy_demo.nc"
 FILES = [*sorted(DATA.rglob("*.nc")), SHIPPED]
 
 
+def _designs(spec: dict) -> list[dict]:
+    """The designs of a file's spec: its own, or each response's (a multivariate model)."""
+    return [part["design"] for part in spec.get("by_response", [spec])]
+
+
 def _records(design: dict) -> list[tuple[str, dict]]:
     """Every column record of a design's JSON form, its sub-designs' included."""
     found = list(design["columns"].items())
@@ -48,7 +53,8 @@ def mixed():
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_stored_column_record_round_trips_through_the_typed_record(path):
     """The files of every format version read into records and write back the same JSON."""
-    records = _records(read_header(path)["spec"]["design"])
+    spec = read_header(path)["spec"]
+    records = [record for design in _designs(spec) for record in _records(design)]
     assert records
     for name, record in records:
         summary = ColumnSummary.from_dict(record)
@@ -59,9 +65,11 @@ def test_every_stored_column_record_round_trips_through_the_typed_record(path):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_a_loaded_state_holds_typed_column_summaries(path):
-    state = bmm.load(path).design.state
-    assert state.columns and all(isinstance(c, ColumnSummary) for c in state.columns.values())
-    assert state.column_summaries() == state.columns
+    design = bmm.load(path).design
+    for part in getattr(design, "designs", [design]):  # each response's, when multivariate
+        state = part.state
+        assert state.columns and all(isinstance(c, ColumnSummary) for c in state.columns.values())
+        assert state.column_summaries() == state.columns
 
 
 def test_summaries_of_training_rows_round_trip(mixed):

@@ -121,7 +121,7 @@ def test_draws_are_joint_within_a_series(kind, partial, lags):
     )
     mu = np.zeros((n, 5))
     sd_in = np.full((n, 1), sigma)
-    mean, sd = series_params(draws, state, series, mu, sd_in)
+    mean, sd, _ = series_params(draws, state, series, mu, sd_in)
     got = series_response_draws(draws, state, series, mean, sd_in, np.random.default_rng(1))
     expected = _dense_conditional(kind, partial, sigma, history, length)
     emp = np.cov(got.T)

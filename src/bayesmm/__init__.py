@@ -28,7 +28,7 @@ from ._version import __version__
 from .datasets import load_data
 from .design.kinds import TermKind, register_term_kind, unregister_term_kind
 from .families import FAMILIES, Family, Likelihood, get_family, register_family
-from .formula import Formula
+from .formula import Formula, MvFormula
 from .io import load
 from .links import LINKS, Link
 from .many import FitFailure, ManyFits, fit_many
@@ -58,6 +58,7 @@ __all__ = [
     "compare",
     "average_predictions",
     "Formula",
+    "MvFormula",
     "Prior",
     "Family",
     "Likelihood",

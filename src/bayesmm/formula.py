@@ -9,7 +9,20 @@ from typing import Any
 
 from ._errors import FormulaError
 
-__all__ = ["Formula", "parse_formula", "BarBlock", "bar_blocks", "CallText", "find_calls"]
+__all__ = [
+    "Formula",
+    "MvFormula",
+    "as_formula",
+    "is_multivariate",
+    "parse_formula",
+    "BarBlock",
+    "bar_blocks",
+    "CallText",
+    "find_calls",
+]
+
+#: ``mvbind(y1, y2) ~ ...``: several responses with the same right-hand side.
+_MVBIND = re.compile(r"^\s*mvbind\s*\((.*)\)\s*$", re.DOTALL)
 
 #: ``mi(x)``: a predictor whose missing values are imputed from a model of their own.
 _MI = re.compile(r"\bmi\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)")
@@ -43,6 +56,11 @@ class Formula:
         if isinstance(main, Formula):  # Formula(Formula("y ~ x", "sigma ~ z")) keeps both
             additional = (*main.additional, *additional)
         object.__setattr__(self, "main", _check_formula_string(main))
+        if _MVBIND.match(self.main.split("~", 1)[0]):
+            raise FormulaError(
+                f"{self.main!r} has several responses: write it as "
+                f"bmm.MvFormula({self.main!r}, ...), or pass the string to bmm.Model."
+            )
         object.__setattr__(self, "additional", tuple(_check_additional(f) for f in additional))
         calls = len(re.findall(r"\bmi\(", self.terms_of(self.main)))
         if calls > len(_MI.findall(self.terms_of(self.main))):
@@ -115,11 +133,138 @@ class Formula:
                 )
         return {column: models[column] for column in self.missing}
 
+    @property
+    def response(self) -> str:
+        """The left-hand side of the main formula, as written."""
+        return self.main.split("~", 1)[0].strip()
+
+    def __add__(self, other: Formula | MvFormula) -> MvFormula:
+        """``Formula("y1 ~ x") + Formula("y2 ~ z")``: a multivariate formula."""
+        if not isinstance(other, Formula | MvFormula):
+            return NotImplemented
+        return MvFormula(self, other)
+
     def __str__(self) -> str:
         return ", ".join((self.main, *self.additional))
 
     def __repr__(self) -> str:
         return f"Formula({', '.join(repr(f) for f in (self.main, *self.additional))})"
+
+
+@dataclass(frozen=True, init=False)
+class MvFormula:
+    """The formulas of a multivariate model: one :class:`Formula` per response, each with
+    its own distributional formulas.
+
+    Parameters
+    ----------
+    *formulas : Formula, MvFormula or str
+        Two or more formulas with different responses; or one ``"mvbind(y1, y2) ~ rhs"``
+        string, followed by distributional formulas, which gives each response the same
+        right-hand side and distributional formulas. ``Formula(...) + Formula(...)`` makes
+        one too.
+
+    Raises
+    ------
+    FormulaError
+        For fewer than two responses, a response given twice, or an ``mvbind()`` whose
+        responses are not plain column names.
+
+    Examples
+    --------
+    >>> MvFormula("mvbind(y1, y2) ~ x + (1|g)").responses
+    ('y1', 'y2')
+    >>> (Formula("y1 ~ x") + Formula("y2 ~ z", "sigma ~ w")).formulas[1]
+    Formula('y2 ~ z', 'sigma ~ w')
+    """
+
+    formulas: tuple[Formula, ...]
+
+    def __init__(self, *formulas: Formula | MvFormula | str) -> None:
+        if formulas and isinstance(formulas[0], str) and _is_mvbind(formulas[0]):
+            found = _mvbind(formulas[0], formulas[1:])
+        else:
+            found = []
+            for formula in formulas:
+                if isinstance(formula, MvFormula):
+                    found += formula.formulas
+                elif isinstance(formula, str) and _is_mvbind(formula):
+                    found += _mvbind(formula, ())
+                else:
+                    found.append(formula if isinstance(formula, Formula) else Formula(formula))
+        responses = [f.response for f in found]
+        if len(found) < 2:
+            raise FormulaError(
+                f"A multivariate formula needs two or more responses; got {responses}. "
+                "Use bmm.Formula for one response."
+            )
+        repeated = sorted({r for r in responses if responses.count(r) > 1})
+        if repeated:
+            raise FormulaError(f"Each response takes one formula; got several for {repeated}.")
+        object.__setattr__(self, "formulas", tuple(found))
+
+    @property
+    def responses(self) -> tuple[str, ...]:
+        """The responses, in order."""
+        return tuple(f.response for f in self.formulas)
+
+    def by_response(self) -> dict[str, Formula]:
+        """Each response's formula."""
+        return dict(zip(self.responses, self.formulas, strict=True))
+
+    def __add__(self, other: Formula | MvFormula) -> MvFormula:
+        if not isinstance(other, Formula | MvFormula):
+            return NotImplemented
+        return MvFormula(self, other)
+
+    def __str__(self) -> str:
+        return " + ".join(f"({f})" for f in self.formulas)
+
+    def __repr__(self) -> str:
+        return " + ".join(repr(f) for f in self.formulas)
+
+
+def _is_mvbind(formula: str) -> bool:
+    return "~" in formula and _MVBIND.match(formula.split("~", 1)[0]) is not None
+
+
+def _mvbind(formula: str, additional: tuple[Any, ...]) -> list[Formula]:
+    """``mvbind(y1, y2) ~ rhs``: one formula per response, each with ``additional``."""
+    lhs, rhs = formula.split("~", 1)
+    match = _MVBIND.match(lhs)
+    assert match is not None
+    names = [name.strip() for name in match.group(1).split(",")]
+    bad = [name for name in names if not name.isidentifier()]
+    if bad or not match.group(1).strip():
+        raise FormulaError(
+            f"mvbind() takes plain column names, e.g. 'mvbind(y1, y2) ~ x'; {formula!r} "
+            f"gives it {bad or [match.group(1)]} (transform the columns before, in the data)."
+        )
+    if len(names) < 2:
+        raise FormulaError(
+            f"mvbind() binds two or more responses; {formula!r} gives it {names}. Use "
+            f"bmm.Formula('{names[0]} ~{rhs}') for one response."
+        )
+    if any(isinstance(f, Formula | MvFormula) for f in additional):
+        raise FormulaError(
+            "After an mvbind() formula come distributional formulas such as 'sigma ~ x', "
+            "which each response gets; add other responses' Formulas with '+'."
+        )
+    return [Formula(f"{name} ~{rhs}", *additional) for name in names]
+
+
+def as_formula(formula: str | Formula | MvFormula) -> Formula | MvFormula:
+    """``formula`` as a :class:`Formula`, or an :class:`MvFormula` for ``mvbind()``."""
+    if isinstance(formula, Formula | MvFormula):
+        return formula
+    if isinstance(formula, str) and _is_mvbind(formula):
+        return MvFormula(formula)
+    return Formula(formula)
+
+
+def is_multivariate(formula: Any) -> bool:
+    """Whether ``formula`` (a string, ``Formula`` or ``MvFormula``) has several responses."""
+    return isinstance(formula, str | MvFormula) and isinstance(as_formula(formula), MvFormula)
 
 
 def _check_additional(formula: Any) -> str:

@@ -5,6 +5,11 @@ its layout is :mod:`bayesmm.persist.netcdf`'s. Loading reads arrays and JSON onl
 pickle. The formula in a file may call only formulae's transforms and elementwise numpy
 maths (:data:`bayesmm.design.file.SAFE_NUMPY`), in a namespace that holds nothing else, so
 opening a file cannot run code. Loading imports neither pymc nor pytensor.
+
+A multivariate model's file has the same layout (format 3), its spec an
+:class:`~bayesmm.spec.MvSpec`: each response's part is read as a univariate model's (its
+family, kinds of term and design, under the same trust rules), and ``load`` returns an
+:class:`~bayesmm.predict.multiresponse.MvFittedModel`.
 """
 
 from __future__ import annotations
@@ -17,15 +22,27 @@ from typing import Any
 
 import pandas as pd
 
-from ._errors import BayesmmError, ModelFileError, ModelFileNotFoundError
+from ._errors import BayesmmError, ModelFileError, ModelFileNotFoundError, NotFittedError
 from ._validation import check_path
 from .design import design_from_dict
+from .design.multivariate import MvDesign, linked_blocks
 from .fitted import FittedModel
 from .persist import netcdf, remote
 from .persist.importpath import PathPolicy, UntrustedPathError, check_trust
-from .persist.netcdf import FORMAT_NAME, FORMAT_VERSION
+from .persist.netcdf import FORMAT_NAME, FORMAT_VERSION, MULTIVARIATE, model_kind
 from .persist.remote import is_url
-from .spec import SPEC_ENTRIES, ModelSpec, data_fingerprint, family_from_spec, kinds_from_spec
+from .predict.multiresponse import MvFittedModel, rescor_cholesky
+from .spec import (
+    MV_SPEC_ENTRIES,
+    SPEC_ENTRIES,
+    ModelSpec,
+    MvSpec,
+    data_fingerprint,
+    family_from_spec,
+    kinds_from_spec,
+    mv_spec_to_save,
+    mv_training_rows,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -35,11 +52,12 @@ __all__ = [
     "load",
     "read_header",
     "save",
+    "write_multivariate",
 ]
 
 
 def save(
-    fitted: FittedModel,
+    fitted: FittedModel | MvFittedModel,
     path: str | os.PathLike[str],
     *,
     posterior_only: bool = False,
@@ -71,7 +89,38 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     ModelFileError
         If the file is missing, damaged, not a bayesmm model file, or from a newer format.
     """
-    return netcdf.read_header(path, SPEC_ENTRIES)
+    return netcdf.read_header(path, SPEC_ENTRIES, MV_SPEC_ENTRIES)
+
+
+def write_multivariate(
+    fitted: MvFittedModel,
+    path: str | os.PathLike[str],
+    *,
+    posterior_only: bool = False,
+    draws: int | None = None,
+    sample_new_groups: bool | str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Path | str:
+    """Write a fitted multivariate model to one netCDF file (what ``MvFittedModel.save``
+    runs): its fit, the training rows of every response's columns and its
+    :class:`~bayesmm.spec.MvSpec`; the options are those of :meth:`bayesmm.Model.save`.
+
+    Raises
+    ------
+    NotFittedError
+        If ``fitted`` has no spec.
+    FamilyError, FormulaError, DataError
+        As :func:`~bayesmm.spec.mv_spec_to_save` says, before anything is written.
+    """
+    spec = fitted.spec
+    if not isinstance(spec, MvSpec):
+        raise NotFittedError("This MvFittedModel has no model spec to save.")
+    spec = mv_spec_to_save(spec, fitted.families, fitted.links, sample_new_groups)
+    frame = mv_training_rows(fitted.design)
+    groups, attrs = netcdf.fit_contents(
+        fitted.idata, frame, spec.to_dict(), spec.data_sha256, posterior_only, draws
+    )
+    return netcdf.write(path, groups, attrs, storage_options)
 
 
 def load(
@@ -81,7 +130,7 @@ def load(
     allow_modules: Sequence[str] = (),
     sha256: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
-) -> FittedModel:
+) -> FittedModel | MvFittedModel:
     """Load a model saved with :meth:`bayesmm.Model.save`; no refit, no original data.
 
     A file is data: loading it never unpickles anything, and the functions of a custom
@@ -112,10 +161,12 @@ def load(
 
     Returns
     -------
-    FittedModel
+    FittedModel or MvFittedModel
         With ``predict``, ``draws``, ``point``, ``interval``, ``quantiles``, ``density`` and
         ``r2``; ``versions`` and ``data_sha256`` describe how it was made, and
-        ``to_model(data)`` rebuilds the :class:`~bayesmm.Model` for a refit.
+        ``to_model(data)`` rebuilds the :class:`~bayesmm.Model` for a refit. A multivariate
+        model's file gives an :class:`~bayesmm.predict.multiresponse.MvFittedModel`, which
+        predicts each response (``docs/multivariate.md``).
 
     Raises
     ------
@@ -140,7 +191,7 @@ def load(
 
 def _named(
     local: Path, given: str, trusted: bool, allow_modules: tuple[str, ...], sha256: str | None
-) -> FittedModel:
+) -> FittedModel | MvFittedModel:
     """:func:`_load` of ``local``, its errors naming the path or URL the caller gave."""
     try:
         return _load(local, given, trusted, allow_modules, sha256)
@@ -152,10 +203,12 @@ def _named(
 
 def _load(
     path: Path, origin: str, trusted: bool, allow_modules: tuple[str, ...], sha256: str | None
-) -> FittedModel:
+) -> FittedModel | MvFittedModel:
     if sha256 is not None:
         _check_digest(path, sha256)
     header = read_header(path)
+    if model_kind(header["spec"]) == MULTIVARIATE:
+        return _load_multivariate(path, origin, header, PathPolicy(trusted, allow_modules))
     try:
         spec = ModelSpec.from_dict(header["spec"])
     except (KeyError, TypeError) as err:
@@ -269,14 +322,73 @@ def _fitted(
             normal_groups=spec.normal_groups,
             spec=spec,
             sample_new_groups=spec.sample_new_groups,
-            source={
-                "path": origin,
-                "format_version": header["format_version"],
-                "versions": header["versions"],
-                "saved_at": header["saved_at"],
-            },
+            source=_source(origin, header),
         )
         fitted.posterior_draws  # noqa: B018 (checks the posterior against the model, once)
+    except Exception as err:  # a malformed spec entry or a posterior that does not fit
+        raise ModelFileError(
+            f"{str(path)!r} does not hold a usable posterior for its model: "
+            f"{type(err).__name__}: {err}"
+        ) from None
+    return fitted
+
+
+def _source(origin: str, header: dict[str, Any]) -> dict[str, Any]:
+    """What a loaded model says of its file: path, format version, versions, save time."""
+    return {
+        "path": origin,
+        "format_version": header["format_version"],
+        "versions": header["versions"],
+        "saved_at": header["saved_at"],
+    }
+
+
+def _load_multivariate(
+    path: Path, origin: str, header: dict[str, Any], policy: PathPolicy
+) -> MvFittedModel:
+    """A multivariate model's file: each response's part read as a univariate model's."""
+    try:
+        spec = MvSpec.from_dict(header["spec"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"{str(path)!r} has an incomplete multivariate model spec ({err})."
+        ) from None
+    families, links = {}, {}
+    for response, part in zip(spec.responses, spec.by_response, strict=True):
+        families[response], links[response] = _family(path, part, policy)
+        _kinds(path, part, policy)
+    groups = netcdf.read_groups(path, header["groups"])
+    designs = tuple(
+        _design(path, part, families[r], groups)
+        for r, part in zip(spec.responses, spec.by_response, strict=True)
+    )
+    linked = linked_blocks(spec.responses, designs)  # gr(g, id=), from the formulas
+    design = MvDesign(spec.responses, designs, spec.rescor, linked)
+    rows = mv_training_rows(design)
+    if rows is not None and data_fingerprint(rows) != spec.data_sha256:
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: its training rows do not match the stored SHA-256 "
+            "fingerprint of the multivariate model."
+        )
+    attrs = {k: v for k, v in header["attrs"].items() if not k.startswith("_NC")}
+    try:
+        fitted = MvFittedModel(
+            design,
+            families,
+            links,
+            groups,
+            fixed=spec.fixed(),
+            normal_groups=spec.normal_groups(),
+            spec=spec,
+            saver=write_multivariate,
+            sample_new_groups=spec.sample_new_groups,
+            source=_source(origin, header),
+            attrs=attrs,
+        )
+        for response in spec.responses:  # checks the posterior against each response, once
+            fitted.posterior_draws(response)
+        if spec.rescor:
+            rescor_cholesky(groups["posterior"], spec.responses)
     except Exception as err:  # a malformed spec entry or a posterior that does not fit
         raise ModelFileError(
             f"{str(path)!r} does not hold a usable posterior for its model: "

@@ -4,8 +4,8 @@
 structure and shapes reuse one compiled program (any route); on the JAX route they can also
 run as one vectorised program. With an ``executor`` (any ``concurrent.futures.Executor``,
 or a ``dask.distributed.Client``) the fits go to worker processes or machines: what travels
-is each model's spec and data (a ``Model`` pickles without its PyMC graph), and each worker
-compiles once per structure and keeps it.
+is each model's spec and data (a ``Model``, or a multivariate ``MvModel``, pickles without
+its PyMC graph), and each worker compiles once per structure and keeps it.
 
 One ``random_seed`` gives every fit its own independent stream (``SeedSequence.spawn``), the
 same whatever the executor. A failed fit is reported with its index and message, and the
@@ -20,7 +20,7 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from ._errors import BayesmmWarning, DataError
 from ._validation import check_counts, check_sampling, check_seed
 from .backend.samplers import AUTO, check_options
 from .model import Model
+from .mv import MvModel
 
 if TYPE_CHECKING:
     import arviz as az
@@ -43,6 +44,9 @@ _log = logging.getLogger("bayesmm")
 
 #: What each result holds: the InferenceData, or its summary table.
 KEEP = ("idata", "summary")
+
+#: What fit_many fits: models of one response, and multivariate models.
+AnyModel = Model | MvModel
 
 #: The fewest fits of one structure that the vectorised route runs together.
 VECTORIZE_MIN_FITS = 2
@@ -147,7 +151,7 @@ def fit_diagnostics(idata: az.InferenceData) -> dict[str, Any]:
 
 
 def _kept(
-    index: int, model: Model, idata: az.InferenceData, keep: str | Path
+    index: int, model: AnyModel, idata: az.InferenceData, keep: str | Path
 ) -> tuple[Any, dict[str, Any]]:
     """The result to keep of one finished fit, and its diagnostics (also in its attrs)."""
     diagnostics = fit_diagnostics(idata)
@@ -160,12 +164,14 @@ def _kept(
         import arviz as az
 
         return az.summary(idata), diagnostics
-    path = Path(keep) / f"fit-{index:05d}.nc"
-    return model.save(path, idata), diagnostics
+    save = _saver(model)
+    if save is None:  # _check_keep refuses a folder for these before any fit
+        raise DataError(f"A {type(model).__name__} cannot be saved to a file yet.")
+    return save(Path(keep) / f"fit-{index:05d}.nc", idata), diagnostics
 
 
 def fit_one(
-    index: int, model: Model, seed: int, keep: str | Path, fit_kwargs: Mapping[str, Any]
+    index: int, model: AnyModel, seed: int, keep: str | Path, fit_kwargs: Mapping[str, Any]
 ) -> _Outcome:
     """One fit of :func:`fit_many`, as a worker runs it: any error becomes a
     :class:`FitFailure` in the result, so one fit cannot lose the others."""
@@ -180,7 +186,37 @@ def fit_one(
     return _Outcome(index, result, diagnostics)
 
 
-def _check_keep(keep: Any) -> str | Path:
+def _check_models(models: Any) -> list[AnyModel]:
+    """``models`` as a list, each a model ``fit_many`` fits.
+
+    Raises
+    ------
+    DataError
+        For one model instead of a list, or anything else, naming its position.
+    """
+    if isinstance(models, AnyModel) or not isinstance(models, Iterable):
+        raise DataError(
+            f"models must be a list of bayesmm.Model objects; got {type(models).__name__}. "
+            "Pass a list, e.g. fit_many([model]) for one model."
+        )
+    models = list(models)
+    bad = [i for i, m in enumerate(models) if not isinstance(m, AnyModel)]
+    if bad:
+        raise DataError(
+            f"models must be bayesmm.Model objects; got {type(models[bad[0]]).__name__} at "
+            f"position(s) {bad[:10]}."
+        )
+    return models
+
+
+def _saver(model: AnyModel) -> Callable[..., Path | str] | None:
+    """The model's ``save(path, idata)``, where its kind has one (multivariate models do not
+    yet)."""
+    save = getattr(model, "save", None)
+    return save if callable(save) else None
+
+
+def _check_keep(keep: Any, models: Sequence[AnyModel]) -> str | Path:
     if isinstance(keep, str) and keep in KEEP:
         return keep
     if isinstance(keep, str | os.PathLike):
@@ -189,6 +225,13 @@ def _check_keep(keep: Any) -> str | Path:
             raise DataError(
                 f"keep must be one of {list(KEEP)} or an existing folder to write each fit "
                 f"to; got {str(keep)!r}, which is not a folder."
+            )
+        unsaved = [i for i, m in enumerate(models) if _saver(m) is None]
+        if unsaved:
+            raise DataError(
+                f"keep={str(keep)!r} saves each fit to a file, but the model(s) at position(s) "
+                f"{unsaved[:10]} cannot be saved yet ({type(models[unsaved[0]]).__name__}); "
+                f"keep one of {list(KEEP)} instead."
             )
         return folder
     raise DataError(
@@ -216,7 +259,7 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def fit_many(
-    models: Sequence[Model],
+    models: Sequence[AnyModel],
     executor: Any = None,
     *,
     random_seed: int | np.random.SeedSequence | None = None,
@@ -229,8 +272,9 @@ def fit_many(
 
     Parameters
     ----------
-    models : sequence of Model
-        The models to fit (built with ``bmm.Model``; their PyMC graphs need not be built).
+    models : sequence of Model or MvModel
+        The models to fit (built with ``bmm.Model``, of one response or several; their PyMC
+        graphs need not be built).
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Where the fits run: in this process (``None``), or on the executor's workers (a
         ``ProcessPoolExecutor``, a Dask ``Client`` of a local or remote cluster). Each
@@ -265,7 +309,8 @@ def fit_many(
     BackendError
         For an unknown ``inference_method``, or one whose packages are missing.
     DataError
-        For ``models`` that is not a list of ``bmm.Model``, a bad ``keep``, ``executor``,
+        For ``models`` that is not a list of ``bmm.Model``, a bad ``keep`` (a folder for
+        models that cannot be saved yet), ``executor``,
         ``random_seed``, count or sampler option (under ``"auto"``, one that no route it
         may pick takes), all checked once before any fit.
 
@@ -274,18 +319,7 @@ def fit_many(
     >>> fits = bmm.fit_many(models, random_seed=1, draws=500)  # doctest: +SKIP
     >>> fits.diagnostics[["divergences", "max_rhat"]].max()  # doctest: +SKIP
     """
-    if isinstance(models, Model) or not isinstance(models, Iterable):
-        raise DataError(
-            f"models must be a list of bayesmm.Model objects; got {type(models).__name__}. "
-            "Pass a list, e.g. fit_many([model]) for one model."
-        )
-    models = list(models)
-    bad = [i for i, m in enumerate(models) if not isinstance(m, Model)]
-    if bad:
-        raise DataError(
-            f"models must be bayesmm.Model objects; got {type(models[bad[0]]).__name__} at "
-            f"position(s) {bad[:10]}."
-        )
+    models = _check_models(models)
     if "random_seed" in fit_kwargs or "cache" in fit_kwargs:
         raise DataError("fit_many gives each fit its seed from random_seed, and its own cache.")
     counts = ("draws", "tune", "chains")
@@ -297,7 +331,7 @@ def fit_many(
         {k: v for k, v in fit_kwargs.items() if k not in fit_arguments},
         sufficient_statistics=fit_kwargs.get("sufficient_statistics"),
     )
-    keep = _check_keep(keep)
+    keep = _check_keep(keep, models)
     pool = _as_executor(executor)
     seeds = spawn_seeds(random_seed, len(models))
     outcomes: dict[int, _Outcome] = {}
@@ -324,7 +358,7 @@ def fit_many(
 
 def _run_on(
     pool: Executor,
-    models: list[Model],
+    models: list[AnyModel],
     seeds: list[int],
     keep: str | Path,
     fit_kwargs: Mapping[str, Any],
@@ -358,7 +392,9 @@ class _Groups:
     one_by_one: list[int]
 
 
-def _vector_groups(models: list[Model], vectorize: Any, fit_kwargs: Mapping[str, Any]) -> _Groups:
+def _vector_groups(
+    models: list[AnyModel], vectorize: Any, fit_kwargs: Mapping[str, Any]
+) -> _Groups:
     """Which fits run together in one vectorised program, and which one by one."""
     if not (isinstance(vectorize, bool) or (isinstance(vectorize, str) and vectorize == "auto")):
         raise DataError(f"vectorize must be True, False or 'auto'; got {vectorize!r}.")
@@ -387,7 +423,7 @@ def _vectorising_wins() -> bool:
 
 def _fit_vectorised(
     indexes: list[int],
-    models: list[Model],
+    models: list[AnyModel],
     seeds: list[int],
     keep: str | Path,
     fit_kwargs: Mapping[str, Any],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from .design.gps import warn_if_too_coarse
 from .display import model_html, model_summary, model_text, plot_prior_draws
 from .families import Family, get_family
 from .fitted import FittedModel
-from .formula import Formula
+from .formula import Formula, is_multivariate
 from .links import Link
 from .predict.cache import StackedDraws
 from .priors import Prior, PriorSet
@@ -47,7 +48,8 @@ class Model:
         An lme4-style formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``; binomial responses
         are written ``p(successes, trials)``, and ``y['level']`` picks a bernoulli response's
         event. ``Formula("y ~ x", "sigma ~ z")`` also models auxiliary parameters
-        (distributional regression; ``docs/formulas.md``).
+        (distributional regression; ``docs/formulas.md``). A multivariate formula makes a
+        ``bayesmm.mv.MvModel`` (``Formula + Formula``, ``"mvbind(y1, y2) ~ x"``).
     data : pandas.DataFrame
         The data, one row per observation (long format).
     family : str or Family, default "gaussian"
@@ -67,11 +69,9 @@ class Model:
     categorical : str or list of str, optional
         Columns to treat as categorical whatever their dtype.
     dropna : bool, default False
-        Drop rows with missing values in the columns the formula uses, with a warning; if
-        false, missing values are an error.
+        Drop rows missing a value the formula uses, with a warning; else they are an error.
     auto_scale : bool, default True
-        Scale the default priors from the data; if false, they are proper unit-scale priors
-        (``Normal(0, 2.5)`` and the like), not flat ones.
+        Scale the default priors from the data; else unit-scale ones (``Normal(0, 2.5)``...).
     automatic_priors : {"default", "mle"}
         How default priors are scaled: by rstanarm's rules, or on the partial-correlation scale
         of a maximum-likelihood GLM (Westfall 2017); see ``docs/priors.md``.
@@ -80,8 +80,7 @@ class Model:
         each group term whose levels have fewer than 20 rows on average, the centred one
         otherwise (``docs/fitting.md``).
     center_predictors : bool, default True
-        Centre common predictors internally when there is an intercept; the reported
-        ``Intercept`` is always on the original scale.
+        Centre common predictors internally (with an intercept, reported on the data's scale).
     weights : str or array-like, optional
         Frequency weights, as brms's ``weights()``: a column of ``data``, or one number >= 0 per
         row, multiplying the row's log-likelihood (``docs/fitting.md``).
@@ -93,6 +92,11 @@ class Model:
     >>> model.design.n_obs
     180
     """
+
+    def __new__(cls, formula: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if is_multivariate(formula):  # a bayesmm.mv.MvModel (docs/multivariate.md)
+            return import_module("bayesmm.mv").MvModel(formula, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -309,8 +313,7 @@ class Model:
         The returned :class:`~bayesmm.fitted.FittedModel` stacks the posterior once and has
         ``predict``, ``draws``, ``point``, ``interval``, ``quantiles``, ``density`` and ``r2``.
         """
-        # The spec is built on first use, from this moment's design, priors and options; the
-        # FittedModel keeps no reference to this Model.
+        # The spec: built on first use, from this moment's model; no reference to this Model.
         spec = partial(build_spec, *self._spec_parts())
         fixed, normal_groups = self.priors.fixed(), self.priors.normal_groups()
         return FittedModel(

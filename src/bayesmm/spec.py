@@ -5,26 +5,35 @@ family and link, the priors as they were used (defaults already scaled from the 
 model options, the design's learned state (levels, reference levels, transform parameters,
 grouping-factor levels) and the default policy for unseen groups. From it alone, new data are
 encoded exactly as at fit time; with data, the model can be rebuilt for a refit.
+
+A multivariate model's spec, :class:`MvSpec`, holds one ``ModelSpec`` per response (each
+response's part of the model, named as a univariate model's) and what the responses share.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ._errors import DataError, FamilyError, FormulaError
+from ._names import response_name
 from .design import TERM_KINDS, Design, TermKind, design_to_dict, register_term_kind
 from .families import BUILTIN_FAMILIES, Family, get_family
 from .families.paths import own_paths
 from .links import Link
 from .persist.importpath import PathPolicy, resolve_path
+from .persist.netcdf import MULTIVARIATE
 from .persist.values import UnsupportedValueError
 from .priors import Prior, PriorSet, TermPrior, prior_from_dict, prior_to_dict
+
+if TYPE_CHECKING:
+    from .design.multivariate import MvDesign
+    from .formula import MvFormula
 
 __all__ = [
     "ModelSpec",
@@ -41,6 +50,12 @@ __all__ = [
     "spec_to_save",
     "rebuild_arguments",
     "check_same_rows",
+    "MvSpec",
+    "MV_SPEC_ENTRIES",
+    "build_mv_spec",
+    "mv_spec_to_save",
+    "mv_training_rows",
+    "priors_by_response",
 ]
 
 #: The names these had before priors wrote themselves (``Prior.to_dict``); kept for callers.
@@ -366,3 +381,197 @@ def check_same_rows(spec: ModelSpec, design: Design) -> None:
             f"got SHA-256 {found[:12]}..., but the fit's rows have "
             f"{spec.data_sha256[:12]}...."
         )
+
+
+@dataclass(frozen=True)
+class MvSpec:
+    """What a fitted multivariate model is, as plain values that round-trip through JSON.
+
+    Each response's part is a univariate :class:`ModelSpec`: its formula, family, link and
+    design, its priors under a univariate model's names (``x``, not ``y1_x``) and the
+    fingerprint of its own columns, so that it is read as a univariate model's spec is. The
+    multivariate spec adds what the responses share.
+
+    Attributes
+    ----------
+    formula : str
+        The formulas, one per response (``str(MvFormula)``).
+    responses : tuple of str
+        The responses, in order.
+    by_response : tuple of ModelSpec
+        Each response's spec, in the same order.
+    rescor : bool
+        Whether the responses' residuals are correlated.
+    options : dict
+        The other arguments of ``Model``, those of :data:`MODEL_OPTIONS`.
+    priors : list of dict
+        The priors the responses share (``rescor``, the ``nu`` of correlated t responses),
+        as :meth:`~bayesmm.priors.TermPrior.to_dict` writes them.
+    sample_new_groups : bool or str
+        The default policy for group levels not seen at fit time.
+    data_sha256 : str
+        :func:`data_fingerprint` of the training rows, every response's columns.
+    """
+
+    formula: str
+    responses: tuple[str, ...]
+    by_response: tuple[ModelSpec, ...]
+    rescor: bool
+    options: dict[str, Any]
+    priors: list[dict[str, Any]]
+    sample_new_groups: bool | str
+    data_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": MULTIVARIATE,
+            "formula": self.formula,
+            "responses": list(self.responses),
+            "by_response": [part.to_dict() for part in self.by_response],
+            "rescor": self.rescor,
+            "options": self.options,
+            "priors": self.priors,
+            "sample_new_groups": self.sample_new_groups,
+            "data_sha256": self.data_sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> MvSpec:
+        """Raises KeyError naming the first missing entry (see :data:`MV_SPEC_ENTRIES`, and
+        :data:`SPEC_ENTRIES` for each response's), TypeError for a malformed one."""
+        entries: dict[str, Any] = {name: values[name] for name in MV_SPEC_ENTRIES[1:]}
+        entries["responses"] = tuple(str(r) for r in entries["responses"])
+        entries["by_response"] = tuple(ModelSpec.from_dict(p) for p in entries["by_response"])
+        if len(entries["by_response"]) != len(entries["responses"]):
+            raise TypeError("by_response must hold one spec per response")
+        return cls(**entries)
+
+    def fixed(self) -> dict[str, float]:
+        """The auxiliary parameters fixed to a number, named as the model names them
+        (``y1_sigma``; a shared ``nu`` as it is)."""
+        shared = PriorSet(tuple(TermPrior.from_dict(p) for p in self.priors)).fixed()
+        own = {
+            response_name(response, name): value
+            for response, part in zip(self.responses, self.by_response, strict=True)
+            for name, value in part.fixed.items()
+        }
+        return {**own, **shared}
+
+    def normal_groups(self) -> list[str]:
+        """The group terms with a population distribution, named by their response."""
+        return [
+            response_name(response, name)
+            for response, part in zip(self.responses, self.by_response, strict=True)
+            for name in part.normal_groups
+        ]
+
+
+#: The entries of every multivariate spec (``model`` first); each response's spec has those
+#: of :data:`SPEC_ENTRIES`.
+MV_SPEC_ENTRIES = ("model", *(f.name for f in fields(MvSpec)))
+
+
+def priors_by_response(
+    priors: PriorSet, responses: tuple[str, ...]
+) -> tuple[dict[str, PriorSet], PriorSet]:
+    """A multivariate model's priors split into each response's, under a univariate model's
+    names (``y1_x`` as ``x``), and those the responses share (``rescor``, a shared ``nu``).
+    A name is of the longest response it starts with (``y_2_x`` is ``y_2``'s, not ``y``'s),
+    as the user's priors are read."""
+    by_length = sorted(responses, key=len, reverse=True)
+    own: dict[str, list[TermPrior]] = {r: [] for r in responses}
+    shared: list[TermPrior] = []
+    for term in priors.terms:
+        owner = next((r for r in by_length if term.name.startswith(response_name(r, ""))), None)
+        if owner is None:
+            shared.append(term)
+        else:
+            own[owner].append(replace(term, name=term.name[len(response_name(owner, "")) :]))
+    return {r: PriorSet(tuple(terms)) for r, terms in own.items()}, PriorSet(tuple(shared))
+
+
+def mv_training_rows(design: MvDesign) -> pd.DataFrame | None:
+    """The training rows of a multivariate model: every response's columns, once each, on
+    the rows they share; ``None`` for designs without their rows."""
+    frames = [d.state.frame if d.state is not None else None for d in design.designs]
+    if any(frame is None for frame in frames):
+        return None
+    first = frames[0]
+    assert first is not None
+    rows = pd.concat([f.reset_index(drop=True) for f in frames if f is not None], axis=1)
+    rows = rows.loc[:, ~rows.columns.duplicated()]
+    rows.index = first.index
+    return rows
+
+
+def build_mv_spec(
+    formula: MvFormula,
+    families: Mapping[str, Family],
+    links: Mapping[str, Link],
+    options: Mapping[str, Any],
+    priors: PriorSet,
+    design: MvDesign,
+) -> MvSpec:
+    """The spec of a multivariate model from its parts (what ``MvModel.spec()`` and
+    ``MvModel.fitted`` use): each response's as :func:`build_spec` makes a univariate
+    model's, from its formula, family, link, priors and design.
+
+    Raises
+    ------
+    DataError
+        If a level or a transform's state cannot be written as JSON (e.g. dates).
+    """
+    own, shared = priors_by_response(priors, design.responses)
+    formulas = formula.by_response()
+    parts = tuple(
+        build_spec(
+            formulas[r].main,
+            families[r].name,
+            links[r].name,
+            options,
+            own[r],
+            design.design_of(r),
+        )
+        for r in design.responses
+    )
+    rows = mv_training_rows(design)
+    if rows is None:
+        raise DataError("This design has no training rows to describe; build it from data.")
+    return MvSpec(
+        formula=str(formula),
+        responses=design.responses,
+        by_response=parts,
+        rescor=design.rescor,
+        options=dict(parts[0].options),
+        priors=shared.to_list(),
+        sample_new_groups=False,
+        data_sha256=data_fingerprint(rows),
+    )
+
+
+def mv_spec_to_save(
+    spec: MvSpec,
+    families: Mapping[str, Family],
+    links: Mapping[str, Link],
+    sample_new_groups: bool | str | None,
+) -> MvSpec:
+    """The spec a file holds: each response's as :func:`spec_to_save` writes a univariate
+    model's (a family the registry does not hold written out), and the loaded model's
+    default new-group policy if one is given.
+
+    Raises
+    ------
+    FamilyError
+        If a function of a response's family or link cannot be named by an import path.
+    FormulaError
+        If a response's formula uses a kind of term without a path.
+    DataError
+        If ``sample_new_groups`` is not a policy.
+    """
+    parts = tuple(
+        spec_to_save(part, families[r], links[r], sample_new_groups)
+        for r, part in zip(spec.responses, spec.by_response, strict=True)
+    )
+    if sample_new_groups is None:
+        return replace(spec, by_response=parts)
+    return replace(spec, by_response=parts, sample_new_groups=sample_new_groups)

@@ -27,11 +27,13 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError, FormulaError
+from .._names import SDERR
 from .._validation import describe_values
 from ..formula import find_calls
 from ..priors import Prior, TermPrior
 
 if TYPE_CHECKING:
+    from ..families import Family
     from .types import Design
 
 __all__ = [
@@ -65,6 +67,9 @@ class SeriesTerm:
     time: str
     group: str | None = None
     p: int = 0
+    #: An ``ar()`` of a family without a residual sd: a latent autocorrelated residual on
+    #: the linear predictor, with innovation sd ``sderr`` (set from the family).
+    latent: bool = False
 
     @property
     def call(self) -> str:
@@ -100,11 +105,13 @@ class SeriesState:
             "first": self.first.tolist(),
             "last": self.last.tolist(),
             "length": self.length.tolist(),
+            **({"latent": True} if self.term.latent else {}),
         }
 
     @classmethod
     def from_dict(cls, term: SeriesTerm, values: dict[str, Any]) -> SeriesState:
         arrays = (np.asarray(values[k], dtype=np.int64) for k in ("first", "last", "length"))
+        term = replace(term, latent=bool(values.get("latent", False)))
         return cls(term, tuple(str(v) for v in values["labels"]), *arrays)
 
 
@@ -271,36 +278,56 @@ def durbin_levinson(partial: list[Any], stack: Any = np.stack) -> tuple[Any, Any
 
 def series_priors(term: SeriesTerm) -> list[TermPrior]:
     """The default priors of a residual structure: flat on its correlations' range, ``ar``
-    (each partial autocorrelation of an ``ar(p)``) on ``(-1, 1)``, ``cosy`` on ``(0, 1)``."""
+    (each partial autocorrelation of an ``ar(p)``) on ``(-1, 1)``, ``cosy`` on ``(0, 1)``;
+    a latent ``ar``'s innovation sd ``sderr``, half Student-t on the link's scale."""
     low = -1.0 if term.kind == "ar" else 0.0
-    return [TermPrior(term.kind, "autocorrelation", Prior("Uniform", lower=low, upper=1.0))]
+    terms = [TermPrior(term.kind, "autocorrelation", Prior("Uniform", lower=low, upper=1.0))]
+    if term.latent:
+        terms.append(TermPrior(SDERR, "autocorrelation", SDERR_PRIOR))
+    return terms
+
+
+#: The default prior of a latent ``ar()``'s innovation sd, on the link's scale (brms's).
+SDERR_PRIOR = Prior("HalfStudentT", nu=3, sigma=2.5)
+
+#: The families whose series' likelihood is exact: a multivariate normal or t per series.
+SERIES_FAMILIES = ("gaussian", "t")
 
 
 def check_series_family(
-    term: SeriesTerm | None, family_name: str, has_parts: bool, data: pd.DataFrame
-) -> None:
-    """``ar()`` and ``cosy()`` are exact for gaussian responses with one ``sigma``, and name
-    columns of ``data``.
+    term: SeriesTerm | None, family: Family, has_parts: bool, data: pd.DataFrame
+) -> SeriesTerm | None:
+    """``ar()`` and ``cosy()`` are exact for gaussian and t responses with one ``sigma``; an
+    ``ar()`` of another family of one linear predictor is a latent autocorrelated residual
+    on it (``term.latent``). Returns the term, marked so.
 
     Raises
     ------
     FormulaError
-        For another family, or a formula for ``sigma``.
+        For ``cosy()`` of another family, a family of categories, or a formula for an
+        auxiliary parameter.
     DataError
         For a column ``data`` lacks.
     """
     if term is None:
-        return
+        return None
     _check_columns(term, data)
-    if family_name != "gaussian":
-        raise FormulaError(
-            f"{term.call} models correlated residuals of a gaussian response; family "
-            f"{family_name!r} is not available with it yet (docs/autocorrelation.md)."
-        )
     if has_parts:
         raise FormulaError(
             f"{term.call} takes one residual sd; it cannot take distributional formulas."
         )
+    if family.name in SERIES_FAMILIES:
+        return term
+    if term.kind != "ar" or family.is_categorical() or family.has_category_predictors():
+        hint = (
+            " For a shared correlation within series, use (1|group)." if term.kind == "cosy" else ""
+        )
+        raise FormulaError(
+            f"{term.call} models correlated residuals of a gaussian or t (student) response; "
+            f"with family {family.name!r} only ar() is available, as a latent residual "
+            f"(docs/autocorrelation.md).{hint}"
+        )
+    return replace(term, latent=True)
 
 
 def _check_columns(term: SeriesTerm, data: pd.DataFrame) -> None:

@@ -25,6 +25,7 @@ from ..formula import parse_formula
 from .autocorrelation import check_series_family, read_series, with_series
 from .censoring import fill_unused_upper
 from .gps import GP, GaussianProcess, check_gps
+from .group_calls import read_group_calls
 from .kinds import read_kind_calls, registered_kinds, with_kinds
 from .known_sd import check_known_sd_family, known_sd_rows, read_known_sd
 from .missing import (
@@ -63,7 +64,7 @@ from .weights import add_weights, weight_values
 if TYPE_CHECKING:
     from ..formula import Formula
 
-__all__ = ["build_design", "formula_design", "DroppedRowsWarning"]
+__all__ = ["build_design", "formula_design", "prefixed_design", "DroppedRowsWarning"]
 
 _log = logging.getLogger("bayesmm")
 
@@ -182,11 +183,11 @@ def _split_categories(formula: str, design: Design, family: Family) -> Design:
     if not names:
         return design
     parts = tuple(
-        Distributional(name, formula, "identity", _prefixed(design, f"{name}_"))
+        Distributional(name, formula, "identity", prefixed_design(design, f"{name}_"))
         for name in names[1:]
     )
     state = replace(design.state, distributional=tuple(p.design.state for p in parts))  # type: ignore[misc]
-    return replace(_prefixed(design, f"{names[0]}_"), state=state, distributional=parts)
+    return replace(prefixed_design(design, f"{names[0]}_"), state=state, distributional=parts)
 
 
 def build_design(
@@ -239,7 +240,8 @@ def build_design(
     data = as_frame(data)
     written, formula, known, found = _read_calls(formula, family, bool(distributional))
     formula, series = read_series(formula)
-    check_series_family(series, family.name, bool(distributional), data)
+    formula = read_group_calls(formula)[0]
+    series = check_series_family(series, family, bool(distributional), data)
     distributional, found = _read_part_calls(distributional, found)
     description = parse_formula(formula)
     needed = {name for name in description.var_names if name}
@@ -363,6 +365,12 @@ def _read_part_calls(
     parts = {}
     for param, (terms, link) in (distributional or {}).items():
         text, more = read_kind_calls(terms)
+        text, linked = read_group_calls(text)
+        if linked:
+            raise FormulaError(
+                f"{linked[0].written} in the formula of {param!r}: an id links the terms of "
+                "the responses' main formulas; a distributional formula's cannot be linked yet."
+            )
         clash = [k for k in more if k in found and found[k] != more[k]]
         if clash:
             raise FormulaError(f"{clash[0]} is written with different options in two formulas.")
@@ -387,7 +395,7 @@ def _distributional_part(
     design = _as_written(
         text, written, _encode_formula, text, description, data, family, categorical, 0
     )
-    return Distributional(param, written, link, _prefixed(design, f"{param}_"))
+    return Distributional(param, written, link, prefixed_design(design, f"{param}_"))
 
 
 def _imputed(
@@ -414,7 +422,7 @@ def _imputed(
         sub = _as_written(
             text, text, _encode_formula, text, description, rows, gaussian, categorical, 0
         )
-        return _prefixed(sub, f"{column}_")
+        return prefixed_design(sub, f"{column}_")
 
     imputations = encode_imputations(imputation, data, encode)
     check_no_missing_elsewhere(design, imputations)
@@ -433,7 +441,7 @@ def _as_written(text: str, written: str, function: Callable[..., Any], *args: An
         raise type(err)(str(err).replace(repr(text), repr(written))) from None
 
 
-def _prefixed(design: Design, prefix: str) -> Design:
+def prefixed_design(design: Design, prefix: str) -> Design:
     """``design`` with every term (and block) named with ``prefix``."""
     return replace(
         design,
@@ -481,7 +489,7 @@ def _encode_formula(
     check_categorical_levels(formula, [*common_raw, *group_raw])
     check_constant_columns(common, common_terms)
     check_group_levels(group_terms)
-    blocks = correlated_blocks(formula, group_terms)
+    blocks = correlated_blocks(read_group_calls(formula)[0], group_terms)
     response_term = description.response.term
     predictors = tuple(c for c in data.columns if c in _predictor_names(description))
     state = DesignState(

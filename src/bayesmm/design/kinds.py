@@ -38,6 +38,7 @@ from .._errors import FormulaError
 from .._validation import did_you_mean
 from ..formula import find_calls
 from .autocorrelation import read_series
+from .group_calls import read_group_calls
 from .known_sd import read_known_sd
 
 if TYPE_CHECKING:
@@ -279,8 +280,9 @@ def read_kind_calls(formula: str) -> tuple[str, dict[str, dict[str, float]]]:
 
 def formulae_text(formula: str) -> str:
     """``formula`` as formulae reads it: an ``se()`` response as its column, and the calls of
-    registered kinds without their options, and no residual structure (``ar()``)."""
-    return read_kind_calls(read_series(read_known_sd(formula)[0])[0])[0]
+    registered kinds without their options, no residual structure (``ar()``), and each
+    ``gr(g, ...)`` written ``g``."""
+    return read_group_calls(read_kind_calls(read_series(read_known_sd(formula)[0])[0])[0])[0]
 
 
 def with_kinds(

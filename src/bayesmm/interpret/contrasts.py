@@ -199,6 +199,7 @@ def comparisons(
     prob: float = 0.9,
     method: str = "hdi",
     return_draws: bool = False,
+    response: str | None = None,
     **options: Any,
 ) -> Any:
     """How the prediction changes between two values of a variable, per row or averaged.
@@ -219,7 +220,7 @@ def comparisons(
     comparison : {"difference", "ratio", "lnratio", "lift"}, default "difference"
         ``hi - lo``, ``hi / lo``, ``log(hi / lo)`` or ``(hi - lo) / lo``; ``"diff"`` is
         ``"difference"``.
-    target, kind, scale, prob, method, return_draws, **options
+    target, kind, scale, prob, method, return_draws, response, **options
         As for :func:`predictions`.
 
     Returns
@@ -236,7 +237,7 @@ def comparisons(
     """
     check_choice("comparison", comparison, COMPARISONS)
     check_summary(prob, method, return_draws)
-    fitted, contrast = fitted_and("comparisons", model, idata, "contrast", contrast)
+    fitted, contrast = fitted_and("comparisons", model, idata, "contrast", contrast, response)
     effect = Effect(target, kind, scale).check(fitted)
     wanted = contrasts_of(fitted, contrast)
     if conditional is not None:
@@ -273,6 +274,7 @@ def slopes(
     prob: float = 0.9,
     method: str = "hdi",
     return_draws: bool = False,
+    response: str | None = None,
     **options: Any,
 ) -> Any:
     """The derivative of the prediction with respect to a numeric variable, per row or
@@ -290,7 +292,7 @@ def slopes(
         ``dy/dx``; the elasticity ``dy/dx * x / y``; ``dy/dx / y``; ``dy/dx * x``.
     eps : float, optional
         The step of the central difference; by default ``1e-4`` times the variable's range.
-    target, kind, scale, prob, method, return_draws, **options
+    target, kind, scale, prob, method, return_draws, response, **options
         As for :func:`predictions`.
 
     Returns
@@ -305,7 +307,7 @@ def slopes(
     """
     check_choice("slope", slope, SLOPES)
     check_summary(prob, method, return_draws)
-    fitted, wrt = fitted_and("slopes", model, idata, "wrt", wrt)
+    fitted, wrt = fitted_and("slopes", model, idata, "wrt", wrt, response)
     effect = Effect(target, kind, scale).check(fitted)
     if kind == "response":
         raise DataError(

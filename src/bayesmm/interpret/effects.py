@@ -245,6 +245,7 @@ def predictions(
     prob: float = 0.9,
     method: str = "hdi",
     return_draws: bool = False,
+    response: str | None = None,
     **options: Any,
 ) -> Any:
     """Predictions on a grid of new rows, or averaged over the observed rows.
@@ -271,6 +272,10 @@ def predictions(
         Highest-density or equal-tailed interval.
     return_draws : bool, default False
         Also return the draws ``(draws, rows of the table)``, e.g. for :func:`hypothesis`.
+    response : str, optional
+        The response of a multivariate model to predict (required for one, whose responses
+        the message of its absence names); its marginal predictions, as a model of that
+        response alone would give them from its part of the posterior.
     **options
         The prediction options (:class:`~bayesmm.predict.PredictOptions`):
         ``include_group_specific=False`` leaves the group effects out (the population);
@@ -287,10 +292,13 @@ def predictions(
     Raises
     ------
     DataError
-        For an unknown variable, target, kind or scale, or averages without observed rows.
+        For an unknown variable, target, kind, scale or response, or averages without
+        observed rows.
     """
     check_summary(prob, method, return_draws)
-    fitted, conditional = fitted_and("predictions", model, idata, "conditional", conditional)
+    fitted, conditional = fitted_and(
+        "predictions", model, idata, "conditional", conditional, response
+    )
     effect = Effect(target, kind, scale).check(fitted)
     chosen = prediction_options(**options)
     rows = rows_to_use(fitted, conditional, average_by)

@@ -18,6 +18,7 @@ from .._errors import DataError
 from .._validation import describe_values, did_you_mean
 from ..design.columns import ColumnSummary
 from ..fitted import FittedModel
+from .responses import holds_posterior, one_response
 
 __all__ = [
     "Conditional",
@@ -34,27 +35,29 @@ RANGE_POINTS = 50
 MAX_RANGE_POINTS = 100_000
 
 
-def as_fitted(model: Any, idata: Any = None) -> FittedModel:
+def as_fitted(model: Any, idata: Any = None, response: str | None = None) -> FittedModel:
     """A :class:`FittedModel` from what the functions of :mod:`bayesmm.interpret` take: a
     ``FittedModel`` (from ``model.fitted(idata)`` or ``bmm.load``), or a ``Model`` and the
-    InferenceData its ``fit()`` returned.
+    InferenceData its ``fit()`` returned; of a multivariate model (an ``MvFittedModel``, or
+    an ``MvModel`` and its fit), the ``FittedModel`` of its response ``response``.
 
     Raises
     ------
     DataError
-        For anything else, saying what to pass.
+        For anything else, saying what to pass; for a multivariate model without
+        ``response``, or with one it does not have, naming its responses.
     """
-    if isinstance(model, FittedModel):
+    if holds_posterior(model):
         if idata is not None:
             raise DataError(
-                "model is a FittedModel, which holds its posterior: pass idata=None (or the "
-                "Model and its InferenceData instead)."
+                f"model is a {type(model).__name__}, which holds its posterior: pass "
+                "idata=None (or the Model and its InferenceData instead)."
             )
-        return model
+        return one_response(model, response)
     if callable(getattr(model, "fitted", None)) and idata is not None:
         fitted = model.fitted(idata)
-        if isinstance(fitted, FittedModel):
-            return fitted
+        if holds_posterior(fitted):
+            return one_response(fitted, response)
     raise DataError(
         "model must be a FittedModel (model.fitted(idata), or bmm.load(path)), or a bmm.Model "
         f"with the InferenceData its fit() returned as idata; got {type(model).__name__}"
@@ -62,22 +65,26 @@ def as_fitted(model: Any, idata: Any = None) -> FittedModel:
     )
 
 
-def fitted_and(function: str, model: Any, idata: Any, name: str, value: Any) -> tuple[Any, Any]:
-    """The ``FittedModel`` and the argument ``name`` (``value``) of ``function(model, idata,
-    name, ...)``: given a ``FittedModel``, the second positional argument is ``name``'s.
+def fitted_and(
+    function: str, model: Any, idata: Any, name: str, value: Any, response: str | None = None
+) -> tuple[Any, Any]:
+    """The ``FittedModel`` (of ``response``, for a multivariate model) and the argument
+    ``name`` (``value``) of ``function(model, idata, name, ...)``: given a fitted model, the
+    second positional argument is ``name``'s.
 
     Raises
     ------
     DataError
-        For anything :func:`as_fitted` refuses, and for a ``FittedModel`` with both a second
+        For anything :func:`as_fitted` refuses, and for a fitted model with both a second
         positional argument and ``name``, naming what was passed where.
     """
-    if not isinstance(model, FittedModel) or idata is None or _is_posterior(idata):
-        return as_fitted(model, idata), value
+    if not holds_posterior(model) or idata is None or _is_posterior(idata):
+        return as_fitted(model, idata, response), value
     if value is None:
-        return model, idata
+        return as_fitted(model, None, response), idata
     raise DataError(
-        f"{function}() takes a FittedModel without idata, so its second argument is {name}; "
+        f"{function}() takes a {type(model).__name__} without idata, so its second argument "
+        f"is {name}; "
         f"got {_short(idata)} there and {name}={_short(value)} as well. Pass each by name, "
         f"e.g. {function}(fitted, {name}=...)."
     )
@@ -238,6 +245,7 @@ def data_grid(
     conditional: Any = None,
     *,
     num: int = RANGE_POINTS,
+    response: str | None = None,
 ) -> pd.DataFrame:
     """New rows: every combination of the conditioning variables' values, with the other
     predictors at their typical values.
@@ -253,6 +261,8 @@ def data_grid(
         quantiles (0, 0.25, 0.5, 0.75, 1), categorical ones every level.
     num : int, default 50
         Points in the range of the first numeric variable, from 2 to 100,000.
+    response : str, optional
+        For a multivariate model, the response whose predictors make the grid (required).
 
     Returns
     -------
@@ -273,7 +283,9 @@ def data_grid(
     0     0     308
     1     9     308
     """
-    fitted, conditional = fitted_and("data_grid", model, idata, "conditional", conditional)
+    fitted, conditional = fitted_and(
+        "data_grid", model, idata, "conditional", conditional, response
+    )
     wanted = conditional_values(conditional)
     if (
         isinstance(num, bool)

@@ -311,6 +311,7 @@ def hypothesis(
     *,
     prob: float = 0.9,
     method: str = "eti",
+    response: str | None = None,
 ) -> pd.DataFrame:
     """Posterior probabilities of statements about the parameters (or a table's rows).
 
@@ -327,6 +328,11 @@ def hypothesis(
         The probability of the interval of ``left - right``.
     method : {"eti", "hdi"}, default "eti"
         Equal-tailed (brms's) or highest-density interval.
+    response : str, optional
+        For a multivariate model, the response whose parameters the statements name, as a
+        model of that response alone names them (``"x > 0"`` for ``y1_x``; required). Its
+        priors are not read, so a point hypothesis has no evidence ratio (NaN, with a
+        warning).
 
     Returns
     -------
@@ -360,7 +366,7 @@ def hypothesis(
         draws = np.asarray(model[1])
         variables = _row_variables(draws.reshape(draws.shape[0], -1))
     else:
-        variables = _posterior_variables(as_fitted(model, idata))
+        variables = _posterior_variables(as_fitted(model, idata, response))
     rows = []
     for statement in statements:
         left, op, right = _split(statement)
@@ -375,7 +381,7 @@ def hypothesis(
         bounds = interval(difference[:, None], prob, method)[0]
         if op == "=":
             p = float("nan")
-            fitted = None if isinstance(model, tuple) else as_fitted(model, idata)
+            fitted = None if isinstance(model, tuple) else as_fitted(model, idata, response)
             ratio = _savage_dickey(fitted, statement, left, right, difference)
         else:
             holds = difference > 0 if op in (">", ">=") else difference < 0

@@ -195,19 +195,23 @@ def plot_predictions(
     show_data: bool = False,
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
+    response: str | None = None,
     **options: Any,
 ) -> tuple[Any, Any]:
     """Plot predictions on a grid of up to three variables (x axis, colour, panels).
 
     ``options`` are those of :func:`predictions` (``target``, ``kind``, ``scale``, ``prob``,
     ``method``, ``include_group_specific``, ``sample_new_groups``, ``random_seed``).
-    ``show_data=True`` draws the observed responses too (on the response's scale).
+    ``show_data=True`` draws the observed responses too (on the response's scale). For a
+    multivariate model, ``response=`` names the response to plot (required).
 
     Returns
     -------
     (matplotlib.figure.Figure, matplotlib.axes.Axes or array of them)
     """
-    fitted, conditional = fitted_and("plot_predictions", model, idata, "conditional", conditional)
+    fitted, conditional = fitted_and(
+        "plot_predictions", model, idata, "conditional", conditional, response
+    )
     table = predictions(fitted, conditional=conditional, **options)
     roles = _roles(conditional, table, "category")
     label = _ylabel(fitted, options)
@@ -228,11 +232,13 @@ def plot_comparisons(
     *,
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
+    response: str | None = None,
     **options: Any,
 ) -> tuple[Any, Any]:
     """Plot comparisons (see :func:`comparisons`) over a grid of up to three variables; a
-    contrast of several pairs shows them in colour."""
-    fitted, contrast = fitted_and("plot_comparisons", model, idata, "contrast", contrast)
+    contrast of several pairs shows them in colour; ``response=`` as for
+    :func:`plot_predictions`."""
+    fitted, contrast = fitted_and("plot_comparisons", model, idata, "contrast", contrast, response)
     table = comparisons(fitted, contrast=contrast, conditional=conditional, **options)
     table = _series(table, ["term", "contrast", "category"])
     roles = _roles(conditional, table, "comparison")
@@ -249,10 +255,12 @@ def plot_slopes(
     *,
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
+    response: str | None = None,
     **options: Any,
 ) -> tuple[Any, Any]:
-    """Plot slopes (see :func:`slopes`) over a grid of up to three variables."""
-    fitted, wrt = fitted_and("plot_slopes", model, idata, "wrt", wrt)
+    """Plot slopes (see :func:`slopes`) over a grid of up to three variables; ``response=``
+    as for :func:`plot_predictions`."""
+    fitted, wrt = fitted_and("plot_slopes", model, idata, "wrt", wrt, response)
     table = slopes(fitted, wrt=wrt, conditional=conditional, **options)
     roles = _roles(conditional, table, "category")
     what = f"{options.get('slope', 'dydx')} by {wrt}"
@@ -270,6 +278,7 @@ def plot_group_effects(
     method: str = "hdi",
     ax: Any = None,
     figsize: tuple[float, float] | None = None,
+    response: str | None = None,
 ) -> tuple[Any, Any]:
     """A caterpillar plot: each level's effect of a group term with its ``prob`` interval,
     sorted by the posterior mean.
@@ -282,6 +291,9 @@ def plot_group_effects(
         A group term, e.g. ``"1|Subject"`` or ``"Days|Subject"``.
     column : int or str, optional
         For a term with several columns (a factor's levels), which one.
+    response : str, optional
+        For a multivariate model, the response whose group term ``term`` is, named as in a
+        model of that response alone (``"1|g"``; required).
 
     Raises
     ------
@@ -293,7 +305,7 @@ def plot_group_effects(
     from ..predict import check_interval, interval
 
     check_interval(prob, method)
-    fitted = as_fitted(model, idata)
+    fitted = as_fitted(model, idata, response)
     terms = {t.name: t for t in fitted.design.group_terms}
     for part in fitted.design.distributional:
         terms.update({t.name: t for t in part.design.group_terms})

@@ -7,6 +7,12 @@ JSON (``bayesmm_spec``), the versions of the libraries that wrote it (``bayesmm_
 the SHA-256 fingerprint of the training rows (``bayesmm_data_sha256``) and the time it was
 saved. This module reads and writes that layout and checks it; what the spec means is
 :mod:`bayesmm.spec`'s and :mod:`bayesmm.io`'s. Reading never unpickles anything.
+
+Format 3 added the multivariate model, whose spec (``"model": "multivariate"``) holds one
+univariate spec per response under ``by_response``. A file is written as the oldest format
+that holds it: a model of one response is still format 2, which bayesmm before format 3
+reads too, and a multivariate model format 3, which such a bayesmm refuses with a message
+asking for an upgrade.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from .remote import check_scheme, is_url, local_path, uploaded
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
+    "MULTIVARIATE",
+    "model_kind",
     "versions",
     "thin",
     "training_rows",
@@ -49,12 +58,22 @@ __all__ = [
 
 #: The value of the ``bayesmm_format`` attribute that marks our files.
 FORMAT_NAME = "bayesmm.fitted-model"
-#: The version of the file layout this bayesmm writes; it reads every version up to this one.
-FORMAT_VERSION = 2
+#: The newest file layout this bayesmm writes; it reads every version up to this one.
+FORMAT_VERSION = 3
+#: The value of a multivariate spec's ``model`` entry.
+MULTIVARIATE = "multivariate"
+#: The format each kind of model is written as: the oldest layout that holds it, so that an
+#: older bayesmm reads what it can (format 3 added the multivariate model).
+FORMAT_VERSIONS = {"univariate": 2, MULTIVARIATE: 3}
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ATTRS = ("bayesmm_spec", "bayesmm_versions", "bayesmm_data_sha256")
 _VERSIONED = ("bayesmm", "pymc", "pytensor", "formulae", "arviz", "numpy", "pandas", "xarray")
+
+
+def model_kind(spec: Mapping[str, Any]) -> str:
+    """``"multivariate"`` for the spec of a multivariate model, ``"univariate"`` otherwise."""
+    return MULTIVARIATE if spec.get("model") == MULTIVARIATE else "univariate"
 
 
 def versions() -> dict[str, str]:
@@ -215,10 +234,11 @@ def write(
 
 
 def format_attrs(spec: Mapping[str, Any], data_sha256: str) -> dict[str, Any]:
-    """The root attributes that mark a bayesmm model file: format, spec, versions, time."""
+    """The root attributes that mark a bayesmm model file: format, spec, versions, time; the
+    format version is the one of the spec's kind of model (:data:`FORMAT_VERSIONS`)."""
     return {
         "bayesmm_format": FORMAT_NAME,
-        "bayesmm_format_version": FORMAT_VERSION,
+        "bayesmm_format_version": FORMAT_VERSIONS[model_kind(spec)],
         "bayesmm_spec": json.dumps(dict(spec), allow_nan=True),
         "bayesmm_versions": json.dumps(versions()),
         "bayesmm_data_sha256": data_sha256,
@@ -275,7 +295,11 @@ def _read_root(path: Path) -> tuple[dict[str, Any], list[str]]:
     return attrs, groups
 
 
-def read_header(path: str | os.PathLike[str], required: Sequence[str] = ()) -> dict[str, Any]:
+def read_header(
+    path: str | os.PathLike[str],
+    required: Sequence[str] = (),
+    required_multivariate: Sequence[str] = (),
+) -> dict[str, Any]:
     """The format, versions, fingerprint and spec of a model file, without its arrays.
 
     Returns
@@ -284,7 +308,8 @@ def read_header(path: str | os.PathLike[str], required: Sequence[str] = ()) -> d
         ``format_version``, ``versions`` (of the libraries that wrote it), ``data_sha256``,
         ``saved_at``, ``groups`` (the InferenceData groups it holds) and ``spec`` (a dict).
 
-    ``required`` names the spec's entries a file must hold.
+    ``required`` names the spec's entries a file must hold (each response's, for a
+    multivariate model), ``required_multivariate`` those of a multivariate model's spec.
 
     Raises
     ------
@@ -323,24 +348,14 @@ def read_header(path: str | os.PathLike[str], required: Sequence[str] = ()) -> d
             "that loading needs."
         )
     spec = _json_attr(path, attrs, "bayesmm_spec")
-    absent = [key for key in required if key not in spec]
-    if absent:
-        raise ModelFileError(
-            f"{str(path)!r} (format version {file_version}) has a model spec without the "
-            f"entries {absent}; it cannot be loaded by this bayesmm."
-        )
+    for part, of in _spec_parts(path, spec, file_version, required_multivariate):
+        _check_spec(path, file_version, part, of, required)
     if "posterior" not in groups:
         raise ModelFileError(f"{str(path)!r} has no 'posterior' group; its groups are {groups}.")
     if str(attrs["bayesmm_data_sha256"]) != spec.get("data_sha256"):
         raise ModelFileError(
             f"{str(path)!r} is corrupt: its 'bayesmm_data_sha256' attribute differs from the "
             "fingerprint in its spec."
-        )
-    design = spec.get("design")
-    if not isinstance(design, dict) or design.get("formula") != spec.get("formula"):
-        raise ModelFileError(
-            f"{str(path)!r} is corrupt: the formula of its design differs from its formula "
-            f"{spec.get('formula')!r}."
         )
     return {
         "format_version": file_version,
@@ -351,6 +366,57 @@ def read_header(path: str | os.PathLike[str], required: Sequence[str] = ()) -> d
         "spec": spec,
         "attrs": attrs,
     }
+
+
+def _spec_parts(
+    path: Path, spec: dict[str, Any], file_version: int, required: Sequence[str]
+) -> list[tuple[dict[str, Any], str]]:
+    """The univariate specs of a file's spec, each with the words that name it: the spec
+    itself, or a multivariate model's spec of each response (its entries checked)."""
+    if model_kind(spec) != MULTIVARIATE:
+        return [(spec, "")]
+    if file_version < FORMAT_VERSIONS[MULTIVARIATE]:
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: it holds a multivariate model, which format version "
+            f"{FORMAT_VERSIONS[MULTIVARIATE]} added, but says it is format {file_version}."
+        )
+    absent = [key for key in required if key not in spec]
+    if absent:
+        raise ModelFileError(
+            f"{str(path)!r} (format version {file_version}) has a multivariate model spec "
+            f"without the entries {absent}; it cannot be loaded by this bayesmm."
+        )
+    responses, parts = spec.get("responses"), spec.get("by_response")
+    if (
+        not isinstance(responses, list)
+        or not isinstance(parts, list)
+        or len(parts) != len(responses)
+        or not all(isinstance(part, dict) for part in parts)
+    ):
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: its multivariate model spec does not give one spec "
+            "for each of its responses."
+        )
+    return [(part, f" of the response {r!r}") for r, part in zip(responses, parts, strict=True)]
+
+
+def _check_spec(
+    path: Path, file_version: int, spec: dict[str, Any], of: str, required: Sequence[str]
+) -> None:
+    """A univariate spec (``of`` a multivariate model's response) holds the entries that
+    loading needs, and its design's formula is its formula."""
+    absent = [key for key in required if key not in spec]
+    if absent:
+        raise ModelFileError(
+            f"{str(path)!r} (format version {file_version}) has a model spec{of} without the "
+            f"entries {absent}; it cannot be loaded by this bayesmm."
+        )
+    design = spec.get("design")
+    if not isinstance(design, dict) or design.get("formula") != spec.get("formula"):
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt: the formula of its design{of} differs from its "
+            f"formula {spec.get('formula')!r}."
+        )
 
 
 def _json_attr(path: Path, attrs: dict[str, Any], key: str) -> Any:

@@ -18,7 +18,14 @@ from .._names import monotonic_name, mu_name, sigma_name
 from ..design import CommonTerm, Design, GroupBlock
 from .series import SeriesDraws, series_draws
 
-__all__ = ["DRAW_PIECES", "GroupDraws", "ImputedDraws", "PosteriorDraws", "extract_draws"]
+__all__ = [
+    "DRAW_PIECES",
+    "GroupDraws",
+    "ImputedDraws",
+    "PosteriorDraws",
+    "correlation_cholesky",
+    "extract_draws",
+]
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,7 @@ def extract_draws(
             start = sum(len(t.columns) for t in design.group_terms if t.name in before)
         label = None if block is None else block.prior_name
         groups.append(GroupDraws(term.name, term.factor, effects, mu, sigma, label, start))
-    blocks = {b.prior_name: _correlation_cholesky(posterior, design, b, n) for b in design.blocks}
+    blocks = {b.prior_name: correlation_cholesky(posterior, design, b, n) for b in design.blocks}
     values = {
         name: (
             np.full((n, 1), float(fixed[name])) if name in fixed else _stacked(posterior, name, n)
@@ -257,7 +264,7 @@ DRAW_PIECES: dict[str, Callable[[xr.Dataset, CommonTerm, int], np.ndarray]] = {
 }
 
 
-def _correlation_cholesky(
+def correlation_cholesky(
     posterior: xr.Dataset, design: Design, block: GroupBlock, n: int
 ) -> np.ndarray:
     """The Cholesky factor of a block's correlation matrix for each draw, ``(n, k, k)``."""

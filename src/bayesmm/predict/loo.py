@@ -120,11 +120,13 @@ def training_loo(
 ) -> az.ELPDData:
     """PSIS-LOO of a fit's training rows, ``chunk_rows`` at a time, from the pointwise
     ``log_likelihood(rows, y)`` of some rows, or, for rows of a series (``ar()``, ``cosy()``),
-    from the linear predictors ``linear(rows)`` (:func:`series_loo`)."""
+    from the linear predictors ``linear(rows)`` (:func:`series_loo`). Rows of a latent
+    ``ar()`` are independent given their fitted residuals, and scored each on its own."""
     if family.is_categorical() or design.imputed:  # codes; imputed values
         raise DataError("loo() of this model: use az.loo(idata, var_name=...) on a stored fit.")
     rows, y = training_frame(design), np.asarray(design.response.values)
-    if design.series is not None:  # each row given the rest of its series
+    latent = design.series is not None and design.series.state.term.latent
+    if design.series is not None and not latent:  # each row given the rest of its series
         mean = lambda f: link.linkinv(linear(f)[family.parent])  # noqa: E731
         term = design.series.state.term
         return series_loo(rows, y, draws, term, mean, reff, chunk_rows)

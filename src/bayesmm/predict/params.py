@@ -21,7 +21,7 @@ from ..links import Link, get_link
 from .draws import PosteriorDraws
 from .linear import linear_predictor
 from .options import PredictOptions
-from .series import series_params, series_response_draws
+from .series import latent_shift, series_params, series_response_draws
 
 __all__ = [
     "response_params",
@@ -52,16 +52,18 @@ def linear_predictors(
     options: PredictOptions | None = None,
     *,
     policy: str | None,
+    choices: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """The linear predictor of each formula for the rows of ``new``, ``(S, rows)``: the main
     formula's under ``parent``'s name, each distributional formula's under its parameter's
     (a multinomial logit's under each category's predictor name).
 
     ``policy`` is the resolved new-group policy; every formula sees a new group as the same
-    one, and draws from one random stream (``options.seeded()``).
+    one, and draws from one random stream (``options.seeded()``). ``choices`` shares the
+    new groups with other calls (a multivariate model's other responses).
     """
     options = (options if options is not None else PredictOptions()).seeded()
-    choices: dict[str, np.ndarray] = {}
+    choices = {} if choices is None else choices
 
     def eta(part_draws: PosteriorDraws, rows: NewDesign) -> np.ndarray:
         return linear_predictor(part_draws, rows, options, policy=policy, choices=choices)
@@ -85,14 +87,23 @@ def family_params(
     policy: str | None,
     need_spread: bool = True,
     observed: np.ndarray | None = None,
+    choices: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every parameter of the family for the rows of ``new``: the parent and the parameters
     with distributional formulas ``(S, rows)``, the other auxiliaries ``(S, 1)``;
     ``need_spread=False`` for the parent alone (an ``se()`` response's rows may then lack
     their standard errors); ``observed``: the rows' responses, for a log-likelihood (an
-    ``ar()`` row is then given the rows before it in its series)."""
-    etas = linear_predictors(draws, new, design, family.parent, options, policy=policy)
+    ``ar()`` row is then given the rows before it in its series); ``choices``: new groups
+    shared with other calls (see :func:`linear_predictors`)."""
+    etas = linear_predictors(
+        draws, new, design, family.parent, options, policy=policy, choices=choices
+    )
     main = etas.pop(family.parent)
+    series = design.state.series if design.state is not None else None
+    if series is not None and series.term.latent:  # ar() of a family without a residual sd
+        assert draws.series is not None
+        rng = (options if options is not None else PredictOptions()).seeded().rng()
+        main = main + latent_shift(draws.series, series, new.series, np.shape(main), rng)
     parts = {
         part.param: get_link(part.link).linkinv(etas[part.param]) for part in design.distributional
     }
@@ -152,12 +163,14 @@ def series_spread(
     ``cosy()``) given the training rows: see :mod:`bayesmm.predict.series`."""
     assert design.state is not None and design.state.series is not None
     assert draws is not None and draws.series is not None
+    if design.state.series.term.latent:  # on the linear predictor (family_params)
+        return values
     fitted = new.series is not None and new.series.fitted is not None
     y = np.asarray(design.response.values, dtype=float) if fitted else None
     state, series = design.state.series, new.series
     mu, sigma = values["mu"], values["sigma"]
-    mean, sd = series_params(draws.series, state, series, mu, sigma, y, observed)
-    return {**values, "mu": mean, "sigma": sd}
+    mean, sd, nu = series_params(draws.series, state, series, mu, sigma, y, observed)
+    return {**values, "mu": mean, "sigma": sd, **({} if nu is None else {"nu": nu})}
 
 
 #: The prediction stage's table of response kinds (:data:`bayesmm.design.kinds.TERM_KINDS`):
@@ -183,7 +196,8 @@ def predictive_draws(
     """:func:`response_draws`, joint over each series' new rows where the residuals are
     correlated (``ar()``, ``cosy()``: :func:`~bayesmm.predict.series.series_response_draws`)."""
     series = new.series
-    if series is None or series.fitted is not None or draws.series is None:
+    latent = draws.series is not None and draws.series.latent is not None
+    if series is None or series.fitted is not None or draws.series is None or latent:
         return response_draws(family, params, new, rng, truncated)
     assert design.state is not None and design.state.series is not None
     mean, sigma = params["mu"], draws.aux["sigma"]

@@ -21,9 +21,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
+from scipy import stats as scipy_stats
 
 from .._errors import DataError
-from .._names import SERIES_RESIDUALS
+from .._names import SDERR, SERIES_DISTANCE, SERIES_LATENT, SERIES_RESIDUALS
 from ..design.autocorrelation import NewSeries, SeriesRows, SeriesState, durbin_levinson
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "series_params",
     "series_response_draws",
     "series_loo_density",
+    "latent_shift",
 ]
 
 
@@ -44,9 +46,19 @@ class SeriesDraws:
     kind: str
     partial: np.ndarray
     residuals: np.ndarray
+    #: A t response's degrees of freedom ``(S, 1)`` and each series' sum of squared
+    #: standardised innovations over its training rows ``(S, series)``; ``None`` otherwise.
+    nu: np.ndarray | None = None
+    distance: np.ndarray | None = None
+    #: A latent ``ar()``'s innovation sd ``(S, 1)`` and each training row's residual ``(S,
+    #: rows)``; ``None`` otherwise.
+    sderr: np.ndarray | None = None
+    latent: np.ndarray | None = None
 
     def thinned(self, keep: np.ndarray) -> SeriesDraws:
-        return replace(self, partial=self.partial[keep], residuals=self.residuals[keep])
+        names = ("nu", "distance", "sderr", "latent")
+        present = {n: getattr(self, n)[keep] for n in names if getattr(self, n) is not None}
+        return replace(self, partial=self.partial[keep], residuals=self.residuals[keep], **present)
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """``ar``: each order's coefficients ``(S, p + 1, p)`` and variance factors ``(S, p +
@@ -62,7 +74,20 @@ def series_draws(posterior: xr.Dataset, state: SeriesState | None, n: int) -> Se
     name = term.kind if term.kind == "cosy" or term.p == 1 else "ar_partial"
     partial = posterior[name].transpose("chain", "draw", ...).to_numpy().reshape(n, -1)
     residuals = posterior[SERIES_RESIDUALS].transpose("chain", "draw", ...).to_numpy()
-    return SeriesDraws(term.kind, partial, residuals.reshape(n, *residuals.shape[2:]))
+    residuals = residuals.reshape(n, *residuals.shape[2:])
+    if SERIES_LATENT in posterior:
+        latent = posterior[SERIES_LATENT].transpose("chain", "draw", ...).to_numpy()
+        sderr = posterior[SDERR].transpose("chain", "draw").to_numpy().reshape(n, 1)
+        return replace(
+            SeriesDraws(term.kind, partial, residuals),
+            sderr=sderr,
+            latent=latent.reshape(n, -1),
+        )
+    if SERIES_DISTANCE not in posterior:
+        return SeriesDraws(term.kind, partial, residuals)
+    distance = posterior[SERIES_DISTANCE].transpose("chain", "draw", ...).to_numpy()
+    nu = posterior["nu"].transpose("chain", "draw").to_numpy().reshape(n, 1)
+    return SeriesDraws(term.kind, partial, residuals, nu, distance.reshape(n, -1))
 
 
 def _step(
@@ -195,6 +220,26 @@ def _stationary_sd(draws: SeriesDraws, sigma: np.ndarray) -> np.ndarray:
     return sigma * np.sqrt(draws.table()[1][:, :1])
 
 
+def _earlier(x: np.ndarray, rows: SeriesRows) -> np.ndarray:
+    """Each row's sum of ``x`` ``(S, rows)`` over the rows before it in its series."""
+    ordered = x[:, rows.order]
+    before = np.cumsum(ordered, axis=1) - ordered
+    starts = np.arange(len(rows.order)) - rows.position[rows.order]
+    earlier = np.empty_like(x)
+    earlier[:, rows.order] = before - before[:, starts]
+    return earlier
+
+
+def _student(
+    nu: np.ndarray, sd: np.ndarray, before: np.ndarray, distance: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A t series' row given ``before`` rows whose standardised innovations' squares sum to
+    ``distance``: its sd (the normal conditional ``sd`` scaled by ``sqrt((nu + d) / (nu +
+    k))``) and its degrees of freedom ``nu + k``, the conditionals of the multivariate t."""
+    dof = nu + before
+    return sd * np.sqrt((nu + distance) / dof), dof
+
+
 def _training(
     draws: SeriesDraws, rows: SeriesRows, e: np.ndarray, sigma: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -202,13 +247,8 @@ def _training(
     position = rows.position
     if draws.kind == "cosy":
         rho = draws.partial
-        ordered = e[:, rows.order]
-        before = np.cumsum(ordered, axis=1) - ordered
-        starts = np.arange(len(rows.order)) - position[rows.order]
-        earlier = np.empty_like(e)
-        earlier[:, rows.order] = before - before[:, starts]
         k = position[None, :]
-        shift = rho / (1 + (k - 1) * rho) * earlier
+        shift = rho / (1 + (k - 1) * rho) * _earlier(e, rows)
         return shift, sigma * np.sqrt((1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho))
     table, scales = draws.table()
     m = np.minimum(position, table.shape[-1])
@@ -224,23 +264,31 @@ def series_params(
     sigma: np.ndarray,
     y: np.ndarray | None = None,
     observed: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Each row's mean and sd ``(S, rows)``, given the training rows, from the mean ``mu``
     and innovation sd ``sigma`` of the family (``y``: the training response, for the
-    training rows). With the new rows' ``observed`` responses, each new row is also given
-    the rows before it in its series, so that a series' log densities sum to its joint one.
+    training rows), and a t response's degrees of freedom (``None`` for a normal one). With
+    the new rows' ``observed`` responses, each new row is also given the rows before it in
+    its series, so that a series' log densities sum to its joint one.
 
     Raises
     ------
     DataError
         As :func:`_new_steps`.
     """
+    nu = draws.nu
     if series is None:  # the rows lack the term's columns: the stationary distribution
-        return mu, np.broadcast_to(_stationary_sd(draws, sigma), mu.shape).copy()
+        sd = np.broadcast_to(_stationary_sd(draws, sigma), mu.shape).copy()
+        return mu, sd, None if nu is None else np.broadcast_to(nu, mu.shape).copy()
     if series.fitted is not None:
         assert y is not None
-        shift, sd = _training(draws, series.fitted, y[None, :] - mu, sigma)
-        return mu + shift, np.broadcast_to(sd, mu.shape).copy()
+        e = y[None, :] - mu
+        shift, sd = _training(draws, series.fitted, e, sigma)
+        sd = np.broadcast_to(sd, mu.shape).copy()
+        if nu is None:
+            return mu + shift, sd, None
+        distance = _earlier(((e - shift) / sd) ** 2, series.fitted)
+        return mu + shift, *_student(nu, sd, series.fitted.position[None, :], distance)
     which, steps, codes = _new_steps(state, series)
     start, count = _start(draws, state, codes)
     horizon = int(steps.max())
@@ -249,7 +297,36 @@ def series_params(
         residuals = np.full((mu.shape[0], len(codes), horizon), np.nan)
         residuals[:, which, steps - 1] = np.asarray(observed, dtype=float)[None, :] - mu
     means, sds = _forecast(draws, sigma, start, count, horizon, observed=residuals)
-    return mu + means[:, which, steps - 1], sds[:, which, steps - 1]
+    mean, sd = mu + means[:, which, steps - 1], sds[:, which, steps - 1]
+    if nu is None:
+        return mean, sd, None
+    before, distance = _seen(draws, codes, count, means, sds, residuals)
+    return mean, *_student(nu, sd, before[:, which, steps - 1], distance[:, which, steps - 1])
+
+
+def _seen(
+    draws: SeriesDraws,
+    codes: np.ndarray,
+    count: np.ndarray,
+    means: np.ndarray,
+    sds: np.ndarray,
+    residuals: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For a t response, the rows each step of each series is given ``(S, G, H)``: their
+    count and their standardised innovations' sum of squares, the training rows' and
+    the observed new steps' before it."""
+    assert draws.distance is not None
+    known = codes >= 0
+    distance = np.zeros((means.shape[0], len(codes)))
+    distance[:, known] = draws.distance[:, codes[known]]
+    before = np.broadcast_to(count[None, :, None], means.shape).astype(float)
+    total = np.broadcast_to(distance[:, :, None], means.shape).copy()
+    if residuals is not None:
+        seen = ~np.isnan(residuals)
+        z2 = np.where(seen, ((np.nan_to_num(residuals) - means) / sds) ** 2, 0.0)
+        total = total + np.cumsum(z2, axis=-1) - z2
+        before = before + np.cumsum(seen, axis=-1) - seen
+    return before, total
 
 
 def series_response_draws(
@@ -268,7 +345,13 @@ def series_response_draws(
     start, count = _start(draws, state, codes)
     paths, _ = _forecast(draws, sigma, start, count, int(steps.max()), rng)
     expected, _ = _forecast(draws, sigma, start, count, int(steps.max()))
-    return mean + (paths - expected)[:, which, steps - 1]
+    deviation = paths - expected
+    if draws.nu is not None:  # a multivariate t path: a normal one over sqrt(w) per series
+        before, distance = _seen(draws, codes, count, expected, expected, None)
+        shape = (draws.nu + before[..., 0]) / 2
+        w = rng.gamma(shape, 2.0 / (draws.nu + distance[..., 0]))
+        deviation = deviation / np.sqrt(w)[..., None]
+    return mean + deviation[:, which, steps - 1]
 
 
 def series_loo_density(
@@ -304,4 +387,47 @@ def series_loo_density(
             c = weights[:, lead[has], k]
             qe[:, has] -= c * w[:, lead[has]]
             qii[:, has] += c**2 / var[:, lead[has]]
-    return -0.5 * np.log(2 * np.pi) + 0.5 * np.log(qii) - 0.5 * qe**2 / qii
+    if draws.nu is None:
+        return -0.5 * np.log(2 * np.pi) + 0.5 * np.log(qii) - 0.5 * qe**2 / qii
+    # A t series: the rest of the series is n - 1 rows whose quadratic form is the whole
+    # series' e'Qe less row i's share, (Qe)_i^2 / Q_ii.
+    totals = np.zeros((e.shape[0], len(rows.state.labels)))
+    np.add.at(totals.T, rows.series, (((e - shift) ** 2) / var).T)
+    others = totals[:, rows.series] - qe**2 / qii
+    length = np.bincount(rows.series, minlength=totals.shape[1])[rows.series]
+    sd, dof = _student(draws.nu, 1 / np.sqrt(qii), length[None, :] - 1.0, others)
+    return scipy_stats.t.logpdf(qe / qii, dof, scale=sd)
+
+
+def latent_shift(
+    draws: SeriesDraws,
+    state: SeriesState,
+    series: NewSeries | None,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A latent ``ar()``'s residual on the linear predictor of each row, ``shape`` ``(S,
+    rows)``: a training time's fitted residual; for later rows of a seen series, one path
+    per draw from its last residuals (joint over the series' new rows); for a new series,
+    a path from the stationary distribution; for rows without the term's columns,
+    independent stationary draws."""
+    assert draws.sderr is not None and draws.latent is not None
+    if series is None:
+        return rng.standard_normal(shape) * _stationary_sd(draws, draws.sderr)
+    offset = np.concatenate([[0], np.cumsum(state.length)[:-1]])
+    if series.fitted is not None:
+        fitted = series.fitted
+        return draws.latent[:, offset[fitted.series] + fitted.position]
+    code, time = series.code, np.asarray(series.time, dtype=np.int64)
+    safe = np.maximum(code, 0)
+    seen = (code >= 0) & (time >= state.first[safe]) & (time <= state.last[safe])
+    out = np.empty(shape)
+    out[:, seen] = draws.latent[:, offset[safe[seen]] + time[seen] - state.first[safe[seen]]]
+    later = ~seen
+    if later.any():
+        ahead = NewSeries(code[later], series.labels[later], time[later])
+        which, steps, codes = _new_steps(state, ahead)
+        start, count = _start(draws, state, codes)
+        paths, _ = _forecast(draws, draws.sderr, start, count, int(steps.max()), rng)
+        out[:, later] = paths[:, which, steps - 1]
+    return out

@@ -5,6 +5,8 @@
 error answers in :mod:`~bayesmm.serve.errors`, the body limit in
 :mod:`~bayesmm.serve.middleware`. Predictions are the ``FittedModel`` summaries (numpy on
 the posterior draws); the model is only read after start-up, so concurrent requests are safe.
+A multivariate model (``MvFittedModel``) is served by :mod:`~bayesmm.serve.mv_routes`, with
+one object per response in each row's result.
 """
 
 import importlib
@@ -22,17 +24,19 @@ from ..io import load
 from ..persist.importpath import check_trust
 from ..persist.netcdf import versions as library_versions
 from ..predict import POLICIES
+from ..predict.multiresponse import MvFittedModel
 from .compute import ComputePool
 from .errors import add_error_handlers
 from .middleware import Limits
-from .routes import Served, add_routes, answerer
+from .mv_routes import mv_serving
+from .routes import Served, Serving, add_routes, answerer
 from .schemas import ColumnInfo, GroupInfo, InputColumn, ModelInfo, describe_inputs, request_models
 
 __all__ = ["create_app"]
 
 
 def create_app(
-    model: FittedModel | str | os.PathLike[str],
+    model: FittedModel | MvFittedModel | str | os.PathLike[str],
     *,
     max_batch: int = 1000,
     max_body_bytes: int = 1_000_000,
@@ -46,8 +50,9 @@ def create_app(
 
     Parameters
     ----------
-    model : FittedModel or path
-        A fitted model, or the path of a file written by ``Model.save`` (loaded now, once).
+    model : FittedModel, MvFittedModel or path
+        A fitted model, or the path of a file written by ``Model.save`` (loaded now, once);
+        a multivariate model's answers hold one object per response (``docs/serving.md``).
     max_batch : int, default 1000
         Most rows in one request.
     max_body_bytes : int, default 1,000,000
@@ -70,6 +75,8 @@ def create_app(
     ------
     bayesmm.ModelFileError
         If the model file cannot be loaded.
+    bayesmm.FamilyError
+        For a multivariate model with a response of categories (not served yet).
     TypeError
         If ``trusted`` is not a bool, or ``allow_modules`` not a list or tuple of str.
     """
@@ -78,20 +85,14 @@ def create_app(
     trusted, allow_modules = check_trust(trusted, allow_modules)
     fitted = (
         model
-        if isinstance(model, FittedModel)
+        if isinstance(model, FittedModel | MvFittedModel)
         else load(model, trusted=trusted, allow_modules=allow_modules)
     )
-    spec = fitted.spec
-    if spec is None:
-        raise ValueError("The model has no spec; serve a FittedModel from Model.fitted or load.")
-    draws = fitted.posterior_draws  # stacked once, before any request
-    n_draws = draws.n_samples
-    inputs = describe_inputs(fitted)
-    models = request_models(inputs, n_draws, max_batch)
-    names = [column.name for column in inputs]
-    example_row = {column.name: column.example for column in inputs}
-    info = _model_info(fitted, inputs)
-    pool = ComputePool(partial(answerer, fitted, max_batch), compute_processes, max_queue)
+    if isinstance(fitted, MvFittedModel):
+        serving = mv_serving(fitted, max_batch)
+    else:
+        serving = _serving(fitted, max_batch)
+    pool = ComputePool(serving.make_answer, compute_processes, max_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,14 +107,11 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
-        title=title or f"bayesmm: {spec.formula}",
+        title=title or serving.title,
         version="1",
-        description=(
-            f"Predictions with uncertainty from a Bayesian {spec.family} model, "
-            f"`{spec.formula}`, over {n_draws} posterior draws."
-        ),
+        description=serving.description,
     )
-    add_routes(app, Served.of(fitted, names), pool, info, models, example_row)
+    add_routes(app, serving, pool)
     add_error_handlers(app)
 
     # ArviZ (for HDIs) takes about a second to import: load it now, off the main thread, so
@@ -126,6 +124,27 @@ def create_app(
     # compute processes; not ready while they start, nor once shutdown begins.
     app.state.ready = True
     return app
+
+
+def _serving(fitted: FittedModel, max_batch: int) -> Serving:
+    """How a univariate model is served: its inputs, request models and answers."""
+    spec = fitted.spec
+    if spec is None:
+        raise ValueError("The model has no spec; serve a FittedModel from Model.fitted or load.")
+    n_draws = fitted.posterior_draws.n_samples  # stacked once, before any request
+    inputs = describe_inputs(fitted)
+    return Serving(
+        served=Served.of(fitted, [column.name for column in inputs]),
+        models=request_models(inputs, n_draws, max_batch),
+        info=_model_info(fitted, inputs),
+        example_row={column.name: column.example for column in inputs},
+        make_answer=partial(answerer, fitted, max_batch),
+        title=f"bayesmm: {spec.formula}",
+        description=(
+            f"Predictions with uncertainty from a Bayesian {spec.family} model, "
+            f"`{spec.formula}`, over {n_draws} posterior draws."
+        ),
+    )
 
 
 def _model_info(fitted: FittedModel, inputs: list[InputColumn]) -> ModelInfo:

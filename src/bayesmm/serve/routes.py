@@ -10,12 +10,13 @@ from the model's inputs, and hands each request to the :class:`~.compute.Compute
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import numpy as np
 import pandas as pd
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from .._errors import DataError
 from ..fitted import FittedModel
@@ -34,13 +35,48 @@ from .schemas import (
     CategoryPointResponse,
     DensityResponse,
     IntervalResponse,
-    ModelInfo,
     PointResponse,
     describe_inputs,
     request_models,
 )
 
-__all__ = ["Served", "add_routes", "answerer"]
+__all__ = ["Answers", "Serving", "Served", "add_routes", "answerer", "request_options"]
+
+
+class Answers(Protocol):
+    """What the endpoints ask of a served model (:class:`Served`, or a multivariate model's
+    ``mv_routes.MvServed``)."""
+
+    def answer(self, endpoint: str, request: Any) -> bytes: ...
+
+    def response_models(self) -> dict[str, Any]: ...
+
+    def interval_example(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What ``create_app`` serves a model with: its answers, the request models of its
+    endpoints, what ``/v1/model`` says, an example row, what a compute process builds
+    (``make_answer``, which must pickle) and the OpenAPI title and description."""
+
+    served: Answers
+    models: dict[str, Any]
+    info: BaseModel
+    example_row: dict[str, Any]
+    make_answer: Callable[[], Callable[[str, str], bytes]]
+    title: str
+    description: str
+
+
+def request_options(request: Any) -> PredictOptions:
+    """The prediction options of a validated request."""
+    return PredictOptions(
+        include_group_specific=request.include_group_specific,
+        sample_new_groups=request.sample_new_groups,
+        random_seed=request.random_seed,
+        n_samples=request.n_samples,
+    )
 
 
 @dataclass(frozen=True)
@@ -69,14 +105,23 @@ class Served:
         records = [row.model_dump(by_alias=True) for row in request.rows]
         return pd.DataFrame.from_records(records, columns=list(self.names))
 
+    def response_models(self) -> dict[str, Any]:
+        """The answers' models of the point, interval and density endpoints."""
+        labels = self.labels is not None
+        return {
+            "point": CategoryPointResponse if labels else PointResponse,
+            "interval": CategoryIntervalResponse if labels else IntervalResponse,
+            "density": DensityResponse,
+        }
+
+    def interval_example(self) -> dict[str, Any]:
+        """What the interval endpoint's example asks beyond its rows: the predictive draws of
+        categories have no interval, so it asks for one of their probabilities."""
+        return {} if self.labels is None or self.counts else {"kind": "response_params"}
+
     def draws(self, request: Any) -> np.ndarray:
         """The (draws, rows) predictions; overflow on extreme inputs becomes a 422, not noise."""
-        options = PredictOptions(
-            include_group_specific=request.include_group_specific,
-            sample_new_groups=request.sample_new_groups,
-            random_seed=request.random_seed,
-            n_samples=request.n_samples,
-        )
+        options = request_options(request)
         with np.errstate(all="ignore"):
             values = self.fitted.draws(self.frame(request), request.kind, options=options)
         return finite(values, "prediction")
@@ -194,7 +239,7 @@ def answerer(fitted: FittedModel, max_batch: int) -> Callable[[str, str], bytes]
     return answer
 
 
-def _add_service_routes(app: FastAPI, info: ModelInfo) -> None:
+def _add_service_routes(app: FastAPI, info: BaseModel) -> None:
     """Register the routes that answer without computing: ``/healthz``, ``/readyz`` and
     ``/v1/model``."""
 
@@ -211,27 +256,20 @@ def _add_service_routes(app: FastAPI, info: ModelInfo) -> None:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "starting or stopping"}, status_code=503)
 
-    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
-    def model_info() -> ModelInfo:
+    @app.get("/v1/model", response_model=type(info), tags=["model"])
+    def model_info() -> Any:
         """The served model: formula, family, inputs with their types and levels, draws."""
         return info
 
 
-def add_routes(
-    app: FastAPI,
-    served: Served,
-    pool: ComputePool,
-    info: ModelInfo,
-    models: dict[str, Any],
-    example_row: dict[str, Any],
-) -> None:
+def add_routes(app: FastAPI, serving: Serving, pool: ComputePool) -> None:
     """Register ``/healthz``, ``/readyz``, ``/v1/model`` and the three prediction endpoints."""
-    labels = served.labels
-    point_response: Any = PointResponse if labels is None else CategoryPointResponse
-    interval_response: Any = IntervalResponse if labels is None else CategoryIntervalResponse
-    # The predictive draws of categories have no interval: the example asks for one of the
-    # probabilities.
-    interval_kind = {} if labels is None or served.counts else {"kind": "response_params"}
+    served, models, example_row = serving.served, serving.models, serving.example_row
+    answers = served.response_models()
+    point_response: Any = answers["point"]
+    interval_response: Any = answers["interval"]
+    density_response: Any = answers["density"]
+    interval_kind = served.interval_example()
     errors: dict[int | str, dict[str, Any]] = {
         400: {"description": "The request body could not be read (e.g. not UTF-8)."},
         413: {"description": "The request body is too large."},
@@ -257,7 +295,7 @@ def add_routes(
             content = await pool.heavy(endpoint, body, partial(served.answer, endpoint, request))
         return Response(content, media_type="application/json")
 
-    _add_service_routes(app, info)
+    _add_service_routes(app, serving.info)
 
     @app.post(
         "/v1/predict/point", response_model=point_response, responses=errors, tags=["predict"]
@@ -282,7 +320,7 @@ def add_routes(
         return await respond("interval", request)
 
     @app.post(
-        "/v1/predict/density", response_model=DensityResponse, responses=errors, tags=["predict"]
+        "/v1/predict/density", response_model=density_response, responses=errors, tags=["predict"]
     )
     async def predict_density(
         request: Annotated[density_model, Body(openapi_examples=examples(bins=20))],

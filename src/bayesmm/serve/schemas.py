@@ -6,6 +6,10 @@ new-group policy), and a binomial model's trials column a whole number. Validati
 the OpenAPI schema says exactly what is accepted. Levels of categorical predictors are text
 (``"2"``, even when the training column held numbers); grouping-factor levels are text or
 whole numbers, matched by their text (``308`` for ``"308"``).
+
+A multivariate model's rows hold the columns of every response's formulas (never the
+responses), and each row's result holds one object per response: ``{"responses": {"y1":
+{...}, "y2": {...}}}`` (the ``Mv*`` answers).
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from ..design import DesignState
 from ..fitted import FittedModel
 from ..predict import KINDS, POLICIES
 
-__all__ = ["InputColumn", "SCHEMA_PIECES", "describe_inputs", "request_models"]
+__all__ = [
+    "InputColumn",
+    "SCHEMA_PIECES",
+    "describe_inputs",
+    "describe_state",
+    "request_models",
+]
 
 
 def _imputed_columns(state: DesignState) -> set[str]:
@@ -80,6 +90,11 @@ def describe_inputs(fitted: FittedModel) -> list[InputColumn]:
     spec = fitted.spec
     if state is None or spec is None:
         raise ValueError("The model has no design state or spec to describe its inputs.")
+    return describe_state(state)
+
+
+def describe_state(state: DesignState) -> list[InputColumn]:
+    """The columns that a design's ``state`` encodes new rows from, as request inputs."""
     columns = state.column_summaries()
     factors: dict[str, tuple[str, ...]] = {}
     for group in state.groups:
@@ -326,6 +341,66 @@ class ModelInfo(BaseModel):
     family: str
     link: str
     response: str
+    inputs: list[ColumnInfo]
+    groups: list[GroupInfo]
+    chains: int
+    draws: int
+    sample_new_groups: Policy
+    policies: list[str]
+    versions: dict[str, str]
+    data_sha256: str | None
+
+
+class MvPointResult(BaseModel):
+    responses: dict[str, PointResult] = Field(
+        description="For each response, by its name: its point estimate."
+    )
+
+
+class MvPointResponse(_Response):
+    """A multivariate model: one estimate per response and row."""
+
+    stat: Literal["mean", "median"]
+    results: list[MvPointResult]
+
+
+class MvIntervalResult(BaseModel):
+    responses: dict[str, IntervalResult] = Field(
+        description="For each response, by its name: its interval."
+    )
+
+
+class MvIntervalResponse(_Response):
+    """A multivariate model: one interval per response and row."""
+
+    prob: float
+    method: Literal["hdi", "eti"]
+    results: list[MvIntervalResult]
+
+
+class MvDensityResult(BaseModel):
+    responses: dict[str, DensityResult] = Field(
+        description="For each response, by its name: its histogram density or quantiles."
+    )
+
+
+class MvDensityResponse(_Response):
+    """A multivariate model: one histogram (or quantiles) per response and row."""
+
+    results: list[MvDensityResult]
+
+
+class ResponseInfo(BaseModel):
+    name: str
+    formula: str
+    family: str
+    link: str
+
+
+class MvModelInfo(BaseModel):
+    formula: str
+    responses: list[ResponseInfo]
+    rescor: bool
     inputs: list[ColumnInfo]
     groups: list[GroupInfo]
     chains: int

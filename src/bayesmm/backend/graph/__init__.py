@@ -16,6 +16,7 @@ from ..exports import lazy_names
 
 _WHERE = {
     "build_model": ".assemble",
+    "build_mv_model": ".assemble",
     "BuiltModel": ".built",
     "display_order": ".built",
     "model_coords": ".built",

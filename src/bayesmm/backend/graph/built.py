@@ -58,6 +58,9 @@ class BuiltModel:
     #: (:func:`backend.graph.sufficient.summary_model`
     #: with this model's arguments); ``None`` where this model is itself a summary.
     summarised: Callable[[bool], BuiltModel | str] | None = None
+    #: The observed variables, ``(name, dims, values)`` each, where there are several or one
+    #: of another shape than ``observed`` (a multivariate model's); empty otherwise.
+    observations: tuple[tuple[str, tuple[str, ...], np.ndarray], ...] = ()
 
 
 def model_coords(design: Design) -> dict[str, Any]:

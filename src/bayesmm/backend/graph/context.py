@@ -49,6 +49,9 @@ class GraphContext:
     carrier : str or None
         The group term, or block, whose levels carry the common coefficients
         (``intercept_carrier``); ``None`` for none.
+    linked : mapping
+        Group effects built outside the formula, by term name: a multivariate model's blocks
+        linked across responses (``gr(g, id=)``).
     """
 
     priors: PriorSet
@@ -58,6 +61,7 @@ class GraphContext:
     sigma: Callable[[], Any] = _unit
     imputed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     carrier: str | None = None
+    linked: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def prior(self, name: str) -> Prior:
         """The prior of ``name``, which must be a :class:`~bayesmm.priors.Prior`."""

@@ -147,9 +147,10 @@ def linear_parts(design: Design, ctx: GraphContext, without: str | None = None) 
     ]
     parts = [piece.value for piece in kinds if isinstance(piece.value, Part)]
     with_missing = tuple(piece.value for piece in kinds if not isinstance(piece.value, Part))
-    correlated: dict[str, Any] = {}
+    correlated: dict[str, Any] = dict(ctx.linked)
     pieces = [*kinds]
-    for block in (b for b in design.blocks if b.factor != without):
+    own = (b for b in design.blocks if b.factor != without and b.terms[0] not in ctx.linked)
+    for block in own:
         first = next(t for t in design.group_terms if t.name == block.terms[0])
         centring = use_noncentered(first, design.n_obs, ctx.noncentered)
         carried = _carried(design, block, common, ctx.data) if block is carrying else None

@@ -484,6 +484,8 @@ def sample_numpyro(
             len(program.names),
             progressbar,
         )
+        # Host copies: split between devices, an LKJ factor's draws program deadlocked.
+        values = jax.device_get(values)
         if log_likelihood:
             both = program.draws_and_log_likelihood(values, list(data))
             drawn, pointwise = both[: len(program.outputs)], both[len(program.outputs) :]

@@ -227,9 +227,11 @@ def tidy(
     _set_constant_data(idata, model)
     if "observed_data" not in idata.groups():
         dims = (OBS_DIM, CATEGORY_DIM)[: np.ndim(built.observed)]  # a multinomial's counts
-        coords = {d: list(model.coords[d]) for d in dims[1:]}
+        found = built.observations or ((built.response, dims, built.observed),)
+        named = {d for _, each, _ in found for d in each[1:]}
+        coords = {d: list(model.coords[d]) for d in sorted(named)}
         observed = xr.Dataset(
-            {built.response: (dims, built.observed)},
+            {name: (each, values) for name, each, values in found},
             coords={OBS_DIM: np.arange(len(built.observed)), **coords},
         )
         idata.add_groups(observed_data=observed)

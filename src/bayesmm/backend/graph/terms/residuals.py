@@ -25,15 +25,25 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 
-from ...._names import LAG_DIM, OBS_DIM, SERIES_DIM, SERIES_RESIDUALS
+from ...._names import (
+    LAG_DIM,
+    OBS_DIM,
+    SDERR,
+    SERIES_DIM,
+    SERIES_DISTANCE,
+    SERIES_LATENT,
+    SERIES_RESIDUALS,
+    SERIES_ROW_DIM,
+)
 from ....design import Design
 from ....design.autocorrelation import SeriesRows, durbin_levinson
-from ..context import GraphContext
+from ..context import Added, GraphContext
 from ..variables import random_variable
 
-__all__ = ["series_response", "PARTIAL"]
+__all__ = ["series_response", "latent_series", "PARTIAL"]
 
 #: The partial autocorrelations an ``ar(p)`` with ``p > 1`` samples (its prior is ``ar``'s).
 PARTIAL = "ar_partial"
@@ -60,28 +70,26 @@ def _ar_columns(rows: SeriesRows, ctx: GraphContext) -> list[Any]:
     return lags + [data.rows((rows.position == m).astype(float))[:, 0] for m in range(p)]
 
 
-def _ar_logp(p: int) -> Callable[..., Any]:
-    """Each row's log density given the ``p`` before it in its series: ``e_t - sum_k
-    phi(m)_k e_{t-k}`` is normal with variance ``sigma^2 c_m``, at order ``m = min(position,
-    p)``. The rows of each order ``m < p`` are marked by a column of the data, so the
-    coefficients and variances are elementwise sums, not gathers from a table (whose
+def _ar_innovations(p: int) -> Callable[..., Any]:
+    """Each row's innovation given the ``p`` before it in its series, and its variance:
+    ``e_t - sum_k phi(m)_k e_{t-k}``, with variance ``sigma^2 c_m`` at order ``m =
+    min(position, p)``. The rows of each order ``m < p`` are marked by a column of the data,
+    so the coefficients and variances are elementwise sums, not gathers from a table (whose
     gradient would be a scatter of every row)."""
 
-    def logp(value: Any, mu: Any, sigma: Any, *args: Any) -> Any:
+    def innovations(value: Any, mu: Any, sigma: Any, *args: Any) -> tuple[Any, Any]:
         lags, marks, partial = args[:p], args[p : 2 * p], args[2 * p :]
         table, scales = durbin_levinson(list(partial), lambda xs, axis: pt.stack(xs, axis=axis))
         e = value - mu
-        shift, log_scale, inverse = 0.0, 0.0, 1.0
+        shift, factor = 0.0, 1.0
         for k in range(p):  # rows of order p take the AR coefficients; earlier ones their own
             coef = table[p, k] + sum(marks[m] * (table[m, k] - table[p, k]) for m in range(p))
             shift = shift + coef * e[lags[k]]
         for m in range(p):
-            log_scale = log_scale + marks[m] * pt.log(scales[m])
-            inverse = inverse + marks[m] * (1 / scales[m] - 1)
-        u = e - shift
-        return -0.5 * _LOG_2PI - pt.log(sigma) - 0.5 * log_scale - 0.5 * u**2 * inverse / sigma**2
+            factor = factor + marks[m] * (scales[m] - 1)
+        return e - shift, sigma**2 * factor
 
-    return logp
+    return innovations
 
 
 def _cosy_columns(rows: SeriesRows, ctx: GraphContext) -> list[Any]:
@@ -95,17 +103,58 @@ def _cosy_columns(rows: SeriesRows, ctx: GraphContext) -> list[Any]:
     return [*ints, data.rows(rows.position)[:, 0]]
 
 
-def _cosy_logp(value: Any, mu: Any, sigma: Any, *args: Any) -> Any:
-    """Each row's log density given the ``k`` rows before it in its series, whose residuals
-    sum to ``S`` (a cumulative sum over the rows sorted by series and time)."""
+def _cosy_innovations(value: Any, mu: Any, sigma: Any, *args: Any) -> tuple[Any, Any]:
+    """Each row's innovation given the ``k`` rows before it in its series, whose residuals
+    sum to ``S`` (a cumulative sum over the rows sorted by series and time), and its
+    variance."""
     order, unsort, starts, k, rho = args
     e = value - mu
-    ordered = e[order]
+    u = e - rho / (1 + (k - 1) * rho) * _earlier_sum(e, order, unsort, starts)
+    return u, sigma**2 * (1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho)
+
+
+def _earlier_sum(x: Any, order: Any, unsort: Any, starts: Any) -> Any:
+    """Each row's sum of ``x`` over the rows before it in its series."""
+    ordered = x[order]
     before = pt.cumsum(ordered) - ordered
-    earlier = (before - before[starts])[unsort]
-    u = e - rho / (1 + (k - 1) * rho) * earlier
-    var = sigma**2 * (1 - rho) * (1 + k * rho) / (1 + (k - 1) * rho)
+    return (before - before[starts])[unsort]
+
+
+def _normal_logp(u: Any, var: Any) -> Any:
     return -0.5 * _LOG_2PI - 0.5 * pt.log(var) - 0.5 * u**2 / var
+
+
+def _student_logp(u: Any, var: Any, nu: Any, sorted_rows: list[Any]) -> Any:
+    """A multivariate t series' rows, each given the rows before it: with ``k`` rows before
+    whose standardised innovations' squares sum to ``d``, the row is t with ``nu + k``
+    degrees of freedom and scale ``sqrt(var (nu + d) / (nu + k))`` (the conditionals of
+    the multivariate t; Kotz and Nadarajah 2004)."""
+    order, unsort, starts, k = sorted_rows
+    d = _earlier_sum(u**2 / var, order, unsort, starts)
+    dof = nu + k
+    scale2 = var * (nu + d) / dof
+    return (
+        pt.gammaln((dof + 1) / 2)
+        - pt.gammaln(dof / 2)
+        - 0.5 * pt.log(dof * np.pi * scale2)
+        - (dof + 1) / 2 * pt.log1p(u**2 / (dof * scale2))
+    )
+
+
+def _logp(innovations: Callable[..., Any], n_columns: int, student: bool) -> Callable[..., Any]:
+    """Each row's log density given the rows before it in its series, normal or t, from
+    the structure's ``innovations`` (its arguments: the value, ``mu``, ``sigma``, its
+    ``n_columns`` columns and its parameters; a t's ``nu`` and the sorted rows after
+    ``sigma``)."""
+
+    def logp(value: Any, mu: Any, sigma: Any, *args: Any) -> Any:
+        if not student:
+            return _normal_logp(*innovations(value, mu, sigma, *args))
+        nu, sorted_rows, rest = args[0], list(args[1:5]), args[5:]
+        u, var = innovations(value, mu, sigma, *rest)
+        return _student_logp(u, var, nu, sorted_rows)
+
+    return logp
 
 
 def _forecast_state(rows: SeriesRows, e: Any, ctx: GraphContext) -> Any:
@@ -136,30 +185,99 @@ def series_response(
     model.add_coord(LAG_DIM, [str(k) for k in range(1, max(rows.state.term.lags, 1) + 1)])
     mu, sigma = kwargs["mu"], kwargs["sigma"]
     ar = rows.state.term.kind == "ar"
+    student = "nu" in kwargs
     # The data are parameters of the distribution, not names it closes over, so that a
     # copy of the model (a sampler's, with frozen data) reads its own.
     if ar:
         p = rows.state.term.p
-        columns, params, logp = _ar_columns(rows, ctx), _ar_parameters(rows, ctx), _ar_logp(p)
+        columns, params = _ar_columns(rows, ctx), _ar_parameters(rows, ctx)
+        innovations = _ar_innovations(p)
     else:
-        columns, params, logp = _cosy_columns(rows, ctx), [ctx.variable("cosy")], _cosy_logp
+        columns, params, innovations = (
+            _cosy_columns(rows, ctx),
+            [ctx.variable("cosy")],
+            _cosy_innovations,
+        )
+    extra = [kwargs["nu"], *_cosy_columns(rows, ctx)] if student else []
     state = _forecast_state(rows, observed - mu, ctx)
     pm.Deterministic(SERIES_RESIDUALS, state, dims=(SERIES_DIM, LAG_DIM))
+    if student:  # what a t forecast's scale grows with: each series' standardised sum
+        u, var = innovations(observed, mu, sigma, *columns, *params)
+        codes = ctx.data.param_ints(rows.series)
+        total = pt.inc_subtensor(pt.zeros(len(rows.state.labels))[codes], u**2 / var)
+        pm.Deterministic(SERIES_DISTANCE, total, dims=(SERIES_DIM,))
 
     def draw(mu: Any, sigma: Any, *args: Any) -> Any:  # the parameters, then the size
         stack = lambda xs, axis: pt.stack(xs, axis=axis)  # noqa: E731
-        partial = list(args[len(columns) : -1])
+        partial = list(args[len(extra) + len(columns) : -1])
         scale = durbin_levinson(partial, stack)[1][0] if ar else 1.0
+        if student:
+            return pm.StudentT.dist(nu=args[0], mu=mu, sigma=sigma * pt.sqrt(scale), size=args[-1])
         return pm.Normal.dist(mu, sigma * pt.sqrt(scale), size=args[-1])
 
     pm.CustomDist(
         design.response.name,
         mu,
         sigma,
+        *extra,
         *columns,
         *params,
-        logp=logp,
+        logp=_logp(innovations, len(columns), student),
         dist=draw,
         observed=observed,
         dims=OBS_DIM,
     )
+
+
+#: The standard normals a latent ``ar()``'s residuals are made from (non-centred); internal.
+LATENT_NORMALS = "series_latent_z"
+
+
+def latent_series(design: Design, ctx: GraphContext) -> Added:
+    """A latent autocorrelated residual of each row on the linear predictor, for an ``ar(p)``
+    of a family without a residual sd (brms's latent residuals): each series a stationary
+    AR(p) with innovation sd ``sderr``, non-centred.
+
+    Standard normals ``z`` (one per row) become the residuals a step at a time over the
+    series' positions, all series at once: ``e_t = sum_k phi(m)_k e_{t-k} + sderr
+    sqrt(c_m) z_t`` at order ``m = min(t, p)`` (the Durbin-Levinson coefficients and
+    variance factors), so the first row is stationary. Reported: each row's residual
+    (``series_latent``) and each series' last ``p`` (``series_residuals``), which
+    forecasts continue.
+    """
+    rows = design.series
+    assert rows is not None
+    model = pm.modelcontext(None)
+    model.add_coord(SERIES_DIM, list(rows.state.labels))
+    p = rows.state.term.p
+    model.add_coord(LAG_DIM, [str(k) for k in range(1, p + 1)])
+    partial = _ar_parameters(rows, ctx)
+    sderr = ctx.variable(SDERR)
+    z = pm.Normal(LATENT_NORMALS, 0.0, 1.0, dims=OBS_DIM)
+    table, scales = durbin_levinson(partial, lambda xs, axis: pt.stack(xs, axis=axis))
+    n_series, length = len(rows.state.labels), int(rows.position.max()) + 1
+    series = ctx.data.param_ints(rows.series)
+    position = ctx.data.param_ints(rows.position)
+    # The normals on a (position, series) grid; padding where a series is shorter.
+    grid = pt.zeros((length, n_series))[position, series].set(z)
+    steps = np.minimum(np.arange(length), p)
+    coefficients, sds = table[steps], sderr * pt.sqrt(scales[steps])
+
+    def step(normals: Any, coefficient: Any, sd: Any, window: Any) -> Any:
+        value = (window * coefficient[None, :]).sum(axis=1) + sd * normals
+        return pt.concatenate([value[:, None], window[:, :-1]], axis=1)
+
+    windows, _ = pytensor.scan(
+        step,
+        sequences=[grid, coefficients, sds],
+        outputs_info=[pt.zeros((n_series, p))],
+        strict=True,
+    )
+    e = windows[position, series, 0]
+    # Reported in series order (by series, then time), so that prediction finds a training
+    # time's residual from the series' first time alone (the stored state).
+    model.add_coord(SERIES_ROW_DIM, np.arange(len(rows.order)))
+    pm.Deterministic(SERIES_LATENT, e[ctx.data.param_ints(rows.order)], dims=SERIES_ROW_DIM)
+    state = _forecast_state(rows, e, ctx)
+    pm.Deterministic(SERIES_RESIDUALS, state, dims=(SERIES_DIM, LAG_DIM))
+    return Added(e, (LATENT_NORMALS,))
