@@ -49,6 +49,12 @@ class GraphContext:
     carrier : str or None
         The group term, or block, whose levels carry the common coefficients
         (``intercept_carrier``); ``None`` for none.
+    rows : int or None
+        The number of rows the likelihood sums, where they are more than the design's (an
+        update from stored statistics, ``sufficient.stored_model``); ``None``: the design's.
+    means : numpy.ndarray or None
+        The mean of each column of the common matrix over those rows, which centred
+        predictors are centred on; ``None``: the design's own.
     """
 
     priors: PriorSet
@@ -58,6 +64,12 @@ class GraphContext:
     sigma: Callable[[], Any] = _unit
     imputed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     carrier: str | None = None
+    rows: int | None = None
+    means: np.ndarray | None = None
+
+    def n_obs(self, design: Any) -> int:
+        """The number of rows behind the model of ``design``: its own, or :attr:`rows`."""
+        return int(design.n_obs) if self.rows is None else self.rows
 
     def prior(self, name: str) -> Prior:
         """The prior of ``name``, which must be a :class:`~bayesmm.priors.Prior`."""
@@ -104,6 +116,8 @@ class Part:
     #: the column means subtracted from ``columns`` (``None``: not centred).
     positions: tuple[int, ...] = ()
     means: np.ndarray | None = None
+    #: A group part's terms, whose columns ``columns`` holds side by side.
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
