@@ -46,6 +46,7 @@ def save(
     draws: int | None = None,
     sample_new_groups: bool | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    statistics: bool | None = None,
 ) -> Path | str:
     """Write a fitted model to one netCDF file; see :meth:`bayesmm.Model.save`."""
     return fitted.save(
@@ -54,6 +55,7 @@ def save(
         draws=draws,
         sample_new_groups=sample_new_groups,
         storage_options=storage_options,
+        statistics=statistics,
     )
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "Moments",
     "shortcut_blocker",
     "moments_blocker",
+    "statistics_to_save",
 ]
 
 #: The group of a model file that holds the moments of its rows.
@@ -158,15 +159,16 @@ def _sums(cells: np.ndarray, n_cells: int, left: np.ndarray, right: np.ndarray) 
     return out
 
 
-def _pair(
-    a: tuple[np.ndarray | None, np.ndarray, str, int],
-    b: tuple[np.ndarray | None, np.ndarray, str, int],
-    weights: np.ndarray,
-) -> MomentBlock:
-    """The block of two sides, each ``(level codes or None, columns, factor, levels)``."""
+#: A side on the rows: its level codes (``None`` for the common side), its columns, its
+#: factor and its number of levels.
+_Rows = tuple[np.ndarray | None, np.ndarray, str, int]
+
+
+def _pair(a: _Rows, b: _Rows, weights: np.ndarray) -> MomentBlock:
+    """The block of two sides on the same rows, ``a`` before ``b``."""
     (index_a, values_a, factor_a, _), (index_b, values_b, factor_b, levels_b) = a, b
     weighted = values_a * weights[:, None]
-    if index_a is None and index_b is None:
+    if index_b is None:  # both common
         return MomentBlock((weighted.T @ values_b)[None], None, None)
     if index_a is None or factor_a == factor_b:
         codes = index_b if index_a is None else index_a
@@ -256,7 +258,7 @@ class Moments:
         anchor = values.mean(axis=0) if n else np.zeros(values.shape[1])
         anchor[0] = 0.0
         values = values - anchor
-        sides = [(None, values, "", 1)]
+        sides: list[_Rows] = [(None, values, "", 1)]
         for term in design.group_terms:
             z = np.ones((n, 1)) if term.values is None else np.asarray(term.values, float)
             sides.append((term.index, z.reshape(n, -1), term.factor, len(term.levels)))
@@ -447,3 +449,47 @@ def _codes(labels: tuple[str, ...], levels: tuple[str, ...]) -> np.ndarray:
     """The position of each of ``labels`` among ``levels``."""
     position = {level: i for i, level in enumerate(levels)}
     return np.array([position[label] for label in labels], dtype=np.int64)
+
+
+def statistics_to_save(
+    design: Design,
+    family: Family,
+    link: Link,
+    held: xr.Dataset | None,
+    attrs: Mapping[str, Any],
+    choice: bool | None,
+) -> xr.Dataset | None:
+    """The group :data:`STATISTICS_GROUP` of a fit's file, or ``None`` for none.
+
+    ``choice=False`` stores none; ``True`` the statistics the fit holds (``held``: an
+    update's, or a file's) or else those of its training rows; ``None`` (the default) does
+    so where the fit sampled its rows' sufficient statistics or was updated from them (its
+    ``attrs``), and stores none otherwise.
+
+    Raises
+    ------
+    DataError
+        If ``choice`` is not True, False or None; or is True for a model whose statistics
+        are not exact, or that holds neither statistics nor its training rows.
+    """
+    if choice is not None and not isinstance(choice, bool):
+        raise DataError(f"statistics must be True, False or None; got {choice!r}.")
+    if choice is False or held is not None:
+        return None if choice is False else held
+    if choice is None and not str(attrs.get("likelihood", "")).startswith("sufficient stat"):
+        return None
+    blocker = moments_blocker(design, family, link)
+    if blocker is not None and choice:
+        raise DataError(
+            "statistics=True stores the sufficient statistics of a gaussian model with the "
+            f"identity link; here {blocker}. Keep the training rows in the file instead "
+            "(posterior_only=False): an update refits on them."
+        )
+    if blocker is None and design.n_obs == 0 and choice:
+        raise DataError(
+            "statistics=True sums the training rows, and this model holds none: it was "
+            "loaded from a file saved with posterior_only=True and without statistics."
+        )
+    if blocker is not None or design.n_obs == 0:
+        return None
+    return Moments.of_design(design).to_dataset()
