@@ -4,7 +4,8 @@
 Two routes, and ``idata.attrs["update_path"]`` says which ran:
 
 - ``"statistics"``: a gaussian model with the identity link whose fit holds the sufficient
-  statistics of its rows (:mod:`bayesmm.design.moments`, saved with ``statistics=True``).
+  statistics of its rows (:mod:`bayesmm.design.moments`: a file saved with them, by default
+  where the fit sampled them; or a fit in memory that sampled them).
   The new rows' statistics are added to them, new levels of grouping factors added to the
   design, the default priors scaled anew from the sums (the priors the user gave kept as
   given), and the model sampled from the sums alone: the posterior of a fit of all the rows,
@@ -36,7 +37,7 @@ from ..backend.graph import stored_model
 from ..backend.samplers import AUTO, check_options, sample
 from ..design import design_from_dict
 from ..design.growth import grown_design
-from ..design.moments import STATISTICS_GROUP, Moments, moments_blocker
+from ..design.moments import STATISTICS_GROUP, Moments, moments_blocker, statistics_to_save
 from ..design.state import as_frame, check_numeric
 from ..fitted import FittedModel
 from ..formula import Formula
@@ -207,12 +208,17 @@ def _applied(fitted: FittedModel, spec: ModelSpec) -> list[str]:
 
 
 def _held(fitted: FittedModel) -> Moments | None:
-    """The statistics a fit holds (an update's, or its file's), or ``None``."""
+    """The statistics a fit holds (an update's, or its file's), or those of its rows where it
+    sampled them, as its file would hold them (``design.moments.statistics_to_save``); or
+    ``None``."""
     idata = fitted.idata
-    if STATISTICS_GROUP not in idata.groups():
+    group = idata[STATISTICS_GROUP] if STATISTICS_GROUP in idata.groups() else None
+    model = (fitted.design, fitted.family, fitted.link)
+    dataset = statistics_to_save(*model, group, idata.attrs, None)
+    if dataset is None:
         return None
     try:
-        return Moments.from_dataset(idata[STATISTICS_GROUP])
+        return Moments.from_dataset(dataset)
     except (KeyError, ValueError, TypeError) as err:
         raise ModelFileError(
             f"The model's {STATISTICS_GROUP!r} group is not one bayesmm wrote: {err}"
