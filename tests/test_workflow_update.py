@@ -187,14 +187,22 @@ def test_bayesmm_update_with_a_column_the_model_lacks_is_one_line_and_exit_code_
     assert not (tmp_path / "out.nc").exists()
 
 
-def test_bayesmm_update_writes_the_updated_model(saved, halves, tmp_path, capsys):
-    table = tmp_path / "new.csv"
-    halves[1].to_csv(table, index=False)
-    args = [str(saved), str(table), "-o", str(saved), "--draws", "5", "--tune", "5"]
-    assert main(["update", *args, "--chains", "1", "--seed", "3", "--quiet"]) == 0
+def test_bayesmm_fit_then_update_writes_the_updated_model(halves, tmp_path, stub_sampler, capsys):
+    first, new, model = tmp_path / "first.csv", tmp_path / "new.csv", tmp_path / "m.nc"
+    halves[0].to_csv(first, index=False)
+    halves[1].to_csv(new, index=False)
+    sampling = ["--draws", "5", "--tune", "5", "--chains", "1", "--quiet"]
+    formula = "Reaction ~ Days + (Days | Subject)"
+    # 100 rows: the fit samples the rows, and --statistics saves their statistics anyway.
+    assert main(["fit", formula, str(first), "-o", str(model), "--statistics", *sampling]) == 0
+    assert STATISTICS_GROUP in bmm.load(model).idata.groups()
+    capsys.readouterr()
+    assert main(["update", str(model), str(new), "-o", str(model), *sampling, "--seed", "3"]) == 0
     line = capsys.readouterr().out
     assert "gaussian model of 180 rows (80 new, from its statistics)" in line
-    assert bmm.load(saved).idata.attrs["n_rows"] == 180
+    assert bmm.load(model).idata.attrs["n_rows"] == 180
     # Run again, the same batch is refused, and the file is left as it was.
-    assert main(["update", *args, "--quiet"]) == 2
+    written = model.read_bytes()
+    assert main(["update", str(model), str(new), "-o", str(model), *sampling]) == 2
     assert "were applied to this model before" in capsys.readouterr().err
+    assert model.read_bytes() == written

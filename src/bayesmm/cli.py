@@ -133,6 +133,13 @@ def _fit_parser(commands: Any) -> None:
         action="store_true",
         help="save without the training rows (smaller; no in-sample summaries)",
     )
+    fit.add_argument(
+        "--statistics",
+        action="store_true",
+        help="save the sufficient statistics of the rows (a gaussian model with the identity "
+        "link), which `bayesmm update` adds new rows to; by default only where the fit "
+        "sampled them",
+    )
 
 
 def _sampling_options(parser: argparse.ArgumentParser) -> None:
@@ -340,6 +347,7 @@ def _fit(args: argparse.Namespace) -> int:
         )
         # Without --sample-new-groups, the spec keeps the model's own default.
         chosen: dict[str, Any] = {} if policy is None else {"sample_new_groups": policy}
+        chosen["statistics"] = True if args.statistics else None
         path = model.save(args.output, idata, posterior_only=args.posterior_only, **chosen)
     except BayesmmError as err:
         print(f"bayesmm fit: {err}", file=sys.stderr)
