@@ -104,6 +104,7 @@ def clicks():
     rng = np.random.default_rng(4)
     n = 400
     data = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 12, n).astype(str)})
+    data["c"] = rng.choice(list("abc"), n)
     data["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-data["x"]))).astype(int)
     return data
 
@@ -111,16 +112,20 @@ def clicks():
 def test_a_bernoulli_model_with_its_rows_is_refitted_and_says_so(
     clicks, tmp_path, stub_sampler, caplog
 ):
-    model = bmm.Model("y ~ x + (1|g)", clicks.iloc[:300], family="bernoulli")
+    model = bmm.Model("y ~ x + c + (1|g)", clicks.iloc[:300], family="bernoulli")
     model.save(tmp_path / "m.nc", model.fit(**FAST))
     fitted = bmm.load(tmp_path / "m.nc")
+    # A new group level and a new category of a predictor: a new model of all the rows.
+    new = clicks.iloc[300:].assign(g="new", c=["d", *clicks["c"].iloc[301:]])
     with caplog.at_level(logging.INFO, logger="bayesmm"):
-        updated = fitted.update(clicks.iloc[300:], **FAST)
+        updated = fitted.update(new, **FAST)
     assert "refit of all 400 rows (300 before, 100 new)" in caplog.text
     assert "family 'bernoulli' is not gaussian" in caplog.text
     attrs = updated.idata.attrs
     assert attrs["update_path"] == "rows" and attrs["n_rows"] == 400
     assert len(updated.training_rows) == 400
+    assert updated.design.group_terms[0].levels[-1] == "new"
+    assert list(updated.idata.posterior["c"].coords["c_dim"].values) == ["b", "c", "d"]
     # Saved, its rows are there for the next update, and no statistics.
     again = bmm.load(updated.save(tmp_path / "m2.nc"))
     assert STATISTICS_GROUP not in again.idata.groups() and again.design.n_obs == 400
@@ -167,6 +172,20 @@ def test_new_rows_that_do_not_fit_the_model_name_the_column(saved, halves):
     missing = halves[1].assign(Reaction=np.nan)
     with pytest.raises(bmm.DataError, match=r"missing values in \{'Reaction': 80\}"):
         fitted.update(missing, **FAST)
+
+
+def test_an_update_from_statistics_refuses_a_category_the_model_never_saw(clicks, stub_sampler):
+    data = clicks.assign(y=clicks["x"] + clicks["y"])  # a gaussian response
+    model = bmm.Model("y ~ x + c + (1|g)", data.iloc[:300])
+    fitted = model.fitted(model.fit(sufficient_statistics=True, **FAST))
+    new = data.iloc[300:].assign(c="d")
+    with pytest.raises(
+        bmm.DataError, match=r"The categorical predictor 'c' has level\(s\) \['d'\]"
+    ):
+        fitted.update(new, **FAST)
+    # Without the statistics, a refit on the rows takes it.
+    updated = fitted.update(new, sufficient_statistics=False, **FAST)
+    assert updated.idata.attrs["update_path"] == "rows"
 
 
 def _update(*args: str) -> subprocess.CompletedProcess:

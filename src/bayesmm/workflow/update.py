@@ -319,9 +319,8 @@ def _update_attrs(path: str, rows: int, batches: list[str]) -> dict[str, Any]:
 
 def _stacked(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """The training rows and the new ones, one table: a categorical column keeps its
-    categories, new values (matched by their text) added after them."""
+    categories in their order, new values (matched by their text) added after them."""
     new = new[list(old.columns)]
-    columns = {}
     for name in old.columns:
         column = old[name]
         if not isinstance(column.dtype, pd.CategoricalDtype):
@@ -329,12 +328,10 @@ def _stacked(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         categories = list(column.cat.categories)
         text = {str(c): c for c in categories}
         values = [text.get(str(v), v) for v in new[name].to_numpy(dtype=object)]
-        categories += [v for v in dict.fromkeys(values) if v not in set(categories)]
-        dtype = pd.CategoricalDtype(categories, ordered=column.cat.ordered)
-        columns[name] = (column.astype(dtype), pd.Series(values, dtype=dtype))
-    old = old.assign(**{name: pair[0] for name, pair in columns.items()})
-    new = new.assign(**{name: pair[1].to_numpy() for name, pair in columns.items()})
-    new = new.astype({name: pair[0].dtype for name, pair in columns.items()})
+        every = list(dict.fromkeys([*categories, *values]))
+        dtype = pd.CategoricalDtype(every, ordered=column.cat.ordered)
+        old = old.assign(**{name: column.astype(dtype)})
+        new = new.assign(**{name: pd.Categorical(values, dtype=dtype)})
     return pd.concat([old, new], ignore_index=True)
 
 
