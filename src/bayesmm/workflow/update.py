@@ -104,6 +104,8 @@ def update(fitted: FittedModel, new_rows: pd.DataFrame, **fit_kwargs: Any) -> Fi
             f"(batch {applied.index(digest) + 1} of {len(applied)}); each batch is added once."
         )
     choice = fit_kwargs.pop("sufficient_statistics", None)
+    if choice is not None and not isinstance(choice, bool):
+        raise DataError(f"sufficient_statistics must be True, False or None; got {choice!r}.")
     held, has_rows = _held(fitted), fitted.design.n_obs > 0
     blocker = _statistics_blocker(fitted, spec)
     if choice is not False and blocker is None and (held is not None or (choice and has_rows)):
