@@ -13,8 +13,9 @@ import pytest
 import bayesmm as bmm
 from bayesmm.backend.graph import sufficient
 from bayesmm.backend.graph.collapsed import COLLAPSED
-from bayesmm.backend.graph.sufficient import summed_model
+from bayesmm.backend.graph.sufficient import stored_model, summed_model
 from bayesmm.backend.samplers import choice
+from bayesmm.design.moments import Moments
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,27 @@ def test_the_summed_model_has_the_log_density_and_gradient_of_the_rows(frame, fo
         # Float64 rounding of sums over 2,000 rows: a relative error of order 1e-13 at most.
         assert logp_summed(point) == pytest.approx(expected, rel=1e-11)
         np.testing.assert_allclose(grad_summed(point), grad_rows(point), rtol=1e-8, atol=1e-6)
+
+
+@pytest.mark.parametrize(("formula", "options"), CASES)
+def test_the_model_of_stored_moments_has_the_log_density_of_all_the_rows(frame, formula, options):
+    # An update's model (bayesmm.workflow.update): two batches' moments added, the second
+    # with levels of g the first lacks; its design gives the levels, not the rows.
+    model = bmm.Model(formula, frame, **options)
+    early = frame["g"].astype(int) < 30
+    batches = [frame[early & (frame.index < 1500)], frame[~early | (frame.index >= 1500)]]
+    first, second = (Moments.of_design(bmm.Model(formula, b, **options).design) for b in batches)
+    stored = stored_model(model.design, model.priors, first.merged(second)).model
+    summed = summed_model(model.design, model.priors, "auto", True, True, True).model
+    assert sorted(v.name for v in stored.free_RVs) == sorted(v.name for v in summed.free_RVs)
+    logp_summed, logp_stored = summed.compile_logp(), stored.compile_logp()
+    grad_summed, grad_stored = summed.compile_dlogp(), stored.compile_dlogp()
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        start = summed.initial_point().items()
+        point = {k: v + 0.3 * rng.normal(size=np.shape(v)) for k, v in start}
+        assert logp_stored(point) == pytest.approx(logp_summed(point), rel=1e-11)
+        np.testing.assert_allclose(grad_stored(point), grad_summed(point), rtol=1e-8, atol=1e-6)
 
 
 def test_fit_uses_the_statistics_from_a_size_on_and_says_so(frame, stub_sampler, monkeypatch):

@@ -47,6 +47,8 @@ SHIMS = {
     ("bayesmm.fitted", "bayesmm.workflow.ppc"),
     # FittedModel.loo(reloo=True), a shortcut for bayesmm.workflow.exact_loo.reloo.
     ("bayesmm.fitted", "bayesmm.workflow.exact_loo"),
+    # FittedModel.update, a shortcut for bayesmm.workflow.update.update.
+    ("bayesmm.fitted", "bayesmm.workflow.update"),
 }
 
 

@@ -13,7 +13,6 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-import bayesmm as bmm
 from bayesmm.cli import _parser
 from bayesmm.serve import create_app
 from bayesmm.serve.demo import DEMO_FILE
@@ -60,13 +59,13 @@ def test_the_service_reaches_the_pods(manifest):
     assert service["selector"].items() <= labels.items()
 
 
-def test_the_retraining_job_writes_the_file_the_service_loads(manifest):
+def test_the_nightly_job_updates_the_file_the_service_loads(manifest):
     _, _, serving = _serving(manifest)
     job = manifest["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = job["containers"]
     args = _parser().parse_args(container["args"])
-    assert args.command == "fit" and args.output == serving.model_file
-    bmm.Formula(args.formula)  # a formula bayesmm parses
+    assert args.command == "update"
+    assert args.model == args.output == serving.model_file
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert str(Path(args.output).parent) in mounts and str(Path(args.data).parent) in mounts
 

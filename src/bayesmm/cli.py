@@ -1,5 +1,6 @@
 """The ``bayesmm`` command (also ``python -m bayesmm``): ``bayesmm fit FORMULA DATA -o FILE``
-trains a model and saves it; ``bayesmm serve [MODEL_FILE]`` serves a saved one over HTTP."""
+trains a model and saves it; ``bayesmm update MODEL NEW -o FILE`` adds new rows to a saved
+one; ``bayesmm serve [MODEL_FILE]`` serves a saved one over HTTP."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _fit_parser(commands)
+    _update_parser(commands)
     serve = commands.add_parser(
         "serve",
         help="serve a saved model over HTTP",
@@ -118,11 +120,7 @@ def _fit_parser(commands: Any) -> None:
     fit.add_argument(
         "--dropna", action="store_true", help="drop rows with missing values in the formula"
     )
-    fit.add_argument("--draws", type=int, default=1000, help="per chain (default %(default)s)")
-    fit.add_argument("--tune", type=int, default=1000, help="per chain (default %(default)s)")
-    fit.add_argument("--chains", type=int, default=None, help="(default: the sampler's)")
-    fit.add_argument("--seed", type=int, default=None, help="for a reproducible fit")
-    fit.add_argument("--inference-method", default="auto", help="NUTS engine (default %(default)s)")
+    _sampling_options(fit)
     fit.add_argument(
         "--sample-new-groups",
         default=None,
@@ -135,7 +133,53 @@ def _fit_parser(commands: Any) -> None:
         action="store_true",
         help="save without the training rows (smaller; no in-sample summaries)",
     )
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--statistics",
+        action="store_true",
+        help="save the sufficient statistics of the rows (a gaussian model with the identity "
+        "link), which `bayesmm update` adds new rows to; by default only where the fit "
+        "sampled them",
+    )
+
+
+def _sampling_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a fit: ``Model.fit``'s counts, seed and sampler, and ``--quiet``."""
+    parser.add_argument("--draws", type=int, default=1000, help="per chain (default %(default)s)")
+    parser.add_argument("--tune", type=int, default=1000, help="per chain (default %(default)s)")
+    parser.add_argument("--chains", type=int, default=None, help="(default: the sampler's)")
+    parser.add_argument("--seed", type=int, default=None, help="for a reproducible fit")
+    parser.add_argument(
+        "--inference-method", default="auto", help="NUTS engine (default %(default)s)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _update_parser(commands: Any) -> None:
+    update = commands.add_parser(
+        "update",
+        help="add new rows to a saved model",
+        description="Add the rows of NEW (.csv, .tsv, .parquet or .json) to the model saved in "
+        "MODEL and save the updated model to OUTPUT (MODEL itself is fine: the file is "
+        "replaced once the new one is written). A gaussian model with the identity link "
+        "saved with its sufficient statistics is updated from them, without its earlier "
+        "rows; another model saved with its training rows is fitted again on them and the "
+        "new rows. A batch of rows applied before is refused. The options are checked before "
+        "MODEL and NEW are read.",
+    )
+    update.add_argument("model", metavar="MODEL", help="a file written by Model.save or `fit`")
+    update.add_argument("data", metavar="NEW", help="the new rows: .csv, .tsv, .parquet or .json")
+    update.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="the model file")
+    _sampling_options(update)
+    update.add_argument(
+        "--trusted", action="store_true", help="let MODEL name any function (see `serve`)"
+    )
+    update.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module whose functions MODEL may name (see `serve`; repeat for more)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "fit":
         return _fit(args)
+    if args.command == "update":
+        return _update(args)
     return 2  # pragma: no cover (argparse requires a command)
 
 
@@ -235,22 +281,34 @@ def _check_fit_arguments(args: argparse.Namespace) -> bool | str | None:
     BayesmmError
         Naming the option, what it may be and what it was.
     """
-    from ._validation import check_counts, check_seed
-    from .backend.samplers import require_method
     from .families import get_family
-    from .persist.netcdf import check_writable
     from .predict.options import resolve_policy
 
-    check_writable(args.output, "--output")
-    check_counts(draws=args.draws, tune=args.tune, chains=args.chains)
-    check_seed(args.seed, "--seed")
-    require_method(args.inference_method)
+    _check_sampling_arguments(args)
     get_family(args.family).resolve_link(args.link)
     policy = args.sample_new_groups
     if policy is not None:
         policy = _BOOLEANS.get(policy.lower(), policy)
         resolve_policy(policy)
     return policy
+
+
+def _check_sampling_arguments(args: argparse.Namespace) -> None:
+    """Check the output and the sampling options, before any work.
+
+    Raises
+    ------
+    BayesmmError
+        Naming the option, what it may be and what it was.
+    """
+    from ._validation import check_counts, check_seed
+    from .backend.samplers import require_method
+    from .persist.netcdf import check_writable
+
+    check_writable(args.output, "--output")
+    check_counts(draws=args.draws, tune=args.tune, chains=args.chains)
+    check_seed(args.seed, "--seed")
+    require_method(args.inference_method)
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -289,6 +347,7 @@ def _fit(args: argparse.Namespace) -> int:
         )
         # Without --sample-new-groups, the spec keeps the model's own default.
         chosen: dict[str, Any] = {} if policy is None else {"sample_new_groups": policy}
+        chosen["statistics"] = True if args.statistics else None
         path = model.save(args.output, idata, posterior_only=args.posterior_only, **chosen)
     except BayesmmError as err:
         print(f"bayesmm fit: {err}", file=sys.stderr)
@@ -301,6 +360,46 @@ def _fit(args: argparse.Namespace) -> int:
         f"{chains} chains x {draws} draws ({found['inference_method']}); largest R-hat "
         f"{found['max_rhat']:.3f}, smallest bulk ESS {found['min_ess_bulk']:.0f}, "
         f"{found['divergences']} divergences",
+        flush=True,
+    )
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from ._errors import BayesmmError
+
+    try:
+        _check_sampling_arguments(args)
+        data = _read_table(args.data)
+    except (BayesmmError, ValueError) as err:
+        print(f"bayesmm update: {err}", file=sys.stderr)
+        return 2
+    import bayesmm as bmm
+
+    from ._errors import DataError
+    from .fitted import FittedModel
+    from .many import fit_diagnostics
+
+    sampling = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
+    sampling.update(inference_method=args.inference_method, random_seed=args.seed)
+    try:
+        fitted = bmm.load(args.model, trusted=args.trusted, allow_modules=args.allow_module)
+        if not isinstance(fitted, FittedModel):
+            raise DataError(f"{args.model} holds a multivariate model, which has no update")
+        updated = fitted.update(data, progressbar=not args.quiet, **sampling)
+        path = updated.save(args.output)
+    except BayesmmError as err:
+        print(f"bayesmm update: {err}", file=sys.stderr)
+        return 2
+    idata = updated.idata
+    found, sizes = fit_diagnostics(idata), idata["posterior"].sizes
+    how = {"statistics": "from its statistics", "rows": "refitted on all its rows"}
+    print(
+        f"bayesmm update: wrote {str(path)!r}: {updated.family.name} model of "
+        f"{idata.attrs['n_rows']} rows ({len(data)} new, {how[idata.attrs['update_path']]}), "
+        f"{sizes['chain']} chains x {sizes['draw']} draws ({found['inference_method']}); "
+        f"largest R-hat {found['max_rhat']:.3f}, smallest bulk ESS "
+        f"{found['min_ess_bulk']:.0f}, {found['divergences']} divergences",
         flush=True,
     )
     return 0

@@ -15,6 +15,7 @@ from ._errors import DataError, NotFittedError
 from ._names import CATEGORY_DIM, OBS_DIM
 from ._validation import check_bins, check_probabilities
 from .design import Design, NewDesign, Truncation
+from .design.moments import STATISTICS_GROUP, statistics_to_save
 from .design.state import rows_to_predict, training_frame
 from .display import fitted_html, fitted_text
 from .families import Family
@@ -139,8 +140,7 @@ class FittedModel(FitChecks):
     @property
     def data_sha256(self) -> str | None:
         """SHA-256 fingerprint of the training rows (see ``bayesmm.spec.data_fingerprint``)."""
-        spec = self.spec
-        return spec.data_sha256 if spec is not None else None
+        return None if self.spec is None else self.spec.data_sha256
 
     @property
     def posterior_draws(self) -> PosteriorDraws:
@@ -391,13 +391,9 @@ class FittedModel(FitChecks):
         draws: int | None = None,
         sample_new_groups: bool | str | None = None,
         storage_options: Mapping[str, Any] | None = None,
+        statistics: bool | None = None,
     ) -> Path | str:
-        """Write this model to one netCDF file; see :meth:`bayesmm.Model.save`.
-
-        The file is written next to ``path`` under a temporary name and then moved into
-        place, so an interrupted save never leaves a half-written file at ``path``; a URL
-        gets the whole file in one upload.
-        """
+        """Write this model to one netCDF file, atomically; see :meth:`bayesmm.Model.save`."""
         spec = self.spec
         if spec is None:
             raise NotFittedError(
@@ -405,10 +401,17 @@ class FittedModel(FitChecks):
             )
         spec = spec_to_save(spec, self.family, self.link, sample_new_groups)
         frame = self.design.state.frame if self.design.state is not None else None
-        groups, attrs = netcdf.fit_contents(
-            self.idata, frame, spec.to_dict(), spec.data_sha256, posterior_only, draws
-        )
+        model = (self.design, self.family, self.link, self._fit.get(STATISTICS_GROUP))
+        summed = {STATISTICS_GROUP: statistics_to_save(*model, self._fit.attrs, statistics)}
+        contents = (spec.to_dict(), spec.data_sha256, posterior_only, draws, summed)
+        groups, attrs = netcdf.fit_contents(self.idata, frame, *contents)
         return netcdf.write(path, groups, attrs, storage_options)
+
+    def update(self, new_rows: pd.DataFrame, **fit_kwargs: Any) -> FittedModel:
+        """This model updated with new rows: :func:`bayesmm.workflow.update.update`'s shortcut."""
+        from .workflow.update import update
+
+        return update(self, new_rows, **fit_kwargs)
 
     def to_model(
         self,
@@ -436,15 +439,9 @@ class FittedModel(FitChecks):
         the common terms and auxiliary parameters. Shows what there is: a model saved with
         ``posterior_only=True`` has no sample stats."""
         try:
-            return fitted_html(
-                self.design,
-                self.family,
-                self.link,
-                self._fit.group("posterior"),
-                self._fit.get("sample_stats"),
-                self.fixed,
-                self._fit.attrs,
-            )
+            model = (self.design, self.family, self.link)
+            groups = (self._fit.group("posterior"), self._fit.get("sample_stats"))
+            return fitted_html(*model, *groups, self.fixed, self._fit.attrs)
         except Exception:
             # A display hook must not raise; None makes Jupyter show the text repr instead.
             return None

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._errors import BayesmmError, ModelFileError, ModelFileNotFoundError, NotFittedError
+from ._errors import BayesmmError, DataError, ModelFileError, ModelFileNotFoundError, NotFittedError
 from ._validation import check_path
 from .design import design_from_dict
 from .design.multivariate import MvDesign, linked_blocks
@@ -64,14 +64,21 @@ def save(
     draws: int | None = None,
     sample_new_groups: bool | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    statistics: bool | None = None,
 ) -> Path | str:
     """Write a fitted model to one netCDF file; see :meth:`bayesmm.Model.save`."""
+    options: dict[str, Any] = {"statistics": statistics}
+    if isinstance(fitted, MvFittedModel):  # it keeps no statistics
+        if statistics:
+            raise DataError("statistics=True: a multivariate model has no stored statistics.")
+        options = {}
     return fitted.save(
         path,
         posterior_only=posterior_only,
         draws=draws,
         sample_new_groups=sample_new_groups,
         storage_options=storage_options,
+        **options,
     )
 
 

@@ -314,7 +314,7 @@ class Model:
         ``predict``, ``draws``, ``point``, ``interval``, ``quantiles``, ``density`` and ``r2``.
         """
         # The spec: built on first use, from this moment's model; no reference to this Model.
-        spec = partial(build_spec, *self._spec_parts())
+        spec = partial(build_spec, **self._spec_parts())
         fixed, normal_groups = self.priors.fixed(), self.priors.normal_groups()
         return FittedModel(
             self.design,
@@ -366,13 +366,14 @@ class Model:
     def spec(self) -> ModelSpec:
         """Everything needed to rebuild this model, as JSON-ready values (see ``docs/io.md``);
         a ``DataError`` if a level or a transform's state cannot be written as JSON (dates)."""
-        return build_spec(*self._spec_parts())
+        return build_spec(**self._spec_parts())
 
-    def _spec_parts(self) -> tuple[Any, ...]:
+    def _spec_parts(self) -> dict[str, Any]:
         """The arguments of ``spec.build_spec`` for this model, as it is now."""
         options = {name: getattr(self, name) for name in MODEL_OPTIONS}
-        names = (self.formula.main, self.family.name, self.link.name)
-        return (*names, options, self.priors, self.design)
+        names = {"formula": self.formula.main, "family": self.family.name, "link": self.link.name}
+        parts = {"options": options, "priors": self.priors, "design": self.design}
+        return {**names, **parts, "given": self._given.names(self.priors)}
 
     def save(
         self,
@@ -383,6 +384,7 @@ class Model:
         draws: int | None = None,
         sample_new_groups: bool | str = False,
         storage_options: Mapping[str, Any] | None = None,
+        statistics: bool | None = None,
     ) -> Path | str:
         """Save the fitted model to one portable netCDF file, which ``bayesmm.load`` reads back
         with neither a refit, nor the data, nor pymc; returns the path written, or the URL.
@@ -395,14 +397,11 @@ class Model:
         ``posterior`` group: the loaded model then predicts only for new data, and ``az.loo``
         needs a refit. ``draws`` thins each chain to that many evenly spaced draws.
         ``sample_new_groups`` is the loaded model's default policy for unseen group levels.
+        ``statistics`` stores the sufficient statistics an update adds to (``docs/updates.md``).
         """
-        return self.fitted(idata).save(
-            path,
-            posterior_only=posterior_only,
-            draws=draws,
-            sample_new_groups=sample_new_groups,
-            storage_options=storage_options,
-        )
+        options: dict[str, Any] = {"posterior_only": posterior_only, "draws": draws}
+        options.update(storage_options=storage_options, statistics=statistics)
+        return self.fitted(idata).save(path, sample_new_groups=sample_new_groups, **options)
 
     def predict(
         self,

@@ -117,6 +117,10 @@ class ModelSpec:
     term_kinds : dict, optional
         The registered kinds of term the formulas use (``register_term_kind``), each by the
         import path of its record; ``None`` when they use bayesmm's own alone.
+    given_priors : list of str, optional
+        The terms whose priors the user gave (the others are defaults, scaled from the
+        data, which an update scales anew); ``None`` where not known (files written before
+        updates).
     """
 
     formula: str
@@ -132,13 +136,18 @@ class ModelSpec:
     family_record: dict[str, Any] | None = None
     link_record: dict[str, Any] | None = None
     term_kinds: dict[str, str] | None = None
+    given_priors: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in SPEC_ENTRIES}
         # Optional entries are written only when used, so specs of registered families are
         # as before and older bayesmm versions read them.
         values.update(
-            {name: getattr(self, name) for name in OPTIONAL_ENTRIES if getattr(self, name)}
+            {
+                name: getattr(self, name)
+                for name in OPTIONAL_ENTRIES
+                if getattr(self, name) is not None
+            }
         )
         return values
 
@@ -168,7 +177,7 @@ def term_priors_to_json(terms: list[TermPrior]) -> list[dict[str, Any]]:
 
 
 #: The entries a spec may leave out.
-OPTIONAL_ENTRIES = ("family_record", "link_record", "term_kinds")
+OPTIONAL_ENTRIES = ("family_record", "link_record", "term_kinds", "given_priors")
 #: The entries of every spec: what a file must hold to be loaded.
 SPEC_ENTRIES = tuple(f.name for f in fields(ModelSpec) if f.name not in OPTIONAL_ENTRIES)
 #: The arguments of ``Model`` besides its formula, family, link and priors, which a spec keeps
@@ -195,9 +204,11 @@ def build_spec(
     design: Design,
     fixed: Mapping[str, float] | None = None,
     normal_groups: list[str] | None = None,
+    given: list[str] | None = None,
 ) -> ModelSpec:
     """The spec of a model from its parts (what ``Model.spec()`` and ``Model.fitted`` use);
-    ``options`` by the names of :data:`MODEL_OPTIONS`.
+    ``options`` by the names of :data:`MODEL_OPTIONS`, ``given`` the terms whose priors the
+    user gave.
 
     Raises
     ------
@@ -229,6 +240,7 @@ def build_spec(
         design=described,
         data_sha256=data_fingerprint(state.frame),
         term_kinds=_kinds_used(design) or None,
+        given_priors=None if given is None else list(given),
     )
 
 

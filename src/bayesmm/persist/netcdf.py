@@ -145,12 +145,19 @@ def fit_contents(
     data_sha256: str,
     posterior_only: bool,
     draws: int | None,
+    replaced: Mapping[str, xr.Dataset | None] | None = None,
 ) -> tuple[dict[str, xr.Dataset], dict[str, Any]]:
     """The groups (``saved_groups``) and root attributes of a fit's file: the fit's own
-    attributes, then the format, the spec and the fingerprint of the training rows."""
+    attributes, then the format, the spec and the fingerprint of the training rows.
+    ``replaced`` sets groups of other names whatever ``posterior_only``: a dataset under its
+    name, ``None`` for none (the sufficient statistics, ``design.moments``)."""
     if not isinstance(posterior_only, bool):
         raise DataError(f"posterior_only must be True or False; got {posterior_only!r}.")
     groups = saved_groups(idata, frame, posterior_only, draws)
+    for name, group in (replaced or {}).items():
+        groups.pop(name, None)
+        if group is not None:
+            groups[name] = group
     attrs = dict(getattr(idata, "attrs", None) or {})
     attrs.update(format_attrs(spec, data_sha256))
     return groups, attrs

@@ -26,6 +26,7 @@ from .._names import sigma_name
 from ..design.autocorrelation import series_priors
 from ..design.gps import KERNELS
 from ..design.kinds import TERM_KINDS
+from ..design.moments import Scales
 from ..design.types import CommonTerm, GPBasis
 from ..design.weights import mean_sd
 from ..links import get_link
@@ -75,7 +76,13 @@ def eta_location(link: Link, stats: ResponseStats) -> float:
     return float(link.link(np.asarray(mean)))
 
 
-def default_priors(design: Design, family: Family, link: Link, auto_scale: bool = True) -> PriorSet:
+def default_priors(
+    design: Design,
+    family: Family,
+    link: Link,
+    auto_scale: bool = True,
+    scales: Scales | None = None,
+) -> PriorSet:
     """The default priors of a model, scaled from the data.
 
     Parameters
@@ -90,6 +97,10 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
         Scale the priors from the data. If false, unit-scale priors are used, as if the
         response and predictors were standardised: ``S = 1``, ``sd(x) = 1`` and a zero
         intercept location.
+    scales : Scales, optional
+        The means and sds of the rows, where they are not ``design``'s own (an update from
+        stored statistics, :meth:`bayesmm.design.moments.Moments.scales`); ``design`` then
+        gives the terms alone. For the main formula of a model without ``mi()`` terms.
 
     Returns
     -------
@@ -102,9 +113,17 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
     """
     # Weighted by the observation weights: rows of weight 0 do not set the scales.
     weights = design.weights
-    stats = design.response.stats(family.prior_scale, weights)
+    if scales is None:
+        stats = design.response.stats(family.prior_scale, weights)
+    else:
+        stats = scales.response
     if auto_scale:
         scale = eta_scale(link, stats)
+        if scales is not None and not (np.isfinite(scale) and scale > 0):
+            raise DataError(
+                f"The response {design.response.name!r} is constant over all the rows; "
+                "default priors cannot be scaled from it. Pass auto_scale=False."
+            )
         if not np.isfinite(scale) or scale <= 0:
             values = design.response.values
             counted = values if weights is None else values[weights > 0]
@@ -117,13 +136,15 @@ def default_priors(design: Design, family: Family, link: Link, auto_scale: bool 
         location = eta_location(link, stats)
         if family.is_categorical():
             location = 0.0  # a multinomial logit's log odds against its reference category
-        if design.offset is not None:  # eta = intercept + offset: centre the rest
+        if scales is not None and scales.offset is not None:
+            location -= scales.offset
+        elif design.offset is not None:  # eta = intercept + offset: centre the rest
             location -= float(np.average(design.offset.values, weights=weights))
     else:
         stats = ResponseStats(mean=0.0, sd=1.0)
         scale, location = 1.0, 0.0
 
-    terms = _formula_priors(design, scale, location, auto_scale, None, weights)
+    terms = _formula_priors(design, scale, location, auto_scale, None, weights, scales)
     modelled = {d.param for d in design.distributional}
     known = design.response.known_sd
     modelled.update(known.replaced if known is not None else ())  # se(): the spread is known
@@ -153,10 +174,14 @@ def _formula_priors(
     auto_scale: bool,
     param: str | None,
     weights: np.ndarray | None = None,
+    scales: Scales | None = None,
 ) -> list[TermPrior]:
     """The default priors of one formula's terms, for a linear predictor of scale ``scale``;
-    predictors' sds weighted by the observation ``weights``."""
-    column_sd = design.column_sd(weights) if auto_scale else np.ones(design.common.shape[1])
+    predictors' sds weighted by the observation ``weights``, or taken from ``scales``."""
+    if not auto_scale:
+        column_sd = np.ones(design.common.shape[1])
+    else:
+        column_sd = design.column_sd(weights) if scales is None else scales.columns
     terms: list[TermPrior] = []
     for term in design.common_terms:
         if term.is_intercept:
@@ -171,7 +196,7 @@ def _formula_priors(
         if group.values is None or not auto_scale:
             sd = np.ones(len(group.columns))
         else:
-            sd = mean_sd(group.values, weights)[1]
+            sd = mean_sd(group.values, weights)[1] if scales is None else scales.groups[group.name]
             sd = np.where(sd > 0, sd, 1.0)
         sigma = DEFAULT_SCALE * scale / sd
         value = float(sigma[0]) if sigma.size == 1 else sigma

@@ -116,6 +116,23 @@ class GivenPriors:
         )
         return merged
 
+    def names(self, priors: PriorSet) -> list[str]:
+        """The terms of ``priors`` whose priors were given (by name, in a tuple of names, or
+        by kind) or scaled (``automatic_priors="mle"``), in the model's order: those that an
+        update keeps as they are, where it scales the defaults anew."""
+        given = set(self.scales)
+        kinds = {"common": ("intercept", "common"), "group_specific": ("group",)}
+        for key, value in self.priors.items():
+            for name in key if isinstance(key, tuple) else (key,):
+                if name not in kinds:
+                    given.add(name)
+                    continue
+                terms = priors.of_kind(*kinds[name])
+                if isinstance(value, Prior) and value.is_shrinkage:  # the main slopes alone
+                    terms = [t for t in terms if t.kind == "common" and t.param is None]
+                given.update(t.name for t in terms)
+        return [t.name for t in priors.terms if t.name in given]
+
 
 def _check_scale_key(design: Design, name: str) -> None:
     valid = [t.name for t in design.common_terms if not t.is_intercept]

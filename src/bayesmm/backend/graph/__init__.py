@@ -31,6 +31,7 @@ _WHERE = {
     "prior_predictive": ".prior_draws",
     "prior_variables": ".prior_draws",
     "summary_model": ".sufficient",
+    "stored_model": ".sufficient",
     "SHORTCUT_MIN_ROWS": ".sufficient",
     "likelihood_distribution": ".distributions",
 }

@@ -105,9 +105,11 @@ def _relabel(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
 
 
 def user_facing(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
-    """The user-facing variables in reading order: no internal ones, no ``*_log__`` values."""
+    """The user-facing variables in reading order: no internal ones, no ``*_log__`` values;
+    those a summed model's ``complete`` drew are named in its reading order."""
     model = built.model
-    keep = {v.name for v in (*model.free_RVs, *model.deterministics)} - set(built.internal)
+    named = {v.name for v in (*model.free_RVs, *model.deterministics)} | set(built.order)
+    keep = named - set(built.internal)
     ordered = [v for v in built.order if v in keep and v in draws]
     rest = [v for v in draws.data_vars if v in keep and v not in ordered]
     return _relabel(draws[ordered + rest], model)

@@ -78,11 +78,14 @@ class Collapsible:
         first = self.terms[0]
         columns = np.hstack(
             [
-                np.ones((n, 1)) if t.values is None else np.asarray(t.values, float).reshape(n, -1)
+                np.ones((n, 1))
+                if t.values is None
+                else np.asarray(t.values, float).reshape(n, len(t.columns))
                 for t in self.terms
             ]
         )
-        return Part(None, columns, first.index, first.factor, len(first.levels))
+        names = tuple(t.name for t in self.terms)
+        return Part(None, columns, first.index, first.factor, len(first.levels), terms=names)
 
 
 def collapsible(design: Design, priors: PriorSet) -> Collapsible | None:

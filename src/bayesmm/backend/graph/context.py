@@ -52,6 +52,12 @@ class GraphContext:
     linked : mapping
         Group effects built outside the formula, by term name: a multivariate model's blocks
         linked across responses (``gr(g, id=)``).
+    rows : int or None
+        The number of rows the likelihood sums, where they are more than the design's (an
+        update from stored statistics, ``sufficient.stored_model``); ``None``: the design's.
+    means : numpy.ndarray or None
+        The mean of each column of the common matrix over those rows, which centred
+        predictors are centred on; ``None``: the design's own.
     """
 
     priors: PriorSet
@@ -62,6 +68,12 @@ class GraphContext:
     imputed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     carrier: str | None = None
     linked: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    rows: int | None = None
+    means: np.ndarray | None = None
+
+    def n_obs(self, design: Any) -> int:
+        """The number of rows behind the model of ``design``: its own, or :attr:`rows`."""
+        return int(design.n_obs) if self.rows is None else self.rows
 
     def prior(self, name: str) -> Prior:
         """The prior of ``name``, which must be a :class:`~bayesmm.priors.Prior`."""
@@ -108,6 +120,8 @@ class Part:
     #: the column means subtracted from ``columns`` (``None``: not centred).
     positions: tuple[int, ...] = ()
     means: np.ndarray | None = None
+    #: A group part's terms, whose columns ``columns`` holds side by side.
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

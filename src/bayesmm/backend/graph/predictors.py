@@ -152,7 +152,7 @@ def linear_parts(design: Design, ctx: GraphContext, without: str | None = None) 
     own = (b for b in design.blocks if b.factor != without and b.terms[0] not in ctx.linked)
     for block in own:
         first = next(t for t in design.group_terms if t.name == block.terms[0])
-        centring = use_noncentered(first, design.n_obs, ctx.noncentered)
+        centring = use_noncentered(first, ctx.n_obs(design), ctx.noncentered)
         carried = _carried(design, block, common, ctx.data) if block is carrying else None
         piece = block_effects(design, block, ctx, centring, carried)
         correlated.update(piece.value)
@@ -164,11 +164,14 @@ def linear_parts(design: Design, ctx: GraphContext, without: str | None = None) 
             if group.name == ctx.carrier:
                 piece = _carried_intercept(group, ctx, intercept)
             else:
-                centring = use_noncentered(group, design.n_obs, ctx.noncentered)
+                centring = use_noncentered(group, ctx.n_obs(design), ctx.noncentered)
                 piece = _group_effect(group, ctx, centring)
             effect = piece.value
             pieces.append(piece)
-        parts.append(Part(effect, group.values, group.index, group.factor, len(group.levels)))
+        levels = len(group.levels)
+        parts.append(
+            Part(effect, group.values, group.index, group.factor, levels, terms=(group.name,))
+        )
     offset = None if design.offset is None else design.offset.values
     internal += internal_of(pieces)
     return LinearParts(tuple(common), offset, tuple(parts), with_missing, tuple(internal))
@@ -245,7 +248,7 @@ def _common_parts(design: Design, ctx: GraphContext) -> tuple[list[Part], list[s
     joint: dict[str, Any] = {}
     if shrunk:
         first = ctx.prior(shrunk[0].name)
-        shrinkage = shrunk_slopes(first, shrunk, design.n_obs, ctx.sigma)
+        shrinkage = shrunk_slopes(first, shrunk, ctx.n_obs(design), ctx.sigma)
         joint, internal = shrinkage.value, [*shrinkage.internal]
     for term in slopes:
         dims = (common_dim(term.name),) if term.levels is not None else None
@@ -262,7 +265,7 @@ def _common_parts(design: Design, ctx: GraphContext) -> tuple[list[Part], list[s
     centred = ctx.center and design.has_intercept and X is not None
     if X is not None:
         beta_all = pt.concatenate(coefficients) if len(coefficients) > 1 else coefficients[0]
-        means = X.mean(axis=0)
+        means = X.mean(axis=0) if ctx.means is None else ctx.means[columns]
         shift = means if centred else None
         parts.append(
             Part(beta_all, X - means if centred else X, positions=tuple(columns), means=shift)

@@ -23,7 +23,7 @@ intercept), with ``theta - theta0`` in place of ``theta``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ...design import Design
+from ...design.moments import Moments, shortcut_blocker
 from ...families import Family
 from ...links import Link
 from ...priors import PriorSet
@@ -49,6 +50,8 @@ __all__ = [
     "worth_it",
     "summed_model",
     "summary_model",
+    "stored_statistics",
+    "stored_model",
     "NOT_WORTH_IT",
     "counted_model",
     "identical_rows",
@@ -61,36 +64,6 @@ BINOMIAL = "binomial counts of identical rows (exact)"
 #: ``fit()`` uses the statistics by itself from this many rows on, when they are at most a
 #: quarter the size of the rows (see :func:`worth_it`).
 SHORTCUT_MIN_ROWS = 10_000
-
-
-def shortcut_blocker(design: Design, family: Family, link: Link) -> str | None:
-    """Why neither summary is exact for this model, or ``None`` when one is: sufficient
-    statistics for a gaussian model with the identity link, binomial counts for a
-    bernoulli one (any link)."""
-    name = family.likelihood.name
-    if name not in ("Normal", "Bernoulli") or family.is_categorical():
-        return f"family {family.name!r} is neither gaussian nor bernoulli"
-    if name == "Normal" and link.name != "identity":
-        return f"the link is {link.name!r}, not 'identity'"
-    if name == "Bernoulli" and design.weights is not None:
-        return "a bernoulli model has weights"
-    if design.response.censoring is not None:
-        return "the response is censored"
-    if design.response.truncation is not None:
-        return "the response is truncated"
-    if design.response.known_sd is not None:
-        return "se() gives each row its own known standard error"
-    if design.series is not None:
-        return f"{design.series.state.term.call} makes a series' rows depend on each other"
-    if any(term.steps is not None for term in design.common_terms):
-        return "it has a monotonic effect"
-    if design.imputed:
-        return "it imputes a predictor"
-    if design.distributional:
-        return f"{[p.param for p in design.distributional]} are modelled by formulas"
-    if np.ndim(design.response.values) != 1:
-        return "the response has several columns"
-    return None
 
 
 @dataclass(frozen=True)
@@ -202,6 +175,147 @@ def statistics(design: Design, parts: LinearParts) -> Statistics:
     )
 
 
+def _common_maps(
+    parts: LinearParts, moments: Moments
+) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Each common part's columns and the residual ``r`` (less the reference) as linear maps
+    of the moments' common side ``(1, columns, y, offset) - anchor``, and the reference."""
+    width, y = len(moments.anchor), moments.response_column
+    first = moments.blocks[(0, 0)].products[0, 0] / moments.weight  # weighted means less anchor
+    maps = []
+    for part in parts.common:
+        if part.columns is None:  # the intercept: the ones
+            maps.append(np.eye(1, width))
+            continue
+        positions = np.asarray(part.positions, dtype=np.int64)
+        means = np.zeros(len(positions)) if part.means is None else np.asarray(part.means)
+        rows = np.zeros((len(positions), width))
+        rows[np.arange(len(positions)), 1 + positions] = 1.0
+        rows[:, 0] = moments.anchor[1 + positions] - means  # x - m = (x - anchor) + anchor - m
+        maps.append(rows)
+    residual = np.zeros(width)
+    residual[y], residual[0] = 1.0, moments.anchor[y]
+    target = first[y] + moments.anchor[y]
+    if moments.offset:
+        residual[y + 1], residual[0] = -1.0, residual[0] - moments.anchor[y + 1]
+        target -= first[y + 1] + moments.anchor[y + 1]
+    reference = float(target) if any(p.columns is None for p in parts.common) else 0.0
+    residual[0] -= reference
+    return maps, residual, reference
+
+
+@dataclass(frozen=True)
+class _StoredSide:
+    """A side of ``theta`` in the moments: a common part's linear map, or a group part's
+    moment sides, its levels and each moment level's position among them."""
+
+    map: np.ndarray | None
+    sides: tuple[int, ...] = ()
+    levels: int = 1
+    positions: np.ndarray | None = None
+
+
+def _stored_sides(moments: Moments, design: Design, parts: LinearParts) -> list[_StoredSide]:
+    maps = _common_maps(parts, moments)[0]
+    out = [_StoredSide(m) for m in maps]
+    names = [g.name for g in moments.groups]
+    for part in parts.groups:
+        factor = str(part.factor)
+        levels = next(t.levels for t in design.group_terms if t.factor == factor)
+        position = {level: i for i, level in enumerate(levels)}
+        missing = [v for v in moments.levels[factor] if v not in position]
+        if missing or any(name not in names for name in part.terms):
+            raise ValueError(f"the statistics have levels or terms the design lacks: {missing}")
+        found = np.array([position[v] for v in moments.levels[factor]], dtype=np.int64)
+        sides = tuple(1 + names.index(name) for name in part.terms)
+        out.append(_StoredSide(None, sides, part.levels, found))
+    return out
+
+
+def _widths(moments: Moments, sides: tuple[int, ...]) -> list[int]:
+    return [moments.groups[side - 1].width for side in sides]
+
+
+def _stored_block(moments: Moments, a: int, b: int, sa: _StoredSide, sb: _StoredSide) -> Block:
+    """Block ``(a, b)`` of the statistics, from the moments (``sa`` before ``sb``)."""
+    common = moments.blocks[(0, 0)].products[0]
+    if sa.map is not None and sb.map is not None:
+        return Block(a, b, (sa.map @ common @ sb.map.T)[None], None, None)
+    assert sb.positions is not None
+    wide_b, start_b = _widths(moments, sb.sides), np.cumsum([0, *_widths(moments, sb.sides)])
+    if sa.map is not None:  # a common part and a group part: one cell per level of b
+        products = np.zeros((sb.levels, len(sa.map), sum(wide_b)))
+        for k, side in enumerate(sb.sides):
+            block = moments.block(0, side)
+            mapped = np.einsum("ak,ckt->cat", sa.map, block.products)
+            products[sb.positions[block.right], :, start_b[k] : start_b[k + 1]] += mapped
+        return Block(a, b, products, None, None)
+    assert sa.positions is not None
+    wide_a, start_a = _widths(moments, sa.sides), np.cumsum([0, *_widths(moments, sa.sides)])
+    pairs = [
+        (i, k, moments.block(ta, tb))
+        for i, ta in enumerate(sa.sides)
+        for k, tb in enumerate(sb.sides)
+    ]
+    if moments.factor(sa.sides[0]) == moments.factor(sb.sides[0]):  # one cell per level
+        products = np.zeros((sa.levels, sum(wide_a), sum(wide_b)))
+        for i, k, block in pairs:
+            cells = sa.positions[block.left]
+            products[cells, start_a[i] : start_a[i + 1], start_b[k] : start_b[k + 1]] += (
+                block.products
+            )
+        return Block(a, b, products, None, None)
+    keys = [sa.positions[block.left] * sb.levels + sb.positions[block.right] for *_, block in pairs]
+    cells = np.unique(np.concatenate(keys))
+    products = np.zeros((len(cells), sum(wide_a), sum(wide_b)))
+    for (i, k, block), key in zip(pairs, keys, strict=True):
+        at = np.searchsorted(cells, key)
+        products[at, start_a[i] : start_a[i + 1], start_b[k] : start_b[k + 1]] += block.products
+    return Block(a, b, products, cells // sb.levels, cells % sb.levels)
+
+
+def stored_statistics(moments: Moments, design: Design, parts: LinearParts) -> Statistics:
+    """The statistics of :func:`statistics` for ``parts``, from rows summed before into
+    ``moments`` (:class:`~bayesmm.design.moments.Moments`) rather than from ``design``'s
+    rows: the common columns centred on ``parts``' means, the response taken around its
+    weighted mean, the levels in ``design``'s order (which must hold the moments' levels).
+
+    Raises
+    ------
+    ValueError
+        If the moments have a level or a group term that ``design`` lacks.
+    """
+    sides = _stored_sides(moments, design, parts)
+    residual, reference = _common_maps(parts, moments)[1:]
+    common = moments.blocks[(0, 0)].products[0]
+    blocks = tuple(
+        _stored_block(moments, a, b, sides[a], sides[b])
+        for a in range(len(sides))
+        for b in range(a, len(sides))
+    )
+    cross = []
+    for side in sides:
+        if side.map is not None:
+            cross.append((side.map @ common @ residual)[None])
+            continue
+        assert side.positions is not None
+        widths = _widths(moments, side.sides)
+        start = np.cumsum([0, *widths])
+        values = np.zeros((side.levels, sum(widths)))
+        for k, term in enumerate(side.sides):
+            block = moments.block(0, term)
+            product = np.einsum("k,ckt->ct", residual, block.products)
+            values[side.positions[block.right], start[k] : start[k + 1]] += product
+        cross.append(values)
+    return Statistics(
+        blocks=blocks,
+        cross=tuple(cross),
+        squares=float(residual @ common @ residual),
+        weight=moments.weight,
+        reference=reference,
+    )
+
+
 def worth_it(stats: Statistics, n_obs: int, collapsed: bool = False) -> bool:
     """Whether the statistics are small enough, next to the rows, to be worth using: a
     quarter of the rows, or as many as the rows when a factor's effects are integrated out
@@ -258,6 +372,7 @@ def summed_model(
     center: bool,
     required: bool = False,
     collapse: bool = False,
+    stored: Moments | None = None,
 ) -> BuiltModel | None:
     """The model of ``build_model`` with the rows summed: the same variables, under the same
     names, and no per-row data (so no observed variable: the log-likelihood of each row
@@ -267,15 +382,20 @@ def summed_model(
     With ``collapse``, a model whose group terms are on one factor, with one or two columns,
     has its effects integrated out instead (:mod:`bayesmm.backend.collapsed`): they are
     missing from its posterior until :attr:`BuiltModel.complete` draws them.
+
+    With ``stored``, the rows are those summed into these moments, not ``design``'s
+    (:func:`stored_model`).
     """
     spec = collapsible(design, priors) if collapse else None
     factor = None if spec is None else spec.terms[0].factor
     coords = {k: v for k, v in model_coords(design).items() if k != OBS_DIM}
     complete = None
+    n_obs = design.n_obs if stored is None else stored.rows
+    means = None if stored is None else stored.common_means()
     with pm.Model(coords=coords) as model:
         data = Containers(design.n_obs)
         aux = Auxiliary(priors.of_kind("auxiliary"), data)
-        ctx = GraphContext(priors, data, center, noncentered, aux.sigma)
+        ctx = GraphContext(priors, data, center, noncentered, aux.sigma, rows=n_obs, means=means)
         parts = linear_parts(design, ctx, without=factor)
         internal = parts.internal
         if spec is not None:
@@ -283,12 +403,16 @@ def summed_model(
             chol, internal = effects.value, (*internal, *effects.internal)
             groups = (*parts.groups, spec.part(design.n_obs))
             parts = LinearParts(parts.common, parts.offset, groups)
-        stats = statistics(design, parts)
+        stats = (
+            statistics(design, parts)
+            if stored is None
+            else stored_statistics(stored, design, parts)
+        )
         # Integrated out, the effects leave NUTS a few numbers, and with one factor a step
         # reads a few numbers per level, never more than the rows: worth it at any size.
         # With other factors it reads their products with this one's levels too.
         alone = spec is not None and len(parts.groups) == 1
-        if not (alone or required or worth_it(stats, design.n_obs, spec is not None)):
+        if not (alone or required or worth_it(stats, n_obs, spec is not None)):
             return None
         sides = None if spec is None else len(parts.common) + len(parts.groups) - 1
         squares, tables = _common_quadratic(parts, stats, data, sides)
@@ -297,7 +421,7 @@ def summed_model(
         if spec is not None:
             integrated, mean, cov_chol = integrate_out(stats, tables, data, sigma, chol)
             log_density = log_density + integrated
-            noncentred = use_noncentered(spec.terms[0], design.n_obs, noncentered)
+            noncentred = use_noncentered(spec.terms[0], n_obs, noncentered)
             complete = EffectDraws(model, spec, mean, cov_chol, chol, noncentred)
         pm.Potential(f"{design.response.name}_summed", log_density)
         data.fill()
@@ -311,6 +435,26 @@ def summed_model(
         likelihood=GAUSSIAN if spec is None else COLLAPSED,
         complete=complete,
     )
+
+
+def stored_model(
+    design: Design,
+    priors: PriorSet,
+    moments: Moments,
+    *,
+    noncentered: bool | str = "auto",
+    center: bool = True,
+) -> BuiltModel:
+    """The summed model of rows summed before, into ``moments``, with ``priors``: an update
+    from stored statistics (``bayesmm.workflow.update``). ``design`` gives the model's
+    structure and levels (which must hold the moments' levels); its rows are not read. A
+    factor's effects are integrated out where they can be, as in :func:`summary_model`, and
+    the model has the variables, names and compiled structure of a fit of all the rows; it
+    has no rows to observe (``observed`` is empty).
+    """
+    built = summed_model(design, priors, noncentered, center, True, True, stored=moments)
+    assert built is not None  # required
+    return replace(built, observed=np.zeros(0))
 
 
 def summary_model(

@@ -225,7 +225,7 @@ def tidy(
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs["inference_method"] = inference_method
     _set_constant_data(idata, model)
-    if "observed_data" not in idata.groups():
+    if "observed_data" not in idata.groups() and len(built.observed):  # none: stored sums
         dims = (OBS_DIM, CATEGORY_DIM)[: np.ndim(built.observed)]  # a multinomial's counts
         found = built.observations or ((built.response, dims, built.observed),)
         named = {d for _, each, _ in found for d in each[1:]}
@@ -257,11 +257,14 @@ def _set_constant_data(idata: az.InferenceData, model: pm.Model) -> None:
         value = np.asarray(value)
         names = dims.get(name) or tuple(f"{name}_dim_{i}" for i in range(value.ndim))
         variables[name] = (tuple(names), value)
-    length = model.dim_lengths[OBS_DIM]
+    length = model.dim_lengths.get(OBS_DIM)  # none in a model of stored sums alone
     # The length is a shared value: read it, as compiling a function to evaluate it costs
     # more than the rest of this step.
-    n_obs = int(length.get_value() if isinstance(length, SharedVariable) else length.eval())
-    group = xr.Dataset(variables, coords={OBS_DIM: np.arange(n_obs)})
+    rows = {}
+    if length is not None:
+        n_obs = int(length.get_value() if isinstance(length, SharedVariable) else length.eval())
+        rows = {OBS_DIM: np.arange(n_obs)}
+    group = xr.Dataset(variables, coords=rows)
     if "constant_data" in idata.groups():
         del idata["constant_data"]
     idata.add_groups(constant_data=group)
