@@ -97,7 +97,7 @@ def test_cosy_takes_gaps_but_not_a_time_twice():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"family": "bernoulli"}, r"family 'bernoulli' is not available with it yet"),
+        ({"family": "cumulative"}, r"with family 'cumulative' only ar\(\) is available"),
         ({"sigma": "x"}, "cannot take distributional formulas"),
     ],
 )

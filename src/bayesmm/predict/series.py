@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
-from scipy import stats as scipy_stats
 
 from .._errors import DataError
 from .._names import SDERR, SERIES_DISTANCE, SERIES_LATENT, SERIES_RESIDUALS
@@ -396,7 +395,9 @@ def series_loo_density(
     others = totals[:, rows.series] - qe**2 / qii
     length = np.bincount(rows.series, minlength=totals.shape[1])[rows.series]
     sd, dof = _student(draws.nu, 1 / np.sqrt(qii), length[None, :] - 1.0, others)
-    return scipy_stats.t.logpdf(qe / qii, dof, scale=sd)
+    from scipy import stats  # on first use: scipy.stats is slow to import
+
+    return stats.t.logpdf(qe / qii, dof, scale=sd)
 
 
 def latent_shift(
